@@ -1,0 +1,1046 @@
+"""Performance-metric kernels: batched metrics over return series.
+
+Axis order and units
+--------------------
+``returns`` is a float64 array of shape ``(B, T)``: ``B`` independent series (envs x agents flattened,
+or episodes) and ``T`` periods of **simple** returns per period (``0.01`` = +1 %, i.e.
+``r_t = V_t / V_{t-1} - 1``). Log returns convert with :func:`log_to_simple`; the inverse is
+:func:`simple_to_log`. Every metric returns a ``(B,)`` float64 array, one value per series; durations are
+in periods (float64 so that NaN can mark an undefined value). Each series is computed independently, so a
+``(B, T)`` call equals ``B`` separate ``(1, T)`` calls bit for bit.
+
+A benchmark ``benchmark`` is ``(B, T)`` (one benchmark per series) or ``(T,)`` (one benchmark broadcast to
+every series), in the same units as ``returns``.
+
+Conventions (arguments of every kernel that needs them)
+-------------------------------------------------------
+- ``periods_per_year`` (default 252): annualisation factor ``P``. Means are annualised by ``x P`` and
+  standard deviations by ``x sqrt(P)``; growth is annualised by compounding over ``T / P`` years.
+- ``risk_free`` (default 0): the risk-free rate **per period**, a scalar. Excess return
+  ``x_t = r_t - risk_free``. (An annual rate ``R`` converts as ``(1 + R) ** (1 / P) - 1``.)
+- ``ddof`` (default 1): delta degrees of freedom of every standard deviation,
+  ``std = sqrt(sum (x - mean)^2 / (T - ddof))``; 1 = sample, 0 = population.
+- ``level`` (default 0.95): confidence level of VaR / CVaR; the tail probability is ``p = 1 - level``.
+  VaR and CVaR are reported as **positive loss fractions** (0.02 = a 2 % loss).
+- Historical quantile: linear interpolation between order statistics (NumPy's default ``"linear"``,
+  Hyndman-Fan type 7): with sorted returns ``s_0 <= ... <= s_{T-1}``, ``h = (T - 1) p``,
+  ``k = floor(h)``, ``q = s_k + (h - k)(s_{k+1} - s_k)``. Historical CVaR is the mean of the ``k + 1``
+  smallest returns ``s_0..s_k`` (the returns at or below the VaR quantile).
+- Equity curve: ``E_0 = 1``, ``E_t = E_{t-1} (1 + r_t)``; running peak ``M_t = max(E_0..E_t)``;
+  drawdown ``D_t = 1 - E_t / M_t`` (a positive fraction of the peak).
+
+Undefined values (NaN) -- never an exception, never a spurious inf
+-------------------------------------------------------------------
+- A series containing any NaN gives NaN for **every** metric of that series (NaN is not skipped).
+  +/-inf returns are not meaningful; they give whatever IEEE arithmetic gives, never a crash.
+- ``T == 0``: every metric is NaN except the drawdown family (0: no drawdown in an empty series).
+- A standard deviation needs ``T - ddof >= 1``; otherwise it, and every ratio using it, is NaN.
+- A series whose values are all equal has a standard deviation of exactly 0 (not rounding noise).
+- A ratio whose denominator is 0 is NaN: Sharpe (zero variance), Sortino (no period below the target),
+  Calmar (no drawdown), information ratio (zero tracking error), beta / alpha / correlation (constant
+  benchmark, or for correlation a constant series), win rate (no non-zero period).
+- Exception: profit factor is ``+inf`` when there are gains but no losses (the usual reporting
+  convention), NaN when there are neither gains nor losses.
+- CAGR is NaN when the compounded equity becomes negative (a return below -100 %), and -1 when it
+  reaches exactly 0. It may overflow to +inf for absurd growth.
+
+All kernels are pure ``@njit(cache=True)`` functions; :func:`summary_metrics` (plain Python) computes
+every metric in one call of the fused kernel :func:`summary_kernel`, which uses the same per-series
+helpers as the individual kernels and therefore agrees with them exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "SUMMARY_METRIC_NAMES",
+    "BENCHMARK_METRIC_NAMES",
+    "log_to_simple",
+    "simple_to_log",
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "downside_deviation",
+    "drawdown_series",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "max_drawdown_episode_length",
+    "calmar_ratio",
+    "historical_var",
+    "historical_cvar",
+    "gaussian_var",
+    "gaussian_cvar",
+    "normal_ppf",
+    "win_rate",
+    "profit_factor",
+    "turnover_from_weights",
+    "average_turnover",
+    "beta",
+    "alpha",
+    "correlation",
+    "tracking_error",
+    "information_ratio",
+    "summary_kernel",
+    "summary_metrics",
+]
+
+#: Metrics computed from ``returns`` alone, in the row order of :func:`summary_kernel`'s output.
+SUMMARY_METRIC_NAMES: tuple[str, ...] = (
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "max_drawdown_episode_length",
+    "calmar_ratio",
+    "historical_var",
+    "historical_cvar",
+    "gaussian_var",
+    "gaussian_cvar",
+    "win_rate",
+    "profit_factor",
+)
+#: Metrics relative to a benchmark, following :data:`SUMMARY_METRIC_NAMES` in :func:`summary_kernel`.
+BENCHMARK_METRIC_NAMES: tuple[str, ...] = (
+    "beta",
+    "alpha",
+    "correlation",
+    "tracking_error",
+    "information_ratio",
+)
+_N_BASE = len(SUMMARY_METRIC_NAMES)
+_N_ALL = _N_BASE + len(BENCHMARK_METRIC_NAMES)
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Conversions
+# ----------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def log_to_simple(log_returns):
+    """Simple returns from log returns: ``r = exp(l) - 1`` (``expm1``, exact for tiny ``l``). Any shape."""
+    return np.expm1(log_returns)
+
+
+@njit(cache=True)
+def simple_to_log(returns):
+    """Log returns from simple returns: ``l = log(1 + r)`` (``log1p``); ``r = -1`` gives ``-inf``,
+    ``r < -1`` gives NaN. Any shape."""
+    return np.log1p(returns)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Validation (raises from inside the kernel: arguments are scalars, checked once per call)
+# ----------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _check_ppy(periods_per_year):
+    if not (periods_per_year > 0.0) or not np.isfinite(periods_per_year):
+        raise ValueError("periods_per_year must be a finite number > 0 (e.g. 252 for daily bars)")
+
+
+@njit(cache=True)
+def _check_ddof(ddof):
+    if ddof < 0:
+        raise ValueError("ddof must be >= 0 (1 = sample standard deviation, 0 = population)")
+
+
+@njit(cache=True)
+def _check_level(level):
+    if not (level > 0.0 and level < 1.0):
+        raise ValueError("level must lie strictly between 0 and 1 (e.g. 0.95 for 95 % VaR)")
+
+
+@njit(cache=True)
+def _check_returns(returns):
+    if returns.ndim != 2:
+        raise ValueError("returns must be a 2-D (B, T) array; use returns[None, :] for one series")
+
+
+@njit(cache=True)
+def _benchmark_2d(returns, benchmark):
+    """View ``benchmark`` as (B_b, T) with B_b in {1, B}; raise on a shape mismatch."""
+    bm = np.atleast_2d(benchmark)
+    if bm.ndim != 2 or bm.shape[1] != returns.shape[1]:
+        raise ValueError("benchmark must be (B, T) or (T,) with the same T as returns")
+    if bm.shape[0] != 1 and bm.shape[0] != returns.shape[0]:
+        raise ValueError("benchmark must be (B, T) with the same B as returns, or (T,) / (1, T) to broadcast")
+    return bm
+
+
+# ----------------------------------------------------------------------------------------------------
+# Per-series helpers (1-D in, scalars out). Every public kernel and the fused kernel call these, which
+# is what makes the fused summary agree with the individual kernels exactly.
+# ----------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _has_nan(x):
+    for t in range(x.shape[0]):
+        if np.isnan(x[t]):
+            return True
+    return False
+
+
+@njit(cache=True)
+def _mean_std(x, shift, ddof):
+    """(mean, std) of ``x_t - shift``; std with ``ddof``, exactly 0 for a constant series, NaN if
+    ``T - ddof < 1``; mean NaN if ``T == 0``."""
+    n = x.shape[0]
+    if n == 0:
+        return np.nan, np.nan
+    s = 0.0
+    first = x[0] - shift
+    constant = True
+    for t in range(n):
+        v = x[t] - shift
+        s += v
+        if v != first:
+            constant = False
+    m = s / n
+    if n - ddof < 1:
+        return m, np.nan
+    if constant:
+        return m, 0.0
+    ss = 0.0
+    for t in range(n):
+        d = (x[t] - shift) - m
+        ss += d * d
+    return m, math.sqrt(ss / (n - ddof))
+
+
+@njit(cache=True)
+def _downside_dev_row(x, target):
+    """``sqrt(mean(min(x_t - target, 0)^2))`` over ALL periods; NaN if ``T == 0``."""
+    n = x.shape[0]
+    if n == 0:
+        return np.nan
+    ss = 0.0
+    for t in range(n):
+        d = x[t] - target
+        if d < 0.0:
+            ss += d * d
+    return math.sqrt(ss / n)
+
+
+@njit(cache=True)
+def _log_growth(x):
+    """``sum_t log(1 + r_t)`` (log of the final equity)."""
+    s = 0.0
+    for t in range(x.shape[0]):
+        s += math.log1p(x[t]) if x[t] >= -1.0 else np.nan
+    return s
+
+
+@njit(cache=True)
+def _div(a, b):
+    """``a / b``, NaN when ``b == 0`` or either is NaN."""
+    if b == 0.0 or np.isnan(b) or np.isnan(a):
+        return np.nan
+    return a / b
+
+
+@njit(cache=True)
+def _total_return_row(x):
+    if x.shape[0] == 0:
+        return np.nan
+    return math.expm1(_log_growth(x))
+
+
+@njit(cache=True)
+def _cagr_row(x, periods_per_year):
+    n = x.shape[0]
+    if n == 0:
+        return np.nan
+    g = _log_growth(x)
+    if np.isnan(g):
+        return np.nan
+    return math.expm1(g * (periods_per_year / n))
+
+
+@njit(cache=True)
+def _drawdown_row(x):
+    """(max drawdown, longest underwater run, max-drawdown episode length) of one series."""
+    n = x.shape[0]
+    equity = 1.0
+    peak = 1.0
+    peak_idx = 0
+    run = 0
+    longest = 0
+    mdd = 0.0
+    mdd_peak_idx = 0
+    mdd_recovery_idx = -1
+    for t in range(1, n + 1):
+        equity = equity * (1.0 + x[t - 1])
+        if equity >= peak:
+            if run > 0 and peak_idx == mdd_peak_idx and mdd_recovery_idx < 0 and mdd > 0.0:
+                mdd_recovery_idx = t
+            peak = equity
+            peak_idx = t
+            run = 0
+        else:
+            run += 1
+            if run > longest:
+                longest = run
+            dd = 1.0 - equity / peak
+            if dd > mdd:
+                mdd = dd
+                mdd_peak_idx = peak_idx
+                mdd_recovery_idx = -1
+    if mdd > 0.0:
+        end = mdd_recovery_idx if mdd_recovery_idx >= 0 else n
+        episode = float(end - mdd_peak_idx)
+    else:
+        episode = 0.0
+    return mdd, float(longest), episode
+
+
+@njit(cache=True)
+def _hist_var_cvar_row(x, p):
+    """(VaR, CVaR) as positive losses at tail probability ``p`` (type-7 quantile, mean of k+1 worst)."""
+    n = x.shape[0]
+    if n == 0:
+        return np.nan, np.nan
+    s = np.sort(x)
+    h = (n - 1) * p
+    k = int(math.floor(h))
+    if k > n - 1:
+        k = n - 1
+    frac = h - k
+    if k + 1 < n:
+        q = s[k] + frac * (s[k + 1] - s[k])
+    else:
+        q = s[k]
+    tail = 0.0
+    for i in range(k + 1):
+        tail += s[i]
+    return -q, -(tail / (k + 1))
+
+
+@njit(cache=True)
+def _normal_ppf_scalar(p):
+    # Acklam's rational approximation (relative error < 1.2e-9), then one Halley step on
+    # Phi(x) - p with Phi from erfc, which brings it to full double precision.
+    if not (p > 0.0 and p < 1.0):
+        if p == 0.0:
+            return -np.inf
+        if p == 1.0:
+            return np.inf
+        return np.nan
+    a0, a1, a2 = -3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02
+    a3, a4, a5 = 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00
+    b0, b1, b2 = -5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02
+    b3, b4 = 6.680131188771972e01, -1.328068155288572e01
+    c0, c1, c2 = -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00
+    c3, c4, c5 = -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00
+    d0, d1, d2, d3 = 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00
+    p_low = 0.02425
+    if p < p_low:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / (
+            (((d0 * q + d1) * q + d2) * q + d3) * q + 1.0
+        )
+    elif p <= 1.0 - p_low:
+        q = p - 0.5
+        r = q * q
+        x = (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q / (
+            ((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0
+        )
+    else:
+        q = math.sqrt(-2.0 * math.log1p(-p))
+        x = -(((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / (
+            (((d0 * q + d1) * q + d2) * q + d3) * q + 1.0
+        )
+    # One Halley step on e = Phi(x) - p, with Phi(x) = erfc(-x / sqrt(2)) / 2.
+    e = 0.5 * math.erfc(-x / _SQRT2) - p
+    u = e * _SQRT2PI * math.exp(0.5 * x * x)
+    x = x - u / (1.0 + 0.5 * x * u)
+    return x
+
+
+@njit(cache=True)
+def _gauss_var_cvar(mean, std, p):
+    """Gaussian (VaR, CVaR) as positive losses: ``-(mu + z sigma)``, ``-(mu - sigma phi(z) / p)``."""
+    z = _normal_ppf_scalar(p)
+    phi = math.exp(-0.5 * z * z) / _SQRT2PI
+    return -(mean + z * std), -(mean - std * phi / p)
+
+
+@njit(cache=True)
+def _win_profit_row(x):
+    """(win rate, profit factor)."""
+    wins = 0
+    nonzero = 0
+    gains = 0.0
+    losses = 0.0
+    for t in range(x.shape[0]):
+        v = x[t]
+        if v > 0.0:
+            wins += 1
+            nonzero += 1
+            gains += v
+        elif v < 0.0:
+            nonzero += 1
+            losses += v
+    wr = wins / nonzero if nonzero > 0 else np.nan
+    if losses < 0.0:
+        pf = gains / (-losses)
+    elif gains > 0.0:
+        pf = np.inf
+    else:
+        pf = np.nan
+    return wr, pf
+
+
+@njit(cache=True)
+def _benchmark_row(x, y, periods_per_year, risk_free, ddof):
+    """(beta, alpha, correlation, tracking error, information ratio) of ``x`` against ``y``."""
+    n = x.shape[0]
+    if n == 0 or _has_nan(x) or _has_nan(y):
+        return np.nan, np.nan, np.nan, np.nan, np.nan
+    mx, _ = _mean_std(x, risk_free, 0)
+    my, _ = _mean_std(y, risk_free, 0)
+    sxy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    x_const = True
+    y_const = True
+    for t in range(n):
+        dx = (x[t] - risk_free) - mx
+        dy = (y[t] - risk_free) - my
+        sxy += dx * dy
+        sxx += dx * dx
+        syy += dy * dy
+        if x[t] != x[0]:
+            x_const = False
+        if y[t] != y[0]:
+            y_const = False
+    if y_const:
+        syy = 0.0
+    if x_const:
+        sxx = 0.0
+    b = _div(sxy, syy)
+    a = (mx - b * my) * periods_per_year
+    if syy == 0.0 or sxx == 0.0:
+        c = np.nan
+    else:
+        c = sxy / math.sqrt(sxx * syy)
+        c = min(1.0, max(-1.0, c))
+    # active return a_t = r_t - rb_t
+    s = 0.0
+    first = x[0] - y[0]
+    constant = True
+    for t in range(n):
+        v = x[t] - y[t]
+        s += v
+        if v != first:
+            constant = False
+    ma = s / n
+    if n - ddof < 1:
+        te = np.nan
+    elif constant:
+        te = 0.0
+    else:
+        ss = 0.0
+        for t in range(n):
+            d = (x[t] - y[t]) - ma
+            ss += d * d
+        te = math.sqrt(ss / (n - ddof)) * math.sqrt(periods_per_year)
+    ir = _div(ma * periods_per_year, te)
+    return b, a, c, te, ir
+
+
+@njit(cache=True)
+def _summary_row(x, periods_per_year, risk_free, ddof, p, out, b):
+    """Fill ``out[0:_N_BASE, b]`` with every returns-only metric of series ``x``."""
+    if _has_nan(x):
+        for k in range(_N_BASE):
+            out[k, b] = np.nan
+        return
+    sqrt_ppy = math.sqrt(periods_per_year)
+    tot = _total_return_row(x)
+    cg = _cagr_row(x, periods_per_year)
+    m_raw, sd_raw = _mean_std(x, 0.0, ddof)
+    m_ex, sd_ex = _mean_std(x, risk_free, ddof)
+    dd_dev = _downside_dev_row(x, risk_free)
+    mdd, longest, episode = _drawdown_row(x)
+    hv, hc = _hist_var_cvar_row(x, p)
+    gv, gc = _gauss_var_cvar(m_raw, sd_raw, p)
+    wr, pf = _win_profit_row(x)
+    out[0, b] = tot
+    out[1, b] = cg
+    out[2, b] = sd_raw * sqrt_ppy
+    out[3, b] = _div(m_ex, sd_ex) * sqrt_ppy
+    out[4, b] = _div(m_ex, dd_dev) * sqrt_ppy
+    out[5, b] = mdd
+    out[6, b] = longest
+    out[7, b] = episode
+    out[8, b] = _div(cg, mdd)
+    out[9, b] = hv
+    out[10, b] = hc
+    out[11, b] = gv
+    out[12, b] = gc
+    out[13, b] = wr
+    out[14, b] = pf
+
+
+# ----------------------------------------------------------------------------------------------------
+# Fused kernel
+# ----------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def summary_kernel(returns, benchmark, has_benchmark, periods_per_year, risk_free, ddof, level):
+    """Every metric of every series in one call.
+
+    ``returns`` (B, T) simple returns; ``benchmark`` (B, T) or (T,) (ignored, but still shape-checked,
+    when ``has_benchmark`` is False -- pass ``returns`` itself). Returns a (K, B) float64 array whose rows
+    follow :data:`SUMMARY_METRIC_NAMES` then, if ``has_benchmark``, :data:`BENCHMARK_METRIC_NAMES`.
+    Values equal the individual kernels' exactly (same per-series helpers).
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    _check_ddof(ddof)
+    _check_level(level)
+    bm = _benchmark_2d(returns, benchmark)
+    p = 1.0 - level
+    n_series = returns.shape[0]
+    k_out = _N_ALL if has_benchmark else _N_BASE
+    out = np.empty((k_out, n_series), dtype=np.float64)
+    for b in range(n_series):
+        x = returns[b]
+        _summary_row(x, periods_per_year, risk_free, ddof, p, out, b)
+        if has_benchmark:
+            y = bm[b] if bm.shape[0] > 1 else bm[0]
+            bt, al, co, te, ir = _benchmark_row(x, y, periods_per_year, risk_free, ddof)
+            out[_N_BASE + 0, b] = bt
+            out[_N_BASE + 1, b] = al
+            out[_N_BASE + 2, b] = co
+            out[_N_BASE + 3, b] = te
+            out[_N_BASE + 4, b] = ir
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Individual kernels: (B, T) in, (B,) out
+# ----------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def total_return(returns):
+    """Compounded total return ``prod_t (1 + r_t) - 1``, computed as ``expm1(sum_t log1p(r_t))``.
+
+    Units: fraction (0.5 = +50 %). NaN for ``T == 0``, a NaN input or a return below -1.
+    """
+    _check_returns(returns)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        out[b] = np.nan if _has_nan(x) else _total_return_row(x)
+    return out
+
+
+@njit(cache=True)
+def cagr(returns, periods_per_year=252.0):
+    """Compound annual growth rate ``(prod_t (1 + r_t)) ** (P / T) - 1``.
+
+    Computed as ``expm1((P / T) sum_t log1p(r_t))`` (no overflow of the equity, exact for tiny returns).
+    ``P = periods_per_year``, so ``T / P`` is the length in years. Units: fraction per year.
+    NaN for ``T == 0`` or a return below -1 (negative equity); -1 if the equity hits exactly 0.
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        out[b] = np.nan if _has_nan(x) else _cagr_row(x, periods_per_year)
+    return out
+
+
+@njit(cache=True)
+def annual_volatility(returns, periods_per_year=252.0, ddof=1):
+    """Annualised volatility ``std(r, ddof) * sqrt(P)``. Units: fraction per sqrt(year).
+
+    NaN if ``T - ddof < 1``; exactly 0 for a constant series.
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    _check_ddof(ddof)
+    out = np.empty(returns.shape[0])
+    sqrt_ppy = math.sqrt(periods_per_year)
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            _, sd = _mean_std(x, 0.0, ddof)
+            out[b] = sd * sqrt_ppy
+    return out
+
+
+@njit(cache=True)
+def sharpe_ratio(returns, periods_per_year=252.0, risk_free=0.0, ddof=1):
+    """Annualised Sharpe ratio ``mean(x) / std(x, ddof) * sqrt(P)`` with ``x_t = r_t - risk_free``.
+
+    Dimensionless (per sqrt(year)). NaN if ``T - ddof < 1`` or the series is constant (zero variance).
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    _check_ddof(ddof)
+    out = np.empty(returns.shape[0])
+    sqrt_ppy = math.sqrt(periods_per_year)
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            m, sd = _mean_std(x, risk_free, ddof)
+            out[b] = _div(m, sd) * sqrt_ppy
+    return out
+
+
+@njit(cache=True)
+def downside_deviation(returns, periods_per_year=252.0, risk_free=0.0):
+    """Annualised downside deviation ``sqrt(mean_t(min(r_t - risk_free, 0)^2)) * sqrt(P)``.
+
+    The mean runs over ALL ``T`` periods (periods above the target count as 0), not only the losing ones.
+    Units: fraction per sqrt(year). NaN for ``T == 0``.
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    out = np.empty(returns.shape[0])
+    sqrt_ppy = math.sqrt(periods_per_year)
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        out[b] = np.nan if _has_nan(x) else _downside_dev_row(x, risk_free) * sqrt_ppy
+    return out
+
+
+@njit(cache=True)
+def sortino_ratio(returns, periods_per_year=252.0, risk_free=0.0):
+    """Annualised Sortino ratio ``mean(x) / DD * sqrt(P)``, ``x_t = r_t - risk_free``,
+    ``DD = sqrt(mean_t(min(x_t, 0)^2))`` over ALL periods (the target is ``risk_free``).
+
+    Equivalently ``(mean(x) P) / (DD sqrt(P))``. Dimensionless. NaN if no period is below the target
+    (DD = 0) or ``T == 0``. The mean in the numerator has no ddof (``ddof`` does not apply here).
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    out = np.empty(returns.shape[0])
+    sqrt_ppy = math.sqrt(periods_per_year)
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            m, _ = _mean_std(x, risk_free, 1)
+            out[b] = _div(m, _downside_dev_row(x, risk_free)) * sqrt_ppy
+    return out
+
+
+@njit(cache=True)
+def drawdown_series(returns):
+    """Drawdown curve ``D_t = 1 - E_t / max(E_0..E_t)``, ``E_0 = 1``, ``E_t = prod_{s<=t}(1 + r_s)``.
+
+    Returns (B, T): ``D[:, t]`` is the drawdown after period ``t`` (positive fraction, 0 at a peak).
+    """
+    _check_returns(returns)
+    n_series, n = returns.shape
+    out = np.empty((n_series, n))
+    for b in range(n_series):
+        equity = 1.0
+        peak = 1.0
+        for t in range(n):
+            equity = equity * (1.0 + returns[b, t])
+            if equity >= peak:
+                peak = equity
+                out[b, t] = 0.0
+            else:
+                out[b, t] = 1.0 - equity / peak
+    return out
+
+
+@njit(cache=True)
+def max_drawdown(returns):
+    """Maximum drawdown ``max_t D_t`` of the compounded equity curve starting at ``E_0 = 1``.
+
+    ``D_t = 1 - E_t / M_t``, ``M_t = max(E_0..E_t)``. A positive fraction of the peak (0.25 = the equity
+    fell 25 % below its running peak); 0 if the equity never falls below a previous peak (including
+    ``T == 0``). Can exceed 1 only if a return is below -100 %.
+    """
+    _check_returns(returns)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            mdd, _, _ = _drawdown_row(x)
+            out[b] = mdd
+    return out
+
+
+@njit(cache=True)
+def max_drawdown_duration(returns):
+    """Longest number of consecutive periods spent strictly below a previous peak (``E_t < M_t``).
+
+    Units: periods. A drawdown still open at the end counts up to the last period. 0 without drawdown.
+    """
+    _check_returns(returns)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            _, longest, _ = _drawdown_row(x)
+            out[b] = longest
+    return out
+
+
+@njit(cache=True)
+def max_drawdown_episode_length(returns):
+    """Length of the maximum-drawdown episode, peak to recovery: ``t_recovery - t_peak`` in periods.
+
+    ``t_peak`` is the last time the equity stood at its running peak before the max-drawdown trough (the
+    first trough if several are equally deep), ``t_recovery`` the first later time with
+    ``E_t >= M_{t_peak}``. If the equity has not recovered by the end, ``t_recovery = T`` (a lower bound).
+    On the curve ``E_0..E_T``, index 0 is the start. 0 without drawdown.
+    """
+    _check_returns(returns)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            _, _, episode = _drawdown_row(x)
+            out[b] = episode
+    return out
+
+
+@njit(cache=True)
+def calmar_ratio(returns, periods_per_year=252.0):
+    """Calmar ratio ``CAGR / |max drawdown|`` (both as fractions; dimensionless).
+
+    Uses :func:`cagr` and :func:`max_drawdown` over the whole series (not a trailing 36-month window).
+    NaN if there is no drawdown (max drawdown = 0).
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            mdd, _, _ = _drawdown_row(x)
+            out[b] = _div(_cagr_row(x, periods_per_year), mdd)
+    return out
+
+
+@njit(cache=True)
+def historical_var(returns, level=0.95):
+    """Historical Value-at-Risk ``-q_p(r)``, ``p = 1 - level``, as a positive loss fraction.
+
+    ``q_p`` is the type-7 (linear interpolation, NumPy default) empirical quantile: sorted returns
+    ``s``, ``h = (T - 1) p``, ``k = floor(h)``, ``q = s_k + (h - k)(s_{k+1} - s_k)``. Units: fraction per
+    period. Negative when even the tail quantile is a gain. NaN for ``T == 0``.
+    """
+    _check_returns(returns)
+    _check_level(level)
+    p = 1.0 - level
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            v, _ = _hist_var_cvar_row(x, p)
+            out[b] = v
+    return out
+
+
+@njit(cache=True)
+def historical_cvar(returns, level=0.95):
+    """Historical CVaR (expected shortfall) ``-mean(s_0..s_k)``, ``k = floor((T - 1)(1 - level))``.
+
+    The mean of the ``k + 1`` smallest returns: those at or below the type-7 VaR quantile. Positive loss
+    fraction per period. NaN for ``T == 0``.
+    """
+    _check_returns(returns)
+    _check_level(level)
+    p = 1.0 - level
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            _, c = _hist_var_cvar_row(x, p)
+            out[b] = c
+    return out
+
+
+@njit(cache=True)
+def normal_ppf(p):
+    """Standard normal quantile ``Phi^{-1}(p)`` for a scalar ``p`` in (0, 1) (full double precision)."""
+    return _normal_ppf_scalar(p)
+
+
+@njit(cache=True)
+def gaussian_var(returns, level=0.95, ddof=1):
+    """Parametric (Gaussian) VaR ``-(mu + z_p sigma)``, ``z_p = Phi^{-1}(1 - level)`` (-1.645 at 95 %).
+
+    ``mu = mean(r)``, ``sigma = std(r, ddof)``, per period (not annualised). Positive loss fraction.
+    NaN if ``T - ddof < 1``.
+    """
+    _check_returns(returns)
+    _check_level(level)
+    _check_ddof(ddof)
+    p = 1.0 - level
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            m, sd = _mean_std(x, 0.0, ddof)
+            v, _ = _gauss_var_cvar(m, sd, p)
+            out[b] = v
+    return out
+
+
+@njit(cache=True)
+def gaussian_cvar(returns, level=0.95, ddof=1):
+    """Parametric (Gaussian) CVaR ``-(mu - sigma phi(z_p) / p)``, ``p = 1 - level``, ``phi`` the normal pdf.
+
+    The expected loss beyond the Gaussian VaR (2.063 sigma - mu at 95 %). Positive loss fraction per
+    period. NaN if ``T - ddof < 1``.
+    """
+    _check_returns(returns)
+    _check_level(level)
+    _check_ddof(ddof)
+    p = 1.0 - level
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            m, sd = _mean_std(x, 0.0, ddof)
+            _, c = _gauss_var_cvar(m, sd, p)
+            out[b] = c
+    return out
+
+
+@njit(cache=True)
+def win_rate(returns):
+    """Win rate ``#{t: r_t > 0} / #{t: r_t != 0}``: the fraction of winning periods among periods that
+    moved. Zero-return periods (flat, no position) are excluded. NaN if every return is 0 (or ``T == 0``).
+    """
+    _check_returns(returns)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            wr, _ = _win_profit_row(x)
+            out[b] = wr
+    return out
+
+
+@njit(cache=True)
+def profit_factor(returns):
+    """Profit factor ``sum(r_t | r_t > 0) / |sum(r_t | r_t < 0)|`` (simple per-period returns).
+
+    +inf with gains and no losses, NaN with neither, 0 with losses only.
+    """
+    _check_returns(returns)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b] = np.nan
+        else:
+            _, pf = _win_profit_row(x)
+            out[b] = pf
+    return out
+
+
+@njit(cache=True)
+def turnover_from_weights(weights):
+    """Per-period turnover ``tau_t = 0.5 * sum_i |w_{t,i} - w_{t-1,i}|`` from (B, T, N) weights.
+
+    ``weights[b, t]`` are the portfolio weights held after the rebalance of period ``t``. The series
+    starts from cash, ``w_{-1} = 0``, so ``tau_0 = 0.5 sum_i |w_{0,i}|`` counts the initial build-up
+    (drop it with ``[:, 1:]``). Drift between rebalances is not modelled: pass the per-period turnover
+    series to :func:`average_turnover` directly if you have it. Returns (B, T), a fraction of value
+    (1.0 = the whole portfolio replaced once).
+    """
+    if weights.ndim != 3:
+        raise ValueError("weights must be a 3-D (B, T, N) array")
+    n_series, n, n_assets = weights.shape
+    out = np.empty((n_series, n))
+    for b in range(n_series):
+        for t in range(n):
+            s = 0.0
+            for i in range(n_assets):
+                prev = weights[b, t - 1, i] if t > 0 else 0.0
+                s += abs(weights[b, t, i] - prev)
+            out[b, t] = 0.5 * s
+    return out
+
+
+@njit(cache=True)
+def average_turnover(turnover):
+    """Mean per-period turnover ``mean_t tau_t`` of a (B, T) turnover series (multiply by
+    ``periods_per_year`` for annual turnover). NaN for ``T == 0`` or a NaN input."""
+    _check_returns(turnover)
+    out = np.empty(turnover.shape[0])
+    for b in range(turnover.shape[0]):
+        m, _ = _mean_std(turnover[b], 0.0, 0)
+        out[b] = m
+    return out
+
+
+@njit(cache=True)
+def beta(returns, benchmark, risk_free=0.0):
+    """Beta ``cov(x, y) / var(y)``, ``x = r - risk_free``, ``y = r_b - risk_free`` (ddof cancels).
+
+    ``benchmark`` is (B, T) or (T,). Dimensionless. NaN if the benchmark is constant.
+    """
+    _check_returns(returns)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        v, _, _, _, _ = _benchmark_row(returns[b], y, 1.0, risk_free, 1)
+        out[b] = v
+    return out
+
+
+@njit(cache=True)
+def alpha(returns, benchmark, periods_per_year=252.0, risk_free=0.0):
+    """Annualised Jensen's alpha ``(mean(r - rf) - beta * mean(r_b - rf)) * P`` (linear, not compounded).
+
+    Units: fraction per year. NaN if the benchmark is constant.
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        _, v, _, _, _ = _benchmark_row(returns[b], y, periods_per_year, risk_free, 1)
+        out[b] = v
+    return out
+
+
+@njit(cache=True)
+def correlation(returns, benchmark):
+    """Pearson correlation of ``r`` and ``r_b``, clipped to [-1, 1]. NaN if either series is constant."""
+    _check_returns(returns)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        _, _, v, _, _ = _benchmark_row(returns[b], y, 1.0, 0.0, 1)
+        out[b] = v
+    return out
+
+
+@njit(cache=True)
+def tracking_error(returns, benchmark, periods_per_year=252.0, ddof=1):
+    """Annualised tracking error ``std(r - r_b, ddof) * sqrt(P)``. Units: fraction per sqrt(year).
+
+    NaN if ``T - ddof < 1``; exactly 0 if the active return is constant.
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    _check_ddof(ddof)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        _, _, _, v, _ = _benchmark_row(returns[b], y, periods_per_year, 0.0, ddof)
+        out[b] = v
+    return out
+
+
+@njit(cache=True)
+def information_ratio(returns, benchmark, periods_per_year=252.0, ddof=1):
+    """Information ratio ``mean(r - r_b) * P / TE`` with ``TE`` the annualised tracking error.
+
+    Equals ``mean(a) / std(a, ddof) * sqrt(P)`` for the active return ``a = r - r_b``. Dimensionless.
+    NaN if the tracking error is 0 or undefined.
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    _check_ddof(ddof)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        _, _, _, _, v = _benchmark_row(returns[b], y, periods_per_year, 0.0, ddof)
+        out[b] = v
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Convenience (plain Python)
+# ----------------------------------------------------------------------------------------------------
+def summary_metrics(
+    returns,
+    benchmark=None,
+    periods_per_year: float = 252,
+    risk_free: float = 0.0,
+    ddof: int = 1,
+    *,
+    level: float = 0.95,
+    turnover=None,
+) -> dict[str, np.ndarray]:
+    """Every metric of every series, by name, from one call of :func:`summary_kernel`.
+
+    Args:
+        returns: (B, T) or (T,) simple returns per period (a (T,) input is treated as B = 1).
+        benchmark: optional (B, T) or (T,) benchmark simple returns; adds :data:`BENCHMARK_METRIC_NAMES`.
+        periods_per_year: annualisation factor P (252 daily, 52 weekly, 12 monthly).
+        risk_free: risk-free rate per period.
+        ddof: delta degrees of freedom of standard deviations (1 = sample).
+        level: VaR / CVaR confidence level.
+        turnover: optional (B, T) per-period turnover; adds ``"average_turnover"``.
+
+    Returns:
+        ``{name: (B,) float64 array}`` with the keys of :data:`SUMMARY_METRIC_NAMES` (+ benchmark metrics,
+        + ``"average_turnover"``). The keys are the names of the individual kernels, which give identical
+        values.
+    """
+    r = np.ascontiguousarray(returns, dtype=np.float64)
+    if r.ndim == 1:
+        r = r[None, :]
+    if r.ndim != 2:
+        raise ValueError(f"returns must be (B, T) or (T,), got shape {np.shape(returns)}")
+    has_benchmark = benchmark is not None
+    bm = np.ascontiguousarray(benchmark, dtype=np.float64) if has_benchmark else r
+    if bm.ndim == 1:
+        bm = bm[None, :]
+    if has_benchmark and (bm.ndim != 2 or bm.shape[1] != r.shape[1] or bm.shape[0] not in (1, r.shape[0])):
+        raise ValueError(
+            f"benchmark must be (B, T) = {r.shape} or (T,) = ({r.shape[1]},), got shape {np.shape(benchmark)}"
+        )
+    out = summary_kernel(r, bm, has_benchmark, float(periods_per_year), float(risk_free), int(ddof), float(level))
+    names = SUMMARY_METRIC_NAMES + (BENCHMARK_METRIC_NAMES if has_benchmark else ())
+    result = {name: out[k] for k, name in enumerate(names)}
+    if turnover is not None:
+        tv = np.ascontiguousarray(turnover, dtype=np.float64)
+        if tv.ndim == 1:
+            tv = tv[None, :]
+        if tv.ndim != 2 or tv.shape[0] != r.shape[0]:
+            raise ValueError(f"turnover must be (B, T') with B = {r.shape[0]}, got shape {np.shape(turnover)}")
+        result["average_turnover"] = average_turnover(tv)
+    return result
