@@ -1,0 +1,74 @@
+"""Market data: loaders, validation, cache and splits.
+
+Everything an environment needs is :func:`load_market_data` (for its ``data=`` argument) and
+:func:`resolve_split` (for its ``split=`` argument); both return :class:`MarketData`.
+yfinance, redis and pyarrow are optional and imported only when used.
+"""
+
+from wealtharena_env.data.cache import (
+    CACHE_ENV_VAR,
+    CacheBackend,
+    CacheCorruptionWarning,
+    CacheEntry,
+    CacheKey,
+    DiskCache,
+    RedisCache,
+    default_cache_dir,
+    open_cache,
+)
+from wealtharena_env.data.market_data import MarketData
+from wealtharena_env.data.sources import (
+    download_to_cache,
+    fetch_bars,
+    from_csv,
+    from_dataframe,
+    from_parquet,
+    from_yfinance,
+    load_market_data,
+)
+from wealtharena_env.data.splits import (
+    DEFAULT_SPLITS,
+    DateSplits,
+    Fold,
+    SplitOverlapWarning,
+    resolve_split,
+    walk_forward,
+)
+from wealtharena_env.data.validate import (
+    DataQualityWarning,
+    DataRepairWarning,
+    DataWarning,
+    align_calendars,
+    validate_frame,
+)
+
+__all__ = [
+    "MarketData",
+    "load_market_data",
+    "from_dataframe",
+    "from_csv",
+    "from_parquet",
+    "from_yfinance",
+    "download_to_cache",
+    "fetch_bars",
+    "DateSplits",
+    "DEFAULT_SPLITS",
+    "Fold",
+    "walk_forward",
+    "resolve_split",
+    "SplitOverlapWarning",
+    "DataWarning",
+    "DataRepairWarning",
+    "DataQualityWarning",
+    "validate_frame",
+    "align_calendars",
+    "CACHE_ENV_VAR",
+    "CacheBackend",
+    "CacheCorruptionWarning",
+    "CacheEntry",
+    "CacheKey",
+    "DiskCache",
+    "RedisCache",
+    "default_cache_dir",
+    "open_cache",
+]

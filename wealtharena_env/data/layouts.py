@@ -1,0 +1,265 @@
+"""Recognise the DataFrame layouts people hand us and turn them into one canonical long frame.
+
+Canonical long frame: one row per (ticker, date) with columns
+``date`` (datetime64[ns], tz-naive), ``ticker`` (str), ``open, high, low, close, [adj_close,] volume``
+(float64). Rows keep their input order; validation sorts them.
+
+Accepted layouts:
+
+* **long** — columns ``date, ticker, open, high, low, close[, adj_close], volume``. Names are matched
+  case-, space- and punctuation-insensitively, so ``Date``, ``Adj Close``, ``adj_close``, ``AdjClose``,
+  ``Symbol`` and Alpha Vantage's ``1. open`` all work. The date may also be the index (or an index
+  level together with the ticker).
+* **wide** — a column MultiIndex with one level of fields and one of tickers, in either order:
+  ``(field, ticker)`` (yfinance ``group_by="column"``, the default: levels ``Price, Ticker``) or
+  ``(ticker, field)`` (yfinance ``group_by="ticker"``). Dates are the index.
+* **single ticker** — plain OHLCV columns without a ticker column (yfinance with
+  ``multi_level_index=False``, or one CSV per ticker); the ticker name comes from ``ticker=``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wealtharena_env.data._common import ALL_FIELDS, REQUIRED_FIELDS, fmt_list, to_datetime_index
+from wealtharena_env.errors import ConfigError, WealthArenaDataError
+
+_FIELD_ALIASES: dict[str, str] = {
+    "open": "open",
+    "o": "open",
+    "high": "high",
+    "h": "high",
+    "low": "low",
+    "l": "low",
+    "close": "close",
+    "c": "close",
+    "adjclose": "adj_close",
+    "adjustedclose": "adj_close",
+    "adjcloseprice": "adj_close",
+    "volume": "volume",
+    "vol": "volume",
+    "v": "volume",
+}
+_DATE_ALIASES = {"date", "datetime", "timestamp", "time", "day", "datadate"}
+_TICKER_ALIASES = {"ticker", "symbol", "tic", "asset", "name", "code", "instrument"}
+
+
+def _key(name: Any) -> str:
+    """Normalise a column name: ``' 1. Adj Close '`` → ``'adjclose'``."""
+    s = str(name).strip().lower()
+    s = re.sub(r"^\d+\.\s*", "", s)  # Alpha Vantage "1. open"
+    return re.sub(r"[\s_\-\.]+", "", s)
+
+
+def field_name(name: Any) -> str | None:
+    """The canonical field for a column name (``'Adj Close'`` → ``'adj_close'``) or ``None``."""
+    return _FIELD_ALIASES.get(_key(name))
+
+
+def _is_date_name(name: Any) -> bool:
+    return _key(name) in _DATE_ALIASES
+
+
+def _is_ticker_name(name: Any) -> bool:
+    return _key(name) in _TICKER_ALIASES
+
+
+def detect_layout(df: pd.DataFrame) -> str:
+    """Return ``"wide"``, ``"long"`` or ``"single"`` for a DataFrame (a clear error otherwise)."""
+    if not isinstance(df, pd.DataFrame):
+        raise ConfigError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    if isinstance(df.columns, pd.MultiIndex):
+        return "wide"
+    cols = list(df.columns) + [n for n in df.index.names if n is not None]
+    if any(_is_ticker_name(c) for c in cols):
+        return "long"
+    if any(field_name(c) for c in df.columns):
+        return "single"
+    raise WealthArenaDataError(
+        f"cannot recognise the DataFrame layout: columns {fmt_list(map(str, df.columns), 12)}. Expected "
+        "long (date, ticker, open, high, low, close[, adj_close], volume), wide (column MultiIndex of "
+        "(field, ticker) or (ticker, field), as yfinance returns) or one ticker's OHLCV columns."
+    )
+
+
+def to_long(df: pd.DataFrame, *, ticker: str | None = None) -> pd.DataFrame:
+    """Convert any accepted layout to the canonical long frame (see the module docstring)."""
+    layout = detect_layout(df)
+    if layout == "wide":
+        out = _wide_to_long(df)
+    elif layout == "long":
+        out = _long_to_long(df)
+    else:
+        out = _single_to_long(df, ticker)
+    return out
+
+
+# ---------------------------------------------------------------------------- layouts
+def _field_level(columns: pd.MultiIndex) -> int:
+    if columns.nlevels != 2:
+        raise WealthArenaDataError(
+            f"wide frames need a 2-level column MultiIndex (field, ticker) or (ticker, field); got "
+            f"{columns.nlevels} levels {list(columns.names)}"
+        )
+    scores = []
+    for lvl in range(2):
+        values = list(columns.get_level_values(lvl).unique())
+        scores.append(sum(field_name(v) is not None for v in values) / max(len(values), 1))
+    if max(scores) == 0:
+        raise WealthArenaDataError(
+            "wide frame: neither column level holds OHLCV field names (Open, High, Low, Close, Adj Close, "
+            f"Volume); levels are {list(columns.names)} with values "
+            f"{fmt_list(columns.get_level_values(0).unique(), 6)} / {fmt_list(columns.get_level_values(1).unique(), 6)}"
+        )
+    if scores[0] == scores[1]:
+        # e.g. a ticker literally called "Open": prefer the level named like yfinance's "Price"
+        names = [_key(n) for n in columns.names]
+        if names[1] in {"price", "field", "attribute"}:
+            return 1
+        return 0
+    return int(np.argmax(scores))
+
+
+def _wide_to_long(df: pd.DataFrame) -> pd.DataFrame:
+    flvl = _field_level(df.columns)
+    tlvl = 1 - flvl
+    dates = _index_dates(df)
+    tickers = list(dict.fromkeys(str(t) for t in df.columns.get_level_values(tlvl)))
+    parts = []
+    for t in tickers:
+        sub = df.loc[:, df.columns.get_level_values(tlvl).astype(str) == t]
+        sub.columns = sub.columns.get_level_values(flvl)
+        part = _rename_fields(sub, where=f"ticker {t!r}")
+        part.insert(0, "ticker", t)
+        part.insert(0, "date", dates)
+        # a multi-ticker download has one row per date of the *union* calendar; rows where this
+        # ticker has no bar at all are layout padding, not bad data
+        fields = [c for c in ALL_FIELDS if c in part.columns]
+        part = part.loc[~part[fields].isna().all(axis=1).to_numpy()]
+        parts.append(part)
+    if not parts:
+        return _empty_long()
+    return _finish(pd.concat(parts, ignore_index=True))
+
+
+def _long_to_long(df: pd.DataFrame) -> pd.DataFrame:
+    frame = df
+    idx_names = [n for n in frame.index.names if n is not None]
+    if idx_names and any(_is_date_name(n) or _is_ticker_name(n) for n in idx_names):
+        frame = frame.reset_index()
+    date_cols = [c for c in frame.columns if _is_date_name(c)]
+    tick_cols = [c for c in frame.columns if _is_ticker_name(c)]
+    if len(tick_cols) > 1:
+        # "Name" is only a fallback (old Yahoo exports used it for the ticker); prefer the others
+        tick_cols = [c for c in tick_cols if _key(c) != "name"] or tick_cols
+    if len(tick_cols) > 1:
+        raise WealthArenaDataError(f"long frame has several ticker columns {tick_cols}; keep one")
+    if len(date_cols) > 1:
+        raise WealthArenaDataError(f"long frame has several date columns {date_cols}; keep one")
+    if date_cols:
+        dates = to_datetime_index(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}")
+    elif isinstance(frame.index, pd.DatetimeIndex):
+        dates = _index_dates(frame)
+    else:
+        raise WealthArenaDataError(
+            f"long frame has no date column: columns are {fmt_list(map(str, frame.columns), 12)}; "
+            "name it 'date' (or put the dates in the index)"
+        )
+    tick = frame[tick_cols[0]]
+    if tick.isna().any():
+        i = int(np.flatnonzero(tick.isna().to_numpy())[0])
+        raise WealthArenaDataError(f"ticker column {tick_cols[0]!r} is empty at row {i}; every row needs a ticker")
+    body = frame.drop(columns=date_cols + tick_cols)
+    out = _rename_fields(body, where="long frame", ignore_unknown=True)
+    out.insert(0, "ticker", tick.astype(str).str.strip().to_numpy())
+    out.insert(0, "date", dates)
+    return _finish(out.reset_index(drop=True))
+
+
+def _single_to_long(df: pd.DataFrame, ticker: str | None) -> pd.DataFrame:
+    if ticker is None:
+        ticker = df.attrs.get("ticker") if isinstance(df.attrs.get("ticker"), str) else None
+    if ticker is None:
+        raise ConfigError(
+            "this DataFrame holds one ticker's OHLCV columns but no ticker column; pass its name, "
+            "e.g. from_dataframe(df, ticker='AAPL'), or add a 'ticker' column"
+        )
+    frame = df
+    date_cols = [c for c in frame.columns if _is_date_name(c)]
+    if date_cols:
+        dates = to_datetime_index(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}")
+        frame = frame.drop(columns=date_cols)
+    else:
+        dates = _index_dates(frame)
+    out = _rename_fields(frame, where=f"ticker {ticker!r}", ignore_unknown=True)
+    out.insert(0, "ticker", str(ticker))
+    out.insert(0, "date", dates)
+    fields = [c for c in ALL_FIELDS if c in out.columns]
+    out = out.loc[~out[fields].isna().all(axis=1).to_numpy()]
+    return _finish(out.reset_index(drop=True))
+
+
+# ---------------------------------------------------------------------------- helpers
+def _index_dates(df: pd.DataFrame) -> pd.DatetimeIndex:
+    idx = df.index
+    if isinstance(idx, pd.MultiIndex):
+        raise WealthArenaDataError(
+            f"expected dates in the index, got a MultiIndex {list(idx.names)}; reset_index() first"
+        )
+    if len(idx) and not isinstance(idx, pd.DatetimeIndex) and idx.dtype.kind in "iuf":
+        raise WealthArenaDataError(
+            "the index holds numbers, not dates; put the dates in the index (df.set_index('Date')) "
+            "or in a 'date' column"
+        )
+    return to_datetime_index(idx, what="the index")
+
+
+def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = False) -> pd.DataFrame:
+    mapping: dict[Any, str] = {}
+    for c in frame.columns:
+        f = field_name(c)
+        if f is None:
+            continue
+        if f in mapping.values():
+            other = [k for k, v in mapping.items() if v == f][0]
+            raise WealthArenaDataError(f"{where}: columns {other!r} and {c!r} both mean {f!r}; keep one")
+        mapping[c] = f
+    missing = [f for f in REQUIRED_FIELDS if f not in mapping.values()]
+    if missing:
+        raise WealthArenaDataError(
+            f"{where}: missing column(s) {', '.join(missing)}; found {fmt_list(map(str, frame.columns), 12)}. "
+            "Expected open, high, low, close, volume (and optionally adj_close / 'Adj Close')."
+        )
+    out = pd.DataFrame(index=range(len(frame)))
+    for c, f in mapping.items():
+        col = frame[c]
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(values) & ~pd.isna(col).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise WealthArenaDataError(
+                f"{where}: column {c!r} holds non-numeric value {col.iloc[i]!r} at row {i} "
+                f"(index {frame.index[i]!r}); clean the file or pass numbers"
+            )
+        out[f] = values
+    return out[[f for f in ALL_FIELDS if f in out.columns]]
+
+
+def _finish(out: pd.DataFrame) -> pd.DataFrame:
+    out["date"] = pd.DatetimeIndex(out["date"]).as_unit("ns")
+    out["ticker"] = out["ticker"].astype(object)
+    return out.reset_index(drop=True)
+
+
+def _empty_long() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": pd.DatetimeIndex([], dtype="datetime64[ns]"),
+            "ticker": pd.Series([], dtype=object),
+            **{f: pd.Series([], dtype=np.float64) for f in REQUIRED_FIELDS},
+        }
+    )
