@@ -44,7 +44,8 @@ Undefined values (NaN) -- never an exception, never a spurious inf
 - CAGR is NaN when the compounded equity becomes negative (a return below -100 %), and -1 when it
   reaches exactly 0. It may overflow to +inf for absurd growth.
 
-All kernels are pure ``@njit(cache=True)`` functions; :func:`summary_metrics` (plain Python) computes
+All kernels are pure ``@njit(cache=True, error_model="numpy")`` functions (a division by zero can never
+raise inside a kernel; the cases above are handled explicitly); :func:`summary_metrics` (plain Python) computes
 every metric in one call of the fused kernel :func:`summary_kernel`, which uses the same per-series
 helpers as the individual kernels and therefore agrees with them exactly.
 """
@@ -126,13 +127,13 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 # ----------------------------------------------------------------------------------------------------
 # Conversions
 # ----------------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def log_to_simple(log_returns):
     """Simple returns from log returns: ``r = exp(l) - 1`` (``expm1``, exact for tiny ``l``). Any shape."""
     return np.expm1(log_returns)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simple_to_log(returns):
     """Log returns from simple returns: ``l = log(1 + r)`` (``log1p``); ``r = -1`` gives ``-inf``,
     ``r < -1`` gives NaN. Any shape."""
@@ -142,31 +143,31 @@ def simple_to_log(returns):
 # ----------------------------------------------------------------------------------------------------
 # Validation (raises from inside the kernel: arguments are scalars, checked once per call)
 # ----------------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _check_ppy(periods_per_year):
     if not (periods_per_year > 0.0) or not np.isfinite(periods_per_year):
         raise ValueError("periods_per_year must be a finite number > 0 (e.g. 252 for daily bars)")
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _check_ddof(ddof):
     if ddof < 0:
         raise ValueError("ddof must be >= 0 (1 = sample standard deviation, 0 = population)")
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _check_level(level):
     if not (level > 0.0 and level < 1.0):
         raise ValueError("level must lie strictly between 0 and 1 (e.g. 0.95 for 95 % VaR)")
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _check_returns(returns):
     if returns.ndim != 2:
         raise ValueError("returns must be a 2-D (B, T) array; use returns[None, :] for one series")
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _benchmark_2d(returns, benchmark):
     """View ``benchmark`` as (B_b, T) with B_b in {1, B}; raise on a shape mismatch."""
     bm = np.atleast_2d(benchmark)
@@ -181,7 +182,7 @@ def _benchmark_2d(returns, benchmark):
 # Per-series helpers (1-D in, scalars out). Every public kernel and the fused kernel call these, which
 # is what makes the fused summary agree with the individual kernels exactly.
 # ----------------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _has_nan(x):
     for t in range(x.shape[0]):
         if np.isnan(x[t]):
@@ -189,7 +190,7 @@ def _has_nan(x):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _mean_std(x, shift, ddof):
     """(mean, std) of ``x_t - shift``; std with ``ddof``, exactly 0 for a constant series, NaN if
     ``T - ddof < 1``; mean NaN if ``T == 0``."""
@@ -216,7 +217,7 @@ def _mean_std(x, shift, ddof):
     return m, math.sqrt(ss / (n - ddof))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _downside_dev_row(x, target):
     """``sqrt(mean(min(x_t - target, 0)^2))`` over ALL periods; NaN if ``T == 0``."""
     n = x.shape[0]
@@ -230,7 +231,7 @@ def _downside_dev_row(x, target):
     return math.sqrt(ss / n)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _log_growth(x):
     """``sum_t log(1 + r_t)`` (log of the final equity)."""
     s = 0.0
@@ -239,7 +240,7 @@ def _log_growth(x):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _div(a, b):
     """``a / b``, NaN when ``b == 0`` or either is NaN."""
     if b == 0.0 or np.isnan(b) or np.isnan(a):
@@ -247,14 +248,14 @@ def _div(a, b):
     return a / b
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _total_return_row(x):
     if x.shape[0] == 0:
         return np.nan
     return math.expm1(_log_growth(x))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cagr_row(x, periods_per_year):
     n = x.shape[0]
     if n == 0:
@@ -265,7 +266,7 @@ def _cagr_row(x, periods_per_year):
     return math.expm1(g * (periods_per_year / n))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _drawdown_row(x):
     """(max drawdown, longest underwater run, max-drawdown episode length) of one series."""
     n = x.shape[0]
@@ -302,7 +303,7 @@ def _drawdown_row(x):
     return mdd, float(longest), episode
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _hist_var_cvar_row(x, p):
     """(VaR, CVaR) as positive losses at tail probability ``p`` (type-7 quantile, mean of k+1 worst)."""
     n = x.shape[0]
@@ -324,7 +325,7 @@ def _hist_var_cvar_row(x, p):
     return -q, -(tail / (k + 1))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _normal_ppf_scalar(p):
     # Acklam's rational approximation (relative error < 1.2e-9), then one Halley step on
     # Phi(x) - p with Phi from erfc, which brings it to full double precision.
@@ -334,6 +335,11 @@ def _normal_ppf_scalar(p):
         if p == 1.0:
             return np.inf
         return np.nan
+    # Symmetry: work in the lower tail (1 - p is exact for p in [0.5, 1]) so that the refinement below
+    # never subtracts two numbers close to 1.
+    upper = p > 0.5
+    if upper:
+        p = 1.0 - p
     a0, a1, a2 = -3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02
     a3, a4, a5 = 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00
     b0, b1, b2 = -5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02
@@ -347,25 +353,20 @@ def _normal_ppf_scalar(p):
         x = (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / (
             (((d0 * q + d1) * q + d2) * q + d3) * q + 1.0
         )
-    elif p <= 1.0 - p_low:
+    else:
         q = p - 0.5
         r = q * q
         x = (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q / (
             ((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0
         )
-    else:
-        q = math.sqrt(-2.0 * math.log1p(-p))
-        x = -(((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / (
-            (((d0 * q + d1) * q + d2) * q + d3) * q + 1.0
-        )
     # One Halley step on e = Phi(x) - p, with Phi(x) = erfc(-x / sqrt(2)) / 2.
     e = 0.5 * math.erfc(-x / _SQRT2) - p
     u = e * _SQRT2PI * math.exp(0.5 * x * x)
     x = x - u / (1.0 + 0.5 * x * u)
-    return x
+    return -x if upper else x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gauss_var_cvar(mean, std, p):
     """Gaussian (VaR, CVaR) as positive losses: ``-(mu + z sigma)``, ``-(mu - sigma phi(z) / p)``."""
     z = _normal_ppf_scalar(p)
@@ -373,7 +374,7 @@ def _gauss_var_cvar(mean, std, p):
     return -(mean + z * std), -(mean - std * phi / p)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _win_profit_row(x):
     """(win rate, profit factor)."""
     wins = 0
@@ -399,22 +400,20 @@ def _win_profit_row(x):
     return wr, pf
 
 
-@njit(cache=True)
-def _benchmark_row(x, y, periods_per_year, risk_free, ddof):
-    """(beta, alpha, correlation, tracking error, information ratio) of ``x`` against ``y``."""
+@njit(cache=True, error_model="numpy")
+def _correlation_row(x, y):
+    """Pearson correlation, clipped to [-1, 1]; NaN if either series is constant."""
     n = x.shape[0]
-    if n == 0 or _has_nan(x) or _has_nan(y):
-        return np.nan, np.nan, np.nan, np.nan, np.nan
-    mx, _ = _mean_std(x, risk_free, 0)
-    my, _ = _mean_std(y, risk_free, 0)
+    mx, _ = _mean_std(x, 0.0, 0)
+    my, _ = _mean_std(y, 0.0, 0)
     sxy = 0.0
     sxx = 0.0
     syy = 0.0
     x_const = True
     y_const = True
     for t in range(n):
-        dx = (x[t] - risk_free) - mx
-        dy = (y[t] - risk_free) - my
+        dx = x[t] - mx
+        dy = y[t] - my
         sxy += dx * dy
         sxx += dx * dx
         syy += dy * dy
@@ -422,17 +421,37 @@ def _benchmark_row(x, y, periods_per_year, risk_free, ddof):
             x_const = False
         if y[t] != y[0]:
             y_const = False
+    if x_const or y_const or sxx == 0.0 or syy == 0.0:
+        return np.nan
+    c = sxy / (math.sqrt(sxx) * math.sqrt(syy))  # no under/overflow of sxx * syy
+    return min(1.0, max(-1.0, c))
+
+
+@njit(cache=True, error_model="numpy")
+def _benchmark_row(x, y, periods_per_year, risk_free, ddof):
+    """(beta, alpha, correlation, tracking error, information ratio) of ``x`` against ``y``."""
+    n = x.shape[0]
+    if n == 0 or _has_nan(x) or _has_nan(y):
+        return np.nan, np.nan, np.nan, np.nan, np.nan
+    mx, _ = _mean_std(x, risk_free, 0)
+    my, _ = _mean_std(y, risk_free, 0)
+    # beta and alpha on the excess returns x - rf, y - rf
+    sxy = 0.0
+    syy = 0.0
+    y_const = True
+    for t in range(n):
+        dx = (x[t] - risk_free) - mx
+        dy = (y[t] - risk_free) - my
+        sxy += dx * dy
+        syy += dy * dy
+        if y[t] - risk_free != y[0] - risk_free:
+            y_const = False
     if y_const:
         syy = 0.0
-    if x_const:
-        sxx = 0.0
     b = _div(sxy, syy)
     a = (mx - b * my) * periods_per_year
-    if syy == 0.0 or sxx == 0.0:
-        c = np.nan
-    else:
-        c = sxy / math.sqrt(sxx * syy)
-        c = min(1.0, max(-1.0, c))
+    # correlation on the raw returns (shift-invariant; does not depend on rf even by rounding)
+    c = _correlation_row(x, y)
     # active return a_t = r_t - rb_t
     s = 0.0
     first = x[0] - y[0]
@@ -457,7 +476,7 @@ def _benchmark_row(x, y, periods_per_year, risk_free, ddof):
     return b, a, c, te, ir
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _summary_row(x, periods_per_year, risk_free, ddof, p, out, b):
     """Fill ``out[0:_N_BASE, b]`` with every returns-only metric of series ``x``."""
     if _has_nan(x):
@@ -494,7 +513,7 @@ def _summary_row(x, periods_per_year, risk_free, ddof, p, out, b):
 # ----------------------------------------------------------------------------------------------------
 # Fused kernel
 # ----------------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def summary_kernel(returns, benchmark, has_benchmark, periods_per_year, risk_free, ddof, level):
     """Every metric of every series in one call.
 
@@ -529,7 +548,7 @@ def summary_kernel(returns, benchmark, has_benchmark, periods_per_year, risk_fre
 # ----------------------------------------------------------------------------------------------------
 # Individual kernels: (B, T) in, (B,) out
 # ----------------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def total_return(returns):
     """Compounded total return ``prod_t (1 + r_t) - 1``, computed as ``expm1(sum_t log1p(r_t))``.
 
@@ -543,7 +562,7 @@ def total_return(returns):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cagr(returns, periods_per_year=252.0):
     """Compound annual growth rate ``(prod_t (1 + r_t)) ** (P / T) - 1``.
 
@@ -560,7 +579,7 @@ def cagr(returns, periods_per_year=252.0):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def annual_volatility(returns, periods_per_year=252.0, ddof=1):
     """Annualised volatility ``std(r, ddof) * sqrt(P)``. Units: fraction per sqrt(year).
 
@@ -581,7 +600,7 @@ def annual_volatility(returns, periods_per_year=252.0, ddof=1):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sharpe_ratio(returns, periods_per_year=252.0, risk_free=0.0, ddof=1):
     """Annualised Sharpe ratio ``mean(x) / std(x, ddof) * sqrt(P)`` with ``x_t = r_t - risk_free``.
 
@@ -602,7 +621,7 @@ def sharpe_ratio(returns, periods_per_year=252.0, risk_free=0.0, ddof=1):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def downside_deviation(returns, periods_per_year=252.0, risk_free=0.0):
     """Annualised downside deviation ``sqrt(mean_t(min(r_t - risk_free, 0)^2)) * sqrt(P)``.
 
@@ -619,7 +638,7 @@ def downside_deviation(returns, periods_per_year=252.0, risk_free=0.0):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sortino_ratio(returns, periods_per_year=252.0, risk_free=0.0):
     """Annualised Sortino ratio ``mean(x) / DD * sqrt(P)``, ``x_t = r_t - risk_free``,
     ``DD = sqrt(mean_t(min(x_t, 0)^2))`` over ALL periods (the target is ``risk_free``).
@@ -641,7 +660,7 @@ def sortino_ratio(returns, periods_per_year=252.0, risk_free=0.0):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def drawdown_series(returns):
     """Drawdown curve ``D_t = 1 - E_t / max(E_0..E_t)``, ``E_0 = 1``, ``E_t = prod_{s<=t}(1 + r_s)``.
 
@@ -663,7 +682,7 @@ def drawdown_series(returns):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def max_drawdown(returns):
     """Maximum drawdown ``max_t D_t`` of the compounded equity curve starting at ``E_0 = 1``.
 
@@ -683,7 +702,7 @@ def max_drawdown(returns):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def max_drawdown_duration(returns):
     """Longest number of consecutive periods spent strictly below a previous peak (``E_t < M_t``).
 
@@ -701,7 +720,7 @@ def max_drawdown_duration(returns):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def max_drawdown_episode_length(returns):
     """Length of the maximum-drawdown episode, peak to recovery: ``t_recovery - t_peak`` in periods.
 
@@ -722,7 +741,7 @@ def max_drawdown_episode_length(returns):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def calmar_ratio(returns, periods_per_year=252.0):
     """Calmar ratio ``CAGR / |max drawdown|`` (both as fractions; dimensionless).
 
@@ -742,7 +761,7 @@ def calmar_ratio(returns, periods_per_year=252.0):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def historical_var(returns, level=0.95):
     """Historical Value-at-Risk ``-q_p(r)``, ``p = 1 - level``, as a positive loss fraction.
 
@@ -764,7 +783,7 @@ def historical_var(returns, level=0.95):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def historical_cvar(returns, level=0.95):
     """Historical CVaR (expected shortfall) ``-mean(s_0..s_k)``, ``k = floor((T - 1)(1 - level))``.
 
@@ -785,13 +804,13 @@ def historical_cvar(returns, level=0.95):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def normal_ppf(p):
     """Standard normal quantile ``Phi^{-1}(p)`` for a scalar ``p`` in (0, 1) (full double precision)."""
     return _normal_ppf_scalar(p)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gaussian_var(returns, level=0.95, ddof=1):
     """Parametric (Gaussian) VaR ``-(mu + z_p sigma)``, ``z_p = Phi^{-1}(1 - level)`` (-1.645 at 95 %).
 
@@ -814,7 +833,7 @@ def gaussian_var(returns, level=0.95, ddof=1):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gaussian_cvar(returns, level=0.95, ddof=1):
     """Parametric (Gaussian) CVaR ``-(mu - sigma phi(z_p) / p)``, ``p = 1 - level``, ``phi`` the normal pdf.
 
@@ -837,7 +856,7 @@ def gaussian_cvar(returns, level=0.95, ddof=1):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def win_rate(returns):
     """Win rate ``#{t: r_t > 0} / #{t: r_t != 0}``: the fraction of winning periods among periods that
     moved. Zero-return periods (flat, no position) are excluded. NaN if every return is 0 (or ``T == 0``).
@@ -854,7 +873,7 @@ def win_rate(returns):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def profit_factor(returns):
     """Profit factor ``sum(r_t | r_t > 0) / |sum(r_t | r_t < 0)|`` (simple per-period returns).
 
@@ -872,7 +891,7 @@ def profit_factor(returns):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def turnover_from_weights(weights):
     """Per-period turnover ``tau_t = 0.5 * sum_i |w_{t,i} - w_{t-1,i}|`` from (B, T, N) weights.
 
@@ -896,7 +915,7 @@ def turnover_from_weights(weights):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def average_turnover(turnover):
     """Mean per-period turnover ``mean_t tau_t`` of a (B, T) turnover series (multiply by
     ``periods_per_year`` for annual turnover). NaN for ``T == 0`` or a NaN input."""
@@ -908,7 +927,7 @@ def average_turnover(turnover):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def beta(returns, benchmark, risk_free=0.0):
     """Beta ``cov(x, y) / var(y)``, ``x = r - risk_free``, ``y = r_b - risk_free`` (ddof cancels).
 
@@ -924,7 +943,7 @@ def beta(returns, benchmark, risk_free=0.0):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def alpha(returns, benchmark, periods_per_year=252.0, risk_free=0.0):
     """Annualised Jensen's alpha ``(mean(r - rf) - beta * mean(r_b - rf)) * P`` (linear, not compounded).
 
@@ -941,9 +960,12 @@ def alpha(returns, benchmark, periods_per_year=252.0, risk_free=0.0):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def correlation(returns, benchmark):
-    """Pearson correlation of ``r`` and ``r_b``, clipped to [-1, 1]. NaN if either series is constant."""
+    """Pearson correlation ``cov(r, r_b) / (std(r) std(r_b))`` of the raw returns, clipped to [-1, 1].
+
+    Dimensionless; ``ddof`` cancels. NaN if either series is constant.
+    """
     _check_returns(returns)
     bm = _benchmark_2d(returns, benchmark)
     out = np.empty(returns.shape[0])
@@ -954,7 +976,7 @@ def correlation(returns, benchmark):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tracking_error(returns, benchmark, periods_per_year=252.0, ddof=1):
     """Annualised tracking error ``std(r - r_b, ddof) * sqrt(P)``. Units: fraction per sqrt(year).
 
@@ -972,7 +994,7 @@ def tracking_error(returns, benchmark, periods_per_year=252.0, ddof=1):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def information_ratio(returns, benchmark, periods_per_year=252.0, ddof=1):
     """Information ratio ``mean(r - r_b) * P / TE`` with ``TE`` the annualised tracking error.
 
