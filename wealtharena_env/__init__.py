@@ -1,6 +1,31 @@
-"""wealtharena-env: multi-agent portfolio-trading environments for reinforcement learning."""
+"""wealtharena-env: multi-agent portfolio-trading environments for reinforcement learning.
+
+Importing the package registers every environment ID with PettingZoo and Gymnasium::
+
+    import pettingzoo, gymnasium, wealtharena_env
+    env = pettingzoo.make("parallel", "WealthArena/Arena-v0")
+    single = gymnasium.make("WealthArena/Portfolio-v0")
+"""
 
 from wealtharena_env._version import __version__
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
+from wealtharena_env.config import AgentProfile, ArenaConfig, CostModel, MarketConfig
+from wealtharena_env.sim import Simulation
+from wealtharena_env.envs import ArenaEnv, PortfolioEnv
+from wealtharena_env import arena_v0, impact_arena_v0, registration
 
-__all__ = ["__version__", "ConfigError", "WealthArenaDataError"]
+__all__ = [
+    "__version__",
+    "ConfigError",
+    "WealthArenaDataError",
+    "AgentProfile",
+    "ArenaConfig",
+    "CostModel",
+    "MarketConfig",
+    "Simulation",
+    "ArenaEnv",
+    "PortfolioEnv",
+    "arena_v0",
+    "impact_arena_v0",
+    "registration",
+]

@@ -1,0 +1,368 @@
+"""Frozen configuration dataclasses and named presets.
+
+Every field is validated once, in ``__post_init__``, with a :class:`~wealtharena_env.errors.ConfigError`
+that names the field, the value received and what is expected. Derived quantities (number of assets,
+observation size, ...) are properties computed from the fields, never stored twice.
+
+Units: prices in currency units, rates are *annualised* fractions unless the name says ``_bps`` (basis
+points, 1 bp = 1e-4) or ``_daily``; time is counted in bars (one bar = one trading day by default,
+``periods_per_year = 252``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from wealtharena_env.errors import ConfigError
+
+REGIME_NAMES: tuple[str, str, str] = ("bull", "bear", "high_volatility")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _finite(name: str, value: float) -> None:
+    _require(
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+        f"{name} must be a finite number, got {value!r}.",
+    )
+
+
+def _triple(name: str, values: Any) -> tuple[float, float, float]:
+    try:
+        out = tuple(float(v) for v in values)
+    except TypeError as exc:  # not iterable
+        raise ConfigError(f"{name} must be 3 numbers (bull, bear, high_volatility), got {values!r}.") from exc
+    _require(len(out) == 3, f"{name} must have 3 entries (bull, bear, high_volatility), got {len(out)}.")
+    for i, v in enumerate(out):
+        _finite(f"{name}[{REGIME_NAMES[i]}]", v)
+    return out  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """The seeded synthetic market: N correlated assets driven by a 3-state regime chain.
+
+    Per bar ``t`` and asset ``i`` (see :mod:`wealtharena_env.kernels.market` for the exact recursion)::
+
+        regime_t ~ Markov(regime_transition)           bull / bear / high_volatility
+        h_{t,i} = (1 - a - b) + a * z_{t-1,i}^2 h_{t-1,i} + b * h_{t-1,i}   GARCH(1,1) variance multiplier
+        z_{t,i} = sqrt(rho_r) f_t + sqrt(1 - rho_r) e_{t,i}   f, e ~ Student-t(dof) scaled to unit variance
+        r_{t,i} = (mu_r + alpha_i - s^2/2)/P + s/sqrt(P) * z_{t,i} + jump_{t,i},  s = sigma_r * scale_i * sqrt(h)
+
+    Attributes:
+        n_assets: number of traded assets N (>= 1).
+        regime_drift: annual drift per regime (bull, bear, high_volatility).
+        regime_volatility: annual volatility per regime (> 0).
+        regime_correlation: pairwise (equi-)correlation per regime, in [0, 1).
+        regime_transition: 3x3 row-stochastic matrix of daily regime transition probabilities.
+        initial_regime: index of the regime on the first bar, or -1 to draw it from the chain's
+            stationary distribution.
+        garch_alpha, garch_beta: GARCH(1,1) reaction and persistence (alpha + beta < 1).
+        student_t_dof: degrees of freedom of the shocks (> 2; smaller = fatter tails).
+        jump_intensity: expected jumps per asset per year (Poisson, 0 disables jumps).
+        jump_mean, jump_std: mean and standard deviation of a jump's log size.
+        asset_volatility_dispersion: std of the log of each asset's volatility scale.
+        asset_drift_dispersion: std of each asset's annual excess drift alpha_i.
+        initial_price: mean first price; each asset draws a lognormal multiple of it.
+        base_volume: mean daily volume in shares.
+        volume_sensitivity: volume grows as exp(volume_sensitivity * |z|) with the shock size.
+        overnight_fraction: share of the daily return realised overnight (close -> next open).
+        impact: permanent price impact of the agents' own aggregate net order flow. After the fills of
+            a bar, every later price of asset i is multiplied by exp(impact * net_shares_i / volume_i).
+            0 disables impact (``Arena-v0``).
+        periods_per_year: bars per year used to de-annualise drifts and volatilities.
+    """
+
+    n_assets: int = 10
+    regime_drift: tuple[float, float, float] = (0.12, -0.18, -0.40)
+    regime_volatility: tuple[float, float, float] = (0.14, 0.24, 0.48)
+    regime_correlation: tuple[float, float, float] = (0.25, 0.45, 0.75)
+    regime_transition: tuple[tuple[float, ...], ...] = (
+        (0.995, 0.004, 0.001),
+        (0.012, 0.983, 0.005),
+        (0.020, 0.030, 0.950),
+    )
+    initial_regime: int = -1
+    garch_alpha: float = 0.08
+    garch_beta: float = 0.90
+    student_t_dof: float = 5.0
+    jump_intensity: float = 2.0
+    jump_mean: float = -0.02
+    jump_std: float = 0.04
+    asset_volatility_dispersion: float = 0.25
+    asset_drift_dispersion: float = 0.03
+    initial_price: float = 100.0
+    base_volume: float = 1_000_000.0
+    volume_sensitivity: float = 0.4
+    overnight_fraction: float = 0.3
+    impact: float = 0.0
+    periods_per_year: int = 252
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.n_assets, int) and not isinstance(self.n_assets, bool) and self.n_assets >= 1,
+            f"MarketConfig.n_assets must be an integer >= 1, got {self.n_assets!r}.",
+        )
+        object.__setattr__(self, "regime_drift", _triple("MarketConfig.regime_drift", self.regime_drift))
+        vol = _triple("MarketConfig.regime_volatility", self.regime_volatility)
+        _require(all(v > 0 for v in vol), f"MarketConfig.regime_volatility must be > 0, got {vol}.")
+        object.__setattr__(self, "regime_volatility", vol)
+        corr = _triple("MarketConfig.regime_correlation", self.regime_correlation)
+        _require(all(0.0 <= c < 1.0 for c in corr), f"MarketConfig.regime_correlation must lie in [0, 1), got {corr}.")
+        object.__setattr__(self, "regime_correlation", corr)
+        try:
+            matrix = tuple(tuple(float(p) for p in row) for row in self.regime_transition)
+        except TypeError as exc:
+            raise ConfigError("MarketConfig.regime_transition must be a 3x3 matrix of probabilities.") from exc
+        _require(
+            len(matrix) == 3 and all(len(row) == 3 for row in matrix),
+            f"MarketConfig.regime_transition must be 3x3, got {len(matrix)} rows.",
+        )
+        for i, row in enumerate(matrix):
+            _require(
+                all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in row) and abs(sum(row) - 1.0) < 1e-9,
+                f"MarketConfig.regime_transition row {i} ({REGIME_NAMES[i]}) must be probabilities summing "
+                f"to 1, got {row} (sum {sum(row)!r}).",
+            )
+        object.__setattr__(self, "regime_transition", matrix)
+        _require(
+            self.initial_regime in (-1, 0, 1, 2),
+            f"MarketConfig.initial_regime must be -1 (stationary draw) or 0/1/2, got {self.initial_regime!r}.",
+        )
+        for name in ("garch_alpha", "garch_beta", "jump_intensity", "jump_std", "asset_volatility_dispersion",
+                     "asset_drift_dispersion", "volume_sensitivity", "impact"):
+            value = getattr(self, name)
+            _finite(f"MarketConfig.{name}", value)
+            _require(value >= 0, f"MarketConfig.{name} must be >= 0, got {value!r}.")
+        _require(
+            self.garch_alpha + self.garch_beta < 1.0,
+            f"MarketConfig.garch_alpha + garch_beta must be < 1 for a stationary variance, got "
+            f"{self.garch_alpha} + {self.garch_beta}.",
+        )
+        _finite("MarketConfig.student_t_dof", self.student_t_dof)
+        _require(self.student_t_dof > 2.0, f"MarketConfig.student_t_dof must be > 2 (finite variance), got {self.student_t_dof!r}.")
+        _finite("MarketConfig.jump_mean", self.jump_mean)
+        for name in ("initial_price", "base_volume"):
+            _finite(f"MarketConfig.{name}", getattr(self, name))
+            _require(getattr(self, name) > 0, f"MarketConfig.{name} must be > 0, got {getattr(self, name)!r}.")
+        _finite("MarketConfig.overnight_fraction", self.overnight_fraction)
+        _require(0.0 <= self.overnight_fraction <= 1.0,
+                 f"MarketConfig.overnight_fraction must lie in [0, 1], got {self.overnight_fraction!r}.")
+        _require(isinstance(self.periods_per_year, int) and self.periods_per_year >= 1,
+                 f"MarketConfig.periods_per_year must be an integer >= 1, got {self.periods_per_year!r}.")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Execution costs. All costs are >= 0 and are exactly what portfolio value loses to trading.
+
+    A trade of ``q`` shares of asset ``i`` filled at reference price ``P`` (the next bar's open, or close)
+    pays, as a fraction of its notional ``|q| P``::
+
+        slippage_i = half_spread_bps * 1e-4 + impact_coefficient * sigma_i * sqrt(|q| / volume_i)
+        commission = commission_bps * 1e-4 * |q| * P * (1 +/- slippage_i)
+
+    where ``sigma_i`` is the asset's EWMA daily volatility and ``volume_i`` the volume of the bar on which
+    the order was decided (both known at decision time). Buys fill at ``P (1 + slippage)``, sells at
+    ``P (1 - slippage)``.
+
+    Attributes:
+        commission_bps: commission per traded notional, in basis points.
+        half_spread_bps: half the bid-ask spread, in basis points.
+        impact_coefficient: coefficient of the square-root market-impact term (0 disables it).
+        fill_price: ``"open"`` (default) or ``"close"`` of the bar after the decision.
+        lot_size: 0 for fractional shares (default), else orders are rounded toward zero to multiples.
+    """
+
+    commission_bps: float = 5.0
+    half_spread_bps: float = 2.0
+    impact_coefficient: float = 0.1
+    fill_price: Literal["open", "close"] = "open"
+    lot_size: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("commission_bps", "half_spread_bps", "impact_coefficient", "lot_size"):
+            value = getattr(self, name)
+            _finite(f"CostModel.{name}", value)
+            _require(value >= 0, f"CostModel.{name} must be >= 0, got {value!r}.")
+        _require(self.fill_price in ("open", "close"),
+                 f"CostModel.fill_price must be 'open' or 'close', got {self.fill_price!r}.")
+
+    @classmethod
+    def zero(cls) -> CostModel:
+        """A frictionless market (for tests and ablations)."""
+        return cls(commission_bps=0.0, half_spread_bps=0.0, impact_coefficient=0.0)
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """One agent's identity and endowment.
+
+    Attributes:
+        name: the agent ID used as the PettingZoo key (e.g. ``"balanced_0"``).
+        risk_profile: ``"conservative"``, ``"balanced"`` or ``"aggressive"``.
+        initial_cash: starting cash (> 0); the agent starts with no positions.
+    """
+
+    name: str
+    risk_profile: Literal["conservative", "balanced", "aggressive"] = "balanced"
+    initial_cash: float = 1_000_000.0
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.name, str) and self.name != "", f"AgentProfile.name must be a non-empty string, got {self.name!r}.")
+        _require(self.risk_profile in RISK_PROFILES,
+                 f"AgentProfile.risk_profile must be one of {RISK_PROFILES}, got {self.risk_profile!r}.")
+        _finite("AgentProfile.initial_cash", self.initial_cash)
+        _require(self.initial_cash > 0, f"AgentProfile.initial_cash must be > 0, got {self.initial_cash!r}.")
+
+
+RISK_PROFILES: tuple[str, str, str] = ("conservative", "balanced", "aggressive")
+
+
+def default_agents(n_conservative: int = 2, n_balanced: int = 1, n_aggressive: int = 2) -> tuple[AgentProfile, ...]:
+    """``conservative_0, conservative_1, balanced_0, aggressive_0, aggressive_1`` by default."""
+    agents: list[AgentProfile] = []
+    for profile, count in zip(RISK_PROFILES, (n_conservative, n_balanced, n_aggressive)):
+        _require(isinstance(count, int) and count >= 0, f"agent count for {profile} must be an integer >= 0, got {count!r}.")
+        agents.extend(AgentProfile(name=f"{profile}_{i}", risk_profile=profile) for i in range(count))  # type: ignore[arg-type]
+    return tuple(agents)
+
+
+@dataclass(frozen=True)
+class ArenaConfig:
+    """Everything that defines an arena: agents, market, costs, episode and observation layout.
+
+    Attributes:
+        agents: the agents, in a fixed order (the order of ``possible_agents``).
+        market: the synthetic market (ignored for prices when historical data is given, but its
+            ``impact`` and ``periods_per_year`` still apply).
+        costs: the execution cost model.
+        episode_length: decisions per episode (bars traded); agents are truncated after it.
+        window: bars of per-asset log returns in the observation.
+        warmup: bars of history before the first decision (>= window); they feed the window and the
+            volatility estimates, and are never traded.
+        action_type: ``"continuous"`` (Box target weights) or ``"discrete"`` (sell / hold / buy per asset).
+        action_mapping: for continuous actions, ``"simplex"`` (w = max(a, 0) / sum max(a, 0), all cash when
+            no entry is positive) or ``"softmax"`` (w = softmax(softmax_temperature * a)).
+        softmax_temperature: inverse temperature of the softmax mapping.
+        discrete_step: weight change of one discrete buy or sell, as a fraction of portfolio value.
+        volatility_halflife: half-life in bars of the EWMA volatility estimates (assets and portfolios).
+        observation_clip: every observation entry is clipped to +/- this value.
+    """
+
+    agents: tuple[AgentProfile, ...] = field(default_factory=default_agents)
+    market: MarketConfig = field(default_factory=MarketConfig)
+    costs: CostModel = field(default_factory=CostModel)
+    episode_length: int = 252
+    window: int = 20
+    warmup: int = 60
+    action_type: Literal["continuous", "discrete"] = "continuous"
+    action_mapping: Literal["simplex", "softmax"] = "simplex"
+    softmax_temperature: float = 5.0
+    discrete_step: float = 0.05
+    volatility_halflife: float = 20.0
+    observation_clip: float = 10.0
+
+    def __post_init__(self) -> None:
+        agents = tuple(self.agents)
+        _require(len(agents) >= 1, "ArenaConfig.agents must contain at least one AgentProfile.")
+        _require(all(isinstance(a, AgentProfile) for a in agents),
+                 "ArenaConfig.agents must be AgentProfile instances (see wealtharena_env.config.default_agents).")
+        names = [a.name for a in agents]
+        _require(len(set(names)) == len(names), f"ArenaConfig.agents have duplicate names: {names}.")
+        object.__setattr__(self, "agents", agents)
+        _require(isinstance(self.market, MarketConfig), "ArenaConfig.market must be a MarketConfig.")
+        _require(isinstance(self.costs, CostModel), "ArenaConfig.costs must be a CostModel.")
+        for name in ("episode_length", "window", "warmup"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                     f"ArenaConfig.{name} must be an integer >= 1, got {value!r}.")
+        _require(self.warmup >= self.window,
+                 f"ArenaConfig.warmup ({self.warmup}) must be >= window ({self.window}): the first observation "
+                 "needs `window` bars of returns before the first decision.")
+        _require(self.action_type in ("continuous", "discrete"),
+                 f"ArenaConfig.action_type must be 'continuous' or 'discrete', got {self.action_type!r}.")
+        _require(self.action_mapping in ("simplex", "softmax"),
+                 f"ArenaConfig.action_mapping must be 'simplex' or 'softmax', got {self.action_mapping!r}.")
+        for name in ("softmax_temperature", "discrete_step", "volatility_halflife", "observation_clip"):
+            value = getattr(self, name)
+            _finite(f"ArenaConfig.{name}", value)
+            _require(value > 0, f"ArenaConfig.{name} must be > 0, got {value!r}.")
+        _require(self.discrete_step <= 1.0, f"ArenaConfig.discrete_step must be <= 1, got {self.discrete_step!r}.")
+
+    @property
+    def agent_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.agents)
+
+    @property
+    def n_agents(self) -> int:
+        return len(self.agents)
+
+    @property
+    def n_assets(self) -> int:
+        return self.market.n_assets
+
+    @property
+    def bars_per_episode(self) -> int:
+        """Bars an episode needs: warmup history, one bar per decision, and the last fill bar."""
+        return self.warmup + self.episode_length + 1
+
+    def replace(self, **changes: Any) -> ArenaConfig:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+
+def arena_config(
+    *,
+    n_assets: int | None = None,
+    agents: tuple[AgentProfile, ...] | list[str] | None = None,
+    episode_length: int | None = None,
+    impact: float | None = None,
+    base: ArenaConfig | None = None,
+    **overrides: Any,
+) -> ArenaConfig:
+    """Build an :class:`ArenaConfig` from the common keyword arguments the env constructors accept.
+
+    ``agents`` may be profiles or names; a name ``"<profile>_<k>"`` gets that risk profile.
+    Any other keyword is an :class:`ArenaConfig` field.
+    """
+    config = base if base is not None else ArenaConfig()
+    unknown = set(overrides) - set(ArenaConfig.__dataclass_fields__)
+    _require(not unknown, f"unknown arena argument(s) {sorted(unknown)}; valid ones are n_assets, agents, "
+                          f"episode_length, impact and the ArenaConfig fields {sorted(ArenaConfig.__dataclass_fields__)}.")
+    changes: dict[str, Any] = dict(overrides)
+    market = changes.pop("market", config.market)
+    if n_assets is not None:
+        market = replace(market, n_assets=n_assets)
+    if impact is not None:
+        market = replace(market, impact=impact)
+    changes["market"] = market
+    if agents is not None:
+        profiles = []
+        for a in agents:
+            if isinstance(a, AgentProfile):
+                profiles.append(a)
+            else:
+                prefix = str(a).rsplit("_", 1)[0]
+                profiles.append(AgentProfile(name=str(a), risk_profile=prefix if prefix in RISK_PROFILES else "balanced"))  # type: ignore[arg-type]
+        changes["agents"] = tuple(profiles)
+    if episode_length is not None:
+        changes["episode_length"] = episode_length
+    return replace(config, **changes)
+
+
+__all__ = [
+    "REGIME_NAMES",
+    "RISK_PROFILES",
+    "MarketConfig",
+    "CostModel",
+    "AgentProfile",
+    "ArenaConfig",
+    "default_agents",
+    "arena_config",
+]

@@ -1,0 +1,94 @@
+"""Shared pieces of the env adapters: spaces, info dicts and the text render. No maths here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from wealtharena_env.config import ArenaConfig
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import step as ks
+from wealtharena_env.sim import Simulation
+
+#: Env keyword arguments that go to the historical-data loader rather than to ArenaConfig.
+DATA_KWARGS = ("split", "adjust")
+
+# Keys of the scalar part of an agent's info, in info-array column order.
+_SCALAR_INFO = (
+    ("reward", ks.IN_REWARD),
+    ("portfolio_value", ks.IN_VALUE),
+    ("cash", ks.IN_CASH),
+    ("cost", ks.IN_COST),
+    ("turnover", ks.IN_TURNOVER),
+    ("drawdown", ks.IN_DRAWDOWN),
+    ("nan_actions", ks.IN_NAN_ACTIONS),
+    ("clipped_actions", ks.IN_CLIPPED_ACTIONS),
+    ("buy_fill_fraction", ks.IN_BUY_FILL_FRACTION),
+)
+
+
+def observation_space(sim: Simulation) -> spaces.Box:
+    bound = np.float32(sim.config.observation_clip)
+    return spaces.Box(low=-bound, high=bound, shape=(sim.obs_size,), dtype=np.float32)
+
+
+def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
+    if config.action_type == "continuous":
+        return spaces.Box(low=-1.0, high=1.0, shape=(n_assets + 1,), dtype=np.float32)
+    return spaces.MultiDiscrete(np.full(n_assets, 3, dtype=np.int64))
+
+
+def agent_info(row: np.ndarray, n_assets: int) -> dict[str, Any]:
+    """The info dict of one agent from its row of the info array (a fresh array per step)."""
+    values = row[: ks.IN_WEIGHTS].tolist()
+    info: dict[str, Any] = {name: values[col] for name, col in _SCALAR_INFO}
+    info["nan_actions"] = int(info["nan_actions"])
+    info["clipped_actions"] = int(info["clipped_actions"])
+    info["weights"] = row[ks.IN_WEIGHTS: ks.IN_WEIGHTS + n_assets + 1]
+    info["reward_terms"] = {"profit": values[ks.IN_LOG_RETURN]}
+    return info
+
+
+def write_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> None:
+    """Copy one agent's action into its row of the simulation's action buffer (last column = acted).
+
+    Values are not checked here (NaN / inf / out of range are sanitised and counted by the kernels);
+    a wrong shape or a non-numeric action is a programming error and raises :class:`ConfigError`.
+    """
+    if getattr(action, "shape", None) != (n_action,):
+        try:
+            array = np.asarray(action, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
+        if array.shape != (n_action,):
+            raise ConfigError(f"action for agent {agent!r} must have shape ({n_action},), got {array.shape}.")
+        action = array
+    try:
+        buffer[:n_action] = action
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
+    buffer[n_action] = 1.0
+
+
+def render_text(sim: Simulation, names: list[str] | tuple[str, ...], env_index: int = 0) -> str:
+    """A plain-text table of the agents' portfolios at the current bar of environment ``env_index``."""
+    cfg = sim.config
+    step = int(sim.clock[env_index, ks.CLK_STEP])
+    lines = [f"WealthArena  step {step}/{cfg.episode_length}  assets {sim.n_assets}  agents {sim.n_agents}"]
+    lines.append(f"{'agent':<16}{'value':>14}{'return':>9}{'cash':>7}{'drawdown':>10}{'costs':>11}  top holding")
+    bar = cfg.warmup + step
+    close = sim.bars[env_index, bar, 3]
+    for a, name in enumerate(names):
+        state = sim.agent_state[env_index, a]
+        value = state[ks.AG_VALUE]
+        initial = sim.agent_params[a, ks.AP_INITIAL_CASH]
+        positions = sim.holdings[env_index, a] * close
+        top = int(np.argmax(positions)) if positions.size else 0
+        top_text = f"{sim.tickers[top]} {positions[top] / value:6.1%}" if value > 0 and positions[top] > 0 else "-"
+        lines.append(
+            f"{name:<16}{value:>14,.2f}{value / initial - 1:>9.2%}{state[ks.AG_CASH] / value:>7.0%}"
+            f"{1 - value / state[ks.AG_PEAK]:>10.2%}{state[ks.AG_COST_TOTAL]:>11,.2f}  {top_text}"
+        )
+    return "\n".join(lines)

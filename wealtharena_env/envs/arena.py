@@ -1,0 +1,218 @@
+"""The multi-agent arena as a native PettingZoo ``ParallelEnv`` (the AEC form is its conversion)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from wealtharena_env.config import ArenaConfig, arena_config
+from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, observation_space, render_text, write_action
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import step as ks
+from wealtharena_env.sim import Simulation
+
+
+class ArenaEnv(ParallelEnv):
+    """Several agents trade one shared market of N assets, each with its own portfolio and risk profile.
+
+    ## Description
+    Every agent starts with cash only and, at each bar, chooses target portfolio weights. Orders decided on
+    bar ``d`` (after seeing bars ``<= d``) fill at bar ``d + 1``'s open (configurable: close) with commission,
+    half-spread and square-root market-impact slippage. The market is the seeded synthetic one of
+    :class:`~wealtharena_env.config.MarketConfig` (regimes, GARCH volatility, Student-t shocks, jumps) or
+    historical bars (``data=``). With ``impact > 0`` (``ImpactArena-v0``) the agents' aggregate net order flow
+    moves prices permanently, so their trades affect each other.
+
+    ## Agents
+    ``conservative_0, conservative_1, balanced_0, aggressive_0, aggressive_1`` by default (``agents=``).
+
+    ## Action Space
+    Continuous (default): ``Box(-1, 1, (N + 1,), float32)``, one entry per asset and a last one for cash,
+    mapped to long-only weights by ``w_j = max(a_j, 0) / sum_k max(a_k, 0)`` (all cash when no entry is
+    positive), or by a softmax (``action_mapping="softmax"``). Discrete (``action_type="discrete"``):
+    ``MultiDiscrete([3] * N)``, per asset 0 = sell, 1 = hold, 2 = buy ``discrete_step`` of portfolio value.
+    NaN actions hold the portfolio; out-of-range values are clipped; both are counted in ``info``.
+
+    ## Observation Space
+    ``Box(-clip, clip, (D,), float32)`` with ``D = (W + 3) N + 4`` (W = ``window``, default 20):
+
+    | slice                     | content                                                              |
+    |---------------------------|----------------------------------------------------------------------|
+    | ``[0, W N)``              | standardized log returns ``r_t / sigma_{t-1}`` of the last W bars (oldest first, asset-minor) |
+    | ``[W N, (W+1) N)``        | annualised EWMA volatility per asset                                 |
+    | ``[(W+1) N, (W+2) N)``    | window momentum z-score per asset (sum of the window's z / sqrt(W))   |
+    | ``[(W+2) N, (W+3) N + 1)``| the agent's weights: N assets, then cash                             |
+    | ``(W+3) N + 1``           | the agent's drawdown from its peak value                             |
+    | ``(W+3) N + 2``           | the agent's annualised EWMA volatility of portfolio log returns      |
+    | ``(W+3) N + 3``           | episode progress t / episode_length                                  |
+
+    ``env.unwrapped.sim.observation_slices`` gives these slices by name.
+
+    ## Rewards
+    ``log(V_{t+1} / V_t)``: the log return of the agent's portfolio value over the bar, net of every cost
+    (``info[agent]["reward_terms"]``).
+
+    ## Starting State
+    Each agent holds ``initial_cash`` (1,000,000) in cash. The first decision is on bar ``warmup`` (60) of a
+    freshly drawn path, after ``warmup`` bars of history.
+
+    ## Episode End
+    Truncation: every agent after ``episode_length`` decisions (252, ``max_cycles`` is an alias), with
+    ``info[agent]["TimeLimit.truncated"] = True``. Termination: never in this version (agents are kept
+    alive; long-only portfolios cannot go bankrupt).
+
+    ## Info
+    Per agent: ``reward``, ``portfolio_value``, ``cash``, ``cost`` (paid this step), ``turnover`` (traded
+    notional / value), ``drawdown``, ``weights`` (N + 1), ``nan_actions`` / ``clipped_actions`` (sanitised
+    entries this step), ``buy_fill_fraction`` (< 1 when buys were scaled down to the cash available),
+    ``reward_terms``.
+
+    ## Arguments
+    ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
+    synthetic market), ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table), ``max_cycles`` /
+    ``episode_length``, ``n_assets``, ``agents``, ``impact`` and any other ``ArenaConfig`` field as keyword.
+
+    ```python
+    from wealtharena_env import arena_v0
+    env = arena_v0.parallel_env(n_assets=10)
+    obs, infos = env.reset(seed=42)
+    while env.agents:
+        actions = {a: env.action_space(a).sample() for a in env.agents}
+        obs, rewards, terminations, truncations, infos = env.step(actions)
+    ```
+
+    ## Version History
+    * v0: initial release (log-return reward, long-only weights, synthetic or historical market).
+    """
+
+    metadata = {"name": "wealtharena_arena_v0", "render_modes": ["human", "ansi"], "is_parallelizable": True,
+                "render_fps": 4}
+
+    def __init__(
+        self,
+        config: ArenaConfig | None = None,
+        *,
+        data: Any = None,
+        render_mode: str | None = None,
+        max_cycles: int | None = None,
+        **kwargs: Any,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}.")
+        if max_cycles is not None and kwargs.get("episode_length") not in (None, max_cycles):
+            raise ConfigError("give either max_cycles or episode_length (they are the same), not both.")
+        if max_cycles is not None:
+            kwargs["episode_length"] = max_cycles
+        data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
+        config = arena_config(base=config, **kwargs)
+        self.sim = Simulation(config, batch_size=1, data=data, **data_kwargs)
+        self.config = self.sim.config
+        self.render_mode = render_mode
+        self.possible_agents = list(self.config.agent_names)
+        self.agents: list[str] = []
+        self._index = {name: i for i, name in enumerate(self.possible_agents)}
+        obs_space = observation_space(self.sim)
+        act_space = action_space(self.config, self.sim.n_assets)
+        self.observation_spaces = {a: obs_space for a in self.possible_agents}
+        self.action_spaces = {a: act_space for a in self.possible_agents}
+        self._n_action = self.sim.n_action
+        self._n_assets = self.sim.n_assets
+
+    @property
+    def max_cycles(self) -> int:
+        return self.config.episode_length
+
+    @max_cycles.setter
+    def max_cycles(self, value: int) -> None:
+        # pettingzoo.test.parallel_api_test assigns max_cycles; our episodes have a fixed length.
+        self._requested_max_cycles = value
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        obs, info = self.sim.reset(seeds=[seed])
+        self.agents = self.possible_agents[:]
+        n = self._n_assets
+        observations = dict(zip(self.possible_agents, obs[0]))
+        infos = {a: agent_info(info[0, i], n) for i, a in enumerate(self.possible_agents)}
+        if self.render_mode == "human":
+            self.render()
+        return observations, infos
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise ConfigError("step() called with no live agents: the episode is over, call reset() first.")
+        buffer = self.sim.actions[0]
+        buffer[:, -1] = 0.0
+        index = self._index
+        for agent, action in actions.items():
+            i = index.get(agent)
+            if i is None:
+                raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
+            if action is not None:
+                write_action(buffer[i], action, agent, self._n_action)
+        obs, info = self.sim.step()
+        row = info[0]
+        names = self.possible_agents
+        rewards = dict(zip(names, row[:, ks.IN_REWARD].tolist()))
+        terminated = (row[:, ks.IN_TERMINATED] > 0).tolist()
+        truncated = (row[:, ks.IN_TRUNCATED] > 0).tolist()
+        live = [(i, a) for i, a in enumerate(names) if a in self.agents]
+        observations = {a: obs[0, i] for i, a in live}
+        rewards = {a: rewards[a] for _, a in live}
+        terminations = {a: terminated[i] for i, a in live}
+        truncations = {a: truncated[i] for i, a in live}
+        n = self._n_assets
+        infos = {}
+        for i, a in live:
+            agent_dict = agent_info(row[i], n)
+            if truncated[i]:
+                agent_dict["TimeLimit.truncated"] = True
+            infos[a] = agent_dict
+        self.agents = [a for i, a in live if not (terminated[i] or truncated[i])]
+        if self.render_mode == "human":
+            self.render()
+        return observations, rewards, terminations, truncations, infos
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            return None
+        text = render_text(self.sim, self.possible_agents)
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None
+
+    def close(self) -> None:
+        pass
+
+    def state(self) -> np.ndarray:
+        """Global state: the concatenation of every agent's observation at the current bar."""
+        return self.sim.observe()[0][0].reshape(-1)
+
+
+def pettingzoo_constructors(defaults: dict[str, Any]):
+    """``(parallel_env, raw_env, env)`` constructors of an arena version with the given default arguments.
+
+    ``parallel_env`` is the native ParallelEnv, ``raw_env`` its AEC conversion without PettingZoo's
+    order-enforcing wrapper, ``env`` the order-enforced AEC env. User keywords override ``defaults``.
+    """
+    from pettingzoo.utils.conversions import parallel_to_aec, parallel_to_aec_wrapper
+
+    def parallel_env(**kwargs: Any) -> ArenaEnv:
+        return ArenaEnv(**{**defaults, **kwargs})
+
+    def raw_env(**kwargs: Any):
+        return parallel_to_aec_wrapper(parallel_env(**kwargs))
+
+    def env(**kwargs: Any):
+        return parallel_to_aec(parallel_env(**kwargs))
+
+    return parallel_env, raw_env, env

@@ -1,0 +1,117 @@
+"""One agent alone on the market, as a Gymnasium ``Env`` (``WealthArena/Portfolio-v0``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
+from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, observation_space, render_text, write_action
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import step as ks
+from wealtharena_env.sim import Simulation
+
+
+class PortfolioEnv(gym.Env):
+    """A single agent allocating a portfolio across N assets: the arena with one agent.
+
+    ## Description
+    The same market, execution and accounting as :class:`~wealtharena_env.envs.arena.ArenaEnv`, with one
+    agent. Orders decided on bar ``d`` fill at bar ``d + 1``'s open (configurable: close) with commission,
+    half-spread and square-root impact slippage.
+
+    ## Action Space
+    ``Box(-1, 1, (N + 1,), float32)`` (N assets then cash) mapped to long-only target weights by
+    ``w_j = max(a_j, 0) / sum_k max(a_k, 0)`` (all cash when none is positive) or a softmax; or, with
+    ``action_type="discrete"``, ``MultiDiscrete([3] * N)`` (sell / hold / buy per asset).
+
+    ## Observation Space
+    ``Box(-clip, clip, ((W + 3) N + 4,), float32)``: standardized return window, volatility, momentum,
+    the agent's weights and cash, drawdown, portfolio volatility, episode progress — the table of
+    :class:`~wealtharena_env.envs.arena.ArenaEnv`.
+
+    ## Rewards
+    ``log(V_{t+1} / V_t)``, the log return of portfolio value net of costs.
+
+    ## Starting State
+    ``initial_cash`` (1,000,000) in cash, first decision after ``warmup`` bars of history.
+
+    ## Episode End
+    Truncated after ``episode_length`` steps (252); never terminated in this version.
+
+    ## Arguments
+    ``config``, ``data``, ``render_mode`` (``"human"``, ``"ansi"``), ``risk_profile``, ``initial_cash``,
+    ``n_assets``, ``episode_length`` and any other ``ArenaConfig`` field as keyword.
+
+    ```python
+    import gymnasium as gym
+    import wealtharena_env  # registers the IDs
+    env = gym.make("WealthArena/Portfolio-v0", n_assets=5)
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    ```
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["human", "ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        config: ArenaConfig | None = None,
+        *,
+        data: Any = None,
+        render_mode: str | None = None,
+        risk_profile: str = "balanced",
+        initial_cash: float = 1_000_000.0,
+        **kwargs: Any,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}.")
+        data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
+        if config is None or "agents" not in kwargs and len(config.agents) != 1:
+            kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))  # type: ignore[arg-type]
+        config = arena_config(base=config, **kwargs)
+        if config.n_agents != 1:
+            raise ConfigError(f"PortfolioEnv has exactly one agent, the config has {config.n_agents}; use ArenaEnv.")
+        self.sim = Simulation(config, batch_size=1, data=data, **data_kwargs)
+        self.config = self.sim.config
+        self.render_mode = render_mode
+        self.observation_space = observation_space(self.sim)
+        self.action_space = action_space(self.config, self.sim.n_assets)
+        self._n_action = self.sim.n_action
+        self._done = True
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, info = self.sim.reset(seeds=[seed])
+        self._done = False
+        if self.render_mode == "human":
+            self.render()
+        return obs[0, 0], agent_info(info[0, 0], self.sim.n_assets)
+
+    def step(self, action: Any):
+        if self._done:
+            raise ConfigError("step() called after the episode ended; call reset() first.")
+        write_action(self.sim.actions[0, 0], action, "agent", self._n_action)
+        obs, info = self.sim.step()
+        row = info[0, 0]
+        terminated = bool(row[ks.IN_TERMINATED] > 0)
+        truncated = bool(row[ks.IN_TRUNCATED] > 0)
+        self._done = terminated or truncated
+        out = agent_info(row, self.sim.n_assets)
+        if self.render_mode == "human":
+            self.render()
+        return obs[0, 0], float(row[ks.IN_REWARD]), terminated, truncated, out
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            return None
+        text = render_text(self.sim, self.config.agent_names)
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None

@@ -1,0 +1,251 @@
+"""Execution kernels: actions -> target weights -> orders -> fills, with exact cash accounting.
+
+Axis order: one agent's vectors are indexed by asset ``i = 0..N-1``; weight vectors have N + 1 entries,
+the last one being cash. Units: shares for quantities, currency for cash and values, fractions for
+weights and slippage. Weights are long-only: ``w_i >= 0`` and ``sum(w) == 1`` including cash.
+
+Orders are decided on bar ``d`` (prices the agent has seen) and filled at the next bar's price; see
+:func:`rebalance_to_targets`. Sanitisation never raises: bad entries are repaired and *counted*; the
+counts are returned upward and reported in ``info``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+DUST = 1e-10
+
+
+@njit(cache=True)
+def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, weights_out: np.ndarray) -> float:
+    """Write ``w_i = q_i P_i / V`` and ``w_cash = cash / V`` into ``weights_out``; return ``V``.
+
+    ``V = cash + sum_i q_i P_i``. When ``V <= 0`` the weights are all zero but cash's (set to 1).
+    """
+    n = holdings.shape[0]
+    value = cash
+    for i in range(n):
+        value += holdings[i] * prices[i]
+    if value > 0.0:
+        inv = 1.0 / value
+        for i in range(n):
+            weights_out[i] = holdings[i] * prices[i] * inv
+        weights_out[n] = cash * inv
+    else:
+        for i in range(n):
+            weights_out[i] = 0.0
+        weights_out[n] = 1.0
+    return value
+
+
+@njit(cache=True)
+def continuous_action_to_weights(
+    action: np.ndarray, use_softmax: bool, temperature: float, weights_out: np.ndarray
+) -> tuple[int, int]:
+    """Map a Box action ``a`` in [-1, 1]^(N+1) (last entry = cash) to long-only target weights.
+
+    Sanitisation first: entries outside [-1, 1] (including +/-inf) are clipped and counted; a NaN entry
+    makes the whole action invalid (the caller holds the current portfolio) and is counted.
+
+    * simplex mapping: ``w_j = max(a_j, 0) / sum_k max(a_k, 0)``; if no entry is positive, ``w = cash only``.
+    * softmax mapping: ``w_j = exp(T a_j) / sum_k exp(T a_k)`` with inverse temperature ``T``.
+
+    Returns ``(n_nan, n_clipped)``. When ``n_nan > 0`` ``weights_out`` is left untouched.
+    """
+    m = action.shape[0]
+    n_nan = 0
+    n_clipped = 0
+    for j in range(m):
+        x = action[j]
+        if np.isnan(x):
+            n_nan += 1
+        elif x > 1.0 or x < -1.0:
+            n_clipped += 1
+    if n_nan > 0:
+        return n_nan, n_clipped
+    if use_softmax:
+        top = -np.inf
+        for j in range(m):
+            x = min(max(action[j], -1.0), 1.0)
+            if x > top:
+                top = x
+        total = 0.0
+        for j in range(m):
+            x = min(max(action[j], -1.0), 1.0)
+            e = np.exp(temperature * (x - top))
+            weights_out[j] = e
+            total += e
+        for j in range(m):
+            weights_out[j] /= total
+    else:
+        total = 0.0
+        for j in range(m):
+            x = min(max(action[j], 0.0), 1.0)
+            weights_out[j] = x
+            total += x
+        if total <= 0.0:
+            for j in range(m - 1):
+                weights_out[j] = 0.0
+            weights_out[m - 1] = 1.0
+        else:
+            for j in range(m):
+                weights_out[j] /= total
+    return n_nan, n_clipped
+
+
+@njit(cache=True)
+def discrete_action_to_weights(
+    action: np.ndarray, current_weights: np.ndarray, step: float, weights_out: np.ndarray
+) -> tuple[int, int]:
+    """Map a MultiDiscrete action (0 = sell, 1 = hold, 2 = buy per asset) to target weights.
+
+    ``w*_i = max(0, w_i + (a_i - 1) * step)``. Sells and holds are kept in full; if the buys would need more
+    than the cash available (``sum_i w*_i > 1``), every buy's increase is scaled by the same factor
+    ``(1 - sum_i min(w*_i, w_i)) / sum_i max(w*_i - w_i, 0)``. Cash gets ``1 - sum_i w*_i``.
+
+    NaN entries hold that asset; entries that are not 0, 1 or 2 are rounded and clipped to [0, 2]. Both
+    are counted: returns ``(n_nan, n_clipped)``.
+    """
+    n = action.shape[0]
+    n_nan = 0
+    n_clipped = 0
+    kept = 0.0
+    increase = 0.0
+    for i in range(n):
+        x = action[i]
+        if np.isnan(x):
+            n_nan += 1
+            x = 1.0
+        else:
+            r = np.rint(min(max(x, 0.0), 2.0)) if np.isfinite(x) else (2.0 if x > 0 else 0.0)
+            if r != x:
+                n_clipped += 1
+            x = r
+        target = current_weights[i] + (x - 1.0) * step
+        if target < 0.0:
+            target = 0.0
+        weights_out[i] = target
+        if target > current_weights[i]:
+            kept += current_weights[i]
+            increase += target - current_weights[i]
+        else:
+            kept += target
+    if kept + increase > 1.0 and increase > 0.0:
+        scale = max(1.0 - kept, 0.0) / increase
+        for i in range(n):
+            if weights_out[i] > current_weights[i]:
+                weights_out[i] = current_weights[i] + (weights_out[i] - current_weights[i]) * scale
+    total = 0.0
+    for i in range(n):
+        total += weights_out[i]
+    weights_out[n] = max(1.0 - total, 0.0)
+    return n_nan, n_clipped
+
+
+@njit(cache=True)
+def impact_scales(
+    impact_coefficient: float, daily_volatility: np.ndarray, volume: np.ndarray, out: np.ndarray
+) -> None:
+    """``out_i = k * sigma_i / sqrt(max(volume_i, 1))``: the square-root impact per sqrt(share) of asset i."""
+    for i in range(daily_volatility.shape[0]):
+        out[i] = impact_coefficient * daily_volatility[i] / np.sqrt(max(volume[i], 1.0))
+
+
+@njit(cache=True)
+def slippage_fraction(shares: float, half_spread: float, impact_scale: float) -> float:
+    """Slippage as a fraction of price: ``half_spread + k * sigma * sqrt(|shares| / max(volume, 1))``,
+    with ``impact_scale = k * sigma / sqrt(max(volume, 1))`` from :func:`impact_scales`."""
+    return half_spread + impact_scale * np.sqrt(abs(shares))
+
+
+@njit(cache=True)
+def rebalance_to_targets(
+    target_weights: np.ndarray,
+    holdings: np.ndarray,
+    cash: float,
+    decision_prices: np.ndarray,
+    fill_prices: np.ndarray,
+    impact_scale: np.ndarray,
+    commission: float,
+    half_spread: float,
+    lot_size: float,
+    executed_out: np.ndarray,
+) -> tuple[float, float, float, float]:
+    """Trade ``holdings`` toward ``target_weights``; update ``holdings`` in place.
+
+    Orders are sized on the decision bar: ``V_d = cash + sum_i q_i P^d_i`` and
+    ``order_i = w*_i V_d / P^d_i - q_i`` (rounded toward zero to ``lot_size`` multiples when > 0).
+    They fill at ``P_i = fill_prices[i]`` (the next bar). Sells fill first at ``P_i (1 - s_i)``; buys at
+    ``P_i (1 + s_i)``, with ``s_i`` from :func:`slippage_fraction` (``impact_scale`` from
+    :func:`impact_scales`, on the decision bar's volatility and volume) and commission ``c`` on the filled
+    notional. If the buys need more cash than is available they are all scaled by one factor
+    ``f = cash / need < 1`` (so cash never goes negative). Exactly::
+
+        cost_i = |q_i| P_i s_i + c |q_i| P_i (1 +/- s_i)
+        cash'  = cash - sum_i q_i P_i - sum_i cost_i
+        cash' + sum_i q'_i P_i = cash + sum_i q_i P_i - sum_i cost_i      (value loses exactly the costs)
+
+    Orders worth at most ``DUST * V_d`` are float dust of an unchanged weight and are not sent.
+    ``executed_out[i]`` receives the executed signed shares. Returns
+    ``(cash', total_cost, traded_notional, buy_fill_fraction f)``.
+    """
+    n = holdings.shape[0]
+    value = cash
+    for i in range(n):
+        value += holdings[i] * decision_prices[i]
+    total_cost = 0.0
+    traded = 0.0
+    # Size the orders on the decision bar and execute the sells.
+    for i in range(n):
+        order = target_weights[i] * value / decision_prices[i] - holdings[i]
+        if lot_size > 0.0:
+            order = np.trunc(order / lot_size) * lot_size
+        if abs(order) * decision_prices[i] <= DUST * value:
+            order = 0.0  # float dust of an unchanged weight, not a trade
+        if order < -holdings[i]:
+            order = -holdings[i]
+        executed_out[i] = order
+        if order < 0.0:
+            q = -order
+            price = fill_prices[i]
+            slip = slippage_fraction(q, half_spread, impact_scale[i])
+            notional = q * price
+            fee = commission * notional * (1.0 - slip)
+            cost = notional * slip + fee
+            cash += notional - cost
+            holdings[i] -= q
+            total_cost += cost
+            traded += notional
+    # Cash the buys need at full size (slippage only shrinks when they are scaled down).
+    need = 0.0
+    for i in range(n):
+        q = executed_out[i]
+        if q > 0.0:
+            slip = slippage_fraction(q, half_spread, impact_scale[i])
+            need += q * fill_prices[i] * (1.0 + slip) * (1.0 + commission)
+    scale = 1.0
+    if need > cash * (1.0 - 1e-12):
+        # 1e-12 of headroom keeps cash >= 0 through the rounding of the subtractions below.
+        scale = max(cash, 0.0) / need * (1.0 - 1e-12)
+    for i in range(n):
+        q = executed_out[i]
+        if q > 0.0:
+            q *= scale
+            if lot_size > 0.0:
+                q = np.floor(q / lot_size) * lot_size
+            executed_out[i] = q
+            if q <= 0.0:
+                executed_out[i] = 0.0
+                continue
+            price = fill_prices[i]
+            slip = slippage_fraction(q, half_spread, impact_scale[i])
+            notional = q * price
+            fee = commission * notional * (1.0 + slip)
+            cost = notional * slip + fee
+            cash -= notional + cost
+            holdings[i] += q
+            total_cost += cost
+            traded += notional
+    return cash, total_cost, traded, scale

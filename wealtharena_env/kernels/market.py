@@ -1,0 +1,182 @@
+"""Synthetic market kernel: regime-switching, GARCH(1,1), Student-t, jumps, consistent OHLCV bars.
+
+Axis order: time first, then field, then asset: ``bars[t, field, i]``. Fields (see ``BAR_*`` constants):
+open, high, low, close (currency units), volume (shares) and the close-to-close log return of the bar
+(``log(close_t / close_{t-1})``; 0 on the first bar).
+
+The kernel is pure: every random number is drawn beforehand by the caller from a seeded
+``numpy.random.Generator`` and passed in (``idiosyncratic`` / ``common`` shock arrays), so a path is a
+deterministic function of the seed and the parameters, identical across processes and batch positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Bar fields (axis 1 of a bar array).
+BAR_OPEN = 0
+BAR_HIGH = 1
+BAR_LOW = 2
+BAR_CLOSE = 3
+BAR_VOLUME = 4
+BAR_LOGRET = 5
+N_BAR_FIELDS = 6
+
+# Idiosyncratic shock fields (axis 1 of ``idiosyncratic`` shocks, shape (T, N_IDIO, N)).
+SHOCK_T = 0  # raw Student-t draw (dof), not yet scaled to unit variance
+SHOCK_JUMP_UNIFORM = 1  # U(0, 1): a jump happens when below the per-bar jump probability
+SHOCK_JUMP_SIZE = 2  # N(0, 1)
+SHOCK_GAP = 3  # N(0, 1): overnight noise
+SHOCK_HIGH = 4  # N(0, 1): intraday excursion above max(open, close)
+SHOCK_LOW = 5  # N(0, 1): intraday excursion below min(open, close)
+SHOCK_VOLUME = 6  # N(0, 1): volume noise
+N_IDIO = 7
+
+# Common shock fields (axis 1 of ``common`` shocks, shape (T, N_COMMON)).
+COMMON_FACTOR_T = 0  # raw Student-t draw of the market factor
+COMMON_REGIME_UNIFORM = 1  # U(0, 1) driving the regime chain
+N_COMMON = 2
+
+# Asset parameter columns (``asset_params``, shape (N, N_ASSET_PARAMS)).
+ASSET_VOL_SCALE = 0
+ASSET_ALPHA = 1  # annual excess drift
+ASSET_PRICE0 = 2
+ASSET_VOLUME0 = 3
+N_ASSET_PARAMS = 4
+
+# Regime parameter columns (``regime_params``, shape (3, 3)).
+REGIME_DRIFT = 0
+REGIME_VOL = 1
+REGIME_CORR = 2
+
+# Scalar parameters (``scalars`` vector).
+P_GARCH_ALPHA = 0
+P_GARCH_BETA = 1
+P_DOF = 2
+P_JUMP_PROB = 3  # per bar
+P_JUMP_MEAN = 4
+P_JUMP_STD = 5
+P_VOLUME_SENSITIVITY = 6
+P_OVERNIGHT_FRACTION = 7
+P_PERIODS_PER_YEAR = 8
+N_MARKET_SCALARS = 9
+
+
+@njit(cache=True)
+def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
+    """Inverse-CDF draw of the next regime: the first j with ``uniform < sum_{k<=j} P[previous, k]``."""
+    cumulative = 0.0
+    n = transition.shape[0]
+    for j in range(n):
+        cumulative += transition[previous, j]
+        if uniform < cumulative:
+            return j
+    return n - 1
+
+
+@njit(cache=True)
+def simulate_market_path(
+    idiosyncratic: np.ndarray,
+    common: np.ndarray,
+    asset_params: np.ndarray,
+    regime_params: np.ndarray,
+    transition: np.ndarray,
+    initial_regime_probs: np.ndarray,
+    scalars: np.ndarray,
+    bars_out: np.ndarray,
+    regimes_out: np.ndarray,
+) -> None:
+    """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with one synthetic OHLCV path.
+
+    With ``P`` bars per year, regime ``k`` on bar ``t`` (drawn from ``transition`` by inverse CDF; the first
+    regime from ``initial_regime_probs``), asset ``i``::
+
+        u = sqrt((dof - 2) / dof)                              scales a Student-t draw to unit variance
+        z_i = sqrt(rho_k) * u * f_t + sqrt(1 - rho_k) * u * e_{t,i}
+        s_i = sigma_k * scale_i * sqrt(h_i) / sqrt(P)          daily volatility (GARCH multiplier h_i)
+        J_i = jump_mean + jump_std * n_{t,i}  with probability jump_prob, else 0
+        r_i = (mu_k + alpha_i) / P - s_i^2 / 2 + s_i * z_i + J_i          close-to-close log return
+        h_i <- (1 - a - b) + a * z_i^2 * h_i + b * h_i                    GARCH(1,1), E[h] = 1
+        close_t = close_{t-1} * exp(r_i)
+        open_t  = close_{t-1} * exp(overnight_fraction * r_i + 0.1 * s_i * g_{t,i})
+        high_t  = max(open_t, close_t) * exp(0.5 * s_i * |x_{t,i}|)
+        low_t   = min(open_t, close_t) * exp(-0.5 * s_i * |y_{t,i}|)
+        volume_t = volume0_i * exp(volume_sensitivity * (|r_i - mean| / s_i - 0.8) + 0.25 * v_{t,i})
+
+    so ``low <= min(open, close) <= max(open, close) <= high`` holds by construction and volume rises with
+    the size of the move. Bar 0 has ``open = close = price0_i``, ``log return = 0``, ``h = 1``.
+    """
+    n_bars = bars_out.shape[0]
+    n_assets = bars_out.shape[2]
+    garch_a = scalars[P_GARCH_ALPHA]
+    garch_b = scalars[P_GARCH_BETA]
+    garch_omega = 1.0 - garch_a - garch_b
+    dof = scalars[P_DOF]
+    t_scale = np.sqrt((dof - 2.0) / dof)
+    jump_prob = scalars[P_JUMP_PROB]
+    jump_mean = scalars[P_JUMP_MEAN]
+    jump_std = scalars[P_JUMP_STD]
+    vol_sens = scalars[P_VOLUME_SENSITIVITY]
+    overnight = scalars[P_OVERNIGHT_FRACTION]
+    periods = scalars[P_PERIODS_PER_YEAR]
+    sqrt_periods = np.sqrt(periods)
+
+    h = np.ones(n_assets)
+    regime = next_regime(0, common[0, COMMON_REGIME_UNIFORM], initial_regime_probs.reshape((1, -1)))
+    regimes_out[0] = regime
+    for i in range(n_assets):
+        p0 = asset_params[i, ASSET_PRICE0]
+        bars_out[0, BAR_OPEN, i] = p0
+        bars_out[0, BAR_CLOSE, i] = p0
+        bars_out[0, BAR_HIGH, i] = p0
+        bars_out[0, BAR_LOW, i] = p0
+        bars_out[0, BAR_VOLUME, i] = asset_params[i, ASSET_VOLUME0]
+        bars_out[0, BAR_LOGRET, i] = 0.0
+
+    for t in range(1, n_bars):
+        regime = next_regime(regime, common[t, COMMON_REGIME_UNIFORM], transition)
+        regimes_out[t] = regime
+        drift = regime_params[regime, REGIME_DRIFT]
+        sigma = regime_params[regime, REGIME_VOL]
+        rho = regime_params[regime, REGIME_CORR]
+        w_common = np.sqrt(rho) * t_scale
+        w_idio = np.sqrt(1.0 - rho) * t_scale
+        factor = common[t, COMMON_FACTOR_T]
+        for i in range(n_assets):
+            z = w_common * factor + w_idio * idiosyncratic[t, SHOCK_T, i]
+            s = sigma * asset_params[i, ASSET_VOL_SCALE] * np.sqrt(h[i]) / sqrt_periods
+            mean = (drift + asset_params[i, ASSET_ALPHA]) / periods - 0.5 * s * s
+            jump = 0.0
+            if idiosyncratic[t, SHOCK_JUMP_UNIFORM, i] < jump_prob:
+                jump = jump_mean + jump_std * idiosyncratic[t, SHOCK_JUMP_SIZE, i]
+            r = mean + s * z + jump
+            h[i] = garch_omega + garch_a * z * z * h[i] + garch_b * h[i]
+
+            prev_close = bars_out[t - 1, BAR_CLOSE, i]
+            close = prev_close * np.exp(r)
+            open_ = prev_close * np.exp(overnight * r + 0.1 * s * idiosyncratic[t, SHOCK_GAP, i])
+            top = max(open_, close)
+            bottom = min(open_, close)
+            bars_out[t, BAR_OPEN, i] = open_
+            bars_out[t, BAR_CLOSE, i] = close
+            bars_out[t, BAR_HIGH, i] = top * np.exp(0.5 * s * abs(idiosyncratic[t, SHOCK_HIGH, i]))
+            bars_out[t, BAR_LOW, i] = bottom * np.exp(-0.5 * s * abs(idiosyncratic[t, SHOCK_LOW, i]))
+            size = abs(r - mean) / s
+            bars_out[t, BAR_VOLUME, i] = asset_params[i, ASSET_VOLUME0] * np.exp(
+                vol_sens * (size - 0.8) + 0.25 * idiosyncratic[t, SHOCK_VOLUME, i]
+            )
+            bars_out[t, BAR_LOGRET, i] = r
+
+
+@njit(cache=True)
+def fill_log_returns(bars: np.ndarray) -> None:
+    """Write ``bars[t, LOGRET, i] = log(close_t / close_{t-1})`` in place (0 on the first bar).
+
+    Used for historical bars, whose returns are not produced by :func:`simulate_market_path`.
+    """
+    n_bars = bars.shape[0]
+    for i in range(bars.shape[2]):
+        bars[0, BAR_LOGRET, i] = 0.0
+        for t in range(1, n_bars):
+            bars[t, BAR_LOGRET, i] = np.log(bars[t, BAR_CLOSE, i] / bars[t - 1, BAR_CLOSE, i])

@@ -1,0 +1,1 @@
+"""Baselines, tasks, evaluation and the leaderboard."""

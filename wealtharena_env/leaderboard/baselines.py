@@ -1,0 +1,248 @@
+"""Baseline policies that work in every env: they read only the observation vector.
+
+A policy maps a batch of observations ``(K, D)`` to a batch of actions ``(K, n_action)``. Baselines are
+built for an observation layout (``n_assets``, ``window``) and action type; :func:`make_baseline` takes
+them from an env. Each baseline computes target weights ``w`` (N assets then cash, ``w >= 0``, summing to
+1) and turns them into actions:
+
+* continuous actions with the ``simplex`` mapping: ``a = w`` (exact: the mapping returns ``w``);
+* continuous actions with the ``softmax`` mapping: ``a = clip(log(max(w, 1e-4)) / T + 1, -1, 1)``
+  (approximately ``w``);
+* discrete actions: buy where ``w_i`` exceeds the current weight by more than half a step, sell where it
+  is below by more than half a step, hold otherwise.
+
+Returns in the observation are standardized (``z = r / sigma``); the baselines that need a covariance
+recover returns as ``z * sigma`` with each asset's current daily volatility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels.features import observation_slices
+
+
+class BaselinePolicy:
+    """Base class: subclasses implement :meth:`target_weights` on a batch of observations."""
+
+    name = "baseline"
+
+    def __init__(self, n_assets: int, window: int, action_type: str = "continuous", action_mapping: str = "simplex",
+                 softmax_temperature: float = 5.0, discrete_step: float = 0.05, periods_per_year: int = 252,
+                 seed: int | None = None):
+        self.n_assets = n_assets
+        self.window = window
+        self.action_type = action_type
+        self.action_mapping = action_mapping
+        self.softmax_temperature = softmax_temperature
+        self.discrete_step = discrete_step
+        self.periods_per_year = periods_per_year
+        self.slices = observation_slices(n_assets, window)
+        self.rng = np.random.default_rng(seed)
+
+    # -------------------------------------------------------------- observation accessors
+    def returns_window(self, obs: np.ndarray) -> np.ndarray:
+        """Approximate daily log returns (K, W, N): standardized window times current daily volatility."""
+        z = obs[:, self.slices["returns_window"]].reshape(-1, self.window, self.n_assets).astype(np.float64)
+        return z * self.daily_volatility(obs)[:, None, :]
+
+    def daily_volatility(self, obs: np.ndarray) -> np.ndarray:
+        return obs[:, self.slices["volatility"]].astype(np.float64) / np.sqrt(self.periods_per_year)
+
+    def current_weights(self, obs: np.ndarray) -> np.ndarray:
+        return obs[:, self.slices["weights"]].astype(np.float64)
+
+    # -------------------------------------------------------------- policy
+    def target_weights(self, obs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        obs = np.asarray(observations)
+        single = obs.ndim == 1
+        if single:
+            obs = obs[None, :]
+        weights = self.target_weights(obs)
+        actions = self.weights_to_actions(weights, obs)
+        return actions[0] if single else actions
+
+    def weights_to_actions(self, weights: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        if self.action_type == "discrete":
+            delta = weights[:, : self.n_assets] - self.current_weights(obs)[:, : self.n_assets]
+            half = 0.5 * self.discrete_step
+            return np.where(delta > half, 2, np.where(delta < -half, 0, 1)).astype(np.int64)
+        if self.action_mapping == "softmax":
+            return np.clip(np.log(np.maximum(weights, 1e-4)) / self.softmax_temperature + 1.0, -1.0, 1.0).astype(np.float32)
+        return weights.astype(np.float32)
+
+    @staticmethod
+    def normalise(risky: np.ndarray, invested: np.ndarray | float = 1.0) -> np.ndarray:
+        """``(K, N)`` non-negative scores -> weights investing ``invested`` pro rata, rest in cash."""
+        risky = np.maximum(np.nan_to_num(risky, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+        total = risky.sum(axis=1, keepdims=True)
+        invested = np.broadcast_to(np.asarray(invested, dtype=np.float64), (risky.shape[0],))[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(total > 0, risky / np.where(total > 0, total, 1.0) * invested, 0.0)
+        return np.concatenate([w, 1.0 - w.sum(axis=1, keepdims=True)], axis=1)
+
+
+class Cash(BaselinePolicy):
+    """Holds cash only: ``w = (0, ..., 0, 1)``."""
+
+    name = "cash"
+
+    def target_weights(self, obs):
+        w = np.zeros((obs.shape[0], self.n_assets + 1))
+        w[:, -1] = 1.0
+        return w
+
+
+class RandomPolicy(BaselinePolicy):
+    """Uniformly random weights on the simplex (Dirichlet(1)), or uniform discrete choices."""
+
+    name = "random"
+
+    def target_weights(self, obs):
+        return self.rng.dirichlet(np.ones(self.n_assets + 1), size=obs.shape[0])
+
+    def weights_to_actions(self, weights, obs):
+        if self.action_type == "discrete":
+            return self.rng.integers(0, 3, size=(obs.shape[0], self.n_assets))
+        return super().weights_to_actions(weights, obs)
+
+
+class BuyAndHold(BaselinePolicy):
+    """Buys equal weights on the first decision (when it holds only cash) and never trades again."""
+
+    name = "buy_and_hold"
+
+    def target_weights(self, obs):
+        current = self.current_weights(obs)
+        equal = self.normalise(np.ones((obs.shape[0], self.n_assets)))
+        all_cash = current[:, -1] > 0.999
+        return np.where(all_cash[:, None], equal, current)
+
+
+class EqualWeight(BaselinePolicy):
+    """``w_i = 1 / N``, rebalanced every step."""
+
+    name = "equal_weight"
+
+    def target_weights(self, obs):
+        return self.normalise(np.ones((obs.shape[0], self.n_assets)))
+
+
+class Momentum(BaselinePolicy):
+    """Equal weights on the ``top_k`` assets with the highest positive window momentum; cash otherwise."""
+
+    name = "momentum"
+
+    def __init__(self, *args: Any, top_k: int | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.top_k = top_k or max(1, self.n_assets // 3)
+
+    def target_weights(self, obs):
+        momentum = obs[:, self.slices["momentum"]].astype(np.float64)
+        rank = np.argsort(np.argsort(-momentum, axis=1), axis=1)
+        chosen = (rank < self.top_k) & (momentum > 0)
+        return self.normalise(chosen.astype(np.float64))
+
+
+class MeanReversion(BaselinePolicy):
+    """Equal weights on the ``top_k`` assets that fell most over the last ``lookback`` bars (losers rebound)."""
+
+    name = "mean_reversion"
+
+    def __init__(self, *args: Any, top_k: int | None = None, lookback: int = 5, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.top_k = top_k or max(1, self.n_assets // 3)
+        self.lookback = min(lookback, self.window)
+
+    def target_weights(self, obs):
+        z = obs[:, self.slices["returns_window"]].reshape(-1, self.window, self.n_assets)
+        recent = z[:, -self.lookback:, :].sum(axis=1)
+        rank = np.argsort(np.argsort(recent, axis=1), axis=1)
+        chosen = (rank < self.top_k) & (recent < 0)
+        return self.normalise(chosen.astype(np.float64))
+
+
+def _window_covariance(returns: np.ndarray, shrinkage: float) -> np.ndarray:
+    """(K, W, N) -> (K, N, N) sample covariance shrunk toward its diagonal by ``shrinkage``."""
+    centred = returns - returns.mean(axis=1, keepdims=True)
+    cov = np.einsum("kwi,kwj->kij", centred, centred) / max(returns.shape[1] - 1, 1)
+    diag = np.einsum("kii->ki", cov)
+    shrunk = (1.0 - shrinkage) * cov
+    idx = np.arange(cov.shape[1])
+    shrunk[:, idx, idx] = diag + 1e-12
+    return shrunk
+
+
+class MinimumVariance(BaselinePolicy):
+    """Long-only minimum variance: ``w ∝ max(Σ^-1 1, 0)`` with Σ the shrunk window covariance."""
+
+    name = "min_variance"
+
+    def __init__(self, *args: Any, shrinkage: float = 0.5, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.shrinkage = shrinkage
+
+    def target_weights(self, obs):
+        cov = _window_covariance(self.returns_window(obs), self.shrinkage)
+        raw = np.linalg.solve(cov, np.ones(cov.shape[:2])[..., None])[..., 0]
+        return self.normalise(raw)
+
+
+class RiskParity(BaselinePolicy):
+    """Naive risk parity: ``w_i ∝ 1 / sigma_i`` (inverse EWMA volatility), fully invested."""
+
+    name = "risk_parity"
+
+    def target_weights(self, obs):
+        return self.normalise(1.0 / np.maximum(self.daily_volatility(obs), 1e-8))
+
+
+class VolatilityTarget(BaselinePolicy):
+    """Equal weights scaled so the window's ex-ante portfolio volatility is at most ``target`` (annual)."""
+
+    name = "vol_target"
+
+    def __init__(self, *args: Any, target: float = 0.10, shrinkage: float = 0.5, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.target = target
+        self.shrinkage = shrinkage
+
+    def target_weights(self, obs):
+        cov = _window_covariance(self.returns_window(obs), self.shrinkage)
+        equal = np.full((obs.shape[0], self.n_assets), 1.0 / self.n_assets)
+        vol = np.sqrt(np.einsum("ki,kij,kj->k", equal, cov, equal) * self.periods_per_year)
+        invested = np.minimum(1.0, self.target / np.maximum(vol, 1e-12))
+        return self.normalise(np.ones_like(equal), invested)
+
+
+BASELINES: dict[str, type[BaselinePolicy]] = {
+    cls.name: cls
+    for cls in (Cash, RandomPolicy, BuyAndHold, EqualWeight, Momentum, MeanReversion, MinimumVariance, RiskParity,
+                VolatilityTarget)
+}
+
+
+def make_baseline(name: str, env: Any, seed: int | None = None, **kwargs: Any) -> BaselinePolicy:
+    """Baseline ``name`` for the observation/action layout of ``env`` (any of our envs, wrapped or not)."""
+    if name not in BASELINES:
+        raise ConfigError(f"unknown baseline {name!r}; choose one of {sorted(BASELINES)}.")
+    sim = getattr(getattr(env, "unwrapped", env), "sim", None)
+    if sim is None:
+        raise ConfigError(f"make_baseline needs a wealtharena env (with .sim), got {type(env).__name__}.")
+    cfg = sim.config
+    return BASELINES[name](
+        sim.n_assets, cfg.window, action_type=cfg.action_type, action_mapping=cfg.action_mapping,
+        softmax_temperature=cfg.softmax_temperature, discrete_step=cfg.discrete_step,
+        periods_per_year=cfg.market.periods_per_year, seed=seed, **kwargs)
+
+
+PolicyFn = Callable[[np.ndarray], np.ndarray]
+
+__all__ = ["BASELINES", "BaselinePolicy", "make_baseline", "PolicyFn"] + [cls.__name__ for cls in BASELINES.values()]

@@ -1,0 +1,208 @@
+"""The Simulation: batch-first state arrays and the one engine under every API.
+
+``Simulation(config, batch_size=B)`` owns the arrays described in :mod:`wealtharena_env.kernels.step`
+and calls the kernels; the PettingZoo, Gymnasium and vector envs are thin adapters over it. Environment
+``b`` of a batch draws its episodes from its own ``numpy.random.Generator``, seeded by ``reset(seeds=...)``,
+so environment ``b`` seeded ``s`` is bit-identical to a single environment seeded ``s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from wealtharena_env.config import ArenaConfig
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import step as ks
+from wealtharena_env.kernels.features import observation_size, observation_slices
+from wealtharena_env.kernels.market import N_BAR_FIELDS
+from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
+
+#: Batches at least this large step with the ``prange`` kernel (threads); smaller ones serially.
+PARALLEL_THRESHOLD = 64
+
+
+def pack_params(config: ArenaConfig) -> np.ndarray:
+    """The scalar configuration as the kernels read it (``P_*`` entries of :mod:`.kernels.step`)."""
+    p = np.zeros(ks.N_PARAMS)
+    costs = config.costs
+    p[ks.P_COMMISSION] = costs.commission_bps * 1e-4
+    p[ks.P_HALF_SPREAD] = costs.half_spread_bps * 1e-4
+    p[ks.P_IMPACT_COEFFICIENT] = costs.impact_coefficient
+    p[ks.P_FILL_ON_CLOSE] = 1.0 if costs.fill_price == "close" else 0.0
+    p[ks.P_LOT_SIZE] = costs.lot_size
+    p[ks.P_PERMANENT_IMPACT] = config.market.impact
+    p[ks.P_EWMA_DECAY] = 0.5 ** (1.0 / config.volatility_halflife)
+    p[ks.P_DISCRETE_ACTIONS] = 1.0 if config.action_type == "discrete" else 0.0
+    p[ks.P_SOFTMAX] = 1.0 if config.action_mapping == "softmax" else 0.0
+    p[ks.P_SOFTMAX_TEMPERATURE] = config.softmax_temperature
+    p[ks.P_DISCRETE_STEP] = config.discrete_step
+    p[ks.P_OBS_CLIP] = config.observation_clip
+    p[ks.P_PERIODS_PER_YEAR] = config.market.periods_per_year
+    p[ks.P_EPISODE_LENGTH] = config.episode_length
+    p[ks.P_WARMUP] = config.warmup
+    p[ks.P_WINDOW] = config.window
+    return p
+
+
+class Simulation:
+    """B independent arenas stepped together by one kernel call.
+
+    Args:
+        config: the arena configuration.
+        batch_size: number of environments B (>= 1).
+        data: historical data (anything :class:`~wealtharena_env.sources.HistoricalMarket` accepts) or a
+            ready :class:`MarketSource`; ``None`` uses the synthetic market of ``config.market``.
+        parallel: step with threads (``prange``); default: when ``batch_size >= PARALLEL_THRESHOLD``.
+
+    Attributes:
+        actions: (B, A, n_action + 1) float64 buffer the adapters write actions into; the last column is
+            1 where the agent acted (0 = it holds).
+        n_action: entries of one agent's action (N + 1 for continuous, N for discrete).
+        obs_size: entries of one agent's observation.
+    """
+
+    def __init__(self, config: ArenaConfig, batch_size: int = 1, data: Any = None, parallel: bool | None = None,
+                 **data_kwargs: Any):
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+        if data is None:
+            source: MarketSource = SyntheticMarket(config.market)
+        elif hasattr(data, "sample") and hasattr(data, "n_assets"):
+            source = data
+        else:
+            source = HistoricalMarket(data, **data_kwargs)
+        if source.n_assets != config.market.n_assets:
+            config = config.replace(market=_with_assets(config, source.n_assets))
+        self.config = config
+        self.source = source
+        self.batch_size = int(batch_size)
+        b, a, n = self.batch_size, config.n_agents, config.n_assets
+        self.n_assets = n
+        self.n_agents = a
+        self.tickers = source.tickers
+        self.n_action = n + 1 if config.action_type == "continuous" else n
+        self.obs_size = observation_size(n, config.window)
+        self.info_size = ks.info_width(n)
+        self.params = pack_params(config)
+        self.agent_params = np.zeros((a, ks.N_AGENT_PARAMS))
+        self.agent_params[:, ks.AP_INITIAL_CASH] = [p.initial_cash for p in config.agents]
+        self.bars = np.zeros((b, config.bars_per_episode, N_BAR_FIELDS, n))
+        self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
+        self.holdings = np.zeros((b, a, n))
+        self.agent_state = np.zeros((b, a, ks.N_AGENT_STATE))
+        self.asset_state = np.zeros((b, n, ks.N_ASSET_STATE))
+        self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
+        self.scratch = np.zeros((b, ks.N_SCRATCH, n + 1))
+        self.actions = np.zeros((b, a, self.n_action + 1))
+        self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
+        self._rngs: list[np.random.Generator | None] = [None] * b
+        self._started = np.zeros(b, dtype=bool)
+        self.clock[:, ks.CLK_STEP] = config.episode_length  # "episode over" until the first reset
+        if parallel is None:
+            parallel = self.batch_size >= PARALLEL_THRESHOLD
+        self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
+
+    # ------------------------------------------------------------------ layout helpers
+    @property
+    def observation_slices(self) -> dict[str, slice]:
+        """Named slices of one agent's observation vector."""
+        return observation_slices(self.n_assets, self.config.window)
+
+    @property
+    def episode_length(self) -> int:
+        return self.config.episode_length
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Decisions taken so far in each environment's episode, (B,)."""
+        return self.clock[:, ks.CLK_STEP].copy()
+
+    # ------------------------------------------------------------------ reset / step
+    def reset(
+        self, seeds: Sequence[int | None] | int | None = None, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Start new episodes; return fresh ``(obs (B, A, D) float32, info (B, A, I) float64)``.
+
+        ``seeds``: one seed per environment (``None`` entries keep that environment's generator running,
+        or seed it from OS entropy on first use), or one int seeding environment ``b`` with ``seed + b``.
+        ``mask`` (B,) bool: reset only those environments (the others keep their state; their rows of the
+        returned arrays are their current observation).
+        """
+        b = self.batch_size
+        if seeds is None:
+            seed_list: list[int | None] = [None] * b
+        elif isinstance(seeds, (int, np.integer)):
+            seed_list = [int(seeds) + k for k in range(b)]
+        else:
+            seed_list = list(seeds)
+            if len(seed_list) != b:
+                raise ConfigError(f"reset got {len(seed_list)} seeds for a batch of {b} environments.")
+        if mask is None:
+            mask = np.ones(b, dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        for k in np.flatnonzero(mask):
+            seed = seed_list[k]
+            if seed is not None:
+                self._rngs[k] = np.random.default_rng(seed)
+            elif self._rngs[k] is None:
+                self._rngs[k] = np.random.default_rng()
+            regimes = self.source.sample(self._rngs[k], self.bars[k])
+            self.regimes[k] = regimes if regimes is not None else -1
+            self._started[k] = True
+        obs = np.zeros((b, self.n_agents, self.obs_size), dtype=np.float32)
+        info = np.zeros((b, self.n_agents, self.info_size))
+        if not mask.all():
+            self._observe_unmasked(mask, obs, info)
+        ks.reset_batch(mask, self.bars, self.zret, self.holdings, self.agent_state, self.asset_state, self.clock,
+                       self.params, self.agent_params, obs, info, self.scratch)
+        return obs, info
+
+    def observe(self) -> tuple[np.ndarray, np.ndarray]:
+        """Fresh ``(obs, info)`` of the current bar of every environment, without stepping."""
+        obs = np.zeros((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
+        info = np.zeros((self.batch_size, self.n_agents, self.info_size))
+        self._observe_unmasked(np.zeros(self.batch_size, dtype=bool), obs, info)
+        return obs, info
+
+    def _observe_unmasked(self, mask: np.ndarray, obs: np.ndarray, info: np.ndarray) -> None:
+        for k in np.flatnonzero(~mask):
+            if self._started[k]:
+                ks._observe_env(int(k), self.bars, self.zret, self.holdings, self.agent_state, self.asset_state,
+                                self.clock, self.params, obs, info, self.scratch)
+
+    def step(self, actions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Advance every environment by one decision; return fresh ``(obs, info)`` arrays.
+
+        ``actions`` (B, A, n_action) raw actions, or ``None`` when :attr:`actions` was filled in place
+        (including its last "acted" column). ``info[..., IN_REWARD]`` is the reward. Stepping an
+        environment whose episode is over raises :class:`ConfigError` (reset it first).
+        """
+        if actions is not None:
+            actions = np.asarray(actions, dtype=np.float64)
+            if actions.shape != (self.batch_size, self.n_agents, self.n_action):
+                raise ConfigError(
+                    f"actions must have shape (batch, agents, action) = "
+                    f"{(self.batch_size, self.n_agents, self.n_action)}, got {actions.shape}.")
+            self.actions[..., :-1] = actions
+            self.actions[..., -1] = 1.0
+        obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
+        info = np.empty((self.batch_size, self.n_agents, self.info_size))
+        finished = self._step_kernel(self.bars, self.zret, self.holdings, self.agent_state, self.asset_state, self.clock,
+                                     self.actions, self.params, obs, info, self.scratch)
+        if finished:
+            raise ConfigError(
+                f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "
+                "call reset() first. Their state was left unchanged.")
+        return obs, info
+
+
+def _with_assets(config: ArenaConfig, n_assets: int):
+    from dataclasses import replace
+
+    return replace(config.market, n_assets=n_assets)
+
+
+__all__ = ["Simulation", "pack_params", "PARALLEL_THRESHOLD"]

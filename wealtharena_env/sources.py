@@ -1,0 +1,142 @@
+"""Where an episode's bars come from: the seeded synthetic market or historical data.
+
+A source fills one environment's bar array ``(T, 6, N)`` (see :mod:`wealtharena_env.kernels.market`) for a
+new episode from a ``numpy.random.Generator``; it is the only place randomness enters the simulation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from wealtharena_env.config import MarketConfig
+from wealtharena_env.errors import ConfigError, WealthArenaDataError
+from wealtharena_env.kernels import market as mk
+
+
+class MarketSource(Protocol):
+    """Fills ``bars_out`` (T, 6, N) with a new episode's bars drawn with ``rng``."""
+
+    n_assets: int
+    tickers: tuple[str, ...]
+
+    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> None: ...
+
+
+def stationary_distribution(transition: np.ndarray) -> np.ndarray:
+    """The left eigenvector ``pi = pi P`` of a row-stochastic matrix, normalised to sum to 1."""
+    values, vectors = np.linalg.eig(transition.T)
+    k = int(np.argmin(np.abs(values - 1.0)))
+    pi = np.abs(np.real(vectors[:, k]))
+    return pi / pi.sum()
+
+
+class SyntheticMarket:
+    """The seeded synthetic market of :class:`~wealtharena_env.config.MarketConfig`.
+
+    Each episode draws its own asset parameters (volatility scale ``exp(N(0, dispersion))``, excess drift,
+    first price, base volume) and its own shocks, all from the environment's generator, in a fixed order.
+    """
+
+    def __init__(self, config: MarketConfig):
+        self.config = config
+        self.n_assets = config.n_assets
+        self.tickers = tuple(f"ASSET_{i:02d}" for i in range(config.n_assets))
+        self._regime_params = np.array(
+            [config.regime_drift, config.regime_volatility, config.regime_correlation], dtype=np.float64
+        ).T.copy()
+        self._transition = np.array(config.regime_transition, dtype=np.float64)
+        if config.initial_regime < 0:
+            self._initial_probs = stationary_distribution(self._transition)
+        else:
+            self._initial_probs = np.eye(3)[config.initial_regime]
+        scalars = np.zeros(mk.N_MARKET_SCALARS)
+        scalars[mk.P_GARCH_ALPHA] = config.garch_alpha
+        scalars[mk.P_GARCH_BETA] = config.garch_beta
+        scalars[mk.P_DOF] = config.student_t_dof
+        scalars[mk.P_JUMP_PROB] = 1.0 - np.exp(-config.jump_intensity / config.periods_per_year)
+        scalars[mk.P_JUMP_MEAN] = config.jump_mean
+        scalars[mk.P_JUMP_STD] = config.jump_std
+        scalars[mk.P_VOLUME_SENSITIVITY] = config.volume_sensitivity
+        scalars[mk.P_OVERNIGHT_FRACTION] = config.overnight_fraction
+        scalars[mk.P_PERIODS_PER_YEAR] = config.periods_per_year
+        self._scalars = scalars
+
+    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> np.ndarray:
+        """Draw a path into ``bars_out`` (T, 6, N); return the regime of each bar (T,) int64."""
+        cfg = self.config
+        n_bars, _, n = bars_out.shape
+        asset_params = np.empty((n, mk.N_ASSET_PARAMS))
+        asset_params[:, mk.ASSET_VOL_SCALE] = np.exp(rng.normal(0.0, cfg.asset_volatility_dispersion, n))
+        asset_params[:, mk.ASSET_ALPHA] = rng.normal(0.0, cfg.asset_drift_dispersion, n)
+        asset_params[:, mk.ASSET_PRICE0] = cfg.initial_price * np.exp(rng.uniform(-0.5, 0.5, n))
+        asset_params[:, mk.ASSET_VOLUME0] = cfg.base_volume * np.exp(rng.uniform(-0.5, 0.5, n))
+        idio = np.empty((n_bars, mk.N_IDIO, n))
+        idio[:, mk.SHOCK_T] = rng.standard_t(cfg.student_t_dof, (n_bars, n))
+        idio[:, mk.SHOCK_JUMP_UNIFORM] = rng.random((n_bars, n))
+        idio[:, mk.SHOCK_JUMP_SIZE:] = rng.standard_normal((n_bars, mk.N_IDIO - mk.SHOCK_JUMP_SIZE, n))
+        common = np.empty((n_bars, mk.N_COMMON))
+        common[:, mk.COMMON_FACTOR_T] = rng.standard_t(cfg.student_t_dof, n_bars)
+        common[:, mk.COMMON_REGIME_UNIFORM] = rng.random(n_bars)
+        regimes = np.empty(n_bars, dtype=np.int64)
+        mk.simulate_market_path(idio, common, asset_params, self._regime_params, self._transition,
+                                self._initial_probs, self._scalars, bars_out, regimes)
+        return regimes
+
+
+class HistoricalMarket:
+    """Episodes cut from historical bars: each episode starts at a bar drawn uniformly from the data.
+
+    Args:
+        data: anything :func:`wealtharena_env.data.load_market_data` accepts (a ``MarketData``, a DataFrame,
+            a CSV/Parquet path or a list of tickers), or an object with ``open, high, low, close, volume``
+            (T, N) arrays and ``tickers``.
+        adjust: use dividend/split-adjusted prices when the data has ``adj_close`` (default True).
+        load_kwargs: passed to the loader (e.g. ``split="train"``).
+    """
+
+    def __init__(self, data: Any, adjust: bool = True, **load_kwargs: Any):
+        if not all(hasattr(data, f) for f in ("open", "high", "low", "close", "volume", "tickers")):
+            try:
+                from wealtharena_env.data import load_market_data
+            except ImportError as exc:  # pragma: no cover - the data layer ships with the package
+                raise ConfigError("historical data needs wealtharena_env.data") from exc
+            data = load_market_data(data, **load_kwargs)
+        if adjust and getattr(data, "adj_close", None) is not None and hasattr(data, "adjusted"):
+            data = data.adjusted()
+        self.data = data
+        self.tickers = tuple(data.tickers)
+        self.n_assets = len(self.tickers)
+        n_steps = np.asarray(data.close).shape[0]
+        bars = np.empty((n_steps, mk.N_BAR_FIELDS, self.n_assets))
+        for field, column in ((data.open, mk.BAR_OPEN), (data.high, mk.BAR_HIGH), (data.low, mk.BAR_LOW),
+                              (data.close, mk.BAR_CLOSE), (data.volume, mk.BAR_VOLUME)):
+            values = np.asarray(field, dtype=np.float64)
+            if values.shape != (n_steps, self.n_assets):
+                raise WealthArenaDataError(
+                    f"historical field has shape {values.shape}, expected (T, N) = {(n_steps, self.n_assets)}.")
+            bars[:, column, :] = values
+        prices = bars[:, :mk.BAR_VOLUME, :]
+        if not np.all(np.isfinite(prices)) or np.any(prices <= 0):
+            t, _, i = np.argwhere(~np.isfinite(prices) | (prices <= 0))[0]
+            raise WealthArenaDataError(
+                f"historical prices must be finite and > 0; bar {t} of {self.tickers[i]!r} is "
+                f"{prices[t, :, i].tolist()}. Validate the data with wealtharena_env.data first.")
+        mk.fill_log_returns(bars)
+        self._bars = bars
+
+    @property
+    def n_bars(self) -> int:
+        return self._bars.shape[0]
+
+    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> None:
+        """Copy ``T`` consecutive bars starting at a uniformly drawn bar into ``bars_out``."""
+        length = bars_out.shape[0]
+        if length > self.n_bars:
+            raise ConfigError(
+                f"an episode needs {length} bars (warmup + episode_length + 1) but the data has only "
+                f"{self.n_bars}; shorten episode_length or warmup, or load a longer date range.")
+        start = int(rng.integers(0, self.n_bars - length + 1))
+        bars_out[...] = self._bars[start:start + length]
+        bars_out[0, mk.BAR_LOGRET, :] = 0.0
