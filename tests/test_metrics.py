@@ -28,8 +28,8 @@ Z05 = -1.6448536269514722
 PHI_Z05_OVER_P = 0.10313564037537128 / 0.05  # = 2.0627128075074257
 
 
-def rel(x, rtol=1e-12, abs=1e-15):  # noqa: A002 - pytest.approx keyword
-    return pytest.approx(x, rel=rtol, abs=abs, nan_ok=True)
+def rel(x, rtol=1e-12, atol=1e-15):
+    return pytest.approx(x, rel=rtol, abs=atol, nan_ok=True)
 
 
 def a2(x):
@@ -319,7 +319,7 @@ def ref_hist_var_cvar(r, level):
         return np.nan, np.nan
     p = 1.0 - level
     q = float(np.quantile(r, p, method="linear"))
-    k = int(math.floor((r.size - 1) * p))
+    k = math.floor((r.size - 1) * p)
     return -q, -float(np.mean(np.sort(r)[: k + 1]))
 
 
@@ -358,13 +358,17 @@ ret_values = st.one_of(
 returns_2d = st.integers(1, 3).flatmap(
     lambda b: st.integers(0, 40).flatmap(lambda t: hnp.arrays(np.float64, (b, t), elements=ret_values))
 )
-CLOSE = dict(rtol=1e-9, atol=1e-12, equal_nan=True)
+CLOSE = {"rtol": 1e-9, "atol": 1e-12, "equal_nan": True}
 HYP = settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 
 
 @HYP
-@given(r=returns_2d, ppy=st.sampled_from([1.0, 12.0, 252.0]), rf=st.sampled_from([0.0, 1e-4, -0.01]),
-       ddof=st.sampled_from([0, 1]))
+@given(
+    r=returns_2d,
+    ppy=st.sampled_from([1.0, 12.0, 252.0]),
+    rf=st.sampled_from([0.0, 1e-4, -0.01]),
+    ddof=st.sampled_from([0, 1]),
+)
 @example(r=np.full((1, 5), 0.01), ppy=252.0, rf=0.0, ddof=1)  # constant
 @example(r=np.zeros((2, 7)), ppy=252.0, rf=0.0, ddof=1)  # all zero
 @example(r=np.array([[0.03]]), ppy=252.0, rf=0.0, ddof=1)  # single period
@@ -389,8 +393,13 @@ def test_twin_return_metrics(r, ppy, rf, ddof):
 
 
 @HYP
-@given(data=st.data(), ppy=st.sampled_from([12.0, 252.0]), rf=st.sampled_from([0.0, 2e-4]),
-       ddof=st.sampled_from([0, 1]), broadcast=st.booleans())
+@given(
+    data=st.data(),
+    ppy=st.sampled_from([12.0, 252.0]),
+    rf=st.sampled_from([0.0, 2e-4]),
+    ddof=st.sampled_from([0, 1]),
+    broadcast=st.booleans(),
+)
 def test_twin_benchmark_metrics(data, ppy, rf, ddof, broadcast):
     r = data.draw(returns_2d)
     shape = (r.shape[1],) if broadcast else r.shape
@@ -403,8 +412,10 @@ def test_twin_benchmark_metrics(data, ppy, rf, ddof, broadcast):
 
 
 @HYP
-@given(base=hnp.arrays(np.float64, (2, 30), elements=st.floats(-1.0, 1.0)),
-       scale=st.sampled_from([1e-150, 1e-8, 1.0, 1e8, 1e150]))
+@given(
+    base=hnp.arrays(np.float64, (2, 30), elements=st.floats(-1.0, 1.0)),
+    scale=st.sampled_from([1e-150, 1e-8, 1.0, 1e8, 1e150]),
+)
 def test_twin_huge_and_tiny_values(base, scale):
     # huge/tiny magnitudes: scale-free ratios match the twins; scale-carrying metrics match after / scale
     r = base * scale
@@ -412,7 +423,9 @@ def test_twin_huge_and_tiny_values(base, scale):
     for b, row in enumerate(r):
         assert np.allclose(out["sharpe_ratio"][b], ref_sharpe(row, 252.0, 0.0, 1), **CLOSE)
         assert np.allclose(out["sortino_ratio"][b], ref_sortino(row, 252.0, 0.0), **CLOSE)
-        assert np.allclose(out["annual_volatility"][b] / scale, _std(row, 1) * math.sqrt(252) / scale, **CLOSE)
+        assert np.allclose(
+            out["annual_volatility"][b] / scale, _std(row, 1) * math.sqrt(252) / scale, **CLOSE
+        )
         v, c = ref_hist_var_cvar(row, 0.95)
         assert np.allclose(out["historical_var"][b] / scale, v / scale, **CLOSE)
         assert np.allclose(out["historical_cvar"][b] / scale, c / scale, **CLOSE)
@@ -427,8 +440,15 @@ def test_twin_huge_and_tiny_values(base, scale):
 
 
 @HYP
-@given(w=st.integers(1, 3).flatmap(lambda b: st.integers(0, 12).flatmap(lambda t: st.integers(1, 4).flatmap(
-    lambda n: hnp.arrays(np.float64, (b, t, n), elements=st.floats(-2.0, 2.0))))))
+@given(
+    w=st.integers(1, 3).flatmap(
+        lambda b: st.integers(0, 12).flatmap(
+            lambda t: st.integers(1, 4).flatmap(
+                lambda n: hnp.arrays(np.float64, (b, t, n), elements=st.floats(-2.0, 2.0))
+            )
+        )
+    )
+)
 def test_twin_turnover(w):
     prev = np.concatenate([np.zeros_like(w[:, :1]), w[:, :-1]], axis=1)
     ref = 0.5 * np.abs(w - prev).sum(axis=2)
@@ -452,7 +472,9 @@ def test_gaussian_var_cvar_against_scipy_integral():
         # expected shortfall by numerical integration of x over the tail below q
         es = stats.norm.expect(lambda x: x, loc=mu, scale=sd, ub=q, conditional=True)
         assert gc[b] == rel(-es, rtol=1e-8)
-    assert M.gaussian_var(r, 0.99, 0)[0] == rel(-(r[0].mean() + stats.norm.ppf(0.01) * r[0].std()), rtol=1e-12)
+    assert M.gaussian_var(r, 0.99, 0)[0] == rel(
+        -(r[0].mean() + stats.norm.ppf(0.01) * r[0].std()), rtol=1e-12
+    )
 
 
 # ====================================================================================================
@@ -537,7 +559,8 @@ def test_empyrical_benchmark_metrics_on_aapl_vs_spy(spy_aapl, ep):
     # a (T,) benchmark against several series (AAPL and AAPL shifted) equals the per-series values
     two = np.stack([r, r * 0.5 + 1e-3])
     np.testing.assert_allclose(
-        M.beta(two, rb, RF), [ep.beta(two[0], rb, risk_free=RF), ep.beta(two[1], rb, risk_free=RF)],
+        M.beta(two, rb, RF),
+        [ep.beta(two[0], rb, risk_free=RF), ep.beta(two[1], rb, risk_free=RF)],
         rtol=1e-11,
     )
 

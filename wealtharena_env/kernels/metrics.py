@@ -58,37 +58,37 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "SUMMARY_METRIC_NAMES",
     "BENCHMARK_METRIC_NAMES",
-    "log_to_simple",
-    "simple_to_log",
-    "total_return",
-    "cagr",
+    "SUMMARY_METRIC_NAMES",
+    "alpha",
     "annual_volatility",
-    "sharpe_ratio",
-    "sortino_ratio",
+    "average_turnover",
+    "beta",
+    "cagr",
+    "calmar_ratio",
+    "correlation",
     "downside_deviation",
     "drawdown_series",
+    "gaussian_cvar",
+    "gaussian_var",
+    "historical_cvar",
+    "historical_var",
+    "information_ratio",
+    "log_to_simple",
     "max_drawdown",
     "max_drawdown_duration",
     "max_drawdown_episode_length",
-    "calmar_ratio",
-    "historical_var",
-    "historical_cvar",
-    "gaussian_var",
-    "gaussian_cvar",
     "normal_ppf",
-    "win_rate",
     "profit_factor",
-    "turnover_from_weights",
-    "average_turnover",
-    "beta",
-    "alpha",
-    "correlation",
-    "tracking_error",
-    "information_ratio",
+    "sharpe_ratio",
+    "simple_to_log",
+    "sortino_ratio",
     "summary_kernel",
     "summary_metrics",
+    "total_return",
+    "tracking_error",
+    "turnover_from_weights",
+    "win_rate",
 ]
 
 #: Metrics computed from ``returns`` alone, in the row order of :func:`summary_kernel`'s output.
@@ -288,8 +288,7 @@ def _drawdown_row(x):
             run = 0
         else:
             run += 1
-            if run > longest:
-                longest = run
+            longest = max(longest, run)
             dd = 1.0 - equity / peak
             if dd > mdd:
                 mdd = dd
@@ -311,9 +310,7 @@ def _hist_var_cvar_row(x, p):
         return np.nan, np.nan
     s = np.sort(x)
     h = (n - 1) * p
-    k = int(math.floor(h))
-    if k > n - 1:
-        k = n - 1
+    k = min(int(h), n - 1)  # h >= 0, so int() is floor()
     frac = h - k
     if k + 1 < n:
         q = s[k] + frac * (s[k + 1] - s[k])
@@ -356,8 +353,10 @@ def _normal_ppf_scalar(p):
     else:
         q = p - 0.5
         r = q * q
-        x = (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q / (
-            ((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0
+        x = (
+            (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5)
+            * q
+            / (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0)
         )
     # One Halley step on e = Phi(x) - p, with Phi(x) = erfc(-x / sqrt(2)) / 2.
     e = 0.5 * math.erfc(-x / _SQRT2) - p
@@ -1055,7 +1054,9 @@ def summary_metrics(
         raise ValueError(
             f"benchmark must be (B, T) = {r.shape} or (T,) = ({r.shape[1]},), got shape {np.shape(benchmark)}"
         )
-    out = summary_kernel(r, bm, has_benchmark, float(periods_per_year), float(risk_free), int(ddof), float(level))
+    out = summary_kernel(
+        r, bm, has_benchmark, float(periods_per_year), float(risk_free), int(ddof), float(level)
+    )
     names = SUMMARY_METRIC_NAMES + (BENCHMARK_METRIC_NAMES if has_benchmark else ())
     result = {name: out[k] for k, name in enumerate(names)}
     if turnover is not None:
@@ -1063,6 +1064,8 @@ def summary_metrics(
         if tv.ndim == 1:
             tv = tv[None, :]
         if tv.ndim != 2 or tv.shape[0] != r.shape[0]:
-            raise ValueError(f"turnover must be (B, T') with B = {r.shape[0]}, got shape {np.shape(turnover)}")
+            raise ValueError(
+                f"turnover must be (B, T') with B = {r.shape[0]}, got shape {np.shape(turnover)}"
+            )
         result["average_turnover"] = average_turnover(tv)
     return result
