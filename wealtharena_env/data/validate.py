@@ -70,7 +70,7 @@ class DataQualityWarning(DataWarning):
 
 
 #: Split ratios recognised by the split detector (and their reciprocals, for reverse splits).
-SPLIT_RATIOS: tuple[float, ...] = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0, 25.0, 50.0, 100.0)
+SPLIT_RATIOS: tuple[float, ...] = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0, 25.0, 50.0, 100.0)
 #: A move counts as a jump when ``|log return| > log(1 + SPLIT_MIN_MOVE)``.
 SPLIT_MIN_MOVE = 0.40
 #: ... and as split-like when ``|log return - log ratio| < SPLIT_LOG_TOL`` for a ratio above.
