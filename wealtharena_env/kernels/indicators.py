@@ -929,7 +929,8 @@ def bop(open_, high, low, close):
 @njit(cache=True)
 def mfi(high, low, close, volume, period=14):
     """Money flow index. TP = (H+L+C)/3, MF_t = TP_t*V_t counted as positive if TP_t > TP_{t-1}, negative
-    if TP_t < TP_{t-1}; MFI_t = 100*sum(pos MF)/(sum(pos MF) + sum(neg MF)) over the last n bars
+    if TP_t < TP_{t-1}, neither on a tie (|TP_t - TP_{t-1}| <= 1e-12*|TP_t|: prices quoted to a few
+    decimals tie exactly, which float rounding of (H+L+C)/3 would otherwise break); MFI_t = 100*sum(pos MF)/(sum(pos MF) + sum(neg MF)) over the last n bars
     (0 when both sums are 0). Percent. Lookback n. TA-Lib: MFI."""
     _check_period(period, 1)
     tp = _typical_price(high, low, close)
@@ -937,9 +938,11 @@ def mfi(high, low, close, volume, period=14):
     pos = np.zeros(T)
     neg = np.zeros(T)
     for t in range(1, T):
-        if tp[t] > tp[t - 1]:
+        move = tp[t] - tp[t - 1]
+        tie = abs(move) <= 1e-12 * abs(tp[t])
+        if move > 0.0 and not tie:
             pos[t] = tp[t] * volume[t]
-        elif tp[t] < tp[t - 1]:
+        elif move < 0.0 and not tie:
             neg[t] = tp[t] * volume[t]
     out = _nans(T)
     for t in range(period, T):
@@ -1071,15 +1074,16 @@ def bbands_bandwidth(close, period=20, nbdev=2.0):
 
 @njit(cache=True)
 def keltner_channels(high, low, close, period=20, atr_period=10, multiplier=2.0):
-    """Keltner channels. MID = EMA(TP, n) with TP = (H+L+C)/3, UPPER/LOWER = MID +/- multiplier*ATR where
-    ATR is Wilder's ATR(atr_period) seeded at the first output bar t0 = max(n-1, atr_period) with the
-    mean TR of the atr_period bars ending at t0 (TA-Lib's KC convention). Price units. Returns (upper,
-    middle, lower), lookback max(n-1, atr_period). TA-Lib: KC."""
+    """Keltner channels. MID = EMA(TP, n) with TP = (H+L+C)/3, UPPER/LOWER = MID +/- multiplier*ATR with
+    Wilder's ATR(atr_period). Both recursions start at the first output bar t0 = max(n-1, atr_period):
+    the EMA is seeded with the mean TP and the ATR with the mean TR of their own windows ending at t0
+    (TA-Lib's KC convention). Price units. Returns (upper, middle, lower), lookback
+    max(n-1, atr_period). TA-Lib: KC."""
     _check_period(period, 1)
     _check_period(atr_period, 1)
     tp = _typical_price(high, low, close)
-    mid = _ema_from(tp, 0, period, 2.0 / (period + 1.0))
     lookback = max(period - 1, atr_period)
+    mid = _ema_from(tp, lookback - period + 1, period, 2.0 / (period + 1.0))
     tr = _true_range_raw(high, low, close)
     a = _wilder_atr_seeded_at(tr, lookback, atr_period)
     T = close.shape[0]
