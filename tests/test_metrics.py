@@ -220,6 +220,16 @@ def test_golden_total_loss_and_nan():
         assert not np.isnan(v[1]) or name in ("information_ratio", "correlation", "beta", "alpha"), name
 
 
+def test_infinite_inputs_never_crash():
+    # +/-inf returns are not meaningful; the kernels must still return (IEEE results), never raise
+    x = a2([[np.inf, 0.1, -0.1], [-np.inf, 0.1, 0.2], [0.1, np.inf, -np.inf]])
+    out = M.summary_metrics(x, x[0])
+    assert all(v.shape == (3,) for v in out.values())
+    # a correlation involving inf is NaN (not clipped to -1)
+    assert np.isnan(out["correlation"]).all()
+    assert np.isnan(out["sharpe_ratio"]).all()
+
+
 def test_log_simple_round_trip():
     # log(1.1) -> 0.1 ; log1p(-0.5) = -log 2
     np.testing.assert_allclose(M.log_to_simple(np.array([math.log(1.1)])), [0.1], rtol=1e-15)
@@ -265,6 +275,15 @@ def _std(x, ddof):
     if x.size and np.ptp(x) == 0:
         return 0.0
     return float(np.std(x, ddof=ddof))
+
+
+def _conditioned(v):
+    """True unless ``v`` is nearly-but-not-exactly constant: then its deviations from the mean are
+    rounding noise (std <~ 1e-7 max|v|), and any two correct summation orders (the kernel's sequential
+    sum, NumPy's pairwise sum) legitimately disagree on ratios that divide by that std."""
+    if v.size == 0 or np.ptp(v) == 0:
+        return True
+    return float(np.std(v)) > 1e-7 * float(np.max(np.abs(v)))
 
 
 def _ratio(a, b):
@@ -377,7 +396,8 @@ HYP = settings(deadline=None, max_examples=60, suppress_health_check=[HealthChec
 def test_twin_return_metrics(r, ppy, rf, ddof):
     out = M.summary_metrics(r, periods_per_year=ppy, risk_free=rf, ddof=ddof)
     for b, row in enumerate(r):
-        assert np.allclose(out["sharpe_ratio"][b], ref_sharpe(row, ppy, rf, ddof), **CLOSE)
+        if _conditioned(row - rf):
+            assert np.allclose(out["sharpe_ratio"][b], ref_sharpe(row, ppy, rf, ddof), **CLOSE)
         assert np.allclose(out["sortino_ratio"][b], ref_sortino(row, ppy, rf), **CLOSE)
         assert np.allclose(out["cagr"][b], ref_cagr(row, ppy), **CLOSE)
         sd = _std(row, ddof)
@@ -406,9 +426,13 @@ def test_twin_benchmark_metrics(data, ppy, rf, ddof, broadcast):
     rb = data.draw(hnp.arrays(np.float64, shape, elements=ret_values))
     out = M.summary_metrics(r, rb, periods_per_year=ppy, risk_free=rf, ddof=ddof)
     for b, row in enumerate(r):
-        ref = ref_benchmark(row, rb if broadcast else rb[b], ppy, rf, ddof)
+        y = rb if broadcast else rb[b]
+        ref = ref_benchmark(row, y, ppy, rf, ddof)
         got = [out[n][b] for n in M.BENCHMARK_METRIC_NAMES]
-        assert np.allclose(got, ref, **CLOSE), (got, ref)
+        # beta, alpha divide by var(rb - rf); correlation by std(r) std(rb); IR by std(r - rb)
+        ok = [_conditioned(y - rf), _conditioned(y - rf), _conditioned(row) and _conditioned(y), True]
+        ok.append(_conditioned(row - y))
+        assert np.allclose(np.where(ok, got, 0.0), np.where(ok, ref, 0.0), **CLOSE), (got, ref)
 
 
 @HYP
@@ -421,7 +445,8 @@ def test_twin_huge_and_tiny_values(base, scale):
     r = base * scale
     out = M.summary_metrics(r, r[0], periods_per_year=252.0)
     for b, row in enumerate(r):
-        assert np.allclose(out["sharpe_ratio"][b], ref_sharpe(row, 252.0, 0.0, 1), **CLOSE)
+        if _conditioned(row):
+            assert np.allclose(out["sharpe_ratio"][b], ref_sharpe(row, 252.0, 0.0, 1), **CLOSE)
         assert np.allclose(out["sortino_ratio"][b], ref_sortino(row, 252.0, 0.0), **CLOSE)
         assert np.allclose(
             out["annual_volatility"][b] / scale, _std(row, 1) * math.sqrt(252) / scale, **CLOSE
@@ -432,9 +457,12 @@ def test_twin_huge_and_tiny_values(base, scale):
         wr, pf = ref_win_profit(row)
         assert np.allclose([out["win_rate"][b], out["profit_factor"][b]], [wr, pf], **CLOSE)
         ref = ref_benchmark(row, r[0], 252.0, 0.0, 1)
-        assert np.allclose(out["beta"][b], ref[0], **CLOSE)
-        assert np.allclose(out["correlation"][b], ref[2], **CLOSE)
-        assert np.allclose(out["information_ratio"][b], ref[4], **CLOSE)
+        if _conditioned(r[0]):
+            assert np.allclose(out["beta"][b], ref[0], **CLOSE)
+            if _conditioned(row):
+                assert np.allclose(out["correlation"][b], ref[2], **CLOSE)
+        if _conditioned(row - r[0]):
+            assert np.allclose(out["information_ratio"][b], ref[4], **CLOSE)
     # nothing raised, no warning; the outputs are NaN or finite except documented infinities
     assert not np.isinf(out["sharpe_ratio"]).any()
 

@@ -423,7 +423,12 @@ def _correlation_row(x, y):
     if x_const or y_const or sxx == 0.0 or syy == 0.0:
         return np.nan
     c = sxy / (math.sqrt(sxx) * math.sqrt(syy))  # no under/overflow of sxx * syy
-    return min(1.0, max(-1.0, c))
+    # clip rounding overshoot; an explicit test, since min/max would turn a NaN (inf inputs) into -1
+    if c > 1.0:
+        return 1.0
+    if c < -1.0:
+        return -1.0
+    return c
 
 
 @njit(cache=True, error_model="numpy")
