@@ -2,5 +2,6 @@
 
 from wealtharena_env.envs.arena import ArenaEnv
 from wealtharena_env.envs.portfolio import PortfolioEnv
+from wealtharena_env.envs.vector import ArenaVecEnv, PortfolioVectorEnv
 
-__all__ = ["ArenaEnv", "PortfolioEnv"]
+__all__ = ["ArenaEnv", "PortfolioEnv", "ArenaVecEnv", "PortfolioVectorEnv"]
