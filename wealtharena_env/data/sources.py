@@ -237,31 +237,40 @@ def _import_yfinance() -> Any:
 
 
 class _Progress:
-    """tqdm when installed, else a one-line counter on stderr; silent when disabled."""
+    """tqdm when installed, else a one-line counter on stderr; silent when disabled.
+
+    Nothing is shown until the first real download (a fully cached request prints nothing); tickers
+    served from the cache still count towards the total.
+    """
 
     def __init__(self, total: int, desc: str, enabled: bool) -> None:
         self.total, self.n, self.desc = total, 0, desc
         self.enabled = enabled and total > 1
-        self._bar = None
-        if self.enabled:
-            try:
-                from tqdm.auto import tqdm
+        self._started = False
+        self._bar: Any = None
 
-                self._bar = tqdm(total=total, desc=desc, unit="ticker")
-            except ImportError:
-                self._bar = None
-            else:
-                return
-            self._print()
+    def _start(self) -> None:
+        self._started = True
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            self._bar = None
+        else:
+            self._bar = tqdm(total=self.total, initial=self.n, desc=self.desc, unit="ticker")
 
     def _print(self) -> None:
         end = "\n" if self.n >= self.total else ""
         sys.stderr.write(f"\r{self.desc}: {self.n}/{self.total} tickers{end}")
         sys.stderr.flush()
 
-    def update(self, k: int) -> None:
+    def update(self, k: int, *, downloaded: bool = True) -> None:
         if not self.enabled:
             return
+        if not self._started:
+            if not downloaded:
+                self.n += k
+                return
+            self._start()
         self.n = min(self.total, self.n + k)
         if self._bar is not None:
             self._bar.update(k)
@@ -269,7 +278,7 @@ class _Progress:
             self._print()
 
     def close(self) -> None:
-        if not self.enabled:
+        if not (self.enabled and self._started):
             return
         if self._bar is not None:
             self._bar.close()
@@ -430,7 +439,7 @@ def _fetch_batch(
             if ranges:
                 plan.setdefault(tuple(ranges), []).append(t)
             else:
-                prog.update(1)
+                prog.update(1, downloaded=False)
 
         new_rows: dict[str, list[pd.DataFrame]] = {t: [] for t in batch}
         new_cov: dict[str, list[tuple[int, int]]] = {t: [] for t in batch}
