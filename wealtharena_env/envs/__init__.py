@@ -4,4 +4,4 @@ from wealtharena_env.envs.arena import ArenaEnv
 from wealtharena_env.envs.portfolio import PortfolioEnv
 from wealtharena_env.envs.vector import ArenaVecEnv, PortfolioVectorEnv
 
-__all__ = ["ArenaEnv", "PortfolioEnv", "ArenaVecEnv", "PortfolioVectorEnv"]
+__all__ = ["ArenaEnv", "ArenaVecEnv", "PortfolioEnv", "PortfolioVectorEnv"]

@@ -16,7 +16,7 @@ info, reward 0, ``terminated = truncated = False``, and ignores its action. Envi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.utils import seeding
@@ -232,7 +232,7 @@ class PortfolioVectorEnv(VectorEnv):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -359,7 +359,7 @@ class ArenaVecEnv:
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -446,4 +446,4 @@ class ArenaVecEnv:
                 f"assets={self.sim.n_assets})")
 
 
-__all__ = ["PortfolioVectorEnv", "ArenaVecEnv"]
+__all__ = ["ArenaVecEnv", "PortfolioVectorEnv"]
