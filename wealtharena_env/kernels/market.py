@@ -67,7 +67,7 @@ N_MARKET_SCALARS = 9
 def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
     """Inverse-CDF draw of the next regime: the first j with ``uniform < sum_{k<=j} P[previous, k]``."""
     cumulative = 0.0
-    n = transition.shape[0]
+    n = transition.shape[1]
     for j in range(n):
         cumulative += transition[previous, j]
         if uniform < cumulative:

@@ -1,0 +1,28 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+#: ../shared/data next to the checkout (present in CI, absent in users' checkouts).
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    """Path of a file of ../shared/data, or skip the test when the folder is absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is not available (../shared/data is only present in the project's CI)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pz_test():
+    """``pettingzoo.test`` (its import raises a DeprecationWarning in pettingzoo 1.27)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pettingzoo.test as module
+    return module

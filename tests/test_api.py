@@ -1,0 +1,142 @@
+"""API conformance: pettingzoo.test over every registered PettingZoo ID, gymnasium's check_env."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pettingzoo
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import wealtharena_env
+from wealtharena_env import arena_v0, impact_arena_v0
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.registration import GYMNASIUM_ENVS, PETTINGZOO_ENVS
+
+MODULES = {"WealthArena/Arena-v0": arena_v0, "WealthArena/ImpactArena-v0": impact_arena_v0}
+SHORT = {"episode_length": 25, "n_assets": 4}
+
+
+@pytest.mark.parametrize("env_id", sorted(PETTINGZOO_ENVS))
+def test_registry_make_after_import(env_id):
+    par = pettingzoo.make("parallel", env_id, **SHORT)
+    aec = pettingzoo.make("aec", env_id, **SHORT)
+    obs, infos = par.reset(seed=0)
+    assert set(obs) == set(par.possible_agents) == set(infos)
+    aec.reset(seed=0)
+    assert aec.agent_selection == par.possible_agents[0]
+
+
+def test_gymnasium_make_after_import():
+    env = gymnasium.make("WealthArena/Portfolio-v0", **SHORT)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
+
+
+@pytest.mark.parametrize("env_id", sorted(PETTINGZOO_ENVS))
+def test_parallel_api(env_id, pz_test):
+    pz_test.parallel_api_test(MODULES[env_id].parallel_env(**SHORT), num_cycles=60)
+
+
+@pytest.mark.parametrize("env_id", sorted(PETTINGZOO_ENVS))
+def test_aec_api(env_id, pz_test):
+    pz_test.api_test(MODULES[env_id].env(**SHORT), num_cycles=60)
+
+
+@pytest.mark.parametrize("env_id", sorted(PETTINGZOO_ENVS))
+def test_seed_on_aec_conversion(env_id, pz_test):
+    # parallel_seed_test in pettingzoo 1.27 checks one step only: run seed_test on the AEC form too.
+    pz_test.seed_test(lambda: MODULES[env_id].env(**SHORT), num_cycles=40)
+    pz_test.parallel_seed_test(lambda: MODULES[env_id].parallel_env(**SHORT))
+
+
+@pytest.mark.parametrize("env_id", sorted(PETTINGZOO_ENVS))
+def test_max_cycles(env_id, pz_test):
+    pz_test.max_cycles_test(MODULES[env_id])
+
+
+@pytest.mark.parametrize("env_id", sorted(PETTINGZOO_ENVS))
+def test_render(env_id, pz_test, capsys):
+    pz_test.render_test(lambda render_mode=None: MODULES[env_id].env(render_mode=render_mode, **SHORT))
+    assert "WealthArena" in capsys.readouterr().out  # "human" prints the table
+
+
+@pytest.mark.parametrize("action_type", ["continuous", "discrete"])
+def test_check_env_portfolio(action_type):
+    env = gymnasium.make("WealthArena/Portfolio-v0", action_type=action_type, **SHORT)
+    check_env(env.unwrapped)
+
+
+def test_returned_arrays_are_fresh():
+    env = arena_v0.parallel_env(**SHORT)
+    obs, _ = env.reset(seed=1)
+    kept = {a: o.copy() for a, o in obs.items()}
+    for a in obs:
+        obs[a][:] = 123.0  # a caller scribbling on its observation must not change the env
+    obs2, *_ = env.step({a: env.action_space(a).sample() for a in env.agents})
+    env2 = arena_v0.parallel_env(**SHORT)
+    ref, _ = env2.reset(seed=1)
+    for a in kept:
+        np.testing.assert_array_equal(ref[a], kept[a])
+    single = gymnasium.make("WealthArena/Portfolio-v0", **SHORT).unwrapped
+    o1, _ = single.reset(seed=3)
+    o2, *_ = single.step(single.action_space.sample())
+    assert not np.shares_memory(o1, o2)
+
+
+def test_types_and_spaces_are_stable():
+    env = arena_v0.parallel_env(**SHORT)
+    obs, infos = env.reset(seed=0)
+    for a in env.possible_agents:
+        assert env.observation_space(a) is env.observation_space(a)
+        assert env.action_space(a) is env.action_space(a)
+        assert obs[a].dtype == env.observation_space(a).dtype
+    obs, rewards, terms, truncs, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
+    for a in env.possible_agents:
+        assert type(rewards[a]) is float
+        assert type(terms[a]) is bool and type(truncs[a]) is bool
+        assert env.observation_space(a).contains(obs[a])
+
+
+def test_truncation_marks_timelimit_and_removes_agents():
+    env = arena_v0.parallel_env(**SHORT)
+    env.reset(seed=0)
+    for _ in range(SHORT["episode_length"]):
+        obs, rewards, terms, truncs, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
+    assert all(truncs.values()) and not any(terms.values())
+    assert all(info["TimeLimit.truncated"] is True for info in infos.values())
+    assert env.agents == []
+    with pytest.raises(ConfigError, match="reset"):
+        env.step({})
+
+
+def test_bad_action_shape_is_a_clear_error():
+    env = arena_v0.parallel_env(**SHORT)
+    env.reset(seed=0)
+    with pytest.raises(ConfigError, match="shape"):
+        env.step({"balanced_0": np.zeros(2)})
+    with pytest.raises(ConfigError, match="unknown agent"):
+        env.step({"nobody": np.zeros(5)})
+
+
+def test_agents_missing_from_actions_hold():
+    env = arena_v0.parallel_env(**SHORT)
+    env.reset(seed=0)
+    act = np.array([1, 1, 1, 1, 0], dtype=np.float32)
+    _, _, _, _, infos = env.step({"balanced_0": act})
+    assert infos["balanced_0"]["weights"][-1] < 0.01
+    assert infos["conservative_0"]["weights"][-1] == 1.0 and infos["conservative_0"]["cost"] == 0.0
+
+
+def test_public_api_exports():
+    assert wealtharena_env.__version__
+    for name in ("ArenaEnv", "PortfolioEnv", "ArenaConfig", "Simulation", "ConfigError", "WealthArenaDataError"):
+        assert hasattr(wealtharena_env, name)
+    assert issubclass(wealtharena_env.ConfigError, ValueError)
+    assert issubclass(wealtharena_env.WealthArenaDataError, ValueError)
+    assert set(GYMNASIUM_ENVS) <= set(gymnasium.registry)
+
+
+def test_unknown_id_is_a_clear_error():
+    with pytest.raises(Exception, match="Arena-v9|not found|version"):
+        pettingzoo.make("parallel", "WealthArena/Arena-v9")

@@ -1,0 +1,77 @@
+"""Configuration validation: clear ConfigErrors, early."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wealtharena_env import arena_v0
+from wealtharena_env.config import AgentProfile, ArenaConfig, CostModel, MarketConfig, arena_config, default_agents
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.sim import Simulation
+
+
+@pytest.mark.parametrize(
+    "factory, match",
+    [
+        (lambda: MarketConfig(n_assets=0), "n_assets"),
+        (lambda: MarketConfig(regime_volatility=(0.1, -0.2, 0.3)), "regime_volatility"),
+        (lambda: MarketConfig(regime_correlation=(0.1, 1.0, 0.3)), r"\[0, 1\)"),
+        (lambda: MarketConfig(regime_transition=((0.5, 0.5, 0.1), (0, 1, 0), (0, 0, 1))), "row 0"),
+        (lambda: MarketConfig(garch_alpha=0.5, garch_beta=0.6), "stationary"),
+        (lambda: MarketConfig(student_t_dof=2.0), "dof"),
+        (lambda: MarketConfig(initial_price=float("nan")), "finite"),
+        (lambda: MarketConfig(impact=-1.0), "impact"),
+        (lambda: CostModel(commission_bps=-1), "commission_bps"),
+        (lambda: CostModel(fill_price="vwap"), "fill_price"),
+        (lambda: AgentProfile(name=""), "name"),
+        (lambda: AgentProfile(name="x", risk_profile="yolo"), "risk_profile"),
+        (lambda: AgentProfile(name="x", initial_cash=0), "initial_cash"),
+        (lambda: ArenaConfig(agents=()), "at least one"),
+        (lambda: ArenaConfig(agents=(AgentProfile("a"), AgentProfile("a"))), "duplicate"),
+        (lambda: ArenaConfig(window=30, warmup=10), "warmup"),
+        (lambda: ArenaConfig(episode_length=0), "episode_length"),
+        (lambda: ArenaConfig(action_type="both"), "action_type"),
+        (lambda: arena_config(not_a_field=1), "unknown arena argument"),
+    ],
+)
+def test_bad_config_raises_config_error_naming_the_field(factory, match):
+    with pytest.raises(ConfigError, match=match):
+        factory()
+
+
+def test_config_error_is_value_error():
+    with pytest.raises(ValueError):
+        MarketConfig(n_assets=-3)
+
+
+def test_default_agents_and_sizes():
+    cfg = ArenaConfig()
+    assert cfg.agent_names == ("conservative_0", "conservative_1", "balanced_0", "aggressive_0", "aggressive_1")
+    assert cfg.n_assets == 10 and cfg.episode_length == 252
+    assert [a.risk_profile for a in default_agents()] == ["conservative"] * 2 + ["balanced"] + ["aggressive"] * 2
+
+
+def test_env_keywords_build_the_config():
+    env = arena_v0.parallel_env(n_assets=7, agents=["aggressive_0", "balanced_3"], max_cycles=9, window=5, warmup=8)
+    assert env.config.n_assets == 7 and env.config.episode_length == 9
+    assert env.possible_agents == ["aggressive_0", "balanced_3"]
+    assert env.config.agents[0].risk_profile == "aggressive"
+    assert env.observation_space("aggressive_0").shape == ((5 + 3) * 7 + 4,)
+    with pytest.raises(ConfigError, match="either max_cycles or episode_length"):
+        arena_v0.parallel_env(max_cycles=3, episode_length=4)
+    with pytest.raises(ConfigError, match="render_mode"):
+        arena_v0.parallel_env(render_mode="rgb")
+
+
+def test_simulation_rejects_bad_calls():
+    sim = Simulation(arena_config(n_assets=2, episode_length=3, window=2, warmup=2))
+    with pytest.raises(ConfigError, match="reset"):
+        sim.step(np.zeros((1, 5, 3)))
+    sim.reset(seeds=[0])
+    with pytest.raises(ConfigError, match="shape"):
+        sim.step(np.zeros((1, 5, 2)))
+    with pytest.raises(ConfigError, match="seeds"):
+        sim.reset(seeds=[1, 2])
+    with pytest.raises(ConfigError, match="batch_size"):
+        Simulation(sim.config, batch_size=0)

@@ -1,0 +1,148 @@
+"""Execution kernels against plain-NumPy reference twins, on hypothesis inputs (NaN / inf included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from wealtharena_env.kernels.execution import (
+    DUST,
+    continuous_action_to_weights,
+    discrete_action_to_weights,
+    impact_scales,
+    rebalance_to_targets,
+)
+
+PROPERTY = settings(deadline=None, max_examples=200)
+ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+def reference_simplex(a):
+    x = np.clip(a, 0.0, 1.0)
+    if x.sum() <= 0:
+        w = np.zeros_like(x)
+        w[-1] = 1.0
+        return w
+    return x / x.sum()
+
+
+def reference_softmax(a, temperature):
+    x = temperature * np.clip(a, -1.0, 1.0)
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+@PROPERTY
+@given(arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT), st.booleans(), st.floats(0.1, 20))
+def test_continuous_mapping_matches_reference(action, softmax, temperature):
+    out = np.full(action.shape[0], -99.0)
+    n_nan, n_clip = continuous_action_to_weights(action, softmax, temperature, out)
+    assert n_nan == np.isnan(action).sum()
+    assert n_clip == (np.abs(action[~np.isnan(action)]) > 1).sum()
+    if n_nan:
+        assert np.all(out == -99.0)  # untouched: the caller holds
+        return
+    expected = reference_softmax(action, temperature) if softmax else reference_simplex(action)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
+    assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def reference_discrete(action, current, step):
+    a = np.where(np.isnan(action), 1.0, np.rint(np.clip(np.nan_to_num(action, posinf=2.0, neginf=0.0), 0, 2)))
+    target = np.maximum(current[:-1] + (a - 1.0) * step, 0.0)
+    up = target > current[:-1]
+    kept = np.where(up, current[:-1], target).sum()
+    increase = (target - current[:-1])[up].sum()
+    if kept + increase > 1.0 and increase > 0:
+        target[up] = current[:-1][up] + (target[up] - current[:-1][up]) * max(1.0 - kept, 0.0) / increase
+    return np.append(target, max(1.0 - target.sum(), 0.0))
+
+
+@PROPERTY
+@given(arrays(np.float64, st.integers(1, 6), elements=st.one_of(ANY_FLOAT, st.sampled_from([0.0, 1.0, 2.0]))),
+       st.integers(0, 10_000), st.floats(0.01, 0.5))
+def test_discrete_mapping_matches_reference(action, seed, step):
+    current = np.random.default_rng(seed).dirichlet(np.ones(action.shape[0] + 1))
+    out = np.zeros(action.shape[0] + 1)
+    n_nan, n_clip = discrete_action_to_weights(action, current, step, out)
+    assert n_nan == np.isnan(action).sum()
+    finite_or_inf = action[~np.isnan(action)]
+    assert n_clip == np.sum(~np.isin(finite_or_inf, [0.0, 1.0, 2.0]))
+    np.testing.assert_allclose(out, reference_discrete(action, current, step), rtol=1e-12, atol=1e-15)
+    assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, commission, half_spread, lot):
+    """Straightforward NumPy version of rebalance_to_targets (same documented rules)."""
+    holdings = holdings.copy()
+    value = cash + holdings @ p_dec
+    orders = target[:-1] * value / p_dec - holdings
+    if lot > 0:
+        orders = np.trunc(orders / lot) * lot
+    orders[np.abs(orders) * p_dec <= DUST * value] = 0.0
+    orders = np.maximum(orders, -holdings)
+    slip = half_spread + scale * np.sqrt(np.abs(orders))
+    sells = orders < 0
+    notional = -orders[sells] * p_fill[sells]
+    sell_cost = notional * slip[sells] + commission * notional * (1 - slip[sells])
+    cash = cash + (notional - sell_cost).sum()
+    holdings[sells] += orders[sells]
+    buys = orders > 0
+    need = (orders[buys] * p_fill[buys] * (1 + slip[buys]) * (1 + commission)).sum()
+    f = 1.0
+    if need > cash * (1 - 1e-12):
+        f = max(cash, 0.0) / need * (1 - 1e-12)
+    q = orders[buys] * f
+    if lot > 0:
+        q = np.floor(q / lot) * lot
+    s2 = half_spread + scale[buys] * np.sqrt(q)
+    buy_notional = q * p_fill[buys]
+    buy_cost = buy_notional * s2 + commission * buy_notional * (1 + s2)
+    cash -= (buy_notional + buy_cost).sum()
+    holdings[buys] += q
+    return cash, sell_cost.sum() + buy_cost.sum(), holdings
+
+
+@PROPERTY
+@given(st.integers(1, 6), st.integers(0, 100_000), st.floats(0, 0.01), st.floats(0, 0.01), st.floats(0, 1),
+       st.sampled_from([0.0, 1.0, 100.0]))
+def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission, half_spread, k, lot):
+    rng = np.random.default_rng(seed)
+    target = rng.dirichlet(np.ones(n + 1))
+    holdings = rng.uniform(0, 5000, n) * (rng.random(n) < 0.7)
+    cash = float(rng.uniform(0, 1e6))
+    p_dec = rng.uniform(5, 500, n)
+    p_fill = p_dec * np.exp(rng.normal(0, 0.05, n))
+    vol = rng.uniform(0.005, 0.05, n)
+    volume = rng.uniform(1e3, 1e7, n)
+    scale = np.zeros(n)
+    impact_scales(k, vol, volume, scale)
+    h = holdings.copy()
+    executed = np.zeros(n)
+    new_cash, cost, traded, fraction = rebalance_to_targets(target, h, cash, p_dec, p_fill, scale, commission,
+                                                            half_spread, lot, executed)
+    ref_cash, ref_cost, ref_h = reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, commission,
+                                                    half_spread, lot)
+    np.testing.assert_allclose([new_cash, cost], [ref_cash, ref_cost], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(h, ref_h, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(executed, h - holdings, rtol=1e-9, atol=1e-9)
+    assert new_cash >= 0 and np.all(h >= 0) and cost >= 0 and 0 <= fraction <= 1
+    before = cash + holdings @ p_fill
+    after = new_cash + h @ p_fill
+    assert before - after == pytest.approx(cost, rel=1e-9, abs=1e-6)
+    if commission == 0 and half_spread == 0 and k == 0:
+        assert after == pytest.approx(before, rel=1e-12)
+
+
+def test_hand_checked_rebalance():
+    # 1 asset, 1000 cash, price 10 -> 100 shares target at decision; fill at 10 with 10 bp commission, 0 slippage.
+    h = np.zeros(1)
+    executed = np.zeros(1)
+    cash, cost, traded, f = rebalance_to_targets(np.array([0.5, 0.5]), h, 1000.0, np.array([10.0]),
+                                                 np.array([10.0]), np.zeros(1), 0.001, 0.0, 0.0, executed)
+    assert h[0] == pytest.approx(50.0) and traded == pytest.approx(500.0)
+    assert cost == pytest.approx(0.5)  # 10 bp of 500
+    assert cash == pytest.approx(1000.0 - 500.0 - 0.5)
