@@ -31,7 +31,8 @@ Conventions (arguments of every kernel that needs them)
 
 Undefined values (NaN) -- never an exception, never a spurious inf
 -------------------------------------------------------------------
-- A series containing any NaN gives NaN for **every** metric of that series (NaN is not skipped).
+- A series containing any NaN gives NaN for **every** metric of that series (NaN is not skipped); for
+  the benchmark metrics, a NaN in the series or in its benchmark.
   +/-inf returns are not meaningful; they give whatever IEEE arithmetic gives, never a crash.
 - ``T == 0``: every metric is NaN except the drawdown family (0: no drawdown in an empty series).
 - A standard deviation needs ``T - ddof >= 1``; otherwise it, and every ratio using it, is NaN.
