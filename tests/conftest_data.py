@@ -33,7 +33,7 @@ def shared_path(name: str) -> Path:
     return p
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(name: str) -> pd.DataFrame:
     return pd.read_csv(SHARED_DATA / FILES[name], parse_dates=["date"])
 
@@ -63,7 +63,11 @@ def yahoo_frame(
     date of the union calendar, NaN where a ticker has no bar; tickers without data are all-NaN columns.
     ``auto_adjust=True`` scales OHLC by adj_close/close and drops ``Adj Close``.
     """
-    fields = ["Close", "High", "Low", "Open", "Volume"] if auto_adjust else ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+    fields = (
+        ["Close", "High", "Low", "Open", "Volume"]
+        if auto_adjust
+        else ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+    )
     sub = long[long["ticker"].isin(tickers)].copy()
     dates = pd.DatetimeIndex(sorted(sub["date"].unique()), name="Date")
     cols = {}
@@ -74,10 +78,19 @@ def yahoo_frame(
                 cols[(f, t)] = pd.Series(np.nan, index=dates)
                 continue
             factor = rows["adj_close"] / rows["close"] if (auto_adjust and "adj_close" in rows) else 1.0
-            src = {"Close": "close", "High": "high", "Low": "low", "Open": "open", "Volume": "volume", "Adj Close": "adj_close"}[f]
+            src = {
+                "Close": "close",
+                "High": "high",
+                "Low": "low",
+                "Open": "open",
+                "Volume": "volume",
+                "Adj Close": "adj_close",
+            }[f]
             if src not in rows:
                 continue
-            values = rows[src] * factor if (auto_adjust and f in ("Open", "High", "Low", "Close")) else rows[src]
+            values = (
+                rows[src] * factor if (auto_adjust and f in ("Open", "High", "Low", "Close")) else rows[src]
+            )
             cols[(f, t)] = values.astype(float).reindex(dates)
     if not cols or dates.empty:
         frame = pd.DataFrame(
@@ -116,7 +129,9 @@ class FakeYahoo:
         if isinstance(tickers, str):
             tickers = tickers.replace(",", " ").split()
         tickers = [t.upper() for t in tickers]
-        self.calls.append({"tickers": list(tickers), "start": pd.Timestamp(start), "end": pd.Timestamp(end), **kw})
+        self.calls.append(
+            {"tickers": list(tickers), "start": pd.Timestamp(start), "end": pd.Timestamp(end), **kw}
+        )
         if self.delay:
             import time
 

@@ -23,7 +23,7 @@ from wealtharena_env.data import (
     from_yfinance,
     open_cache,
 )
-from wealtharena_env.data.cache import decode_entry, encode_entry
+from wealtharena_env.data.cache import decode_entry
 from wealtharena_env.errors import ConfigError
 
 pytest.importorskip("yfinance")
@@ -141,7 +141,9 @@ def test_stale_history_is_refetched(monkeypatch, dow, tmp_path):
         got = fetch_bars(["KO"], "2016-01-01", "2017-06-01", cache=cache, progress=False)
     assert ranges(fake)[-1] == (("KO",), T("2016-01-01"), T("2017-06-01"))
     expected = dow[(dow["ticker"] == "KO") & (dow["date"] >= "2016-01-01") & (dow["date"] < "2017-06-01")]
-    np.testing.assert_allclose(got["KO"]["close"].to_numpy(), expected["adj_close"].to_numpy() * 0.5, rtol=1e-12)
+    np.testing.assert_allclose(
+        got["KO"]["close"].to_numpy(), expected["adj_close"].to_numpy() * 0.5, rtol=1e-12
+    )
 
 
 def test_offline_with_a_partial_cache_warns_and_uses_the_cache(monkeypatch, dow, tmp_path):
@@ -224,15 +226,25 @@ def test_concurrent_writers_from_two_processes_lose_nothing(dow, tmp_path):
         assert entry.coverage == [(T("2015-01-01").value, T("2018-06-01").value)]
         expected = dow[(dow["ticker"] == t) & (dow["date"] >= "2015-01-01") & (dow["date"] < "2018-06-01")]
         np.testing.assert_array_equal(entry.frame["date"].to_numpy(), expected["date"].to_numpy())
-        np.testing.assert_allclose(entry.frame["close"].to_numpy(), expected["adj_close"].to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            entry.frame["close"].to_numpy(), expected["adj_close"].to_numpy(), rtol=1e-12
+        )
     assert not list(tmp_path.rglob("*.tmp"))
 
 
 def _hammer(root: str, value: float, n: int) -> None:
     cache = DiskCache(root)
     key = CacheKey("SAME")
-    frame = pd.DataFrame({"date": pd.bdate_range("2020-01-01", periods=300), "open": value, "high": value,
-                          "low": value, "close": value, "volume": 1.0})
+    frame = pd.DataFrame(
+        {
+            "date": pd.bdate_range("2020-01-01", periods=300),
+            "open": value,
+            "high": value,
+            "low": value,
+            "close": value,
+            "volume": 1.0,
+        }
+    )
     for _ in range(n):
         cache.write(CacheEntry(key, frame, [(0, 1)]))
 
@@ -323,7 +335,14 @@ def test_env_var_is_honoured_in_a_subprocess(tmp_path):
 
     env = {**os.environ, CACHE_ENV_VAR: str(tmp_path / "sub")}
     out = subprocess.run(
-        [sys.executable, "-c", "from wealtharena_env.data import default_cache_dir; print(default_cache_dir())"],
-        capture_output=True, text=True, check=True, env=env,
+        [
+            sys.executable,
+            "-c",
+            "from wealtharena_env.data import default_cache_dir; print(default_cache_dir())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout.strip()
     assert out == str(tmp_path / "sub")

@@ -35,15 +35,25 @@ def assert_same(a: MarketData, b: MarketData, *, adj: bool = True) -> None:
 
 
 def test_long_dataframe(reference):
-    assert reference.tickers == tuple(TICKERS[i] for i in np.argsort(TICKERS))  # file order (sorted by ticker)
+    assert reference.tickers == tuple(
+        TICKERS[i] for i in np.argsort(TICKERS)
+    )  # file order (sorted by ticker)
     assert reference.n_steps == 124 and reference.has_adj_close
     assert reference.source == "dataframe"
 
 
 def test_long_column_names_are_case_and_space_insensitive(dow_long, reference):
     renamed = dow_long.rename(
-        columns={"date": " Date ", "ticker": "Symbol", "open": "OPEN", "high": "High", "low": "low ",
-                 "close": "Close", "adj_close": "Adj Close", "volume": "Volume"}
+        columns={
+            "date": " Date ",
+            "ticker": "Symbol",
+            "open": "OPEN",
+            "high": "High",
+            "low": "low ",
+            "close": "Close",
+            "adj_close": "Adj Close",
+            "volume": "Volume",
+        }
     )
     assert_same(from_dataframe(renamed), reference)
     indexed = dow_long.set_index(["date", "ticker"])
@@ -63,7 +73,9 @@ def test_long_csv_and_gz_csv(tmp_path, dow_long, reference):
     # the shared file itself (gzip, long, sorted by ticker then date)
     from conftest_data import shared_path
 
-    full = load_market_data(shared_path("dow30"), tickers=["KO", "AAPL"], start="2019-01-01", end="2019-07-01")
+    full = load_market_data(
+        shared_path("dow30"), tickers=["KO", "AAPL"], start="2019-01-01", end="2019-07-01"
+    )
     assert full.tickers == ("KO", "AAPL")
     assert_same(full, reference.select(["KO", "AAPL"]))
 
@@ -112,7 +124,9 @@ def test_single_ticker_yfinance_frame(tmp_path, dow_long, reference):
 
 
 def test_mapping_of_single_ticker_frames(dow_long, reference):
-    frames = {t: yahoo_frame(dow_long, [t], auto_adjust=False, multi_level_index=False) for t in ("AAPL", "KO")}
+    frames = {
+        t: yahoo_frame(dow_long, [t], auto_adjust=False, multi_level_index=False) for t in ("AAPL", "KO")
+    }
     md = load_market_data(frames)
     assert_same(md, reference.select(["AAPL", "KO"]))
 

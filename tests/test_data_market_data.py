@@ -23,16 +23,29 @@ def make(T: int = 6, N: int = 3, *, adj: bool = True, seed: int = 0) -> MarketDa
     if adj:
         kw["adj_close"] = close * np.linspace(0.9, 1.0, T)[:, None]
     return MarketData(
-        open=open_, high=high, low=low, close=close, volume=np.full((T, N), 1e6),
-        dates=pd.bdate_range("2024-01-01", periods=T).to_numpy(), tickers=tuple(f"T{i}" for i in range(N)),
-        source="synthetic", **kw,
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=np.full((T, N), 1e6),
+        dates=pd.bdate_range("2024-01-01", periods=T).to_numpy(),
+        tickers=tuple(f"T{i}" for i in range(N)),
+        source="synthetic",
+        **kw,
     )
 
 
 def test_fields_are_c_contiguous_float64_readonly_copies():
     src = np.asfortranarray(np.full((4, 2), 10, dtype=np.int64))
-    md = MarketData(open=src, high=src, low=src, close=src, volume=src,
-                    dates=np.array(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]), tickers=["A", "B"])
+    md = MarketData(
+        open=src,
+        high=src,
+        low=src,
+        close=src,
+        volume=src,
+        dates=np.array(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
+        tickers=["A", "B"],
+    )
     for name in ("open", "high", "low", "close", "volume"):
         arr = getattr(md, name)
         assert arr.dtype == np.float64 and arr.flags.c_contiguous and arr.shape == (4, 2)
@@ -139,11 +152,11 @@ def test_content_hash_is_stable_and_sensitive():
     assert md.select(["T1", "T0", "T2"]).content_hash() != h
     assert make(adj=False).content_hash() != h
     # the same digest in a fresh interpreter (no per-process salt)
-    code = (
-        "import sys; sys.path.insert(0, %r); from test_data_market_data import make; print(make().content_hash())"
-        % str(__import__("pathlib").Path(__file__).parent)
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    here = str(__import__("pathlib").Path(__file__).parent)
+    code = f"import sys; sys.path.insert(0, {here!r}); from test_data_market_data import make; print(make().content_hash())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == h
 
 

@@ -21,12 +21,21 @@ from wealtharena_env.errors import ConfigError
 def md() -> MarketData:
     dates = pd.bdate_range("2020-01-01", periods=200)
     close = np.linspace(100, 120, 200)[:, None] * np.array([1.0, 2.0])
-    return MarketData(open=close, high=close * 1.01, low=close * 0.99, close=close, volume=np.ones_like(close),
-                      dates=dates.to_numpy(), tickers=("A", "B"))
+    return MarketData(
+        open=close,
+        high=close * 1.01,
+        low=close * 0.99,
+        close=close,
+        volume=np.ones_like(close),
+        dates=dates.to_numpy(),
+        tickers=("A", "B"),
+    )
 
 
 def test_date_splits_partition_the_data(md):
-    s = DateSplits(train=("2020-01-01", "2020-04-01"), validation=("2020-04-01", "2020-06-01"), test=("2020-06-01", None))
+    s = DateSplits(
+        train=("2020-01-01", "2020-04-01"), validation=("2020-04-01", "2020-06-01"), test=("2020-06-01", None)
+    )
     parts = [md.split_by(s, n) for n in ("train", "validation", "test")]
     assert sum(p.n_steps for p in parts) == md.n_steps
     assert parts[0].dates[-1] < parts[1].dates[0] and parts[1].dates[-1] < parts[2].dates[0]
@@ -39,7 +48,10 @@ def test_overlap_raises_unless_allowed():
     with pytest.raises(ConfigError) as err:
         DateSplits(train=("2020-01-01", "2020-06-01"), test=("2020-05-01", "2020-12-01"))
     msg = str(err.value)
-    assert "train [2020-01-01, 2020-06-01) and test [2020-05-01, 2020-12-01) share [2020-05-01, 2020-06-01)" in msg
+    assert (
+        "train [2020-01-01, 2020-06-01) and test [2020-05-01, 2020-12-01) share [2020-05-01, 2020-06-01)"
+        in msg
+    )
     assert "allow_overlap=True" in msg
     with pytest.warns(SplitOverlapWarning, match="in-sample and optimistic"):
         DateSplits(train=("2020-01-01", "2020-06-01"), test=("2020-05-01", "2020-12-01"), allow_overlap=True)

@@ -34,8 +34,17 @@ def synthetic(n: int = 6, tickers=("AAA", "BBB")) -> pd.DataFrame:
     for k, t in enumerate(tickers):
         for i, d in enumerate(pd.bdate_range("2024-01-01", periods=n)):
             c = 10.0 * (k + 1) + i * 0.1
-            rows.append({"date": d, "ticker": t, "open": c, "high": c + 0.5, "low": c - 0.5, "close": c,
-                         "volume": 1000.0})
+            rows.append(
+                {
+                    "date": d,
+                    "ticker": t,
+                    "open": c,
+                    "high": c + 0.5,
+                    "low": c - 0.5,
+                    "close": c,
+                    "volume": 1000.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -95,7 +104,9 @@ def test_dxc_close_below_low():
 def test_open_above_high_on_the_download_day():
     # not in the README: CBOE and DIS have open > high on 2020-01-10, the (partial) download day
     df = shared_frame("sp500", ["CBOE", "DIS"])
-    with pytest.raises(WealthArenaDataError, match=r"open outside \[low, high\]: CBOE 2020-01-10.*DIS 2020-01-10"):
+    with pytest.raises(
+        WealthArenaDataError, match=r"open outside \[low, high\]: CBOE 2020-01-10.*DIS 2020-01-10"
+    ):
         from_dataframe(df)
 
 
@@ -192,7 +203,9 @@ def test_m6_mixed_london_us_calendars():
     with pytest.warns(DataRepairWarning, match=r"dropped 56 of 1285 dates.*2017-07-04 \(no bar for IVV\)"):
         inter = from_dataframe(df)
     assert inter.n_steps == 1229
-    with pytest.raises(WealthArenaDataError, match=r"ffill_limit=1.*IEVL.L 2021-12-27..2021-12-28 \(2 bars\)"):
+    with pytest.raises(
+        WealthArenaDataError, match=r"ffill_limit=1.*IEVL.L 2021-12-27..2021-12-28 \(2 bars\)"
+    ):
         from_dataframe(df, calendar="ffill", ffill_limit=1)
     with pytest.warns(DataRepairWarning, match=r"filled 55 missing bar.*IEVL.L \(29\), IVV \(26\)"):
         ff = from_dataframe(df, calendar="ffill", ffill_limit=3)
@@ -229,7 +242,9 @@ def test_nan_rows_raise_drop_or_repair():
     with pytest.raises(WealthArenaDataError) as err:
         from_dataframe(df)
     msg = str(err.value)
-    assert "2 row(s) have missing (NaN)" in msg and "AAA 2024-01-03 (open=nan" in msg and "BBB 2024-01-03" in msg
+    assert (
+        "2 row(s) have missing (NaN)" in msg and "AAA 2024-01-03 (open=nan" in msg and "BBB 2024-01-03" in msg
+    )
     assert "on_bad_rows='drop'" in msg and "on_bad_rows='repair'" in msg
     with pytest.warns(DataRepairWarning, match="dropped 2 row"):
         assert from_dataframe(df, on_bad_rows="drop", calendar="intersect", min_coverage=0.5).n_steps == 5

@@ -71,12 +71,20 @@ def test_empty_download_names_tickers_range_and_cause(monkeypatch, dow, tmp_path
 
 def test_partial_download_raises_or_drops(fake):
     with pytest.raises(WealthArenaDataError) as err:
-        from_yfinance(["AAPL", "NOPE1", "KO", "NOPE2"], "2019-01-01", "2019-02-01", cache=False, progress=False)
+        from_yfinance(
+            ["AAPL", "NOPE1", "KO", "NOPE2"], "2019-01-01", "2019-02-01", cache=False, progress=False
+        )
     msg = str(err.value)
     assert "2 of 4 tickers: NOPE1, NOPE2" in msg and "on_missing='drop'" in msg
     with pytest.warns(DataRepairWarning, match="NOPE1, NOPE2.*dropped"):
-        md = from_yfinance(["AAPL", "NOPE1", "KO", "NOPE2"], "2019-01-01", "2019-02-01", cache=False,
-                           progress=False, on_missing="drop")
+        md = from_yfinance(
+            ["AAPL", "NOPE1", "KO", "NOPE2"],
+            "2019-01-01",
+            "2019-02-01",
+            cache=False,
+            progress=False,
+            on_missing="drop",
+        )
     assert md.tickers == ("AAPL", "KO")
 
 
@@ -86,7 +94,9 @@ def test_ticker_with_partial_nan_columns(monkeypatch, dow):
     install_fake(monkeypatch, FakeYahoo(late))
     with pytest.raises(WealthArenaDataError, match=r"V \(21 rows, 2019-03-01"):
         from_yfinance(["AAPL", "V"], "2019-01-01", "2019-04-01", cache=False, progress=False)
-    md = from_yfinance(["AAPL", "V"], "2019-01-01", "2019-04-01", cache=False, progress=False, min_coverage=0.3)
+    md = from_yfinance(
+        ["AAPL", "V"], "2019-01-01", "2019-04-01", cache=False, progress=False, min_coverage=0.3
+    )
     assert str(md.dates[0])[:10] == "2019-03-01"
 
 
@@ -95,7 +105,9 @@ def test_validation_options_pass_through(monkeypatch):
     install_fake(monkeypatch, FakeYahoo(bad))
     with pytest.raises(WealthArenaDataError, match="DXC 2018-06-01"):
         from_yfinance(["DXC"], "2018-05-01", "2018-07-01", auto_adjust=False, cache=False)
-    md = from_yfinance(["DXC"], "2018-05-01", "2018-07-01", auto_adjust=False, cache=False, on_bad_rows="repair")
+    md = from_yfinance(
+        ["DXC"], "2018-05-01", "2018-07-01", auto_adjust=False, cache=False, on_bad_rows="repair"
+    )
     assert md.n_steps == 43
     with pytest.raises(ConfigError, match="unknown argument"):
         from_yfinance(["DXC"], "2018-05-01", cache=False, calender="ffill")
@@ -108,7 +120,9 @@ def test_validation_options_pass_through(monkeypatch):
 def test_progress_counter_without_tqdm(fake, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    from_yfinance(["AAPL", "KO", "MSFT"], "2019-01-01", "2019-02-01", cache=False, progress=True, batch_size=1)
+    from_yfinance(
+        ["AAPL", "KO", "MSFT"], "2019-01-01", "2019-02-01", cache=False, progress=True, batch_size=1
+    )
     err = capsys.readouterr().err
     assert "1/3 tickers" in err and "3/3 tickers" in err
     assert len(fake.calls) == 3
@@ -117,14 +131,18 @@ def test_progress_counter_without_tqdm(fake, monkeypatch, capsys):
 
 
 def test_download_to_cache_counts_rows(fake, tmp_path):
-    counts = download_to_cache(["AAPL", "JNJ"], "2019-11-01", "2019-12-01", cache_dir=tmp_path / "c", progress=False)
+    counts = download_to_cache(
+        ["AAPL", "JNJ"], "2019-11-01", "2019-12-01", cache_dir=tmp_path / "c", progress=False
+    )
     assert counts == {"AAPL": 20, "JNJ": 17}
     assert len(list((tmp_path / "c").rglob("*.parquet"))) == 2
     n = len(fake.calls)
     assert download_to_cache(["AAPL"], "2019-11-04", "2019-11-20", cache_dir=tmp_path / "c") == {"AAPL": 12}
     assert len(fake.calls) == n  # served from the cache
     with pytest.raises(WealthArenaDataError, match="NOPE"):
-        download_to_cache(["AAPL", "NOPE"], "2019-11-01", "2019-12-01", cache_dir=tmp_path / "c", progress=False)
+        download_to_cache(
+            ["AAPL", "NOPE"], "2019-11-01", "2019-12-01", cache_dir=tmp_path / "c", progress=False
+        )
 
 
 def test_importing_the_package_does_not_import_yfinance():
@@ -132,7 +150,9 @@ def test_importing_the_package_does_not_import_yfinance():
         "import sys, wealtharena_env, wealtharena_env.data; "
         "print(any(m in sys.modules for m in ('yfinance', 'redis')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "False"
 
 

@@ -45,10 +45,10 @@ from wealtharena_env.errors import ConfigError, WealthArenaDataError
 
 __all__ = [
     "CACHE_ENV_VAR",
-    "CacheCorruptionWarning",
-    "CacheKey",
-    "CacheEntry",
     "CacheBackend",
+    "CacheCorruptionWarning",
+    "CacheEntry",
+    "CacheKey",
     "DiskCache",
     "RedisCache",
     "default_cache_dir",
@@ -87,7 +87,7 @@ def default_cache_dir() -> Path:
 
 def _have_pyarrow() -> bool:
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         return False
@@ -120,7 +120,12 @@ class CacheKey:
         return (safe(self.source), safe(self.interval), self.adjust, safe(self.ticker))
 
     def as_dict(self) -> dict[str, str]:
-        return {"ticker": self.ticker, "interval": self.interval, "adjust": self.adjust, "source": self.source}
+        return {
+            "ticker": self.ticker,
+            "interval": self.interval,
+            "adjust": self.adjust,
+            "source": self.source,
+        }
 
 
 def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -166,7 +171,9 @@ class CacheEntry:
             out.append((cur, end))
         return out
 
-    def merged(self, new: pd.DataFrame, covered: list[tuple[int, int]], *, replace: bool = False) -> CacheEntry:
+    def merged(
+        self, new: pd.DataFrame, covered: list[tuple[int, int]], *, replace: bool = False
+    ) -> CacheEntry:
         """A new entry with ``new`` bars merged in (new rows win on equal dates) and ``covered`` added.
 
         ``replace=True`` discards the old bars and coverage first.
@@ -185,15 +192,21 @@ class CacheEntry:
         return self.frame.loc[(d >= start) & (d < end)].reset_index(drop=True)
 
     def describe_coverage(self) -> str:
-        return ", ".join(
-            f"[{fmt_date(np.datetime64(s, 'ns'))}, {fmt_date(np.datetime64(e, 'ns'))})" for s, e in self.coverage
-        ) or "nothing"
+        return (
+            ", ".join(
+                f"[{fmt_date(np.datetime64(s, 'ns'))}, {fmt_date(np.datetime64(e, 'ns'))})"
+                for s, e in self.coverage
+            )
+            or "nothing"
+        )
 
 
 def _empty_frame() -> pd.DataFrame:
     return pd.DataFrame(
-        {"date": pd.DatetimeIndex([], dtype="datetime64[ns]"), **{f: np.array([], dtype=np.float64)
-                                                                  for f in ("open", "high", "low", "close", "volume")}}
+        {
+            "date": pd.DatetimeIndex([], dtype="datetime64[ns]"),
+            **{f: np.array([], dtype=np.float64) for f in ("open", "high", "low", "close", "volume")},
+        }
     )
 
 
@@ -227,7 +240,7 @@ def encode_entry(entry: CacheEntry, fmt: str | None = None) -> bytes:
         "format": FORMAT_VERSION,
         **entry.key.as_dict(),
         "coverage": [[int(s), int(e)] for s, e in entry.coverage],
-        "n_rows": int(len(frame)),
+        "n_rows": len(frame),
         "columns": list(frame.columns),
         "sha256": _frame_digest(frame),
     }
@@ -264,7 +277,7 @@ def decode_entry(data: bytes, key: CacheKey) -> CacheEntry:
             head, _, body = text.partition("\n")
             if not head.startswith(_CSV_MAGIC.decode()):
                 raise _CorruptEntry("missing #wealtharena header line")
-            meta = json.loads(head[len(_CSV_MAGIC):])
+            meta = json.loads(head[len(_CSV_MAGIC) :])
             frame = pd.read_csv(io.StringIO(body))  # the checksum below proves the floats round-tripped
             frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%dT%H:%M:%S.%f")
         else:
@@ -276,7 +289,9 @@ def decode_entry(data: bytes, key: CacheKey) -> CacheEntry:
     if meta.get("format") != FORMAT_VERSION:
         raise _CorruptEntry(f"format version {meta.get('format')!r} != {FORMAT_VERSION}")
     if {k: meta.get(k) for k in ("ticker", "interval", "adjust", "source")} != key.as_dict():
-        raise _CorruptEntry(f"entry is for {meta.get('ticker')!r}/{meta.get('interval')}/{meta.get('adjust')}")
+        raise _CorruptEntry(
+            f"entry is for {meta.get('ticker')!r}/{meta.get('interval')}/{meta.get('adjust')}"
+        )
     if list(frame.columns) != meta.get("columns"):
         raise _CorruptEntry(f"columns {list(frame.columns)} != {meta.get('columns')}")
     try:
@@ -330,8 +345,13 @@ class DiskCache(CacheBackend):
         lock_timeout: seconds to wait for another process's lock before raising.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, fmt: str | None = None,
-                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        fmt: str | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         self.fmt = fmt or ("parquet" if _have_pyarrow() else "csv.gz")
         if self.fmt not in ("parquet", "csv.gz"):
@@ -427,12 +447,21 @@ class RedisCache(CacheBackend):
         lock_ttl: seconds after which a lock held by a crashed client expires.
     """
 
-    def __init__(self, url: str, *, fmt: str | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-                 lock_ttl: float = 3600.0, prefix: str = "wealtharena-env") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        fmt: str | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        lock_ttl: float = 3600.0,
+        prefix: str = "wealtharena-env",
+    ) -> None:
         try:
             import redis
         except ImportError as exc:
-            raise ImportError(f"cache={url!r} needs the redis client: pip install 'wealtharena-env[redis]'") from exc
+            raise ImportError(
+                f"cache={url!r} needs the redis client: pip install 'wealtharena-env[redis]'"
+            ) from exc
         self.url = url
         self.fmt = fmt or ("parquet" if _have_pyarrow() else "csv.gz")
         self.lock_timeout = float(lock_timeout)
@@ -476,8 +505,9 @@ class RedisCache(CacheBackend):
 
     @contextlib.contextmanager
     def lock(self, key: CacheKey) -> Iterator[None]:
-        lk = self.client.lock(self.redis_key(key) + ":lock", timeout=self.lock_ttl,
-                              blocking_timeout=self.lock_timeout)
+        lk = self.client.lock(
+            self.redis_key(key) + ":lock", timeout=self.lock_ttl, blocking_timeout=self.lock_timeout
+        )
         if not lk.acquire():
             raise WealthArenaDataError(
                 f"could not lock {self.redis_key(key)} in Redis within {self.lock_timeout:g} s; another client "

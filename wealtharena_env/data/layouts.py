@@ -172,7 +172,9 @@ def _long_to_long(df: pd.DataFrame) -> pd.DataFrame:
     tick = frame[tick_cols[0]]
     if tick.isna().any():
         i = int(np.flatnonzero(tick.isna().to_numpy())[0])
-        raise WealthArenaDataError(f"ticker column {tick_cols[0]!r} is empty at row {i}; every row needs a ticker")
+        raise WealthArenaDataError(
+            f"ticker column {tick_cols[0]!r} is empty at row {i}; every row needs a ticker"
+        )
     body = frame.drop(columns=date_cols + tick_cols)
     out = _rename_fields(body, where="long frame", ignore_unknown=True)
     out.insert(0, "ticker", tick.astype(str).str.strip().to_numpy())
@@ -225,7 +227,7 @@ def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = Fa
         if f is None:
             continue
         if f in mapping.values():
-            other = [k for k, v in mapping.items() if v == f][0]
+            other = next(k for k, v in mapping.items() if v == f)
             raise WealthArenaDataError(f"{where}: columns {other!r} and {c!r} both mean {f!r}; keep one")
         mapping[c] = f
     missing = [f for f in REQUIRED_FIELDS if f not in mapping.values()]

@@ -131,7 +131,9 @@ class MarketData:
                 )
         object.__setattr__(self, "dates", dates)
 
-        names = ["open", "high", "low", "close", "volume"] + (["adj_close"] if self.adj_close is not None else [])
+        names = ["open", "high", "low", "close", "volume"] + (
+            ["adj_close"] if self.adj_close is not None else []
+        )
         for name in names:
             arr = as_float_array(getattr(self, name), name=name)
             if arr.shape != (T, N):
@@ -141,8 +143,13 @@ class MarketData:
                 )
             bad = ~np.isfinite(arr)
             if bad.any():
-                self._raise_cells(name, bad, "is NaN or infinite", "drop or fill those bars before building "
-                                  "MarketData (load_market_data(..., on_bad_rows='drop') drops them)")
+                self._raise_cells(
+                    name,
+                    bad,
+                    "is NaN or infinite",
+                    "drop or fill those bars before building "
+                    "MarketData (load_market_data(..., on_bad_rows='drop') drops them)",
+                )
             if name == "volume":
                 neg = arr < 0
                 if neg.any():
@@ -150,8 +157,12 @@ class MarketData:
             else:
                 nonpos = arr <= 0
                 if nonpos.any():
-                    self._raise_cells(name, nonpos, "is <= 0", "prices must be > 0; drop those rows "
-                                      "(on_bad_rows='drop') or fix the source")
+                    self._raise_cells(
+                        name,
+                        nonpos,
+                        "is <= 0",
+                        "prices must be > 0; drop those rows (on_bad_rows='drop') or fix the source",
+                    )
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 

@@ -27,18 +27,24 @@ from wealtharena_env.data._common import fmt_date, fmt_list, normalize_tickers, 
 from wealtharena_env.data.cache import CacheBackend, CacheEntry, CacheKey, open_cache
 from wealtharena_env.data.layouts import _key, detect_layout, field_name, to_long
 from wealtharena_env.data.market_data import MarketData
-from wealtharena_env.data.validate import DataQualityWarning, DataRepairWarning, align_calendars, validate_frame, warn
+from wealtharena_env.data.validate import (
+    DataQualityWarning,
+    DataRepairWarning,
+    align_calendars,
+    validate_frame,
+    warn,
+)
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 
 __all__ = [
-    "load_market_data",
-    "from_dataframe",
-    "from_csv",
-    "from_parquet",
-    "from_yfinance",
+    "YF_INTERVALS",
     "download_to_cache",
     "fetch_bars",
-    "YF_INTERVALS",
+    "from_csv",
+    "from_dataframe",
+    "from_parquet",
+    "from_yfinance",
+    "load_market_data",
 ]
 
 #: Intervals yfinance accepts.
@@ -50,7 +56,15 @@ _REPORT_EMPTY_DAYS = 5
 #: Relative price change on overlapping cached bars that marks cached history as stale.
 _STALE_RTOL = 1e-4
 
-_POLICY_KEYS = ("calendar", "ffill_limit", "min_coverage", "on_bad_rows", "on_duplicate", "on_split", "max_jump")
+_POLICY_KEYS = (
+    "calendar",
+    "ffill_limit",
+    "min_coverage",
+    "on_bad_rows",
+    "on_duplicate",
+    "on_split",
+    "max_jump",
+)
 
 
 # ============================================================================ pipeline
@@ -82,7 +96,9 @@ def _build(
                 f"{source}: ticker(s) {fmt_list(unknown)} not in the data; it has {len(have)}: {fmt_list(have, 10)}"
             )
         long = long.loc[long["ticker"].isin(wanted)]
-        long = long.iloc[np.argsort(pd.Categorical(long["ticker"], categories=list(wanted)).codes, kind="stable")]
+        long = long.iloc[
+            np.argsort(pd.Categorical(long["ticker"], categories=list(wanted)).codes, kind="stable")
+        ]
     if s is not None or e is not None:
         d = long["date"]
         mask = np.ones(len(long), dtype=bool)
@@ -98,15 +114,26 @@ def _build(
             )
         long = long.loc[mask]
     clean = validate_frame(
-        long, on_bad_rows=on_bad_rows, on_duplicate=on_duplicate, on_split=on_split, max_jump=max_jump,
+        long,
+        on_bad_rows=on_bad_rows,
+        on_duplicate=on_duplicate,
+        on_split=on_split,
+        max_jump=max_jump,
         where=source,
     )
     dates, names, arrays = align_calendars(
         clean, calendar=calendar, ffill_limit=ffill_limit, min_coverage=min_coverage, where=source
     )
     return MarketData(
-        open=arrays["open"], high=arrays["high"], low=arrays["low"], close=arrays["close"],
-        volume=arrays["volume"], adj_close=arrays.get("adj_close"), dates=dates, tickers=names, source=source,
+        open=arrays["open"],
+        high=arrays["high"],
+        low=arrays["low"],
+        close=arrays["close"],
+        volume=arrays["volume"],
+        adj_close=arrays.get("adj_close"),
+        dates=dates,
+        tickers=names,
+        source=source,
     )
 
 
@@ -174,9 +201,9 @@ def _read_csv_any(path: Path) -> pd.DataFrame:
     row1 = [str(x) for x in head.iloc[1]] if len(head) > 1 else []
     first0 = _key(row0[0])
     first1 = _key(row1[0]) if row1 else ""
-    wide = (
-        {first0, first1} & {"price", "ticker", "field", "attribute"} and len({first0, first1}) == 2
-    ) or (len(row0) != len(set(row0)) and any(field_name(x) for x in row0))
+    wide = ({first0, first1} & {"price", "ticker", "field", "attribute"} and len({first0, first1}) == 2) or (
+        len(row0) != len(set(row0)) and any(field_name(x) for x in row0)
+    )
     try:
         if wide:
             df = pd.read_csv(path, header=[0, 1], index_col=0)
@@ -295,7 +322,9 @@ def _day(ns: int) -> str:
     return pd.Timestamp(ns).strftime("%Y-%m-%d")
 
 
-def _yf_download(tickers: Sequence[str], start_ns: int, end_ns: int, interval: str, auto_adjust: bool) -> dict:
+def _yf_download(
+    tickers: Sequence[str], start_ns: int, end_ns: int, interval: str, auto_adjust: bool
+) -> dict:
     """One ``yfinance.download`` call → {ticker: frame of date + fields} (tickers with no bars absent)."""
     yf = _import_yfinance()
     start = pd.Timestamp(start_ns)
@@ -371,7 +400,9 @@ def fetch_bars(
     """
     tickers = normalize_tickers(tickers)
     if interval not in YF_INTERVALS:
-        raise ConfigError(f"interval={interval!r} is not a yfinance interval; use one of {', '.join(YF_INTERVALS)}")
+        raise ConfigError(
+            f"interval={interval!r} is not a yfinance interval; use one of {', '.join(YF_INTERVALS)}"
+        )
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size!r} must be a positive integer")
     s = to_timestamp(start, what="start")
@@ -565,8 +596,16 @@ def from_yfinance(
     if on_missing not in ("raise", "drop"):
         raise ConfigError(f"on_missing={on_missing!r} must be 'raise' or 'drop'")
     names = tuple(t.upper() for t in normalize_tickers(tickers))
-    frames = fetch_bars(names, start, end, interval, auto_adjust=auto_adjust, cache=cache, progress=progress,
-                        batch_size=batch_size)
+    frames = fetch_bars(
+        names,
+        start,
+        end,
+        interval,
+        auto_adjust=auto_adjust,
+        cache=cache,
+        progress=progress,
+        batch_size=batch_size,
+    )
     s = to_timestamp(start, what="start")
     e = to_timestamp(end, what="end")
     rng = f"[{fmt_date(s)}, {fmt_date(e) if e is not None else 'today'})"
@@ -620,7 +659,7 @@ def download_to_cache(
     names = tuple(t.upper() for t in normalize_tickers(tickers))
     cache: Any = True if cache_dir is None else cache_dir
     frames = fetch_bars(names, start, end, interval, auto_adjust=auto_adjust, cache=cache, progress=progress)
-    counts = {t: int(len(frames[t])) for t in names}
+    counts = {t: len(frames[t]) for t in names}
     missing = [t for t, n in counts.items() if n == 0]
     if missing and (on_missing == "raise" or len(missing) == len(names)):
         raise WealthArenaDataError(
@@ -651,7 +690,9 @@ def load_market_data(data: Any, **kwargs: Any) -> MarketData:
     Keyword arguments are those of the chosen loader; unknown ones raise :class:`ConfigError`.
     """
     if isinstance(data, MarketData):
-        _check_kwargs(kwargs, ("tickers", "start", "end", "source", *_POLICY_KEYS), "load_market_data(MarketData)")
+        _check_kwargs(
+            kwargs, ("tickers", "start", "end", "source", *_POLICY_KEYS), "load_market_data(MarketData)"
+        )
         out = data
         if kwargs.get("tickers") is not None:
             out = out.select(kwargs["tickers"])

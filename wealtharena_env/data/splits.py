@@ -24,7 +24,15 @@ from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.data.validate import DataWarning, warn
 from wealtharena_env.errors import ConfigError
 
-__all__ = ["SPLIT_NAMES", "DEFAULT_SPLITS", "DateSplits", "SplitOverlapWarning", "Fold", "walk_forward", "resolve_split"]
+__all__ = [
+    "DEFAULT_SPLITS",
+    "SPLIT_NAMES",
+    "DateSplits",
+    "Fold",
+    "SplitOverlapWarning",
+    "resolve_split",
+    "walk_forward",
+]
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -134,11 +142,13 @@ class DateSplits:
         cut = 0
         for n in SPLIT_NAMES:
             f = getattr(self, n)
-            size = int(round(T * f)) if f is not None else 0
             if f is None:
                 continue
+            size = round(T * f)
             if size < 1:
-                raise ConfigError(f"DateSplits {n}={f:g} of {T} bars is empty; use a larger fraction or more data")
+                raise ConfigError(
+                    f"DateSplits {n}={f:g} of {T} bars is empty; use a larger fraction or more data"
+                )
             lo, hi = cut, min(cut + size, T)
             if lo >= T:
                 raise ConfigError(f"DateSplits {n}: no bars left after the previous splits ({T} bars)")
@@ -188,13 +198,17 @@ def resolve_split(data: MarketData, split: Any, splits: DateSplits | None = None
     ``(DateSplits, name)`` pair. The result begins at the split's first bar.
     """
     if not isinstance(data, MarketData):
-        raise ConfigError(f"resolve_split needs MarketData, got {type(data).__name__}; use load_market_data first")
+        raise ConfigError(
+            f"resolve_split needs MarketData, got {type(data).__name__}; use load_market_data first"
+        )
     if split is None:
         return data
     if isinstance(split, str):
         return _cut(data, (splits or DEFAULT_SPLITS).range(split, data), split)
     if isinstance(split, DateSplits):
-        raise ConfigError("a DateSplits needs a split name: pass (splits, 'train') or splits=..., split='train'")
+        raise ConfigError(
+            "a DateSplits needs a split name: pass (splits, 'train') or splits=..., split='train'"
+        )
     if isinstance(split, (tuple, list)) and len(split) == 2:
         if isinstance(split[0], DateSplits):
             if not isinstance(split[1], str):
@@ -242,7 +256,7 @@ def _size(x: Any, T: int, name: str) -> int:
     if isinstance(x, (float, np.floating)) and float(x) < 1.0:
         if not float(x) > 0.0:
             raise ConfigError(f"walk_forward {name}={x!r}: a fraction must be in (0, 1)")
-        n = int(round(float(x) * T))
+        n = round(float(x) * T)
     else:
         if not float(x).is_integer():
             raise ConfigError(f"walk_forward {name}={x!r}: a bar count must be a whole number")
@@ -255,9 +269,9 @@ def _size(x: Any, T: int, name: str) -> int:
 def walk_forward(
     data: MarketData,
     n_folds: int | None = None,
-    train_size: int | float | None = None,
-    test_size: int | float | None = None,
-    step: int | float | None = None,
+    train_size: float | None = None,
+    test_size: float | None = None,
+    step: float | None = None,
     *,
     expanding: bool = False,
     gap: int = 0,

@@ -47,13 +47,13 @@ from wealtharena_env.data._common import MAX_EXAMPLES, PRICE_FIELDS, fmt_date, f
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 
 __all__ = [
-    "DataWarning",
-    "DataRepairWarning",
-    "DataQualityWarning",
     "SPLIT_RATIOS",
-    "validate_frame",
+    "DataQualityWarning",
+    "DataRepairWarning",
+    "DataWarning",
     "align_calendars",
     "find_split_jumps",
+    "validate_frame",
 ]
 
 
@@ -204,7 +204,10 @@ def _check_missing(df: pd.DataFrame, policy: str, pre: str) -> pd.DataFrame:
             "volume with 0 (rows without a valid close are dropped)."
         )
     if policy == "drop":
-        warn(DataRepairWarning, f"{pre}dropped {int(bad.sum())} row(s) with NaN/inf values: {_row_examples(df, bad, cols)}")
+        warn(
+            DataRepairWarning,
+            f"{pre}dropped {int(bad.sum())} row(s) with NaN/inf values: {_row_examples(df, bad, cols)}",
+        )
         return df.loc[~bad].reset_index(drop=True)
     # repair
     df = df.copy()
@@ -226,7 +229,9 @@ def _check_missing(df: pd.DataFrame, policy: str, pre: str) -> pd.DataFrame:
         f"volume := 0): {_row_examples(df, bad & ~no_close, [])}"
     )
     if no_close.any():
-        msg += f"; dropped {int(no_close.sum())} row(s) without a valid close: {_row_examples(df, no_close, [])}"
+        msg += (
+            f"; dropped {int(no_close.sum())} row(s) without a valid close: {_row_examples(df, no_close, [])}"
+        )
     warn(DataRepairWarning, msg)
     return df.loc[~no_close].reset_index(drop=True)
 
@@ -315,9 +320,13 @@ def _check_duplicates(df: pd.DataFrame, policy: str, pre: str) -> pd.DataFrame:
         for g in differ[:MAX_EXAMPLES]:
             rows = np.flatnonzero(gid == g)
             closes = " / ".join(_num(df["close"].iat[i]) for i in rows)
-            examples.append(f"{t[rows[0]]} {fmt_date(df['date'].iat[rows[0]])} ({len(rows)} rows, close {closes})")
+            examples.append(
+                f"{t[rows[0]]} {fmt_date(df['date'].iat[rows[0]])} ({len(rows)} rows, close {closes})"
+            )
         more = f" and {len(differ) - MAX_EXAMPLES} more" if len(differ) > MAX_EXAMPLES else ""
-        desc = f"{len(differ)} (ticker, date) pair(s) have several different rows: {'; '.join(examples)}{more}"
+        desc = (
+            f"{len(differ)} (ticker, date) pair(s) have several different rows: {'; '.join(examples)}{more}"
+        )
         if policy == "raise":
             raise WealthArenaDataError(
                 f"{pre}{desc}. Fix: pass on_duplicate='first' or 'last' to keep one row per date (in file "
@@ -344,7 +353,11 @@ def _check_ohlc(df: pd.DataFrame, policy: str, pre: str) -> pd.DataFrame:
     if not bad.any():
         return df
     kinds = []
-    for mask, label in ((hl, "high < low"), (c_out, "close outside [low, high]"), (o_out, "open outside [low, high]")):
+    for mask, label in (
+        (hl, "high < low"),
+        (c_out, "close outside [low, high]"),
+        (o_out, "open outside [low, high]"),
+    ):
         if mask.any():
             kinds.append(f"{label}: {_row_examples(df, mask, list(PRICE_FIELDS))}")
     desc = f"{int(bad.sum())} row(s) with inconsistent OHLC — " + " | ".join(kinds)
