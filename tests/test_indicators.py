@@ -58,16 +58,18 @@ def _dow30_wide():
     import pandas as pd
 
     df = pd.read_csv(DOW30, parse_dates=["date"])
-    wide = {f: df.pivot(index="date", columns="ticker", values=f).dropna() for f in
-            ("open", "high", "low", "close", "volume")}
+    wide = {
+        f: df.pivot(index="date", columns="ticker", values=f).dropna()
+        for f in ("open", "high", "low", "close", "volume")
+    }
     return wide
 
 
 def real_ohlcv(ticker: str) -> dict[str, np.ndarray]:
     """One Dow-30 ticker's raw OHLCV; `market` is the equal-weighted mean close of all 29 tickers."""
     wide = _dow30_wide()
-    out = {f: np.ascontiguousarray(wide[f][ticker].to_numpy(dtype=np.float64)) for f in wide}
-    out["market"] = np.ascontiguousarray(wide["close"].mean(axis=1).to_numpy(dtype=np.float64))
+    out = {f: wide[f][ticker].to_numpy(dtype=np.float64, copy=True) for f in wide}
+    out["market"] = wide["close"].mean(axis=1).to_numpy(dtype=np.float64, copy=True)
     return out
 
 
@@ -481,9 +483,9 @@ def test_range_volatilities_against_numpy_reference():
     rs = np.sqrt(_np_windows(rs_terms, n).mean(axis=1))
     r = np.diff(np.log(c))
     rv = _np_windows(r, n).std(axis=1)
-    np.testing.assert_allclose(ind.parkinson_volatility(h, l, n)[n - 1:], park, rtol=1e-12)
-    np.testing.assert_allclose(ind.garman_klass_volatility(o, h, l, c, n)[n - 1:], gk, rtol=1e-12)
-    np.testing.assert_allclose(ind.rogers_satchell_volatility(o, h, l, c, n)[n - 1:], rs, rtol=1e-12)
+    np.testing.assert_allclose(ind.parkinson_volatility(h, l, n)[n - 1 :], park, rtol=1e-12)
+    np.testing.assert_allclose(ind.garman_klass_volatility(o, h, l, c, n)[n - 1 :], gk, rtol=1e-12)
+    np.testing.assert_allclose(ind.rogers_satchell_volatility(o, h, l, c, n)[n - 1 :], rs, rtol=1e-12)
     np.testing.assert_allclose(ind.realized_volatility(c, n)[n:], rv, rtol=1e-10)
     assert np.isnan(ind.realized_volatility(c, n)[:n]).all()
 
@@ -506,17 +508,17 @@ def test_moments_beta_correlation_against_numpy_reference():
     m2, m3, m4 = (dev**2).mean(1), (dev**3).mean(1), (dev**4).mean(1)
     np.testing.assert_allclose(ind.return_skewness(c, n)[n:], m3 / m2**1.5, rtol=1e-9)
     np.testing.assert_allclose(ind.return_kurtosis(c, n)[n:], m4 / m2**2 - 3, rtol=1e-9)
-    np.testing.assert_allclose(ind.rolling_skewness(r, n)[n - 1:], m3 / m2**1.5, rtol=1e-9)
+    np.testing.assert_allclose(ind.rolling_skewness(r, n)[n - 1 :], m3 / m2**1.5, rtol=1e-9)
     ra, rm = c[1:] / c[:-1] - 1, m[1:] / m[:-1] - 1
     wa, wm = _np_windows(ra, n), _np_windows(rm, n)
     cov = ((wa - wa.mean(1, keepdims=True)) * (wm - wm.mean(1, keepdims=True))).mean(1)
     beta = cov / wm.var(axis=1)
     corr = cov / (wa.std(axis=1) * wm.std(axis=1))
-    np.testing.assert_allclose(ind.rolling_beta(ra, rm, n)[n - 1:], beta, rtol=1e-9)
+    np.testing.assert_allclose(ind.rolling_beta(ra, rm, n)[n - 1 :], beta, rtol=1e-9)
     np.testing.assert_allclose(ind.return_correlation(c, m, n)[n:], corr, rtol=1e-9)
     # a 2x-levered copy of the market has beta 2 and correlation 1
-    np.testing.assert_allclose(ind.rolling_beta(2 * rm, rm, n)[n - 1:], 2.0, rtol=1e-12)
-    np.testing.assert_allclose(ind.rolling_correlation(2 * rm + 1, rm, n)[n - 1:], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(ind.rolling_beta(2 * rm, rm, n)[n - 1 :], 2.0, rtol=1e-12)
+    np.testing.assert_allclose(ind.rolling_correlation(2 * rm + 1, rm, n)[n - 1 :], 1.0, rtol=1e-12)
 
 
 def test_returns_by_hand():
@@ -578,7 +580,7 @@ def test_no_look_ahead(seed, T, cut, which):
     changed = {k: v.copy() for k, v in base.items()}
     keys = list(base) if which == "all" else [which]
     for k in keys:
-        changed[k][t + 1:] = other[k][t + 1:]
+        changed[k][t + 1 :] = other[k][t + 1 :]
     for name, spec in ind.INDICATORS.items():
         p = _small_params(spec)
         a = _tup(ind.compute_indicator_panel(name, **base, **p))
@@ -629,12 +631,18 @@ def test_panel_kernels_equal_column_wise_kernels():
         (ind.ema_panel(c, 7), [ind.ema(c[:, j].copy(), 7) for j in cols]),
         (ind.rsi_panel(c, 7), [ind.rsi(c[:, j].copy(), 7) for j in cols]),
         (ind.macd_hist_panel(c, 5, 12, 4), [ind.macd(c[:, j].copy(), 5, 12, 4)[2] for j in cols]),
-        (ind.atr_panel(h, l, c, 7), [ind.atr(h[:, j].copy(), l[:, j].copy(), c[:, j].copy(), 7) for j in cols]),
+        (
+            ind.atr_panel(h, l, c, 7),
+            [ind.atr(h[:, j].copy(), l[:, j].copy(), c[:, j].copy(), 7) for j in cols],
+        ),
         (
             ind.natr_panel(h, l, c, 7),
             [ind.natr(h[:, j].copy(), l[:, j].copy(), c[:, j].copy(), 7) for j in cols],
         ),
-        (ind.bbands_percent_b_panel(c, 10, 2.0), [ind.bbands_percent_b(c[:, j].copy(), 10, 2.0) for j in cols]),
+        (
+            ind.bbands_percent_b_panel(c, 10, 2.0),
+            [ind.bbands_percent_b(c[:, j].copy(), 10, 2.0) for j in cols],
+        ),
         (ind.rolling_std_panel(c, 10, 1.0), [ind.rolling_std(c[:, j].copy(), 10, 1.0) for j in cols]),
         (ind.zscore_panel(c, 10), [ind.rolling_zscore(c[:, j].copy(), 10) for j in cols]),
     ]

@@ -17,8 +17,8 @@ Conventions
 * **Degenerate denominators** (zero range, zero volume, zero variance) give the documented neutral value
   (mostly 0) instead of inf/NaN. Zero is tested exactly (``== 0.0``); TA-Lib uses ``|x| < 1e-8``
   instead, which only differs on such degenerate windows.
-* **NaN inputs** propagate: a window containing a NaN gives NaN; recursive indicators (EMA family,
-  Wilder smoothing, OBV/AD) stay NaN after it. Validate data at the edge (the loaders do).
+* **NaN inputs are not supported**: outputs over windows that contain a NaN are unspecified (mostly
+  NaN; recursive indicators stay NaN afterwards). Validate data at the edge (the loaders do).
 * Percent-valued oscillators (RSI, STOCH, WILLR, MFI, ...) are in percent (0..100 or -100..0), price
   overlays (SMA, BBANDS, KAMA, ...) in price units, volatilities per bar (not annualised).
 
@@ -36,9 +36,10 @@ outputs, lookback) so feature builders can enumerate indicators without knowing 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -102,8 +103,7 @@ def _window_max(x, t, period):
     """max_{i=t-n+1..t} x_i (helper)."""
     m = x[t - period + 1]
     for i in range(t - period + 2, t + 1):
-        if x[i] > m:
-            m = x[i]
+        m = max(m, x[i])
     return m
 
 
@@ -112,8 +112,7 @@ def _window_min(x, t, period):
     """min_{i=t-n+1..t} x_i (helper)."""
     m = x[t - period + 1]
     for i in range(t - period + 2, t + 1):
-        if x[i] < m:
-            m = x[i]
+        m = min(m, x[i])
     return m
 
 
@@ -137,8 +136,8 @@ def _true_range_raw(high, low, close):
     T = close.shape[0]
     tr = _nans(T)
     for t in range(1, T):
-        hi = high[t] if high[t] > close[t - 1] else close[t - 1]
-        lo = low[t] if low[t] < close[t - 1] else close[t - 1]
+        hi = max(close[t - 1], high[t])
+        lo = min(close[t - 1], low[t])
         tr[t] = hi - lo
     return tr
 
@@ -388,7 +387,7 @@ def hma(x, period=20):
     Lookback (n-1) + (floor(sqrt(n))-1). TA-Lib: HMA."""
     _check_period(period, 2)
     half = period // 2
-    root = int(math.floor(math.sqrt(period)))
+    root = int(math.sqrt(period))  # floor for period >= 1
     raw = 2.0 * wma(x, half) - wma(x, period)
     T = x.shape[0]
     out = _nans(T)
@@ -462,7 +461,7 @@ def rsi(close, period=14):
     out[period] = 100.0 * (gain / s) if s != 0.0 else 0.0
     for t in range(period + 1, T):
         d = close[t] - close[t - 1]
-        g = d if d > 0.0 else 0.0
+        g = max(0.0, d)
         lo = -d if d < 0.0 else 0.0
         gain = (gain * (period - 1) + g) / period
         loss = (loss * (period - 1) + lo) / period
@@ -495,7 +494,7 @@ def cmo(close, period=14):
     out[period] = 100.0 * ((gain - loss) / s) if s != 0.0 else 0.0
     for t in range(period + 1, T):
         d = close[t] - close[t - 1]
-        g = d if d > 0.0 else 0.0
+        g = max(0.0, d)
         lo = -d if d < 0.0 else 0.0
         gain = (gain * (period - 1) + g) / period
         loss = (loss * (period - 1) + lo) / period
@@ -737,13 +736,16 @@ def ultosc(high, low, close, period1=7, period2=14, period3=28):
     _check_period(period1, 1)
     _check_period(period2, 1)
     _check_period(period3, 1)
-    p = np.sort(np.array([period1, period2, period3]))
+    p = np.empty(3, dtype=np.int64)
+    p[0] = min(period1, period2, period3)
+    p[2] = max(period1, period2, period3)
+    p[1] = period1 + period2 + period3 - p[0] - p[2]
     T = close.shape[0]
     bp = np.zeros(T)
     tr = np.zeros(T)
     for t in range(1, T):
-        lo = low[t] if low[t] < close[t - 1] else close[t - 1]
-        hi = high[t] if high[t] > close[t - 1] else close[t - 1]
+        lo = min(close[t - 1], low[t])
+        hi = max(close[t - 1], high[t])
         bp[t] = close[t] - lo
         tr[t] = hi - lo
     out = _nans(T)
@@ -861,7 +863,7 @@ def _dx_series(high, low, close, period):
     pdi, mdi = _directional_indicators(high, low, close, period)
     T = close.shape[0]
     out = _nans(T)
-    first = period if period > 1 else 1
+    first = max(1, period)
     prev = 0.0
     for t in range(first, T):
         s = pdi[t] + mdi[t]
@@ -1896,7 +1898,7 @@ _R = ("real",)
 
 
 def _hma_lookback(period):
-    return period - 1 + int(math.floor(math.sqrt(period))) - 1
+    return period - 1 + math.isqrt(period) - 1
 
 
 _SPECS = [
@@ -1910,43 +1912,92 @@ _SPECS = [
     _spec("trima", trima, _C, {"period": 30}, _R, lambda period: period - 1, "overlap", "TRIMA"),
     _spec("kama", kama, _C, {"period": 30}, _R, lambda period: period, "overlap", "KAMA"),
     _spec(
-        "t3", t3, _C, {"period": 5, "vfactor": 0.7}, _R, lambda period, vfactor: 6 * (period - 1),
-        "overlap", "T3",
+        "t3",
+        t3,
+        _C,
+        {"period": 5, "vfactor": 0.7},
+        _R,
+        lambda period, vfactor: 6 * (period - 1),
+        "overlap",
+        "T3",
     ),
     _spec("hma", hma, _C, {"period": 20}, _R, _hma_lookback, "overlap", "HMA"),
     _spec(
-        "zlema", zlema, _C, {"period": 30}, _R, lambda period: (period - 1) // 2 + period - 1,
-        "overlap", "ZLEMA",
-    ),
-    _spec("vwma", vwma, ("close", "volume"), {"period": 30}, _R, lambda period: period - 1, "overlap", "VWMA"),
-    _spec(
-        "bbands", bbands, _C, {"period": 20, "nbdev_up": 2.0, "nbdev_dn": 2.0},
-        ("upper", "middle", "lower"), lambda period, nbdev_up, nbdev_dn: period - 1, "overlap", "BBANDS",
-    ),
-    _spec(
-        "keltner", keltner_channels, _HLC, {"period": 20, "atr_period": 10, "multiplier": 2.0},
-        ("upper", "middle", "lower"), lambda period, atr_period, multiplier: max(period - 1, atr_period),
-        "overlap", "KC",
+        "zlema",
+        zlema,
+        _C,
+        {"period": 30},
+        _R,
+        lambda period: (period - 1) // 2 + period - 1,
+        "overlap",
+        "ZLEMA",
     ),
     _spec(
-        "donchian", donchian_channels, _HL, {"period": 20}, ("upper", "middle", "lower"),
-        lambda period: period - 1, "overlap", "DONCHIAN",
+        "vwma", vwma, ("close", "volume"), {"period": 30}, _R, lambda period: period - 1, "overlap", "VWMA"
+    ),
+    _spec(
+        "bbands",
+        bbands,
+        _C,
+        {"period": 20, "nbdev_up": 2.0, "nbdev_dn": 2.0},
+        ("upper", "middle", "lower"),
+        lambda period, nbdev_up, nbdev_dn: period - 1,
+        "overlap",
+        "BBANDS",
+    ),
+    _spec(
+        "keltner",
+        keltner_channels,
+        _HLC,
+        {"period": 20, "atr_period": 10, "multiplier": 2.0},
+        ("upper", "middle", "lower"),
+        lambda period, atr_period, multiplier: max(period - 1, atr_period),
+        "overlap",
+        "KC",
+    ),
+    _spec(
+        "donchian",
+        donchian_channels,
+        _HL,
+        {"period": 20},
+        ("upper", "middle", "lower"),
+        lambda period: period - 1,
+        "overlap",
+        "DONCHIAN",
     ),
     _spec("midpoint", midpoint, _C, {"period": 14}, _R, lambda period: period - 1, "overlap", "MIDPOINT"),
     _spec("midprice", midprice, _HL, {"period": 14}, _R, lambda period: period - 1, "overlap", "MIDPRICE"),
     # momentum
     _spec("rsi", rsi, _C, {"period": 14}, _R, lambda period: period, "momentum", "RSI"),
     _spec(
-        "macd", macd, _C, {"fast": 12, "slow": 26, "signal": 9}, ("macd", "signal", "hist"),
-        lambda fast, slow, signal: max(fast, slow) - 1 + signal - 1, "momentum", "MACD",
+        "macd",
+        macd,
+        _C,
+        {"fast": 12, "slow": 26, "signal": 9},
+        ("macd", "signal", "hist"),
+        lambda fast, slow, signal: max(fast, slow) - 1 + signal - 1,
+        "momentum",
+        "MACD",
     ),
     _spec(
-        "ppo", ppo, _C, {"fast": 12, "slow": 26, "ma_type": 1}, _R,
-        lambda fast, slow, ma_type: max(fast, slow) - 1, "momentum", "PPO",
+        "ppo",
+        ppo,
+        _C,
+        {"fast": 12, "slow": 26, "ma_type": 1},
+        _R,
+        lambda fast, slow, ma_type: max(fast, slow) - 1,
+        "momentum",
+        "PPO",
     ),
     _spec(
-        "apo", apo, _C, {"fast": 12, "slow": 26, "ma_type": 1}, _R,
-        lambda fast, slow, ma_type: max(fast, slow) - 1, "momentum", "APO",
+        "apo",
+        apo,
+        _C,
+        {"fast": 12, "slow": 26, "ma_type": 1},
+        _R,
+        lambda fast, slow, ma_type: max(fast, slow) - 1,
+        "momentum",
+        "APO",
     ),
     _spec("mom", mom, _C, {"period": 10}, _R, lambda period: period, "momentum", "MOM"),
     _spec("roc", roc, _C, {"period": 10}, _R, lambda period: period, "momentum", "ROC"),
@@ -1954,30 +2005,58 @@ _SPECS = [
     _spec("rocr", rocr, _C, {"period": 10}, _R, lambda period: period, "momentum", "ROCR"),
     _spec("rocr100", rocr100, _C, {"period": 10}, _R, lambda period: period, "momentum", "ROCR100"),
     _spec(
-        "stoch", stoch, _HLC, {"fastk_period": 5, "slowk_period": 3, "slowd_period": 3}, ("slowk", "slowd"),
+        "stoch",
+        stoch,
+        _HLC,
+        {"fastk_period": 5, "slowk_period": 3, "slowd_period": 3},
+        ("slowk", "slowd"),
         lambda fastk_period, slowk_period, slowd_period: fastk_period + slowk_period + slowd_period - 3,
-        "momentum", "STOCH",
+        "momentum",
+        "STOCH",
     ),
     _spec(
-        "stochf", stochf, _HLC, {"fastk_period": 5, "fastd_period": 3}, ("fastk", "fastd"),
-        lambda fastk_period, fastd_period: fastk_period + fastd_period - 2, "momentum", "STOCHF",
+        "stochf",
+        stochf,
+        _HLC,
+        {"fastk_period": 5, "fastd_period": 3},
+        ("fastk", "fastd"),
+        lambda fastk_period, fastd_period: fastk_period + fastd_period - 2,
+        "momentum",
+        "STOCHF",
     ),
     _spec(
-        "stochrsi", stochrsi, _C, {"period": 14, "fastk_period": 5, "fastd_period": 3}, ("fastk", "fastd"),
+        "stochrsi",
+        stochrsi,
+        _C,
+        {"period": 14, "fastk_period": 5, "fastd_period": 3},
+        ("fastk", "fastd"),
         lambda period, fastk_period, fastd_period: period + fastk_period + fastd_period - 2,
-        "momentum", "STOCHRSI",
+        "momentum",
+        "STOCHRSI",
     ),
     _spec("willr", willr, _HLC, {"period": 14}, _R, lambda period: period - 1, "momentum", "WILLR"),
     _spec("cci", cci, _HLC, {"period": 14}, _R, lambda period: period - 1, "momentum", "CCI"),
     _spec("cmo", cmo, _C, {"period": 14}, _R, lambda period: period, "momentum", "CMO"),
     _spec(
-        "ultosc", ultosc, _HLC, {"period1": 7, "period2": 14, "period3": 28}, _R,
-        lambda period1, period2, period3: max(period1, period2, period3), "momentum", "ULTOSC",
+        "ultosc",
+        ultosc,
+        _HLC,
+        {"period1": 7, "period2": 14, "period3": 28},
+        _R,
+        lambda period1, period2, period3: max(period1, period2, period3),
+        "momentum",
+        "ULTOSC",
     ),
     _spec("trix", trix, _C, {"period": 30}, _R, lambda period: 3 * (period - 1) + 1, "momentum", "TRIX"),
     _spec(
-        "aroon", aroon, _HL, {"period": 14}, ("aroon_down", "aroon_up"), lambda period: period,
-        "momentum", "AROON",
+        "aroon",
+        aroon,
+        _HL,
+        {"period": 14},
+        ("aroon_down", "aroon_up"),
+        lambda period: period,
+        "momentum",
+        "AROON",
     ),
     _spec("aroonosc", aroonosc, _HL, {"period": 14}, _R, lambda period: period, "momentum", "AROONOSC"),
     _spec("adx", adx, _HLC, {"period": 14}, _R, lambda period: 2 * period - 1, "momentum", "ADX"),
@@ -1991,8 +2070,14 @@ _SPECS = [
         "plus_dm", plus_dm, _HL, {"period": 14}, _R, lambda period: max(period - 1, 1), "momentum", "PLUS_DM"
     ),
     _spec(
-        "minus_dm", minus_dm, _HL, {"period": 14}, _R, lambda period: max(period - 1, 1),
-        "momentum", "MINUS_DM",
+        "minus_dm",
+        minus_dm,
+        _HL,
+        {"period": 14},
+        _R,
+        lambda period: max(period - 1, 1),
+        "momentum",
+        "MINUS_DM",
     ),
     _spec("bop", bop, _OHLC, {}, _R, lambda: 0, "momentum", "BOP"),
     _spec("mfi", mfi, _HLCV, {"period": 14}, _R, lambda period: period, "momentum", "MFI"),
@@ -2004,45 +2089,92 @@ _SPECS = [
     _spec("atr", atr, _HLC, {"period": 14}, _R, lambda period: period, "volatility", "ATR"),
     _spec("natr", natr, _HLC, {"period": 14}, _R, lambda period: period, "volatility", "NATR"),
     _spec(
-        "stddev", rolling_std, _C, {"period": 5, "nbdev": 1.0}, _R, lambda period, nbdev: period - 1,
-        "volatility", "STDDEV",
+        "stddev",
+        rolling_std,
+        _C,
+        {"period": 5, "nbdev": 1.0},
+        _R,
+        lambda period, nbdev: period - 1,
+        "volatility",
+        "STDDEV",
     ),
     _spec("var", rolling_var, _C, {"period": 5}, _R, lambda period: period - 1, "volatility", "VAR"),
     _spec(
-        "bbands_percent_b", bbands_percent_b, _C, {"period": 20, "nbdev": 2.0}, _R,
-        lambda period, nbdev: period - 1, "volatility",
-    ),
-    _spec(
-        "bbands_bandwidth", bbands_bandwidth, _C, {"period": 20, "nbdev": 2.0}, _R,
-        lambda period, nbdev: period - 1, "volatility",
-    ),
-    _spec(
-        "atr_bands", atr_bands, _HLC, {"period": 14, "multiplier": 2.0}, ("upper", "lower"),
-        lambda period, multiplier: period, "volatility",
-    ),
-    _spec("ulcer_index", ulcer_index, _C, {"period": 14}, _R, lambda period: 2 * (period - 1), "volatility"),
-    _spec(
-        "parkinson_volatility", parkinson_volatility, _HL, {"period": 20}, _R, lambda period: period - 1,
+        "bbands_percent_b",
+        bbands_percent_b,
+        _C,
+        {"period": 20, "nbdev": 2.0},
+        _R,
+        lambda period, nbdev: period - 1,
         "volatility",
     ),
     _spec(
-        "garman_klass_volatility", garman_klass_volatility, _OHLC, {"period": 20}, _R,
-        lambda period: period - 1, "volatility",
+        "bbands_bandwidth",
+        bbands_bandwidth,
+        _C,
+        {"period": 20, "nbdev": 2.0},
+        _R,
+        lambda period, nbdev: period - 1,
+        "volatility",
     ),
     _spec(
-        "rogers_satchell_volatility", rogers_satchell_volatility, _OHLC, {"period": 20}, _R,
-        lambda period: period - 1, "volatility",
+        "atr_bands",
+        atr_bands,
+        _HLC,
+        {"period": 14, "multiplier": 2.0},
+        ("upper", "lower"),
+        lambda period, multiplier: period,
+        "volatility",
+    ),
+    _spec("ulcer_index", ulcer_index, _C, {"period": 14}, _R, lambda period: 2 * (period - 1), "volatility"),
+    _spec(
+        "parkinson_volatility",
+        parkinson_volatility,
+        _HL,
+        {"period": 20},
+        _R,
+        lambda period: period - 1,
+        "volatility",
     ),
     _spec(
-        "realized_volatility", realized_volatility, _C, {"period": 20}, _R, lambda period: period,
+        "garman_klass_volatility",
+        garman_klass_volatility,
+        _OHLC,
+        {"period": 20},
+        _R,
+        lambda period: period - 1,
+        "volatility",
+    ),
+    _spec(
+        "rogers_satchell_volatility",
+        rogers_satchell_volatility,
+        _OHLC,
+        {"period": 20},
+        _R,
+        lambda period: period - 1,
+        "volatility",
+    ),
+    _spec(
+        "realized_volatility",
+        realized_volatility,
+        _C,
+        {"period": 20},
+        _R,
+        lambda period: period,
         "volatility",
     ),
     # volume
     _spec("obv", obv, ("close", "volume"), {}, _R, lambda: 0, "volume", "OBV"),
     _spec("ad", ad, _HLCV, {}, _R, lambda: 0, "volume", "AD"),
     _spec(
-        "adosc", adosc, _HLCV, {"fast": 3, "slow": 10}, _R, lambda fast, slow: max(fast, slow) - 1,
-        "volume", "ADOSC",
+        "adosc",
+        adosc,
+        _HLCV,
+        {"fast": 3, "slow": 10},
+        _R,
+        lambda fast, slow: max(fast, slow) - 1,
+        "volume",
+        "ADOSC",
     ),
     _spec("cmf", cmf, _HLCV, {"period": 20}, _R, lambda period: period - 1, "volume", "CMF"),
     _spec("vwap", vwap, _HLCV, {"period": 20}, _R, lambda period: period - 1, "volume"),
@@ -2050,39 +2182,88 @@ _SPECS = [
     # statistics
     _spec("zscore", rolling_zscore, _C, {"period": 20}, _R, lambda period: period - 1, "statistics"),
     _spec(
-        "correl", rolling_correlation, ("close", "market"), {"period": 30}, _R, lambda period: period - 1,
-        "statistics", "CORREL",
+        "correl",
+        rolling_correlation,
+        ("close", "market"),
+        {"period": 30},
+        _R,
+        lambda period: period - 1,
+        "statistics",
+        "CORREL",
     ),
     _spec(
-        "beta", price_beta, ("close", "market"), {"period": 5}, _R, lambda period: period,
-        "statistics", "BETA",
+        "beta",
+        price_beta,
+        ("close", "market"),
+        {"period": 5},
+        _R,
+        lambda period: period,
+        "statistics",
+        "BETA",
     ),
     _spec(
-        "return_correlation", return_correlation, ("close", "market"), {"period": 30}, _R,
-        lambda period: period, "statistics",
+        "return_correlation",
+        return_correlation,
+        ("close", "market"),
+        {"period": 30},
+        _R,
+        lambda period: period,
+        "statistics",
     ),
     _spec(
-        "linearreg", linear_regression, _C, {"period": 14}, _R, lambda period: period - 1,
-        "statistics", "LINEARREG",
+        "linearreg",
+        linear_regression,
+        _C,
+        {"period": 14},
+        _R,
+        lambda period: period - 1,
+        "statistics",
+        "LINEARREG",
     ),
     _spec(
-        "linearreg_slope", linear_regression_slope, _C, {"period": 14}, _R, lambda period: period - 1,
-        "statistics", "LINEARREG_SLOPE",
+        "linearreg_slope",
+        linear_regression_slope,
+        _C,
+        {"period": 14},
+        _R,
+        lambda period: period - 1,
+        "statistics",
+        "LINEARREG_SLOPE",
     ),
     _spec(
-        "linearreg_intercept", linear_regression_intercept, _C, {"period": 14}, _R,
-        lambda period: period - 1, "statistics", "LINEARREG_INTERCEPT",
+        "linearreg_intercept",
+        linear_regression_intercept,
+        _C,
+        {"period": 14},
+        _R,
+        lambda period: period - 1,
+        "statistics",
+        "LINEARREG_INTERCEPT",
     ),
     _spec(
-        "linearreg_angle", linear_regression_angle, _C, {"period": 14}, _R, lambda period: period - 1,
-        "statistics", "LINEARREG_ANGLE",
+        "linearreg_angle",
+        linear_regression_angle,
+        _C,
+        {"period": 14},
+        _R,
+        lambda period: period - 1,
+        "statistics",
+        "LINEARREG_ANGLE",
     ),
-    _spec("tsf", time_series_forecast, _C, {"period": 14}, _R, lambda period: period - 1, "statistics", "TSF"),
+    _spec(
+        "tsf", time_series_forecast, _C, {"period": 14}, _R, lambda period: period - 1, "statistics", "TSF"
+    ),
     _spec("skew", return_skewness, _C, {"period": 20}, _R, lambda period: period, "statistics"),
     _spec("kurtosis", return_kurtosis, _C, {"period": 20}, _R, lambda period: period, "statistics"),
     _spec(
-        "avgdev", mean_absolute_deviation, _C, {"period": 14}, _R, lambda period: period - 1,
-        "statistics", "AVGDEV",
+        "avgdev",
+        mean_absolute_deviation,
+        _C,
+        {"period": 14},
+        _R,
+        lambda period: period - 1,
+        "statistics",
+        "AVGDEV",
     ),
     _spec("sum", rolling_sum, _C, {"period": 30}, _R, lambda period: period - 1, "statistics", "SUM"),
     _spec("max", rolling_max, _C, {"period": 30}, _R, lambda period: period - 1, "statistics", "MAX"),
@@ -2113,7 +2294,7 @@ def _as_panel(name: str, key: str, arr: Any) -> np.ndarray:
 
 def compute_indicator_panel(
     name: str,
-    open: Any = None,  # noqa: A002 - mirrors the OHLCV column names
+    open: Any = None,
     high: Any = None,
     low: Any = None,
     close: Any = None,
@@ -2168,7 +2349,8 @@ def compute_indicator_panel(
     outs = [np.empty((T, N)) for _ in spec.outputs]
     args = tuple(resolved.values())
     for j in range(N):
-        cols = [np.ascontiguousarray(p[:, j if p.shape[1] > 1 else 0]) for p in panels]
+        # fresh writeable C-contiguous columns: one compiled signature per kernel
+        cols = [np.array(p[:, j if p.shape[1] > 1 else 0], dtype=np.float64, order="C") for p in panels]
         res = spec.func(*cols, *args)
         if spec.n_outputs == 1:
             outs[0][:, j] = res
@@ -2181,22 +2363,103 @@ def compute_indicator_panel(
 __all__ = [
     "INDICATORS",
     "IndicatorSpec",
+    "ad",
+    "adosc",
+    "adx",
+    "adxr",
+    "apo",
+    "aroon",
+    "aroonosc",
+    "atr",
+    "atr_bands",
+    "atr_panel",
+    "avgprice",
+    "bbands",
+    "bbands_bandwidth",
+    "bbands_percent_b",
+    "bbands_percent_b_panel",
+    "bop",
+    "cci",
+    "cmf",
+    "cmo",
     "compute_indicator_panel",
-    *sorted(
-        {s.func.__name__ for s in _SPECS}
-        | {
-            "rolling_beta",
-            "rolling_skewness",
-            "rolling_kurtosis",
-            "sma_panel",
-            "ema_panel",
-            "rsi_panel",
-            "macd_hist_panel",
-            "atr_panel",
-            "natr_panel",
-            "bbands_percent_b_panel",
-            "rolling_std_panel",
-            "zscore_panel",
-        }
-    ),
+    "cumulative_vwap",
+    "dema",
+    "donchian_channels",
+    "dx",
+    "efficiency_ratio",
+    "ema",
+    "ema_panel",
+    "garman_klass_volatility",
+    "hma",
+    "kama",
+    "keltner_channels",
+    "linear_regression",
+    "linear_regression_angle",
+    "linear_regression_intercept",
+    "linear_regression_slope",
+    "log_returns",
+    "macd",
+    "macd_hist_panel",
+    "mean_absolute_deviation",
+    "medprice",
+    "mfi",
+    "midpoint",
+    "midprice",
+    "minus_di",
+    "minus_dm",
+    "mom",
+    "natr",
+    "natr_panel",
+    "obv",
+    "parkinson_volatility",
+    "plus_di",
+    "plus_dm",
+    "ppo",
+    "price_beta",
+    "realized_volatility",
+    "return_correlation",
+    "return_kurtosis",
+    "return_skewness",
+    "roc",
+    "rocp",
+    "rocr",
+    "rocr100",
+    "rogers_satchell_volatility",
+    "rolling_beta",
+    "rolling_correlation",
+    "rolling_kurtosis",
+    "rolling_max",
+    "rolling_min",
+    "rolling_skewness",
+    "rolling_std",
+    "rolling_std_panel",
+    "rolling_sum",
+    "rolling_var",
+    "rolling_zscore",
+    "rsi",
+    "rsi_panel",
+    "simple_returns",
+    "sma",
+    "sma_panel",
+    "stoch",
+    "stochf",
+    "stochrsi",
+    "t3",
+    "tema",
+    "time_series_forecast",
+    "trima",
+    "trix",
+    "true_range",
+    "typprice",
+    "ulcer_index",
+    "ultosc",
+    "vwap",
+    "vwma",
+    "wclprice",
+    "wilder_ma",
+    "willr",
+    "wma",
+    "zlema",
+    "zscore_panel",
 ]
