@@ -353,10 +353,10 @@ def _check_ohlc(df: pd.DataFrame, policy: str, pre: str) -> pd.DataFrame:
     if not bad.any():
         return df
     kinds = []
-    for mask, label in (
+    for mask, label in (  # each row listed once, under its first problem
         (hl, "high < low"),
-        (c_out, "close outside [low, high]"),
-        (o_out, "open outside [low, high]"),
+        (c_out & ~hl, "close outside [low, high]"),
+        (o_out & ~hl & ~c_out, "open outside [low, high]"),
     ):
         if mask.any():
             kinds.append(f"{label}: {_row_examples(df, mask, list(PRICE_FIELDS))}")
