@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wealtharena_env.data import MarketData, from_dataframe
+from wealtharena_env.data import DataWarning, MarketData, from_dataframe
 from wealtharena_env.errors import WealthArenaDataError
 
 
@@ -166,4 +169,32 @@ def test_to_frame_round_trips_through_from_dataframe():
     assert list(df.columns) == ["date", "ticker", "open", "high", "low", "close", "adj_close", "volume"]
     assert len(df) == 24 and list(df["ticker"].unique()) == ["T0", "T1", "T2"]
     back = from_dataframe(df)
+    assert back.content_hash() == md.content_hash()
+
+
+def test_pickle_round_trip_keeps_data_frozen():
+    import pickle
+
+    md = make()
+    h = md.content_hash()
+    back = pickle.loads(pickle.dumps(md))
+    assert back.content_hash() == h and not back.close.flags.writeable and back.tickers == md.tickers
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_steps=st.integers(1, 12),
+    n_assets=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_long_frame_round_trip_is_order_independent(n_steps, n_assets, seed):
+    md = make(T=n_steps, N=n_assets, seed=seed)
+    df = md.to_frame()
+    rng = np.random.default_rng(seed)
+    shuffled = df.iloc[rng.permutation(len(df))].sort_values(
+        "ticker", kind="stable"
+    )  # dates shuffled per ticker
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        back = from_dataframe(shuffled, tickers=list(md.tickers))
     assert back.content_hash() == md.content_hash()

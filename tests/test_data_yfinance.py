@@ -165,3 +165,20 @@ def test_real_yfinance_offline_gives_a_clear_error(tmp_path):
         assert "AAPL, MSFT" in msg and "[2020-01-01, 2020-02-01)" in msg and "no network" in msg
     else:
         pytest.skip(f"Yahoo Finance was reachable; got {md}")
+
+
+def test_old_yfinance_without_multi_level_index(monkeypatch, dow):
+    inner = FakeYahoo(dow)
+
+    def old_download(tickers=None, start=None, end=None, **kw):
+        if "multi_level_index" in kw:
+            raise TypeError("download() got an unexpected keyword argument 'multi_level_index'")
+        frame = inner(tickers, start, end, **kw)
+        if len(inner.calls[-1]["tickers"]) == 1:  # old versions returned flat columns for one ticker
+            frame = frame.droplevel("Ticker", axis=1)
+        return frame
+
+    install_fake(monkeypatch, old_download)
+    one = from_yfinance(["KO"], "2019-01-01", "2019-02-01", cache=False)
+    two = from_yfinance(["KO", "AAPL"], "2019-01-01", "2019-02-01", cache=False, progress=False)
+    assert one.content_hash() == two.select("KO").content_hash()

@@ -175,6 +175,16 @@ class MarketData:
             f"{name} {what} in {len(rows)} cell(s): {fmt_pairs(tick, dts)}{more}. Fix: {fix}."
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            if isinstance(v, np.ndarray):
+                v.setflags(write=False)  # unpickled arrays come back writeable
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_hash", [])
+
     # ------------------------------------------------------------------ basics
     @property
     def n_steps(self) -> int:

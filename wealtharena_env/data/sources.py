@@ -330,19 +330,26 @@ def _yf_download(
     start = pd.Timestamp(start_ns)
     end = pd.Timestamp(end_ns)
     daily = interval in _OVERLAP_DAYS
+    kwargs: dict[str, Any] = {
+        "tickers": list(tickers),
+        "start": start.strftime("%Y-%m-%d") if daily else start,
+        "end": end.strftime("%Y-%m-%d") if daily else end,
+        "interval": interval,
+        "auto_adjust": auto_adjust,
+        "actions": False,
+        "group_by": "column",
+        "multi_level_index": True,
+        "progress": False,
+        "threads": True,
+    }
     try:
-        raw = yf.download(
-            tickers=list(tickers),
-            start=start.strftime("%Y-%m-%d") if daily else start,
-            end=end.strftime("%Y-%m-%d") if daily else end,
-            interval=interval,
-            auto_adjust=auto_adjust,
-            actions=False,
-            group_by="column",
-            multi_level_index=True,
-            progress=False,
-            threads=True,
-        )
+        try:
+            raw = yf.download(**kwargs)
+        except TypeError as exc:  # yfinance < 0.2.48 has no multi_level_index (and always nests >1 ticker)
+            if "multi_level_index" not in str(exc):
+                raise
+            kwargs.pop("multi_level_index")
+            raw = yf.download(**kwargs)
     except Exception as exc:  # yfinance raises for bad arguments, not for network failures
         raise WealthArenaDataError(
             f"yfinance.download({fmt_list(tickers)}, {_day(start_ns)}..{_day(end_ns)}, interval={interval!r}) "

@@ -230,7 +230,8 @@ def _check_missing(df: pd.DataFrame, policy: str, pre: str) -> pd.DataFrame:
     )
     if no_close.any():
         msg += (
-            f"; dropped {int(no_close.sum())} row(s) without a valid close: {_row_examples(df, no_close, [])}"
+            f"; dropped {int(no_close.sum())} row(s) without a valid close / adj_close: "
+            f"{_row_examples(df, no_close, [])}"
         )
     warn(DataRepairWarning, msg)
     return df.loc[~no_close].reset_index(drop=True)
