@@ -124,28 +124,27 @@ def _batched_infos(info: np.ndarray, n_assets: int, present: np.ndarray | None, 
     """Gymnasium's vector-info dict from the ``(K, A, I)`` info array (agent axis dropped if ``squeeze``).
 
     Each key maps to an array with the environment axis first, paired with a ``_key`` bool mask (which
-    environments carry it: all of them, or ``present`` after a partial reset).
+    environments carry it: all of them, or ``present`` after a partial reset). ``info`` must be a fresh
+    array owned by the caller: the float entries are views of it (no copy), so every call returns new
+    memory; each mask is its own row of one fresh bool block.
     """
     num_envs = info.shape[0]
+    if present is not None:
+        info[~present] = 0.0  # environments not reset carry no info (zeros, as gymnasium's SyncVectorEnv)
     rows = info[:, 0, :] if squeeze else info
-    mask = np.ones(num_envs, dtype=np.bool_) if present is None else present
+    masks = np.ones((len(_INFO_COLUMNS) + 3, num_envs), dtype=np.bool_)
+    if present is not None:
+        masks[:] = present
     out: dict[str, Any] = {}
-    for name, col, dtype in _INFO_COLUMNS:
-        values = rows[..., col].astype(dtype)
-        if present is not None:
-            values[~present] = 0
-        out[name] = values
-        out["_" + name] = mask.copy()
-    weights = rows[..., ks.IN_WEIGHTS: ks.IN_WEIGHTS + n_assets + 1].copy()
-    if present is not None:
-        weights[~present] = 0.0
-    out["weights"] = weights
-    out["_weights"] = mask.copy()
-    profit = rows[..., ks.IN_LOG_RETURN].copy()
-    if present is not None:
-        profit[~present] = 0.0
-    out["reward_terms"] = {"profit": profit, "_profit": mask.copy()}
-    out["_reward_terms"] = mask.copy()
+    for j, (name, col, dtype) in enumerate(_INFO_COLUMNS):
+        values = rows[..., col]
+        out[name] = values if dtype is np.float64 else values.astype(dtype)
+        out["_" + name] = masks[j]
+    j = len(_INFO_COLUMNS)
+    out["weights"] = rows[..., ks.IN_WEIGHTS: ks.IN_WEIGHTS + n_assets + 1]
+    out["_weights"] = masks[j]
+    out["reward_terms"] = {"profit": rows[..., ks.IN_LOG_RETURN], "_profit": masks[j + 1]}
+    out["_reward_terms"] = masks[j + 2]
     return out
 
 
