@@ -1,0 +1,821 @@
+"""Evaluate a policy on a leaderboard task and write a schema-versioned results JSON.
+
+Protocol
+--------
+For each scenario of the task, one environment per evaluation seed is created from the task's registered
+env ID and reset with that seed; the environments are stepped in lock-step and the policy is called once
+per step on the **batch** of every focal agent's observation ``(K, D)`` (a policy that only accepts one
+observation ``(D,)`` is detected and called row by row). Non-focal seats are played by the scenario's
+background population. Each episode's focal score is the mean over focal agents of the task's primary
+metric (Sharpe ratio of daily simple returns of portfolio value, net of all costs, annualised with 252
+periods, risk-free 0, sample std); the task score is the mean over every evaluation episode, with a 95 %
+stratified-bootstrap interval (strata = scenarios, 2000 replicates, seed 0) and the IQM.
+
+A broken policy (it raises, returns the wrong shape, or NaN / inf) fails only the episodes it broke:
+each failure is recorded with the step, agent and message, the episode is stopped and excluded from the
+aggregates, and the run goes on. ``n_failed`` and ``failures`` say what failed.
+
+Policies (:func:`load_policy`)
+------------------------------
+* a baseline name (``equal_weight``, or ``baseline:equal_weight``): see :mod:`.baselines`;
+* ``module:callable`` or ``path/to/file.py:callable``: a callable on observation batches or single
+  observations (an attribute ``batched = False`` skips the batch probe);
+* ``path/to/model.zip``: a Stable-Baselines3 model (``sac:path.zip`` forces the algorithm; needs the
+  ``sb3`` extra), called as ``model.predict(obs, deterministic=True)``;
+* a directory holding an RLlib checkpoint (needs the ``rllib`` extra).
+
+Results JSON (``schema_version`` 1)
+-----------------------------------
+``schema``, ``schema_version``, ``created_utc`` (the only field that changes between identical runs),
+``package`` / ``versions``, ``task`` (key, fingerprint, suite version, env ID, scenarios), ``entry`` and
+``policy``, ``seeds``, ``budget`` (seeds and episode length used, ``official`` when the full protocol was
+played), ``data`` (historical tracks: content hash, tickers, dates), ``episodes`` (per episode: scenario,
+seed, status, error, focal metric means and per-agent metrics), ``aggregates`` (score intervals, metric
+means with intervals, per-scenario breakdown, the equal-weight benchmark), ``failures`` and, optionally,
+``trajectories`` (equity, weights, costs and risk events of the first seeds, for reports). Floats are
+rounded to 10 significant digits; NaN and inf are written as ``null``. The file is written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import importlib.util
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wealtharena_env.errors import ConfigError
+from wealtharena_env.leaderboard import aggregate as agg
+from wealtharena_env.leaderboard.tasks import SUITE_VERSION, Scenario, Task, get_task
+
+SCHEMA = "wealtharena-results"
+SCHEMA_VERSION = 1
+
+#: Per-agent metrics recorded per episode, besides :data:`~wealtharena_env.kernels.metrics.SUMMARY_METRIC_NAMES`.
+EXTRA_METRICS = ("final_value", "total_cost", "average_turnover", "episode_reward", "nan_actions",
+                 "clipped_actions", "risk_events")
+
+#: Focal metrics aggregated with intervals in ``aggregates["metrics"]``.
+AGGREGATED_METRICS = ("sharpe_ratio", "total_return", "cagr", "annual_volatility", "sortino_ratio", "max_drawdown",
+                      "calmar_ratio", "historical_cvar", "win_rate", "average_turnover", "total_cost",
+                      "information_ratio", "tracking_error", "risk_events")
+
+
+# =============================================================================================== policies
+class PolicyLoadError(ConfigError):
+    """The policy spec could not be turned into a policy."""
+
+
+@dataclass
+class LoadedPolicy:
+    """A policy and how it was specified. ``build(env, seed)`` returns the callable for one env layout."""
+
+    spec: str
+    kind: str
+    name: str
+    build: Callable[[Any, int], Callable[[np.ndarray], Any]]
+
+
+def _baseline_policy(name: str) -> LoadedPolicy:
+    from wealtharena_env.leaderboard.baselines import make_baseline
+
+    return LoadedPolicy(f"baseline:{name}", "baseline", name, lambda env, seed: make_baseline(name, env, seed=seed))
+
+
+def _import_callable(spec: str) -> Callable:
+    module_name, _, attr = spec.rpartition(":")
+    if not module_name or not attr:
+        raise PolicyLoadError(f"policy {spec!r}: expected 'module:callable' or 'path/to/file.py:callable'.")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name).expanduser().resolve()
+            if not path.is_file():
+                raise PolicyLoadError(f"policy {spec!r}: file {path} does not exist.")
+            mod_spec = importlib.util.spec_from_file_location(f"_wealtharena_policy_{path.stem}", path)
+            module = importlib.util.module_from_spec(mod_spec)  # type: ignore[arg-type]
+            mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            module = importlib.import_module(module_name)
+    except PolicyLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any import failure is a load failure
+        raise PolicyLoadError(f"policy {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise PolicyLoadError(f"policy {spec!r}: {module_name!r} has no attribute {attr!r}.")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise PolicyLoadError(f"policy {spec!r}: {attr!r} is a {type(obj).__name__}, not a callable.")
+    return obj
+
+
+_SB3_ALGOS = ("PPO", "A2C", "SAC", "TD3", "DDPG", "DQN")
+
+
+def _sb3_policy(spec: str) -> LoadedPolicy:
+    algo_name = None
+    path_text = spec
+    head, sep, tail = spec.partition(":")
+    if sep and head.upper() in _SB3_ALGOS:
+        algo_name, path_text = head.upper(), tail
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise PolicyLoadError(f"policy {spec!r}: SB3 model file {path} does not exist.")
+    try:
+        import stable_baselines3 as sb3
+        from stable_baselines3.common.save_util import load_from_zip_file
+    except ImportError as exc:
+        raise PolicyLoadError("loading an SB3 .zip needs stable-baselines3 (and torch): "
+                              "pip install 'wealtharena-env[sb3]'") from exc
+    if algo_name is None:
+        data, _, _ = load_from_zip_file(path, device="cpu", load_data=True)
+        module = getattr((data or {}).get("policy_class"), "__module__", "")
+        algo_name = next((a for a in ("SAC", "TD3", "DDPG", "DQN") if f".{a.lower()}." in f".{module}."), "PPO")
+    model = getattr(sb3, algo_name).load(path, device="cpu")
+
+    def predict(obs: np.ndarray) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
+
+    return LoadedPolicy(f"sb3:{algo_name.lower()}:{path.name}", "sb3", f"{algo_name.lower()}:{path.stem}",
+                        lambda env, seed: predict)
+
+
+def _rllib_policy(spec: str) -> LoadedPolicy:
+    path = Path(spec).expanduser()
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise PolicyLoadError(f"policy {spec!r} looks like an RLlib checkpoint directory, but ray is not "
+                              "installed: pip install 'wealtharena-env[rllib]'") from exc
+    module_dir = None
+    for candidate in sorted(path.glob("**/rl_module/*")):
+        if candidate.is_dir():
+            module_dir = candidate
+            break
+    if module_dir is not None:  # new API stack: an RLModule checkpoint
+        import torch
+        from ray.rllib.core.rl_module.rl_module import RLModule
+
+        module = RLModule.from_checkpoint(module_dir)
+
+        def forward(obs: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                out = module.forward_inference({"obs": torch.as_tensor(np.asarray(obs, dtype=np.float32))})
+            logits = out.get("action_dist_inputs")
+            dist_cls = module.get_inference_action_dist_cls()
+            action = dist_cls.from_logits(logits).to_deterministic().sample()
+            return action.cpu().numpy()
+
+        return LoadedPolicy(f"rllib:{path.name}", "rllib", path.name, lambda env, seed: forward)
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    algo = Algorithm.from_checkpoint(str(path))
+
+    def single(obs: np.ndarray) -> np.ndarray:
+        return np.asarray(algo.compute_single_action(obs, explore=False))
+
+    single.batched = False  # type: ignore[attr-defined]
+    return LoadedPolicy(f"rllib:{path.name}", "rllib", path.name, lambda env, seed: single)
+
+
+def load_policy(spec: str | Callable, name: str | None = None) -> LoadedPolicy:
+    """Turn a policy spec (see the module docstring) or a Python callable into a :class:`LoadedPolicy`."""
+    from wealtharena_env.leaderboard.baselines import BASELINES
+
+    if callable(spec) and not isinstance(spec, str):
+        label = name or getattr(spec, "name", None) or getattr(spec, "__name__", None) or type(spec).__name__
+        return LoadedPolicy(f"python:{label}", "python", str(label), lambda env, seed: spec)
+    if not isinstance(spec, str) or not spec:
+        raise PolicyLoadError(f"policy must be a non-empty string or a callable, got {spec!r}.")
+    text = spec.strip()
+    if text.startswith("baseline:"):
+        base = text.split(":", 1)[1]
+        if base not in BASELINES:
+            raise PolicyLoadError(f"unknown baseline {base!r}; choose one of {sorted(BASELINES)}.")
+        loaded = _baseline_policy(base)
+    elif text in BASELINES:
+        loaded = _baseline_policy(text)
+    elif text.lower().endswith(".zip"):
+        loaded = _sb3_policy(text)
+    elif Path(text).expanduser().is_dir():
+        loaded = _rllib_policy(text)
+    elif ":" in text:
+        fn = _import_callable(text)
+        loaded = LoadedPolicy(text, "callable", text.rpartition(":")[2], lambda env, seed: fn)
+    else:
+        raise PolicyLoadError(
+            f"cannot interpret policy {spec!r}: use a baseline name ({', '.join(sorted(BASELINES))}), "
+            "'module:callable', 'path/to/file.py:callable', an SB3 'model.zip' or an RLlib checkpoint directory.")
+    if name:
+        loaded.name = name
+    return loaded
+
+
+class PolicyCaller:
+    """Calls a policy on an observation batch and reports, per row, an action or an error message.
+
+    The first call probes the calling convention: the batch ``(K, D)`` (expecting ``(K, n_action)``), else
+    one observation at a time (expecting ``(n_action,)``). After a batch call fails in batch mode, rows are
+    retried one by one (as batches of one) so a failure is attributed to the episodes that caused it.
+    """
+
+    def __init__(self, fn: Callable, n_action: int):
+        self.fn = fn
+        self.n_action = n_action
+        self.mode: str | None = None if getattr(fn, "batched", True) else "single"
+
+    def _as_actions(self, out: Any, rows: int) -> np.ndarray:
+        arr = np.asarray(out, dtype=np.float64)
+        if arr.shape == (rows, self.n_action):
+            return arr
+        if rows == 1 and arr.shape == (self.n_action,):
+            return arr[None, :]
+        raise ValueError(f"returned an action of shape {arr.shape} for {rows} observation(s); expected "
+                         f"({rows}, {self.n_action})" + (f" or ({self.n_action},)" if rows == 1 else ""))
+
+    def _batch(self, obs: np.ndarray) -> np.ndarray:
+        return self._as_actions(self.fn(obs), obs.shape[0])
+
+    def _single(self, row: np.ndarray) -> np.ndarray:
+        arr = np.asarray(self.fn(row), dtype=np.float64)
+        if arr.shape == (1, self.n_action):
+            arr = arr[0]
+        if arr.shape != (self.n_action,):
+            raise ValueError(f"returned an action of shape {arr.shape} for one observation; expected ({self.n_action},)")
+        return arr
+
+    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+        k = obs.shape[0]
+        actions = np.zeros((k, self.n_action))
+        errors: list[str | None] = [None] * k
+        if self.mode == "single":
+            self._rows(obs, actions, errors)
+        else:
+            try:
+                actions[:] = self._batch(obs)
+                self.mode = "batch"
+            except Exception as exc:  # noqa: BLE001 - a policy may raise anything
+                batch_error = _describe(exc)
+                if self.mode == "batch":  # find the rows that break it: batches of one
+                    for i in range(k):
+                        try:
+                            actions[i] = self._batch(obs[i:i + 1])[0]
+                        except Exception as row_exc:  # noqa: BLE001
+                            errors[i] = _describe(row_exc)
+                elif not self._probe_single(obs, actions, errors):
+                    errors = [f"{batch_error} when called on a batch of {k}; {e} when called on one observation"
+                              for e in errors]
+        for i in range(k):
+            if errors[i] is None and not np.all(np.isfinite(actions[i])):
+                bad = int(np.count_nonzero(~np.isfinite(actions[i])))
+                errors[i] = f"returned {bad} non-finite (NaN/inf) action value(s): {np.array2string(actions[i], precision=3)}"
+        return actions, errors
+
+    def _rows(self, obs: np.ndarray, actions: np.ndarray, errors: list[str | None]) -> int:
+        ok = 0
+        for i in range(obs.shape[0]):
+            try:
+                actions[i] = self._single(obs[i])
+                errors[i] = None
+                ok += 1
+            except Exception as exc:  # noqa: BLE001
+                errors[i] = _describe(exc)
+        return ok
+
+    def _probe_single(self, obs: np.ndarray, actions: np.ndarray, errors: list[str | None]) -> bool:
+        if self._rows(obs, actions, errors):
+            self.mode = "single"
+            return True
+        return False
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ValueError) and str(exc).startswith("returned"):
+        return str(exc)
+    return f"raised {type(exc).__name__}: {exc}"
+
+
+# =============================================================================================== envs
+class _GymAdapter:
+    """A single-agent Gymnasium env seen through the parallel API (agent ``"agent"``)."""
+
+    def __init__(self, env: Any):
+        self.env = env
+        self.possible_agents = ["agent"]
+        self.agents: list[str] = []
+        self.unwrapped = env.unwrapped
+
+    def action_space(self, agent: str):
+        return self.env.action_space
+
+    def reset(self, seed: int):
+        obs, info = self.env.reset(seed=seed)
+        self.agents = ["agent"]
+        return {"agent": obs}, {"agent": info}
+
+    def step(self, actions: dict[str, Any]):
+        obs, reward, terminated, truncated, info = self.env.step(actions["agent"])
+        if terminated or truncated:
+            self.agents = []
+        return {"agent": obs}, {"agent": reward}, {"agent": terminated}, {"agent": truncated}, {"agent": info}
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def make_task_env(task: Task, scenario: Scenario, episode_length: int | None = None, data: Any = None) -> Any:
+    """One environment of ``scenario``, built from the task's registered ID (parallel API for both kinds)."""
+    from wealtharena_env.registration import PETTINGZOO_ENVS
+
+    kwargs = task.scenario_kwargs(scenario, episode_length)
+    if data is not None:
+        kwargs["data"] = data
+    if task.env_id in PETTINGZOO_ENVS:
+        import pettingzoo
+
+        return pettingzoo.make("parallel", task.env_id, **kwargs)
+    import gymnasium
+
+    return _GymAdapter(gymnasium.make(task.env_id, disable_env_checker=True, **kwargs))
+
+
+def load_task_data(task: Task, data: Any = None):
+    """The evaluation split of a historical task as ``MarketData`` (``data``: a path / MarketData / frame
+    holding the task's tickers; default: download them with yfinance through the cache)."""
+    if task.historical is None:
+        return None
+    from wealtharena_env.data import load_market_data, resolve_split
+
+    spec = task.historical
+    options = dict(spec.load_options)
+    if data is None:
+        full = load_market_data(list(spec.tickers), start=spec.start, end=spec.end, **options)
+    else:
+        full = load_market_data(data, tickers=list(spec.tickers), **options)
+    missing = [t for t in spec.tickers if t not in full.tickers]
+    if missing:
+        raise ConfigError(f"task {task.key} needs tickers {missing}, which the data does not hold.")
+    full = full.select(list(spec.tickers))
+    return resolve_split(full, (spec.date_splits(), spec.eval_split))
+
+
+# =============================================================================================== progress
+class _Progress:
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.total, self.desc, self.enabled, self.n, self._bar, self._shown = total, desc, enabled, 0, None, -1
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self._bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr, leave=False)
+            except ImportError:
+                self._bar = None
+
+    def update(self, k: int = 1) -> None:
+        if not self.enabled:
+            return
+        self.n += k
+        if self._bar is not None:
+            self._bar.update(k)
+            return
+        pct = int(100 * self.n / max(self.total, 1)) // 10 * 10
+        if pct != self._shown:
+            self._shown = pct
+            print(f"\r{self.desc}: {pct:3d}% ({self.n}/{self.total} steps)", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            print(file=sys.stderr, flush=True)
+
+
+# =============================================================================================== evaluation
+@dataclass
+class _Episode:
+    env: Any
+    seed: int
+    values: dict[str, list[float]]
+    costs: dict[str, float]
+    turnover: dict[str, list[float]]
+    rewards: dict[str, float]
+    nan_actions: dict[str, int]
+    clipped_actions: dict[str, int]
+    risk_events: dict[str, int]
+    trajectory: dict[str, Any] | None
+    error: dict[str, Any] | None = None
+    done: bool = False
+
+
+def _risk_event_names(info: dict[str, Any]) -> list[str]:
+    events = info.get("risk_events") or ()
+    out = []
+    for e in events:
+        if isinstance(e, dict):
+            out.append(str(e.get("type") or e.get("name") or e.get("event") or e))
+        else:
+            out.append(str(e))
+    return out
+
+
+def _round(x: float) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    return float(f"{x:.10g}")
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _round(float(value))
+    if isinstance(value, np.ndarray):
+        return _clean_json(value.tolist())
+    return value
+
+
+def _benchmark_returns(env: Any, n_steps: int) -> np.ndarray:
+    """Equal-weight, daily-rebalanced, cost-free benchmark over the episode's decision bars."""
+    from wealtharena_env.kernels.market import BAR_CLOSE
+
+    sim = env.unwrapped.sim
+    w = sim.config.warmup
+    close = sim.bars[0, w:w + n_steps + 1, BAR_CLOSE, :]
+    return (close[1:] / close[:-1]).mean(axis=1) - 1.0
+
+
+def _agent_metrics(ep: _Episode, agent: str, benchmark: np.ndarray, ppy: float) -> dict[str, Any]:
+    from wealtharena_env.kernels import metrics as km
+
+    values = np.asarray(ep.values[agent], dtype=np.float64)
+    returns = values[1:] / values[:-1] - 1.0
+    bench = benchmark[: returns.size]
+    turnover = np.asarray(ep.turnover[agent], dtype=np.float64)
+    summary = km.summary_metrics(returns, bench, ppy, turnover=turnover[None, :] if turnover.size else None)
+    out: dict[str, Any] = {name: float(v[0]) for name, v in summary.items()}
+    out.setdefault("average_turnover", float("nan"))
+    out["final_value"] = float(values[-1])
+    out["total_cost"] = float(ep.costs[agent])
+    out["episode_reward"] = float(ep.rewards[agent])
+    out["nan_actions"] = int(ep.nan_actions[agent])
+    out["clipped_actions"] = int(ep.clipped_actions[agent])
+    out["risk_events"] = int(ep.risk_events[agent])
+    out["steps"] = int(returns.size)
+    return out
+
+
+def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: Sequence[int], episode_length: int,
+                  data: Any, policy_seed: int, n_trajectories: int, progress: _Progress) -> list[dict[str, Any]]:
+    from wealtharena_env.leaderboard.baselines import make_baseline
+
+    envs = [make_task_env(task, scenario, episode_length, data) for _ in seeds]
+    first = envs[0]
+    agents = list(first.possible_agents)
+    focal = [a for a in task.focal_agents if a in agents]
+    if len(focal) != len(task.focal_agents):
+        raise ConfigError(f"task {task.key}: focal agents {task.focal_agents} are not all in the env's agents {agents}.")
+    background = scenario.background.mapping if scenario.background is not None else {}
+    roles = {a: "focal" if a in focal else f"background:{background.get(a, 'cash')}" for a in agents}
+    n_action = int(np.prod(first.action_space(focal[0]).shape))
+    focal_caller = PolicyCaller(policy.build(first, policy_seed), n_action)
+    background_callers = {a: PolicyCaller(make_baseline(background.get(a, "cash"), first, seed=policy_seed + 1 + i),
+                                          n_action)
+                          for i, a in enumerate(agents) if a not in focal}
+    episodes: list[_Episode] = []
+    obs_now: list[dict[str, Any]] = []
+    for k, (env, seed) in enumerate(zip(envs, seeds)):
+        obs, infos = env.reset(seed=int(seed))
+        traj = None
+        if k < n_trajectories:
+            traj = {"scenario": scenario.name, "seed": int(seed),
+                    "agents": {a: {"role": roles[a], "equity": [1.0], "cost": [], "weights": [] if a in focal else None,
+                                   "risk_events": []} for a in agents}}
+            for a in focal:
+                traj["agents"][a]["weights"].append([_round(w) for w in np.asarray(infos[a]["weights"]).tolist()])
+        episodes.append(_Episode(
+            env=env, seed=int(seed), values={a: [float(infos[a]["portfolio_value"])] for a in agents},
+            costs=dict.fromkeys(agents, 0.0), turnover={a: [] for a in agents}, rewards=dict.fromkeys(agents, 0.0),
+            nan_actions=dict.fromkeys(agents, 0), clipped_actions=dict.fromkeys(agents, 0),
+            risk_events=dict.fromkeys(agents, 0), trajectory=traj))
+        obs_now.append(obs)
+    step = 0
+    while True:
+        live = [i for i, ep in enumerate(episodes) if not ep.done]
+        if not live:
+            break
+        actions: list[dict[str, Any]] = [{} for _ in episodes]
+        # focal agents: one batch over every live episode and focal seat
+        rows = [(i, a) for i in live for a in focal if a in episodes[i].env.agents]
+        if rows:
+            batch = np.stack([np.asarray(obs_now[i][a]) for i, a in rows])
+            acts, errs = focal_caller(batch)
+            for (i, a), act, err in zip(rows, acts, errs):
+                if err is not None and episodes[i].error is None:
+                    episodes[i].error = {"step": step, "agent": a, "source": "policy",
+                                          "message": f"policy {err}"}
+                    episodes[i].done = True
+                actions[i][a] = act
+        live = [i for i in live if not episodes[i].done]
+        for a, caller in background_callers.items():
+            rows_b = [i for i in live if a in episodes[i].env.agents]
+            if not rows_b:
+                continue
+            acts, errs = caller(np.stack([np.asarray(obs_now[i][a]) for i in rows_b]))
+            for i, act, err in zip(rows_b, acts, errs):
+                if err is not None:
+                    raise RuntimeError(f"background baseline {roles[a]} failed: {err}")  # our bug, not the entrant's
+                actions[i][a] = act
+        for i in live:
+            ep = episodes[i]
+            try:
+                obs, rewards, terms, truncs, infos = ep.env.step(actions[i])
+            except Exception as exc:  # noqa: BLE001 - an env crash fails this episode, not the run
+                ep.error = {"step": step, "agent": None, "source": "env",
+                            "message": f"environment raised {type(exc).__name__}: {exc} (a bug in the env, not in "
+                                       "the policy: please report it)"}
+                ep.done = True
+                continue
+            obs_now[i] = obs
+            for a, info in infos.items():
+                ep.values[a].append(float(info["portfolio_value"]))
+                ep.costs[a] += float(info.get("cost", 0.0))
+                ep.turnover[a].append(float(info.get("turnover", 0.0)))
+                ep.rewards[a] += float(rewards.get(a, 0.0))
+                ep.nan_actions[a] += int(info.get("nan_actions", 0))
+                ep.clipped_actions[a] += int(info.get("clipped_actions", 0))
+                names = _risk_event_names(info)
+                ep.risk_events[a] += len(names)
+                if ep.trajectory is not None:
+                    t = ep.trajectory["agents"][a]
+                    t["equity"].append(_round(ep.values[a][-1] / ep.values[a][0]))
+                    t["cost"].append(_round(float(info.get("cost", 0.0))))
+                    if a in focal:
+                        t["weights"].append([_round(w) for w in np.asarray(info["weights"]).tolist()])
+                    for name in names:
+                        t["risk_events"].append([step + 1, name])
+                    if int(info.get("nan_actions", 0)):
+                        t["risk_events"].append([step + 1, "nan_action"])
+                    if int(info.get("clipped_actions", 0)):
+                        t["risk_events"].append([step + 1, "clipped_action"])
+            if not ep.env.agents:
+                ep.done = True
+        step += 1
+        progress.update(1)
+    progress.update(max(0, episode_length - step))
+    ppy = float(first.unwrapped.sim.config.market.periods_per_year)
+    out = []
+    for ep in episodes:
+        n_steps = len(ep.values[agents[0]]) - 1
+        bench = _benchmark_returns(ep.env, n_steps)
+        record: dict[str, Any] = {"scenario": scenario.name, "seed": ep.seed,
+                                  "status": "failed" if ep.error else "ok", "error": ep.error}
+        if ep.error is None:
+            from wealtharena_env.kernels import metrics as km
+
+            per_agent = {a: {"role": roles[a], **_agent_metrics(ep, a, bench, ppy)} for a in agents}
+            metric_names = [m for m in per_agent[focal[0]] if m not in ("role",)]
+            record["focal"] = {m: float(np.mean([per_agent[a][m] for a in focal])) for m in metric_names}
+            bsum = km.summary_metrics(bench, None, ppy)
+            record["benchmark"] = {m: float(bsum[m][0]) for m in ("total_return", "sharpe_ratio", "max_drawdown",
+                                                                  "annual_volatility")}
+            record["agents"] = per_agent
+        else:
+            record["focal"] = None
+            record["benchmark"] = None
+            record["agents"] = None
+        if ep.trajectory is not None:
+            ep.trajectory["benchmark_equity"] = [1.0] + [_round(v) for v in np.cumprod(1.0 + bench).tolist()]
+            ep.trajectory["status"] = record["status"]
+            ep.trajectory["tickers"] = list(first.unwrapped.sim.tickers)
+            record["_trajectory"] = ep.trajectory
+        out.append(record)
+        ep.env.close()
+    return out
+
+
+def _aggregate(task: Task, episodes: list[dict[str, Any]], reps: int) -> dict[str, Any]:
+    primary = task.primary_metric
+    by_scen: dict[str, list[dict[str, Any]]] = {s.name: [] for s in task.scenarios}
+    for ep in episodes:
+        by_scen[ep["scenario"]].append(ep)
+
+    def strata(metric: str) -> dict[str, list[float]]:
+        return {name: [ep["focal"][metric] for ep in eps if ep["status"] == "ok"] for name, eps in by_scen.items()}
+
+    score = strata(primary)
+    aggregates: dict[str, Any] = {
+        "primary_metric": primary,
+        "score": {
+            "mean": agg.bootstrap_ci(score, "mean", reps=reps).as_dict(),
+            "iqm": agg.bootstrap_ci(score, "iqm", reps=reps).as_dict(),
+            "median": agg.bootstrap_ci(score, "median", reps=reps).as_dict(),
+        },
+        "confidence": 0.95,
+        "bootstrap": {"method": "stratified percentile", "strata": "scenario", "reps": reps, "seed": agg.DEFAULT_SEED},
+        "metrics": {m: agg.bootstrap_ci(strata(m), "mean", reps=reps).as_dict() for m in AGGREGATED_METRICS},
+        "by_scenario": {},
+        "held_out": None,
+        "benchmark": {},
+        "n_episodes": len(episodes),
+        "n_ok": sum(ep["status"] == "ok" for ep in episodes),
+        "n_failed": sum(ep["status"] != "ok" for ep in episodes),
+    }
+    for s in task.scenarios:
+        eps = by_scen[s.name]
+        ok = [ep for ep in eps if ep["status"] == "ok"]
+        aggregates["by_scenario"][s.name] = {
+            "held_out": s.held_out,
+            "background": s.background.name if s.background is not None else None,
+            "n_ok": len(ok),
+            "n_failed": len(eps) - len(ok),
+            "score": agg.bootstrap_ci({s.name: score[s.name]}, "mean", reps=reps).as_dict(),
+            "metrics": {m: (float(np.mean([ep["focal"][m] for ep in ok])) if ok else None)
+                        for m in ("total_return", "max_drawdown", "annual_volatility", "average_turnover")},
+        }
+    held = {s.name: score[s.name] for s in task.scenarios if s.held_out}
+    if held and len(held) < len(task.scenarios):
+        aggregates["held_out"] = agg.bootstrap_ci(held, "mean", reps=reps).as_dict()
+    ok = [ep for ep in episodes if ep["status"] == "ok"]
+    for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility"):
+        vals = [ep["benchmark"][m] for ep in ok if ep["benchmark"][m] is not None and math.isfinite(ep["benchmark"][m])]
+        aggregates["benchmark"][m] = float(np.mean(vals)) if vals else None
+    return aggregates
+
+
+def evaluate(
+    task: Task | str,
+    policy: str | Callable | LoadedPolicy,
+    *,
+    entry: str | None = None,
+    n_seeds: int | None = None,
+    episode_length: int | None = None,
+    data: Any = None,
+    policy_seed: int = 0,
+    trajectories: int = 1,
+    bootstrap_reps: int = agg.DEFAULT_REPS,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Play the task's evaluation seeds with ``policy``; return the results document (see module docstring).
+
+    Args:
+        task: a :class:`Task` or its key (``"Calm-v0"``).
+        policy: a spec for :func:`load_policy`, a callable, or a :class:`LoadedPolicy`.
+        entry: the leaderboard entry's name (default: the policy's name).
+        n_seeds: play only the first ``n_seeds`` evaluation seeds (a smaller budget; recorded).
+        episode_length: shorter episodes than the task's (a smaller budget; recorded).
+        data: historical tracks: the data (path, MarketData, frame) holding the task's tickers;
+            default: download with yfinance through the cache.
+        policy_seed: seed of stochastic baselines (the random baseline, background populations).
+        trajectories: record equity / weights / risk-event series of the first this-many seeds of every
+            scenario (for ``wealtharena report``); 0 records none.
+        bootstrap_reps: bootstrap replicates of the intervals.
+        progress: show a progress bar on stderr.
+    """
+    import wealtharena_env
+    from wealtharena_env.leaderboard.tasks import TASKS
+
+    task = get_task(task) if isinstance(task, str) else task
+    loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)
+    seeds = list(task.eval_seeds)
+    if n_seeds is not None:
+        if not 1 <= n_seeds <= len(seeds):
+            raise ConfigError(f"n_seeds must be in [1, {len(seeds)}], got {n_seeds}.")
+        seeds = seeds[:n_seeds]
+    length = task.episode_length if episode_length is None else int(episode_length)
+    if length < 1 or length > task.episode_length:
+        raise ConfigError(f"episode_length must be in [1, {task.episode_length}] for {task.key}, got {length}.")
+    market_data = load_task_data(task, data)
+    data_record = None
+    if market_data is not None:
+        data_record = {
+            "content_hash": market_data.content_hash(),
+            "tickers": list(market_data.tickers),
+            "first_date": str(np.datetime_as_string(np.asarray(market_data.dates)[0], unit="D")),
+            "last_date": str(np.datetime_as_string(np.asarray(market_data.dates)[-1], unit="D")),
+            "n_bars": int(market_data.n_steps),
+            "split": task.historical.eval_split if task.historical else None,
+        }
+    bar = _Progress(len(task.scenarios) * length, f"{task.key} {loaded.name}", progress)
+    episodes: list[dict[str, Any]] = []
+    try:
+        for scenario in task.scenarios:
+            episodes.extend(_run_scenario(task, scenario, loaded, seeds, length, market_data, policy_seed,
+                                          trajectories, bar))
+    finally:
+        bar.close()
+    trajs = [ep.pop("_trajectory") for ep in episodes if "_trajectory" in ep]
+    failures = [{"scenario": ep["scenario"], "seed": ep["seed"], **ep["error"]} for ep in episodes if ep["error"]]
+    env_version = task.env_id.rsplit("-", 1)[-1]
+    import numba
+
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "package": {"name": "wealtharena-env", "version": wealtharena_env.__version__},
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
+        "task": {
+            "key": task.key,
+            "name": task.name,
+            "version": task.version,
+            "suite_version": SUITE_VERSION,
+            "fingerprint": task.fingerprint(),
+            "published": TASKS.get(task.key) is task,
+            "env_id": task.env_id,
+            "env_version": env_version,
+            "primary_metric": task.primary_metric,
+            "focal_agents": list(task.focal_agents),
+            "scenarios": [{"name": s.name, "held_out": s.held_out,
+                           "background": s.background.mapping if s.background is not None else None,
+                           "description": s.description} for s in task.scenarios],
+        },
+        "entry": entry or loaded.name,
+        "policy": {"spec": loaded.spec, "kind": loaded.kind, "name": loaded.name, "seed": policy_seed},
+        "seeds": {"evaluation": seeds, "training": {"start": task.train_seeds.start, "stop": task.train_seeds.stop}},
+        "budget": {"n_seeds": len(seeds), "episode_length": length, "n_scenarios": len(task.scenarios),
+                   "official": len(seeds) == len(task.eval_seeds) and length == task.episode_length},
+        "data": data_record,
+        "aggregates": _aggregate(task, episodes, bootstrap_reps),
+        "failures": failures,
+        "episodes": episodes,
+        "trajectories": trajs,
+    }
+    return _clean_json(doc)
+
+
+def dumps_results(doc: dict[str, Any]) -> str:
+    """The canonical text of a results document (what :func:`write_results` writes)."""
+    return json.dumps(_clean_json(doc), indent=1, allow_nan=False) + "\n"
+
+
+def write_results(doc: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``doc`` to ``path`` atomically (temp file in the same directory, fsync, ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dumps_results(doc)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a results file, checking its schema."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read results file {path}: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ConfigError(f"{path} is not a wealtharena results file (schema {SCHEMA!r}).")
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise ConfigError(f"{path} has schema_version {doc.get('schema_version')!r}; this version reads "
+                          f"{SCHEMA_VERSION}. Re-run `wealtharena evaluate` with this package version.")
+    return doc
+
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "LoadedPolicy",
+    "PolicyCaller",
+    "PolicyLoadError",
+    "load_policy",
+    "make_task_env",
+    "load_task_data",
+    "evaluate",
+    "dumps_results",
+    "write_results",
+    "read_results",
+]
