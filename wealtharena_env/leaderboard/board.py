@@ -1,0 +1,212 @@
+"""Rank results files per task: Markdown table and a static HTML page.
+
+Primary score
+-------------
+Entries are ranked, per task, by the **mean Sharpe ratio of the focal agents over every evaluation
+episode** (all scenarios pooled; per episode: annualised Sharpe of daily simple returns of portfolio value
+net of costs, 252 periods, risk-free 0, sample std, averaged over the task's focal agents). The table shows
+its 95 % stratified-bootstrap interval (strata = scenarios), the interquartile mean, the probability of
+improvement over the ``equal_weight`` baseline (when it is on the board), the score per scenario (held-out
+regimes and background populations are marked ``†``) and the secondary metrics (focal means: total
+return, annual volatility, max drawdown, Sortino, CVaR 95 %, turnover, costs). Entries with failed
+episodes are ranked on the episodes that completed and show the failure count.
+
+Only results of the same task version (same fingerprint) and the same budget (evaluation seeds and
+episode length) are ranked together; each combination is its own table.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wealtharena_env.leaderboard import aggregate as agg
+from wealtharena_env.leaderboard.evaluate import read_results
+
+#: The reference entry of the "P(> ref)" column.
+REFERENCE_ENTRY = "equal_weight"
+
+#: Secondary columns: (label, metric, format, higher_is_better)
+SECONDARY = (
+    ("return", "total_return", "pct", True),
+    ("ann. vol", "annual_volatility", "pct", False),
+    ("max DD", "max_drawdown", "pct", False),
+    ("Sortino", "sortino_ratio", "num", True),
+    ("CVaR95", "historical_cvar", "pct", False),
+    ("turnover", "average_turnover", "pct", False),
+    ("costs", "total_cost", "money", False),
+)
+
+
+@dataclass
+class Row:
+    entry: str
+    policy: str
+    score: dict[str, Any]
+    iqm: dict[str, Any]
+    by_scenario: dict[str, float | None]
+    metrics: dict[str, float | None]
+    n_ok: int
+    n_failed: int
+    strata: dict[str, list[float]]
+    p_improvement: float | None = None
+    source: str = ""
+
+
+@dataclass
+class Group:
+    task_key: str
+    fingerprint: str
+    n_seeds: int
+    episode_length: int
+    official: bool
+    scenarios: list[dict[str, Any]]
+    has_data_hash: str | None
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        budget = f"{self.n_seeds} evaluation seeds x {len(self.scenarios)} scenario(s), {self.episode_length} steps"
+        return f"{self.task_key} ({budget}{'' if self.official else ', reduced budget'})"
+
+
+def _strata(doc: dict[str, Any]) -> dict[str, list[float]]:
+    metric = doc["task"]["primary_metric"]
+    out: dict[str, list[float]] = {s["name"]: [] for s in doc["task"]["scenarios"]}
+    for ep in doc["episodes"]:
+        if ep["status"] == "ok" and ep["focal"] is not None and ep["focal"].get(metric) is not None:
+            out[ep["scenario"]].append(float(ep["focal"][metric]))
+    return out
+
+
+def _sort_key(row: Row) -> tuple:
+    point = row.score.get("point")
+    return (0 if point is not None else 1, -(point if point is not None else 0.0), row.entry)
+
+
+def build_board(docs: Iterable[dict[str, Any]], sources: Sequence[str] | None = None) -> list[Group]:
+    """Group results by (task, fingerprint, budget) and rank each group by the primary score."""
+    groups: dict[tuple, Group] = {}
+    docs = list(docs)
+    for k, doc in enumerate(docs):
+        task, budget = doc["task"], doc["budget"]
+        key = (task["key"], task["fingerprint"], budget["n_seeds"], budget["episode_length"])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(task["key"], task["fingerprint"], int(budget["n_seeds"]),
+                                        int(budget["episode_length"]), bool(budget["official"]), task["scenarios"],
+                                        (doc.get("data") or {}).get("content_hash"))
+        a = doc["aggregates"]
+        group.rows.append(Row(
+            entry=doc["entry"], policy=doc["policy"]["spec"], score=a["score"]["mean"], iqm=a["score"]["iqm"],
+            by_scenario={name: s["score"]["point"] for name, s in a["by_scenario"].items()},
+            metrics={m: (a["metrics"].get(m) or {}).get("point") for _, m, _, _ in SECONDARY},
+            n_ok=int(a["n_ok"]), n_failed=int(a["n_failed"]), strata=_strata(doc),
+            source=sources[k] if sources else ""))
+    for group in groups.values():
+        group.rows.sort(key=_sort_key)
+        ref = next((r for r in group.rows if r.entry == REFERENCE_ENTRY), None)
+        if ref is not None:
+            for row in group.rows:
+                if row is not ref:
+                    row.p_improvement = agg.probability_of_improvement(row.strata, ref.strata)
+    return sorted(groups.values(), key=lambda g: (g.task_key, not g.official, -g.n_seeds, -g.episode_length))
+
+
+def load_board(paths: Iterable[str | Path]) -> list[Group]:
+    """:func:`build_board` over results files (see :func:`~.evaluate.read_results`)."""
+    paths = [Path(p) for p in paths]
+    return build_board([read_results(p) for p in paths], [p.name for p in paths])
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "money":
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def _cells(group: Group, row: Row, rank: int) -> list[str]:
+    ci = f"[{_fmt(row.score.get('low'), 'num')}, {_fmt(row.score.get('high'), 'num')}]"
+    cells = [str(rank), row.entry, _fmt(row.score.get("point"), "num"), ci, _fmt(row.iqm.get("point"), "num"),
+             _fmt(row.p_improvement, "num") if row.entry != REFERENCE_ENTRY else "ref"]
+    if len(group.scenarios) > 1:
+        cells += [_fmt(row.by_scenario.get(s["name"]), "num") for s in group.scenarios]
+    cells += [_fmt(row.metrics.get(m), kind) for _, m, kind, _ in SECONDARY]
+    cells.append(str(row.n_failed) if row.n_failed else "0")
+    return cells
+
+
+def _headers(group: Group) -> list[str]:
+    heads = ["#", "entry", "Sharpe (mean)", "95% CI", "IQM", f"P(>{REFERENCE_ENTRY})"]
+    if len(group.scenarios) > 1:
+        heads += [s["name"] + (" †" if s.get("held_out") else "") for s in group.scenarios]
+    heads += [label for label, _, _, _ in SECONDARY]
+    heads.append("failed")
+    return heads
+
+
+def to_markdown(groups: Sequence[Group]) -> str:
+    """The board as Markdown: one table per task and budget."""
+    lines: list[str] = []
+    for group in groups:
+        lines.append(f"### {group.title}")
+        lines.append("")
+        notes = [f"task fingerprint `{group.fingerprint}`"]
+        if group.has_data_hash:
+            notes.append(f"data hash `{group.has_data_hash[:16]}`")
+        lines.append(", ".join(notes) + ". Ranked by mean focal Sharpe; † = held-out scenario.")
+        lines.append("")
+        heads = _headers(group)
+        lines.append("| " + " | ".join(heads) + " |")
+        lines.append("|" + "|".join("---:" if i != 1 else "---" for i in range(len(heads))) + "|")
+        for rank, row in enumerate(group.rows, 1):
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(group, row, rank)) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1400px;color:#222}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .55rem;text-align:right;white-space:nowrap}
+th{background:#f4f6f8;position:sticky;top:0}td.entry,th.entry{text-align:left;font-weight:600}
+tr:first-child td{background:#eef7ee}.note{color:#666;font-size:.85rem}
+"""
+
+
+def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> str:
+    """A self-contained static HTML page of the board."""
+    e = html.escape
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
+             f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
+             "<p class='note'>Ranked per task by the mean Sharpe ratio of the focal agents over the evaluation "
+             "episodes, with 95% stratified-bootstrap intervals (strata: scenarios). IQM = interquartile mean; "
+             f"P(&gt;{e(REFERENCE_ENTRY)}) = probability of improvement over the equal-weight baseline. "
+             "† = held-out scenario (market regime or co-player population not seen in training).</p>"]
+    for group in groups:
+        parts.append(f"<h2>{e(group.title)}</h2>")
+        note = f"task fingerprint <code>{e(group.fingerprint)}</code>"
+        if group.has_data_hash:
+            note += f", data hash <code>{e(group.has_data_hash[:16])}</code>"
+        parts.append(f"<p class='note'>{note}</p><table><thead><tr>")
+        for i, h in enumerate(_headers(group)):
+            parts.append(f"<th{' class=entry' if i == 1 else ''}>{e(h)}</th>")
+        parts.append("</tr></thead><tbody>")
+        for rank, row in enumerate(group.rows, 1):
+            parts.append("<tr>" + "".join(f"<td{' class=entry' if i == 1 else ''}>{e(c)}</td>"
+                                          for i, c in enumerate(_cells(group, row, rank))) + "</tr>")
+        parts.append("</tbody></table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+__all__ = ["REFERENCE_ENTRY", "Row", "Group", "build_board", "load_board", "to_markdown", "to_html"]
