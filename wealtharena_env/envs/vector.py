@@ -15,6 +15,7 @@ info, reward 0, ``terminated = truncated = False``, and ignores its action. Envi
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -44,6 +45,9 @@ _INFO_COLUMNS: tuple[tuple[str, int, type], ...] = (
 
 
 # ---------------------------------------------------------------------------------------------- engine glue
+_SIM_STEP_RESETS = "reset_mask" in inspect.signature(Simulation.step).parameters
+
+
 def _step_with_autoreset(sim: Simulation, reset_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Step every environment except those in ``reset_mask``, which start a new episode instead.
 
@@ -52,10 +56,12 @@ def _step_with_autoreset(sim: Simulation, reset_mask: np.ndarray) -> tuple[np.nd
     drawn from their own generators (a Python loop over those environments only: the market source needs
     their ``numpy.random.Generator``) and reset by one ``reset_batch`` call writing only their rows.
 
-    This is the ``Simulation`` API the vector envs need (see ``docs/benchmarks.md``); until
-    ``Simulation`` offers it (``Simulation.step(reset_mask=...)``), it lives here and reads the
-    simulation's arrays directly.
+    This is the ``Simulation`` API the vector envs need: when ``Simulation.step`` accepts ``reset_mask``
+    (reset those environments from their own generators, step the others, one kernel call), it is used;
+    until then the fallback below reads the simulation's arrays directly.
     """
+    if _SIM_STEP_RESETS:
+        return sim.step(reset_mask=reset_mask)
     b, a = sim.batch_size, sim.n_agents
     obs = np.empty((b, a, sim.obs_size), dtype=np.float32)
     info = np.empty((b, a, sim.info_size))
@@ -422,7 +428,12 @@ class ArenaVecEnv:
             rewards[reset_mask] = 0.0
             terminations[reset_mask] = False
             truncations[reset_mask] = False
-        self._autoreset = (terminations | truncations).all(axis=1)
+        # An environment is over when every agent is terminated or truncated. The time limit truncates all
+        # agents of an environment together, so only a termination before it needs the per-agent reduction.
+        done = truncations[:, 0].copy()
+        if terminations.any():
+            done |= (terminations | truncations).all(axis=1)
+        self._autoreset = done
         infos = _batched_infos(info, self.sim.n_assets, None, False)
         if self.render_mode == "human":
             self.render()
