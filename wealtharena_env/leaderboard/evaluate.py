@@ -32,8 +32,9 @@ Results JSON (``schema_version`` 1)
 played), ``data`` (historical tracks: content hash, tickers, dates), ``episodes`` (per episode: scenario,
 seed, status, error, focal metric means and per-agent metrics), ``aggregates`` (score intervals, metric
 means with intervals, per-scenario breakdown, the equal-weight benchmark), ``failures`` and, optionally,
-``trajectories`` (equity, weights, costs and risk events of the first seeds, for reports). Floats are
-rounded to 10 significant digits; NaN and inf are written as ``null``. The file is written atomically.
+``trajectories`` (equity, weights, costs and risk events ``{rule: [steps]}`` of the first seeds, for
+reports). Floats are rounded to 10 significant digits; NaN and inf are written as ``null``; the JSON is
+compact (``python -m json.tool`` pretty-prints it). The file is written atomically.
 """
 
 from __future__ import annotations
@@ -425,7 +426,7 @@ def _risk_event_names(info: dict[str, Any]) -> list[str]:
     out = []
     for e in events:
         if isinstance(e, dict):
-            out.append(str(e.get("type") or e.get("name") or e.get("event") or e))
+            out.append(str(e.get("rule") or e.get("type") or e.get("name") or e.get("event") or "risk_event"))
         else:
             out.append(str(e))
     return out
@@ -511,7 +512,7 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
         if k < n_trajectories:
             traj = {"scenario": scenario.name, "seed": int(seed),
                     "agents": {a: {"role": roles[a], "equity": [1.0], "cost": [], "weights": [] if a in focal else None,
-                                   "risk_events": []} for a in agents}}
+                                   "risk_events": {}} for a in agents}}
             for a in focal:
                 traj["agents"][a]["weights"].append([_round(w) for w in np.asarray(infos[a]["weights"]).tolist()])
         episodes.append(_Episode(
@@ -573,12 +574,12 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
                     t["cost"].append(_round(float(info.get("cost", 0.0))))
                     if a in focal:
                         t["weights"].append([_round(w) for w in np.asarray(info["weights"]).tolist()])
-                    for name in names:
-                        t["risk_events"].append([step + 1, name])
                     if int(info.get("nan_actions", 0)):
-                        t["risk_events"].append([step + 1, "nan_action"])
+                        names.append("nan_action")
                     if int(info.get("clipped_actions", 0)):
-                        t["risk_events"].append([step + 1, "clipped_action"])
+                        names.append("clipped_action")
+                    for name in names:
+                        t["risk_events"].setdefault(name, []).append(step + 1)
             if not ep.env.agents:
                 ep.done = True
         step += 1
@@ -767,7 +768,7 @@ def evaluate(
 
 def dumps_results(doc: dict[str, Any]) -> str:
     """The canonical text of a results document (what :func:`write_results` writes)."""
-    return json.dumps(_clean_json(doc), indent=1, allow_nan=False) + "\n"
+    return json.dumps(_clean_json(doc), separators=(",", ":"), allow_nan=False) + "\n"
 
 
 def write_results(doc: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -781,6 +782,9 @@ def write_results(doc: dict[str, Any], path: str | os.PathLike[str]) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -1,0 +1,342 @@
+"""Tear sheets from a results JSON: PNG plots and an HTML page (``wealtharena report results.json``).
+
+Plots (matplotlib, extra ``plot``; drawn on the Agg canvas, no window, no pyplot state):
+
+* ``equity.png``    the focal agents' equity against the equal-weight benchmark, one panel per scenario
+                    (the first recorded trajectory of each), background agents thin and grey;
+* ``drawdown.png``  the same agents' drawdown from their running peak;
+* ``weights.png``   the first focal agent's weights over time (stacked; cash on top, grey);
+* ``risk_events.png`` risk events per step and agent (risk-layer events from ``info["risk_events"]`` and
+                    sanitised NaN / clipped actions);
+* ``agents.png``    per-agent comparison over every completed episode: mean Sharpe and total return, focal
+                    agents highlighted;
+* ``scores.png``    the score per scenario with its 95 % interval.
+
+The series plots need trajectories in the results (``wealtharena evaluate --trajectories 1``, the
+default); without them the tear sheet holds the tables and the summary plots only.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wealtharena_env.leaderboard.evaluate import read_results
+
+PLOT_NAMES = ("equity", "drawdown", "weights", "risk_events", "agents", "scores")
+
+
+def _mpl():
+    try:
+        from matplotlib import colormaps
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("reports need matplotlib: pip install 'wealtharena-env[plot]'") from exc
+    return Figure, FigureCanvasAgg, colormaps
+
+
+def _figure(width: float = 10.0, height: float = 4.5):
+    Figure, FigureCanvasAgg, _ = _mpl()
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.savefig(path, format="png", dpi=100, metadata={"Software": None})
+    return path
+
+
+def _series(values: list[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def _drawdown(equity: np.ndarray) -> np.ndarray:
+    peak = np.fmax.accumulate(np.where(np.isfinite(equity), equity, -np.inf))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - equity / peak
+
+
+def _first_per_scenario(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for t in doc.get("trajectories") or []:
+        if t["scenario"] not in seen:
+            seen.add(t["scenario"])
+            out.append(t)
+    return out
+
+
+def _panels(n: int, width: float = 11.0, height_per_row: float = 3.2):
+    cols = min(n, 2)
+    rows = int(math.ceil(n / cols))
+    fig = _figure(width, max(3.2, height_per_row * rows))
+    axes = [fig.add_subplot(rows, cols, k + 1) for k in range(n)]
+    return fig, axes
+
+
+def plot_equity(doc: dict[str, Any], path: Path, drawdown: bool = False) -> Path | None:
+    """Equity (or drawdown) of the first trajectory of every scenario against the benchmark."""
+    trajs = _first_per_scenario(doc)
+    if not trajs:
+        return None
+    fig, axes = _panels(len(trajs))
+    _, _, colormaps = _mpl()
+    cmap = colormaps["tab10"]
+    for ax, t in zip(axes, trajs):
+        k = 0
+        for name, a in t["agents"].items():
+            eq = _series(a["equity"])
+            y = _drawdown(eq) if drawdown else eq
+            if a["role"] == "focal":
+                ax.plot(np.arange(y.size), y, lw=1.8, color=cmap(k % 10), label=f"{name} (focal)")
+                k += 1
+            else:
+                ax.plot(np.arange(y.size), y, lw=0.8, color="#aaaaaa", label=f"{name} ({a['role'].split(':')[-1]})")
+        bench = _series(t["benchmark_equity"])
+        yb = _drawdown(bench) if drawdown else bench
+        ax.plot(np.arange(yb.size), yb, "k--", lw=1.0, label="equal weight")
+        if drawdown:
+            ax.invert_yaxis()
+            ax.set_ylabel("drawdown")
+        else:
+            ax.axhline(1.0, color="#999", lw=0.5)
+            ax.set_ylabel("equity (x initial)")
+        ax.set_title(f"{t['scenario']}  (seed {t['seed']})", fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    fig.suptitle(f"{doc['task']['key']} — {doc['entry']}: {'drawdown' if drawdown else 'equity vs benchmark'}")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_weights(doc: dict[str, Any], path: Path) -> Path | None:
+    """Stacked weights over time of the first focal agent in the first trajectory."""
+    trajs = _first_per_scenario(doc)
+    if not trajs:
+        return None
+    t = trajs[0]
+    focal = next((n for n, a in t["agents"].items() if a["role"] == "focal" and a.get("weights")), None)
+    if focal is None:
+        return None
+    w = np.array([[np.nan if v is None else v for v in row] for row in t["agents"][focal]["weights"]], dtype=float)
+    w = np.nan_to_num(np.clip(w, 0.0, None))
+    tickers = t.get("tickers") or [f"asset {i}" for i in range(w.shape[1] - 1)]
+    _, _, colormaps = _mpl()
+    cmap = colormaps["tab20"]
+    fig = _figure(10, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    colors = [cmap(i % 20) for i in range(w.shape[1] - 1)] + ["#cccccc"]
+    ax.stackplot(np.arange(w.shape[0]), w.T, labels=list(tickers) + ["cash"], colors=colors)
+    ax.set_xlim(0, max(w.shape[0] - 1, 1))
+    ax.set_ylim(0, max(1.0, float(w.sum(axis=1).max())))
+    ax.set_xlabel("step")
+    ax.set_ylabel("weight")
+    ax.set_title(f"{doc['task']['key']} — {doc['entry']}: weights of {focal} ({t['scenario']}, seed {t['seed']})")
+    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_risk_events(doc: dict[str, Any], path: Path) -> Path | None:
+    """Risk events per step and agent (every recorded trajectory of the first scenario)."""
+    trajs = _first_per_scenario(doc)
+    if not trajs:
+        return None
+    t = trajs[0]
+    fig = _figure(10, 3.8)
+    ax = fig.add_subplot(1, 1, 1)
+    names = list(t["agents"])
+    kinds: dict[str, int] = {}
+    markers = "o^sDvP*Xh"
+    total = 0
+    _, _, colormaps = _mpl()
+    cmap = colormaps["tab10"]
+    for y, name in enumerate(names):
+        for kind, steps in sorted(t["agents"][name]["risk_events"].items()):
+            first = kind not in kinds
+            k = kinds.setdefault(kind, len(kinds))
+            uniq, counts = np.unique(np.asarray(steps, dtype=np.int64), return_counts=True)
+            ax.scatter(uniq, np.full(uniq.size, y + 0.25 * (k % 3 - 1)), marker=markers[k % len(markers)],
+                       color=cmap(k % 10), s=10 + 8 * np.minimum(counts, 6), label=kind if first else None)
+            total += len(steps)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlim(0, max(len(t["agents"][names[0]]["equity"]) - 1, 1))
+    ax.set_ylim(-0.5, len(names) - 0.5)
+    ax.set_xlabel("step")
+    if total == 0:
+        ax.text(0.5, 0.5, "no risk events", transform=ax.transAxes, ha="center", va="center", color="#666")
+    else:
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"{doc['task']['key']} — {doc['entry']}: risk events ({t['scenario']}, seed {t['seed']})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def agent_summary(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per agent: role and the mean of each metric over completed episodes."""
+    out: dict[str, dict[str, Any]] = {}
+    for ep in doc["episodes"]:
+        if ep["status"] != "ok" or not ep["agents"]:
+            continue
+        for name, m in ep["agents"].items():
+            row = out.setdefault(name, {"role": m["role"], "_values": {}})
+            for key, value in m.items():
+                if key != "role" and value is not None:
+                    row["_values"].setdefault(key, []).append(float(value))
+    for row in out.values():
+        values = row.pop("_values")
+        for key, vals in values.items():
+            finite = [v for v in vals if math.isfinite(v)]
+            row[key] = float(np.mean(finite)) if finite else None
+    return out
+
+
+def plot_agents(doc: dict[str, Any], path: Path) -> Path | None:
+    """Bar charts of mean Sharpe and total return per agent (focal agents coloured)."""
+    summary = agent_summary(doc)
+    if not summary:
+        return None
+    names = list(summary)
+    fig = _figure(10, 3.8)
+    for k, (metric, label) in enumerate((("sharpe_ratio", "mean Sharpe"), ("total_return", "mean total return"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        vals = [summary[n].get(metric) or 0.0 for n in names]
+        colors = ["#1f77b4" if summary[n]["role"] == "focal" else "#aaaaaa" for n in names]
+        ax.bar(range(len(names)), vals, color=colors)
+        ax.set_xticks(range(len(names)), [f"{n}\n{summary[n]['role'].split(':')[-1]}" for n in names], fontsize=7)
+        ax.axhline(0, color="#666", lw=0.6)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"{doc['task']['key']} — {doc['entry']}: per-agent comparison (all completed episodes)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_scores(doc: dict[str, Any], path: Path) -> Path | None:
+    """The primary score per scenario with its 95 % interval, and the overall score."""
+    by = doc["aggregates"]["by_scenario"]
+    names = list(by) + ["overall"]
+    points = [by[n]["score"]["point"] for n in by] + [doc["aggregates"]["score"]["mean"]["point"]]
+    lows = [by[n]["score"]["low"] for n in by] + [doc["aggregates"]["score"]["mean"]["low"]]
+    highs = [by[n]["score"]["high"] for n in by] + [doc["aggregates"]["score"]["mean"]["high"]]
+    fig = _figure(8, 0.6 * len(names) + 1.6)
+    ax = fig.add_subplot(1, 1, 1)
+    for y, (p, lo, hi, n) in enumerate(zip(points, lows, highs, names)):
+        if p is None:
+            continue
+        color = "#d62728" if n == "overall" else ("#ff7f0e" if by.get(n, {}).get("held_out") else "#1f77b4")
+        ax.errorbar([p], [y], xerr=[[p - (lo if lo is not None else p)], [(hi if hi is not None else p) - p]],
+                    fmt="o", color=color, capsize=3)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#666", lw=0.6)
+    ax.set_xlabel(f"mean {doc['task']['primary_metric']} (95% CI); orange = held out")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{100 * v:.2f}%" if pct else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+_PCT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "historical_cvar", "win_rate", "average_turnover",
+        "tracking_error"}
+
+
+def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> Path:
+    """Write the PNGs and ``index.html`` (the tear sheet) into ``out_dir``; return the HTML path."""
+    doc = results if isinstance(results, dict) else read_results(results)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    made: dict[str, Path | None] = {
+        "equity": plot_equity(doc, out / "equity.png"),
+        "drawdown": plot_equity(doc, out / "drawdown.png", drawdown=True),
+        "weights": plot_weights(doc, out / "weights.png"),
+        "risk_events": plot_risk_events(doc, out / "risk_events.png"),
+        "agents": plot_agents(doc, out / "agents.png"),
+        "scores": plot_scores(doc, out / "scores.png"),
+    }
+    e = html.escape
+    a = doc["aggregates"]
+    task = doc["task"]
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+             f"<title>{e(task['key'])} — {e(doc['entry'])}</title><style>"
+             "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;color:#222}"
+             "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.2rem}"
+             "td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}"
+             "th:first-child,td:first-child{text-align:left}img{max-width:100%;margin:.5rem 0}"
+             ".warn{color:#b00}.note{color:#666;font-size:.85rem}</style></head><body>",
+             f"<h1>{e(task['key'])} — {e(doc['entry'])}</h1>",
+             f"<p class='note'>policy <code>{e(doc['policy']['spec'])}</code>; env <code>{e(task['env_id'])}</code>; "
+             f"task fingerprint <code>{e(task['fingerprint'])}</code>; wealtharena-env "
+             f"{e(doc['package']['version'])}; {doc['budget']['n_seeds']} evaluation seeds x "
+             f"{doc['budget']['n_scenarios']} scenario(s), {doc['budget']['episode_length']} steps"
+             f"{'' if doc['budget']['official'] else ' (reduced budget)'}; created {e(doc['created_utc'])}.</p>"]
+    if doc.get("data"):
+        d = doc["data"]
+        parts.append(f"<p class='note'>data: {e(', '.join(d['tickers']))} {e(d['first_date'])}..{e(d['last_date'])}, "
+                     f"content hash <code>{e(d['content_hash'])}</code></p>")
+    s = a["score"]
+    parts.append("<h2>Score</h2><table><tr><th>statistic</th><th>value</th><th>95% CI</th><th>episodes</th></tr>")
+    for name in ("mean", "iqm", "median"):
+        parts.append(f"<tr><td>{name} {e(a['primary_metric'])}</td><td>{_fmt(s[name]['point'])}</td>"
+                     f"<td>[{_fmt(s[name]['low'])}, {_fmt(s[name]['high'])}]</td><td>{s[name]['n']}</td></tr>")
+    parts.append("</table>")
+    if a["n_failed"]:
+        parts.append(f"<p class='warn'>{a['n_failed']} of {a['n_episodes']} episodes failed:</p><ul>")
+        for f in doc["failures"][:50]:
+            parts.append(f"<li class='warn'>{e(f['scenario'])} seed {f['seed']} step {f['step']}"
+                         f"{' agent ' + e(str(f['agent'])) if f.get('agent') else ''}: {e(f['message'])}</li>")
+        parts.append("</ul>")
+    parts.append("<h2>Focal metrics (mean over episodes)</h2><table><tr><th>metric</th><th>mean</th>"
+                 "<th>95% CI</th></tr>")
+    for m, iv in a["metrics"].items():
+        pct = m in _PCT
+        parts.append(f"<tr><td>{e(m)}</td><td>{_fmt(iv['point'], pct)}</td>"
+                     f"<td>[{_fmt(iv['low'], pct)}, {_fmt(iv['high'], pct)}]</td></tr>")
+    parts.append("</table><h2>Scenarios</h2><table><tr><th>scenario</th><th>held out</th><th>background</th>"
+                 "<th>score</th><th>95% CI</th><th>return</th><th>max DD</th><th>ok / failed</th></tr>")
+    for name, sc in a["by_scenario"].items():
+        parts.append(f"<tr><td>{e(name)}</td><td>{'yes' if sc['held_out'] else 'no'}</td>"
+                     f"<td>{e(str(sc['background'] or '–'))}</td><td>{_fmt(sc['score']['point'])}</td>"
+                     f"<td>[{_fmt(sc['score']['low'])}, {_fmt(sc['score']['high'])}]</td>"
+                     f"<td>{_fmt(sc['metrics']['total_return'], True)}</td>"
+                     f"<td>{_fmt(sc['metrics']['max_drawdown'], True)}</td><td>{sc['n_ok']} / {sc['n_failed']}</td></tr>")
+    bench = a.get("benchmark") or {}
+    parts.append(f"</table><p class='note'>equal-weight benchmark (cost free): mean Sharpe "
+                 f"{_fmt(bench.get('sharpe_ratio'))}, mean return {_fmt(bench.get('total_return'), True)}, "
+                 f"mean max drawdown {_fmt(bench.get('max_drawdown'), True)}.</p>")
+    parts.append("<h2>Agents</h2><table><tr><th>agent</th><th>role</th><th>Sharpe</th><th>return</th>"
+                 "<th>max DD</th><th>costs</th><th>risk events</th></tr>")
+    for name, row in agent_summary(doc).items():
+        parts.append(f"<tr><td>{e(name)}</td><td>{e(row['role'])}</td><td>{_fmt(row.get('sharpe_ratio'))}</td>"
+                     f"<td>{_fmt(row.get('total_return'), True)}</td><td>{_fmt(row.get('max_drawdown'), True)}</td>"
+                     f"<td>{_fmt(row.get('total_cost'))}</td><td>{_fmt(row.get('risk_events'))}</td></tr>")
+    parts.append("</table><h2>Plots</h2>")
+    if not doc.get("trajectories"):
+        parts.append("<p class='note'>No trajectories in these results: re-run <code>wealtharena evaluate</code> "
+                     "with <code>--trajectories 1</code> for equity, drawdown, weights and risk-event plots.</p>")
+    for name in PLOT_NAMES:
+        if made.get(name) is not None:
+            parts.append(f"<h3>{e(name.replace('_', ' '))}</h3><img src='{name}.png' alt='{e(name)}'>")
+    parts.append("<p class='note'>Simulated and historical results measure a policy under this protocol; they "
+                 "promise nothing about future returns.</p></body></html>")
+    index = out / "index.html"
+    tmp = index.with_name(".index.html.tmp")
+    tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    tmp.replace(index)
+    return index
+
+
+__all__ = ["PLOT_NAMES", "write_report", "agent_summary", "plot_equity", "plot_weights", "plot_risk_events",
+           "plot_agents", "plot_scores"]
