@@ -124,7 +124,9 @@ def test_agents_missing_from_actions_hold():
     env.reset(seed=0)
     act = np.array([1, 1, 1, 1, 0], dtype=np.float32)
     _, _, _, _, infos = env.step({"balanced_0": act})
-    assert infos["balanced_0"]["weights"][-1] < 0.01
+    # 25% per asset asked, capped at balanced's 15% per position: 40% stays in cash
+    assert infos["balanced_0"]["weights"][-1] == pytest.approx(0.4, abs=0.02)
+    assert {e["rule"] for e in infos["balanced_0"]["risk_events"]} >= {"position_cap"}
     assert infos["conservative_0"]["weights"][-1] == 1.0 and infos["conservative_0"]["cost"] == 0.0
 
 

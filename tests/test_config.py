@@ -6,7 +6,18 @@ import numpy as np
 import pytest
 
 from wealtharena_env import arena_v0
-from wealtharena_env.config import AgentProfile, ArenaConfig, CostModel, MarketConfig, arena_config, default_agents
+from wealtharena_env.config import (
+    REWARD_PRESETS,
+    RISK_PRESETS,
+    AgentProfile,
+    ArenaConfig,
+    CostModel,
+    MarketConfig,
+    RewardWeights,
+    RiskLimits,
+    arena_config,
+    default_agents,
+)
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.sim import Simulation
 
@@ -33,6 +44,18 @@ from wealtharena_env.sim import Simulation
         (lambda: ArenaConfig(episode_length=0), "episode_length"),
         (lambda: ArenaConfig(action_type="both"), "action_type"),
         (lambda: arena_config(not_a_field=1), "unknown arena argument"),
+        (lambda: ArenaConfig(warmup=30), "var_lookback"),
+        (lambda: RiskLimits(max_position=0.0), "max_position"),
+        (lambda: RiskLimits(max_position=float("nan")), "max_position"),
+        (lambda: RiskLimits(max_position=0.5, max_leverage=0.4), "cannot exceed max_leverage"),
+        (lambda: RiskLimits(var_limit=0.05, cvar_limit=0.04), "cvar_limit"),
+        (lambda: RiskLimits(breach="explode"), "breach"),
+        (lambda: RiskLimits(exit_mode="sell"), "exit_mode"),
+        (lambda: RiskLimits(max_drawdown=1.5), "max_drawdown"),
+        (lambda: RiskLimits(cooldown=0), "cooldown"),
+        (lambda: RewardWeights(risk=-1.0), "penalty terms carry their sign"),
+        (lambda: RewardWeights(sharpe_rate=1.0), "sharpe_rate"),
+        (lambda: ArenaConfig(reward_mode="sharpe"), "reward_mode"),
     ],
 )
 def test_bad_config_raises_config_error_naming_the_field(factory, match):
@@ -53,11 +76,11 @@ def test_default_agents_and_sizes():
 
 
 def test_env_keywords_build_the_config():
-    env = arena_v0.parallel_env(n_assets=7, agents=["aggressive_0", "balanced_3"], max_cycles=9, window=5, warmup=8)
+    env = arena_v0.parallel_env(n_assets=7, agents=["aggressive_0", "balanced_3"], max_cycles=9, window=5, warmup=60)
     assert env.config.n_assets == 7 and env.config.episode_length == 9
     assert env.possible_agents == ["aggressive_0", "balanced_3"]
     assert env.config.agents[0].risk_profile == "aggressive"
-    assert env.observation_space("aggressive_0").shape == ((5 + 3) * 7 + 4,)
+    assert env.observation_space("aggressive_0").shape == ((5 + 3) * 7 + 9,)
     with pytest.raises(ConfigError, match="either max_cycles or episode_length"):
         arena_v0.parallel_env(max_cycles=3, episode_length=4)
     with pytest.raises(ConfigError, match="render_mode"):
@@ -65,7 +88,7 @@ def test_env_keywords_build_the_config():
 
 
 def test_simulation_rejects_bad_calls():
-    sim = Simulation(arena_config(n_assets=2, episode_length=3, window=2, warmup=2))
+    sim = Simulation(arena_config(n_assets=2, episode_length=3, window=2))
     with pytest.raises(ConfigError, match="reset"):
         sim.step(np.zeros((1, 5, 3)))
     sim.reset(seeds=[0])
@@ -75,3 +98,29 @@ def test_simulation_rejects_bad_calls():
         sim.reset(seeds=[1, 2])
     with pytest.raises(ConfigError, match="batch_size"):
         Simulation(sim.config, batch_size=0)
+
+
+def test_profiles_are_ordered_and_balanced_has_the_reference_values():
+    balanced = RISK_PRESETS["balanced"]
+    assert (balanced.max_position, balanced.volatility_budget, balanced.stop_loss, balanced.take_profit,
+            balanced.max_drawdown, balanced.var_limit, balanced.max_correlation, balanced.max_leverage) == (
+        0.15, 0.12, 0.08, 0.20, 0.15, 0.05, 0.70, 1.0)
+    tighter = ("max_position", "volatility_budget", "var_limit", "cvar_limit", "max_drawdown", "max_correlation",
+               "stop_loss")
+    for field in tighter:
+        c, b, a = (getattr(RISK_PRESETS[p], field) for p in ("conservative", "balanced", "aggressive"))
+        assert c < b < a, field
+    assert RewardWeights() == REWARD_PRESETS["balanced"]
+    assert (RewardWeights().profit, RewardWeights().risk, RewardWeights().cost, RewardWeights().stability,
+            RewardWeights().sharpe, RewardWeights().momentum, RewardWeights().diversification) == (
+        2.0, 0.5, 0.1, 0.05, 1.0, 0.3, 0.2)
+
+
+def test_any_risk_field_is_overridable_per_agent():
+    custom = AgentProfile("balanced_0", risk=RISK_PRESETS["balanced"].replace(max_position=0.5))
+    env = arena_v0.parallel_env(agents=(custom, AgentProfile("aggressive_0", "aggressive")), n_assets=3,
+                                episode_length=3)
+    env.reset(seed=0)
+    _, _, _, _, infos = env.step({a: np.array([1, 0, 0, 0], dtype=np.float32) for a in env.agents})
+    assert infos["balanced_0"]["weights"][0] > 0.4  # 50% cap (up to volatility / VaR scaling)
+    assert infos["aggressive_0"]["weights"][0] < 0.31

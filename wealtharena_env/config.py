@@ -199,19 +199,163 @@ class CostModel:
         return cls(commission_bps=0.0, half_spread_bps=0.0, impact_coefficient=0.0)
 
 
+RISK_PROFILES: tuple[str, str, str] = ("conservative", "balanced", "aggressive")
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Risk limits one agent is held to, enforced by :mod:`wealtharena_env.kernels.risk` on every step.
+
+    Weights are fractions of the portfolio value at the decision bar's prices. Annual figures use
+    ``periods_per_year``. ``math.inf`` disables a limit.
+
+    Attributes:
+        max_position: largest weight of any one asset.
+        max_correlation: no new or larger position in an asset whose EWMA correlation with another held
+            asset exceeds this.
+        volatility_budget: largest ex-ante annualised portfolio volatility (EWMA covariance).
+        var_limit: largest one-day VaR at ``risk_level`` as a fraction of value (parametric and historical).
+        cvar_limit: largest one-day CVaR (expected shortfall) at ``risk_level`` (parametric and historical).
+        max_leverage: largest gross exposure ``sum_i |w_i|``.
+        stop_loss: close (or trim) a position when its price falls this fraction below its average entry
+            price.
+        take_profit: close (or trim) a position when its price rises this fraction above its average entry.
+        exit_mode: ``"close"`` sells the whole position, ``"trim"`` sells ``trim_fraction`` of it.
+        trim_fraction: share of the position a ``"trim"`` exit sells.
+        max_drawdown: drawdown from the peak value that trips the breaker.
+        breach: what the breaker does: ``"liquidate"`` (to cash for ``cooldown`` bars; the agent stays
+            alive), ``"terminate"`` (to cash, the agent is done) or ``"penalize"`` (reward penalty only).
+        cooldown: bars the breaker keeps the agent in cash; after it the peak restarts at the current value.
+        risk_level: VaR / CVaR confidence level.
+        var_lookback: bars of history for historical VaR / CVaR (<= the arena's warmup).
+    """
+
+    max_position: float = 0.15
+    max_correlation: float = 0.70
+    volatility_budget: float = 0.12
+    var_limit: float = 0.05
+    cvar_limit: float = 0.07
+    max_leverage: float = 1.0
+    stop_loss: float = 0.08
+    take_profit: float = 0.20
+    exit_mode: Literal["close", "trim"] = "close"
+    trim_fraction: float = 0.5
+    max_drawdown: float = 0.15
+    breach: Literal["liquidate", "terminate", "penalize"] = "liquidate"
+    cooldown: int = 5
+    risk_level: float = 0.95
+    var_lookback: int = 60
+
+    def __post_init__(self) -> None:
+        for name in ("max_position", "max_correlation", "volatility_budget", "var_limit", "cvar_limit",
+                     "max_leverage", "stop_loss", "take_profit", "max_drawdown"):
+            value = getattr(self, name)
+            _require(isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+                     and value > 0, f"RiskLimits.{name} must be a number > 0 (math.inf disables it), got {value!r}.")
+        _require(self.max_position <= self.max_leverage,
+                 f"RiskLimits.max_position ({self.max_position}) cannot exceed max_leverage ({self.max_leverage}).")
+        _require(self.max_correlation <= 1.0 or math.isinf(self.max_correlation),
+                 f"RiskLimits.max_correlation must be <= 1 (or inf to disable), got {self.max_correlation}.")
+        _require(self.stop_loss < 1.0 or math.isinf(self.stop_loss),
+                 f"RiskLimits.stop_loss must be < 1 (a fraction below entry), got {self.stop_loss}.")
+        _require(self.max_drawdown < 1.0 or math.isinf(self.max_drawdown),
+                 f"RiskLimits.max_drawdown must be < 1, got {self.max_drawdown}.")
+        _require(self.cvar_limit >= self.var_limit,
+                 f"RiskLimits.cvar_limit ({self.cvar_limit}) must be >= var_limit ({self.var_limit}): CVaR is "
+                 "never smaller than VaR at the same level, so the VaR limit would never bind.")
+        _require(self.exit_mode in ("close", "trim"), f"RiskLimits.exit_mode must be 'close' or 'trim', got {self.exit_mode!r}.")
+        _require(0.0 < self.trim_fraction <= 1.0, f"RiskLimits.trim_fraction must lie in (0, 1], got {self.trim_fraction!r}.")
+        _require(self.breach in ("liquidate", "terminate", "penalize"),
+                 f"RiskLimits.breach must be 'liquidate', 'terminate' or 'penalize', got {self.breach!r}.")
+        _require(isinstance(self.cooldown, int) and self.cooldown >= 1, f"RiskLimits.cooldown must be an integer >= 1, got {self.cooldown!r}.")
+        _require(0.5 < self.risk_level < 1.0, f"RiskLimits.risk_level must lie in (0.5, 1), got {self.risk_level!r}.")
+        _require(isinstance(self.var_lookback, int) and self.var_lookback >= 20,
+                 f"RiskLimits.var_lookback must be an integer >= 20 bars, got {self.var_lookback!r}.")
+
+    def replace(self, **changes: Any) -> RiskLimits:
+        return replace(self, **changes)
+
+
+#: The three named risk profiles. Balanced holds the reference values; see docs/risk.md for the table.
+RISK_PRESETS: dict[str, RiskLimits] = {
+    "conservative": RiskLimits(
+        max_position=0.10, max_correlation=0.60, volatility_budget=0.08, var_limit=0.03, cvar_limit=0.045,
+        max_leverage=0.8, stop_loss=0.05, take_profit=0.15, max_drawdown=0.10, cooldown=10),
+    "balanced": RiskLimits(),
+    "aggressive": RiskLimits(
+        max_position=0.30, max_correlation=0.85, volatility_budget=0.25, var_limit=0.08, cvar_limit=0.12,
+        max_leverage=1.0, stop_loss=0.15, take_profit=0.40, max_drawdown=0.30, cooldown=3),
+}
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """Weights of the composite reward ``r = sum_k weight_k * term_k`` (terms in docs/reward.md).
+
+    Penalty terms (risk, cost, stability, breach) are signed: their term value is <= 0, their weight >= 0.
+
+    Attributes:
+        profit: log return of portfolio value net of costs.
+        risk: ``-(sigma_p + max(drawdown_t - drawdown_{t-1}, 0))``, EWMA daily portfolio volatility plus
+            the increase of drawdown.
+        cost: ``-cost_t / V_t``.
+        stability: ``-turnover_t`` (traded notional over value).
+        sharpe: ``eta * D_t``, the differential Sharpe ratio of Moody & Saffell times its rate ``eta``.
+        momentum: ``sum_i w_i * mean of the window's log returns of asset i``.
+        diversification: ``(1 - HHI of risky weights) * mean daily asset volatility``.
+        breach: ``-max(drawdown - max_drawdown, 0)`` (only with ``breach="penalize"``).
+        sharpe_rate: ``eta``, the rate of the exponential moving averages of the differential Sharpe ratio.
+    """
+
+    profit: float = 2.0
+    risk: float = 0.5
+    cost: float = 0.1
+    stability: float = 0.05
+    sharpe: float = 1.0
+    momentum: float = 0.3
+    diversification: float = 0.2
+    breach: float = 1.0
+    sharpe_rate: float = 2.0 / 64.0
+
+    def __post_init__(self) -> None:
+        for name in ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach"):
+            value = getattr(self, name)
+            _finite(f"RewardWeights.{name}", value)
+            _require(value >= 0, f"RewardWeights.{name} must be >= 0 (penalty terms carry their sign), got {value!r}.")
+        _finite("RewardWeights.sharpe_rate", self.sharpe_rate)
+        _require(0 < self.sharpe_rate < 1, f"RewardWeights.sharpe_rate must lie in (0, 1), got {self.sharpe_rate!r}.")
+
+    def replace(self, **changes: Any) -> RewardWeights:
+        return replace(self, **changes)
+
+
+#: Profile-specific reward weights: conservative agents pay more for risk and churn, aggressive ones less.
+REWARD_PRESETS: dict[str, RewardWeights] = {
+    "conservative": RewardWeights(risk=1.0, stability=0.1, diversification=0.3, momentum=0.15),
+    "balanced": RewardWeights(),
+    "aggressive": RewardWeights(risk=0.25, stability=0.02, diversification=0.1, momentum=0.5),
+}
+
+
 @dataclass(frozen=True)
 class AgentProfile:
-    """One agent's identity and endowment.
+    """One agent: identity, endowment, risk limits and reward weights.
 
     Attributes:
         name: the agent ID used as the PettingZoo key (e.g. ``"balanced_0"``).
-        risk_profile: ``"conservative"``, ``"balanced"`` or ``"aggressive"``.
+        risk_profile: ``"conservative"``, ``"balanced"`` or ``"aggressive"``: the presets
+            :data:`RISK_PRESETS` and :data:`REWARD_PRESETS` used when ``risk`` / ``reward`` are not given.
         initial_cash: starting cash (> 0); the agent starts with no positions.
+        risk: the agent's :class:`RiskLimits` (default: its profile's preset). Override single fields with
+            ``RISK_PRESETS["balanced"].replace(max_position=0.2)``.
+        reward: the agent's :class:`RewardWeights` (default: its profile's preset).
     """
 
     name: str
     risk_profile: Literal["conservative", "balanced", "aggressive"] = "balanced"
     initial_cash: float = 1_000_000.0
+    risk: RiskLimits | None = None
+    reward: RewardWeights | None = None
 
     def __post_init__(self) -> None:
         _require(isinstance(self.name, str) and self.name != "", f"AgentProfile.name must be a non-empty string, got {self.name!r}.")
@@ -219,9 +363,13 @@ class AgentProfile:
                  f"AgentProfile.risk_profile must be one of {RISK_PROFILES}, got {self.risk_profile!r}.")
         _finite("AgentProfile.initial_cash", self.initial_cash)
         _require(self.initial_cash > 0, f"AgentProfile.initial_cash must be > 0, got {self.initial_cash!r}.")
-
-
-RISK_PROFILES: tuple[str, str, str] = ("conservative", "balanced", "aggressive")
+        if self.risk is None:
+            object.__setattr__(self, "risk", RISK_PRESETS[self.risk_profile])
+        _require(isinstance(self.risk, RiskLimits), f"AgentProfile.risk must be a RiskLimits, got {type(self.risk).__name__}.")
+        if self.reward is None:
+            object.__setattr__(self, "reward", REWARD_PRESETS[self.risk_profile])
+        _require(isinstance(self.reward, RewardWeights),
+                 f"AgentProfile.reward must be a RewardWeights, got {type(self.reward).__name__}.")
 
 
 def default_agents(n_conservative: int = 2, n_balanced: int = 1, n_aggressive: int = 2) -> tuple[AgentProfile, ...]:
@@ -253,6 +401,10 @@ class ArenaConfig:
         discrete_step: weight change of one discrete buy or sell, as a fraction of portfolio value.
         volatility_halflife: half-life in bars of the EWMA volatility estimates (assets and portfolios).
         observation_clip: every observation entry is clipped to +/- this value.
+        reward_mode: ``"composite"`` (each agent's :class:`RewardWeights`) or ``"log_return"`` (the plain
+            log return of value; the terms are still reported in ``info``).
+        risk_enabled: apply the risk layer (default True; False gives a raw market for ablations — limits
+            are then not enforced).
     """
 
     agents: tuple[AgentProfile, ...] = field(default_factory=default_agents)
@@ -267,6 +419,8 @@ class ArenaConfig:
     discrete_step: float = 0.05
     volatility_halflife: float = 20.0
     observation_clip: float = 10.0
+    reward_mode: Literal["composite", "log_return"] = "composite"
+    risk_enabled: bool = True
 
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
@@ -293,6 +447,13 @@ class ArenaConfig:
             value = getattr(self, name)
             _finite(f"ArenaConfig.{name}", value)
             _require(value > 0, f"ArenaConfig.{name} must be > 0, got {value!r}.")
+        _require(self.reward_mode in ("composite", "log_return"),
+                 f"ArenaConfig.reward_mode must be 'composite' or 'log_return', got {self.reward_mode!r}.")
+        _require(isinstance(self.risk_enabled, bool), f"ArenaConfig.risk_enabled must be a bool, got {self.risk_enabled!r}.")
+        for agent in agents:
+            _require(agent.risk.var_lookback <= self.warmup,  # type: ignore[union-attr]
+                     f"agent {agent.name!r}: RiskLimits.var_lookback ({agent.risk.var_lookback}) must be <= "  # type: ignore[union-attr]
+                     f"ArenaConfig.warmup ({self.warmup}): historical VaR reads that many bars of history.")
         _require(self.discrete_step <= 1.0, f"ArenaConfig.discrete_step must be <= 1, got {self.discrete_step!r}.")
 
     @property
@@ -363,6 +524,10 @@ __all__ = [
     "CostModel",
     "AgentProfile",
     "ArenaConfig",
+    "RiskLimits",
+    "RewardWeights",
+    "RISK_PRESETS",
+    "REWARD_PRESETS",
     "default_agents",
     "arena_config",
 ]

@@ -13,8 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from wealtharena_env.config import ArenaConfig
+from statistics import NormalDist
+
+from wealtharena_env.config import AgentProfile, ArenaConfig
 from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import reward as kr
+from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
 from wealtharena_env.kernels.market import N_BAR_FIELDS
@@ -44,7 +48,42 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p[ks.P_EPISODE_LENGTH] = config.episode_length
     p[ks.P_WARMUP] = config.warmup
     p[ks.P_WINDOW] = config.window
+    p[ks.P_RISK_ENABLED] = 1.0 if config.risk_enabled else 0.0
+    p[ks.P_LOG_RETURN_REWARD] = 1.0 if config.reward_mode == "log_return" else 0.0
     return p
+
+
+def pack_agent_params(agent: AgentProfile) -> np.ndarray:
+    """One agent's row of ``agent_params``: initial cash, Sharpe rate, risk limits, reward weights."""
+    row = np.zeros(ks.N_AGENT_PARAMS)
+    row[ks.AP_INITIAL_CASH] = agent.initial_cash
+    risk, reward = agent.risk, agent.reward
+    assert risk is not None and reward is not None  # filled by AgentProfile.__post_init__
+    row[ks.AP_SHARPE_RATE] = reward.sharpe_rate
+    limits = row[ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS]
+    limits[kk.RL_MAX_POSITION] = risk.max_position
+    limits[kk.RL_MAX_CORRELATION] = risk.max_correlation
+    limits[kk.RL_VOLATILITY_BUDGET] = risk.volatility_budget
+    limits[kk.RL_VAR_LIMIT] = risk.var_limit
+    limits[kk.RL_CVAR_LIMIT] = risk.cvar_limit
+    limits[kk.RL_MAX_LEVERAGE] = risk.max_leverage
+    limits[kk.RL_STOP_LOSS] = risk.stop_loss
+    limits[kk.RL_TAKE_PROFIT] = risk.take_profit
+    limits[kk.RL_TRIM] = 1.0 if risk.exit_mode == "trim" else 0.0
+    limits[kk.RL_TRIM_FRACTION] = risk.trim_fraction
+    limits[kk.RL_MAX_DRAWDOWN] = risk.max_drawdown
+    limits[kk.RL_BREACH] = {"liquidate": kk.BREACH_LIQUIDATE, "terminate": kk.BREACH_TERMINATE,
+                            "penalize": kk.BREACH_PENALIZE}[risk.breach]
+    limits[kk.RL_COOLDOWN] = risk.cooldown
+    z = NormalDist().inv_cdf(risk.risk_level)
+    limits[kk.RL_VAR_Z] = z
+    limits[kk.RL_CVAR_FACTOR] = NormalDist().pdf(z) / (1.0 - risk.risk_level)
+    limits[kk.RL_TAIL_PROBABILITY] = 1.0 - risk.risk_level
+    limits[kk.RL_VAR_LOOKBACK] = risk.var_lookback
+    weights = row[ks.AP_REWARD:ks.AP_REWARD + kr.N_TERMS]
+    for k, name in enumerate(kr.TERM_NAMES):
+        weights[k] = getattr(reward, name)
+    return row
 
 
 class Simulation:
@@ -87,16 +126,16 @@ class Simulation:
         self.obs_size = observation_size(n, config.window)
         self.info_size = ks.info_width(n)
         self.params = pack_params(config)
-        self.agent_params = np.zeros((a, ks.N_AGENT_PARAMS))
-        self.agent_params[:, ks.AP_INITIAL_CASH] = [p.initial_cash for p in config.agents]
+        self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
         self.bars = np.zeros((b, config.bars_per_episode, N_BAR_FIELDS, n))
         self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
-        self.holdings = np.zeros((b, a, n))
+        self.positions = np.zeros((b, a, 2, n))
         self.agent_state = np.zeros((b, a, ks.N_AGENT_STATE))
-        self.asset_state = np.zeros((b, n, ks.N_ASSET_STATE))
+        self.asset_state = np.zeros((b, n, n + 1))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
         self.scratch = np.zeros((b, ks.N_SCRATCH, n + 1))
         self.actions = np.zeros((b, a, self.n_action + 1))
+        self._no_reset = np.zeros(0, dtype=np.bool_)
         self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
         self._rngs: list[np.random.Generator | None] = [None] * b
         self._started = np.zeros(b, dtype=bool)
@@ -110,6 +149,21 @@ class Simulation:
     def observation_slices(self) -> dict[str, slice]:
         """Named slices of one agent's observation vector."""
         return observation_slices(self.n_assets, self.config.window)
+
+    @property
+    def holdings(self) -> np.ndarray:
+        """Shares held, (B, A, N) (a view of ``positions``)."""
+        return self.positions[:, :, ks.POS_SHARES]
+
+    @property
+    def average_cost(self) -> np.ndarray:
+        """Average entry price of each position, (B, A, N) (a view of ``positions``)."""
+        return self.positions[:, :, ks.POS_ENTRY]
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """EWMA covariance of the assets' daily log returns, (B, N, N) (a view of ``asset_state``)."""
+        return self.asset_state[:, :, : self.n_assets]
 
     @property
     def episode_length(self) -> int:
@@ -144,41 +198,44 @@ class Simulation:
             mask = np.ones(b, dtype=bool)
         mask = np.asarray(mask, dtype=bool)
         for k in np.flatnonzero(mask):
-            seed = seed_list[k]
-            if seed is not None:
-                self._rngs[k] = np.random.default_rng(seed)
-            elif self._rngs[k] is None:
-                self._rngs[k] = np.random.default_rng()
-            regimes = self.source.sample(self._rngs[k], self.bars[k])
-            self.regimes[k] = regimes if regimes is not None else -1
-            self._started[k] = True
-        obs = np.zeros((b, self.n_agents, self.obs_size), dtype=np.float32)
-        info = np.zeros((b, self.n_agents, self.info_size))
-        if not mask.all():
-            self._observe_unmasked(mask, obs, info)
-        ks.reset_batch(mask, self.bars, self.zret, self.holdings, self.agent_state, self.asset_state, self.clock,
-                       self.params, self.agent_params, obs, info, self.scratch)
+            self._draw_episode(int(k), seed_list[k])
+        obs, info = self.observe()
+        ks.reset_batch(mask, *self._state(), obs, info, self.scratch)
         return obs, info
+
+    def _draw_episode(self, k: int, seed: int | None) -> None:
+        """Fill ``bars[k]`` with a new episode from environment ``k``'s generator (seeded when given)."""
+        if seed is not None:
+            self._rngs[k] = np.random.default_rng(seed)
+        elif self._rngs[k] is None:
+            self._rngs[k] = np.random.default_rng()
+        regimes = self.source.sample(self._rngs[k], self.bars[k])
+        self.regimes[k] = regimes if regimes is not None else -1
+        self._started[k] = True
+
+    def _state(self) -> tuple[np.ndarray, ...]:
+        return (self.bars, self.zret, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
+                self.agent_params)
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
-        """Fresh ``(obs, info)`` of the current bar of every environment, without stepping."""
+        """Fresh ``(obs, info)`` of the current bar of every started environment, without stepping."""
         obs = np.zeros((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.zeros((self.batch_size, self.n_agents, self.info_size))
-        self._observe_unmasked(np.zeros(self.batch_size, dtype=bool), obs, info)
+        if self._started.all():
+            ks.observe_batch(*self._state(), obs, info, self.scratch)
         return obs, info
 
-    def _observe_unmasked(self, mask: np.ndarray, obs: np.ndarray, info: np.ndarray) -> None:
-        for k in np.flatnonzero(~mask):
-            if self._started[k]:
-                ks._observe_env(int(k), self.bars, self.zret, self.holdings, self.agent_state, self.asset_state,
-                                self.clock, self.params, obs, info, self.scratch)
-
-    def step(self, actions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self, actions: np.ndarray | None = None, reset_mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Advance every environment by one decision; return fresh ``(obs, info)`` arrays.
 
         ``actions`` (B, A, n_action) raw actions, or ``None`` when :attr:`actions` was filled in place
         (including its last "acted" column). ``info[..., IN_REWARD]`` is the reward. Stepping an
         environment whose episode is over raises :class:`ConfigError` (reset it first).
+
+        ``reset_mask`` (B,) bool: those environments start a new episode instead (drawn from their running
+        generators; their actions are ignored), in the same kernel call — Gymnasium's next-step autoreset.
         """
         if actions is not None:
             actions = np.asarray(actions, dtype=np.float64)
@@ -188,10 +245,17 @@ class Simulation:
                     f"{(self.batch_size, self.n_agents, self.n_action)}, got {actions.shape}.")
             self.actions[..., :-1] = actions
             self.actions[..., -1] = 1.0
+        if reset_mask is None:
+            reset_mask = self._no_reset
+        else:
+            reset_mask = np.asarray(reset_mask, dtype=np.bool_)
+            for k in np.flatnonzero(reset_mask):
+                self._draw_episode(int(k), None)
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
-        info = np.empty((self.batch_size, self.n_agents, self.info_size))
-        finished = self._step_kernel(self.bars, self.zret, self.holdings, self.agent_state, self.asset_state, self.clock,
-                                     self.actions, self.params, obs, info, self.scratch)
+        info = np.zeros((self.batch_size, self.n_agents, self.info_size))  # unused event slots stay 0
+        finished = self._step_kernel(reset_mask, self.bars, self.zret, self.positions, self.agent_state,
+                                     self.asset_state, self.clock, self.actions, self.params, self.agent_params,
+                                     obs, info, self.scratch)
         if finished:
             raise ConfigError(
                 f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "

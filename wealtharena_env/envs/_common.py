@@ -9,6 +9,8 @@ from gymnasium import spaces
 
 from wealtharena_env.config import ArenaConfig
 from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import reward as kr
+from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation
 
@@ -26,6 +28,10 @@ _SCALAR_INFO = (
     ("nan_actions", ks.IN_NAN_ACTIONS),
     ("clipped_actions", ks.IN_CLIPPED_ACTIONS),
     ("buy_fill_fraction", ks.IN_BUY_FILL_FRACTION),
+    ("volatility", ks.IN_VOLATILITY),
+    ("var", ks.IN_VAR),
+    ("cvar", ks.IN_CVAR),
+    ("breaker_cooldown", ks.IN_COOLDOWN),
 )
 
 
@@ -40,15 +46,44 @@ def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
     return spaces.MultiDiscrete(np.full(n_assets, 3, dtype=np.int64))
 
 
-def agent_info(row: np.ndarray, n_assets: int) -> dict[str, Any]:
-    """The info dict of one agent from its row of the info array (a fresh array per step)."""
+def agent_info(row: np.ndarray, tickers: tuple[str, ...]) -> dict[str, Any]:
+    """The info dict of one agent from its row of the info array (a fresh array per step).
+
+    ``risk_events`` lists every intervention of the risk layer this step as dicts ``{"rule", "asset",
+    "weight_removed"}`` (``asset`` is a ticker, or ``"portfolio"`` for portfolio-wide rules).
+    """
+    n_assets = len(tickers)
     values = row[: ks.IN_WEIGHTS].tolist()
     info: dict[str, Any] = {name: values[col] for name, col in _SCALAR_INFO}
     info["nan_actions"] = int(info["nan_actions"])
     info["clipped_actions"] = int(info["clipped_actions"])
+    info["breaker_cooldown"] = int(info["breaker_cooldown"])
     info["weights"] = row[ks.IN_WEIGHTS: ks.IN_WEIGHTS + n_assets + 1]
-    info["reward_terms"] = {"profit": values[ks.IN_LOG_RETURN]}
+    info["reward_terms"] = dict(zip(kr.TERM_NAMES, values[ks.IN_TERMS: ks.IN_TERMS + kr.N_TERMS]))
+    n_events = int(values[ks.IN_N_EVENTS])
+    events = []
+    if n_events:
+        start = ks.IN_WEIGHTS + n_assets + 1
+        flat = row[start: start + 3 * min(n_events, ks.max_events(n_assets))].tolist()
+        for k in range(0, len(flat), 3):
+            asset = int(flat[k + 1])
+            events.append({"rule": kk.RULE_NAMES[int(flat[k])], "asset": tickers[asset] if asset >= 0 else "portfolio",
+                           "weight_removed": flat[k + 2]})
+    info["risk_events"] = events
     return info
+
+
+def episode_summary(sim: Simulation, agent_index: int, env_index: int = 0) -> dict[str, Any]:
+    """Totals of one agent's episode so far: costs, turnover, sanitised actions, risk events per rule."""
+    state = sim.agent_state[env_index, agent_index]
+    counts = state[ks.AG_EVENT_COUNTS: ks.AG_EVENT_COUNTS + kk.N_RULES]
+    return {
+        "costs": float(state[ks.AG_COST_TOTAL]),
+        "turnover": float(state[ks.AG_TURNOVER_TOTAL]),
+        "nan_actions": int(state[ks.AG_NAN_TOTAL]),
+        "clipped_actions": int(state[ks.AG_CLIPPED_TOTAL]),
+        "risk_event_counts": {name: int(c) for name, c in zip(kk.RULE_NAMES, counts)},
+    }
 
 
 def write_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> None:

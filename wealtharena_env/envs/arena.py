@@ -9,7 +9,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from wealtharena_env.config import ArenaConfig, arena_config
-from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, observation_space, render_text, write_action
+from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, episode_summary, observation_space, render_text, write_action
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation
@@ -139,9 +139,9 @@ class ArenaEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None):
         obs, info = self.sim.reset(seeds=[seed])
         self.agents = self.possible_agents[:]
-        n = self._n_assets
+        tickers = self.sim.tickers
         observations = dict(zip(self.possible_agents, obs[0]))
-        infos = {a: agent_info(info[0, i], n) for i, a in enumerate(self.possible_agents)}
+        infos = {a: agent_info(info[0, i], tickers) for i, a in enumerate(self.possible_agents)}
         if self.render_mode == "human":
             self.render()
         return observations, infos
@@ -169,12 +169,14 @@ class ArenaEnv(ParallelEnv):
         rewards = {a: rewards[a] for _, a in live}
         terminations = {a: terminated[i] for i, a in live}
         truncations = {a: truncated[i] for i, a in live}
-        n = self._n_assets
+        tickers = self.sim.tickers
         infos = {}
         for i, a in live:
-            agent_dict = agent_info(row[i], n)
+            agent_dict = agent_info(row[i], tickers)
             if truncated[i]:
                 agent_dict["TimeLimit.truncated"] = True
+            if truncated[i] or terminated[i]:
+                agent_dict["episode"] = episode_summary(self.sim, i)
             infos[a] = agent_dict
         self.agents = [a for i, a in live if not (terminated[i] or truncated[i])]
         if self.render_mode == "human":

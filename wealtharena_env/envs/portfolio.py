@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
-from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, observation_space, render_text, write_action
+from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, episode_summary, observation_space, render_text, write_action
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation
@@ -91,7 +91,7 @@ class PortfolioEnv(gym.Env):
         self._done = False
         if self.render_mode == "human":
             self.render()
-        return obs[0, 0], agent_info(info[0, 0], self.sim.n_assets)
+        return obs[0, 0], agent_info(info[0, 0], self.sim.tickers)
 
     def step(self, action: Any):
         if self._done:
@@ -102,7 +102,9 @@ class PortfolioEnv(gym.Env):
         terminated = bool(row[ks.IN_TERMINATED] > 0)
         truncated = bool(row[ks.IN_TRUNCATED] > 0)
         self._done = terminated or truncated
-        out = agent_info(row, self.sim.n_assets)
+        out = agent_info(row, self.sim.tickers)
+        if self._done:
+            out["episode"] = episode_summary(self.sim, 0)
         if self.render_mode == "human":
             self.render()
         return obs[0, 0], float(row[ks.IN_REWARD]), terminated, truncated, out

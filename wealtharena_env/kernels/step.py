@@ -6,19 +6,25 @@ N assets and T bars per episode:
 * ``bars``         (B, T, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`); bars after the
                    current one are never read before they are reached (and, with price impact, are
                    rewritten when they are reached).
-* ``holdings``     (B, A, N) float64 — shares held.
-* ``agent_state``  (B, A, AG_*) float64 — cash, value, peak value, EWMA return variance, totals.
 * ``zret``         (B, T, N) float32 — standardized, clipped log returns ``z_t = r_t / sigma_{t-1}`` of the
                    bars reached so far (the observation window is a copy of W rows of it).
-* ``asset_state``  (B, N, AS_*) float64 — EWMA daily variance, cumulative log price impact.
+* ``positions``    (B, A, 2, N) float64 — shares held (``POS_SHARES``) and their average entry price
+                   (``POS_ENTRY``, the volume-weighted fill price of the buys since the position opened).
+* ``agent_state``  (B, A, AG_*) float64 — cash, value, peak, EWMA return variance, breaker cooldown,
+                   differential-Sharpe moments, totals and per-rule risk-event counts.
+* ``asset_state``  (B, N, N + 1) float64 — ``[:, :N]`` the EWMA covariance of the assets' daily log returns,
+                   ``[:, N]`` the cumulative log price impact of the agents' flow.
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
 * ``params``       (P_*,) float64 — the scalar configuration (costs, episode, features).
-* ``agent_params`` (A, AP_*) float64 — per-agent configuration (initial cash).
-* ``scratch``      (B, 5, N + 1) float64 — per-environment work space (no allocation per step).
+* ``agent_params`` (A, AP_*) float64 — per-agent configuration: initial cash, risk limits (``RL_*`` of
+                   :mod:`.risk` from ``AP_LIMITS``), reward weights (``TERM_*`` of :mod:`.reward` from
+                   ``AP_REWARD``), the differential Sharpe rate.
+* ``scratch``      (B, N_SCRATCH, N + 1) float64 — per-environment work space (no allocation per step).
 
-Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, IN_* + N + 1) float64,
-whose first column is the reward. Environment ``b`` reads and writes only index ``b`` of every array, so
-a batch of B environments is bit-identical to B single environments (batch invariance).
+Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, info_width(N)) float64 whose
+first column is the reward (layout: ``IN_*`` scalars, ``N_TERMS`` reward terms, N + 1 weights, then up to
+``max_events(N)`` risk events of 3 floats). Environment ``b`` reads and writes only index ``b`` of every batch
+array, so a batch of B environments is bit-identical to B single environments (batch invariance).
 
 Timing: decision ``t`` is taken on bar ``d = warmup + t`` after the agent saw bars ``<= d``; its orders fill
 at bar ``d + 1``'s open (or close); rewards and the next observation are at bar ``d + 1``'s close.
@@ -29,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from wealtharena_env.kernels import reward as kr
+from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels.execution import (
     continuous_action_to_weights,
     discrete_action_to_weights,
@@ -38,12 +46,15 @@ from wealtharena_env.kernels.execution import (
 )
 from wealtharena_env.kernels.features import (
     ewma_variance_update,
-    initial_variance,
     standardized_return,
     write_agent_features,
     write_market_features,
 )
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_HIGH, BAR_LOGRET, BAR_LOW, BAR_OPEN, BAR_VOLUME
+
+# positions axis 2
+POS_SHARES = 0
+POS_ENTRY = 1
 
 # agent_state columns
 AG_CASH = 0
@@ -55,12 +66,13 @@ AG_TERMINATED = 5
 AG_NAN_TOTAL = 6
 AG_CLIPPED_TOTAL = 7
 AG_TURNOVER_TOTAL = 8
-N_AGENT_STATE = 9
-
-# asset_state columns
-AS_VARIANCE = 0
-AS_CUM_IMPACT = 1
-N_ASSET_STATE = 2
+AG_COOLDOWN = 9
+AG_DSR_MEAN = 10
+AG_DSR_SECOND = 11
+AG_DRAWDOWN = 12
+AG_RESTART_PEAK = 13
+AG_EVENT_COUNTS = 14  # N_RULES columns
+N_AGENT_STATE = AG_EVENT_COUNTS + kk.N_RULES
 
 # clock columns
 CLK_STEP = 0
@@ -83,13 +95,18 @@ P_PERIODS_PER_YEAR = 12
 P_EPISODE_LENGTH = 13
 P_WARMUP = 14
 P_WINDOW = 15
-N_PARAMS = 16
+P_RISK_ENABLED = 16
+P_LOG_RETURN_REWARD = 17
+N_PARAMS = 18
 
 # agent_params columns
 AP_INITIAL_CASH = 0
-N_AGENT_PARAMS = 1
+AP_SHARPE_RATE = 1
+AP_LIMITS = 2  # kk.N_LIMITS columns
+AP_REWARD = AP_LIMITS + kk.N_LIMITS  # kr.N_TERMS columns
+N_AGENT_PARAMS = AP_REWARD + kr.N_TERMS
 
-# info_out columns (then N + 1 portfolio weights from IN_WEIGHTS on)
+# info_out columns
 IN_REWARD = 0
 IN_VALUE = 1
 IN_CASH = 2
@@ -102,7 +119,13 @@ IN_TERMINATED = 8
 IN_TRUNCATED = 9
 IN_BUY_FILL_FRACTION = 10
 IN_LOG_RETURN = 11
-IN_WEIGHTS = 12
+IN_VOLATILITY = 12  # ex-ante annualised volatility of the held weights
+IN_VAR = 13  # parametric one-day VaR of the held weights
+IN_CVAR = 14  # parametric one-day CVaR of the held weights
+IN_COOLDOWN = 15  # breaker cooldown bars remaining
+IN_N_EVENTS = 16
+IN_TERMS = 17  # kr.N_TERMS columns
+IN_WEIGHTS = IN_TERMS + kr.N_TERMS  # N + 1 columns, then the events
 
 # scratch rows
 SCR_WEIGHTS = 0
@@ -110,97 +133,227 @@ SCR_TARGET = 1
 SCR_EXECUTED = 2
 SCR_IMPACT_SCALE = 3
 SCR_FLOW = 4
-N_SCRATCH = 5
+SCR_TERMS = 5
+N_SCRATCH = 6
+
+
+def max_events(n_assets: int) -> int:
+    """Risk events one agent can produce in one step: 3 per asset rules (exit, cap, correlation) + 6."""
+    return 3 * n_assets + 6
 
 
 def info_width(n_assets: int) -> int:
-    """Columns of ``info_out``: the scalar fields then the N + 1 weights."""
-    return IN_WEIGHTS + n_assets + 1
+    """Columns of ``info_out``: scalars, reward terms, N + 1 weights, 3 floats per possible event."""
+    return IN_WEIGHTS + n_assets + 1 + 3 * max_events(n_assets)
 
 
 @njit(cache=True)
 def _observe_env(
-    b: int, bars: np.ndarray, zret: np.ndarray, holdings: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
-    clock: np.ndarray, params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    b: int, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
+    obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
     """Write observations and the valuation part of ``info`` of environment ``b`` at its current bar."""
-    n_agents = holdings.shape[1]
-    n_assets = holdings.shape[2]
+    n_agents = positions.shape[1]
+    n_assets = positions.shape[3]
     window = int(params[P_WINDOW])
     bound = params[P_OBS_CLIP]
     periods = params[P_PERIODS_PER_YEAR]
     t = clock[b, CLK_STEP]
     bar = int(params[P_WARMUP]) + t
+    cov = asset_state[b, :, :n_assets]
     shared = obs_out[b, 0]
-    write_market_features(zret[b], bar, window, asset_state[b, :, AS_VARIANCE], periods, bound, shared)
+    write_market_features(zret[b], bar, window, cov, periods, bound, shared)
     n_shared = (window + 2) * n_assets
     progress = t / params[P_EPISODE_LENGTH]
     weights = scratch[b, SCR_WEIGHTS]
     close = bars[b, bar, BAR_CLOSE]
+    truncated = 1.0 if t >= int(params[P_EPISODE_LENGTH]) else 0.0
+    sqrt_periods = np.sqrt(periods)
     for a in range(n_agents):
+        row = obs_out[b, a]
         if a > 0:
-            obs_out[b, a, :n_shared] = shared[:n_shared]
-        value = portfolio_weights(holdings[b, a], agent_state[b, a, AG_CASH], close, weights)
-        peak = agent_state[b, a, AG_PEAK]
+            for k in range(n_shared):
+                row[k] = shared[k]
+        state = agent_state[b, a]
+        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
+        value = portfolio_weights(positions[b, a, POS_SHARES], state[AG_CASH], close, weights)
+        peak = state[AG_PEAK]
         drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
-        volatility = np.sqrt(agent_state[b, a, AG_RETURN_VARIANCE] * periods)
-        write_agent_features(weights, drawdown, volatility, progress, bound, n_shared, obs_out[b, a])
+        state[AG_DRAWDOWN] = drawdown
+        sigma = np.sqrt(kk.portfolio_variance(weights, cov))
+        var = limits[kk.RL_VAR_Z] * sigma
+        cvar = limits[kk.RL_CVAR_FACTOR] * sigma
+        volatility = np.sqrt(state[AG_RETURN_VARIANCE]) * sqrt_periods
+        cooldown = state[AG_COOLDOWN]
+        write_agent_features(
+            weights, drawdown, volatility, progress,
+            var, cvar, sigma * sqrt_periods / limits[kk.RL_VOLATILITY_BUDGET],
+            drawdown / limits[kk.RL_MAX_DRAWDOWN], cooldown / limits[kk.RL_COOLDOWN],
+            bound, n_shared, row)
         info = info_out[b, a]
         info[IN_VALUE] = value
-        info[IN_CASH] = agent_state[b, a, AG_CASH]
+        info[IN_CASH] = state[AG_CASH]
         info[IN_DRAWDOWN] = drawdown
-        info[IN_TERMINATED] = agent_state[b, a, AG_TERMINATED]
-        info[IN_TRUNCATED] = 1.0 if t >= int(params[P_EPISODE_LENGTH]) else 0.0
+        info[IN_TERMINATED] = state[AG_TERMINATED]
+        info[IN_TRUNCATED] = truncated
+        info[IN_VOLATILITY] = sigma * sqrt_periods
+        info[IN_VAR] = var
+        info[IN_CVAR] = cvar
+        info[IN_COOLDOWN] = cooldown
         for j in range(n_assets + 1):
             info[IN_WEIGHTS + j] = weights[j]
 
 
 @njit(cache=True)
 def reset_env(
-    b: int, bars: np.ndarray, zret: np.ndarray, holdings: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
-    clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray,
-    info_out: np.ndarray, scratch: np.ndarray,
+    b: int, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
+    obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
     """Start environment ``b``'s episode on its (already filled) ``bars[b]``.
 
-    Agents hold only cash. Each asset's EWMA variance starts at the mean squared log return of bars
-    ``1..W`` (which also standardizes those first W warm-up bars) and is updated through the rest of the
-    warm-up: ``var <- decay var + (1 - decay) r^2``. All of it is history before the first decision.
+    Agents hold only cash. The EWMA covariance starts at the mean of ``r r'`` over bars ``1..W`` (which
+    also standardizes those first W warm-up bars) and is updated through the rest of the warm-up:
+    ``C <- decay C + (1 - decay) r r'``. All of it is history before the first decision. The differential
+    Sharpe moments start at ``A = 0`` and ``B`` = the mean asset variance.
     """
-    n_agents = holdings.shape[1]
-    n_assets = holdings.shape[2]
+    n_agents = positions.shape[1]
+    n_assets = positions.shape[3]
     window = int(params[P_WINDOW])
     warmup = int(params[P_WARMUP])
     decay = params[P_EWMA_DECAY]
     bound = params[P_OBS_CLIP]
     clock[b, CLK_STEP] = 0
+    cov = asset_state[b, :, :n_assets]
     for i in range(n_assets):
-        var = initial_variance(bars[b], 1, window, i)
+        for j in range(n_assets):
+            total = 0.0
+            for t in range(1, window + 1):
+                total += bars[b, t, BAR_LOGRET, i] * bars[b, t, BAR_LOGRET, j]
+            cov[i, j] = total / window
+        cov[i, i] = max(cov[i, i], 1e-12)
+        asset_state[b, i, n_assets] = 0.0
+    for i in range(n_assets):
         zret[b, 0, i] = 0.0
-        for t in range(1, warmup + 1):
-            r = bars[b, t, BAR_LOGRET, i]
-            zret[b, t, i] = standardized_return(r, var, bound)
-            if t > window:
-                var = ewma_variance_update(var, r, decay)
-        asset_state[b, i, AS_VARIANCE] = var
-        asset_state[b, i, AS_CUM_IMPACT] = 0.0
+    for t in range(1, warmup + 1):
+        returns = bars[b, t, BAR_LOGRET]
+        for i in range(n_assets):
+            zret[b, t, i] = standardized_return(returns[i], cov[i, i], bound)
+        if t > window:
+            kk.ewma_covariance_update(cov, returns, decay)
+    mean_variance = 0.0
+    for i in range(n_assets):
+        mean_variance += cov[i, i] / n_assets
     for a in range(n_agents):
-        holdings[b, a, :] = 0.0
+        positions[b, a] = 0.0
         agent_state[b, a, :] = 0.0
         cash = agent_params[a, AP_INITIAL_CASH]
         agent_state[b, a, AG_CASH] = cash
         agent_state[b, a, AG_VALUE] = cash
         agent_state[b, a, AG_PEAK] = cash
-        info_out[b, a, :] = 0.0
-        info_out[b, a, IN_BUY_FILL_FRACTION] = 1.0
-    _observe_env(b, bars, zret, holdings, agent_state, asset_state, clock, params, obs_out, info_out, scratch)
+        agent_state[b, a, AG_DSR_SECOND] = mean_variance
+        info = info_out[b, a]
+        for k in range(IN_WEIGHTS):
+            info[k] = 0.0
+        info[IN_BUY_FILL_FRACTION] = 1.0
+    _observe_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+                 info_out, scratch)
+
+
+@njit(cache=True)
+def _trade_agent(
+    b: int, a: int, d: int, bars: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
+    fill_prices: np.ndarray, info: np.ndarray, scratch: np.ndarray,
+) -> None:
+    """One agent's decision on bar ``d``: sanitise and map its action, apply the risk layer, trade."""
+    n_assets = cov.shape[0]
+    n_action = actions.shape[2] - 1
+    state = agent_state[b, a]
+    shares = positions[b, a, POS_SHARES]
+    entry = positions[b, a, POS_ENTRY]
+    weights = scratch[b, SCR_WEIGHTS]
+    target = scratch[b, SCR_TARGET]
+    executed = scratch[b, SCR_EXECUTED]
+    close = bars[b, d, BAR_CLOSE]
+    cash = state[AG_CASH]
+    value_d = portfolio_weights(shares, cash, close, weights)
+    n_nan = 0
+    n_clipped = 0
+    mapped = False
+    if actions[b, a, n_action] != 0.0:
+        if params[P_DISCRETE_ACTIONS] > 0.0:
+            n_nan, n_clipped = discrete_action_to_weights(actions[b, a, :n_action], weights,
+                                                          params[P_DISCRETE_STEP], target)
+            mapped = True
+        else:
+            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], params[P_SOFTMAX] > 0.0,
+                                                            params[P_SOFTMAX_TEMPERATURE], target)
+            mapped = n_nan == 0
+    if not mapped:  # no action, or a NaN continuous action: hold (the risk layer still applies)
+        for j in range(n_assets + 1):
+            target[j] = weights[j]
+    n_events = 0
+    if params[P_RISK_ENABLED] > 0.0:
+        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
+        lookback = int(limits[kk.RL_VAR_LOOKBACK])
+        history = bars[b, d - lookback + 1:d + 1, BAR_LOGRET]
+        n_events, flags, cooldown = kk.apply_risk_layer(
+            target, weights, shares, close, entry, cov, history, limits, params[P_PERIODS_PER_YEAR],
+            state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
+            state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES])
+        if state[AG_COOLDOWN] > 0.0 and cooldown == 0.0:
+            state[AG_RESTART_PEAK] = 1.0  # the cooldown ends with this step: the peak restarts at its value
+        state[AG_COOLDOWN] = cooldown
+        if flags & kk.OUT_TERMINATE:
+            state[AG_TERMINATED] = 1.0
+    cash, cost, traded, fill_fraction = rebalance_to_targets(
+        target, shares, cash, close, fill_prices, scratch[b, SCR_IMPACT_SCALE], params[P_COMMISSION],
+        params[P_HALF_SPREAD], params[P_LOT_SIZE], executed)
+    flow = scratch[b, SCR_FLOW]
+    for i in range(n_assets):
+        q = executed[i]
+        flow[i] += q
+        if q > 0.0:  # average entry price of the position (reference fill price of the buys)
+            held_before = shares[i] - q
+            entry[i] = (held_before * entry[i] + q * fill_prices[i]) / shares[i]
+        elif shares[i] <= 0.0:
+            entry[i] = 0.0
+    state[AG_CASH] = cash
+    state[AG_COST_TOTAL] += cost
+    state[AG_NAN_TOTAL] += n_nan
+    state[AG_CLIPPED_TOTAL] += n_clipped
+    turnover = traded / value_d if value_d > 0.0 else 0.0
+    state[AG_TURNOVER_TOTAL] += turnover
+    info[IN_COST] = cost
+    info[IN_TURNOVER] = turnover
+    info[IN_NAN_ACTIONS] = n_nan
+    info[IN_CLIPPED_ACTIONS] = n_clipped
+    info[IN_BUY_FILL_FRACTION] = fill_fraction
+    info[IN_N_EVENTS] = n_events
+    # terms known at decision time (the rest after valuation)
+    terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]
+    terms[kr.TERM_COST] = -cost / value_d if value_d > 0.0 else 0.0
+    terms[kr.TERM_STABILITY] = -turnover
+    window = int(params[P_WINDOW])
+    momentum = 0.0
+    mean_sigma = 0.0
+    for i in range(n_assets):
+        trailing = 0.0
+        for k in range(d - window + 1, d + 1):
+            trailing += bars[b, k, BAR_LOGRET, i]
+        momentum += target[i] * trailing / window
+        mean_sigma += np.sqrt(cov[i, i]) / n_assets
+    terms[kr.TERM_MOMENTUM] = momentum
+    terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
 
 
 @njit(cache=True)
 def step_env(
-    b: int, bars: np.ndarray, zret: np.ndarray, holdings: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
-    clock: np.ndarray, actions: np.ndarray, params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
-    scratch: np.ndarray,
+    b: int, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
     """Advance environment ``b`` by one decision; return False (and change nothing) if its episode is over.
 
@@ -210,12 +363,12 @@ def step_env(
     1. With permanent impact ``k > 0``: bar ``f = d + 1`` is first scaled by ``exp(C_i)``, the cumulative
        impact so far; after all fills, ``C_i += k * flow_i / volume_{f,i}`` (net shares traded by all
        agents over the bar's volume) moves the high, low and close of bar ``f`` and every later bar.
-    2. Each agent's action is sanitised and mapped to target weights (:mod:`.execution`), then traded
-       at bar ``f``'s fill price with costs; a NaN action (or no action) holds the portfolio.
-    3. The reward is ``log(V_f / V_d)``: the log return of the portfolio value over the bar, net of costs.
+    2. Each live agent's action is sanitised and mapped to target weights (:mod:`.execution`), passed
+       through its risk layer (:mod:`.risk`) and traded at bar ``f``'s fill price with costs.
+    3. The reward is the weighted sum of the terms of :mod:`.reward` (or the plain log return).
     """
-    n_agents = holdings.shape[1]
-    n_assets = holdings.shape[2]
+    n_agents = positions.shape[1]
+    n_assets = positions.shape[3]
     t = clock[b, CLK_STEP]
     if t >= int(params[P_EPISODE_LENGTH]):
         return False
@@ -223,72 +376,35 @@ def step_env(
     f = d + 1
     bar_d = bars[b, d]
     bar_f = bars[b, f]
+    cov = asset_state[b, :, :n_assets]
     impact = params[P_PERMANENT_IMPACT]
     if impact > 0.0:
         for i in range(n_assets):
-            m = np.exp(asset_state[b, i, AS_CUM_IMPACT])
+            m = np.exp(asset_state[b, i, n_assets])
             bar_f[BAR_OPEN, i] *= m
             bar_f[BAR_HIGH, i] *= m
             bar_f[BAR_LOW, i] *= m
             bar_f[BAR_CLOSE, i] *= m
     fill_prices = bar_f[BAR_CLOSE] if params[P_FILL_ON_CLOSE] > 0.0 else bar_f[BAR_OPEN]
-    decision_close = bar_d[BAR_CLOSE]
-    decision_volume = bar_d[BAR_VOLUME]
-    weights = scratch[b, SCR_WEIGHTS]
-    target = scratch[b, SCR_TARGET]
-    executed = scratch[b, SCR_EXECUTED]
     impact_scale = scratch[b, SCR_IMPACT_SCALE]
     flow = scratch[b, SCR_FLOW]
     for i in range(n_assets):
         flow[i] = 0.0
-        impact_scale[i] = np.sqrt(asset_state[b, i, AS_VARIANCE])
-    impact_scales(params[P_IMPACT_COEFFICIENT], impact_scale[:n_assets], decision_volume, impact_scale)
-    n_action = actions.shape[2] - 1
-    discrete = params[P_DISCRETE_ACTIONS] > 0.0
-    use_softmax = params[P_SOFTMAX] > 0.0
-    commission = params[P_COMMISSION]
-    half_spread = params[P_HALF_SPREAD]
-    lot = params[P_LOT_SIZE]
+        impact_scale[i] = np.sqrt(cov[i, i])
+    impact_scales(params[P_IMPACT_COEFFICIENT], impact_scale[:n_assets], bar_d[BAR_VOLUME], impact_scale)
     for a in range(n_agents):
         info = info_out[b, a]
-        h = holdings[b, a]
-        cash = agent_state[b, a, AG_CASH]
-        value_d = portfolio_weights(h, cash, decision_close, weights)
-        n_nan = 0
-        n_clipped = 0
-        hold = True
-        if actions[b, a, n_action] != 0.0 and agent_state[b, a, AG_TERMINATED] == 0.0:
-            if discrete:
-                n_nan, n_clipped = discrete_action_to_weights(
-                    actions[b, a, :n_action], weights, params[P_DISCRETE_STEP], target)
-                hold = n_nan == n_action
-            else:
-                n_nan, n_clipped = continuous_action_to_weights(
-                    actions[b, a, :n_action], use_softmax, params[P_SOFTMAX_TEMPERATURE], target)
-                hold = n_nan > 0
-        cost = 0.0
-        traded = 0.0
-        fill_fraction = 1.0
-        if not hold:
-            cash, cost, traded, fill_fraction = rebalance_to_targets(
-                target, h, cash, decision_close, fill_prices, impact_scale, commission, half_spread, lot, executed)
-            for i in range(n_assets):
-                flow[i] += executed[i]
-        agent_state[b, a, AG_CASH] = cash
-        agent_state[b, a, AG_COST_TOTAL] += cost
-        agent_state[b, a, AG_NAN_TOTAL] += n_nan
-        agent_state[b, a, AG_CLIPPED_TOTAL] += n_clipped
-        turnover = traded / value_d if value_d > 0.0 else 0.0
-        agent_state[b, a, AG_TURNOVER_TOTAL] += turnover
-        info[IN_COST] = cost
-        info[IN_TURNOVER] = turnover
-        info[IN_NAN_ACTIONS] = n_nan
-        info[IN_CLIPPED_ACTIONS] = n_clipped
-        info[IN_BUY_FILL_FRACTION] = fill_fraction
+        if agent_state[b, a, AG_TERMINATED] != 0.0:
+            for k in range(IN_WEIGHTS):
+                info[k] = 0.0
+            info[IN_BUY_FILL_FRACTION] = 1.0
+            continue
+        _trade_agent(b, a, d, bars, positions, agent_state, cov, actions, params, agent_params, fill_prices,
+                     info, scratch)
     if impact > 0.0:
         for i in range(n_assets):
             shift = impact * flow[i] / max(bar_f[BAR_VOLUME, i], 1.0)
-            asset_state[b, i, AS_CUM_IMPACT] += shift
+            asset_state[b, i, n_assets] += shift
             m = np.exp(shift)
             bar_f[BAR_HIGH, i] = max(bar_f[BAR_HIGH, i] * m, bar_f[BAR_OPEN, i])
             bar_f[BAR_LOW, i] = min(bar_f[BAR_LOW, i] * m, bar_f[BAR_OPEN, i])
@@ -298,71 +414,119 @@ def step_env(
             bar_f[BAR_LOGRET, i] = np.log(bar_f[BAR_CLOSE, i] / bar_d[BAR_CLOSE, i])
     decay = params[P_EWMA_DECAY]
     bound = params[P_OBS_CLIP]
+    returns_f = bar_f[BAR_LOGRET]
     for i in range(n_assets):
-        r = bar_f[BAR_LOGRET, i]
-        zret[b, f, i] = standardized_return(r, asset_state[b, i, AS_VARIANCE], bound)
-        asset_state[b, i, AS_VARIANCE] = ewma_variance_update(asset_state[b, i, AS_VARIANCE], r, decay)
+        zret[b, f, i] = standardized_return(returns_f[i], cov[i, i], bound)
+    kk.ewma_covariance_update(cov, returns_f, decay)
     close_f = bar_f[BAR_CLOSE]
+    weights = scratch[b, SCR_WEIGHTS]
+    log_mode = params[P_LOG_RETURN_REWARD] > 0.0
     for a in range(n_agents):
-        value_prev = agent_state[b, a, AG_VALUE]
-        value = portfolio_weights(holdings[b, a], agent_state[b, a, AG_CASH], close_f, weights)
+        state = agent_state[b, a]
+        info = info_out[b, a]
+        value_prev = state[AG_VALUE]
+        drawdown_prev = state[AG_DRAWDOWN]
+        value = portfolio_weights(positions[b, a, POS_SHARES], state[AG_CASH], close_f, weights)
         log_return = np.log(value / value_prev) if value > 0.0 and value_prev > 0.0 else 0.0
-        agent_state[b, a, AG_VALUE] = value
-        if value > agent_state[b, a, AG_PEAK]:
-            agent_state[b, a, AG_PEAK] = value
-        agent_state[b, a, AG_RETURN_VARIANCE] = ewma_variance_update(
-            agent_state[b, a, AG_RETURN_VARIANCE], log_return, decay)
-        info_out[b, a, IN_REWARD] = log_return
-        info_out[b, a, IN_LOG_RETURN] = log_return
+        state[AG_VALUE] = value
+        if value > state[AG_PEAK]:
+            state[AG_PEAK] = value
+        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
+        if state[AG_RESTART_PEAK] != 0.0:
+            state[AG_PEAK] = value
+            state[AG_RESTART_PEAK] = 0.0
+        drawdown = 1.0 - value / state[AG_PEAK]
+        state[AG_DRAWDOWN] = drawdown
+        state[AG_RETURN_VARIANCE] = ewma_variance_update(state[AG_RETURN_VARIANCE], log_return, decay)
+        terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]  # agents done before this step: zeroed above
+        terms[kr.TERM_PROFIT] = log_return
+        terms[kr.TERM_RISK] = -(np.sqrt(state[AG_RETURN_VARIANCE]) + max(drawdown - drawdown_prev, 0.0))
+        dsr, state[AG_DSR_MEAN], state[AG_DSR_SECOND] = kr.differential_sharpe(
+            log_return, state[AG_DSR_MEAN], state[AG_DSR_SECOND], agent_params[a, AP_SHARPE_RATE])
+        terms[kr.TERM_SHARPE] = agent_params[a, AP_SHARPE_RATE] * dsr
+        terms[kr.TERM_BREACH] = 0.0
+        if limits[kk.RL_BREACH] == kk.BREACH_PENALIZE:
+            terms[kr.TERM_BREACH] = -max(drawdown - limits[kk.RL_MAX_DRAWDOWN], 0.0)
+        info[IN_LOG_RETURN] = log_return
+        if log_mode:
+            info[IN_REWARD] = log_return
+        else:
+            info[IN_REWARD] = kr.weighted_reward(terms, agent_params[a, AP_REWARD:AP_REWARD + kr.N_TERMS])
     clock[b, CLK_STEP] = t + 1
-    _observe_env(b, bars, zret, holdings, agent_state, asset_state, clock, params, obs_out, info_out, scratch)
+    _observe_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+                 info_out, scratch)
     return True
 
 
 @njit(cache=True)
+def _advance(
+    b: int, reset_mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray,
+    agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+) -> bool:
+    if reset_mask.shape[0] > 0 and reset_mask[b]:
+        reset_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+                  info_out, scratch)
+        return True
+    return step_env(b, bars, zret, positions, agent_state, asset_state, clock, actions, params, agent_params,
+                    obs_out, info_out, scratch)
+
+
+@njit(cache=True)
 def step_batch(
-    bars: np.ndarray, zret: np.ndarray, holdings: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
-    clock: np.ndarray, actions: np.ndarray, params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
-    scratch: np.ndarray,
+    reset_mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
     """:func:`step_env` for every environment of the batch, serially (best for small batches).
 
+    Environments with ``reset_mask[b]`` true (an empty mask means none) are reset instead (their new bars
+    must already be in ``bars[b]``): this serves Gymnasium's next-step autoreset in the same call.
     Returns the number of environments that could not step because their episode was over.
     """
     finished = 0
     for b in range(bars.shape[0]):
-        if not step_env(b, bars, zret, holdings, agent_state, asset_state, clock, actions, params, obs_out, info_out,
-                        scratch):
+        if not _advance(b, reset_mask, bars, zret, positions, agent_state, asset_state, clock, actions, params,
+                        agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
 
 
 @njit(cache=True, parallel=True)
 def step_batch_parallel(
-    bars: np.ndarray, zret: np.ndarray, holdings: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
-    clock: np.ndarray, actions: np.ndarray, params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
-    scratch: np.ndarray,
+    reset_mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
-    """:func:`step_env` for every environment, spread over threads with ``prange`` (large batches).
-
-    Each environment touches only its own index, so results equal :func:`step_batch` bit for bit.
-    """
+    """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit."""
     finished = 0
     for b in prange(bars.shape[0]):
-        if not step_env(b, bars, zret, holdings, agent_state, asset_state, clock, actions, params, obs_out, info_out,
-                        scratch):
+        if not _advance(b, reset_mask, bars, zret, positions, agent_state, asset_state, clock, actions, params,
+                        agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
 
 
 @njit(cache=True)
 def reset_batch(
-    mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, holdings: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
-    clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
-    scratch: np.ndarray,
+    mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
+    obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
     """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true."""
     for b in range(bars.shape[0]):
         if mask[b]:
-            reset_env(b, bars, zret, holdings, agent_state, asset_state, clock, params, agent_params, obs_out,
+            reset_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                       info_out, scratch)
+
+
+@njit(cache=True)
+def observe_batch(
+    bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
+    clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
+    scratch: np.ndarray,
+) -> None:
+    """Observation and valuation info of every environment at its current bar (no state change)."""
+    for b in range(bars.shape[0]):
+        _observe_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+                     info_out, scratch)

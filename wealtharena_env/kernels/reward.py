@@ -1,0 +1,88 @@
+"""Reward kernels: the terms of the composite reward and their weighted sum.
+
+Every term is in (approximately) daily-return units so the default weights compare like with like:
+
+====================  ========================================================================  ==========
+term                  formula (per agent, per step t, decided on bar d, valued on bar f = d+1)    sign
+====================  ========================================================================  ==========
+profit                ``log(V_f / V_d)``                                                       either
+risk                  ``-(sigma_p + max(DD_f - DD_d, 0))``, EWMA daily volatility of the
+                      portfolio's log returns plus the increase of drawdown                    <= 0
+cost                  ``-cost_t / V_d``                                                        <= 0
+stability             ``-turnover_t`` (traded notional / V_d)                                  <= 0
+sharpe                ``eta * D_t``, D_t the differential Sharpe ratio (Moody & Saffell 2001)  either
+momentum              ``sum_i w_i * mean(r_{d-W+1..d, i})``, target weights times the trailing
+                      mean daily log return of each asset                                       either
+diversification       ``(1 - sum_i u_i^2) * mean_i sigma_i``, u the risky weights normalised to
+                      sum 1 (0 in cash), sigma_i each asset's EWMA daily volatility             >= 0
+breach                ``-max(DD_f - max_drawdown, 0)`` when ``breach="penalize"``, else 0      <= 0
+====================  ========================================================================  ==========
+
+``reward = sum_k weight_k * term_k`` (``composite``) or ``reward = profit`` (``log_return`` mode).
+
+Differential Sharpe ratio, with ``A``, ``B`` exponential moving estimates of the first and second moments
+of the returns ``R_t`` at rate ``eta``::
+
+    dA = R_t - A_{t-1},  dB = R_t^2 - B_{t-1}
+    D_t = (B_{t-1} dA - A_{t-1} dB / 2) / (B_{t-1} - A_{t-1}^2)^(3/2)        (0 if the variance is <= 1e-14)
+    A_t = A_{t-1} + eta dA,  B_t = B_{t-1} + eta dB
+
+``eta * D_t`` is the first-order change of the exponential moving Sharpe ratio ``A / sqrt(B - A^2)`` caused
+by ``R_t``; D_t is clipped to [-10, 10].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+TERM_PROFIT = 0
+TERM_RISK = 1
+TERM_COST = 2
+TERM_STABILITY = 3
+TERM_SHARPE = 4
+TERM_MOMENTUM = 5
+TERM_DIVERSIFICATION = 6
+TERM_BREACH = 7
+N_TERMS = 8
+TERM_NAMES = ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach")
+
+DSR_CLIP = 10.0
+
+
+@njit(cache=True)
+def differential_sharpe(ret: float, mean: float, second: float, rate: float) -> tuple[float, float, float]:
+    """Return ``(D_t, A_t, B_t)`` from ``R_t = ret``, ``A_{t-1} = mean``, ``B_{t-1} = second`` (module docstring)."""
+    d_mean = ret - mean
+    d_second = ret * ret - second
+    variance = second - mean * mean
+    d = 0.0
+    if variance > 1e-14:
+        d = (second * d_mean - 0.5 * mean * d_second) / variance ** 1.5
+        d = min(max(d, -DSR_CLIP), DSR_CLIP)
+    return d, mean + rate * d_mean, second + rate * d_second
+
+
+@njit(cache=True)
+def herfindahl_diversification(weights: np.ndarray) -> float:
+    """``1 - sum_i u_i^2`` with ``u_i = w_i / sum_j w_j`` over the N risky weights; 0 when nothing is held."""
+    n = weights.shape[0] - 1
+    total = 0.0
+    for i in range(n):
+        total += weights[i]
+    if total <= 0.0:
+        return 0.0
+    hhi = 0.0
+    for i in range(n):
+        u = weights[i] / total
+        hhi += u * u
+    return 1.0 - hhi
+
+
+@njit(cache=True)
+def weighted_reward(terms: np.ndarray, weights: np.ndarray) -> float:
+    """``sum_k weights_k * terms_k``."""
+    total = 0.0
+    for k in range(terms.shape[0]):
+        total += weights[k] * terms[k]
+    return total

@@ -1,0 +1,312 @@
+"""Risk kernels: the limits every agent is held to, applied to its target weights before execution.
+
+Axis order: one agent's weight vectors have N + 1 entries (N assets, then cash); ``cov`` is the (N, N) EWMA
+covariance of the assets' daily log returns; ``log_returns`` is a (L, N) history, oldest first. Weights are
+fractions of the portfolio value at the decision bar's prices; volatilities are daily unless named annual.
+
+:func:`apply_risk_layer` applies the rules in this documented order, each on the output of the previous:
+
+1. stop-loss / take-profit: a held position whose decision-bar close is at or beyond its threshold from
+   the average entry price is closed (target 0) or trimmed (``target <= (1 - trim) * current``);
+2. position cap: ``w_i <- min(w_i, max_position)``;
+3. correlation cap: assets whose weight would increase are taken largest target first; an increase is
+   refused (``w_i <- current_i``) when the asset's EWMA correlation with any other asset held in the
+   result exceeds ``max_correlation``; an accepted increase joins the held set;
+4. volatility budget: risky weights scaled by ``budget / sigma_annual`` when the ex-ante volatility
+   ``sigma_annual = sqrt(w' C w * P)`` exceeds the budget;
+5. VaR budget, then CVaR budget: risky weights scaled so the one-day parametric (``z sigma``) and historical
+   VaR (and then CVaR) of the target portfolio are within their limits (both are positively homogeneous,
+   so one scale factor is exact);
+6. leverage cap: risky weights scaled so ``sum_i |w_i| <= max_leverage``;
+7. drawdown breaker: during a cooldown, or when the drawdown at the decision bar reaches ``max_drawdown``
+   (``breach`` "liquidate" or "terminate"), every risky weight is set to 0.
+
+Cash takes whatever the rules remove. Every intervention is written as an event ``(rule, asset, removed
+weight)``; portfolio-wide rules use asset ``-1``. Scalings use a factor ``(1 - 1e-12)`` below the exact one so
+the limit holds after rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Rule codes of risk events (index into RULE_NAMES).
+RULE_POSITION_CAP = 0
+RULE_CORRELATION_CAP = 1
+RULE_VOLATILITY_BUDGET = 2
+RULE_VAR_BUDGET = 3
+RULE_CVAR_BUDGET = 4
+RULE_LEVERAGE_CAP = 5
+RULE_STOP_LOSS = 6
+RULE_TAKE_PROFIT = 7
+RULE_DRAWDOWN_BREAKER = 8
+RULE_BREAKER_COOLDOWN = 9
+N_RULES = 10
+RULE_NAMES = (
+    "position_cap", "correlation_cap", "volatility_budget", "var_budget", "cvar_budget", "leverage_cap",
+    "stop_loss", "take_profit", "drawdown_breaker", "breaker_cooldown",
+)
+
+# Limit vector entries (``limits`` argument; packed from RiskLimits by the Simulation).
+RL_MAX_POSITION = 0
+RL_MAX_CORRELATION = 1
+RL_VOLATILITY_BUDGET = 2
+RL_VAR_LIMIT = 3
+RL_CVAR_LIMIT = 4
+RL_MAX_LEVERAGE = 5
+RL_STOP_LOSS = 6
+RL_TAKE_PROFIT = 7
+RL_TRIM = 8  # 1 = trim, 0 = close
+RL_TRIM_FRACTION = 9
+RL_MAX_DRAWDOWN = 10
+RL_BREACH = 11  # BREACH_* code
+RL_COOLDOWN = 12
+RL_VAR_Z = 13  # standard normal quantile z at the risk level
+RL_CVAR_FACTOR = 14  # phi(z) / (1 - level): parametric CVaR = factor * sigma
+RL_TAIL_PROBABILITY = 15  # 1 - level
+RL_VAR_LOOKBACK = 16
+N_LIMITS = 17
+
+BREACH_LIQUIDATE = 0
+BREACH_TERMINATE = 1
+BREACH_PENALIZE = 2
+
+# Risk-layer outcome flags (returned).
+OUT_TRIPPED = 1
+OUT_TERMINATE = 2
+
+SAFETY = 1.0 - 1e-12
+
+
+@njit(cache=True)
+def record_event(events: np.ndarray, count: int, rule: int, asset: int, removed: float) -> int:
+    """Write event ``(rule, asset, removed weight)`` at slot ``count`` of ``events`` (3 floats a slot) if it
+    fits; return ``count + 1``."""
+    if 3 * count + 2 < events.shape[0]:
+        events[3 * count] = rule
+        events[3 * count + 1] = asset
+        events[3 * count + 2] = removed
+    return count + 1
+
+
+@njit(cache=True)
+def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -> None:
+    """``C <- decay * C + (1 - decay) * r r'`` in place (zero-mean EWMA covariance, RiskMetrics style)."""
+    n = returns.shape[0]
+    keep = 1.0 - decay
+    for i in range(n):
+        ri = keep * returns[i]
+        for j in range(n):
+            cov[i, j] = decay * cov[i, j] + ri * returns[j]
+
+
+@njit(cache=True)
+def portfolio_variance(weights: np.ndarray, cov: np.ndarray) -> float:
+    """``w' C w`` over the N risky weights (``weights`` may carry the cash slot last; it is ignored)."""
+    n = cov.shape[0]
+    total = 0.0
+    for i in range(n):
+        wi = weights[i]
+        if wi == 0.0:
+            continue
+        row = 0.0
+        for j in range(n):
+            row += cov[i, j] * weights[j]
+        total += wi * row
+    return max(total, 0.0)
+
+
+@njit(cache=True)
+def historical_var_cvar(weights: np.ndarray, log_returns: np.ndarray, tail_probability: float) -> tuple[float, float]:
+    """One-day historical VaR and CVaR (positive loss fractions) of ``weights`` over ``log_returns`` (L, N).
+
+    Portfolio returns ``x_k = sum_i w_i r_{k,i}`` (log returns: a first-order approximation of the
+    portfolio's simple return). With the sorted ``s_0 <= ... <= s_{L-1}``, ``h = (L - 1) p``, ``k = floor(h)``:
+    ``VaR = -(s_k + (h - k)(s_{k+1} - s_k))`` (linear interpolation, NumPy's default) and
+    ``CVaR = -mean(s_0..s_k)``; both floored at 0. Only the ``k + 2`` smallest values are kept (insertion).
+    """
+    length = log_returns.shape[0]
+    n = log_returns.shape[1]
+    h = (length - 1) * tail_probability
+    k = int(np.floor(h))
+    m = min(k + 2, length)
+    smallest = np.full(m, np.inf)
+    for t in range(length):
+        x = 0.0
+        for i in range(n):
+            x += weights[i] * log_returns[t, i]
+        if x < smallest[m - 1]:
+            pos = m - 1
+            while pos > 0 and smallest[pos - 1] > x:
+                smallest[pos] = smallest[pos - 1]
+                pos -= 1
+            smallest[pos] = x
+    upper = smallest[k + 1] if k + 1 < m else smallest[k]
+    quantile = smallest[k] + (h - k) * (upper - smallest[k])
+    tail = 0.0
+    for j in range(k + 1):
+        tail += smallest[j]
+    return max(-quantile, 0.0), max(-tail / (k + 1), 0.0)
+
+
+@njit(cache=True)
+def scale_risky(weights: np.ndarray, factor: float) -> float:
+    """Multiply the N risky weights by ``factor``, give the difference to cash; return the weight removed."""
+    n = weights.shape[0] - 1
+    removed = 0.0
+    for i in range(n):
+        new = weights[i] * factor
+        removed += weights[i] - new
+        weights[i] = new
+    weights[n] += removed
+    return removed
+
+
+@njit(cache=True)
+def risky_sum(weights: np.ndarray) -> float:
+    """``sum_i |w_i|`` over the N risky weights (gross exposure)."""
+    total = 0.0
+    for i in range(weights.shape[0] - 1):
+        total += abs(weights[i])
+    return total
+
+
+@njit(cache=True)
+def apply_risk_layer(
+    target: np.ndarray,
+    current: np.ndarray,
+    holdings: np.ndarray,
+    close: np.ndarray,
+    average_cost: np.ndarray,
+    cov: np.ndarray,
+    log_returns: np.ndarray,
+    limits: np.ndarray,
+    periods_per_year: float,
+    drawdown: float,
+    cooldown_remaining: float,
+    events: np.ndarray,
+    counts: np.ndarray,
+) -> tuple[int, int, float]:
+    """Apply the rules of the module docstring to ``target`` (N + 1) in place.
+
+    ``current``: weights held at the decision bar; ``holdings`` / ``close`` / ``average_cost`` (N): for
+    stop-loss and take-profit; ``log_returns`` (L, N): the history for historical VaR; ``drawdown`` and
+    ``cooldown_remaining``: the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``.
+
+    Returns ``(n_events, flags, cooldown_remaining')`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``.
+    """
+    n = cov.shape[0]
+    count = 0
+    flags = 0
+    # 1. stop-loss / take-profit on held positions
+    stop = limits[RL_STOP_LOSS]
+    take = limits[RL_TAKE_PROFIT]
+    trim = limits[RL_TRIM] > 0.0
+    keep = 1.0 - limits[RL_TRIM_FRACTION]
+    for i in range(n):
+        if holdings[i] > 0.0 and average_cost[i] > 0.0:
+            rule = -1
+            if close[i] <= average_cost[i] * (1.0 - stop):
+                rule = RULE_STOP_LOSS
+            elif close[i] >= average_cost[i] * (1.0 + take):
+                rule = RULE_TAKE_PROFIT
+            if rule >= 0:
+                ceiling = current[i] * keep if trim else 0.0
+                removed = max(target[i] - ceiling, 0.0)
+                if removed > 0.0:
+                    target[i] = ceiling
+                    target[n] += removed
+                count = record_event(events, count, rule, i, removed)
+                counts[rule] += 1
+    # 2. position cap
+    cap = limits[RL_MAX_POSITION]
+    for i in range(n):
+        if target[i] > cap:
+            removed = target[i] - cap
+            target[i] = cap
+            target[n] += removed
+            count = record_event(events, count, RULE_POSITION_CAP, i, removed)
+            counts[RULE_POSITION_CAP] += 1
+    # 3. correlation cap: increases, largest target first, against the assets held in the result
+    max_corr = limits[RL_MAX_CORRELATION]
+    if max_corr < 1.0:
+        done = np.zeros(n, dtype=np.bool_)
+        while True:
+            best = -1
+            for i in range(n):
+                if not done[i] and target[i] > current[i] and (best < 0 or target[i] > target[best]):
+                    best = i
+            if best < 0:
+                break
+            done[best] = True
+            var_i = cov[best, best]
+            refused = False
+            for j in range(n):
+                if j == best or target[j] <= 0.0:
+                    continue
+                if target[j] > current[j] and not done[j]:
+                    continue  # a pending increase is checked when its turn comes
+                denom = np.sqrt(var_i * cov[j, j])
+                if denom > 0.0 and cov[best, j] / denom > max_corr:
+                    refused = True
+                    break
+            if refused:
+                removed = target[best] - current[best]
+                target[best] = current[best]
+                target[n] += removed
+                count = record_event(events, count, RULE_CORRELATION_CAP, best, removed)
+                counts[RULE_CORRELATION_CAP] += 1
+    # 4. volatility budget
+    budget = limits[RL_VOLATILITY_BUDGET]
+    sigma = np.sqrt(portfolio_variance(target, cov))
+    annual = sigma * np.sqrt(periods_per_year)
+    if annual > budget:
+        factor = budget / annual * SAFETY
+        removed = scale_risky(target, factor)
+        sigma *= factor
+        count = record_event(events, count, RULE_VOLATILITY_BUDGET, -1, removed)
+        counts[RULE_VOLATILITY_BUDGET] += 1
+    # 5. VaR then CVaR budgets (parametric and historical; both homogeneous of degree 1 in the weights)
+    var_limit = limits[RL_VAR_LIMIT]
+    cvar_limit = limits[RL_CVAR_LIMIT]
+    if np.isfinite(var_limit) or np.isfinite(cvar_limit):
+        hist_var, hist_cvar = historical_var_cvar(target, log_returns, limits[RL_TAIL_PROBABILITY])
+        par_var = limits[RL_VAR_Z] * sigma
+        par_cvar = limits[RL_CVAR_FACTOR] * sigma
+        worst = max(hist_var, par_var)
+        if worst > var_limit:
+            factor = var_limit / worst * SAFETY
+            removed = scale_risky(target, factor)
+            hist_cvar *= factor
+            par_cvar *= factor
+            count = record_event(events, count, RULE_VAR_BUDGET, -1, removed)
+            counts[RULE_VAR_BUDGET] += 1
+        worst = max(hist_cvar, par_cvar)
+        if worst > cvar_limit:
+            removed = scale_risky(target, cvar_limit / worst * SAFETY)
+            count = record_event(events, count, RULE_CVAR_BUDGET, -1, removed)
+            counts[RULE_CVAR_BUDGET] += 1
+    # 6. leverage cap
+    gross = risky_sum(target)
+    if gross > limits[RL_MAX_LEVERAGE]:
+        removed = scale_risky(target, limits[RL_MAX_LEVERAGE] / gross * SAFETY)
+        count = record_event(events, count, RULE_LEVERAGE_CAP, -1, removed)
+        counts[RULE_LEVERAGE_CAP] += 1
+    # 7. drawdown breaker
+    breach = int(limits[RL_BREACH])
+    if cooldown_remaining > 0.0:
+        removed = scale_risky(target, 0.0)
+        count = record_event(events, count, RULE_BREAKER_COOLDOWN, -1, removed)
+        counts[RULE_BREAKER_COOLDOWN] += 1
+        cooldown_remaining -= 1.0
+    elif drawdown >= limits[RL_MAX_DRAWDOWN] and breach != BREACH_PENALIZE:
+        removed = scale_risky(target, 0.0)
+        count = record_event(events, count, RULE_DRAWDOWN_BREAKER, -1, removed)
+        counts[RULE_DRAWDOWN_BREAKER] += 1
+        flags |= OUT_TRIPPED
+        if breach == BREACH_TERMINATE:
+            flags |= OUT_TERMINATE
+        else:
+            cooldown_remaining = limits[RL_COOLDOWN]
+    return count, flags, cooldown_remaining
