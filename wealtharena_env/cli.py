@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -86,6 +87,160 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    import json
+
+    from wealtharena_env.leaderboard.tasks import SUITE_VERSION, get_task, list_tasks
+
+    tasks = [get_task(k) for k in args.task] if args.task else list_tasks()
+    if args.json:
+        print(json.dumps([t.describe() | {"fingerprint": t.fingerprint()} for t in tasks], indent=1, default=str))
+        return 0
+    print(f"WealthArena task suite {SUITE_VERSION}")
+    for t in tasks:
+        print(f"\n{t.key:<20} {t.env_id}   fingerprint {t.fingerprint()}")
+        print(f"  {t.description}")
+        print(f"  focal agents: {', '.join(t.focal_agents)}; episode length {t.episode_length}; "
+              f"primary metric: mean focal {t.primary_metric}")
+        print(f"  training seeds: range({t.train_seeds.start}, {t.train_seeds.stop}); evaluation seeds "
+              f"({len(t.eval_seeds)}): {t.eval_seeds[0]}, {t.eval_seeds[1]}, ... (disjoint)")
+        for b in t.training_backgrounds:
+            print(f"  training co-players {b.name}: " + ", ".join(f"{a}={p}" for a, p in b.seats))
+        for s in t.scenarios:
+            print(f"  scenario {s.name}{' [held out]' if s.held_out else ''}: {s.description}")
+        if t.historical is not None:
+            h = t.historical
+            print(f"  data: {', '.join(h.tickers)}; train {h.train[0]}..{h.train[1]}, validation "
+                  f"{h.validation[0]}..{h.validation[1]}, test {h.test[0]}..{h.test[1]} (evaluated: {h.eval_split})")
+    return 0
+
+
+def _default_output(task_key: str, entry: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in entry)
+    return f"results/{task_key}__{safe}.json"
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import time
+
+    from wealtharena_env.leaderboard.baselines import BASELINES
+    from wealtharena_env.leaderboard.evaluate import evaluate, load_policy, write_results
+    from wealtharena_env.leaderboard.tasks import get_task, list_tasks
+
+    tasks = list_tasks() if args.task == ["all"] else [get_task(k) for k in args.task]
+    policies = sorted(BASELINES) if args.policy == ["baselines"] else args.policy
+    if args.output and (len(tasks) > 1 or len(policies) > 1):
+        print("wealtharena evaluate: error: --output names one file; with several tasks or policies use "
+              "--output-dir", file=sys.stderr)
+        return 2
+    status = 0
+    for spec in policies:
+        loaded = load_policy(spec, name=args.name if len(policies) == 1 else None)
+        for task in tasks:
+            if task.historical is not None and args.data is None and args.skip_historical:
+                print(f"skipping {task.key}: historical task and no --data given", file=sys.stderr)
+                continue
+            start = time.perf_counter()
+            doc = evaluate(task, loaded, entry=args.name if len(policies) == 1 else None, n_seeds=args.seeds,
+                           episode_length=args.episode_length, data=args.data, policy_seed=args.policy_seed,
+                           trajectories=args.trajectories, bootstrap_reps=args.bootstrap_reps,
+                           progress=not args.quiet)
+            path = args.output or str(Path(args.output_dir) / Path(_default_output(task.key, doc["entry"])).name)
+            write_results(doc, path)
+            a = doc["aggregates"]
+            s = a["score"]["mean"]
+
+            def f(x):
+                return "nan" if x is None else f"{x:.3f}"
+
+            print(f"{task.key:<20} {doc['entry']:<16} mean {a['primary_metric']} {f(s['point'])} "
+                  f"[{f(s['low'])}, {f(s['high'])}]  IQM {f(a['score']['iqm']['point'])}  "
+                  f"episodes {a['n_ok']}/{a['n_episodes']} ok  ({time.perf_counter() - start:.1f}s) -> {path}")
+            if a["n_failed"]:
+                status = 1
+                for fail in doc["failures"][:5]:
+                    print(f"  FAILED {fail['scenario']} seed {fail['seed']} step {fail['step']}: {fail['message']}",
+                          file=sys.stderr)
+                if len(doc["failures"]) > 5:
+                    print(f"  ... and {len(doc['failures']) - 5} more (see the results file)", file=sys.stderr)
+    return status
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    import glob
+
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(sorted(path.glob("*.json")))
+        elif any(ch in p for ch in "*?["):
+            out.extend(Path(m) for m in sorted(glob.glob(p)))
+        else:
+            out.append(path)
+    return out
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    import json
+
+    from wealtharena_env.errors import ConfigError
+    from wealtharena_env.leaderboard.aggregate import to_marl_eval
+    from wealtharena_env.leaderboard.board import build_board, to_html, to_markdown
+    from wealtharena_env.leaderboard.evaluate import read_results
+
+    paths = _expand(args.results)
+    if not paths:
+        raise ConfigError(f"no results files matched {args.results}.")
+    docs = [read_results(p) for p in paths]
+    groups = build_board(docs, [p.name for p in paths])
+    text = to_markdown(groups)
+    if args.markdown:
+        _write_text(args.markdown, text)
+    else:
+        print(text)
+    if args.html:
+        _write_text(args.html, to_html(groups, title=args.title))
+    if args.marl_eval:
+        _write_text(args.marl_eval, json.dumps(to_marl_eval(docs), indent=1) + "\n")
+    return 0
+
+
+def _write_text(path: str, text: str) -> None:
+    import os
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, target)
+    print(f"wrote {target}", file=sys.stderr)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from wealtharena_env.analytics.report import write_report
+
+    out = args.output_dir or str(Path(args.results).with_suffix("")) + "_report"
+    index = write_report(args.results, out)
+    print(f"wrote {index} (and the PNGs next to it)")
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    from wealtharena_env.data.sources import download_to_cache
+
+    tickers = [t for item in args.tickers for t in item.replace(",", " ").split()]
+    counts = download_to_cache(tickers, args.start, args.end, args.interval, args.cache_dir, not args.quiet)
+    for ticker, n in counts.items():
+        print(f"{ticker:<10} {n:>7d} bars")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from wealtharena_env import __version__
 
@@ -107,6 +262,83 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list the registered environment IDs",
                          description="List every registered environment ID and its API.")
     lst.set_defaults(func=_cmd_list)
+
+    tasks = sub.add_parser("tasks", help="list the leaderboard tasks and their protocols",
+                           description="List the leaderboard's task suite: env ID, scenarios (held-out regimes and "
+                                       "co-player populations), focal agents, training and evaluation seeds, "
+                                       "historical data splits and each task's fingerprint.")
+    tasks.add_argument("task", nargs="*", help="task keys to show (default: all), e.g. Calm-v0")
+    tasks.add_argument("--json", action="store_true", help="print the full task definitions as JSON")
+    tasks.set_defaults(func=_cmd_tasks)
+
+    ev = sub.add_parser("evaluate", help="evaluate a policy on leaderboard tasks and write results JSON",
+                        description="Play a task's evaluation seeds (every scenario) with a policy and write a "
+                                    "schema-versioned results JSON (atomically). Exit status 1 when some episodes "
+                                    "failed (they are listed in the file), 2 on a usage or configuration error.",
+                        epilog="Policies: a baseline name (cash, random, buy_and_hold, equal_weight, momentum, "
+                               "mean_reversion, min_variance, risk_parity, vol_target) or 'baselines' for all; "
+                               "'module:callable' or 'path/to/file.py:callable' (called on (K, D) observation "
+                               "batches, or on single observations); 'path/to/model.zip' (Stable-Baselines3, "
+                               "'sac:model.zip' forces the algorithm); an RLlib checkpoint directory.")
+    ev.add_argument("--task", nargs="+", required=True, metavar="TASK",
+                    help="task key(s), e.g. Calm-v0 Impact-v0, or 'all'")
+    ev.add_argument("--policy", nargs="+", required=True, metavar="POLICY", help="policy spec(s); see below")
+    ev.add_argument("--name", default=None, help="entry name on the leaderboard (default: the policy's name)")
+    ev.add_argument("--output", "-o", default=None, help="results file (one task and one policy only)")
+    ev.add_argument("--output-dir", default="results",
+                    help="directory of results files <task>__<entry>.json (default: results)")
+    ev.add_argument("--seeds", type=int, default=None,
+                    help="play only the first N evaluation seeds (reduced budget, recorded in the results)")
+    ev.add_argument("--episode-length", type=int, default=None,
+                    help="shorter episodes than the task's (reduced budget, recorded in the results)")
+    ev.add_argument("--data", default=None,
+                    help="historical tasks: a CSV/Parquet file holding the task's tickers (default: download "
+                         "with yfinance into the cache)")
+    ev.add_argument("--skip-historical", action="store_true",
+                    help="skip historical tasks when --data is not given (instead of downloading)")
+    ev.add_argument("--trajectories", type=int, default=1,
+                    help="record equity/weights/risk-event series of the first N seeds per scenario for "
+                         "`wealtharena report` (default 1; 0 = none, smaller files)")
+    ev.add_argument("--policy-seed", type=int, default=0,
+                    help="seed of stochastic baselines and background populations (default 0)")
+    ev.add_argument("--bootstrap-reps", type=int, default=2000,
+                    help="bootstrap replicates of the confidence intervals (default 2000)")
+    ev.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    lb = sub.add_parser("leaderboard", help="rank results files per task (Markdown, HTML, marl-eval JSON)",
+                        description="Rank entries per task (and budget) by the mean focal Sharpe ratio over the "
+                                    "evaluation episodes, with 95%% stratified-bootstrap intervals, IQM, "
+                                    "probability of improvement over equal_weight, per-scenario scores and "
+                                    "secondary metrics. Prints Markdown unless --markdown is given.")
+    lb.add_argument("results", nargs="+", help="results files, directories or glob patterns (results/*.json)")
+    lb.add_argument("--markdown", default=None, help="write the Markdown table to this file")
+    lb.add_argument("--html", default=None, help="write a static HTML page to this file")
+    lb.add_argument("--marl-eval", default=None, help="write the results in marl-eval's JSON layout to this file")
+    lb.add_argument("--title", default="WealthArena leaderboard", help="title of the HTML page")
+    lb.set_defaults(func=_cmd_leaderboard)
+
+    rp = sub.add_parser("report", help="tear sheet of a results file: PNG plots and an HTML page",
+                        description="Write equity vs benchmark, drawdown, weights, risk events, per-agent and "
+                                    "per-scenario plots (PNG) and an HTML tear sheet for one results file. "
+                                    "Needs matplotlib (pip install 'wealtharena-env[plot]').")
+    rp.add_argument("results", help="a results JSON written by `wealtharena evaluate`")
+    rp.add_argument("--output-dir", "-o", default=None,
+                    help="directory for the PNGs and index.html (default: <results>_report next to the file)")
+    rp.set_defaults(func=_cmd_report)
+
+    dl = sub.add_parser("download", help="download market data into the local cache (yfinance)",
+                        description="Fetch daily (or other interval) bars for tickers from Yahoo Finance into the "
+                                    "local cache, so later runs work offline. Needs the 'data' extra "
+                                    "(pip install 'wealtharena-env[data]').")
+    dl.add_argument("tickers", nargs="+", help="ticker symbols (space or comma separated), e.g. AAPL MSFT SPY")
+    dl.add_argument("--start", required=True, help="first date, YYYY-MM-DD")
+    dl.add_argument("--end", default=None, help="end date (exclusive), YYYY-MM-DD (default: today)")
+    dl.add_argument("--interval", default="1d", help="bar interval understood by yfinance (default 1d)")
+    dl.add_argument("--cache-dir", default=None,
+                    help="cache directory or redis:// URL (default: $WEALTHARENA_CACHE_DIR or the user cache dir)")
+    dl.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    dl.set_defaults(func=_cmd_download)
     return parser
 
 
@@ -120,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
+    except ImportError as exc:
+        print(f"wealtharena {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except (ConfigError, WealthArenaDataError) as exc:
         print(f"wealtharena {args.command}: error: {exc}", file=sys.stderr)
         return 2
