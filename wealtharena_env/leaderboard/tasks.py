@@ -67,8 +67,15 @@ def _freeze(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
 def _canonical(value: Any) -> Any:
     """A JSON-able, order-stable form of a task field (dataclasses become dicts with their type name)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Fields left at their default are omitted: the defaults belong to the versioned env ID (changing
+        # them changes dynamics, which bumps the env's version), and adding a new field with a default
+        # must not change published fingerprints.
         out = {"__type__": type(value).__name__}
-        out.update({f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)})
+        for f in dataclasses.fields(value):
+            v = getattr(value, f.name)
+            if f.default is not dataclasses.MISSING and _canonical(f.default) == _canonical(v):
+                continue
+            out[f.name] = _canonical(v)
         return out
     if isinstance(value, range):
         return {"__type__": "range", "start": value.start, "stop": value.stop, "step": value.step}
