@@ -11,7 +11,8 @@ fractions of the portfolio value at the decision bar's prices; volatilities are 
 2. position cap: ``w_i <- min(w_i, max_position)``;
 3. correlation cap: assets whose weight would increase are taken largest target first; an increase is
    refused (``w_i <- current_i``) when the asset's EWMA correlation with any other asset held in the
-   result exceeds ``max_correlation``; an accepted increase joins the held set;
+   result (a position already held, or a new one accepted before it) exceeds ``max_correlation``; so every
+   increased position is at most that correlated with every other position held after the step;
 4. volatility budget: risky weights scaled by ``budget / sigma_annual`` when the ex-ante volatility
    ``sigma_annual = sqrt(w' C w * P)`` exceeds the budget;
 5. VaR budget, then CVaR budget: risky weights scaled so the one-day parametric (``z sigma``) and historical
@@ -245,8 +246,8 @@ def apply_risk_layer(
             for j in range(n):
                 if j == best or target[j] <= 0.0:
                     continue
-                if target[j] > current[j] and not done[j]:
-                    continue  # a pending increase is checked when its turn comes
+                if current[j] <= 0.0 and target[j] > 0.0 and not done[j]:
+                    continue  # a pending new position: checked against this one when its turn comes
                 denom = np.sqrt(var_i * cov[j, j])
                 if denom > 0.0 and cov[best, j] / denom > max_corr:
                     refused = True

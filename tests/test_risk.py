@@ -1,0 +1,287 @@
+"""Risk layer and composite reward: limits hold on every step, exits trigger exactly, reward = sum of terms,
+golden differential Sharpe and VaR / CVaR, and profiles that mean something."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wealtharena_env import arena_v0
+from wealtharena_env.config import RISK_PRESETS, AgentProfile, CostModel, MarketConfig, RiskLimits, arena_config
+from wealtharena_env.kernels import reward as kr
+from wealtharena_env.kernels import risk as kk
+from wealtharena_env.kernels import step as ks
+from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_OPEN, fill_log_returns
+from wealtharena_env.sim import Simulation
+from wealtharena_env.sources import SyntheticMarket
+
+PROPERTY = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
+TOL = 1e-9
+NO_LIMITS = RiskLimits(max_position=1.0, max_correlation=math.inf, volatility_budget=math.inf, var_limit=math.inf,
+                       cvar_limit=math.inf, stop_loss=math.inf, take_profit=math.inf, max_drawdown=math.inf)
+
+BAD = st.sampled_from([np.nan, np.inf, -np.inf, 1e300, -1e300, -0.5, 0.0, 0.2, 0.7, 1.0, 3.0])
+
+
+def limits_of(sim, a):
+    return sim.agent_params[a, ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS]
+
+
+def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
+    """The post-trade portfolio, valued at the decision bar's prices, satisfies every limit of agent a."""
+    lim = limits_of(sim, a)
+    close = sim.bars[0, d, BAR_CLOSE]
+    shares = sim.holdings[0, a]
+    cash_before_value = None
+    del cash_before_value
+    value_d = sim._value_before[a]
+    w = shares * close / value_d
+    assert np.all(w >= -tol)
+    # position cap and leverage
+    assert w.max() <= lim[kk.RL_MAX_POSITION] + tol
+    assert w.sum() <= lim[kk.RL_MAX_LEVERAGE] + tol
+    # volatility budget by the kernel's own estimator (EWMA covariance at the decision bar)
+    sigma = math.sqrt(max(w @ cov_d @ w, 0.0))
+    ppy = sim.config.market.periods_per_year
+    assert sigma * math.sqrt(ppy) <= lim[kk.RL_VOLATILITY_BUDGET] * (1 + 1e-9) + tol
+    # VaR / CVaR budgets (parametric and historical)
+    lookback = int(lim[kk.RL_VAR_LOOKBACK])
+    history = np.ascontiguousarray(sim.bars[0, d - lookback + 1:d + 1, BAR_LOGRET])
+    hv, hc = kk.historical_var_cvar(np.append(w, 0.0), history, lim[kk.RL_TAIL_PROBABILITY])
+    assert max(hv, lim[kk.RL_VAR_Z] * sigma) <= lim[kk.RL_VAR_LIMIT] * (1 + 1e-9) + tol
+    assert max(hc, lim[kk.RL_CVAR_FACTOR] * sigma) <= lim[kk.RL_CVAR_LIMIT] * (1 + 1e-9) + tol
+    # correlation cap: every increased position is not too correlated with any other held position
+    increased = np.flatnonzero(shares > before_shares * (1 + 1e-12) + 1e-12)
+    held = np.flatnonzero(shares > 0)
+    sd = np.sqrt(np.diag(cov_d))
+    for i in increased:
+        for j in held:
+            if j != i:
+                assert cov_d[i, j] / (sd[i] * sd[j]) <= lim[kk.RL_MAX_CORRELATION] + 1e-9
+    # drawdown breaker (liquidate): in breach or cooldown -> no risky position
+    if sim._drawdown_before[a] >= lim[kk.RL_MAX_DRAWDOWN] or sim._cooldown_before[a] > 0:
+        assert np.all(shares == 0)
+
+
+def stepped(sim, actions):
+    """Step and remember what the checks need from before the step."""
+    d = sim.config.warmup + int(sim.clock[0, 0])
+    before = sim.holdings[0].copy()
+    cov = sim.covariance[0].copy()
+    close = sim.bars[0, d, BAR_CLOSE]
+    sim._value_before = sim.agent_state[0, :, ks.AG_CASH] + sim.holdings[0] @ close
+    sim._drawdown_before = sim.agent_state[0, :, ks.AG_DRAWDOWN].copy()
+    sim._cooldown_before = sim.agent_state[0, :, ks.AG_COOLDOWN].copy()
+    obs, info = sim.step(actions)
+    return d, before, cov, info
+
+
+@PROPERTY
+@given(seed=st.integers(0, 100_000), values=st.lists(BAD, min_size=8, max_size=8), impact=st.sampled_from([0.0, 1.0]),
+       crash=st.booleans())
+def test_every_limit_holds_after_every_step(seed, values, impact, crash):
+    market = MarketConfig(n_assets=7, impact=impact, initial_regime=2 if crash else -1)
+    cfg = arena_config(market=market, episode_length=25)
+    sim = Simulation(cfg)
+    sim.reset(seeds=[seed])
+    rng = np.random.default_rng(seed)
+    for _ in range(cfg.episode_length):
+        acts = rng.uniform(-1, 1, (1, sim.n_agents, sim.n_action))
+        acts[0, 0] = values  # arbitrary, hostile actions for one agent
+        acts[0, 1] = rng.choice(values, sim.n_action)
+        acts[0, 3] = np.abs(acts[0, 3]) * 1e6  # "all in" of an aggressive agent
+        d, before, cov, info = stepped(sim, acts)
+        assert np.all(np.isfinite(info))
+        for a in range(sim.n_agents):
+            check_limits_after_step(sim, before[a], cov, d, a)
+
+
+def one_asset_bars(cfg, closes, opens=None):
+    bars = np.zeros((cfg.bars_per_episode, 6, 1))
+    SyntheticMarket(cfg.market).sample(np.random.default_rng(0), bars)
+    start = cfg.warmup
+    for k, c in enumerate(closes):
+        bars[start + k, BAR_CLOSE, 0] = c
+        o = c if opens is None else opens[k]
+        bars[start + k, BAR_OPEN, 0] = o
+        bars[start + k, 1, 0] = max(o, c)
+        bars[start + k, 2, 0] = min(o, c)
+    fill_log_returns(bars)
+    return bars
+
+
+class FixedMarket:
+    def __init__(self, bars):
+        self.bars, self.n_assets, self.tickers = bars, bars.shape[2], ("X",)
+
+    def sample(self, rng, out):
+        out[...] = self.bars
+
+
+@pytest.mark.parametrize("kind", ["stop_loss", "take_profit"])
+@pytest.mark.parametrize("exit_mode", ["close", "trim"])
+def test_exits_trigger_exactly_when_price_crosses_the_threshold(kind, exit_mode):
+    limits = NO_LIMITS.replace(stop_loss=0.08, take_profit=0.20, exit_mode=exit_mode, trim_fraction=0.5)
+    cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),),
+                       episode_length=9, costs=CostModel.zero())
+    # entry at the open of bar warmup+1 = 100; then closes walk toward the threshold, crossing on bar +5
+    if kind == "stop_loss":
+        closes = [100, 100, 97, 94, 92.01, 92.0, 90, 89, 88, 88]  # threshold 92.0 = 100 * (1 - 0.08)
+    else:
+        closes = [100, 100, 105, 110, 119.99, 120.0, 125, 126, 127, 127]  # threshold 120.0
+    bars = one_asset_bars(cfg, closes, opens=[100] * len(closes))
+    sim = Simulation(cfg, data=FixedMarket(bars))
+    sim.reset(seeds=[0])
+    fired = []
+    for t in range(cfg.episode_length):
+        shares_before = sim.holdings[0, 0, 0]
+        _, info = sim.step(np.array([[[1.0, 0.0]]]))  # keeps asking for 100% in the asset
+        events = int(info[0, 0, ks.IN_N_EVENTS])
+        rules = [int(info[0, 0, ks.IN_WEIGHTS + 2 + 3 * k]) for k in range(events)]
+        fired.append(kk.RULE_NAMES.index(kind) in rules)
+        if fired[-1]:
+            kept = sim.holdings[0, 0, 0] / shares_before
+            assert kept == pytest.approx(0.5 if exit_mode == "trim" else 0.0, abs=1e-12)
+        if t == 0:
+            assert sim.average_cost[0, 0, 0] == pytest.approx(100.0)
+    # decisions are on bars warmup + t: the close crosses on warmup + 5
+    assert fired[:5] == [False] * 5 and fired[5] is True
+
+
+def test_reward_is_the_weighted_sum_of_its_terms_and_log_mode_is_plain():
+    env = arena_v0.parallel_env(n_assets=5, episode_length=40)
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    weights = {p.name: p.reward for p in env.config.agents}
+    while env.agents:
+        obs, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents})
+        for a, info in infos.items():
+            terms = info["reward_terms"]
+            assert set(terms) == set(kr.TERM_NAMES)
+            expected = sum(getattr(weights[a], k) * v for k, v in terms.items())
+            assert rewards[a] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+            assert terms["risk"] <= 0 and terms["cost"] <= 0 and terms["stability"] <= 0 and terms["breach"] <= 0
+            assert terms["diversification"] >= 0
+            assert terms["profit"] == pytest.approx(math.log(info["portfolio_value"]) - math.log(
+                info["portfolio_value"] / math.exp(terms["profit"])))
+    plain = arena_v0.parallel_env(n_assets=5, episode_length=5, reward_mode="log_return")
+    plain.reset(seed=3)
+    _, rewards, _, _, infos = plain.step({a: np.ones(6, dtype=np.float32) for a in plain.agents})
+    for a in rewards:
+        assert rewards[a] == infos[a]["reward_terms"]["profit"]
+
+
+# ------------------------------------------------------------------------------------------- golden values
+def dsr_from_definition(returns, eta, a0, b0):
+    """Moody & Saffell (2001): D_t = (B_{t-1} dA_t - A_{t-1} dB_t / 2) / (B_{t-1} - A_{t-1}^2)^{3/2}."""
+    a, b, out = a0, b0, []
+    for r in returns:
+        da, db = r - a, r * r - b
+        out.append((b * da - 0.5 * a * db) / (b - a * a) ** 1.5)
+        a, b = a + eta * da, b + eta * db
+    return np.array(out)
+
+
+def test_differential_sharpe_against_its_definition_and_as_derivative_of_the_moving_sharpe():
+    rng = np.random.default_rng(5)
+    returns = rng.normal(0.0005, 0.01, 300)
+    eta, a0, b0 = 0.02, 0.0, 1e-4
+    a, b, ours = a0, b0, []
+    for r in returns:
+        d, a, b = kr.differential_sharpe(r, a, b, eta)
+        ours.append(d)
+    np.testing.assert_allclose(ours, np.clip(dsr_from_definition(returns, eta, a0, b0), -10, 10), rtol=1e-12)
+    # D_t is the derivative dS_t/d(eta) at eta -> 0 of the moving Sharpe S = A / sqrt(B - A^2)
+    small = 1e-7
+    a, b = 0.0004, 1.2e-4
+    for r in returns[:20]:
+        s_before = a / math.sqrt(b - a * a)
+        d, a2, b2 = kr.differential_sharpe(r, a, b, small)
+        s_after = a2 / math.sqrt(b2 - a2 * a2)
+        assert (s_after - s_before) / small == pytest.approx(d, rel=1e-4)
+        a, b = a + 0.02 * (r - a), b + 0.02 * (r * r - b)
+
+
+def test_var_cvar_hand_computed():
+    # 20 returns; p = 0.05: h = 19 * 0.05 = 0.95, k = 0 -> VaR = -(s0 + 0.95 (s1 - s0)), CVaR = -s0
+    r = np.array([0.01, -0.03, 0.002, 0.015, -0.01, 0.004, -0.05, 0.02, 0.0, 0.007,
+                  -0.004, 0.011, 0.003, -0.02, 0.009, 0.001, -0.006, 0.013, 0.005, -0.001])
+    var, cvar = kk.historical_var_cvar(np.array([1.0, 0.0]), r[:, None], 0.05)
+    assert var == pytest.approx(0.05 - 0.95 * 0.02)  # s0 = -0.05, s1 = -0.03 -> 0.031
+    assert cvar == pytest.approx(0.05)
+    assert var == pytest.approx(-np.quantile(r, 0.05))
+    # 60 returns, p = 0.05: h = 2.95, k = 2: VaR interpolates s2..s3, CVaR = mean(s0, s1, s2)
+    x = np.linspace(-0.03, 0.03, 60)
+    var, cvar = kk.historical_var_cvar(np.array([0.5, 0.0]), np.column_stack([x])[:, :1] * 1.0, 0.05)
+    s = np.sort(0.5 * x)
+    assert var == pytest.approx(-(s[2] + 0.95 * (s[3] - s[2])))
+    assert cvar == pytest.approx(-s[:3].mean())
+    # parametric: z_0.95 = 1.6448536, CVaR factor phi(z) / 0.05 = 2.0627128
+    sim = Simulation(arena_config(n_assets=2, episode_length=2))
+    lim = limits_of(sim, 0)
+    assert lim[kk.RL_VAR_Z] == pytest.approx(1.6448536269514722)
+    assert lim[kk.RL_CVAR_FACTOR] == pytest.approx(2.0627128075074257)
+
+
+def test_breaker_modes():
+    def run(breach):
+        limits = NO_LIMITS.replace(max_drawdown=0.05, breach=breach, cooldown=3)
+        cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),),
+                           episode_length=9, costs=CostModel.zero())
+        closes = [100, 100, 98, 96, 94, 93, 93, 93, 93, 93]  # -6% by bar +4
+        sim = Simulation(cfg, data=FixedMarket(one_asset_bars(cfg, closes, opens=[100] + closes[:-1])))
+        sim.reset(seeds=[0])
+        history = []
+        for _ in range(cfg.episode_length):
+            _, info = sim.step(np.array([[[1.0, 0.0]]]))
+            history.append((bool(sim.holdings[0, 0, 0] > 0), info[0, 0, ks.IN_TERMINATED], info[0, 0, ks.IN_TERMS + kr.TERM_BREACH]))
+        return history
+
+    liquidate = run("liquidate")
+    held = [h for h, _, _ in liquidate]
+    assert held[:4] == [True] * 4 and held[4:8] == [False] * 4 and held[8] is True  # trip + 3 cooldown bars
+    terminate = run("terminate")
+    assert [t for _, t, _ in terminate][4] == 1.0 and not any(h for h, _, _ in terminate[4:])
+    penalize = run("penalize")
+    assert all(h for h, _, _ in penalize) and min(p for _, _, p in penalize) < 0
+
+
+def test_terminated_agents_leave_the_parallel_env():
+    limits = NO_LIMITS.replace(max_drawdown=0.01, breach="terminate")
+    agents = (AgentProfile("fragile", risk=limits), AgentProfile("balanced_0"))
+    env = arena_v0.parallel_env(agents=agents, n_assets=4, episode_length=60,
+                                market=MarketConfig(n_assets=4, initial_regime=2))
+    env.reset(seed=1)
+    done_at = None
+    while env.agents:
+        _, _, terms, truncs, infos = env.step({a: np.ones(5, dtype=np.float32) for a in env.agents})
+        if "fragile" in terms and terms["fragile"]:
+            done_at = infos["fragile"]
+            assert "drawdown_breaker" in {e["rule"] for e in infos["fragile"]["risk_events"]}
+            assert infos["fragile"]["episode"]["risk_event_counts"]["drawdown_breaker"] == 1
+    assert done_at is not None
+
+
+def test_conservative_agents_draw_down_less_than_aggressive_ones_in_crashes():
+    """Same policy (all in, equal weights) for everyone over 20 crash seeds: only the profiles differ."""
+    crash = MarketConfig(n_assets=10, initial_regime=2)
+    drawdowns = {"conservative": [], "aggressive": []}
+    for seed in range(20):
+        env = arena_v0.parallel_env(market=crash, episode_length=126)
+        env.reset(seed=1000 + seed)
+        worst = dict.fromkeys(env.possible_agents, 0.0)
+        while env.agents:
+            _, _, _, _, infos = env.step({a: np.ones(11, dtype=np.float32) for a in env.agents})
+            for a, info in infos.items():
+                worst[a] = max(worst[a], info["drawdown"])
+        for a, dd in worst.items():
+            profile = a.rsplit("_", 1)[0]
+            if profile in drawdowns:
+                drawdowns[profile].append(dd)
+    conservative, aggressive = np.mean(drawdowns["conservative"]), np.mean(drawdowns["aggressive"])
+    print(f"mean max drawdown over 20 crash seeds: conservative {conservative:.4f}, aggressive {aggressive:.4f}")
+    assert conservative < aggressive
