@@ -34,6 +34,8 @@ def _assert_infos_equal(a: dict, b: dict) -> None:
     for key, value in a.items():
         if isinstance(value, dict):
             _assert_infos_equal(value, b[key])
+        elif value.dtype == object:
+            assert b[key].dtype == object and value.tolist() == b[key].tolist(), key
         else:
             assert value.dtype == b[key].dtype, key
             np.testing.assert_array_equal(value, b[key], err_msg=key)
@@ -133,17 +135,20 @@ def test_next_step_autoreset_semantics():
     np.testing.assert_array_equal(envs.sim.steps, 1)
 
 
-def test_matches_gymnasium_sync_vector_env_exactly():
-    """Gymnasium's own SyncVectorEnv over single envs is the reference: obs, rewards, flags and infos."""
-    k, n = 3, 2
-    ours = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, n_assets=n, episode_length=4)
-    ref = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, n_assets=n, episode_length=4,
-                             vectorization_mode="sync")
+@pytest.mark.parametrize("risk_profile", ["balanced", "conservative"])
+def test_matches_gymnasium_sync_vector_env_exactly(risk_profile):
+    """Gymnasium's own SyncVectorEnv over single envs is the reference: obs, rewards, flags and infos
+    (risk events and end-of-episode summaries included)."""
+    k, n = 3, 3
+    kwargs = {"n_assets": n, "episode_length": 4, "risk_profile": risk_profile}
+    ours = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, **kwargs)
+    ref = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, vectorization_mode="sync", **kwargs)
     obs_a, info_a = ours.reset(seed=11)
     obs_b, info_b = ref.reset(seed=11)
     np.testing.assert_array_equal(obs_a, obs_b)
     _assert_infos_equal(info_a, info_b)
     rng = np.random.default_rng(3)
+    events = episodes = 0
     for _ in range(11):  # crosses two autoresets
         actions = _random_actions(rng, (k, n + 1), bad=True)
         a, b = ours.step(actions), ref.step(actions)
@@ -151,6 +156,9 @@ def test_matches_gymnasium_sync_vector_env_exactly():
             assert x.dtype == y.dtype
             np.testing.assert_array_equal(x, y)
         _assert_infos_equal(a[4], b[4])
+        events += sum(len(e) for e in a[4]["risk_events"])
+        episodes += int("episode" in a[4])
+    assert events > 0 and episodes == 2  # the decoded paths were exercised
 
 
 def test_seeding():
@@ -261,6 +269,8 @@ def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length
             assert v_info["cost"][i] == info["cost"]
             assert v_info["nan_actions"][i] == info["nan_actions"]
             np.testing.assert_array_equal(v_info["weights"][i], info["weights"])
+            assert v_info["reward_terms"]["profit"][i] == info["reward_terms"]["profit"]
+            assert ("episode" in info) == bool("episode" in v_info and v_info["_episode"][i])
 
 
 @settings(deadline=None, max_examples=15)
@@ -301,6 +311,13 @@ def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents,
                 assert v_term[i, j] == terms[name] and v_trunc[i, j] == truncs[name]
                 assert v_info["portfolio_value"][i, j] == infos[name]["portfolio_value"]
                 np.testing.assert_array_equal(v_info["weights"][i, j], infos[name]["weights"])
+                assert v_info["risk_events"][i, j] == infos[name]["risk_events"]
+                if "episode" in infos[name]:
+                    assert v_info["_episode"][i]
+                    assert v_info["episode"]["costs"][i, j] == infos[name]["episode"]["costs"]
+                    assert v_info["episode"]["turnover"][i, j] == infos[name]["episode"]["turnover"]
+                else:
+                    assert "episode" not in v_info or not v_info["_episode"][i]
 
 
 def test_arena_vec_env_shapes_and_errors():

@@ -15,7 +15,6 @@ info, reward 0, ``terminated = truncated = False``, and ignores its action. Envi
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -25,66 +24,30 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
-from wealtharena_env.envs._common import DATA_KWARGS, action_space, observation_space, render_text
+from wealtharena_env.envs._common import (
+    _SCALAR_INFO,
+    DATA_KWARGS,
+    action_space,
+    agent_info,
+    episode_summary,
+    observation_space,
+    render_text,
+)
 from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation
 
-# Scalar info keys, their info-array column and the dtype a gymnasium SyncVectorEnv would give them.
-_INFO_COLUMNS: tuple[tuple[str, int, type], ...] = (
-    ("reward", ks.IN_REWARD, np.float64),
-    ("portfolio_value", ks.IN_VALUE, np.float64),
-    ("cash", ks.IN_CASH, np.float64),
-    ("cost", ks.IN_COST, np.float64),
-    ("turnover", ks.IN_TURNOVER, np.float64),
-    ("drawdown", ks.IN_DRAWDOWN, np.float64),
-    ("nan_actions", ks.IN_NAN_ACTIONS, np.int64),
-    ("clipped_actions", ks.IN_CLIPPED_ACTIONS, np.int64),
-    ("buy_fill_fraction", ks.IN_BUY_FILL_FRACTION, np.float64),
-)
-
 
 # ---------------------------------------------------------------------------------------------- engine glue
-_SIM_STEP_RESETS = "reset_mask" in inspect.signature(Simulation.step).parameters
-
-
 def _step_with_autoreset(sim: Simulation, reset_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Step every environment except those in ``reset_mask``, which start a new episode instead.
 
-    One step-kernel call over the whole batch (environments whose episode is over are skipped by the
-    kernel and leave their state untouched), then the new episodes of the ``reset_mask`` environments are
-    drawn from their own generators (a Python loop over those environments only: the market source needs
-    their ``numpy.random.Generator``) and reset by one ``reset_batch`` call writing only their rows.
-
-    This is the ``Simulation`` API the vector envs need: when ``Simulation.step`` accepts ``reset_mask``
-    (reset those environments from their own generators, step the others, one kernel call), it is used;
-    until then the fallback below reads the simulation's arrays directly.
+    One kernel call over the whole batch (``Simulation.step(reset_mask=...)``): the new episodes of the
+    ``reset_mask`` environments are drawn from their own generators (a Python loop over those environments
+    only, since the market source needs their ``numpy.random.Generator``).
     """
-    if _SIM_STEP_RESETS:
-        return sim.step(reset_mask=reset_mask)
-    b, a = sim.batch_size, sim.n_agents
-    obs = np.empty((b, a, sim.obs_size), dtype=np.float32)
-    info = np.empty((b, a, sim.info_size))
-    any_reset = bool(reset_mask.any())
-    if any_reset:
-        # An episode may end by termination before the time limit: make the kernel skip it all the same.
-        sim.clock[reset_mask, ks.CLK_STEP] = sim.config.episode_length
-    finished = sim._step_kernel(sim.bars, sim.zret, sim.holdings, sim.agent_state, sim.asset_state, sim.clock,
-                                sim.actions, sim.params, obs, info, sim.scratch)
-    n_reset = int(reset_mask.sum()) if any_reset else 0
-    if finished != n_reset:  # pragma: no cover - guarded by the adapters' own bookkeeping
-        raise ConfigError(f"{finished - n_reset} environment(s) stepped past the end of their episode.")
-    if any_reset:
-        for k in np.flatnonzero(reset_mask):
-            rng = sim._rngs[k]
-            if rng is None:  # pragma: no cover - every environment is reset before its first step
-                rng = sim._rngs[k] = np.random.default_rng()
-            regimes = sim.source.sample(rng, sim.bars[k])
-            sim.regimes[k] = regimes if regimes is not None else -1
-            sim._started[k] = True
-        ks.reset_batch(reset_mask, sim.bars, sim.zret, sim.holdings, sim.agent_state, sim.asset_state, sim.clock,
-                       sim.params, sim.agent_params, obs, info, sim.scratch)
-    return obs, info
+    return sim.step(reset_mask=reset_mask if reset_mask.any() else None)
 
 
 def _seed_list(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int | None]:
@@ -126,32 +89,111 @@ def _write_actions(sim: Simulation, actions: Any, expected: tuple[int, ...]) -> 
     sim.actions[..., -1] = 1.0
 
 
-def _batched_infos(info: np.ndarray, n_assets: int, present: np.ndarray | None, squeeze: bool) -> dict[str, Any]:
-    """Gymnasium's vector-info dict from the ``(K, A, I)`` info array (agent axis dropped if ``squeeze``).
+class _InfoLayout:
+    """How the ``(K, A, I)`` info array maps onto the single envs' info dicts, in gymnasium's vector form.
 
-    Each key maps to an array with the environment axis first, paired with a ``_key`` bool mask (which
-    environments carry it: all of them, or ``present`` after a partial reset). ``info`` must be a fresh
-    array owned by the caller: the float entries are views of it (no copy), so every call returns new
-    memory; each mask is its own row of one fresh bool block.
+    Built once per vector env by probing :func:`~wealtharena_env.envs._common.agent_info` (the single envs'
+    info builder), so the vector infos carry the same keys and dtypes as a ``SyncVectorEnv`` of single envs:
+    scalar columns become ``(K,)`` (or ``(K, A)``) arrays, ``weights`` a ``(K, [A,] N + 1)`` array,
+    ``reward_terms`` a dict of arrays, ``risk_events`` an object array of lists (decoded only where the row
+    reports events). A key the probe does not recognise is filled per row by ``agent_info`` itself.
     """
-    num_envs = info.shape[0]
-    if present is not None:
-        info[~present] = 0.0  # environments not reset carry no info (zeros, as gymnasium's SyncVectorEnv)
-    rows = info[:, 0, :] if squeeze else info
-    masks = np.ones((len(_INFO_COLUMNS) + 3, num_envs), dtype=np.bool_)
-    if present is not None:
-        masks[:] = present
-    out: dict[str, Any] = {}
-    for j, (name, col, dtype) in enumerate(_INFO_COLUMNS):
-        values = rows[..., col]
-        out[name] = values if dtype is np.float64 else values.astype(dtype)
-        out["_" + name] = masks[j]
-    j = len(_INFO_COLUMNS)
-    out["weights"] = rows[..., ks.IN_WEIGHTS: ks.IN_WEIGHTS + n_assets + 1]
-    out["_weights"] = masks[j]
-    out["reward_terms"] = {"profit": rows[..., ks.IN_LOG_RETURN], "_profit": masks[j + 1]}
-    out["_reward_terms"] = masks[j + 2]
-    return out
+
+    def __init__(self, sim: Simulation):
+        self.tickers = sim.tickers
+        probe = agent_info(np.zeros(sim.info_size), sim.tickers)
+        columns = dict(_SCALAR_INFO)
+        n = sim.n_assets
+        self.plan: list[tuple[str, str, Any]] = []
+        for key, value in probe.items():
+            if key in columns and isinstance(value, (int, float)):
+                self.plan.append((key, "scalar", (columns[key], np.int64 if isinstance(value, int) else np.float64)))
+            elif key == "weights" and getattr(value, "shape", None) == (n + 1,):
+                self.plan.append((key, "slice", slice(ks.IN_WEIGHTS, ks.IN_WEIGHTS + n + 1)))
+            elif key == "reward_terms" and list(value) == list(kr.TERM_NAMES):
+                self.plan.append((key, "terms", [(name, ks.IN_TERMS + j) for j, name in enumerate(kr.TERM_NAMES)]))
+            elif key == "risk_events" and isinstance(value, list):
+                self.plan.append((key, "events", None))
+            else:  # pragma: no cover - a key added to agent_info later: correct, if slower
+                self.plan.append((key, "generic", None))
+        self.n_masks = len(self.plan) + sum(len(spec) for _, kind, spec in self.plan if kind == "terms")
+
+    def build(self, info: np.ndarray, present: np.ndarray | None, squeeze: bool) -> dict[str, Any]:
+        """The vector-info dict; ``info`` must be a fresh array the caller owns (float entries are views).
+
+        ``present`` (K,) bool: the environments that carry info (after a partial reset); the others get
+        zeros / ``None`` and a False mask, as in gymnasium's ``SyncVectorEnv``.
+        """
+        num_envs = info.shape[0]
+        if present is not None:
+            info[~present] = 0.0
+        rows = info[:, 0, :] if squeeze else info
+        masks = np.ones((self.n_masks, num_envs), dtype=np.bool_)
+        if present is not None:
+            masks[:] = present
+        m = 0
+        out: dict[str, Any] = {}
+        for key, kind, spec in self.plan:
+            if kind == "scalar":
+                col, dtype = spec
+                values = rows[..., col]
+                out[key] = values if dtype is np.float64 else values.astype(dtype)
+            elif kind == "slice":
+                out[key] = rows[..., spec]
+            elif kind == "terms":
+                terms: dict[str, Any] = {}
+                for name, col in spec:
+                    terms[name] = rows[..., col]
+                    terms["_" + name] = masks[m]
+                    m += 1
+                out[key] = terms
+            else:
+                out[key] = self._objects(rows, key, kind, present)
+            out["_" + key] = masks[m]
+            m += 1
+        return out
+
+    def _objects(self, rows: np.ndarray, key: str, kind: str, present: np.ndarray | None) -> np.ndarray:
+        values = np.empty(rows.shape[:-1], dtype=object)
+        flat = values.reshape(-1)
+        flat_rows = rows.reshape(-1, rows.shape[-1])
+        per_env = flat.size // rows.shape[0]
+        for r in range(flat.size):
+            if present is not None and not present[r // per_env]:
+                continue  # stays None
+            if kind == "events" and flat_rows[r, ks.IN_N_EVENTS] == 0.0:
+                flat[r] = []
+            else:
+                flat[r] = agent_info(flat_rows[r], self.tickers)[key]
+        return values
+
+
+def _merge_info(out: dict[str, Any], values: dict[str, Any], index: int | tuple[int, int], shape: tuple[int, ...]) -> None:
+    """Add one environment's (or one agent's) info dict at ``index`` of arrays shaped ``shape``.
+
+    The rule of gymnasium's ``VectorEnv._add_info``: numbers go into zero-initialised arrays of their type,
+    nested dicts recurse, anything else into an object array; ``_key`` masks are over environments.
+    """
+    env = index if isinstance(index, int) else index[0]
+    for key, value in values.items():
+        if isinstance(value, dict):
+            array: Any = out.get(key, {})
+            _merge_info(array, value, index, shape)
+        else:
+            array = out.get(key)
+            if array is None:
+                if type(value) in (int, float, bool) or isinstance(value, np.number):
+                    array = np.zeros(shape, dtype=type(value))
+                elif isinstance(value, np.ndarray):
+                    array = np.zeros((*shape, *value.shape), dtype=value.dtype)
+                else:
+                    array = np.full(shape, None, dtype=object)
+            array[index] = value
+        mask = out.get("_" + key)
+        if mask is None:
+            mask = np.zeros(shape[0], dtype=np.bool_)
+        mask[env] = True
+        out[key], out["_" + key] = array, mask
 
 
 def _portfolio_config(config: ArenaConfig | None, risk_profile: str, initial_cash: float,
@@ -215,10 +257,12 @@ class PortfolioVectorEnv(VectorEnv):
 
     ## Info
     Gymnasium's vector-info convention: ``infos[key]`` is an array over environments and ``infos["_" + key]``
-    a bool mask of the environments that carry it. Keys: ``reward``, ``portfolio_value``, ``cash``, ``cost``,
-    ``turnover``, ``drawdown``, ``buy_fill_fraction`` (float64, (K,)), ``nan_actions``, ``clipped_actions``
-    (int64, (K,)), ``weights`` (float64, (K, N + 1)), ``reward_terms`` ({"profit": (K,)}) — exactly what a
-    ``SyncVectorEnv`` of ``PortfolioEnv`` returns.
+    a bool mask of the environments that carry it — exactly what a ``SyncVectorEnv`` of ``PortfolioEnv``
+    returns (a test checks it): every key of the single env's info (``reward``, ``portfolio_value``,
+    ``cash``, ``cost``, ``turnover``, ``drawdown``, ``nan_actions``, ``clipped_actions``, risk measures, ...)
+    as a ``(K,)`` array of the single env's type, ``weights`` ``(K, N + 1)``, ``reward_terms`` a dict of
+    ``(K,)`` arrays, ``risk_events`` an object array of lists, and on the step an episode ends,
+    ``episode`` (the end-of-episode summary) for the environments that ended.
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``: ``render()`` returns one text table
@@ -266,6 +310,7 @@ class PortfolioVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._action_shape = (self.num_envs, *self.single_action_space.shape)
+        self._infos = _InfoLayout(self.sim)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._ready = False
 
@@ -284,7 +329,7 @@ class PortfolioVectorEnv(VectorEnv):
         self._ready = True
         if self.render_mode == "human":
             self.render()
-        return obs.reshape(self.num_envs, -1), _batched_infos(info, self.sim.n_assets, mask, True)
+        return obs.reshape(self.num_envs, -1), self._infos.build(info, mask, True)
 
     def step(self, actions: Any):
         if not self._ready:
@@ -301,7 +346,9 @@ class PortfolioVectorEnv(VectorEnv):
             terminations[reset_mask] = False
             truncations[reset_mask] = False
         self._autoreset = terminations | truncations
-        infos = _batched_infos(info, self.sim.n_assets, None, True)
+        infos = self._infos.build(info, None, True)
+        for k in np.flatnonzero(self._autoreset):  # the single env's end-of-episode summary
+            _merge_info(infos, {"episode": episode_summary(self.sim, 0, int(k))}, int(k), (self.num_envs,))
         if self.render_mode == "human":
             self.render()
         return obs.reshape(self.num_envs, -1), rewards, terminations, truncations, infos
@@ -347,7 +394,9 @@ class ArenaVecEnv:
 
     ## Info
     ``infos[key]`` ``(K, A)`` arrays (``weights`` ``(K, A, N + 1)``) with ``infos["_" + key]`` ``(K,)``
-    masks, the keys of :class:`PortfolioVectorEnv`.
+    masks, the keys of :class:`PortfolioVectorEnv`; ``episode`` carries each agent's summary on the step
+    it ends. Agents that end before their environment (terminated) keep their rows (arrays cannot drop
+    agents): their actions are ignored by the simulation until the environment resets.
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``/``"human"``), ``max_cycles`` /
@@ -394,6 +443,8 @@ class ArenaVecEnv:
         self.observation_space = batch_space(batch_space(self.single_observation_space, self.num_agents), self.num_envs)
         self.action_space = batch_space(batch_space(self.single_action_space, self.num_agents), self.num_envs)
         self._action_shape = (self.num_envs, self.num_agents, *self.single_action_space.shape)
+        self._agent_ended = np.zeros((self.num_envs, self.num_agents), dtype=np.bool_)
+        self._infos = _InfoLayout(self.sim)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._ready = False
         self.closed = False
@@ -407,12 +458,14 @@ class ArenaVecEnv:
         obs, info = self.sim.reset(seeds=seeds, mask=mask)
         if mask is None:
             self._autoreset[:] = False
+            self._agent_ended[:] = False
         else:
             self._autoreset[mask] = False
+            self._agent_ended[mask] = False
         self._ready = True
         if self.render_mode == "human":
             self.render()
-        return obs, _batched_infos(info, self.sim.n_assets, mask, False)
+        return obs, self._infos.build(info, mask, False)
 
     def step(self, actions: Any):
         """Step every environment (autoresetting those that ended on the previous step)."""
@@ -421,6 +474,7 @@ class ArenaVecEnv:
         _write_actions(self.sim, actions, self._action_shape)
         reset_mask = self._autoreset
         obs, info = _step_with_autoreset(self.sim, reset_mask)
+        self._agent_ended[reset_mask] = False
         rewards = info[:, :, ks.IN_REWARD].copy()
         terminations = info[:, :, ks.IN_TERMINATED] > 0
         truncations = info[:, :, ks.IN_TRUNCATED] > 0
@@ -434,7 +488,13 @@ class ArenaVecEnv:
         if terminations.any():
             done |= (terminations | truncations).all(axis=1)
         self._autoreset = done
-        infos = _batched_infos(info, self.sim.n_assets, None, False)
+        infos = self._infos.build(info, None, False)
+        if done.any() or terminations.any():
+            ended = (terminations | truncations) & ~self._agent_ended
+            self._agent_ended |= ended
+            shape = (self.num_envs, self.num_agents)
+            for k, a in zip(*np.nonzero(ended)):  # each agent's episode summary when it ends, as ArenaEnv gives it
+                _merge_info(infos, {"episode": episode_summary(self.sim, int(a), int(k))}, (int(k), int(a)), shape)
         if self.render_mode == "human":
             self.render()
         return obs, rewards, terminations, truncations, infos
