@@ -124,3 +124,33 @@ def test_any_risk_field_is_overridable_per_agent():
     _, _, _, _, infos = env.step({a: np.array([1, 0, 0, 0], dtype=np.float32) for a in env.agents})
     assert infos["balanced_0"]["weights"][0] > 0.4  # 50% cap (up to volatility / VaR scaling)
     assert infos["aggressive_0"]["weights"][0] < 0.31
+
+
+def _preset_table(presets, header):
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(presets["balanced"])]
+    lines = [header, "|---|---:|---:|---:|"]
+    for name in names:
+        cells = []
+        for p in ("conservative", "balanced", "aggressive"):
+            v = getattr(presets[p], name)
+            cells.append(f"{v:g}" if presets is REWARD_PRESETS else str(v))
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def test_preset_tables_in_docs_and_docstrings_match_the_code():
+    from pathlib import Path
+
+    import wealtharena_env.config as config_module
+
+    root = Path(__file__).resolve().parents[1]
+    risk = _preset_table(RISK_PRESETS, "| field | conservative | balanced (reference) | aggressive |")
+    reward = _preset_table(REWARD_PRESETS, "| weight | conservative | balanced (default) | aggressive |")
+    assert risk in (root / "docs" / "risk.md").read_text()
+    assert reward in (root / "docs" / "reward.md").read_text()
+    source = Path(config_module.__file__).read_text()
+    for table in (risk, reward):
+        for line in table.splitlines():
+            assert "#:     " + line in source

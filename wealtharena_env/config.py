@@ -276,7 +276,25 @@ class RiskLimits:
         return replace(self, **changes)
 
 
-#: The three named risk profiles. Balanced holds the reference values; see docs/risk.md for the table.
+#: The three named risk profiles. Balanced holds the reference values (docs/risk.md)::
+#:
+#:     | field | conservative | balanced (reference) | aggressive |
+#:     |---|---:|---:|---:|
+#:     | `max_position` | 0.1 | 0.15 | 0.3 |
+#:     | `max_correlation` | 0.6 | 0.7 | 0.85 |
+#:     | `volatility_budget` | 0.08 | 0.12 | 0.25 |
+#:     | `var_limit` | 0.03 | 0.05 | 0.08 |
+#:     | `cvar_limit` | 0.045 | 0.07 | 0.12 |
+#:     | `max_leverage` | 0.8 | 1.0 | 1.0 |
+#:     | `stop_loss` | 0.05 | 0.08 | 0.15 |
+#:     | `take_profit` | 0.15 | 0.2 | 0.4 |
+#:     | `exit_mode` | close | close | close |
+#:     | `trim_fraction` | 0.5 | 0.5 | 0.5 |
+#:     | `max_drawdown` | 0.1 | 0.15 | 0.3 |
+#:     | `breach` | liquidate | liquidate | liquidate |
+#:     | `cooldown` | 10 | 5 | 3 |
+#:     | `risk_level` | 0.95 | 0.95 | 0.95 |
+#:     | `var_lookback` | 60 | 60 | 60 |
 RISK_PRESETS: dict[str, RiskLimits] = {
     "conservative": RiskLimits(
         max_position=0.10, max_correlation=0.60, volatility_budget=0.08, var_limit=0.03, cvar_limit=0.045,
@@ -329,7 +347,19 @@ class RewardWeights:
         return replace(self, **changes)
 
 
-#: Profile-specific reward weights: conservative agents pay more for risk and churn, aggressive ones less.
+#: Profile-specific reward weights: conservative agents pay more for risk and churn, aggressive ones less::
+#:
+#:     | weight | conservative | balanced (default) | aggressive |
+#:     |---|---:|---:|---:|
+#:     | `profit` | 2 | 2 | 2 |
+#:     | `risk` | 1 | 0.5 | 0.25 |
+#:     | `cost` | 0.1 | 0.1 | 0.1 |
+#:     | `stability` | 0.1 | 0.05 | 0.02 |
+#:     | `sharpe` | 1 | 1 | 1 |
+#:     | `momentum` | 0.15 | 0.3 | 0.5 |
+#:     | `diversification` | 0.3 | 0.2 | 0.1 |
+#:     | `breach` | 1 | 1 | 1 |
+#:     | `sharpe_rate` | 0.03125 | 0.03125 | 0.03125 |
 REWARD_PRESETS: dict[str, RewardWeights] = {
     "conservative": RewardWeights(risk=1.0, stability=0.1, diversification=0.3, momentum=0.15),
     "balanced": RewardWeights(),
