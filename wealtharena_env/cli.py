@@ -202,7 +202,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.html:
         _write_text(args.html, to_html(groups, title=args.title))
     if args.marl_eval:
-        _write_text(args.marl_eval, json.dumps(to_marl_eval(docs), indent=1) + "\n")
+        _write_text(args.marl_eval, json.dumps(to_marl_eval(docs), separators=(",", ":")) + "\n")
     return 0
 
 
