@@ -41,6 +41,16 @@ def _assert_infos_equal(a: dict, b: dict) -> None:
             np.testing.assert_array_equal(value, b[key], err_msg=key)
 
 
+def _decode_events(infos: dict, index, tickers) -> list[dict]:
+    """The single env's ``risk_events`` list from the vector env's numeric event table."""
+    from wealtharena_env.kernels.risk import RULE_NAMES
+
+    count = int(infos["risk_event_count"][index])
+    table = infos["risk_event_table"][index][:count]
+    return [{"rule": RULE_NAMES[int(r)], "asset": tickers[int(a)] if a >= 0 else "portfolio", "weight_removed": w}
+            for r, a, w in table.tolist()]
+
+
 # ---------------------------------------------------------------------------------------------- conventions
 def test_check_env_single_portfolio_env():
     from gymnasium.utils.env_checker import check_env
@@ -141,7 +151,7 @@ def test_matches_gymnasium_sync_vector_env_exactly(risk_profile):
     (risk events and end-of-episode summaries included)."""
     k, n = 3, 3
     kwargs = {"n_assets": n, "episode_length": 4, "risk_profile": risk_profile}
-    ours = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, **kwargs)
+    ours = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, decode_risk_events=True, **kwargs)
     ref = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, vectorization_mode="sync", **kwargs)
     obs_a, info_a = ours.reset(seed=11)
     obs_b, info_b = ref.reset(seed=11)
@@ -270,6 +280,7 @@ def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length
             assert v_info["nan_actions"][i] == info["nan_actions"]
             np.testing.assert_array_equal(v_info["weights"][i], info["weights"])
             assert v_info["reward_terms"]["profit"][i] == info["reward_terms"]["profit"]
+            assert _decode_events(v_info, i, envs.sim.tickers) == info["risk_events"]
             assert ("episode" in info) == bool("episode" in v_info and v_info["_episode"][i])
 
 
@@ -292,6 +303,7 @@ def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents,
     obs0, _ = envs.reset(seed=seed)
     assert obs0.shape == (k, n_agents, envs.single_observation_space.shape[0]) and obs0.dtype == np.float32
     results = [envs.step(actions[t]) for t in range(n_steps)]
+    tickers = envs.sim.tickers
     for i in range(k):
         single = ArenaEnv(n_assets=n_assets, agents=agents, episode_length=length)
         obs, _ = single.reset(seed=seed + i)
@@ -311,7 +323,7 @@ def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents,
                 assert v_term[i, j] == terms[name] and v_trunc[i, j] == truncs[name]
                 assert v_info["portfolio_value"][i, j] == infos[name]["portfolio_value"]
                 np.testing.assert_array_equal(v_info["weights"][i, j], infos[name]["weights"])
-                assert v_info["risk_events"][i, j] == infos[name]["risk_events"]
+                assert _decode_events(v_info, (i, j), tickers) == infos[name]["risk_events"]
                 if "episode" in infos[name]:
                     assert v_info["_episode"][i]
                     assert v_info["episode"]["costs"][i, j] == infos[name]["episode"]["costs"]

@@ -95,12 +95,18 @@ class _InfoLayout:
     Built once per vector env by probing :func:`~wealtharena_env.envs._common.agent_info` (the single envs'
     info builder), so the vector infos carry the same keys and dtypes as a ``SyncVectorEnv`` of single envs:
     scalar columns become ``(K,)`` (or ``(K, A)``) arrays, ``weights`` a ``(K, [A,] N + 1)`` array,
-    ``reward_terms`` a dict of arrays, ``risk_events`` an object array of lists (decoded only where the row
-    reports events). A key the probe does not recognise is filled per row by ``agent_info`` itself.
+    ``reward_terms`` a dict of arrays. Risk events stay numeric by default — ``risk_event_count`` and
+    ``risk_event_table`` ``(K, [A,] max_events, 3)`` rows of (rule index into
+    ``wealtharena_env.kernels.risk.RULE_NAMES``, asset index or -1 for the portfolio, weight removed), valid
+    for the first ``risk_event_count`` rows — because decoding them into dicts costs Python work per agent
+    per step; ``decode_risk_events=True`` gives the single envs' ``risk_events`` lists (object array)
+    instead. A key the probe does not recognise is filled per row by ``agent_info`` itself.
     """
 
-    def __init__(self, sim: Simulation):
+    def __init__(self, sim: Simulation, decode_risk_events: bool = False):
         self.tickers = sim.tickers
+        self.decode_risk_events = decode_risk_events
+        self.events = slice(ks.IN_WEIGHTS + sim.n_assets + 1, ks.IN_WEIGHTS + sim.n_assets + 1 + 3 * ks.max_events(sim.n_assets))
         probe = agent_info(np.zeros(sim.info_size), sim.tickers)
         columns = dict(_SCALAR_INFO)
         n = sim.n_assets
@@ -112,6 +118,9 @@ class _InfoLayout:
                 self.plan.append((key, "slice", slice(ks.IN_WEIGHTS, ks.IN_WEIGHTS + n + 1)))
             elif key == "reward_terms" and list(value) == list(kr.TERM_NAMES):
                 self.plan.append((key, "terms", [(name, ks.IN_TERMS + j) for j, name in enumerate(kr.TERM_NAMES)]))
+            elif key == "risk_events" and isinstance(value, list) and not decode_risk_events:
+                self.plan.append(("risk_event_count", "scalar", (ks.IN_N_EVENTS, np.int64)))
+                self.plan.append(("risk_event_table", "table", None))
             elif key == "risk_events" and isinstance(value, list):
                 self.plan.append((key, "events", None))
             else:  # pragma: no cover - a key added to agent_info later: correct, if slower
@@ -140,6 +149,9 @@ class _InfoLayout:
                 out[key] = values if dtype is np.float64 else values.astype(dtype)
             elif kind == "slice":
                 out[key] = rows[..., spec]
+            elif kind == "table":  # (rule index, asset index or -1, weight removed) per event, zero-padded
+                block = rows[..., self.events]
+                out[key] = block.reshape(*block.shape[:-1], -1, 3)
             elif kind == "terms":
                 terms: dict[str, Any] = {}
                 for name, col in spec:
@@ -258,16 +270,20 @@ class PortfolioVectorEnv(VectorEnv):
     ## Info
     Gymnasium's vector-info convention: ``infos[key]`` is an array over environments and ``infos["_" + key]``
     a bool mask of the environments that carry it — exactly what a ``SyncVectorEnv`` of ``PortfolioEnv``
-    returns (a test checks it): every key of the single env's info (``reward``, ``portfolio_value``,
+    returns (a test checks it, with ``decode_risk_events=True``): every key of the single env's info (``reward``, ``portfolio_value``,
     ``cash``, ``cost``, ``turnover``, ``drawdown``, ``nan_actions``, ``clipped_actions``, risk measures, ...)
     as a ``(K,)`` array of the single env's type, ``weights`` ``(K, N + 1)``, ``reward_terms`` a dict of
-    ``(K,)`` arrays, ``risk_events`` an object array of lists, and on the step an episode ends,
-    ``episode`` (the end-of-episode summary) for the environments that ended.
+    ``(K,)`` arrays, and on the step an episode ends, ``episode`` (the end-of-episode summary) for the
+    environments that ended. Risk events are numeric by default (``risk_event_count`` (K,) and
+    ``risk_event_table`` (K, max_events, 3): rule index into ``kernels.risk.RULE_NAMES``, asset index or
+    -1, weight removed); ``decode_risk_events=True`` returns the single env's ``risk_events`` lists instead
+    (Python work per env per step) and then the infos equal a ``SyncVectorEnv``'s key for key.
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``: ``render()`` returns one text table
     per env; ``"human"`` prints them), ``risk_profile``, ``initial_cash``, ``parallel`` (force threads on or
-    off), ``max_episode_steps`` (alias of ``episode_length``) and any ``ArenaConfig`` field as keyword.
+    off), ``max_episode_steps`` (alias of ``episode_length``), ``decode_risk_events`` and any
+    ``ArenaConfig`` field as keyword.
 
     ```python
     import gymnasium as gym
@@ -294,6 +310,7 @@ class PortfolioVectorEnv(VectorEnv):
         initial_cash: float = 1_000_000.0,
         parallel: bool | None = None,
         max_episode_steps: int | None = None,
+        decode_risk_events: bool = False,
         **kwargs: Any,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -310,7 +327,7 @@ class PortfolioVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._action_shape = (self.num_envs, *self.single_action_space.shape)
-        self._infos = _InfoLayout(self.sim)
+        self._infos = _InfoLayout(self.sim, decode_risk_events)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._ready = False
 
@@ -400,7 +417,8 @@ class ArenaVecEnv:
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``/``"human"``), ``max_cycles`` /
-    ``episode_length``, ``parallel``, ``n_assets``, ``agents``, ``impact`` and any ``ArenaConfig`` field.
+    ``episode_length``, ``parallel``, ``decode_risk_events``, ``n_assets``, ``agents``, ``impact`` and any
+    ``ArenaConfig`` field.
 
     ```python
     from wealtharena_env.envs.vector import ArenaVecEnv
@@ -424,6 +442,7 @@ class ArenaVecEnv:
         render_mode: str | None = None,
         max_cycles: int | None = None,
         parallel: bool | None = None,
+        decode_risk_events: bool = False,
         **kwargs: Any,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -444,7 +463,7 @@ class ArenaVecEnv:
         self.action_space = batch_space(batch_space(self.single_action_space, self.num_agents), self.num_envs)
         self._action_shape = (self.num_envs, self.num_agents, *self.single_action_space.shape)
         self._agent_ended = np.zeros((self.num_envs, self.num_agents), dtype=np.bool_)
-        self._infos = _InfoLayout(self.sim)
+        self._infos = _InfoLayout(self.sim, decode_risk_events)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._ready = False
         self.closed = False
