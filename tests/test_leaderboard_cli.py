@@ -21,7 +21,7 @@ def test_every_subcommand_has_help(command, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert f"usage: wealtharena {command}" in out
-    for action in cli.build_parser()._subparsers._group_actions[0].choices[command]._actions:  # noqa: SLF001
+    for action in cli.build_parser()._subparsers._group_actions[0].choices[command]._actions:
         if action.help and action.option_strings:
             assert action.option_strings[-1] in out
 

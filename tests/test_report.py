@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from wealtharena_env import arena_v0  # noqa: E402
-from wealtharena_env.analytics import PLOT_NAMES, write_report  # noqa: E402
-from wealtharena_env.leaderboard.evaluate import evaluate, write_results  # noqa: E402
-from wealtharena_env.render import DEFAULT_SIZE, render_rgb_array  # noqa: E402
+from wealtharena_env import arena_v0
+from wealtharena_env.analytics import PLOT_NAMES, write_report
+from wealtharena_env.leaderboard.evaluate import evaluate, write_results
+from wealtharena_env.render import DEFAULT_SIZE, render_rgb_array
 
 
 def _not_blank(img: np.ndarray) -> None:
@@ -22,10 +22,10 @@ def test_render_rgb_array_shape_dtype_not_blank():
     env = arena_v0.parallel_env(n_assets=5, episode_length=12)
     blank = render_rgb_array(env.sim, env.possible_agents)  # before reset: a message, no crash
     assert blank.shape == (DEFAULT_SIZE[1], DEFAULT_SIZE[0], 3) and blank.dtype == np.uint8
-    obs, _ = env.reset(seed=3)
+    env.reset(seed=3)
     first = render_rgb_array(env.sim, env.possible_agents)
     for _ in range(6):
-        obs, *_ = env.step({a: env.action_space(a).sample() for a in env.agents})
+        _obs, *_ = env.step({a: env.action_space(a).sample() for a in env.agents})
         img = render_rgb_array(env.sim, env.possible_agents)
     assert img.shape == (400, 800, 3) and img.dtype == np.uint8 and img.flags["C_CONTIGUOUS"]
     _not_blank(img)

@@ -41,7 +41,7 @@ def run_demo(seed: int = 0, n_assets: int = 10, episode_length: int = 252, impac
     last = infos
     while env.agents:
         actions = {a: policies[a](obs[a]) for a in env.agents}
-        obs, rewards, terminations, truncations, infos = env.step(actions)
+        obs, _rewards, _terminations, _truncations, infos = env.step(actions)
         for a, info in infos.items():
             log_returns[a].append(info["reward_terms"]["profit"])
             costs[a] += info["cost"]
@@ -57,8 +57,8 @@ def run_demo(seed: int = 0, n_assets: int = 10, episode_length: int = 252, impac
     table = {}
     header = (f"{'agent':<16}{'policy':<15}{'final value':>15}{'return':>9}{'ann.vol':>9}{'sharpe':>8}"
               f"{'max dd':>8}{'costs':>12}{'events':>8}")
-    lines = [f"WealthArena/{'ImpactArena' if impact else 'Arena'}-v0 demo: seed {seed}, {n_assets} assets, "
-             f"{episode_length} steps, {len(names)} agents", header, "-" * len(header)]
+    lines = [(f"WealthArena/{'ImpactArena' if impact else 'Arena'}-v0 demo: seed {seed}, {n_assets} assets, "
+             f"{episode_length} steps, {len(names)} agents"), header, "-" * len(header)]
     for k, a in enumerate(names):
         row = {"final_value": float(last[a]["portfolio_value"]), "total_return": float(total[k]),
                "annual_volatility": float(vol[k]), "sharpe": float(sharpe[k]), "max_drawdown": float(mdd[k]),

@@ -117,4 +117,4 @@ def render_rgb_array(sim: Any, agent_names: Sequence[str], env_index: int = 0,
     return image
 
 
-__all__ = ["render_rgb_array", "DEFAULT_SIZE"]
+__all__ = ["DEFAULT_SIZE", "render_rgb_array"]

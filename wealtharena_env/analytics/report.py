@@ -73,7 +73,7 @@ def _first_per_scenario(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _panels(n: int, width: float = 11.0, height_per_row: float = 3.2):
     cols = min(n, 2)
-    rows = int(math.ceil(n / cols))
+    rows = math.ceil(n / cols)
     fig = _figure(width, max(3.2, height_per_row * rows))
     axes = [fig.add_subplot(rows, cols, k + 1) for k in range(n)]
     return fig, axes
@@ -270,18 +270,18 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
     a = doc["aggregates"]
     task = doc["task"]
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             f"<title>{e(task['key'])} — {e(doc['entry'])}</title><style>"
+             (f"<title>{e(task['key'])} — {e(doc['entry'])}</title><style>"
              "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;color:#222}"
              "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.2rem}"
              "td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}"
              "th:first-child,td:first-child{text-align:left}img{max-width:100%;margin:.5rem 0}"
-             ".warn{color:#b00}.note{color:#666;font-size:.85rem}</style></head><body>",
+             ".warn{color:#b00}.note{color:#666;font-size:.85rem}</style></head><body>"),
              f"<h1>{e(task['key'])} — {e(doc['entry'])}</h1>",
-             f"<p class='note'>policy <code>{e(doc['policy']['spec'])}</code>; env <code>{e(task['env_id'])}</code>; "
+             (f"<p class='note'>policy <code>{e(doc['policy']['spec'])}</code>; env <code>{e(task['env_id'])}</code>; "
              f"task fingerprint <code>{e(task['fingerprint'])}</code>; wealtharena-env "
              f"{e(doc['package']['version'])}; {doc['budget']['n_seeds']} evaluation seeds x "
              f"{doc['budget']['n_scenarios']} scenario(s), {doc['budget']['episode_length']} steps"
-             f"{'' if doc['budget']['official'] else ' (reduced budget)'}; created {e(doc['created_utc'])}.</p>"]
+             f"{'' if doc['budget']['official'] else ' (reduced budget)'}; created {e(doc['created_utc'])}.</p>")]
     if doc.get("data"):
         d = doc["data"]
         parts.append(f"<p class='note'>data: {e(', '.join(d['tickers']))} {e(d['first_date'])}..{e(d['last_date'])}, "
@@ -338,5 +338,13 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
     return index
 
 
-__all__ = ["PLOT_NAMES", "write_report", "agent_summary", "plot_equity", "plot_weights", "plot_risk_events",
-           "plot_agents", "plot_scores"]
+__all__ = [
+    "PLOT_NAMES",
+    "agent_summary",
+    "plot_agents",
+    "plot_equity",
+    "plot_risk_events",
+    "plot_scores",
+    "plot_weights",
+    "write_report",
+]

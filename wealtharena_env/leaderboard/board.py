@@ -188,10 +188,10 @@ def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> 
     e = html.escape
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
              f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
-             "<p class='note'>Ranked per task by the mean Sharpe ratio of the focal agents over the evaluation "
+             ("<p class='note'>Ranked per task by the mean Sharpe ratio of the focal agents over the evaluation "
              "episodes, with 95% stratified-bootstrap intervals (strata: scenarios). IQM = interquartile mean; "
              f"P(&gt;{e(REFERENCE_ENTRY)}) = probability of improvement over the equal-weight baseline. "
-             "† = held-out scenario (market regime or co-player population not seen in training).</p>"]
+             "† = held-out scenario (market regime or co-player population not seen in training).</p>")]
     for group in groups:
         parts.append(f"<h2>{e(group.title)}</h2>")
         note = f"task fingerprint <code>{e(group.fingerprint)}</code>"
@@ -209,4 +209,4 @@ def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> 
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["REFERENCE_ENTRY", "Row", "Group", "build_board", "load_board", "to_markdown", "to_html"]
+__all__ = ["REFERENCE_ENTRY", "Group", "Row", "build_board", "load_board", "to_html", "to_markdown"]

@@ -109,7 +109,7 @@ def _import_callable(spec: str) -> Callable:
             module = importlib.import_module(module_name)
     except PolicyLoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any import failure is a load failure
+    except Exception as exc:
         raise PolicyLoadError(f"policy {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
     obj: Any = module
     for part in attr.split("."):
@@ -551,7 +551,7 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
         for i in live:
             ep = episodes[i]
             try:
-                obs, rewards, terms, truncs, infos = ep.env.step(actions[i])
+                obs, rewards, _terms, _truncs, infos = ep.env.step(actions[i])
             except Exception as exc:  # noqa: BLE001 - an env crash fails this episode, not the run
                 ep.error = {"step": step, "agent": None, "source": "env",
                             "message": f"environment raised {type(exc).__name__}: {exc} (a bug in the env, not in "
@@ -815,11 +815,11 @@ __all__ = [
     "LoadedPolicy",
     "PolicyCaller",
     "PolicyLoadError",
-    "load_policy",
-    "make_task_env",
-    "load_task_data",
-    "evaluate",
     "dumps_results",
-    "write_results",
+    "evaluate",
+    "load_policy",
+    "load_task_data",
+    "make_task_env",
     "read_results",
+    "write_results",
 ]

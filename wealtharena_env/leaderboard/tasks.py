@@ -46,7 +46,7 @@ from wealtharena_env.errors import ConfigError
 SUITE_VERSION = "2026.1"
 
 #: Published training seeds: train (and tune) on any seed in ``range(0, 100_000)``.
-TRAIN_SEEDS: range = range(0, 100_000)
+TRAIN_SEEDS: range = range(100_000)
 
 #: The fixed evaluation seeds (all >= 10**9, hence disjoint from :data:`TRAIN_SEEDS`). Never train on them.
 EVAL_SEEDS: tuple[int, ...] = (
@@ -381,16 +381,16 @@ def list_tasks() -> list[Task]:
 
 
 __all__ = [
-    "SUITE_VERSION",
-    "TRAIN_SEEDS",
     "EVAL_SEEDS",
-    "Background",
-    "Scenario",
-    "HistoricalSpec",
-    "Task",
+    "IMPACT_EVAL_BACKGROUNDS",
+    "IMPACT_TRAINING_BACKGROUNDS",
+    "SUITE_VERSION",
     "TASKS",
+    "TRAIN_SEEDS",
+    "Background",
+    "HistoricalSpec",
+    "Scenario",
+    "Task",
     "get_task",
     "list_tasks",
-    "IMPACT_TRAINING_BACKGROUNDS",
-    "IMPACT_EVAL_BACKGROUNDS",
 ]
