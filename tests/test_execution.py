@@ -75,11 +75,11 @@ def test_discrete_mapping_matches_reference(action, seed, step):
     assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-9)
 
 
-def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, commission, half_spread, lot):
+def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares, commission, half_spread, lot):
     """Straightforward NumPy version of rebalance_to_targets (same documented rules)."""
     holdings = holdings.copy()
     value = cash + holdings @ p_dec
-    orders = target[:-1] * value / p_dec - holdings
+    orders = np.clip(target[:-1] * value / p_dec - holdings, -max_shares, max_shares)
     if lot > 0:
         orders = np.trunc(orders / lot) * lot
     orders[np.abs(orders) * p_dec <= DUST * value] = 0.0
@@ -122,10 +122,12 @@ def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission
     impact_scales(k, vol, volume, scale)
     h = holdings.copy()
     executed = np.zeros(n)
-    new_cash, cost, traded, fraction = rebalance_to_targets(target, h, cash, p_dec, p_fill, scale, commission,
-                                                            half_spread, lot, executed)
-    ref_cash, ref_cost, ref_h = reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, commission,
-                                                    half_spread, lot)
+    max_shares = np.where(rng.random(n) < 0.3, rng.uniform(0, 3000, n), np.inf)
+    new_cash, cost, traded, fraction = rebalance_to_targets(target, h, cash, p_dec, p_fill, scale, max_shares,
+                                                            commission, half_spread, lot, executed)
+    ref_cash, ref_cost, ref_h = reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares,
+                                                    commission, half_spread, lot)
+    assert np.all(np.abs(executed) <= max_shares + 1e-9)
     np.testing.assert_allclose([new_cash, cost], [ref_cash, ref_cost], rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(h, ref_h, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(executed, h - holdings, rtol=1e-9, atol=1e-9)
@@ -142,7 +144,8 @@ def test_hand_checked_rebalance():
     h = np.zeros(1)
     executed = np.zeros(1)
     cash, cost, traded, f = rebalance_to_targets(np.array([0.5, 0.5]), h, 1000.0, np.array([10.0]),
-                                                 np.array([10.0]), np.zeros(1), 0.001, 0.0, 0.0, executed)
+                                                 np.array([10.0]), np.zeros(1), np.array([np.inf]), 0.001, 0.0,
+                                                 0.0, executed)
     assert h[0] == pytest.approx(50.0) and traded == pytest.approx(500.0)
     assert cost == pytest.approx(0.5)  # 10 bp of 500
     assert cash == pytest.approx(1000.0 - 500.0 - 0.5)

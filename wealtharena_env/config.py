@@ -75,6 +75,8 @@ class MarketConfig:
         impact: permanent price impact of the agents' own aggregate net order flow. After the fills of
             a bar, every later price of asset i is multiplied by exp(impact * net_shares_i / volume_i).
             0 disables impact (``Arena-v0``).
+        max_impact: bound on the cumulative log price impact of an asset, ``|C_i| <= max_impact`` (the agents
+            can move a price at most ``exp(max_impact)`` times away from its exogenous path).
         periods_per_year: bars per year used to de-annualise drifts and volatilities.
     """
 
@@ -101,6 +103,7 @@ class MarketConfig:
     volume_sensitivity: float = 0.4
     overnight_fraction: float = 0.3
     impact: float = 0.0
+    max_impact: float = 1.0
     periods_per_year: int = 252
 
     def __post_init__(self) -> None:
@@ -135,7 +138,7 @@ class MarketConfig:
             f"MarketConfig.initial_regime must be -1 (stationary draw) or 0/1/2, got {self.initial_regime!r}.",
         )
         for name in ("garch_alpha", "garch_beta", "jump_intensity", "jump_std", "asset_volatility_dispersion",
-                     "asset_drift_dispersion", "volume_sensitivity", "impact"):
+                     "asset_drift_dispersion", "volume_sensitivity", "impact", "max_impact"):
             value = getattr(self, name)
             _finite(f"MarketConfig.{name}", value)
             _require(value >= 0, f"MarketConfig.{name} must be >= 0, got {value!r}.")
@@ -177,6 +180,8 @@ class CostModel:
         impact_coefficient: coefficient of the square-root market-impact term (0 disables it).
         fill_price: ``"open"`` (default) or ``"close"`` of the bar after the decision.
         lot_size: 0 for fractional shares (default), else orders are rounded toward zero to multiples.
+        max_participation: the largest order of one agent in one asset, as a fraction of the decision bar's
+            volume (orders are cut to it; ``math.inf`` disables it).
     """
 
     commission_bps: float = 5.0
@@ -184,12 +189,16 @@ class CostModel:
     impact_coefficient: float = 0.1
     fill_price: Literal["open", "close"] = "open"
     lot_size: float = 0.0
+    max_participation: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("commission_bps", "half_spread_bps", "impact_coefficient", "lot_size"):
             value = getattr(self, name)
             _finite(f"CostModel.{name}", value)
             _require(value >= 0, f"CostModel.{name} must be >= 0, got {value!r}.")
+        _require(isinstance(self.max_participation, (int, float)) and not math.isnan(self.max_participation)
+                 and self.max_participation > 0,
+                 f"CostModel.max_participation must be > 0 (math.inf disables it), got {self.max_participation!r}.")
         _require(self.fill_price in ("open", "close"),
                  f"CostModel.fill_price must be 'open' or 'close', got {self.fill_price!r}.")
 

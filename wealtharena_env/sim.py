@@ -50,6 +50,8 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p[ks.P_WINDOW] = config.window
     p[ks.P_RISK_ENABLED] = 1.0 if config.risk_enabled else 0.0
     p[ks.P_LOG_RETURN_REWARD] = 1.0 if config.reward_mode == "log_return" else 0.0
+    p[ks.P_MAX_PARTICIPATION] = costs.max_participation
+    p[ks.P_MAX_IMPACT] = config.market.max_impact
     return p
 
 
@@ -128,12 +130,14 @@ class Simulation:
         self.params = pack_params(config)
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
         self.bars = np.zeros((b, config.bars_per_episode, N_BAR_FIELDS, n))
+        self.history = np.zeros((b, n, config.bars_per_episode))
         self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
         self.agent_state = np.zeros((b, a, ks.N_AGENT_STATE))
         self.asset_state = np.zeros((b, n, n + 1))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
-        self.scratch = np.zeros((b, ks.N_SCRATCH, n + 1))
+        lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
+        self.scratch = np.zeros((b, ks.N_SCRATCH, max(n + 1, config.window, lookback)))
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
@@ -214,7 +218,7 @@ class Simulation:
         self._started[k] = True
 
     def _state(self) -> tuple[np.ndarray, ...]:
-        return (self.bars, self.zret, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
+        return (self.bars, self.history, self.zret, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
                 self.agent_params)
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
@@ -253,9 +257,9 @@ class Simulation:
                 self._draw_episode(int(k), None)
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.zeros((self.batch_size, self.n_agents, self.info_size))  # unused event slots stay 0
-        finished = self._step_kernel(reset_mask, self.bars, self.zret, self.positions, self.agent_state,
-                                     self.asset_state, self.clock, self.actions, self.params, self.agent_params,
-                                     obs, info, self.scratch)
+        finished = self._step_kernel(reset_mask, self.bars, self.history, self.zret, self.positions,
+                                     self.agent_state, self.asset_state, self.clock, self.actions, self.params,
+                                     self.agent_params, obs, info, self.scratch)
         if finished:
             raise ConfigError(
                 f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "

@@ -72,7 +72,8 @@ class ArenaEnv(ParallelEnv):
 
     ## Arguments
     ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
-    synthetic market), ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table), ``max_cycles`` /
+    synthetic market), ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table, ``"rgb_array"`` an
+    image of equity curves and weights — needs the ``plot`` extra), ``max_cycles`` /
     ``episode_length``, ``n_assets``, ``agents``, ``impact`` and any other ``ArenaConfig`` field as keyword.
 
     ```python
@@ -88,7 +89,7 @@ class ArenaEnv(ParallelEnv):
     * v0: initial release (log-return reward, long-only weights, synthetic or historical market).
     """
 
-    metadata = {"name": "wealtharena_arena_v0", "render_modes": ["human", "ansi"], "is_parallelizable": True,
+    metadata = {"name": "wealtharena_arena_v0", "render_modes": ["human", "ansi", "rgb_array"], "is_parallelizable": True,
                 "render_fps": 4}
 
     def __init__(
@@ -186,6 +187,10 @@ class ArenaEnv(ParallelEnv):
     def render(self) -> str | None:
         if self.render_mode is None:
             return None
+        if self.render_mode == "rgb_array":
+            from wealtharena_env.render import render_rgb_array  # matplotlib (extra "plot"), imported lazily
+
+            return render_rgb_array(self.sim, self.possible_agents)
         text = render_text(self.sim, self.possible_agents)
         if self.render_mode == "ansi":
             return text

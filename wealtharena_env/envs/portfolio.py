@@ -42,7 +42,7 @@ class PortfolioEnv(gym.Env):
     Truncated after ``episode_length`` steps (252); never terminated in this version.
 
     ## Arguments
-    ``config``, ``data``, ``render_mode`` (``"human"``, ``"ansi"``), ``risk_profile``, ``initial_cash``,
+    ``config``, ``data``, ``render_mode`` (``"human"``, ``"ansi"``, ``"rgb_array"`` with the ``plot`` extra), ``risk_profile``, ``initial_cash``,
     ``n_assets``, ``episode_length`` and any other ``ArenaConfig`` field as keyword.
 
     ```python
@@ -57,7 +57,7 @@ class PortfolioEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["human", "ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["human", "ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -112,6 +112,10 @@ class PortfolioEnv(gym.Env):
     def render(self) -> str | None:
         if self.render_mode is None:
             return None
+        if self.render_mode == "rgb_array":
+            from wealtharena_env.render import render_rgb_array  # matplotlib (extra "plot"), imported lazily
+
+            return render_rgb_array(self.sim, self.config.agent_names)
         text = render_text(self.sim, self.config.agent_names)
         if self.render_mode == "ansi":
             return text

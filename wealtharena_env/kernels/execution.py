@@ -168,6 +168,7 @@ def rebalance_to_targets(
     decision_prices: np.ndarray,
     fill_prices: np.ndarray,
     impact_scale: np.ndarray,
+    max_shares: np.ndarray,
     commission: float,
     half_spread: float,
     lot_size: float,
@@ -176,7 +177,8 @@ def rebalance_to_targets(
     """Trade ``holdings`` toward ``target_weights``; update ``holdings`` in place.
 
     Orders are sized on the decision bar: ``V_d = cash + sum_i q_i P^d_i`` and
-    ``order_i = w*_i V_d / P^d_i - q_i`` (rounded toward zero to ``lot_size`` multiples when > 0).
+    ``order_i = w*_i V_d / P^d_i - q_i``, cut to ``|order_i| <= max_shares_i`` (the participation limit) and
+    rounded toward zero to ``lot_size`` multiples when > 0.
     They fill at ``P_i = fill_prices[i]`` (the next bar). Sells fill first at ``P_i (1 - s_i)``; buys at
     ``P_i (1 + s_i)``, with ``s_i`` from :func:`slippage_fraction` (``impact_scale`` from
     :func:`impact_scales`, on the decision bar's volatility and volume) and commission ``c`` on the filled
@@ -200,6 +202,7 @@ def rebalance_to_targets(
     # Size the orders on the decision bar and execute the sells.
     for i in range(n):
         order = target_weights[i] * value / decision_prices[i] - holdings[i]
+        order = min(max(order, -max_shares[i]), max_shares[i])
         if lot_size > 0.0:
             order = np.trunc(order / lot_size) * lot_size
         if abs(order) * decision_prices[i] <= DUST * value:

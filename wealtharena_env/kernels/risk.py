@@ -1,7 +1,8 @@
 """Risk kernels: the limits every agent is held to, applied to its target weights before execution.
 
 Axis order: one agent's weight vectors have N + 1 entries (N assets, then cash); ``cov`` is the (N, N) EWMA
-covariance of the assets' daily log returns; ``log_returns`` is a (L, N) history, oldest first. Weights are
+covariance of the assets' daily log returns; ``history`` is an (N, L) history of log returns, asset-major,
+oldest first. Weights are
 fractions of the portfolio value at the decision bar's prices; volatilities are daily unless named annual.
 
 :func:`apply_risk_layer` applies the rules in this documented order, each on the output of the previous:
@@ -103,40 +104,58 @@ def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -
 
 
 @njit(cache=True)
-def portfolio_variance(weights: np.ndarray, cov: np.ndarray) -> float:
-    """``w' C w`` over the N risky weights (``weights`` may carry the cash slot last; it is ignored)."""
+def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -> float:
+    """``w' C w`` over the N risky weights (``weights`` may carry the cash slot last; it is ignored).
+
+    Computed as ``y = C w`` (``C`` symmetric, accumulated row by row into ``work[:N]`` so the inner loop has
+    independent accumulators and vectorizes) then ``sum_j w_j y_j``.
+    """
     n = cov.shape[0]
-    total = 0.0
+    for j in range(n):
+        work[j] = 0.0
     for i in range(n):
         wi = weights[i]
         if wi == 0.0:
             continue
-        row = 0.0
+        row = cov[i]
         for j in range(n):
-            row += cov[i, j] * weights[j]
-        total += wi * row
+            work[j] += row[j] * wi
+    total = 0.0
+    for j in range(n):
+        total += weights[j] * work[j]
     return max(total, 0.0)
 
 
 @njit(cache=True)
-def historical_var_cvar(weights: np.ndarray, log_returns: np.ndarray, tail_probability: float) -> tuple[float, float]:
-    """One-day historical VaR and CVaR (positive loss fractions) of ``weights`` over ``log_returns`` (L, N).
+def historical_var_cvar(
+    weights: np.ndarray, history: np.ndarray, tail_probability: float, work: np.ndarray
+) -> tuple[float, float]:
+    """One-day historical VaR and CVaR (positive loss fractions) of ``weights`` over ``history`` (N, L).
 
-    Portfolio returns ``x_k = sum_i w_i r_{k,i}`` (log returns: a first-order approximation of the
-    portfolio's simple return). With the sorted ``s_0 <= ... <= s_{L-1}``, ``h = (L - 1) p``, ``k = floor(h)``:
-    ``VaR = -(s_k + (h - k)(s_{k+1} - s_k))`` (linear interpolation, NumPy's default) and
-    ``CVaR = -mean(s_0..s_k)``; both floored at 0. Only the ``k + 2`` smallest values are kept (insertion).
+    ``history[i, k]`` is asset i's log return on the k-th of the last L bars (asset-major so the portfolio
+    returns ``x_k = sum_i w_i r_{k,i}`` accumulate in ``work[:L]`` with a vectorizable inner loop; log returns
+    are a first-order approximation of the portfolio's simple return). With the sorted
+    ``s_0 <= ... <= s_{L-1}``, ``h = (L - 1) p``, ``k = floor(h)``: ``VaR = -(s_k + (h - k)(s_{k+1} - s_k))``
+    (linear interpolation, NumPy's default) and ``CVaR = -mean(s_0..s_k)``; both floored at 0. Only the
+    ``k + 2`` smallest values are kept (insertion).
     """
-    length = log_returns.shape[0]
-    n = log_returns.shape[1]
+    n = history.shape[0]
+    length = history.shape[1]
+    for t in range(length):
+        work[t] = 0.0
+    for i in range(n):
+        wi = weights[i]
+        if wi == 0.0:
+            continue
+        row = history[i]
+        for t in range(length):
+            work[t] += wi * row[t]
     h = (length - 1) * tail_probability
     k = int(np.floor(h))
     m = min(k + 2, length)
     smallest = np.full(m, np.inf)
     for t in range(length):
-        x = 0.0
-        for i in range(n):
-            x += weights[i] * log_returns[t, i]
+        x = work[t]
         if x < smallest[m - 1]:
             pos = m - 1
             while pos > 0 and smallest[pos - 1] > x:
@@ -174,6 +193,52 @@ def risky_sum(weights: np.ndarray) -> float:
 
 
 @njit(cache=True)
+def _correlation_cap(
+    target: np.ndarray, current: np.ndarray, cov: np.ndarray, sigma: np.ndarray, max_corr: float,
+    events: np.ndarray, count: int, counts: np.ndarray, work: np.ndarray,
+) -> int:
+    """Rule 3 of the module docstring; returns the new event count.
+
+    ``work[:N]`` holds the held set (1.0 = held in the result so far: an existing position the target keeps,
+    or an accepted new one) and ``work[N:2N]`` the candidates (assets whose weight increases) ordered by
+    decreasing target (insertion sort: no allocation). A candidate ``i`` is refused when
+    ``cov[i, j] > max_corr * sigma_i * sigma_j`` for a held ``j != i``; that test is counted over all ``j`` in a
+    branch-free loop (integer sum, so it vectorizes).
+    """
+    n = cov.shape[0]
+    held = work[:n]
+    order = work[n:2 * n]
+    n_candidates = 0
+    for i in range(n):
+        held[i] = 1.0 if (current[i] > 0.0 and target[i] > 0.0) else 0.0
+        if target[i] > current[i]:
+            pos = n_candidates
+            while pos > 0 and target[int(order[pos - 1])] < target[i]:
+                order[pos] = order[pos - 1]
+                pos -= 1
+            order[pos] = i
+            n_candidates += 1
+    for k in range(n_candidates):
+        i = int(order[k])
+        bound = max_corr * sigma[i]
+        row = cov[i]
+        too_close = 0
+        for j in range(n):
+            too_close += (row[j] > bound * sigma[j]) & (held[j] > 0.0)
+        if (row[i] > bound * sigma[i]) and held[i] > 0.0:
+            too_close -= 1  # not against itself
+        if too_close > 0:
+            removed = target[i] - current[i]
+            target[i] = current[i]
+            target[n] += removed
+            count = record_event(events, count, RULE_CORRELATION_CAP, i, removed)
+            counts[RULE_CORRELATION_CAP] += 1
+        else:
+            held[i] = 1.0
+    return count
+
+
+@njit(cache=True)
 def apply_risk_layer(
     target: np.ndarray,
     current: np.ndarray,
@@ -181,19 +246,23 @@ def apply_risk_layer(
     close: np.ndarray,
     average_cost: np.ndarray,
     cov: np.ndarray,
-    log_returns: np.ndarray,
+    sigma: np.ndarray,
+    history: np.ndarray,
     limits: np.ndarray,
     periods_per_year: float,
     drawdown: float,
     cooldown_remaining: float,
     events: np.ndarray,
     counts: np.ndarray,
+    work: np.ndarray,
 ) -> tuple[int, int, float]:
     """Apply the rules of the module docstring to ``target`` (N + 1) in place.
 
     ``current``: weights held at the decision bar; ``holdings`` / ``close`` / ``average_cost`` (N): for
-    stop-loss and take-profit; ``log_returns`` (L, N): the history for historical VaR; ``drawdown`` and
-    ``cooldown_remaining``: the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``.
+    stop-loss and take-profit; ``cov`` (N, N) and ``sigma`` (N, ``sqrt(diag(cov))``): the EWMA estimates;
+    ``history`` (N, L): the last L log returns for historical VaR; ``drawdown`` and ``cooldown_remaining``:
+    the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``; ``work`` is scratch
+    space of at least ``max(N, L)``.
 
     Returns ``(n_events, flags, cooldown_remaining')`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``.
     """
@@ -232,49 +301,24 @@ def apply_risk_layer(
     # 3. correlation cap: increases, largest target first, against the assets held in the result
     max_corr = limits[RL_MAX_CORRELATION]
     if max_corr < 1.0:
-        done = np.zeros(n, dtype=np.bool_)
-        while True:
-            best = -1
-            for i in range(n):
-                if not done[i] and target[i] > current[i] and (best < 0 or target[i] > target[best]):
-                    best = i
-            if best < 0:
-                break
-            done[best] = True
-            var_i = cov[best, best]
-            refused = False
-            for j in range(n):
-                if j == best or target[j] <= 0.0:
-                    continue
-                if current[j] <= 0.0 and target[j] > 0.0 and not done[j]:
-                    continue  # a pending new position: checked against this one when its turn comes
-                denom = np.sqrt(var_i * cov[j, j])
-                if denom > 0.0 and cov[best, j] / denom > max_corr:
-                    refused = True
-                    break
-            if refused:
-                removed = target[best] - current[best]
-                target[best] = current[best]
-                target[n] += removed
-                count = record_event(events, count, RULE_CORRELATION_CAP, best, removed)
-                counts[RULE_CORRELATION_CAP] += 1
+        count = _correlation_cap(target, current, cov, sigma, max_corr, events, count, counts, work)
     # 4. volatility budget
     budget = limits[RL_VOLATILITY_BUDGET]
-    sigma = np.sqrt(portfolio_variance(target, cov))
-    annual = sigma * np.sqrt(periods_per_year)
+    sigma_p = np.sqrt(portfolio_variance(target, cov, work))
+    annual = sigma_p * np.sqrt(periods_per_year)
     if annual > budget:
         factor = budget / annual * SAFETY
         removed = scale_risky(target, factor)
-        sigma *= factor
+        sigma_p *= factor
         count = record_event(events, count, RULE_VOLATILITY_BUDGET, -1, removed)
         counts[RULE_VOLATILITY_BUDGET] += 1
     # 5. VaR then CVaR budgets (parametric and historical; both homogeneous of degree 1 in the weights)
     var_limit = limits[RL_VAR_LIMIT]
     cvar_limit = limits[RL_CVAR_LIMIT]
     if np.isfinite(var_limit) or np.isfinite(cvar_limit):
-        hist_var, hist_cvar = historical_var_cvar(target, log_returns, limits[RL_TAIL_PROBABILITY])
-        par_var = limits[RL_VAR_Z] * sigma
-        par_cvar = limits[RL_CVAR_FACTOR] * sigma
+        hist_var, hist_cvar = historical_var_cvar(target, history, limits[RL_TAIL_PROBABILITY], work)
+        par_var = limits[RL_VAR_Z] * sigma_p
+        par_cvar = limits[RL_CVAR_FACTOR] * sigma_p
         worst = max(hist_var, par_var)
         if worst > var_limit:
             factor = var_limit / worst * SAFETY

@@ -6,6 +6,8 @@ N assets and T bars per episode:
 * ``bars``         (B, T, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`); bars after the
                    current one are never read before they are reached (and, with price impact, are
                    rewritten when they are reached).
+* ``history``      (B, N, T) float64 — the bars' log returns again, asset-major, for the historical VaR
+                   (its inner loops then run over contiguous time); filled as bars are reached.
 * ``zret``         (B, T, N) float32 — standardized, clipped log returns ``z_t = r_t / sigma_{t-1}`` of the
                    bars reached so far (the observation window is a copy of W rows of it).
 * ``positions``    (B, A, 2, N) float64 — shares held (``POS_SHARES``) and their average entry price
@@ -19,7 +21,8 @@ N assets and T bars per episode:
 * ``agent_params`` (A, AP_*) float64 — per-agent configuration: initial cash, risk limits (``RL_*`` of
                    :mod:`.risk` from ``AP_LIMITS``), reward weights (``TERM_*`` of :mod:`.reward` from
                    ``AP_REWARD``), the differential Sharpe rate.
-* ``scratch``      (B, N_SCRATCH, N + 1) float64 — per-environment work space (no allocation per step).
+* ``scratch``      (B, N_SCRATCH, S) float64, ``S >= max(N + 1, W, var_lookback)`` — per-environment work
+                   space (no allocation per step).
 
 Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, info_width(N)) float64 whose
 first column is the reward (layout: ``IN_*`` scalars, ``N_TERMS`` reward terms, N + 1 weights, then up to
@@ -97,7 +100,9 @@ P_WARMUP = 14
 P_WINDOW = 15
 P_RISK_ENABLED = 16
 P_LOG_RETURN_REWARD = 17
-N_PARAMS = 18
+P_MAX_PARTICIPATION = 18
+P_MAX_IMPACT = 19
+N_PARAMS = 20
 
 # agent_params columns
 AP_INITIAL_CASH = 0
@@ -133,8 +138,11 @@ SCR_TARGET = 1
 SCR_EXECUTED = 2
 SCR_IMPACT_SCALE = 3
 SCR_FLOW = 4
-SCR_TERMS = 5
-N_SCRATCH = 6
+SCR_SIGMA = 5  # sqrt(diag(cov)) at the decision bar
+SCR_TRAILING = 6  # mean log return over the window ending at the decision bar
+SCR_WORK = 7
+SCR_MAX_SHARES = 8  # participation limit in shares per asset on the decision bar
+N_SCRATCH = 9
 
 
 def max_events(n_assets: int) -> int:
@@ -149,7 +157,7 @@ def info_width(n_assets: int) -> int:
 
 @njit(cache=True)
 def _observe_env(
-    b: int, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
     obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
@@ -166,7 +174,8 @@ def _observe_env(
     write_market_features(zret[b], bar, window, cov, periods, bound, shared)
     n_shared = (window + 2) * n_assets
     progress = t / params[P_EPISODE_LENGTH]
-    weights = scratch[b, SCR_WEIGHTS]
+    weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
+    work = scratch[b, SCR_WORK]
     close = bars[b, bar, BAR_CLOSE]
     truncated = 1.0 if t >= int(params[P_EPISODE_LENGTH]) else 0.0
     sqrt_periods = np.sqrt(periods)
@@ -181,7 +190,7 @@ def _observe_env(
         peak = state[AG_PEAK]
         drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
         state[AG_DRAWDOWN] = drawdown
-        sigma = np.sqrt(kk.portfolio_variance(weights, cov))
+        sigma = np.sqrt(kk.portfolio_variance(weights, cov, work))
         var = limits[kk.RL_VAR_Z] * sigma
         cvar = limits[kk.RL_CVAR_FACTOR] * sigma
         volatility = np.sqrt(state[AG_RETURN_VARIANCE]) * sqrt_periods
@@ -207,7 +216,7 @@ def _observe_env(
 
 @njit(cache=True)
 def reset_env(
-    b: int, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
     obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
@@ -236,6 +245,8 @@ def reset_env(
         asset_state[b, i, n_assets] = 0.0
     for i in range(n_assets):
         zret[b, 0, i] = 0.0
+        for t in range(warmup + 1):
+            history[b, i, t] = bars[b, t, BAR_LOGRET, i]
     for t in range(1, warmup + 1):
         returns = bars[b, t, BAR_LOGRET]
         for i in range(n_assets):
@@ -257,15 +268,15 @@ def reset_env(
         for k in range(IN_WEIGHTS):
             info[k] = 0.0
         info[IN_BUY_FILL_FRACTION] = 1.0
-    _observe_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+    _observe_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
 
 
 @njit(cache=True)
 def _trade_agent(
-    b: int, a: int, d: int, bars: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
-    cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
-    fill_prices: np.ndarray, info: np.ndarray, scratch: np.ndarray,
+    b: int, a: int, d: int, bars: np.ndarray, history: np.ndarray, positions: np.ndarray,
+    agent_state: np.ndarray, cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
+    fill_prices: np.ndarray, mean_sigma: float, info: np.ndarray, scratch: np.ndarray,
 ) -> None:
     """One agent's decision on bar ``d``: sanitise and map its action, apply the risk layer, trade."""
     n_assets = cov.shape[0]
@@ -273,9 +284,9 @@ def _trade_agent(
     state = agent_state[b, a]
     shares = positions[b, a, POS_SHARES]
     entry = positions[b, a, POS_ENTRY]
-    weights = scratch[b, SCR_WEIGHTS]
-    target = scratch[b, SCR_TARGET]
-    executed = scratch[b, SCR_EXECUTED]
+    weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
+    target = scratch[b, SCR_TARGET, :n_assets + 1]
+    executed = scratch[b, SCR_EXECUTED, :n_assets]
     close = bars[b, d, BAR_CLOSE]
     cash = state[AG_CASH]
     value_d = portfolio_weights(shares, cash, close, weights)
@@ -298,18 +309,19 @@ def _trade_agent(
     if params[P_RISK_ENABLED] > 0.0:
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
         lookback = int(limits[kk.RL_VAR_LOOKBACK])
-        history = bars[b, d - lookback + 1:d + 1, BAR_LOGRET]
         n_events, flags, cooldown = kk.apply_risk_layer(
-            target, weights, shares, close, entry, cov, history, limits, params[P_PERIODS_PER_YEAR],
+            target, weights, shares, close, entry, cov, scratch[b, SCR_SIGMA, :n_assets],
+            history[b, :, d - lookback + 1:d + 1], limits, params[P_PERIODS_PER_YEAR],
             state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
-            state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES])
+            state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES], scratch[b, SCR_WORK])
         if state[AG_COOLDOWN] > 0.0 and cooldown == 0.0:
             state[AG_RESTART_PEAK] = 1.0  # the cooldown ends with this step: the peak restarts at its value
         state[AG_COOLDOWN] = cooldown
         if flags & kk.OUT_TERMINATE:
             state[AG_TERMINATED] = 1.0
     cash, cost, traded, fill_fraction = rebalance_to_targets(
-        target, shares, cash, close, fill_prices, scratch[b, SCR_IMPACT_SCALE], params[P_COMMISSION],
+        target, shares, cash, close, fill_prices, scratch[b, SCR_IMPACT_SCALE, :n_assets],
+        scratch[b, SCR_MAX_SHARES, :n_assets], params[P_COMMISSION],
         params[P_HALF_SPREAD], params[P_LOT_SIZE], executed)
     flow = scratch[b, SCR_FLOW]
     for i in range(n_assets):
@@ -336,22 +348,17 @@ def _trade_agent(
     terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]
     terms[kr.TERM_COST] = -cost / value_d if value_d > 0.0 else 0.0
     terms[kr.TERM_STABILITY] = -turnover
-    window = int(params[P_WINDOW])
+    trailing = scratch[b, SCR_TRAILING]
     momentum = 0.0
-    mean_sigma = 0.0
     for i in range(n_assets):
-        trailing = 0.0
-        for k in range(d - window + 1, d + 1):
-            trailing += bars[b, k, BAR_LOGRET, i]
-        momentum += target[i] * trailing / window
-        mean_sigma += np.sqrt(cov[i, i]) / n_assets
+        momentum += target[i] * trailing[i]
     terms[kr.TERM_MOMENTUM] = momentum
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
 
 
 @njit(cache=True)
 def step_env(
-    b: int, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
@@ -361,8 +368,9 @@ def step_env(
     floats); ``actions[b, a, -1]`` is 1 when the agent acted and 0 when it did not (it then holds).
 
     1. With permanent impact ``k > 0``: bar ``f = d + 1`` is first scaled by ``exp(C_i)``, the cumulative
-       impact so far; after all fills, ``C_i += k * flow_i / volume_{f,i}`` (net shares traded by all
-       agents over the bar's volume) moves the high, low and close of bar ``f`` and every later bar.
+       impact so far; after all fills, ``C_i <- clip(C_i + k * flow_i / volume_{f,i}, -max_impact,
+       max_impact)`` (net shares traded by all agents over the bar's volume) moves the high, low and close of
+       bar ``f`` and every later bar.
     2. Each live agent's action is sanitised and mapped to target weights (:mod:`.execution`), passed
        through its risk layer (:mod:`.risk`) and traded at bar ``f``'s fill price with costs.
     3. The reward is the weighted sum of the terms of :mod:`.reward` (or the plain log return).
@@ -386,12 +394,26 @@ def step_env(
             bar_f[BAR_LOW, i] *= m
             bar_f[BAR_CLOSE, i] *= m
     fill_prices = bar_f[BAR_CLOSE] if params[P_FILL_ON_CLOSE] > 0.0 else bar_f[BAR_OPEN]
-    impact_scale = scratch[b, SCR_IMPACT_SCALE]
+    impact_scale = scratch[b, SCR_IMPACT_SCALE, :n_assets]
     flow = scratch[b, SCR_FLOW]
+    sigma = scratch[b, SCR_SIGMA]
+    trailing = scratch[b, SCR_TRAILING]
+    window = int(params[P_WINDOW])
+    mean_sigma = 0.0
+    max_shares = scratch[b, SCR_MAX_SHARES]
+    participation = params[P_MAX_PARTICIPATION]
     for i in range(n_assets):
+        max_shares[i] = participation * bar_d[BAR_VOLUME, i]
         flow[i] = 0.0
-        impact_scale[i] = np.sqrt(cov[i, i])
-    impact_scales(params[P_IMPACT_COEFFICIENT], impact_scale[:n_assets], bar_d[BAR_VOLUME], impact_scale)
+        sigma[i] = np.sqrt(cov[i, i])
+        mean_sigma += sigma[i]
+        total = 0.0
+        row = history[b, i]
+        for k in range(d - window + 1, d + 1):
+            total += row[k]
+        trailing[i] = total / window
+    mean_sigma /= n_assets
+    impact_scales(params[P_IMPACT_COEFFICIENT], sigma[:n_assets], bar_d[BAR_VOLUME], impact_scale)
     for a in range(n_agents):
         info = info_out[b, a]
         if agent_state[b, a, AG_TERMINATED] != 0.0:
@@ -399,12 +421,15 @@ def step_env(
                 info[k] = 0.0
             info[IN_BUY_FILL_FRACTION] = 1.0
             continue
-        _trade_agent(b, a, d, bars, positions, agent_state, cov, actions, params, agent_params, fill_prices,
-                     info, scratch)
+        _trade_agent(b, a, d, bars, history, positions, agent_state, cov, actions, params, agent_params,
+                     fill_prices, mean_sigma, info, scratch)
     if impact > 0.0:
+        max_impact = params[P_MAX_IMPACT]
         for i in range(n_assets):
-            shift = impact * flow[i] / max(bar_f[BAR_VOLUME, i], 1.0)
-            asset_state[b, i, n_assets] += shift
+            before = asset_state[b, i, n_assets]
+            after = min(max(before + impact * flow[i] / max(bar_f[BAR_VOLUME, i], 1.0), -max_impact), max_impact)
+            asset_state[b, i, n_assets] = after
+            shift = after - before
             m = np.exp(shift)
             bar_f[BAR_HIGH, i] = max(bar_f[BAR_HIGH, i] * m, bar_f[BAR_OPEN, i])
             bar_f[BAR_LOW, i] = min(bar_f[BAR_LOW, i] * m, bar_f[BAR_OPEN, i])
@@ -417,9 +442,10 @@ def step_env(
     returns_f = bar_f[BAR_LOGRET]
     for i in range(n_assets):
         zret[b, f, i] = standardized_return(returns_f[i], cov[i, i], bound)
+        history[b, i, f] = returns_f[i]
     kk.ewma_covariance_update(cov, returns_f, decay)
     close_f = bar_f[BAR_CLOSE]
-    weights = scratch[b, SCR_WEIGHTS]
+    weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
     log_mode = params[P_LOG_RETURN_REWARD] > 0.0
     for a in range(n_agents):
         state = agent_state[b, a]
@@ -453,28 +479,28 @@ def step_env(
         else:
             info[IN_REWARD] = kr.weighted_reward(terms, agent_params[a, AP_REWARD:AP_REWARD + kr.N_TERMS])
     clock[b, CLK_STEP] = t + 1
-    _observe_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+    _observe_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
     return True
 
 
 @njit(cache=True)
 def _advance(
-    b: int, reset_mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray,
+    b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray,
     agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
     if reset_mask.shape[0] > 0 and reset_mask[b]:
-        reset_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+        reset_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                   info_out, scratch)
         return True
-    return step_env(b, bars, zret, positions, agent_state, asset_state, clock, actions, params, agent_params,
+    return step_env(b, bars, history, zret, positions, agent_state, asset_state, clock, actions, params, agent_params,
                     obs_out, info_out, scratch)
 
 
 @njit(cache=True)
 def step_batch(
-    reset_mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
@@ -486,7 +512,7 @@ def step_batch(
     """
     finished = 0
     for b in range(bars.shape[0]):
-        if not _advance(b, reset_mask, bars, zret, positions, agent_state, asset_state, clock, actions, params,
+        if not _advance(b, reset_mask, bars, history, zret, positions, agent_state, asset_state, clock, actions, params,
                         agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
@@ -494,14 +520,14 @@ def step_batch(
 
 @njit(cache=True, parallel=True)
 def step_batch_parallel(
-    reset_mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
     """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit."""
     finished = 0
     for b in prange(bars.shape[0]):
-        if not _advance(b, reset_mask, bars, zret, positions, agent_state, asset_state, clock, actions, params,
+        if not _advance(b, reset_mask, bars, history, zret, positions, agent_state, asset_state, clock, actions, params,
                         agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
@@ -509,24 +535,24 @@ def step_batch_parallel(
 
 @njit(cache=True)
 def reset_batch(
-    mask: np.ndarray, bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
     obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
     """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true."""
     for b in range(bars.shape[0]):
         if mask[b]:
-            reset_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+            reset_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                       info_out, scratch)
 
 
 @njit(cache=True)
 def observe_batch(
-    bars: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray, asset_state: np.ndarray,
-    clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
+    bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
     scratch: np.ndarray,
 ) -> None:
     """Observation and valuation info of every environment at its current bar (no state change)."""
     for b in range(bars.shape[0]):
-        _observe_env(b, bars, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+        _observe_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                      info_out, scratch)
