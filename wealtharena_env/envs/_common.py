@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -46,31 +47,46 @@ def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
     return spaces.MultiDiscrete(np.full(n_assets, 3, dtype=np.int64))
 
 
-def agent_info(row: np.ndarray, tickers: tuple[str, ...]) -> dict[str, Any]:
-    """The info dict of one agent from its row of the info array (a fresh array per step).
+_SCALAR_GETTER = itemgetter(*(col for _, col in _SCALAR_INFO))
+_SCALAR_KEYS = tuple(name for name, _ in _SCALAR_INFO)
+_INT_KEYS = ("nan_actions", "clipped_actions", "breaker_cooldown")
+
+
+def agent_infos(info: np.ndarray, tickers: tuple[str, ...], indices: list[int] | range) -> list[dict[str, Any]]:
+    """The info dicts of the agents ``indices`` of one environment, from its (A, I) info array (fresh per step).
 
     ``risk_events`` lists every intervention of the risk layer this step as dicts ``{"rule", "asset",
     "weight_removed"}`` (``asset`` is a ticker, or ``"portfolio"`` for portfolio-wide rules).
     """
     n_assets = len(tickers)
-    values = row[: ks.IN_WEIGHTS].tolist()
-    info: dict[str, Any] = {name: values[col] for name, col in _SCALAR_INFO}
-    info["nan_actions"] = int(info["nan_actions"])
-    info["clipped_actions"] = int(info["clipped_actions"])
-    info["breaker_cooldown"] = int(info["breaker_cooldown"])
-    info["weights"] = row[ks.IN_WEIGHTS: ks.IN_WEIGHTS + n_assets + 1]
-    info["reward_terms"] = dict(zip(kr.TERM_NAMES, values[ks.IN_TERMS: ks.IN_TERMS + kr.N_TERMS]))
-    n_events = int(values[ks.IN_N_EVENTS])
-    events = []
-    if n_events:
-        start = ks.IN_WEIGHTS + n_assets + 1
-        flat = row[start: start + 3 * min(n_events, ks.max_events(n_assets))].tolist()
-        for k in range(0, len(flat), 3):
-            asset = int(flat[k + 1])
-            events.append({"rule": kk.RULE_NAMES[int(flat[k])], "asset": tickers[asset] if asset >= 0 else "portfolio",
-                           "weight_removed": flat[k + 2]})
-    info["risk_events"] = events
-    return info
+    start_weights = ks.IN_WEIGHTS
+    end_weights = start_weights + n_assets + 1
+    scalars = info[:, :start_weights].tolist()
+    out = []
+    for i in indices:
+        values = scalars[i]
+        agent = dict(zip(_SCALAR_KEYS, _SCALAR_GETTER(values)))
+        for key in _INT_KEYS:
+            agent[key] = int(agent[key])
+        agent["weights"] = info[i, start_weights:end_weights]
+        agent["reward_terms"] = dict(zip(kr.TERM_NAMES, values[ks.IN_TERMS:]))
+        n_events = int(values[ks.IN_N_EVENTS])
+        events = []
+        if n_events:
+            flat = info[i, end_weights: end_weights + 3 * min(n_events, ks.max_events(n_assets))].tolist()
+            for k in range(0, len(flat), 3):
+                asset = int(flat[k + 1])
+                events.append({"rule": kk.RULE_NAMES[int(flat[k])],
+                               "asset": tickers[asset] if asset >= 0 else "portfolio",
+                               "weight_removed": flat[k + 2]})
+        agent["risk_events"] = events
+        out.append(agent)
+    return out
+
+
+def agent_info(row: np.ndarray, tickers: tuple[str, ...]) -> dict[str, Any]:
+    """The info dict of one agent from its row of the info array (see :func:`agent_infos`)."""
+    return agent_infos(row[None, :], tickers, [0])[0]
 
 
 def episode_summary(sim: Simulation, agent_index: int, env_index: int = 0) -> dict[str, Any]:

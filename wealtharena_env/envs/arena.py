@@ -9,7 +9,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from wealtharena_env.config import ArenaConfig, arena_config
-from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, episode_summary, observation_space, render_text, write_action
+from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_infos, episode_summary, observation_space, render_text, write_action
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation
@@ -142,7 +142,7 @@ class ArenaEnv(ParallelEnv):
         self.agents = self.possible_agents[:]
         tickers = self.sim.tickers
         observations = dict(zip(self.possible_agents, obs[0]))
-        infos = {a: agent_info(info[0, i], tickers) for i, a in enumerate(self.possible_agents)}
+        infos = dict(zip(self.possible_agents, agent_infos(info[0], tickers, range(len(self.possible_agents)))))
         if self.render_mode == "human":
             self.render()
         return observations, infos
@@ -153,33 +153,43 @@ class ArenaEnv(ParallelEnv):
         buffer = self.sim.actions[0]
         buffer[:, -1] = 0.0
         index = self._index
+        n_action = self._n_action
+        shape = (n_action,)
         for agent, action in actions.items():
             i = index.get(agent)
             if i is None:
                 raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
-            if action is not None:
-                write_action(buffer[i], action, agent, self._n_action)
+            if type(action) is np.ndarray and action.shape == shape:  # the common case, checked cheaply
+                row = buffer[i]
+                row[:n_action] = action
+                row[n_action] = 1.0
+            elif action is not None:
+                write_action(buffer[i], action, agent, n_action)
         obs, info = self.sim.step()
         row = info[0]
-        names = self.possible_agents
-        rewards = dict(zip(names, row[:, ks.IN_REWARD].tolist()))
         terminated = (row[:, ks.IN_TERMINATED] > 0).tolist()
         truncated = (row[:, ks.IN_TRUNCATED] > 0).tolist()
-        live = [(i, a) for i, a in enumerate(names) if a in self.agents]
-        observations = {a: obs[0, i] for i, a in live}
-        rewards = {a: rewards[a] for _, a in live}
-        terminations = {a: terminated[i] for i, a in live}
-        truncations = {a: truncated[i] for i, a in live}
-        tickers = self.sim.tickers
-        infos = {}
-        for i, a in live:
-            agent_dict = agent_info(row[i], tickers)
-            if truncated[i]:
-                agent_dict["TimeLimit.truncated"] = True
-            if truncated[i] or terminated[i]:
-                agent_dict["episode"] = episode_summary(self.sim, i)
-            infos[a] = agent_dict
-        self.agents = [a for i, a in live if not (terminated[i] or truncated[i])]
+        rewards_all = row[:, ks.IN_REWARD].tolist()
+        names = self.possible_agents
+        if len(self.agents) == len(names):
+            live_index: list[int] | range = range(len(names))
+            live_names = names
+        else:
+            live_index = [i for i, a in enumerate(names) if a in self.agents]
+            live_names = [names[i] for i in live_index]
+        agent_obs = obs[0]
+        observations = {a: agent_obs[i] for i, a in zip(live_index, live_names)}
+        rewards = {a: rewards_all[i] for i, a in zip(live_index, live_names)}
+        terminations = {a: terminated[i] for i, a in zip(live_index, live_names)}
+        truncations = {a: truncated[i] for i, a in zip(live_index, live_names)}
+        infos = dict(zip(live_names, agent_infos(row, self.sim.tickers, live_index)))
+        if any(terminated) or any(truncated):
+            for i, a in zip(live_index, live_names):
+                if truncated[i]:
+                    infos[a]["TimeLimit.truncated"] = True
+                if truncated[i] or terminated[i]:
+                    infos[a]["episode"] = episode_summary(self.sim, i)
+            self.agents = [a for i, a in zip(live_index, live_names) if not (terminated[i] or truncated[i])]
         if self.render_mode == "human":
             self.render()
         return observations, rewards, terminations, truncations, infos

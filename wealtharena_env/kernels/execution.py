@@ -18,7 +18,7 @@ from numba import njit
 DUST = 1e-10
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, weights_out: np.ndarray) -> float:
     """Write ``w_i = q_i P_i / V`` and ``w_cash = cash / V`` into ``weights_out``; return ``V``.
 
@@ -40,7 +40,7 @@ def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, wei
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def continuous_action_to_weights(
     action: np.ndarray, use_softmax: bool, temperature: float, weights_out: np.ndarray
 ) -> tuple[int, int]:
@@ -95,7 +95,7 @@ def continuous_action_to_weights(
     return n_nan, n_clipped
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def discrete_action_to_weights(
     action: np.ndarray, current_weights: np.ndarray, step: float, weights_out: np.ndarray
 ) -> tuple[int, int]:
@@ -144,7 +144,7 @@ def discrete_action_to_weights(
     return n_nan, n_clipped
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def impact_scales(
     impact_coefficient: float, daily_volatility: np.ndarray, volume: np.ndarray, out: np.ndarray
 ) -> None:
@@ -153,14 +153,14 @@ def impact_scales(
         out[i] = impact_coefficient * daily_volatility[i] / np.sqrt(max(volume[i], 1.0))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def slippage_fraction(shares: float, half_spread: float, impact_scale: float) -> float:
     """Slippage as a fraction of price: ``half_spread + k * sigma * sqrt(|shares| / max(volume, 1))``,
     with ``impact_scale = k * sigma / sqrt(max(volume, 1))`` from :func:`impact_scales`."""
     return half_spread + impact_scale * np.sqrt(abs(shares))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rebalance_to_targets(
     target_weights: np.ndarray,
     holdings: np.ndarray,

@@ -64,25 +64,25 @@ def observation_slices(n_assets: int, window: int) -> dict[str, slice]:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ewma_variance_update(previous: float, value: float, decay: float) -> float:
     """``var_t = decay * var_{t-1} + (1 - decay) * x_t^2`` (zero-mean EWMA, RiskMetrics style)."""
     return decay * previous + (1.0 - decay) * value * value
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def clip(value: float, bound: float) -> float:
     """``min(max(value, -bound), bound)``."""
     return min(max(value, -bound), bound)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def standardized_return(log_return: float, previous_variance: float, bound: float) -> float:
     """``z_t = clip(r_t / sigma_{t-1})``: a bar's log return in units of the EWMA volatility known before it."""
     return clip(log_return / np.sqrt(previous_variance), bound)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def write_market_features(
     zret: np.ndarray, bar: int, window: int, cov: np.ndarray, periods_per_year: float,
     bound: float, out: np.ndarray,
@@ -115,7 +115,7 @@ def write_market_features(
         momentum[i] = clip(momentum[i] * scale, bound)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def write_agent_features(
     weights: np.ndarray, drawdown: float, annual_volatility: float, progress: float, var: float, cvar: float,
     volatility_vs_budget: float, drawdown_vs_limit: float, breaker: float, bound: float, offset: int,

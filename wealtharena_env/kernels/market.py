@@ -63,7 +63,7 @@ P_PERIODS_PER_YEAR = 8
 N_MARKET_SCALARS = 9
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
     """Inverse-CDF draw of the next regime: the first j with ``uniform < sum_{k<=j} P[previous, k]``."""
     cumulative = 0.0
@@ -75,7 +75,7 @@ def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
     return n - 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate_market_path(
     idiosyncratic: np.ndarray,
     common: np.ndarray,
@@ -169,7 +169,7 @@ def simulate_market_path(
             bars_out[t, BAR_LOGRET, i] = r
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_log_returns(bars: np.ndarray) -> None:
     """Write ``bars[t, LOGRET, i] = log(close_t / close_{t-1})`` in place (0 on the first bar).
 

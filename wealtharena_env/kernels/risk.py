@@ -81,7 +81,7 @@ OUT_TERMINATE = 2
 SAFETY = 1.0 - 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def record_event(events: np.ndarray, count: int, rule: int, asset: int, removed: float) -> int:
     """Write event ``(rule, asset, removed weight)`` at slot ``count`` of ``events`` (3 floats a slot) if it
     fits; return ``count + 1``."""
@@ -92,7 +92,7 @@ def record_event(events: np.ndarray, count: int, rule: int, asset: int, removed:
     return count + 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -> None:
     """``C <- decay * C + (1 - decay) * r r'`` in place (zero-mean EWMA covariance, RiskMetrics style)."""
     n = returns.shape[0]
@@ -103,7 +103,7 @@ def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -
             cov[i, j] = decay * cov[i, j] + ri * returns[j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -> float:
     """``w' C w`` over the N risky weights (``weights`` may carry the cash slot last; it is ignored).
 
@@ -126,7 +126,7 @@ def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -
     return max(total, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def historical_var_cvar(
     weights: np.ndarray, history: np.ndarray, tail_probability: float, work: np.ndarray
 ) -> tuple[float, float]:
@@ -170,7 +170,7 @@ def historical_var_cvar(
     return max(-quantile, 0.0), max(-tail / (k + 1), 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def scale_risky(weights: np.ndarray, factor: float) -> float:
     """Multiply the N risky weights by ``factor``, give the difference to cash; return the weight removed."""
     n = weights.shape[0] - 1
@@ -183,7 +183,7 @@ def scale_risky(weights: np.ndarray, factor: float) -> float:
     return removed
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def risky_sum(weights: np.ndarray) -> float:
     """``sum_i |w_i|`` over the N risky weights (gross exposure)."""
     total = 0.0
@@ -192,7 +192,7 @@ def risky_sum(weights: np.ndarray) -> float:
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _correlation_cap(
     target: np.ndarray, current: np.ndarray, cov: np.ndarray, sigma: np.ndarray, max_corr: float,
     events: np.ndarray, count: int, counts: np.ndarray, work: np.ndarray,
@@ -238,7 +238,7 @@ def _correlation_cap(
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_risk_layer(
     target: np.ndarray,
     current: np.ndarray,

@@ -155,7 +155,7 @@ def info_width(n_assets: int) -> int:
     return IN_WEIGHTS + n_assets + 1 + 3 * max_events(n_assets)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _observe_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
@@ -214,7 +214,7 @@ def _observe_env(
             info[IN_WEIGHTS + j] = weights[j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reset_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
@@ -272,7 +272,7 @@ def reset_env(
                  info_out, scratch)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _trade_agent(
     b: int, a: int, d: int, bars: np.ndarray, history: np.ndarray, positions: np.ndarray,
     agent_state: np.ndarray, cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
@@ -356,7 +356,7 @@ def _trade_agent(
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def step_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
@@ -484,7 +484,7 @@ def step_env(
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _advance(
     b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray,
     agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
@@ -498,7 +498,7 @@ def _advance(
                     obs_out, info_out, scratch)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def step_batch(
     reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
@@ -518,7 +518,7 @@ def step_batch(
     return finished
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def step_batch_parallel(
     reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
@@ -533,7 +533,7 @@ def step_batch_parallel(
     return finished
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reset_batch(
     mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
@@ -546,7 +546,7 @@ def reset_batch(
                       info_out, scratch)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def observe_batch(
     bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
