@@ -110,11 +110,18 @@ class Simulation:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
         if data is None:
+            if data_kwargs:
+                raise ConfigError(f"{sorted(data_kwargs)} only apply to historical data; pass data= as well.")
             source: MarketSource = SyntheticMarket(config.market)
         elif hasattr(data, "sample") and hasattr(data, "n_assets"):
             source = data
         else:
             source = HistoricalMarket(data, **data_kwargs)
+        if getattr(source, "n_bars", None) is not None and source.n_bars < config.bars_per_episode:
+            raise ConfigError(
+                f"an episode needs {config.bars_per_episode} bars (warmup {config.warmup} + episode_length "
+                f"{config.episode_length} + 1) but the data has only {source.n_bars}; shorten episode_length or "
+                "warmup, or load a longer date range.")
         if source.n_assets != config.market.n_assets:
             config = config.replace(market=_with_assets(config, source.n_assets))
         self.config = config

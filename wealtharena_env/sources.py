@@ -92,17 +92,26 @@ class HistoricalMarket:
         data: anything :func:`wealtharena_env.data.load_market_data` accepts (a ``MarketData``, a DataFrame,
             a CSV/Parquet path or a list of tickers), or an object with ``open, high, low, close, volume``
             (T, N) arrays and ``tickers``.
+        split: restrict the data to a split (``"train"``, ``"validation"``, ``"test"``, a ``(start, end)`` pair
+            or ``(DateSplits, name)``; see :func:`wealtharena_env.data.resolve_split`). Episodes then start
+            and their observation windows read only inside it.
+        splits: the :class:`~wealtharena_env.data.DateSplits` that named splits refer to (default 70/15/15).
         adjust: use dividend/split-adjusted prices when the data has ``adj_close`` (default True).
-        load_kwargs: passed to the loader (e.g. ``split="train"``).
+        data_options: keyword arguments of the loader (``tickers``, ``start``, ``end``, ``on_bad_rows``,
+            ``calendar``, ...).
     """
 
-    def __init__(self, data: Any, adjust: bool = True, **load_kwargs: Any):
-        if not all(hasattr(data, f) for f in ("open", "high", "low", "close", "volume", "tickers")):
-            try:
-                from wealtharena_env.data import load_market_data
-            except ImportError as exc:  # pragma: no cover - the data layer ships with the package
-                raise ConfigError("historical data needs wealtharena_env.data") from exc
-            data = load_market_data(data, **load_kwargs)
+    def __init__(self, data: Any, split: Any = None, splits: Any = None, adjust: bool = True,
+                 data_options: dict[str, Any] | None = None):
+        from wealtharena_env.data import MarketData, load_market_data, resolve_split
+
+        if isinstance(data, MarketData) or not all(
+                hasattr(data, f) for f in ("open", "high", "low", "close", "volume", "tickers")):
+            data = load_market_data(data, **(data_options or {}))
+            data = resolve_split(data, split, splits)
+        elif split is not None or data_options:
+            raise ConfigError("split= and data_options= need data that wealtharena_env.data can load "
+                              "(MarketData, DataFrame, path or tickers).")
         if adjust and getattr(data, "adj_close", None) is not None and hasattr(data, "adjusted"):
             data = data.adjusted()
         self.data = data

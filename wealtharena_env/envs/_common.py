@@ -16,7 +16,7 @@ from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation
 
 #: Env keyword arguments that go to the historical-data loader rather than to ArenaConfig.
-DATA_KWARGS = ("split", "adjust")
+DATA_KWARGS = ("split", "splits", "adjust", "data_options")
 
 # Keys of the scalar part of an agent's info, in info-array column order.
 _SCALAR_INFO = (
