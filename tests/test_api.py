@@ -68,16 +68,19 @@ def test_check_env_portfolio(action_type):
 
 
 def test_returned_arrays_are_fresh():
-    env = arena_v0.parallel_env(**SHORT)
-    obs, _ = env.reset(seed=1)
-    kept = {a: o.copy() for a, o in obs.items()}
-    for a in obs:
-        obs[a][:] = 123.0  # a caller scribbling on its observation must not change the env
-    obs2, *_ = env.step({a: env.action_space(a).sample() for a in env.agents})
-    env2 = arena_v0.parallel_env(**SHORT)
-    ref, _ = env2.reset(seed=1)
-    for a in kept:
-        np.testing.assert_array_equal(ref[a], kept[a])
+    """Scribbling on returned observations / infos must not change the env (Gymnasium 1.4 semantics)."""
+    envs = [arena_v0.parallel_env(**SHORT) for _ in range(2)]
+    outs = [env.reset(seed=1) for env in envs]
+    for a in outs[0][0]:
+        outs[0][0][a][:] = 123.0
+        outs[0][1][a]["weights"][:] = -1.0
+    rng = np.random.default_rng(0)
+    actions = {a: rng.uniform(-1, 1, 5).astype(np.float32) for a in envs[0].possible_agents}
+    steps = [env.step(actions) for env in envs]
+    for a in actions:
+        np.testing.assert_array_equal(steps[0][0][a], steps[1][0][a])
+        assert steps[0][1][a] == steps[1][1][a]
+        assert not np.shares_memory(steps[0][0][a], outs[0][0][a])
     single = gymnasium.make("WealthArena/Portfolio-v0", **SHORT).unwrapped
     o1, _ = single.reset(seed=3)
     o2, *_ = single.step(single.action_space.sample())

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import shared_file
+
 from wealtharena_env import arena_v0
+from wealtharena_env.config import arena_config
 from wealtharena_env.data import MarketData, load_market_data
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels.market import BAR_CLOSE
 from wealtharena_env.sim import Simulation
-from wealtharena_env.config import arena_config
 
 
 def synthetic_frame(n_days=400, tickers=("AAA", "BBB", "CCC"), seed=0):

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 
 from wealtharena_env.config import CostModel, arena_config
 from wealtharena_env.kernels import step as ks
-from wealtharena_env.kernels.market import BAR_CLOSE, BAR_HIGH, BAR_LOGRET, BAR_LOW, BAR_OPEN, fill_log_returns
+from wealtharena_env.kernels.market import (
+    BAR_CLOSE,
+    BAR_HIGH,
+    BAR_OPEN,
+    fill_log_returns,
+)
 from wealtharena_env.sim import Simulation
 from wealtharena_env.sources import SyntheticMarket
 

@@ -11,7 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wealtharena_env import arena_v0
-from wealtharena_env.config import RISK_PRESETS, AgentProfile, CostModel, MarketConfig, RiskLimits, arena_config
+from wealtharena_env.config import (
+    AgentProfile,
+    CostModel,
+    MarketConfig,
+    RiskLimits,
+    arena_config,
+)
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks

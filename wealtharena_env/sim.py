@@ -9,11 +9,10 @@ so environment ``b`` seeded ``s`` is bit-identical to a single environment seede
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-
-from statistics import NormalDist
 
 from wealtharena_env.config import AgentProfile, ArenaConfig
 from wealtharena_env.errors import ConfigError

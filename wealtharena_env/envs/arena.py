@@ -9,7 +9,15 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from wealtharena_env.config import ArenaConfig, arena_config
-from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_infos, episode_summary, observation_space, render_text, write_action
+from wealtharena_env.envs._common import (
+    DATA_KWARGS,
+    action_space,
+    agent_infos,
+    episode_summary,
+    observation_space,
+    render_text,
+    write_action,
+)
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation

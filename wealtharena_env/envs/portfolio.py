@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
-from wealtharena_env.envs._common import DATA_KWARGS, action_space, agent_info, episode_summary, observation_space, render_text, write_action
+from wealtharena_env.envs._common import (
+    DATA_KWARGS,
+    action_space,
+    agent_info,
+    episode_summary,
+    observation_space,
+    render_text,
+    write_action,
+)
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation

@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
 # Per-agent feature offsets after the weights (relative to the end of the weights block).
 AGENT_DRAWDOWN = 0
 AGENT_VOLATILITY = 1
