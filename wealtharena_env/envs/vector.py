@@ -93,7 +93,8 @@ class _InfoLayout:
     """How the ``(K, A, I)`` info array maps onto the single envs' info dicts, in gymnasium's vector form.
 
     Built once per vector env by probing :func:`~wealtharena_env.envs._common.agent_info` (the single envs'
-    info builder), so the vector infos carry the same keys and dtypes as a ``SyncVectorEnv`` of single envs:
+    info builder), so the vector infos carry the same keys and dtypes as a ``SyncVectorEnv`` of single envs
+    (when every environment carries every key, the ``_key`` masks are one shared read-only all-True array):
     scalar columns become ``(K,)`` (or ``(K, A)``) arrays, ``weights`` a ``(K, [A,] N + 1)`` array,
     ``reward_terms`` a dict of arrays. Risk events stay numeric by default — ``risk_event_count`` and
     ``risk_event_table`` ``(K, [A,] max_events, 3)`` rows of (rule index into
@@ -126,6 +127,7 @@ class _InfoLayout:
             else:  # pragma: no cover - a key added to agent_info later: correct, if slower
                 self.plan.append((key, "generic", None))
         self.n_masks = len(self.plan) + sum(len(spec) for _, kind, spec in self.plan if kind == "terms")
+        self._all_true: np.ndarray | None = None
 
     def build(self, info: np.ndarray, present: np.ndarray | None, squeeze: bool) -> dict[str, Any]:
         """The vector-info dict; ``info`` must be a fresh array the caller owns (float entries are views).
@@ -137,8 +139,13 @@ class _InfoLayout:
         if present is not None:
             info[~present] = 0.0
         rows = info[:, 0, :] if squeeze else info
-        masks = np.ones((self.n_masks, num_envs), dtype=np.bool_)
-        if present is not None:
+        if present is None:  # every key present everywhere: one read-only all-True mask serves every key
+            if self._all_true is None or self._all_true.shape[0] != num_envs:
+                self._all_true = np.ones(num_envs, dtype=np.bool_)
+                self._all_true.flags.writeable = False
+            masks: Any = [self._all_true] * self.n_masks
+        else:
+            masks = np.empty((self.n_masks, num_envs), dtype=np.bool_)
             masks[:] = present
         m = 0
         out: dict[str, Any] = {}
