@@ -22,7 +22,7 @@ import importlib
 import inspect
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,16 @@ def roles_to_markdown(text: str) -> str:
     return _ROLE.sub(replace, text)
 
 
+def _plain_headings(text: str) -> str:
+    """Drop roles and backticks from docstring headings: mkdocstrings garbles inline code in the TOC entry."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        setext = i + 1 < len(lines) and line.strip() and re.fullmatch(r"\s*(-{3,}|={3,})\s*", lines[i + 1])
+        if setext or re.match(r"\s*#{1,6} ", line):
+            lines[i] = _ROLE.sub(lambda m: _short(m.group(1), m.group(2)), line).replace("`", "")
+    return "\n".join(lines)
+
+
 try:  # mkdocstrings-python's griffe: the API pages get the same conversion (mkdocs.yml `extensions:`)
     import griffe
 except ImportError:  # pragma: no cover - generating the cards needs no griffe
@@ -67,16 +77,6 @@ if griffe is not None:
                 obj.docstring.value = roles_to_markdown(_plain_headings(obj.docstring.value))
 
 
-def _plain_headings(text: str) -> str:
-    """Drop roles and backticks from docstring headings: mkdocstrings garbles inline code in the TOC entry."""
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        setext = i + 1 < len(lines) and line.strip() and re.fullmatch(r"\s*(-{3,}|={3,})\s*", lines[i + 1])
-        if setext or re.match(r"\s*#{1,6} ", line):
-            lines[i] = _ROLE.sub(lambda m: _short(m.group(1), m.group(2)), line).replace("`", "")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------------------- cards
 @dataclass(frozen=True)
 class Card:
@@ -87,7 +87,6 @@ class Card:
     cls: str  # dotted path of the env class
     kind: str  # "pettingzoo", "gymnasium", "gymnasium_vector" or "arrays"
     ids: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
 
 
 CARDS: tuple[Card, ...] = (
@@ -206,8 +205,9 @@ def _slices_table(env: Any) -> list[str]:
         where = f"[{part.start}, {part.stop})" if size > 1 else f"{part.start}"
         rows.append([_code(name), _code(where), str(size)])
     total = max(part.stop for part in sim.observation_slices.values())
-    lines = [f"Observation slices with the default arguments (N = {n} assets, W = {w} bars, D = {total}), "
-             "from `env.unwrapped.sim.observation_slices`:", ""]
+    intro = (f"Observation slices with the default arguments (N = {n} assets, W = {w} bars, D = {total}), "
+             "from `env.unwrapped.sim.observation_slices`:")
+    lines = [intro, ""]
     return lines + _table(["slice", "indices", "size"], rows)
 
 
