@@ -1,0 +1,327 @@
+"""Plumbing shared by the training examples: tasks, experiment tracking, evaluation and results.
+
+Nothing here trains anything; each example keeps its algorithm in its own file. This module
+
+* resolves a task: a published leaderboard task (``Calm-v0``, ``Regimes-v0``, ``Impact-v0``, ... — see
+  ``wealtharena tasks``) or :data:`TOY_DRIFT`, a sanity-check task with a clear optimum;
+* builds the training keyword arguments of a task (its first scenario's env kwargs, optionally with shorter
+  episodes);
+* tracks experiments: TensorBoard by default, plus MLflow (a local SQLite store) or Weights & Biases
+  (offline mode) with ``--track``;
+* evaluates a trained policy on the task's held-out evaluation seeds with the leaderboard's evaluation
+  (:func:`wealtharena_env.leaderboard.evaluate.evaluate`, the code behind ``wealtharena evaluate``) and writes
+  the results JSON.
+
+Training uses seeds from the task's published training range (``range(0, 100_000)``); evaluation uses the
+task's fixed evaluation seeds (all >= 10**9), so the policy is always scored on markets it never saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import wealtharena_env  # noqa: F401  (registers every env ID)
+from wealtharena_env.config import MarketConfig
+from wealtharena_env.leaderboard.evaluate import evaluate, write_results
+from wealtharena_env.leaderboard.tasks import TASKS, Scenario, Task, get_task
+from wealtharena_env.registration import PETTINGZOO_ENVS
+
+# ---------------------------------------------------------------------------------------------- tasks
+#: A bull market that never leaves its regime: +80 %/yr drift, 8 % volatility, no jumps, two assets
+#: with the same drift (``asset_drift_dispersion=0``).
+TOY_DRIFT_MARKET = MarketConfig(
+    n_assets=1,
+    initial_regime=0,
+    regime_transition=((1.0, 0.0, 0.0), (0.012, 0.983, 0.005), (0.020, 0.030, 0.950)),
+    regime_drift=(0.80, -0.18, -0.40),
+    regime_volatility=(0.08, 0.24, 0.48),
+    jump_intensity=0.0,
+    asset_drift_dispersion=0.0,
+)
+
+#: A task with a clear optimum, for checking that a training pipeline learns at all: one agent, two assets
+#: that both rise steadily, 32-step episodes, plain log-return reward, no risk layer. The best policy holds
+#: the assets and no cash and does not churn (mean evaluation return ~0.091 = buy-and-hold); the random
+#: baseline keeps a third of its value in cash on average and pays costs for trading every step (~0.049).
+#: It is not a leaderboard task (``published`` is false in its results); the CLI does not know it.
+TOY_DRIFT = Task(
+    name="ToyDrift",
+    version=0,
+    env_id="WealthArena/Portfolio-v0",
+    env_kwargs=tuple(sorted({
+        "n_assets": 1,
+        "episode_length": 32,
+        "market": TOY_DRIFT_MARKET,
+        "reward_mode": "log_return",
+        "risk_enabled": False,
+    }.items())),
+    scenarios=(Scenario("toy_drift", description="two assets with +80%/yr drift and 8% volatility"),),
+    description="Sanity-check task: the optimum is to hold the assets. Not a leaderboard task.",
+)
+
+EXAMPLE_TASKS: dict[str, Task] = {TOY_DRIFT.key: TOY_DRIFT}
+
+
+def resolve_task(key: str) -> Task:
+    """``ToyDrift-v0`` or a published leaderboard task (``Calm-v0``, ``Impact-v0``, ...)."""
+    for k, task in EXAMPLE_TASKS.items():
+        if key.lower() in (k.lower(), task.name.lower()):
+            return task
+    return get_task(key)
+
+
+def is_published(task: Task) -> bool:
+    return TASKS.get(task.key) is task
+
+
+def is_multi_agent(task: Task) -> bool:
+    """True when the task's env is a PettingZoo arena (trained with parameter sharing)."""
+    return task.env_id in PETTINGZOO_ENVS
+
+
+def train_kwargs(task: Task, episode_length: int | None = None) -> dict[str, Any]:
+    """Env keyword arguments for training on ``task``: its first scenario (the in-distribution market)."""
+    if task.historical is not None:
+        raise SystemExit(f"{task.key} is a historical task; these examples train on the synthetic tasks.")
+    return task.scenario_kwargs(task.scenarios[0], episode_length)
+
+
+# ---------------------------------------------------------------------------------------------- tracking
+def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{name}."))
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            out[name] = value
+        else:
+            out[name] = str(value)
+    return out
+
+
+class Tracker:
+    """Experiment tracking: TensorBoard (``run_dir/tb``) plus, optionally, MLflow or W&B.
+
+    Args:
+        kind: ``"tensorboard"`` (default: TensorBoard only), ``"mlflow"`` or ``"wandb"`` (both in addition to
+            TensorBoard).
+        run_dir: the run's output folder.
+        run_name: the run's name in the tracker.
+        config: hyperparameters, logged once.
+        tensorboard: write TensorBoard event files here (False when the trainer writes its own, as SB3 does).
+        mlflow_uri: MLflow tracking URI (default: a SQLite file ``<run_dir>/../mlflow.db`` — MLflow >= 3
+            refuses the old ``./mlruns`` directory store unless ``MLFLOW_ALLOW_FILE_STORE=true``).
+        project: the MLflow experiment / W&B project.
+
+    W&B runs in offline mode (nothing leaves the machine; ``wandb sync <run_dir>/wandb/offline-run-*``
+    uploads later) unless ``WANDB_MODE`` is set.
+    """
+
+    def __init__(self, kind: str, run_dir: Path, run_name: str, config: Mapping[str, Any], *, tensorboard: bool = True,
+                 mlflow_uri: str | None = None, project: str = "wealtharena"):
+        if kind not in ("tensorboard", "mlflow", "wandb", "none"):
+            raise SystemExit(f"--track must be tensorboard, mlflow or wandb, got {kind!r}")
+        self.kind = kind
+        self.run_dir = Path(run_dir)
+        self.writer = None
+        self._mlflow = None
+        self._wandb = None
+        params = _flat(config)
+        if tensorboard and kind != "none":
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard not installed: keep training, say so once
+                warnings.warn("TensorBoard is not installed (pip install tensorboard); not writing event files.",
+                              stacklevel=2)
+            else:
+                self.writer = SummaryWriter(str(self.run_dir / "tb"))
+                self.writer.add_text("hyperparameters", "\n".join(f"- {k}: {v}" for k, v in params.items()))
+        if kind == "mlflow":
+            import mlflow
+
+            uri = mlflow_uri or f"sqlite:///{(self.run_dir.parent / 'mlflow.db').resolve()}"
+            mlflow.set_tracking_uri(uri)
+            experiment = mlflow.get_experiment_by_name(project)
+            if experiment is None:
+                artifacts = (self.run_dir.parent / "mlartifacts").resolve().as_uri()
+                experiment_id = mlflow.create_experiment(project, artifact_location=artifacts)
+            else:
+                experiment_id = experiment.experiment_id
+            mlflow.start_run(run_name=run_name, experiment_id=experiment_id)
+            mlflow.log_params({k: ("" if v is None else v) for k, v in params.items()})
+            self._mlflow = mlflow
+            print(f"MLflow run '{run_name}' in {uri} (browse: mlflow ui --backend-store-uri {uri})")
+        elif kind == "wandb":
+            import wandb
+
+            os.environ.setdefault("WANDB_MODE", "offline")
+            os.environ.setdefault("WANDB_SILENT", "true")
+            self._wandb = wandb.init(project=project, name=run_name, config=params, dir=str(self.run_dir),
+                                     reinit="finish_previous")
+            print(f"W&B run '{run_name}' ({os.environ['WANDB_MODE']}) in {self.run_dir / 'wandb'}")
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        """Log scalar metrics (non-finite and non-numeric values are skipped)."""
+        clean = {k: float(v) for k, v in metrics.items()
+                 if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
+                 and np.isfinite(v)}
+        if not clean:
+            return
+        if self.writer is not None:
+            for key, value in clean.items():
+                self.writer.add_scalar(key, value, step)
+        if self._mlflow is not None:
+            self._mlflow.log_metrics({k.replace("@", "_"): v for k, v in clean.items()}, step=step)
+        if self._wandb is not None:
+            self._wandb.log(clean, step=step)
+
+    def log_artifact(self, path: Path) -> None:
+        if self._mlflow is not None:
+            self._mlflow.log_artifact(str(path))
+        if self._wandb is not None:
+            self._wandb.save(str(Path(path).resolve()), base_path=str(Path(path).resolve().parent), policy="now")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self._mlflow is not None:
+            self._mlflow.end_run()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def add_common_args(parser: Any) -> None:
+    """Arguments every example shares (task, seeds, budget of the evaluation, output, tracking)."""
+    parser.add_argument("--task", default=TOY_DRIFT.key,
+                        help="a leaderboard task (Calm-v0, Regimes-v0, Crash-v0, HighCorrelation-v0, Impact-v0; "
+                             f"see `wealtharena tasks`) or {TOY_DRIFT.key} (default), a sanity task with a clear "
+                             "optimum")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (from the published training range)")
+    parser.add_argument("--episode-length", type=int, default=None,
+                        help="training episode length (default: the task's)")
+    parser.add_argument("--eval-seeds", type=int, default=None,
+                        help="evaluate on the first N of the task's 16 evaluation seeds (default: all)")
+    parser.add_argument("--eval-episode-length", type=int, default=None,
+                        help="evaluation episode length (default: the task's; shorter = unofficial)")
+    parser.add_argument("--out", default="runs", help="output folder (one sub-folder per run)")
+    parser.add_argument("--run-name", default=None, help="the run's folder name (default: <algo>_<task>_s<seed>)")
+    parser.add_argument("--track", default="tensorboard", choices=("tensorboard", "mlflow", "wandb", "none"),
+                        help="experiment tracking in addition to the console: tensorboard (default), mlflow "
+                             "(local SQLite store, plus TensorBoard), wandb (offline, plus TensorBoard), none")
+    parser.add_argument("--mlflow-uri", default=None, help="MLflow tracking URI (default: sqlite in --out)")
+
+
+def run_dir_for(args: Any, algo: str, task: Task) -> Path:
+    name = args.run_name or f"{algo}_{task.key}_s{args.seed}"
+    path = Path(args.out) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+def focal_mean(doc: Mapping[str, Any], metric: str) -> float:
+    """Mean of a focal metric over the successful evaluation episodes of a results document."""
+    values = [ep["focal"][metric] for ep in doc["episodes"] if ep["status"] == "ok" and ep["focal"][metric] is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The numbers worth printing from a results document."""
+    agg = doc["aggregates"]
+    return {
+        "task": doc["task"]["key"],
+        "entry": doc["entry"],
+        "episodes_ok": agg["n_ok"],
+        "episodes": agg["n_episodes"],
+        "mean_return": focal_mean(doc, "episode_reward"),
+        "mean_total_return": focal_mean(doc, "total_return"),
+        "mean_sharpe": agg["score"]["mean"]["point"],
+        "official_budget": doc["budget"]["official"],
+    }
+
+
+def evaluate_policy(task: Task, policy: str | Callable, output: Path, *, n_seeds: int | None = None,
+                    episode_length: int | None = None, entry: str | None = None, use_cli: bool = False,
+                    bootstrap_reps: int = 1000) -> dict[str, Any]:
+    """Play ``task``'s evaluation seeds with ``policy`` and write the results JSON to ``output``.
+
+    ``policy`` is anything ``wealtharena evaluate --policy`` takes (``ppo:model.zip``, ``module:callable``,
+    a baseline name, an RLlib checkpoint) or a Python callable on observation batches. With ``use_cli`` (a
+    published task and a policy spec) the evaluation runs the ``wealtharena evaluate`` command itself, exactly
+    as a leaderboard submission would; otherwise it calls the same evaluation in-process.
+    """
+    output = Path(output)
+    start = time.perf_counter()
+    if use_cli and isinstance(policy, str) and is_published(task):
+        cmd = [sys.executable, "-m", "wealtharena_env", "evaluate", "--task", task.key, "--policy", policy,
+               "--output", str(output), "--quiet", "--bootstrap-reps", str(bootstrap_reps)]
+        if n_seeds is not None:
+            cmd += ["--seeds", str(n_seeds)]
+        if episode_length is not None:
+            cmd += ["--episode-length", str(episode_length)]
+        if entry:
+            cmd += ["--name", entry]
+        print("$ " + shlex.join(["wealtharena", *cmd[3:]]))
+        subprocess.run(cmd, check=True)
+        from wealtharena_env.leaderboard.evaluate import read_results
+
+        doc = read_results(output)
+    else:
+        doc = evaluate(task, policy, entry=entry, n_seeds=n_seeds, episode_length=episode_length,
+                       trajectories=1, bootstrap_reps=bootstrap_reps, progress=False)
+        write_results(doc, output)
+    summary = summarize(doc)
+    print(f"evaluation {summary['task']} [{summary['entry']}]: mean return {summary['mean_return']:.4f}, "
+          f"mean total return {summary['mean_total_return']:.4f}, mean Sharpe {summary['mean_sharpe']}, "
+          f"{summary['episodes_ok']}/{summary['episodes']} episodes ok ({time.perf_counter() - start:.1f}s) "
+          f"-> {output}")
+    return doc
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as pretty JSON atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+__all__ = [
+    "EXAMPLE_TASKS",
+    "TOY_DRIFT",
+    "TOY_DRIFT_MARKET",
+    "Tracker",
+    "add_common_args",
+    "evaluate_policy",
+    "focal_mean",
+    "is_multi_agent",
+    "is_published",
+    "resolve_task",
+    "run_dir_for",
+    "summarize",
+    "train_kwargs",
+    "write_json",
+]

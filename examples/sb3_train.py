@@ -1,0 +1,205 @@
+"""Train PPO, A2C or SAC from Stable-Baselines3 on WealthArena, save the model, evaluate it on a leaderboard task.
+
+Single agent (``WealthArena/Portfolio-v0`` tasks: ``ToyDrift-v0``, ``Calm-v0``, ``Regimes-v0``, ...)::
+
+    python examples/sb3_train.py --algo ppo --task Calm-v0 --timesteps 200000
+
+Multi-agent (``Impact-v0``: five agents on ``WealthArena/ImpactArena-v0``) with **parameter sharing**: SuperSuit
+turns the PettingZoo parallel env into a vector env with one row per agent, so one policy acts for every
+agent and learns from all of their experience; at evaluation it plays the task's focal seats against the
+held-out background populations::
+
+    python examples/sb3_train.py --algo ppo --task Impact-v0 --timesteps 200000 --n-envs 2
+
+Outputs in ``<out>/<run-name>/``: ``model.zip`` (load with ``PPO.load``), ``results.json`` (the leaderboard
+results document: ``wealtharena leaderboard <out>/*/results.json``), ``config.json`` and TensorBoard logs
+(``tensorboard --logdir runs``). ``--track mlflow`` / ``--track wandb`` add MLflow (local SQLite store) or
+Weights & Biases (offline) tracking. The same evaluation from the shell::
+
+    wealtharena evaluate --task Calm-v0 --policy ppo:runs/ppo_Calm-v0_s0/model.zip
+
+Two SuperSuit traps are handled here: SB3 seeds its env with ``env.seed(seed)``, which SuperSuit's vector env
+does not implement (``PPO(seed=...)`` crashes), so the vector env is seeded with ``reset(seed=...)`` and the
+library RNGs with ``set_random_seed``; and agents that reach the time limit carry
+``info["TimeLimit.truncated"] = True`` (set by the env), so SB3 bootstraps the value of a truncated episode
+instead of treating the time limit as a terminal state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # examples/common.py: tasks, tracking, evaluation
+
+ALGOS = ("ppo", "a2c", "sac")
+
+#: Defaults per algorithm, small enough for a laptop; override any with --hyperparams '{"learning_rate": 1e-3}'.
+DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
+    "ppo": {"learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99,
+            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "net_arch": [64, 64]},
+    "a2c": {"learning_rate": 7e-4, "n_steps": 16, "gamma": 0.99, "gae_lambda": 1.0, "ent_coef": 0.0,
+            "net_arch": [64, 64]},
+    "sac": {"learning_rate": 3e-4, "buffer_size": 100_000, "learning_starts": 1_000, "batch_size": 256,
+            "gamma": 0.99, "tau": 0.005, "train_freq": 1, "gradient_steps": 1, "net_arch": [64, 64]},
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algo", choices=ALGOS, default="ppo", help="SB3 algorithm (default ppo)")
+    parser.add_argument("--timesteps", type=int, default=100_000,
+                        help="environment steps to train for (agent steps in multi-agent tasks)")
+    parser.add_argument("--n-envs", type=int, default=8,
+                        help="parallel environments (multi-agent: arenas, each contributing one row per agent)")
+    parser.add_argument("--hyperparams", default="{}",
+                        help="JSON object overriding the algorithm's defaults, e.g. '{\"learning_rate\": 1e-3}'")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu: small MLPs are faster there)")
+    parser.add_argument("--no-normalize-reward", dest="normalize_reward", action="store_false",
+                        help="train on raw rewards (default: VecNormalize scales rewards, not observations)")
+    parser.add_argument("--eval-with-cli", action="store_true",
+                        help="evaluate by running `wealtharena evaluate` (published tasks; default: in-process)")
+    common.add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------------------------- envs
+def make_single_agent_env(task, args: argparse.Namespace):
+    """``n_envs`` copies of the task's Gymnasium env in a DummyVecEnv (with Monitor), seeded seed, seed+1, ..."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    kwargs = common.train_kwargs(task, args.episode_length)
+    return make_vec_env(task.env_id, n_envs=args.n_envs, seed=args.seed, env_kwargs=kwargs)
+
+
+def make_multi_agent_env(task, args: argparse.Namespace):
+    """The task's PettingZoo arena as an SB3 vector env with one row per agent (parameter sharing).
+
+    ``pettingzoo_env_to_vec_env_v1`` makes one arena a vector env over its agents; ``concat_vec_envs_v1``
+    stacks ``n_envs`` arenas. Agents stay alive for the whole episode (the env's default), which SuperSuit's
+    vector env requires, so its broken ``black_death_v3`` wrapper is not needed.
+    """
+    import pettingzoo
+    import supersuit as ss
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    kwargs = common.train_kwargs(task, args.episode_length)
+    arena = pettingzoo.make("parallel", task.env_id, **kwargs)
+    venv = ss.pettingzoo_env_to_vec_env_v1(arena)
+    venv = ss.concat_vec_envs_v1(venv, args.n_envs, num_cpus=0, base_class="stable_baselines3")
+    # SuperSuit's SB3 wrapper has no working seed(): seed the inner ConcatVecEnv (arena i gets seed + i);
+    # SB3's later unseeded reset() continues each arena's own generator.
+    venv.venv.reset(seed=args.seed)
+    return VecMonitor(venv)
+
+
+# ---------------------------------------------------------------------------------------------- tracking glue
+def tracker_output_format(tracker: common.Tracker):
+    """An SB3 logger output that forwards every scalar SB3 logs to MLflow / W&B."""
+    from stable_baselines3.common.logger import KVWriter
+
+    class TrackerWriter(KVWriter):
+        def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+            tracker.log({k: v for k, v in key_values.items()
+                         if not (key_excluded.get(k) and "mlflow" in key_excluded[k])}, step)
+
+        def close(self) -> None:
+            pass
+
+    return TrackerWriter()
+
+
+# ---------------------------------------------------------------------------------------------- train
+def build_model(algo: str, env, hyperparams: dict[str, Any], args: argparse.Namespace, seed: int | None,
+                tensorboard_log: str | None):
+    import stable_baselines3 as sb3
+
+    params = dict(hyperparams)
+    net_arch = params.pop("net_arch", [64, 64])
+    cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC}[algo]
+    return cls("MlpPolicy", env, policy_kwargs={"net_arch": net_arch}, seed=seed, device=args.device,
+               tensorboard_log=tensorboard_log, verbose=0, **params)
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train, save, evaluate. Returns ``{"model": path, "results": path, "summary": {...}}``."""
+    import torch
+    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.utils import set_random_seed
+
+    torch.set_num_threads(1)  # small MLPs: threads only add overhead (and the machine may be shared)
+    task = common.resolve_task(args.task)
+    multi_agent = common.is_multi_agent(task)
+    hyperparams = {**DEFAULT_HYPERPARAMS[args.algo], **json.loads(args.hyperparams)}
+    run_dir = common.run_dir_for(args, args.algo, task)
+    config = {"algo": args.algo, "task": task.key, "multi_agent": multi_agent, "timesteps": args.timesteps,
+              "n_envs": args.n_envs, "seed": args.seed, "normalize_reward": args.normalize_reward,
+              "episode_length": args.episode_length,
+              "hyperparams": hyperparams, "env_kwargs": common.train_kwargs(task, args.episode_length)}
+    common.write_json(run_dir / "config.json", config)
+    tracker = common.Tracker(args.track, run_dir, run_dir.name, config, tensorboard=False, mlflow_uri=args.mlflow_uri)
+
+    set_random_seed(args.seed)
+    if multi_agent:
+        env = make_multi_agent_env(task, args)
+        seed = None  # PPO(seed=...) would call the SuperSuit vec env's missing seed(); seeded above instead
+    else:
+        env = make_single_agent_env(task, args)
+        seed = args.seed
+    if args.normalize_reward:
+        # Daily log returns are ~1e-3: scaling rewards by a running std of the discounted return makes the
+        # value function learnable (it matters a lot here). Observations are already standardized by the env,
+        # so they are left alone and the saved model needs no normalization statistics at evaluation.
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=hyperparams.get("gamma", 0.99))
+    model = build_model(args.algo, env, hyperparams, args, seed, None)
+    formats = ["stdout", "csv"] + (["tensorboard"] if args.track != "none" else [])
+    logger = configure(str(run_dir / "logs"), formats)
+    if args.track in ("mlflow", "wandb"):
+        logger.output_formats.append(tracker_output_format(tracker))
+    model.set_logger(logger)
+    if multi_agent:
+        model.action_space.seed(args.seed)
+
+    start = time.perf_counter()
+    model.learn(total_timesteps=args.timesteps, log_interval=1 if args.algo != "a2c" else 100, progress_bar=False)
+    train_seconds = time.perf_counter() - start
+    model_path = run_dir / "model.zip"
+    model.save(model_path)
+    env.close()
+    print(f"trained {args.algo} on {task.key} for {args.timesteps} steps in {train_seconds:.1f}s -> {model_path}")
+
+    # The evaluation loads the saved file, exactly as `wealtharena evaluate --policy ppo:model.zip` does.
+    doc = common.evaluate_policy(task, f"{args.algo}:{model_path}", run_dir / "results.json",
+                                 n_seeds=args.eval_seeds, episode_length=args.eval_episode_length,
+                                 entry=f"sb3-{args.algo}", use_cli=args.eval_with_cli)
+    summary = common.summarize(doc)
+    tracker.log({"eval/mean_return": summary["mean_return"], "eval/mean_total_return": summary["mean_total_return"],
+                 "eval/mean_sharpe": summary["mean_sharpe"] if summary["mean_sharpe"] is not None else float("nan")},
+                step=args.timesteps)
+    tracker.log_artifact(run_dir / "results.json")
+    tracker.close()
+    common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds})
+    return {"model": model_path, "results": run_dir / "results.json", "summary": summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.timesteps < 1 or args.n_envs < 1:
+        raise SystemExit("--timesteps and --n-envs must be >= 1")
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4, suppress=True)
+    sys.exit(main())
