@@ -46,6 +46,8 @@ NOT_RUNNABLE: dict[tuple[str, str], str] = {
     ("docs/data.md", "from_yfinance("): "downloads from Yahoo Finance (network)",
     ("docs/indicators.md", "ind.rsi(close, 14)"): "fragment: close, close_TN and index_close_T are the user's arrays",
     ("docs/metrics.md", "summary_metrics(returns, benchmark=None"): "a signature, not code",
+    ("docs/benchmarks.md", "python benchmarks/bench_step.py"): (
+        "the benchmarks take minutes and need the peers of benchmarks/requirements.txt"),
     ("docs/leaderboard.md", "--policy my_package.agents:act"): "placeholders for the user's own policies and files",
     ("docs/leaderboard.md", "--policy baselines --data"): (
         "the full baseline evaluation (about 30 s, reads ../shared/data, writes docs/results/leaderboard.html)"),
