@@ -5,8 +5,10 @@ dependencies, where ``wealtharena demo`` runs.
 Everything happens in temporary directories: the checkout is copied (without caches, venvs and build output)
 and built there, so the test never writes into the working tree. Building and installing use PyPI (build
 isolation downloads setuptools; the fresh venvs download numpy, pandas, numba, gymnasium and pettingzoo, or
-take them from pip's cache). Marked ``slow`` (about 2-3 minutes: most of it is downloading and the first
-compilation of the Numba kernels in the fresh install); the slow tests still run in CI.
+take them from pip's cache). Those tests are marked ``slow`` (about 2 minutes together: most of it is
+downloading and the first compilation of the Numba kernels in the fresh install); slow tests still run in CI.
+
+Also here (fast): the GitHub workflows run README's test command and publish by trusted publishing on ``v*`` tags.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "wealtharena_env"
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 #: Not part of a build: caches, virtual environments, previous build output, run artefacts.
 _IGNORE_ANYWHERE = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "*.py[cod]", "*.nbi", "*.nbc", "*.egg-info",
@@ -87,6 +89,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"wheel": wheels[0], "sdist": sdists[0], "dir": out}
 
 
+@slow
 def test_twine_check(dist: dict[str, Path]):
     if importlib.util.find_spec("twine") is None:
         pytest.skip("`twine` is not installed (it is in the `test` extra)")
@@ -94,6 +97,7 @@ def test_twine_check(dist: dict[str, Path]):
     assert result.stdout.count("PASSED") == 2, result.stdout
 
 
+@slow
 def test_version_is_single_sourced(dist: dict[str, Path]):
     version = _version()
     assert dist["wheel"].name.startswith(f"wealtharena_env-{version}-py3-none-any"), dist["wheel"].name
@@ -109,6 +113,7 @@ def test_version_is_single_sourced(dist: dict[str, Path]):
     assert wealtharena_env.__version__ == version
 
 
+@slow
 def test_wheel_contents(dist: dict[str, Path]):
     with zipfile.ZipFile(dist["wheel"]) as wheel:
         names = set(wheel.namelist())
@@ -131,6 +136,7 @@ def test_wheel_contents(dist: dict[str, Path]):
     assert re.search(r"^wealtharena = wealtharena_env\.cli:main$", entry_points, re.MULTILINE), entry_points
 
 
+@slow
 def test_sdist_contents(dist: dict[str, Path]):
     with tarfile.open(dist["sdist"]) as sdist:
         names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
@@ -154,6 +160,7 @@ def _installed(python: Path, cwd: Path) -> set[str]:
     return set(_run([python, "-c", code, *NOT_CORE, *CORE], cwd=cwd).stdout.split())
 
 
+@slow
 def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(dist: dict[str, Path], tmp_path: Path):
     python, bindir = _fresh_venv(tmp_path / "venv")
     _run([python, "-m", "pip", "install", "--quiet", dist["wheel"]], cwd=tmp_path)
@@ -173,6 +180,7 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(dist: dict[str, Path],
         assert env_id in listing, listing
 
 
+@slow
 def test_sdist_installs_in_a_fresh_venv(dist: dict[str, Path], tmp_path: Path):
     python, bindir = _fresh_venv(tmp_path / "venv")
     _run([python, "-m", "pip", "install", "--quiet", dist["sdist"]], cwd=tmp_path)
@@ -187,3 +195,42 @@ def test_sdist_installs_in_a_fresh_venv(dist: dict[str, Path], tmp_path: Path):
              "print(len(obs), single.observation_space.shape, wealtharena_env.__version__)")
     out = _run([python, "-c", smoke], cwd=tmp_path, timeout=600).stdout
     assert out.split()[0] == "5" and _version() in out, out
+
+
+# ---------------------------------------------------------------------------------------------- workflows
+def _workflow(name: str) -> dict:
+    yaml = pytest.importorskip("yaml")
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text(encoding="utf-8"))
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def _readme_test_command() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```bash\n(pip install -e .*python -m pytest)\n```", readme)
+    assert match, "README.md has no test command block"
+    return match.group(1)
+
+
+def test_ci_workflow_runs_the_readme_test_command():
+    ci = _workflow("ci.yml")
+    assert {"push", "pull_request", "workflow_call"} <= set(ci["on"])
+    steps = [step.get("run", "") for job in ci["jobs"].values() for step in job["steps"]]
+    assert _readme_test_command() in steps
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith(_readme_test_command())
+    torch = [s for s in steps if "torch" in s]
+    assert torch == ["pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"], torch
+
+
+def test_release_workflow_publishes_by_trusted_publishing_on_version_tags():
+    release = _workflow("release.yml")
+    assert release["on"] == {"push": {"tags": ["v*"]}}
+    jobs = release["jobs"]
+    assert jobs["test"]["uses"] == "./.github/workflows/ci.yml"
+    runs = " ".join(step.get("run", "") for step in jobs["build"]["steps"])
+    assert "python -m build" in runs and "twine check --strict" in runs and "_version.py" in runs
+    publish = jobs["publish"]
+    assert set(publish["needs"]) == {"test", "build"}
+    assert publish["permissions"] == {"id-token": "write"}
+    assert any(step.get("uses", "").startswith("pypa/gh-action-pypi-publish@") for step in publish["steps"])
+    assert not any("password" in step.get("with", {}) for step in publish["steps"]), "trusted publishing: no token"
