@@ -383,3 +383,25 @@ def test_module_runs_like_the_console_script(tmp_path: Path):
         assert by_script.stdout == by_module.stdout
     no_args = _run([sys.executable, "-m", "wealtharena_env"], tmp_path)
     assert no_args.returncode == 0 and no_args.stdout.startswith("usage: wealtharena")
+
+
+# ---------------------------------------------------------------------------------------------- CHANGELOG
+def test_changelog_follows_keep_a_changelog():
+    """An ``[Unreleased]`` section first, then ``[x.y.z] - YYYY-MM-DD`` releases, newest first; only the standard
+    subsections, each with at least one entry."""
+    lines = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "# Changelog"
+    versions = [line for line in lines if line.startswith("## ")]
+    assert versions and versions[0] == "## [Unreleased]", versions[:1]
+    released = versions[1:]
+    for line in released:
+        assert re.fullmatch(r"## \[\d+\.\d+\.\d+([a-z0-9.]*)\] - \d{4}-\d{2}-\d{2}", line), line
+    assert released == sorted(released, key=lambda v: [int(x) for x in re.findall(r"\d+", v)[:3]], reverse=True)
+    allowed = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
+    section = None
+    for i, line in enumerate(lines):
+        if line.startswith("### "):
+            assert line[4:] in allowed, f"CHANGELOG.md:{i + 1}: {line!r} is not a Keep a Changelog section"
+            section = line
+            entries = next((ln for ln in lines[i + 1:] if ln.strip()), "")
+            assert entries.startswith("- "), f"CHANGELOG.md:{i + 1}: {section} has no entries"
