@@ -259,7 +259,7 @@ class PortfolioVectorEnv(VectorEnv):
     ``PortfolioEnv``.
 
     ## Observation Space
-    ``Box(-clip, clip, (K, (W + 3) N + 4), float32)``; row ``k`` is environment ``k``'s observation (the
+    ``Box(-clip, clip, (K, D), float32)``; row ``k`` is environment ``k``'s observation (the
     table in :class:`~wealtharena_env.envs.arena.ArenaEnv`). Every call returns fresh arrays.
 
     ## Rewards
@@ -405,7 +405,7 @@ class ArenaVecEnv:
     :attr:`single_action_space` is one agent's space, :attr:`action_space` the batched ``(K, A, ...)`` one.
 
     ## Observation Space
-    ``(K, A, D)`` float32 (fresh each call), ``D = (W + 3) N + 4``; :attr:`single_observation_space` is one
+    ``(K, A, D)`` float32 (fresh each call), ``D = sim.obs_size``; :attr:`single_observation_space` is one
     agent's ``Box``, :attr:`observation_space` the ``(K, A, D)`` one.
 
     ## Rewards
