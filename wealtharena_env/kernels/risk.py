@@ -103,26 +103,25 @@ def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -
             cov[i, j] = decay * cov[i, j] + ri * returns[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
 def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -> float:
     """``w' C w`` over the N risky weights (``weights`` may carry the cash slot last; it is ignored).
 
-    Computed as ``y = C w`` (``C`` symmetric, accumulated row by row into ``work[:N]`` so the inner loop has
-    independent accumulators and vectorizes) then ``sum_j w_j y_j``.
+    ``sum_i w_i (sum_j C_ij w_j)``; the inner sums may be reassociated (``fastmath={"reassoc"}``) so they
+    vectorize: the result is identical for every environment of a batch and every run on a machine, and
+    may differ in the last bits across CPUs. ``work`` is unused (kept for a stable signature).
     """
     n = cov.shape[0]
-    for j in range(n):
-        work[j] = 0.0
+    total = 0.0
     for i in range(n):
         wi = weights[i]
         if wi == 0.0:
             continue
         row = cov[i]
+        s = 0.0
         for j in range(n):
-            work[j] += row[j] * wi
-    total = 0.0
-    for j in range(n):
-        total += weights[j] * work[j]
+            s += row[j] * weights[j]
+        total += wi * s
     return max(total, 0.0)
 
 
@@ -199,42 +198,46 @@ def _correlation_cap(
 ) -> int:
     """Rule 3 of the module docstring; returns the new event count.
 
-    ``work[:N]`` holds the held set (1.0 = held in the result so far: an existing position the target keeps,
-    or an accepted new one) and ``work[N:2N]`` the candidates (assets whose weight increases) ordered by
-    decreasing target (insertion sort: no allocation). A candidate ``i`` is refused when
-    ``cov[i, j] > max_corr * sigma_i * sigma_j`` for a held ``j != i``; that test is counted over all ``j`` in a
-    branch-free loop (integer sum, so it vectorizes).
+    ``held`` lists the assets held in the result so far (an existing position the target keeps, or an
+    accepted new one) and ``order`` the candidates (assets whose weight increases) by decreasing target
+    (insertion sort). A candidate ``i`` is refused when
+    ``cov[i, j] > max_corr * sigma_i * sigma_j`` for a held ``j != i`` (the scan stops at the first one).
     """
     n = cov.shape[0]
-    held = work[:n]
-    order = work[n:2 * n]
+    held = np.empty(n, dtype=np.int64)  # indices of the assets held in the result so far
+    order = np.empty(n, dtype=np.int64)
+    n_held = 0
     n_candidates = 0
     for i in range(n):
-        held[i] = 1.0 if (current[i] > 0.0 and target[i] > 0.0) else 0.0
+        if current[i] > 0.0 and target[i] > 0.0:
+            held[n_held] = i
+            n_held += 1
         if target[i] > current[i]:
             pos = n_candidates
-            while pos > 0 and target[int(order[pos - 1])] < target[i]:
+            while pos > 0 and target[order[pos - 1]] < target[i]:
                 order[pos] = order[pos - 1]
                 pos -= 1
             order[pos] = i
             n_candidates += 1
     for k in range(n_candidates):
-        i = int(order[k])
+        i = order[k]
         bound = max_corr * sigma[i]
         row = cov[i]
-        too_close = 0
-        for j in range(n):
-            too_close += (row[j] > bound * sigma[j]) & (held[j] > 0.0)
-        if (row[i] > bound * sigma[i]) and held[i] > 0.0:
-            too_close -= 1  # not against itself
-        if too_close > 0:
+        refused = False
+        for m in range(n_held):
+            j = held[m]
+            if j != i and row[j] > bound * sigma[j]:
+                refused = True
+                break
+        if refused:
             removed = target[i] - current[i]
             target[i] = current[i]
             target[n] += removed
             count = record_event(events, count, RULE_CORRELATION_CAP, i, removed)
             counts[RULE_CORRELATION_CAP] += 1
-        else:
-            held[i] = 1.0
+        elif current[i] <= 0.0:
+            held[n_held] = i  # a new position joins the held set (an existing one is in it already)
+            n_held += 1
     return count
 
 
