@@ -4,8 +4,9 @@
     python benchmarks/bench_vector.py --quick    # K = 1, 64 only, 3 repeats
     python benchmarks/bench_vector.py --sizes 1 64 1024 --repeats 5
 
-Rows (batches of ``PARALLEL_THRESHOLD`` = 64 envs or more run twice: with the default ``prange`` kernel and
-with ``parallel=False``, because threads only pay when the cores are free):
+Rows (batches of 64 envs or more run twice: with the default kernel choice — ``prange`` threads from
+``PARALLEL_THRESHOLD`` = 20,000 env-agent-asset cells on — and with ``parallel=False``, because threads only pay
+when the cores are free):
 * ``PortfolioVectorEnv`` (``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K, n_assets=1)``);
 * ``ArenaVecEnv`` with 5 agents x 30 assets;
 * the bare loop of :mod:`bare_loop` (5 x 30), serial and ``prange``, one call per step over K envs;
@@ -31,7 +32,6 @@ import warnings
 from _common import Timing, fmt_rate, fmt_us, machine_summary, measure, print_table
 from bare_loop import BareState, bare_step_parallel, bare_step_serial
 
-from wealtharena_env.sim import PARALLEL_THRESHOLD
 
 EPISODE = 252  # default episode_length
 IN_EPISODE = 100  # steps of an in-episode timing block
@@ -145,8 +145,8 @@ def main() -> None:
     found: dict[str, Timing] = {}
     for k in args.sizes:
         for kind in ("portfolio", "arena"):
-            # the default (prange from PARALLEL_THRESHOLD envs on) and, for batches that use threads, serial
-            for parallel in (None, False) if k >= PARALLEL_THRESHOLD else (None,):
+            # the default (prange from PARALLEL_THRESHOLD cells on) and, for large batches, forced serial
+            for parallel in (None, False) if k >= 64 else (None,):
                 t, step_only, reset_ms = vector_row(kind, k, args.repeats, parallel)
                 rows.append((t, fmt_us(step_only.us_per_step), f"{reset_ms:,.1f}"))
                 found[f"{kind}{k}{'' if parallel is None else 'S'}"] = t

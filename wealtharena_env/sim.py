@@ -23,8 +23,10 @@ from wealtharena_env.kernels.features import observation_size, observation_slice
 from wealtharena_env.kernels.market import N_BAR_FIELDS
 from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
 
-#: Batches at least this large step with the ``prange`` kernel (threads); smaller ones serially.
-PARALLEL_THRESHOLD = 64
+#: Batches with at least this many environment-agent-asset cells (B * A * N) step with the ``prange`` kernel
+#: (threads); smaller ones serially (thread start-up would cost more than it saves). On machines whose cores
+#: are shared with other work, ``parallel=False`` or ``NUMBA_THREADING_LAYER=workqueue`` avoids stalls.
+PARALLEL_THRESHOLD = 20_000
 
 
 def pack_params(config: ArenaConfig) -> np.ndarray:
@@ -95,7 +97,7 @@ class Simulation:
         batch_size: number of environments B (>= 1).
         data: historical data (anything :class:`~wealtharena_env.sources.HistoricalMarket` accepts) or a
             ready :class:`MarketSource`; ``None`` uses the synthetic market of ``config.market``.
-        parallel: step with threads (``prange``); default: when ``batch_size >= PARALLEL_THRESHOLD``.
+        parallel: step with threads (``prange``); default: when ``B * A * N >= PARALLEL_THRESHOLD``.
 
     Attributes:
         actions: (B, A, n_action + 1) float64 buffer the adapters write actions into; the last column is
@@ -151,7 +153,7 @@ class Simulation:
         self._started = np.zeros(b, dtype=bool)
         self.clock[:, ks.CLK_STEP] = config.episode_length  # "episode over" until the first reset
         if parallel is None:
-            parallel = self.batch_size >= PARALLEL_THRESHOLD
+            parallel = self.batch_size * a * n >= PARALLEL_THRESHOLD
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
 
     # ------------------------------------------------------------------ layout helpers
