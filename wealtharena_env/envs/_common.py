@@ -50,6 +50,7 @@ def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
 _SCALAR_GETTER = itemgetter(*(col for _, col in _SCALAR_INFO))
 _SCALAR_KEYS = tuple(name for name, _ in _SCALAR_INFO)
 _INT_KEYS = ("nan_actions", "clipped_actions", "breaker_cooldown")
+_EVENT_KEYS = ("rule", "asset", "weight_removed")
 
 
 def agent_infos(info: np.ndarray, tickers: tuple[str, ...], indices: list[int] | range) -> list[dict[str, Any]]:
@@ -62,24 +63,24 @@ def agent_infos(info: np.ndarray, tickers: tuple[str, ...], indices: list[int] |
     start_weights = ks.IN_WEIGHTS
     end_weights = start_weights + n_assets + 1
     scalars = info[:, :start_weights].tolist()
+    term_names = kr.TERM_NAMES
+    rule_names = kk.RULE_NAMES
     out = []
     for i in indices:
         values = scalars[i]
         agent = dict(zip(_SCALAR_KEYS, _SCALAR_GETTER(values)))
-        for key in _INT_KEYS:
-            agent[key] = int(agent[key])
+        agent.update(zip(_INT_KEYS, map(int, itemgetter(ks.IN_NAN_ACTIONS, ks.IN_CLIPPED_ACTIONS, ks.IN_COOLDOWN)(values))))
         agent["weights"] = info[i, start_weights:end_weights]
-        agent["reward_terms"] = dict(zip(kr.TERM_NAMES, values[ks.IN_TERMS:]))
+        agent["reward_terms"] = dict(zip(term_names, values[ks.IN_TERMS:]))
         n_events = int(values[ks.IN_N_EVENTS])
-        events = []
         if n_events:
             flat = info[i, end_weights: end_weights + 3 * min(n_events, ks.max_events(n_assets))].tolist()
-            for k in range(0, len(flat), 3):
-                asset = int(flat[k + 1])
-                events.append({"rule": kk.RULE_NAMES[int(flat[k])],
-                               "asset": tickers[asset] if asset >= 0 else "portfolio",
-                               "weight_removed": flat[k + 2]})
-        agent["risk_events"] = events
+            agent["risk_events"] = [
+                dict(zip(_EVENT_KEYS, (rule_names[int(rule)], tickers[int(asset)] if asset >= 0 else "portfolio", w)))
+                for rule, asset, w in zip(flat[0::3], flat[1::3], flat[2::3])
+            ]
+        else:
+            agent["risk_events"] = []
         out.append(agent)
     return out
 
