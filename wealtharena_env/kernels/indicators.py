@@ -1319,21 +1319,9 @@ def cmf(high, low, close, volume, period=20):
 @njit(cache=True)
 def vwap(high, low, close, volume, period=20):
     """Rolling volume-weighted average price. VWAP_t = sum(TP_i*V_i)/sum(V_i) over the last n bars,
-    TP = (H+L+C)/3 (the plain mean of TP when the volume sum is 0). Price units. Lookback n-1."""
-    _check_period(period, 1)
-    tp = _typical_price(high, low, close)
-    T = close.shape[0]
-    out = _nans(T)
-    for t in range(period - 1, T):
-        num = 0.0
-        den = 0.0
-        plain = 0.0
-        for i in range(t - period + 1, t + 1):
-            num += tp[i] * volume[i]
-            den += volume[i]
-            plain += tp[i]
-        out[t] = num / den if den != 0.0 else plain / period
-    return out
+    TP = (H+L+C)/3 (the plain mean of TP when the volume sum is 0). Price units. Lookback n-1.
+    It is :func:`vwma` of the typical price."""
+    return vwma(_typical_price(high, low, close), volume, period)
 
 
 @njit(cache=True)
