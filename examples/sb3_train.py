@@ -129,8 +129,12 @@ def build_model(algo: str, env, hyperparams: dict[str, Any], args: argparse.Name
                tensorboard_log=tensorboard_log, verbose=0, **params)
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    """Train, save, evaluate. Returns ``{"model": path, "results": path, "summary": {...}}``."""
+def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
+    """Train, save, evaluate. Returns ``{"model": path, "results": path, "summary": {...}}``.
+
+    With ``evaluate=False`` (hyperparameter search: never look at the evaluation seeds) the model is only
+    trained and saved; ``results`` and ``summary`` are ``None``.
+    """
     import torch
     from stable_baselines3.common.logger import configure
     from stable_baselines3.common.utils import set_random_seed
@@ -175,8 +179,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     train_seconds = time.perf_counter() - start
     model_path = run_dir / "model.zip"
     model.save(model_path)
-    env.close()
     print(f"trained {args.algo} on {task.key} for {args.timesteps} steps in {train_seconds:.1f}s -> {model_path}")
+    if args.normalize_reward:
+        env.save(str(run_dir / "vecnormalize.pkl"))  # reward statistics, to continue training later
+    env.close()
+    if not evaluate:
+        tracker.close()
+        return {"model": model_path, "results": None, "summary": None, "run_dir": run_dir}
 
     # The evaluation loads the saved file, exactly as `wealtharena evaluate --policy ppo:model.zip` does.
     doc = common.evaluate_policy(task, f"{args.algo}:{model_path}", run_dir / "results.json",
@@ -189,7 +198,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     tracker.log_artifact(run_dir / "results.json")
     tracker.close()
     common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds})
-    return {"model": model_path, "results": run_dir / "results.json", "summary": summary}
+    return {"model": model_path, "results": run_dir / "results.json", "summary": summary, "run_dir": run_dir}
 
 
 def main(argv: list[str] | None = None) -> int:
