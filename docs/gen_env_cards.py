@@ -40,12 +40,13 @@ def _short(tilde: str, target: str) -> str:
 
 
 def roles_to_markdown(text: str) -> str:
-    """Sphinx roles -> Markdown: a cross-reference (mkdocs-autorefs) for ``wealtharena_env.*`` targets, code otherwise."""
+    """Sphinx roles -> Markdown: a cross-reference (mkdocs-autorefs) for public ``wealtharena_env.*`` targets
+    (``mkdocs build --strict`` then fails on a reference to nothing), code otherwise."""
 
     def replace(match: re.Match[str]) -> str:
         tilde, target = match.group(1), match.group(2)
         short = _short(tilde, target)
-        if target.startswith("wealtharena_env."):
+        if target.startswith("wealtharena_env.") and "._" not in target:  # private objects have no API page
             return f"[`{short}`][{target}]"
         return f"`{short}`"
 
