@@ -80,7 +80,7 @@ def test_env_keywords_build_the_config():
     assert env.config.n_assets == 7 and env.config.episode_length == 9
     assert env.possible_agents == ["aggressive_0", "balanced_3"]
     assert env.config.agents[0].risk_profile == "aggressive"
-    assert env.observation_space("aggressive_0").shape == ((5 + 3) * 7 + 9,)
+    assert env.observation_space("aggressive_0").shape == ((5 + 3) * 7 + 13,)
     with pytest.raises(ConfigError, match="either max_cycles or episode_length"):
         arena_v0.parallel_env(max_cycles=3, episode_length=4)
     with pytest.raises(ConfigError, match="render_mode"):

@@ -161,11 +161,11 @@ def synthetic_bars(cfg, seed):
 
 @PROPERTY
 @given(seed=st.integers(0, 10_000), t=st.integers(0, 5), impact=st.sampled_from([0.0, 2.0]),
-       fill=st.sampled_from(["open", "close"]),
+       feature_set=st.sampled_from(["default", "full"]), fill=st.sampled_from(["open", "close"]),
        bump=st.one_of(st.floats(0.5, 0.95), st.floats(1.05, 2.0)))
-def test_no_look_ahead(seed, t, impact, fill, bump):
+def test_no_look_ahead(seed, t, impact, feature_set, fill, bump):
     """Perturb every price after decision bar d = warmup + t: obs_0..obs_t and every step before t are unchanged."""
-    cfg = small_config(impact=impact, costs=CostModel(fill_price=fill))
+    cfg = small_config(impact=impact, costs=CostModel(fill_price=fill), feature_set=feature_set)
     bars = synthetic_bars(cfg, seed)
     changed = bars.copy()
     d = cfg.warmup + t

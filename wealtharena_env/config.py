@@ -444,6 +444,8 @@ class ArenaConfig:
             log return of value; the terms are still reported in ``info``).
         risk_enabled: apply the risk layer (default True; False gives a raw market for ablations — limits
             are then not enforced).
+        feature_set: ``"default"`` (returns window, volatility, momentum, market state) or ``"full"`` (adds
+            12 technical indicators per asset: ``kernels.features.INDICATOR_FEATURES``).
     """
 
     agents: tuple[AgentProfile, ...] = field(default_factory=default_agents)
@@ -460,6 +462,7 @@ class ArenaConfig:
     observation_clip: float = 10.0
     reward_mode: Literal["composite", "log_return"] = "composite"
     risk_enabled: bool = True
+    feature_set: Literal["default", "full"] = "default"
 
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
@@ -488,6 +491,10 @@ class ArenaConfig:
             _require(value > 0, f"ArenaConfig.{name} must be > 0, got {value!r}.")
         _require(self.reward_mode in ("composite", "log_return"),
                  f"ArenaConfig.reward_mode must be 'composite' or 'log_return', got {self.reward_mode!r}.")
+        _require(self.feature_set in ("default", "full"),
+                 f"ArenaConfig.feature_set must be 'default' or 'full', got {self.feature_set!r}.")
+        _require(self.feature_set == "default" or self.warmup >= 40,
+                 f"ArenaConfig.feature_set='full' needs warmup >= 40 bars (the indicators' warm-up), got {self.warmup}.")
         _require(isinstance(self.risk_enabled, bool), f"ArenaConfig.risk_enabled must be a bool, got {self.risk_enabled!r}.")
         for agent in agents:
             _require(agent.risk.var_lookback <= self.warmup,  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
+from wealtharena_env.kernels import features as kf
 from wealtharena_env.kernels.features import observation_size, observation_slices
 from wealtharena_env.kernels.market import N_BAR_FIELDS
 from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
@@ -133,19 +134,21 @@ class Simulation:
         self.n_agents = a
         self.tickers = source.tickers
         self.n_action = n + 1 if config.action_type == "continuous" else n
-        self.obs_size = observation_size(n, config.window)
+        self.n_indicators = kf.FEATURE_SETS[config.feature_set]
+        self.obs_size = observation_size(n, config.window, self.n_indicators)
         self.info_size = ks.info_width(n)
         self.params = pack_params(config)
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
         self.bars = np.zeros((b, config.bars_per_episode, N_BAR_FIELDS, n))
         self.history = np.zeros((b, n, config.bars_per_episode))
         self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
+        self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
         self.agent_state = np.zeros((b, a, ks.N_AGENT_STATE))
         self.asset_state = np.zeros((b, n, n + 1))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
         lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
-        self.scratch = np.zeros((b, ks.N_SCRATCH, max(n + 1, config.window, lookback)))
+        self.scratch = np.zeros((b, ks.N_SCRATCH, max(n + 1, config.window, lookback, config.warmup)))
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
@@ -160,7 +163,7 @@ class Simulation:
     @property
     def observation_slices(self) -> dict[str, slice]:
         """Named slices of one agent's observation vector."""
-        return observation_slices(self.n_assets, self.config.window)
+        return observation_slices(self.n_assets, self.config.window, self.n_indicators)
 
     @property
     def holdings(self) -> np.ndarray:
@@ -223,10 +226,12 @@ class Simulation:
             self._rngs[k] = np.random.default_rng()
         regimes = self.source.sample(self._rngs[k], self.bars[k])
         self.regimes[k] = regimes if regimes is not None else -1
+        if self.n_indicators:
+            kf.indicator_features(self.bars[k], self.config.observation_clip, self.indicators[k])
         self._started[k] = True
 
     def _state(self) -> tuple[np.ndarray, ...]:
-        return (self.bars, self.history, self.zret, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
+        return (self.bars, self.history, self.zret, self.indicators, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
                 self.agent_params)
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +270,7 @@ class Simulation:
                 self._draw_episode(int(k), None)
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.zeros((self.batch_size, self.n_agents, self.info_size))  # unused event slots stay 0
-        finished = self._step_kernel(reset_mask, self.bars, self.history, self.zret, self.positions,
+        finished = self._step_kernel(reset_mask, self.bars, self.history, self.zret, self.indicators, self.positions,
                                      self.agent_state, self.asset_state, self.clock, self.actions, self.params,
                                      self.agent_params, obs, info, self.scratch)
         if finished:

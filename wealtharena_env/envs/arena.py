@@ -45,23 +45,28 @@ class ArenaEnv(ParallelEnv):
     NaN actions hold the portfolio; out-of-range values are clipped; both are counted in ``info``.
 
     ## Observation Space
-    ``Box(-clip, clip, (D,), float32)`` with ``D = (W + 3) N + 4`` (W = ``window``, default 20):
+    ``Box(-clip, clip, (D,), float32)`` with ``D = (W + 3) N + 13`` (W = ``window``, default 20), or
+    ``D = (W + 3 + 12) N + 13`` with ``feature_set="full"`` (12 technical indicators per asset):
 
-    | slice                     | content                                                              |
-    |---------------------------|----------------------------------------------------------------------|
-    | ``[0, W N)``              | standardized log returns ``r_t / sigma_{t-1}`` of the last W bars (oldest first, asset-minor) |
-    | ``[W N, (W+1) N)``        | annualised EWMA volatility per asset                                 |
-    | ``[(W+1) N, (W+2) N)``    | window momentum z-score per asset (sum of the window's z / sqrt(W))   |
-    | ``[(W+2) N, (W+3) N + 1)``| the agent's weights: N assets, then cash                             |
-    | ``(W+3) N + 1``           | the agent's drawdown from its peak value                             |
-    | ``(W+3) N + 2``           | the agent's annualised EWMA volatility of portfolio log returns      |
-    | ``(W+3) N + 3``           | episode progress t / episode_length                                  |
+    | slice                         | content                                                          |
+    |-------------------------------|------------------------------------------------------------------|
+    | ``[0, W N)``                  | standardized log returns ``r_t / sigma_{t-1}`` of the last W bars (oldest first, asset-minor) |
+    | ``[W N, (W+1) N)``            | annualised EWMA volatility per asset                             |
+    | ``[(W+1) N, (W+2) N)``        | window momentum z-score per asset (sum of the window's z / sqrt(W)) |
+    | ``[(W+2) N, (W+2+K) N)``      | ``feature_set="full"`` only: K = 12 indicator features per asset (RSI, MACD histogram, Bollinger %B, NATR, stochastic %K, Williams %R, CCI, ADX, MFI, ROC, z-score, CMF), scaled near [-1, 1] |
+    | ``M = (W+2+K) N`` .. ``M+3``  | market state: trend z-score, annualised volatility and its percentile over the warm-up span, cross-sectional dispersion |
+    | ``[M+4, M+5+N)``              | the agent's weights: N assets, then cash                         |
+    | ``M+5+N`` .. ``M+7+N``        | the agent's drawdown, annualised portfolio volatility, episode progress |
+    | ``M+8+N`` .. ``M+12+N``       | risk state: one-day VaR and CVaR of the held weights, volatility / budget, drawdown / limit, breaker cooldown |
 
     ``env.unwrapped.sim.observation_slices`` gives these slices by name.
 
     ## Rewards
-    ``log(V_{t+1} / V_t)``: the log return of the agent's portfolio value over the bar, net of every cost
-    (``info[agent]["reward_terms"]``).
+    The composite reward ``sum_k weight_k * term_k`` of the agent's :class:`~wealtharena_env.config.RewardWeights`
+    (profile presets): profit (log return of value net of every cost), risk, cost, stability (turnover),
+    differential Sharpe ratio, momentum, diversification and drawdown-breach terms, each in daily-return units
+    (docs/reward.md). ``reward_mode="log_return"`` gives the plain ``log(V_{t+1} / V_t)``. Every term is in
+    ``info[agent]["reward_terms"]``.
 
     ## Starting State
     Each agent holds ``initial_cash`` (1,000,000) in cash. The first decision is on bar ``warmup`` (60) of a
@@ -69,14 +74,18 @@ class ArenaEnv(ParallelEnv):
 
     ## Episode End
     Truncation: every agent after ``episode_length`` decisions (252, ``max_cycles`` is an alias), with
-    ``info[agent]["TimeLimit.truncated"] = True``. Termination: never in this version (agents are kept
-    alive; long-only portfolios cannot go bankrupt).
+    ``info[agent]["TimeLimit.truncated"] = True``. Termination: only for an agent whose risk limits say
+    ``breach="terminate"``, when its drawdown reaches ``max_drawdown`` (it is liquidated and leaves
+    ``env.agents``). By default breaches de-risk the agent (to cash for a cooldown) and keep it alive.
 
     ## Info
     Per agent: ``reward``, ``portfolio_value``, ``cash``, ``cost`` (paid this step), ``turnover`` (traded
     notional / value), ``drawdown``, ``weights`` (N + 1), ``nan_actions`` / ``clipped_actions`` (sanitised
     entries this step), ``buy_fill_fraction`` (< 1 when buys were scaled down to the cash available),
-    ``reward_terms``.
+    ``volatility`` / ``var`` / ``cvar`` (ex-ante, of the held weights), ``breaker_cooldown``,
+    ``reward_terms`` (every term of the reward) and ``risk_events`` (each intervention of the risk layer:
+    rule, asset, weight removed — docs/risk.md); at the episode's end ``episode`` (totals and risk-event
+    counts per rule).
 
     ## Arguments
     ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
@@ -94,7 +103,8 @@ class ArenaEnv(ParallelEnv):
     ```
 
     ## Version History
-    * v0: initial release (log-return reward, long-only weights, synthetic or historical market).
+    * v0: initial release (long-only weights with a cash slot, risk layer per profile, composite reward,
+      synthetic or historical market).
     """
 
     metadata = {"name": "wealtharena_arena_v0", "render_modes": ["human", "ansi", "rgb_array"], "is_parallelizable": True,

@@ -35,18 +35,23 @@ class PortfolioEnv(gym.Env):
     ``action_type="discrete"``, ``MultiDiscrete([3] * N)`` (sell / hold / buy per asset).
 
     ## Observation Space
-    ``Box(-clip, clip, ((W + 3) N + 4,), float32)``: standardized return window, volatility, momentum,
-    the agent's weights and cash, drawdown, portfolio volatility, episode progress — the table of
+    ``Box(-clip, clip, ((W + 3) N + 13,), float32)`` (``(W + 3 + 12) N + 13`` with ``feature_set="full"``):
+    standardized return window, volatility, momentum, market state, the agent's weights and cash, drawdown,
+    portfolio volatility, episode progress and risk state — the table of
     :class:`~wealtharena_env.envs.arena.ArenaEnv`.
 
     ## Rewards
-    ``log(V_{t+1} / V_t)``, the log return of portfolio value net of costs.
+    The composite reward of the agent's profile (profit, risk, cost, stability, differential Sharpe,
+    momentum, diversification, breach terms; docs/reward.md), or ``log(V_{t+1} / V_t)`` with
+    ``reward_mode="log_return"``. The terms are in ``info["reward_terms"]``, risk interventions in
+    ``info["risk_events"]``.
 
     ## Starting State
     ``initial_cash`` (1,000,000) in cash, first decision after ``warmup`` bars of history.
 
     ## Episode End
-    Truncated after ``episode_length`` steps (252); never terminated in this version.
+    Truncated after ``episode_length`` steps (252). Terminated only when the profile's risk limits say
+    ``breach="terminate"`` and the drawdown reaches ``max_drawdown``.
 
     ## Arguments
     ``config``, ``data``, ``render_mode`` (``"human"``, ``"ansi"``, ``"rgb_array"`` with the ``plot`` extra), ``risk_profile``, ``initial_cash``,

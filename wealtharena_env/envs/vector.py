@@ -259,11 +259,13 @@ class PortfolioVectorEnv(VectorEnv):
     ``PortfolioEnv``.
 
     ## Observation Space
-    ``Box(-clip, clip, (K, D), float32)``; row ``k`` is environment ``k``'s observation (the
-    table in :class:`~wealtharena_env.envs.arena.ArenaEnv`). Every call returns fresh arrays.
+    ``Box(-clip, clip, (K, D), float32)`` with ``D = (W + 3) N + 13`` (``(W + 3 + 12) N + 13`` with
+    ``feature_set="full"``); row ``k`` is environment ``k``'s observation (the table in
+    :class:`~wealtharena_env.envs.arena.ArenaEnv`). Every call returns fresh arrays.
 
     ## Rewards
-    ``(K,)`` float64, ``log(V_{t+1} / V_t)`` per environment (0 on an autoreset step).
+    ``(K,)`` float64: each environment's composite reward (docs/reward.md), or ``log(V_{t+1} / V_t)`` with
+    ``reward_mode="log_return"``; 0 on an autoreset step.
 
     ## Starting State
     As ``PortfolioEnv``. ``reset(seed=s)`` seeds environment ``k`` with ``s + k``; ``seed=[s_0, ...]`` one
@@ -405,7 +407,8 @@ class ArenaVecEnv:
     :attr:`single_action_space` is one agent's space, :attr:`action_space` the batched ``(K, A, ...)`` one.
 
     ## Observation Space
-    ``(K, A, D)`` float32 (fresh each call), ``D = sim.obs_size``; :attr:`single_observation_space` is one
+    ``(K, A, D)`` float32 (fresh each call), ``D = sim.obs_size = (W + 3) N + 13`` (``(W + 3 + 12) N + 13`` with
+    ``feature_set="full"``); :attr:`single_observation_space` is one
     agent's ``Box``, :attr:`observation_space` the ``(K, A, D)`` one.
 
     ## Rewards

@@ -1,32 +1,44 @@
-"""Observation kernels: per-asset market features (shared by all agents) and per-agent features.
+"""Observation kernels: per-asset and market-wide features (shared by all agents) and per-agent features.
 
-Axis order: ``bars[t, field, i]`` as in :mod:`wealtharena_env.kernels.market`; observations are float32
-vectors. Everything written for bar ``d`` reads only bars ``<= d`` (no look-ahead).
+Axis order: ``bars[t, field, i]`` as in :mod:`wealtharena_env.kernels.market`; ``history[i, t]`` the same log
+returns asset-major; observations are float32 vectors. Everything written for bar ``d`` reads only bars
+``<= d`` (no look-ahead).
 
-Observation layout for ``N`` assets and a window of ``W`` bars (``D = (W + 3) N + 9`` entries)::
+Observation layout for ``N`` assets, a window of ``W`` bars and ``K`` indicator features per asset (``K = 0``
+for the ``"default"`` feature set, ``len(INDICATOR_FEATURES)`` for ``"full"``), ``D = (W + 3 + K) N + 13``::
 
-    [0, W N)              standardized log return z of bar d-W+1+k, asset i, at k*N + i (oldest bar first):
-                          z_t = r_t / sigma_i(t-1), the return in units of the EWMA daily volatility
-                          known before the bar
-    [W N, (W+1) N)        annualised EWMA volatility sigma_i(d) * sqrt(P)
-    [(W+1) N, (W+2) N)    window momentum z-score: sum of the window's z / sqrt(W)
-    [(W+2) N, (W+3) N+1)  the agent's portfolio weights (N assets, then cash) at the close of bar d
-    (W+3) N + 1           the agent's drawdown from its peak value, 1 - V / max V
-    (W+3) N + 2           the agent's annualised EWMA volatility of portfolio log returns
-    (W+3) N + 3           episode progress t / episode_length, in [0, 1]
-    (W+3) N + 4           one-day parametric VaR of the held weights (fraction of value, z * sigma_p)
-    (W+3) N + 5           one-day parametric CVaR of the held weights
-    (W+3) N + 6           ex-ante volatility of the held weights / the agent's volatility budget
-    (W+3) N + 7           drawdown / the agent's max_drawdown limit
-    (W+3) N + 8           drawdown-breaker cooldown remaining / cooldown (0 = not tripped)
+    [0, W N)                 standardized log return z of bar d-W+1+k, asset i, at k*N + i (oldest bar first):
+                             z_t = r_t / sigma_i(t-1), the return in units of the EWMA daily volatility
+                             known before the bar
+    [W N, (W+1) N)           annualised EWMA volatility sigma_i(d) * sqrt(P)
+    [(W+1) N, (W+2) N)       window momentum z-score: sum of the window's z / sqrt(W)
+    [(W+2) N, (W+2+K) N)     indicator features, feature k of asset i at (W+2+k) N + i (``INDICATOR_FEATURES``)
+    M = (W+2+K) N + 0        market trend: sum of the window's equal-weight market log returns / (sigma_m sqrt(W))
+    M + 1                    market volatility: annualised EWMA volatility of the equal-weight portfolio
+    M + 2                    volatility percentile: share of the rolling W-bar volatilities of the market
+                             return over the last L bars (L = warmup) at or below the current one, in (0, 1]
+    M + 3                    cross-sectional dispersion: standard deviation across assets of bar d's log
+                             returns, annualised (* sqrt(P))
+    [M + 4, M + 5 + N)       the agent's portfolio weights (N assets, then cash) at the close of bar d
+    M + 5 + N + 0            the agent's drawdown from its peak value, 1 - V / max V
+             + 1             the agent's annualised EWMA volatility of portfolio log returns
+             + 2             episode progress t / episode_length, in [0, 1]
+             + 3             one-day parametric VaR of the held weights (fraction of value, z * sigma_p)
+             + 4             one-day parametric CVaR of the held weights
+             + 5             ex-ante volatility of the held weights / the agent's volatility budget
+             + 6             drawdown / the agent's max_drawdown limit
+             + 7             drawdown-breaker cooldown remaining / cooldown (0 = not tripped)
 
-Every entry is clipped to ``[-clip, clip]``.
+Every entry is clipped to ``[-clip, clip]``. The market state (trend, volatility, its percentile, dispersion)
+is the regime estimate an agent can use without a model of the regimes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from wealtharena_env.kernels import indicators as ki
 
 # Per-agent feature offsets after the weights (relative to the end of the weights block).
 AGENT_DRAWDOWN = 0
@@ -42,22 +54,55 @@ AGENT_FEATURE_NAMES = ("drawdown", "portfolio_volatility", "progress", "var", "c
                        "drawdown_vs_limit", "breaker")
 
 
-def observation_size(n_assets: int, window: int) -> int:
-    """``D = (W + 3) N + 9``: window returns, volatility, momentum, weights + cash, 8 agent scalars."""
-    return (window + 3) * n_assets + 1 + N_AGENT_SCALARS
+MARKET_FEATURE_NAMES = ("market_trend", "market_volatility", "volatility_percentile", "dispersion")
+N_MARKET_FEATURES = 4
+
+#: The per-asset technical indicators of the ``"full"`` feature set, each mapped to a scale-free number near
+#: [-1, 1] (``kernels.indicators`` computes them; NaN during an indicator's warm-up becomes 0).
+INDICATOR_FEATURES = (
+    "rsi_14",  # (RSI - 50) / 50
+    "macd_hist",  # MACD histogram (12, 26, 9) / close, in percent
+    "bollinger_b",  # (%B(20, 2) - 0.5) * 2
+    "natr_14",  # NATR / 2 (NATR in percent of close)
+    "stoch_k",  # (slow %K(5, 3, 3) - 50) / 50
+    "willr_14",  # (Williams %R + 50) / 50
+    "cci_14",  # CCI / 100
+    "adx_14",  # ADX / 25 - 1
+    "mfi_14",  # (MFI - 50) / 50
+    "roc_10",  # rate of change in percent / 10
+    "zscore_20",  # rolling z-score of the close over 20 bars
+    "cmf_20",  # Chaikin money flow over 20 bars
+)
+FEATURE_SETS = {"default": 0, "full": len(INDICATOR_FEATURES)}
 
 
-def observation_slices(n_assets: int, window: int) -> dict[str, slice]:
-    """Named slices of the observation vector (documentation and tests; not used in kernels)."""
-    n, w = n_assets, window
-    start_weights = (w + 2) * n
+@njit(cache=True)
+def shared_size(n_assets: int, window: int, n_indicators: int = 0) -> int:
+    """Entries every agent of an environment shares: ``(W + 2 + K) N + 4``."""
+    return (window + 2 + n_indicators) * n_assets + N_MARKET_FEATURES
+
+
+def observation_size(n_assets: int, window: int, n_indicators: int = 0) -> int:
+    """``D = (W + 3 + K) N + 13``: window returns, volatility, momentum, K indicators per asset, 4 market
+    features, weights + cash, 8 agent scalars."""
+    return shared_size(n_assets, window, n_indicators) + n_assets + 1 + N_AGENT_SCALARS
+
+
+def observation_slices(n_assets: int, window: int, n_indicators: int = 0) -> dict[str, slice]:
+    """Named slices of the observation vector (documentation, baselines and tests; not used in kernels)."""
+    n, w, k = n_assets, window, n_indicators
+    market = (w + 2 + k) * n
+    start_weights = market + N_MARKET_FEATURES
     end_weights = start_weights + n + 1
     out = {
         "returns_window": slice(0, w * n),
         "volatility": slice(w * n, (w + 1) * n),
         "momentum": slice((w + 1) * n, (w + 2) * n),
-        "weights": slice(start_weights, end_weights),
+        "indicators": slice((w + 2) * n, market),
     }
+    for j, name in enumerate(MARKET_FEATURE_NAMES):
+        out[name] = slice(market + j, market + j + 1)
+    out["weights"] = slice(start_weights, end_weights)
     for k, name in enumerate(AGENT_FEATURE_NAMES):
         out[name] = slice(end_weights + k, end_weights + k + 1)
     return out
@@ -83,19 +128,23 @@ def standardized_return(log_return: float, previous_variance: float, bound: floa
 
 @njit(cache=True, error_model="numpy")
 def write_market_features(
-    zret: np.ndarray, bar: int, window: int, cov: np.ndarray, periods_per_year: float,
-    bound: float, out: np.ndarray,
+    zret: np.ndarray, history: np.ndarray, indicators: np.ndarray, bar: int, window: int, lookback: int,
+    cov: np.ndarray, periods_per_year: float, bound: float, work: np.ndarray, out: np.ndarray,
 ) -> None:
-    """Write the shared (per-asset) part of the observation for decision bar ``bar`` into ``out[: (W+2) N]``.
+    """Write the shared part of the observation for decision bar ``bar`` into ``out[:shared_size]``.
 
-    ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``cov`` the EWMA
-    covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``). Layout::
+    ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history`` (N, T)
+    the log returns; ``indicators`` (T, K, N) float32 the indicator features (K may be 0); ``cov`` the EWMA
+    covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least ``lookback``.
+    Layout and formulas in the module docstring::
 
         out[k N + i]       = z_{bar-W+1+k, i}                      k = 0..W-1 (oldest first)
         out[W N + i]       = clip(sigma_i * sqrt(P))               annualised volatility
         out[(W+1) N + i]   = clip(sum_k z_{bar-W+1+k, i} / sqrt(W)) window momentum z-score
+        market return      m_t = mean_i r_{t,i};  sigma_m^2 = mean_ij cov_ij
     """
     n = zret.shape[1]
+    n_ind = indicators.shape[1]
     first = bar - window + 1
     momentum = out[(window + 1) * n:(window + 2) * n]
     for i in range(n):
@@ -109,9 +158,111 @@ def write_market_features(
             momentum[i] += z
     scale = 1.0 / np.sqrt(window)
     annual = np.sqrt(periods_per_year)
+    market_var = 0.0
     for i in range(n):
         out[window * n + i] = clip(np.sqrt(cov[i, i]) * annual, bound)
         momentum[i] = clip(momentum[i] * scale, bound)
+        for j in range(n):
+            market_var += cov[i, j]
+    market_var /= n * n
+    base = (window + 2) * n
+    for k in range(n_ind):
+        row32 = indicators[bar, k]
+        for i in range(n):
+            out[base + k * n + i] = row32[i]
+    # market state: the equal-weight market return over the last `lookback` bars (oldest first) in work
+    start = bar - lookback + 1
+    for t in range(lookback):
+        work[t] = 0.0
+    for i in range(n):
+        row = history[i]
+        for t in range(lookback):
+            work[t] += row[start + t]
+    trend = 0.0
+    for t in range(lookback):
+        work[t] /= n
+    for t in range(lookback - window, lookback):
+        trend += work[t]
+    sigma_m = np.sqrt(max(market_var, 1e-18))
+    # rolling W-bar sums of squares, from the first full window to the current one
+    current = 0.0
+    for t in range(lookback - window, lookback):
+        current += work[t] * work[t]
+    rolling = 0.0
+    for t in range(window):
+        rolling += work[t] * work[t]
+    below = 1 if rolling <= current else 0
+    count = 1
+    for t in range(window, lookback):
+        rolling += work[t] * work[t] - work[t - window] * work[t - window]
+        count += 1
+        if rolling <= current * (1.0 + 1e-12):
+            below += 1
+    mean_r = 0.0
+    for i in range(n):
+        mean_r += history[i, bar]
+    mean_r /= n
+    spread = 0.0
+    for i in range(n):
+        dev = history[i, bar] - mean_r
+        spread += dev * dev
+    market = base + n_ind * n
+    out[market] = clip(trend / (sigma_m * np.sqrt(window)), bound)
+    out[market + 1] = clip(sigma_m * annual, bound)
+    out[market + 2] = below / count
+    out[market + 3] = clip(np.sqrt(spread / n) * annual, bound)
+
+
+@njit(cache=True, error_model="numpy")
+def _feature(values: np.ndarray, shift: float, scale: float, bound: float, out: np.ndarray) -> None:
+    """``out_t = clip((values_t - shift) * scale)``, 0 where ``values_t`` is NaN (an indicator's warm-up)."""
+    for t in range(values.shape[0]):
+        v = values[t]
+        out[t] = 0.0 if np.isnan(v) else clip((v - shift) * scale, bound)
+
+
+@njit(cache=True, error_model="numpy")
+def indicator_features(bars: np.ndarray, bound: float, out: np.ndarray) -> None:
+    """Fill ``out`` (T, K, N) float32 with the ``INDICATOR_FEATURES`` of every asset of ``bars`` (T, 6, N).
+
+    Each indicator (``kernels.indicators``, TA-Lib conventions) at bar t reads bars <= t only, so computing
+    the whole episode at once leaves no look-ahead. With permanent price impact they are computed on the
+    market's own (pre-impact) bars.
+    """
+    n_bars = bars.shape[0]
+    tmp = np.empty(n_bars)
+    for i in range(bars.shape[2]):
+        h = np.ascontiguousarray(bars[:, 1, i])
+        lo = np.ascontiguousarray(bars[:, 2, i])
+        c = np.ascontiguousarray(bars[:, 3, i])
+        v = np.ascontiguousarray(bars[:, 4, i])
+        _feature(ki.rsi(c, 14), 50.0, 1.0 / 50.0, bound, tmp)
+        out[:, 0, i] = tmp
+        hist = ki.macd(c, 12, 26, 9)[2]
+        for t in range(n_bars):
+            hist[t] = hist[t] / c[t] * 100.0
+        _feature(hist, 0.0, 1.0, bound, tmp)
+        out[:, 1, i] = tmp
+        _feature(ki.bbands_percent_b(c, 20, 2.0), 0.5, 2.0, bound, tmp)
+        out[:, 2, i] = tmp
+        _feature(ki.natr(h, lo, c, 14), 0.0, 0.5, bound, tmp)
+        out[:, 3, i] = tmp
+        _feature(ki.stoch(h, lo, c, 5, 3, 3)[0], 50.0, 1.0 / 50.0, bound, tmp)
+        out[:, 4, i] = tmp
+        _feature(ki.willr(h, lo, c, 14), -50.0, 1.0 / 50.0, bound, tmp)
+        out[:, 5, i] = tmp
+        _feature(ki.cci(h, lo, c, 14), 0.0, 0.01, bound, tmp)
+        out[:, 6, i] = tmp
+        _feature(ki.adx(h, lo, c, 14), 25.0, 1.0 / 25.0, bound, tmp)
+        out[:, 7, i] = tmp
+        _feature(ki.mfi(h, lo, c, v, 14), 50.0, 1.0 / 50.0, bound, tmp)
+        out[:, 8, i] = tmp
+        _feature(ki.roc(c, 10), 0.0, 0.1, bound, tmp)
+        out[:, 9, i] = tmp
+        _feature(ki.rolling_zscore(c, 20), 0.0, 1.0, bound, tmp)
+        out[:, 10, i] = tmp
+        _feature(ki.cmf(h, lo, c, v, 20), 0.0, 1.0, bound, tmp)
+        out[:, 11, i] = tmp
 
 
 @njit(cache=True, error_model="numpy")

@@ -8,6 +8,8 @@ N assets and T bars per episode:
                    rewritten when they are reached).
 * ``history``      (B, N, T) float64 — the bars' log returns again, asset-major, for the historical VaR
                    (its inner loops then run over contiguous time); filled as bars are reached.
+* ``indicators``   (B, T, K, N) float32 — the indicator features of the ``"full"`` feature set (K = 0 otherwise),
+                   computed when an episode is drawn.
 * ``zret``         (B, T, N) float32 — standardized, clipped log returns ``z_t = r_t / sigma_{t-1}`` of the
                    bars reached so far (the observation window is a copy of W rows of it).
 * ``positions``    (B, A, 2, N) float64 — shares held (``POS_SHARES``) and their average entry price
@@ -49,6 +51,7 @@ from wealtharena_env.kernels.execution import (
 )
 from wealtharena_env.kernels.features import (
     ewma_variance_update,
+    shared_size,
     standardized_return,
     write_agent_features,
     write_market_features,
@@ -157,7 +160,8 @@ def info_width(n_assets: int) -> int:
 
 @njit(cache=True, error_model="numpy")
 def _observe_env(
-    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
     obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
@@ -171,11 +175,12 @@ def _observe_env(
     bar = int(params[P_WARMUP]) + t
     cov = asset_state[b, :, :n_assets]
     shared = obs_out[b, 0]
-    write_market_features(zret[b], bar, window, cov, periods, bound, shared)
-    n_shared = (window + 2) * n_assets
+    work = scratch[b, SCR_WORK]
+    write_market_features(zret[b], history[b], indicators[b], bar, window, int(params[P_WARMUP]), cov, periods,
+                          bound, work, shared)
+    n_shared = shared_size(n_assets, window, indicators.shape[2])
     progress = t / params[P_EPISODE_LENGTH]
     weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
-    work = scratch[b, SCR_WORK]
     close = bars[b, bar, BAR_CLOSE]
     truncated = 1.0 if t >= int(params[P_EPISODE_LENGTH]) else 0.0
     sqrt_periods = np.sqrt(periods)
@@ -216,7 +221,8 @@ def _observe_env(
 
 @njit(cache=True, error_model="numpy")
 def reset_env(
-    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
     obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
@@ -268,7 +274,7 @@ def reset_env(
         for k in range(IN_WEIGHTS):
             info[k] = 0.0
         info[IN_BUY_FILL_FRACTION] = 1.0
-    _observe_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+    _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
 
 
@@ -358,7 +364,8 @@ def _trade_agent(
 
 @njit(cache=True, error_model="numpy")
 def step_env(
-    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
@@ -479,28 +486,30 @@ def step_env(
         else:
             info[IN_REWARD] = kr.weighted_reward(terms, agent_params[a, AP_REWARD:AP_REWARD + kr.N_TERMS])
     clock[b, CLK_STEP] = t + 1
-    _observe_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+    _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
     return True
 
 
 @njit(cache=True, error_model="numpy")
 def _advance(
-    b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray,
+    b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray,
     agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
     if reset_mask.shape[0] > 0 and reset_mask[b]:
-        reset_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+        reset_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                   info_out, scratch)
         return True
-    return step_env(b, bars, history, zret, positions, agent_state, asset_state, clock, actions, params, agent_params,
+    return step_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params, agent_params,
                     obs_out, info_out, scratch)
 
 
 @njit(cache=True, error_model="numpy")
 def step_batch(
-    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
@@ -512,7 +521,7 @@ def step_batch(
     """
     finished = 0
     for b in range(bars.shape[0]):
-        if not _advance(b, reset_mask, bars, history, zret, positions, agent_state, asset_state, clock, actions, params,
+        if not _advance(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params,
                         agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
@@ -520,14 +529,15 @@ def step_batch(
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def step_batch_parallel(
-    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
     """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit."""
     finished = 0
     for b in prange(bars.shape[0]):
-        if not _advance(b, reset_mask, bars, history, zret, positions, agent_state, asset_state, clock, actions, params,
+        if not _advance(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params,
                         agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
@@ -535,24 +545,26 @@ def step_batch_parallel(
 
 @njit(cache=True, error_model="numpy")
 def reset_batch(
-    mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
     obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
     """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true."""
     for b in range(bars.shape[0]):
         if mask[b]:
-            reset_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+            reset_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                       info_out, scratch)
 
 
 @njit(cache=True, error_model="numpy")
 def observe_batch(
-    bars: np.ndarray, history: np.ndarray, zret: np.ndarray, positions: np.ndarray, agent_state: np.ndarray,
+    bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray, agent_state: np.ndarray,
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
     scratch: np.ndarray,
 ) -> None:
     """Observation and valuation info of every environment at its current bar (no state change)."""
     for b in range(bars.shape[0]):
-        _observe_env(b, bars, history, zret, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
+        _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                      info_out, scratch)

@@ -33,7 +33,7 @@ class BaselinePolicy:
 
     def __init__(self, n_assets: int, window: int, action_type: str = "continuous", action_mapping: str = "simplex",
                  softmax_temperature: float = 5.0, discrete_step: float = 0.05, periods_per_year: int = 252,
-                 seed: int | None = None):
+                 seed: int | None = None, n_indicators: int = 0):
         self.n_assets = n_assets
         self.window = window
         self.action_type = action_type
@@ -41,7 +41,7 @@ class BaselinePolicy:
         self.softmax_temperature = softmax_temperature
         self.discrete_step = discrete_step
         self.periods_per_year = periods_per_year
-        self.slices = observation_slices(n_assets, window)
+        self.slices = observation_slices(n_assets, window, n_indicators)
         self.rng = np.random.default_rng(seed)
 
     # -------------------------------------------------------------- observation accessors
@@ -240,7 +240,7 @@ def make_baseline(name: str, env: Any, seed: int | None = None, **kwargs: Any) -
     return BASELINES[name](
         sim.n_assets, cfg.window, action_type=cfg.action_type, action_mapping=cfg.action_mapping,
         softmax_temperature=cfg.softmax_temperature, discrete_step=cfg.discrete_step,
-        periods_per_year=cfg.market.periods_per_year, seed=seed, **kwargs)
+        periods_per_year=cfg.market.periods_per_year, seed=seed, n_indicators=sim.n_indicators, **kwargs)
 
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
