@@ -329,8 +329,6 @@ def test_cli_help_is_complete():
                 f"`wealtharena {name}`: {action.option_strings or action.dest} has no help text")
 
 
-@pytest.mark.xfail(strict=False, reason="cli.py: the leaderboard description says '95%%' (argparse does not "
-                                        "%-format descriptions); drop this mark once fixed")
 def test_cli_help_has_no_format_leftovers():
     for name, sub in {"": _parser(), **_subparsers(_parser())}.items():
         text = sub.format_help()

@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lb = sub.add_parser("leaderboard", help="rank results files per task (Markdown, HTML, marl-eval JSON)",
                         description="Rank entries per task (and budget) by the mean focal Sharpe ratio over the "
-                                    "evaluation episodes, with 95%% stratified-bootstrap intervals, IQM, "
+                                    "evaluation episodes, with 95% stratified-bootstrap intervals, IQM, "
                                     "probability of improvement over equal_weight, per-scenario scores and "
                                     "secondary metrics. Prints Markdown unless --markdown is given.")
     lb.add_argument("results", nargs="+", help="results files, directories or glob patterns (results/*.json)")
