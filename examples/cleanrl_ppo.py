@@ -117,11 +117,12 @@ class Args:
     """the number of iterations (computed in runtime)"""
 
 
-def parse_args(cls: type = Args, argv: list[str] | None = None):
-    """``--kebab-case`` flags from the dataclass fields (what ``tyro.cli(Args)`` gives CleanRL)."""
+def parse_args(cls: type = Args, argv: list[str] | None = None,
+               runtime: tuple[str, ...] = ("batch_size", "minibatch_size", "num_iterations")):
+    """``--kebab-case`` flags from the dataclass fields (what ``tyro.cli(Args)`` gives CleanRL); the
+    ``runtime`` fields are computed, not flags."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     hints = typing.get_type_hints(cls)
-    runtime = {"batch_size", "minibatch_size", "num_iterations"}
     for f in dataclasses.fields(cls):
         if f.name in runtime:
             continue

@@ -390,4 +390,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_args(Args))
+    main(parse_args(Args, runtime=()))
