@@ -325,7 +325,11 @@ def _infer_periods_per_year(dates: np.ndarray, n_bars: int, default: int) -> int
     span_years = float((dates[-1] - dates[0]) / np.timedelta64(1, "D")) / 365.25
     if span_years < 0.5 or n_bars < 2:
         return default
-    return max(1, round((n_bars - 1) / span_years))
+    estimate = (n_bars - 1) / span_years
+    for usual in (252, 365, 52, 12):  # trading days (weekdays incl. holidays: 261), calendar days, weeks, months
+        if abs(estimate / usual - 1.0) < 0.1:
+            return usual
+    return max(1, round(estimate))
 
 
 def _mean_offdiagonal_corr(x: np.ndarray) -> float:
@@ -367,7 +371,8 @@ def calibrate(
             high_volatility; ``bear`` is then never entered) or 1 (no regimes: all clustering is GARCH).
         seed: seed of the random restarts of the regime model's EM (the fit is deterministic given it).
         jump_threshold: |GARCH-standardised residual| beyond which a return may be a jump.
-        periods_per_year: bars per year; ``None`` infers it from the dates (252 for US trading days).
+        periods_per_year: bars per year; ``None`` infers it from the dates (bars per year of the span, snapped
+            to 252, 365, 52 or 12 when within 10 %, so weekday calendars with holidays give 252).
         base: the config whose ``impact`` / ``max_impact`` (and nothing else) the result keeps;
             default ``MarketConfig()``.
 
