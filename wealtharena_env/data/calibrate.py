@@ -495,8 +495,9 @@ def calibrate(
             regime_drift[k], regime_vol[k], corr[k] = regime_drift[fill], regime_vol[fill], corr[fill]
 
     # 8. bars: price level, volume, overnight share
-    close = np.asarray(data.adjusted().close)
-    volume = np.asarray(data.adjusted().volume)
+    adjusted = data.adjusted()
+    close = np.asarray(adjusted.close)
+    volume = np.asarray(adjusted.volume)
     initial_price = _geometric_mean(np.median(close, axis=0))
     base_volume = _geometric_mean(np.median(volume, axis=0))
     volume_sensitivity = base.volume_sensitivity
@@ -510,7 +511,7 @@ def calibrate(
         yc = y[ok] - y[ok].mean()
         xc = xv[ok] - xv[ok].mean()
         volume_sensitivity = float(np.clip(np.sum(xc * yc) / np.sum(xc * xc), 0.0, 3.0))
-    overnight = np.log(np.asarray(data.adjusted().open)[1:] / close[:-1])
+    overnight = np.log(np.asarray(adjusted.open)[1:] / close[:-1])
     cc = r - r.mean(axis=0)
     overnight_fraction = float(np.clip(np.sum(cc * (overnight - overnight.mean(axis=0))) / np.sum(cc * cc), 0.0, 1.0))
 
