@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.algo == "a2c":
         raise SystemExit("RLlib 2.60 has no A2C (it left with the old API stack). Use Stable-Baselines3's: "
                          "python examples/sb3_train.py --algo a2c --task " + args.task)
+    if args.iterations < 1:
+        raise SystemExit("--iterations must be >= 1")
     task = common.resolve_task(args.task)
     if not common.is_multi_agent(task):
         raise SystemExit(f"{task.key} is a single-agent task; this example trains the multi-agent arena "
