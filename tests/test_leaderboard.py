@@ -376,3 +376,14 @@ def test_marl_eval_export(calm_doc):
     assert step["step_count"] == 15 and len(step["sharpe_ratio"]) == 2
     assert runs["run_0"]["absolute_metrics"]["sharpe_ratio"] == step["sharpe_ratio"]
     json.dumps(out, allow_nan=False)
+
+
+def test_policy_file_with_a_dataclass_loads(tmp_path):
+    """A policy file is registered in sys.modules while it runs (dataclasses need it)."""
+    from wealtharena_env.leaderboard.evaluate import _import_callable
+
+    path = tmp_path / "my_policy.py"
+    path.write_text("from __future__ import annotations\nfrom dataclasses import dataclass\n\n"
+                    "@dataclass\nclass Args:\n    scale: float = 1.0\n\n"
+                    "def policy(obs):\n    return obs[..., :2] * Args().scale\n")
+    assert callable(_import_callable(f"{path}:policy"))

@@ -104,6 +104,8 @@ def _import_callable(spec: str) -> Callable:
                 raise PolicyLoadError(f"policy {spec!r}: file {path} does not exist.")
             mod_spec = importlib.util.spec_from_file_location(f"_wealtharena_policy_{path.stem}", path)
             module = importlib.util.module_from_spec(mod_spec)  # type: ignore[arg-type]
+            # registered first, as `import` does: dataclasses and typing look the module up while it runs
+            sys.modules[mod_spec.name] = module  # type: ignore[union-attr]
             mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
         else:
             module = importlib.import_module(module_name)
