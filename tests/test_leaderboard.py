@@ -387,3 +387,18 @@ def test_policy_file_with_a_dataclass_loads(tmp_path):
                     "@dataclass\nclass Args:\n    scale: float = 1.0\n\n"
                     "def policy(obs):\n    return obs[..., :2] * Args().scale\n")
     assert callable(_import_callable(f"{path}:policy"))
+
+
+@pytest.mark.parametrize("algo", ["PPO", "A2C"])
+def test_sb3_zip_without_prefix_is_recognised(tmp_path, algo):
+    pytest.importorskip("torch")
+    sb3 = pytest.importorskip("stable_baselines3")
+    import gymnasium
+
+    from wealtharena_env.leaderboard.evaluate import load_policy
+
+    env = gymnasium.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=8)
+    model = getattr(sb3, algo)("MlpPolicy", env, n_steps=8, device="cpu")
+    model.save(tmp_path / "model.zip")
+    loaded = load_policy(str(tmp_path / "model.zip"))
+    assert f"sb3:{algo.lower()}:" in loaded.spec

@@ -22,7 +22,8 @@ Policies (:func:`load_policy`)
   observations (an attribute ``batched = False`` skips the batch probe);
 * ``path/to/model.zip``: a Stable-Baselines3 model (``sac:path.zip`` forces the algorithm; needs the
   ``sb3`` extra), called as ``model.predict(obs, deterministic=True)``;
-* a directory holding an RLlib checkpoint (needs the ``rllib`` extra).
+* a directory holding an RLlib checkpoint, or ``checkpoint_dir:module_id`` to pick one RLModule of a
+  multi-policy checkpoint (needs the ``rllib`` extra).
 
 Results JSON (``schema_version`` 1)
 -----------------------------------
@@ -144,7 +145,9 @@ def _sb3_policy(spec: str) -> LoadedPolicy:
     if algo_name is None:
         data, _, _ = load_from_zip_file(path, device="cpu", load_data=True)
         module = getattr((data or {}).get("policy_class"), "__module__", "")
-        algo_name = next((a for a in ("SAC", "TD3", "DDPG", "DQN") if f".{a.lower()}." in f".{module}."), "PPO")
+        algo_name = next((a for a in ("SAC", "TD3", "DDPG", "DQN") if f".{a.lower()}." in f".{module}."), None)
+        if algo_name is None:  # PPO and A2C share their policy class; PPO alone saves n_epochs / clip_range
+            algo_name = "PPO" if data and ("n_epochs" in data or "clip_range" in data) else "A2C"
     model = getattr(sb3, algo_name).load(path, device="cpu")
 
     def predict(obs: np.ndarray) -> np.ndarray:
@@ -154,18 +157,28 @@ def _sb3_policy(spec: str) -> LoadedPolicy:
                         lambda env, seed: predict)
 
 
-def _rllib_policy(spec: str) -> LoadedPolicy:
+def _rllib_policy(spec: str, module_id: str | None = None) -> LoadedPolicy:
     path = Path(spec).expanduser()
     try:
         import ray  # noqa: F401
     except ImportError as exc:
         raise PolicyLoadError(f"policy {spec!r} looks like an RLlib checkpoint directory, but ray is not "
                               "installed: pip install 'wealtharena-env[rllib]'") from exc
+    modules = [c for c in sorted(path.glob("**/rl_module/*")) if c.is_dir()]
     module_dir = None
-    for candidate in sorted(path.glob("**/rl_module/*")):
-        if candidate.is_dir():
-            module_dir = candidate
-            break
+    if module_id is not None:
+        module_dir = next((c for c in modules if c.name == module_id), None)
+        if module_dir is None:
+            raise PolicyLoadError(f"policy {spec}:{module_id}: no RLModule {module_id!r} in the checkpoint; it has "
+                                  f"{sorted(c.name for c in modules)}.")
+    elif modules:
+        module_dir = modules[0]
+        if len({c.name for c in modules}) > 1:
+            import warnings
+
+            warnings.warn(f"RLlib checkpoint {path} holds several modules {sorted({c.name for c in modules})}; "
+                          f"evaluating {module_dir.name!r}. Choose one with 'checkpoint_dir:module_id'.",
+                          stacklevel=3)
     if module_dir is not None:  # new API stack: an RLModule checkpoint
         import torch
         from ray.rllib.core.rl_module.rl_module import RLModule
@@ -213,6 +226,9 @@ def load_policy(spec: str | Callable, name: str | None = None) -> LoadedPolicy:
         loaded = _sb3_policy(text)
     elif Path(text).expanduser().is_dir():
         loaded = _rllib_policy(text)
+    elif ":" in text and Path(text.rpartition(":")[0]).expanduser().is_dir():
+        checkpoint, _, module_id = text.rpartition(":")
+        loaded = _rllib_policy(checkpoint, module_id)
     elif ":" in text:
         fn = _import_callable(text)
         loaded = LoadedPolicy(text, "callable", text.rpartition(":")[2], lambda env, seed: fn)
