@@ -49,35 +49,43 @@ def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
 
 _SCALAR_GETTER = itemgetter(*(col for _, col in _SCALAR_INFO))
 _SCALAR_KEYS = tuple(name for name, _ in _SCALAR_INFO)
-_INT_KEYS = ("nan_actions", "clipped_actions", "breaker_cooldown")
-_EVENT_KEYS = ("rule", "asset", "weight_removed")
 
 
-def agent_infos(info: np.ndarray, tickers: tuple[str, ...], indices: list[int] | range) -> list[dict[str, Any]]:
+def agent_infos(
+    info: np.ndarray, tickers: tuple[str, ...], indices: list[int] | range, scalars: list[list[float]] | None = None
+) -> list[dict[str, Any]]:
     """The info dicts of the agents ``indices`` of one environment, from its (A, I) info array (fresh per step).
+
+    ``scalars`` may pass ``info[:, :IN_WEIGHTS].tolist()`` when the caller already has it.
 
     ``risk_events`` lists every intervention of the risk layer this step as dicts ``{"rule", "asset",
     "weight_removed"}`` (``asset`` is a ticker, or ``"portfolio"`` for portfolio-wide rules).
     """
-    n_assets = len(tickers)
     start_weights = ks.IN_WEIGHTS
-    end_weights = start_weights + n_assets + 1
-    scalars = info[:, :start_weights].tolist()
-    term_names = kr.TERM_NAMES
-    rule_names = kk.RULE_NAMES
+    end_weights = start_weights + len(tickers) + 1
+    if scalars is None:
+        scalars = info[:, :start_weights].tolist()
+    weights = info[:, start_weights:end_weights]
+    keys, getter, term_names, rule_names = _SCALAR_KEYS, _SCALAR_GETTER, kr.TERM_NAMES, kk.RULE_NAMES
+    in_nan, in_clipped, in_cooldown = ks.IN_NAN_ACTIONS, ks.IN_CLIPPED_ACTIONS, ks.IN_COOLDOWN
+    in_terms, in_events = ks.IN_TERMS, ks.IN_N_EVENTS
     out = []
     for i in indices:
         values = scalars[i]
-        agent = dict(zip(_SCALAR_KEYS, _SCALAR_GETTER(values)))
-        agent.update(zip(_INT_KEYS, map(int, itemgetter(ks.IN_NAN_ACTIONS, ks.IN_CLIPPED_ACTIONS, ks.IN_COOLDOWN)(values))))
-        agent["weights"] = info[i, start_weights:end_weights]
-        agent["reward_terms"] = dict(zip(term_names, values[ks.IN_TERMS:]))
-        n_events = int(values[ks.IN_N_EVENTS])
+        agent = dict(zip(keys, getter(values)))
+        agent["nan_actions"] = int(values[in_nan])
+        agent["clipped_actions"] = int(values[in_clipped])
+        agent["breaker_cooldown"] = int(values[in_cooldown])
+        agent["weights"] = weights[i]
+        agent["reward_terms"] = dict(zip(term_names, values[in_terms:]))
+        n_events = int(values[in_events])
         if n_events:
-            flat = info[i, end_weights: end_weights + 3 * min(n_events, ks.max_events(n_assets))].tolist()
+            flat = info[i, end_weights: end_weights + 3 * n_events].tolist()
             agent["risk_events"] = [
-                dict(zip(_EVENT_KEYS, (rule_names[int(rule)], tickers[int(asset)] if asset >= 0 else "portfolio", w)))
-                for rule, asset, w in zip(flat[0::3], flat[1::3], flat[2::3])
+                {"rule": rule_names[int(flat[k])],
+                 "asset": tickers[int(flat[k + 1])] if flat[k + 1] >= 0 else "portfolio",
+                 "weight_removed": flat[k + 2]}
+                for k in range(0, len(flat), 3)
             ]
         else:
             agent["risk_events"] = []

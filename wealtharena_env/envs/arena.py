@@ -185,9 +185,10 @@ class ArenaEnv(ParallelEnv):
                 write_action(buffer[i], action, agent, n_action)
         obs, info = self.sim.step()
         row = info[0]
-        terminated = (row[:, ks.IN_TERMINATED] > 0).tolist()
-        truncated = (row[:, ks.IN_TRUNCATED] > 0).tolist()
-        rewards_all = row[:, ks.IN_REWARD].tolist()
+        scalars = row[:, : ks.IN_WEIGHTS].tolist()
+        terminated = [values[ks.IN_TERMINATED] > 0.0 for values in scalars]
+        truncated = [values[ks.IN_TRUNCATED] > 0.0 for values in scalars]
+        rewards_all = [values[ks.IN_REWARD] for values in scalars]
         names = self.possible_agents
         if len(self.agents) == len(names):
             live_index: list[int] | range = range(len(names))
@@ -200,7 +201,7 @@ class ArenaEnv(ParallelEnv):
         rewards = {a: rewards_all[i] for i, a in zip(live_index, live_names)}
         terminations = {a: terminated[i] for i, a in zip(live_index, live_names)}
         truncations = {a: truncated[i] for i, a in zip(live_index, live_names)}
-        infos = dict(zip(live_names, agent_infos(row, self.sim.tickers, live_index)))
+        infos = dict(zip(live_names, agent_infos(row, self.sim.tickers, live_index, scalars)))
         if any(terminated) or any(truncated):
             for i, a in zip(live_index, live_names):
                 if truncated[i]:
