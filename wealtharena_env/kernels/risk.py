@@ -136,7 +136,7 @@ def historical_var_cvar(
     are a first-order approximation of the portfolio's simple return). With the sorted
     ``s_0 <= ... <= s_{L-1}``, ``h = (L - 1) p``, ``k = floor(h)``: ``VaR = -(s_k + (h - k)(s_{k+1} - s_k))``
     (linear interpolation, NumPy's default) and ``CVaR = -mean(s_0..s_k)``; both floored at 0. Only the
-    ``k + 2`` smallest values are kept (insertion).
+    ``k + 2`` smallest values are kept (insertion). ``work`` needs ``L + k + 2`` entries.
     """
     n = history.shape[0]
     length = history.shape[1]
@@ -152,7 +152,9 @@ def historical_var_cvar(
     h = (length - 1) * tail_probability
     k = int(np.floor(h))
     m = min(k + 2, length)
-    smallest = np.full(m, np.inf)
+    smallest = work[length:length + m]  # the m smallest, ascending (no allocation)
+    for j in range(m):
+        smallest[j] = np.inf
     for t in range(length):
         x = work[t]
         if x < smallest[m - 1]:
@@ -303,7 +305,7 @@ def apply_risk_layer(
             counts[RULE_POSITION_CAP] += 1
     # 3. correlation cap: increases, largest target first, against the assets held in the result
     max_corr = limits[RL_MAX_CORRELATION]
-    if max_corr < 1.0:
+    if max_corr < 1.0 and n > 1:
         count = _correlation_cap(target, current, cov, sigma, max_corr, events, count, counts, work)
     # 4. volatility budget
     budget = limits[RL_VOLATILITY_BUDGET]

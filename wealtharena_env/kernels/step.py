@@ -158,7 +158,7 @@ def info_width(n_assets: int) -> int:
     return IN_WEIGHTS + n_assets + 1 + 3 * max_events(n_assets)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _observe_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -278,7 +278,7 @@ def reset_env(
                  info_out, scratch)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _trade_agent(
     b: int, a: int, d: int, bars: np.ndarray, history: np.ndarray, positions: np.ndarray,
     agent_state: np.ndarray, cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
@@ -362,7 +362,7 @@ def _trade_agent(
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def step_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -491,7 +491,7 @@ def step_env(
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _advance(
     b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray,
