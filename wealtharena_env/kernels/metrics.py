@@ -767,6 +767,23 @@ def calmar_ratio(returns, periods_per_year=252.0):
 
 
 @njit(cache=True, error_model="numpy")
+def _historical_pair(returns, level):
+    """(B, 2): historical VaR and CVaR of every row (NaN rows give NaN); see :func:`historical_var`."""
+    _check_returns(returns)
+    _check_level(level)
+    p = 1.0 - level
+    out = np.empty((returns.shape[0], 2))
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b, 0] = np.nan
+            out[b, 1] = np.nan
+        else:
+            out[b, 0], out[b, 1] = _hist_var_cvar_row(x, p)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def historical_var(returns, level=0.95):
     """Historical Value-at-Risk ``-q_p(r)``, ``p = 1 - level``, as a positive loss fraction.
 
@@ -774,18 +791,7 @@ def historical_var(returns, level=0.95):
     ``s``, ``h = (T - 1) p``, ``k = floor(h)``, ``q = s_k + (h - k)(s_{k+1} - s_k)``. Units: fraction per
     period. Negative when even the tail quantile is a gain. NaN for ``T == 0``.
     """
-    _check_returns(returns)
-    _check_level(level)
-    p = 1.0 - level
-    out = np.empty(returns.shape[0])
-    for b in range(returns.shape[0]):
-        x = returns[b]
-        if _has_nan(x):
-            out[b] = np.nan
-        else:
-            v, _ = _hist_var_cvar_row(x, p)
-            out[b] = v
-    return out
+    return _historical_pair(returns, level)[:, 0].copy()
 
 
 @njit(cache=True, error_model="numpy")
@@ -795,18 +801,7 @@ def historical_cvar(returns, level=0.95):
     The mean of the ``k + 1`` smallest returns: those at or below the type-7 VaR quantile. Positive loss
     fraction per period. NaN for ``T == 0``.
     """
-    _check_returns(returns)
-    _check_level(level)
-    p = 1.0 - level
-    out = np.empty(returns.shape[0])
-    for b in range(returns.shape[0]):
-        x = returns[b]
-        if _has_nan(x):
-            out[b] = np.nan
-        else:
-            _, c = _hist_var_cvar_row(x, p)
-            out[b] = c
-    return out
+    return _historical_pair(returns, level)[:, 1].copy()
 
 
 @njit(cache=True, error_model="numpy")
@@ -816,26 +811,32 @@ def normal_ppf(p):
 
 
 @njit(cache=True, error_model="numpy")
+def _gaussian_pair(returns, level, ddof):
+    """(B, 2): Gaussian VaR and CVaR of every row (NaN rows give NaN); see :func:`gaussian_var`."""
+    _check_returns(returns)
+    _check_level(level)
+    _check_ddof(ddof)
+    p = 1.0 - level
+    out = np.empty((returns.shape[0], 2))
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b, 0] = np.nan
+            out[b, 1] = np.nan
+        else:
+            m, sd = _mean_std(x, 0.0, ddof)
+            out[b, 0], out[b, 1] = _gauss_var_cvar(m, sd, p)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def gaussian_var(returns, level=0.95, ddof=1):
     """Parametric (Gaussian) VaR ``-(mu + z_p sigma)``, ``z_p = Phi^{-1}(1 - level)`` (-1.645 at 95 %).
 
     ``mu = mean(r)``, ``sigma = std(r, ddof)``, per period (not annualised). Positive loss fraction.
     NaN if ``T - ddof < 1``.
     """
-    _check_returns(returns)
-    _check_level(level)
-    _check_ddof(ddof)
-    p = 1.0 - level
-    out = np.empty(returns.shape[0])
-    for b in range(returns.shape[0]):
-        x = returns[b]
-        if _has_nan(x):
-            out[b] = np.nan
-        else:
-            m, sd = _mean_std(x, 0.0, ddof)
-            v, _ = _gauss_var_cvar(m, sd, p)
-            out[b] = v
-    return out
+    return _gaussian_pair(returns, level, ddof)[:, 0].copy()
 
 
 @njit(cache=True, error_model="numpy")
@@ -845,20 +846,7 @@ def gaussian_cvar(returns, level=0.95, ddof=1):
     The expected loss beyond the Gaussian VaR (2.063 sigma - mu at 95 %). Positive loss fraction per
     period. NaN if ``T - ddof < 1``.
     """
-    _check_returns(returns)
-    _check_level(level)
-    _check_ddof(ddof)
-    p = 1.0 - level
-    out = np.empty(returns.shape[0])
-    for b in range(returns.shape[0]):
-        x = returns[b]
-        if _has_nan(x):
-            out[b] = np.nan
-        else:
-            m, sd = _mean_std(x, 0.0, ddof)
-            _, c = _gauss_var_cvar(m, sd, p)
-            out[b] = c
-    return out
+    return _gaussian_pair(returns, level, ddof)[:, 1].copy()
 
 
 @njit(cache=True, error_model="numpy")
