@@ -8,6 +8,7 @@ so environment ``b`` seeded ``s`` is bit-identical to a single environment seede
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any
@@ -16,10 +17,10 @@ import numpy as np
 
 from wealtharena_env.config import AgentProfile, ArenaConfig
 from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import features as kf
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
-from wealtharena_env.kernels import features as kf
 from wealtharena_env.kernels.features import observation_size, observation_slices
 from wealtharena_env.kernels.market import N_BAR_FIELDS
 from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
@@ -125,7 +126,7 @@ class Simulation:
                 f"{config.episode_length} + 1) but the data has only {source.n_bars}; shorten episode_length or "
                 "warmup, or load a longer date range.")
         if source.n_assets != config.market.n_assets:
-            config = config.replace(market=_with_assets(config, source.n_assets))
+            config = config.replace(market=dataclasses.replace(config.market, n_assets=source.n_assets))
         self.config = config
         self.source = source
         self.batch_size = int(batch_size)
@@ -279,12 +280,6 @@ class Simulation:
                 f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "
                 "call reset() first. Their state was left unchanged.")
         return obs, info
-
-
-def _with_assets(config: ArenaConfig, n_assets: int):
-    from dataclasses import replace
-
-    return replace(config.market, n_assets=n_assets)
 
 
 __all__ = ["Simulation", "pack_params", "PARALLEL_THRESHOLD"]

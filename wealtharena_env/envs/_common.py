@@ -36,6 +36,28 @@ _SCALAR_INFO = (
 )
 
 
+def check_render_mode(metadata: dict[str, Any], render_mode: str | None) -> None:
+    """Raise :class:`ConfigError` unless ``render_mode`` is None or one of ``metadata["render_modes"]``."""
+    if render_mode is not None and render_mode not in metadata["render_modes"]:
+        raise ConfigError(f"render_mode must be one of {metadata['render_modes']} or None, got {render_mode!r}.")
+
+
+def render_env(sim: Simulation, names: list[str] | tuple[str, ...], render_mode: str | None) -> Any:
+    """What a single env's ``render()`` returns: None, the text table (``"ansi"``; ``"human"`` prints it), or
+    an RGB image (``"rgb_array"``, matplotlib from the ``plot`` extra, imported lazily)."""
+    if render_mode is None:
+        return None
+    if render_mode == "rgb_array":
+        from wealtharena_env.render import render_rgb_array
+
+        return render_rgb_array(sim, names)
+    text = render_text(sim, names)
+    if render_mode == "ansi":
+        return text
+    print(text)
+    return None
+
+
 def observation_space(sim: Simulation) -> spaces.Box:
     bound = np.float32(sim.config.observation_clip)
     return spaces.Box(low=-bound, high=bound, shape=(sim.obs_size,), dtype=np.float32)

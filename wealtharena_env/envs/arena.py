@@ -13,9 +13,10 @@ from wealtharena_env.envs._common import (
     DATA_KWARGS,
     action_space,
     agent_infos,
+    check_render_mode,
     episode_summary,
     observation_space,
-    render_text,
+    render_env,
     write_action,
 )
 from wealtharena_env.errors import ConfigError
@@ -119,8 +120,7 @@ class ArenaEnv(ParallelEnv):
         max_cycles: int | None = None,
         **kwargs: Any,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}.")
+        check_render_mode(self.metadata, render_mode)
         if max_cycles is not None and kwargs.get("episode_length") not in (None, max_cycles):
             raise ConfigError("give either max_cycles or episode_length (they are the same), not both.")
         if max_cycles is not None:
@@ -213,18 +213,8 @@ class ArenaEnv(ParallelEnv):
             self.render()
         return observations, rewards, terminations, truncations, infos
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            return None
-        if self.render_mode == "rgb_array":
-            from wealtharena_env.render import render_rgb_array  # matplotlib (extra "plot"), imported lazily
-
-            return render_rgb_array(self.sim, self.possible_agents)
-        text = render_text(self.sim, self.possible_agents)
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None
+    def render(self) -> Any:
+        return render_env(self.sim, self.possible_agents, self.render_mode)
 
     def close(self) -> None:
         pass

@@ -11,9 +11,10 @@ from wealtharena_env.envs._common import (
     DATA_KWARGS,
     action_space,
     agent_info,
+    check_render_mode,
     episode_summary,
     observation_space,
-    render_text,
+    render_env,
     write_action,
 )
 from wealtharena_env.errors import ConfigError
@@ -81,8 +82,7 @@ class PortfolioEnv(gym.Env):
         initial_cash: float = 1_000_000.0,
         **kwargs: Any,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}.")
+        check_render_mode(self.metadata, render_mode)
         data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
         if config is None or "agents" not in kwargs and len(config.agents) != 1:
             kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))  # type: ignore[arg-type]
@@ -121,15 +121,5 @@ class PortfolioEnv(gym.Env):
             self.render()
         return obs[0, 0], float(row[ks.IN_REWARD]), terminated, truncated, out
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            return None
-        if self.render_mode == "rgb_array":
-            from wealtharena_env.render import render_rgb_array  # matplotlib (extra "plot"), imported lazily
-
-            return render_rgb_array(self.sim, self.config.agent_names)
-        text = render_text(self.sim, self.config.agent_names)
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None
+    def render(self) -> Any:
+        return render_env(self.sim, self.config.agent_names, self.render_mode)

@@ -29,6 +29,7 @@ from wealtharena_env.envs._common import (
     DATA_KWARGS,
     action_space,
     agent_info,
+    check_render_mode,
     episode_summary,
     observation_space,
     render_text,
@@ -322,8 +323,7 @@ class PortfolioVectorEnv(VectorEnv):
         decode_risk_events: bool = False,
         **kwargs: Any,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}.")
+        check_render_mode(self.metadata, render_mode)
         self.num_envs = _check_num_envs(num_envs)
         _episode_kwargs(kwargs, max_episode_steps)
         data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
@@ -455,8 +455,7 @@ class ArenaVecEnv:
         decode_risk_events: bool = False,
         **kwargs: Any,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}.")
+        check_render_mode(self.metadata, render_mode)
         self.num_envs = _check_num_envs(num_envs)
         _episode_kwargs(kwargs, None, max_cycles)
         data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
