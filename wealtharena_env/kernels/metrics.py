@@ -850,20 +850,26 @@ def gaussian_cvar(returns, level=0.95, ddof=1):
 
 
 @njit(cache=True, error_model="numpy")
+def _win_profit_pair(returns):
+    """(B, 2): win rate and profit factor of every row (NaN rows give NaN); see :func:`win_rate`."""
+    _check_returns(returns)
+    out = np.empty((returns.shape[0], 2))
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        if _has_nan(x):
+            out[b, 0] = np.nan
+            out[b, 1] = np.nan
+        else:
+            out[b, 0], out[b, 1] = _win_profit_row(x)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def win_rate(returns):
     """Win rate ``#{t: r_t > 0} / #{t: r_t != 0}``: the fraction of winning periods among periods that
     moved. Zero-return periods (flat, no position) are excluded. NaN if every return is 0 (or ``T == 0``).
     """
-    _check_returns(returns)
-    out = np.empty(returns.shape[0])
-    for b in range(returns.shape[0]):
-        x = returns[b]
-        if _has_nan(x):
-            out[b] = np.nan
-        else:
-            wr, _ = _win_profit_row(x)
-            out[b] = wr
-    return out
+    return _win_profit_pair(returns)[:, 0].copy()
 
 
 @njit(cache=True, error_model="numpy")
@@ -872,16 +878,7 @@ def profit_factor(returns):
 
     +inf with gains and no losses, NaN with neither, 0 with losses only.
     """
-    _check_returns(returns)
-    out = np.empty(returns.shape[0])
-    for b in range(returns.shape[0]):
-        x = returns[b]
-        if _has_nan(x):
-            out[b] = np.nan
-        else:
-            _, pf = _win_profit_row(x)
-            out[b] = pf
-    return out
+    return _win_profit_pair(returns)[:, 1].copy()
 
 
 @njit(cache=True, error_model="numpy")
