@@ -8,6 +8,13 @@ advance (dict building included for PettingZoo), and ``reset()`` whenever an epi
 the per-step time). Each row: warm-up, then ``--repeats`` timed blocks; the median is reported with the
 min-max spread. Peers that are not installed are reported as such.
 
+FinRL's StockTradingEnv (FinRL 0.3.7) runs on 30 assets with FinRL's 8 default indicators (a state of
+301 floats) and no turbulence threshold, as in FinRL's training setup. ``finrl/__init__.py`` imports
+alpaca-trade-api and FinRL's data processors, so when ``import finrl...`` fails, the module file
+``finrl/meta/env_stock_trading/env_stocktrading.py`` (it imports only gymnasium, matplotlib, numpy, pandas
+and stable-baselines3) is loaded on its own from the installed package, without running
+``finrl/__init__.py``. Install: see benchmarks/requirements.txt.
+
 "agent-asset-steps/s" = steps/s x agents x assets (a single-asset, single-agent env counts 1 per step;
 PettingZoo's rock-paper-scissors counts its 2 agents).
 """
@@ -23,8 +30,9 @@ import numpy as np
 from _common import Timing, fmt_rate, fmt_us, machine_summary, measure, price_frame, print_table
 
 N_ACTIONS = 64  # pre-sampled actions, cycled
-FINRL_NOTE = ("; skipped: importing finrl.meta.env_stock_trading.env_stocktrading needs stable-baselines3 + torch, "
-              "alpaca-trade-api and FinRL's data processors (heavy extras)")
+FINRL_NOTE = ("; FinRL's StockTradingEnv module (loaded without finrl/__init__.py) needs finrl, "
+              "stable-baselines3 (torch) and matplotlib: pip install torch==2.13.0 (first, CPU wheel), then "
+              "pip install finrl==0.3.7 --no-deps && pip install stable-baselines3 matplotlib")
 
 
 # ---------------------------------------------------------------------------------------------- ours
@@ -109,29 +117,109 @@ def peer_gym_trading_env():
     return _gym_runner(env, 1, f"Gym-Trading-Env TradingEnv on {source}, 1 x 1")
 
 
-def peer_finrl(n_assets: int = 30):
-    # Importing FinRL's env imports finrl/__init__, which pulls stable-baselines3 (torch), alpaca-trade-api,
-    # the WRDS / Yahoo / Alpaca data processors, ...: we only run it where it is already installed.
+# finrl.config.INDICATORS, FinRL's default technical indicators (computed there with stockstats).
+FINRL_INDICATORS = ["macd", "boll_ub", "boll_lb", "rsi_30", "cci_30", "dx_30", "close_30_sma", "close_60_sma"]
+
+
+def _finrl_stock_trading_env():
+    """FinRL's StockTradingEnv class and how it was loaded.
+
+    ``import finrl.meta.env_stock_trading.env_stocktrading`` first runs ``finrl/__init__.py`` (finrl.test,
+    train, trade: alpaca-trade-api, FinRL's data processors, ...). When that fails, the module file of the
+    installed package is executed on its own: it imports only gymnasium, matplotlib, numpy, pandas and
+    stable-baselines3. An ImportError from there (finrl, matplotlib, stable_baselines3 or torch missing)
+    propagates: the row is reported as not installed.
+    """
+    try:
+        from finrl.meta.env_stock_trading.env_stocktrading import StockTradingEnv
+
+        return StockTradingEnv, "via import finrl"
+    except ImportError:
+        pass
+    import importlib.metadata
+    import importlib.util
+    from pathlib import Path
+
+    relative = "meta/env_stock_trading/env_stocktrading.py"
+    path = None
+    spec = importlib.util.find_spec("finrl")  # top-level: locates the package, does not execute __init__
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / relative
+    else:
+        try:
+            path = Path(importlib.metadata.distribution("FinRL").locate_file(f"finrl/{relative}"))
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    if path is None or not path.is_file():
+        raise ModuleNotFoundError(f"No module named 'finrl' (or no finrl/{relative})", name="finrl")
+    spec = importlib.util.spec_from_file_location("_finrl_env_stocktrading", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.StockTradingEnv, "module file loaded without finrl/__init__"
+
+
+def _finrl_frame(n_assets: int):
+    """``price_frame`` in FinRL's long layout: date, tic, OHLCV and FINRL_INDICATORS; index = day number.
+
+    Only days every ticker has are kept (StockTradingEnv's state has one close per ticker per day). The
+    indicators are pandas stand-ins for FinRL's stockstats ones (same names and count, so the same state
+    size); their values do not change what a step costs.
+    """
     import pandas as pd
-    from finrl.meta.env_stock_trading.env_stocktrading import StockTradingEnv
 
     frames, source = price_frame(n_assets)
+    days = sorted(set.intersection(*(set(f.index) for f in frames.values())))
     parts = []
     for tic, f in frames.items():
-        g = f.reset_index().rename(columns={"index": "date", "Date": "date"})
-        g.columns = ["date", *g.columns[1:]]
+        g = f.loc[days].rename_axis("date").reset_index()
         g["tic"] = tic
-        g["macd"] = g["close"].ewm(span=12).mean() - g["close"].ewm(span=26).mean()
+        c, h, lo = g["close"], g["high"], g["low"]
+        g["macd"] = c.ewm(span=12, adjust=False).mean() - c.ewm(span=26, adjust=False).mean()
+        mid, sd = c.rolling(20, min_periods=1).mean(), c.rolling(20, min_periods=2).std()
+        g["boll_ub"], g["boll_lb"] = mid + 2 * sd, mid - 2 * sd
+        move = c.diff()
+        gain = move.clip(lower=0).ewm(alpha=1 / 30, adjust=False).mean()
+        loss = (-move).clip(lower=0).ewm(alpha=1 / 30, adjust=False).mean()
+        g["rsi_30"] = 100 - 100 / (1 + gain / loss)
+        tp = (h + lo + c) / 3
+        tp_sd = tp.rolling(30, min_periods=2).std()
+        g["cci_30"] = (tp - tp.rolling(30, min_periods=1).mean()) / (0.015 * tp_sd)
+        true_range = pd.concat([h - lo, (h - c.shift()).abs(), (lo - c.shift()).abs()], axis=1).max(axis=1)
+        up, down = h.diff(), -lo.diff()
+        atr = true_range.ewm(alpha=1 / 30, adjust=False).mean()
+        plus = 100 * up.where((up > down) & (up > 0), 0.0).ewm(alpha=1 / 30, adjust=False).mean() / atr
+        minus = 100 * down.where((down > up) & (down > 0), 0.0).ewm(alpha=1 / 30, adjust=False).mean() / atr
+        g["dx_30"] = 100 * (plus - minus).abs() / (plus + minus)
+        g["close_30_sma"] = c.rolling(30, min_periods=1).mean()
+        g["close_60_sma"] = c.rolling(60, min_periods=1).mean()
+        g[FINRL_INDICATORS] = g[FINRL_INDICATORS].bfill().fillna(0.0)
         parts.append(g)
-    df = pd.concat(parts).sort_values(["date", "tic"])
-    df.index = df["date"].factorize()[0]
-    n = len(frames)
-    indicators = ["macd"]
-    state_space = 1 + 2 * n + len(indicators) * n
+    df = pd.concat(parts).sort_values(["date", "tic"], ignore_index=True)
+    df.index = df["date"].factorize()[0]  # as FinRL's data_split: df.loc[day] is one row per ticker
+    return df, source
+
+
+def peer_finrl(n_assets: int = 30):
+    StockTradingEnv, how = _finrl_stock_trading_env()
+    df, source = _finrl_frame(n_assets)
+    n = df["tic"].nunique()
+    # FinRL's tutorial settings; turbulence_threshold=None (its training env): the risk column is never read.
+    # print_verbosity: FinRL prints a summary at the end of every print_verbosity-th episode; keep the table
+    # clean.
     env = StockTradingEnv(df=df, stock_dim=n, hmax=100, initial_amount=1_000_000, num_stock_shares=[0] * n,
                           buy_cost_pct=[0.001] * n, sell_cost_pct=[0.001] * n, reward_scaling=1e-4,
-                          state_space=state_space, action_space=n, tech_indicator_list=indicators)
-    return _gym_runner(env, n, f"FinRL StockTradingEnv on {source}, 1 x {n}")
+                          state_space=1 + 2 * n + len(FINRL_INDICATORS) * n, action_space=n,
+                          tech_indicator_list=FINRL_INDICATORS, turbulence_threshold=None,
+                          print_verbosity=10**9)
+    try:
+        import importlib.metadata
+
+        version = f" {importlib.metadata.version('FinRL')}"
+    except Exception:  # noqa: BLE001 - the version is only a label
+        version = ""
+    days = df.index.nunique()
+    return _gym_runner(env, n, f"FinRL{version} StockTradingEnv on {source}, 1 x {n}, "
+                               f"{len(FINRL_INDICATORS)} indicators, {days}-day episodes; {how}")
 
 
 def peer_rps():
