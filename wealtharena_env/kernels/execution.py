@@ -14,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
+
 DUST = 1e-10
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, weights_out: np.ndarray) -> float:
     """Write ``w_i = q_i P_i / V`` and ``w_cash = cash / V`` into ``weights_out``; return ``V``.
 
@@ -39,7 +41,7 @@ def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, wei
     return value
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def continuous_action_to_weights(
     action: np.ndarray, use_softmax: bool, temperature: float, weights_out: np.ndarray
 ) -> tuple[int, int]:
@@ -94,7 +96,7 @@ def continuous_action_to_weights(
     return n_nan, n_clipped
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def discrete_action_to_weights(
     action: np.ndarray, current_weights: np.ndarray, step: float, weights_out: np.ndarray
 ) -> tuple[int, int]:
@@ -143,7 +145,7 @@ def discrete_action_to_weights(
     return n_nan, n_clipped
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def impact_scales(
     impact_coefficient: float, daily_volatility: np.ndarray, volume: np.ndarray, out: np.ndarray
 ) -> None:
@@ -152,14 +154,14 @@ def impact_scales(
         out[i] = impact_coefficient * daily_volatility[i] / np.sqrt(max(volume[i], 1.0))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def slippage_fraction(shares: float, half_spread: float, impact_scale: float) -> float:
     """Slippage as a fraction of price: ``half_spread + k * sigma * sqrt(|shares| / max(volume, 1))``,
     with ``impact_scale = k * sigma / sqrt(max(volume, 1))`` from :func:`impact_scales`."""
     return half_spread + impact_scale * np.sqrt(abs(shares))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def rebalance_to_targets(
     target_weights: np.ndarray,
     holdings: np.ndarray,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
 from wealtharena_env.kernels import indicators as ki
 
 # Per-agent feature offsets after the weights (relative to the end of the weights block).
@@ -76,7 +77,7 @@ INDICATOR_FEATURES = (
 FEATURE_SETS = {"default": 0, "full": len(INDICATOR_FEATURES)}
 
 
-@njit(cache=True)
+@njit(**STEP_KERNEL_OPTIONS)
 def shared_size(n_assets: int, window: int, n_indicators: int = 0) -> int:
     """Entries every agent of an environment shares: ``(W + 2 + K) N + 4``."""
     return (window + 2 + n_indicators) * n_assets + N_MARKET_FEATURES
@@ -108,25 +109,25 @@ def observation_slices(n_assets: int, window: int, n_indicators: int = 0) -> dic
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def ewma_variance_update(previous: float, value: float, decay: float) -> float:
     """``var_t = decay * var_{t-1} + (1 - decay) * x_t^2`` (zero-mean EWMA, RiskMetrics style)."""
     return decay * previous + (1.0 - decay) * value * value
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def clip(value: float, bound: float) -> float:
     """``min(max(value, -bound), bound)``."""
     return min(max(value, -bound), bound)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def standardized_return(log_return: float, previous_variance: float, bound: float) -> float:
     """``z_t = clip(r_t / sigma_{t-1})``: a bar's log return in units of the EWMA volatility known before it."""
     return clip(log_return / np.sqrt(previous_variance), bound)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def write_market_features(
     zret: np.ndarray, history: np.ndarray, indicators: np.ndarray, bar: int, window: int, lookback: int,
     cov: np.ndarray, periods_per_year: float, bound: float, work: np.ndarray, out: np.ndarray,
@@ -265,7 +266,7 @@ def indicator_features(bars: np.ndarray, bound: float, out: np.ndarray) -> None:
         out[:, 11, i] = tmp
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def write_agent_features(
     weights: np.ndarray, drawdown: float, annual_volatility: float, progress: float, var: float, cvar: float,
     volatility_vs_budget: float, drawdown_vs_limit: float, breaker: float, bound: float, offset: int,

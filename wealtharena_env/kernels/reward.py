@@ -36,6 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
+
 TERM_PROFIT = 0
 TERM_RISK = 1
 TERM_COST = 2
@@ -50,7 +52,7 @@ TERM_NAMES = ("profit", "risk", "cost", "stability", "sharpe", "momentum", "dive
 DSR_CLIP = 10.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def differential_sharpe(ret: float, mean: float, second: float, rate: float) -> tuple[float, float, float]:
     """Return ``(D_t, A_t, B_t)`` from ``R_t = ret``, ``A_{t-1} = mean``, ``B_{t-1} = second`` (module docstring)."""
     d_mean = ret - mean
@@ -63,7 +65,7 @@ def differential_sharpe(ret: float, mean: float, second: float, rate: float) -> 
     return d, mean + rate * d_mean, second + rate * d_second
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def herfindahl_diversification(weights: np.ndarray) -> float:
     """``1 - sum_i u_i^2`` with ``u_i = w_i / sum_j w_j`` over the N risky weights; 0 when nothing is held."""
     n = weights.shape[0] - 1
@@ -79,7 +81,7 @@ def herfindahl_diversification(weights: np.ndarray) -> float:
     return 1.0 - hhi
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def weighted_reward(terms: np.ndarray, weights: np.ndarray) -> float:
     """``sum_k weights_k * terms_k``."""
     total = 0.0

@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
+
 # Rule codes of risk events (index into RULE_NAMES).
 RULE_POSITION_CAP = 0
 RULE_CORRELATION_CAP = 1
@@ -81,7 +83,7 @@ OUT_TERMINATE = 2
 SAFETY = 1.0 - 1e-12
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def record_event(events: np.ndarray, count: int, rule: int, asset: int, removed: float) -> int:
     """Write event ``(rule, asset, removed weight)`` at slot ``count`` of ``events`` (3 floats a slot) if it
     fits; return ``count + 1``."""
@@ -92,7 +94,7 @@ def record_event(events: np.ndarray, count: int, rule: int, asset: int, removed:
     return count + 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -> None:
     """``C <- decay * C + (1 - decay) * r r'`` in place (zero-mean EWMA covariance, RiskMetrics style)."""
     n = returns.shape[0]
@@ -103,7 +105,7 @@ def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -
             cov[i, j] = decay * cov[i, j] + ri * returns[j]
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@njit(fastmath={"reassoc"}, **STEP_KERNEL_OPTIONS)
 def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -> float:
     """``w' C w`` over the N risky weights (``weights`` may carry the cash slot last; it is ignored).
 
@@ -125,7 +127,7 @@ def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -
     return max(total, 0.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def historical_var_cvar(
     weights: np.ndarray, history: np.ndarray, tail_probability: float, work: np.ndarray
 ) -> tuple[float, float]:
@@ -171,7 +173,7 @@ def historical_var_cvar(
     return max(-quantile, 0.0), max(-tail / (k + 1), 0.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def scale_risky(weights: np.ndarray, factor: float) -> float:
     """Multiply the N risky weights by ``factor``, give the difference to cash; return the weight removed."""
     n = weights.shape[0] - 1
@@ -184,7 +186,7 @@ def scale_risky(weights: np.ndarray, factor: float) -> float:
     return removed
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def risky_sum(weights: np.ndarray) -> float:
     """``sum_i |w_i|`` over the N risky weights (gross exposure)."""
     total = 0.0
@@ -193,7 +195,7 @@ def risky_sum(weights: np.ndarray) -> float:
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def _correlation_cap(
     target: np.ndarray, current: np.ndarray, cov: np.ndarray, sigma: np.ndarray, max_corr: float,
     events: np.ndarray, count: int, counts: np.ndarray, work: np.ndarray,
@@ -204,10 +206,11 @@ def _correlation_cap(
     accepted new one) and ``order`` the candidates (assets whose weight increases) by decreasing target
     (insertion sort). A candidate ``i`` is refused when
     ``cov[i, j] > max_corr * sigma_i * sigma_j`` for a held ``j != i`` (the scan stops at the first one).
+    Both index lists live in ``work[:2N]`` (as floats: no allocation on the step path).
     """
     n = cov.shape[0]
-    held = np.empty(n, dtype=np.int64)  # indices of the assets held in the result so far
-    order = np.empty(n, dtype=np.int64)
+    held = work[:n]  # indices of the assets held in the result so far
+    order = work[n:2 * n]
     n_held = 0
     n_candidates = 0
     for i in range(n):
@@ -216,18 +219,18 @@ def _correlation_cap(
             n_held += 1
         if target[i] > current[i]:
             pos = n_candidates
-            while pos > 0 and target[order[pos - 1]] < target[i]:
+            while pos > 0 and target[int(order[pos - 1])] < target[i]:
                 order[pos] = order[pos - 1]
                 pos -= 1
             order[pos] = i
             n_candidates += 1
     for k in range(n_candidates):
-        i = order[k]
+        i = int(order[k])
         bound = max_corr * sigma[i]
         row = cov[i]
         refused = False
         for m in range(n_held):
-            j = held[m]
+            j = int(held[m])
             if j != i and row[j] > bound * sigma[j]:
                 refused = True
                 break
@@ -243,7 +246,7 @@ def _correlation_cap(
     return count
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def apply_risk_layer(
     target: np.ndarray,
     current: np.ndarray,
@@ -267,7 +270,7 @@ def apply_risk_layer(
     stop-loss and take-profit; ``cov`` (N, N) and ``sigma`` (N, ``sqrt(diag(cov))``): the EWMA estimates;
     ``history`` (N, L): the last L log returns for historical VaR; ``drawdown`` and ``cooldown_remaining``:
     the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``; ``work`` is scratch
-    space of at least ``max(N, L)``.
+    space of at least ``max(2 N, L + k + 2)`` (k of :func:`historical_var_cvar`).
 
     Returns ``(n_events, flags, cooldown_remaining')`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``.
     """

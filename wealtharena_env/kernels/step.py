@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels.execution import (
@@ -158,7 +159,7 @@ def info_width(n_assets: int) -> int:
     return IN_WEIGHTS + n_assets + 1 + 3 * max_events(n_assets)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _observe_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -219,7 +220,7 @@ def _observe_env(
             info[IN_WEIGHTS + j] = weights[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def reset_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -278,7 +279,7 @@ def reset_env(
                  info_out, scratch)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _trade_agent(
     b: int, a: int, d: int, bars: np.ndarray, history: np.ndarray, positions: np.ndarray,
     agent_state: np.ndarray, cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
@@ -362,7 +363,7 @@ def _trade_agent(
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def step_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -491,7 +492,7 @@ def step_env(
     return True
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _advance(
     b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray,
@@ -506,7 +507,7 @@ def _advance(
                     obs_out, info_out, scratch)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def step_batch(
     reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -527,6 +528,19 @@ def step_batch(
     return finished
 
 
+@njit(**STEP_KERNEL_OPTIONS)
+def advance_env(
+    b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+) -> bool:
+    """Reset or step environment ``b`` (one call, compiled without reference counting, for the threaded
+    driver: ``prange`` bodies need Numba's runtime, the per-environment work does not)."""
+    return _advance(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions,
+                    params, agent_params, obs_out, info_out, scratch)
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def step_batch_parallel(
     reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
@@ -537,13 +551,13 @@ def step_batch_parallel(
     """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit."""
     finished = 0
     for b in prange(bars.shape[0]):
-        if not _advance(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params,
+        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params,
                         agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def reset_batch(
     mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -557,7 +571,7 @@ def reset_batch(
                       info_out, scratch)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**STEP_KERNEL_OPTIONS)
 def observe_batch(
     bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
