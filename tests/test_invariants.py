@@ -330,7 +330,7 @@ def test_impact_arena_stays_finite_under_herding(seed):
         action = np.zeros(5, dtype=np.float32)
         action[target] = 1.0
         obs, rewards, _, _, infos = env.step({a: action for a in env.agents})
-        cum = env.sim.asset_state[0, :, 4]
+        cum = env.sim.cumulative_impact[0]
         assert np.all(np.abs(cum) <= env.config.market.max_impact + 1e-12)
         for a in infos:
             assert np.isfinite(rewards[a]) and np.all(np.isfinite(obs[a]))

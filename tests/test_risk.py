@@ -57,7 +57,8 @@ def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
     # VaR / CVaR budgets (parametric and historical)
     lookback = int(lim[kk.RL_VAR_LOOKBACK])
     history = np.ascontiguousarray(sim.bars[0, d - lookback + 1:d + 1, BAR_LOGRET].T)  # (N, L)
-    hv, hc = kk.historical_var_cvar(np.append(w, 0.0), history, lim[kk.RL_TAIL_PROBABILITY], np.zeros(lookback + 16))
+    hv, hc = kk.historical_var_cvar(np.append(w, 0.0), history, 0, history.shape[1], lim[kk.RL_TAIL_PROBABILITY],
+                                      np.zeros(lookback + 16))
     assert max(hv, lim[kk.RL_VAR_Z] * sigma) <= lim[kk.RL_VAR_LIMIT] * (1 + 1e-9) + tol
     assert max(hc, lim[kk.RL_CVAR_FACTOR] * sigma) <= lim[kk.RL_CVAR_LIMIT] * (1 + 1e-9) + tol
     # correlation cap: every increased position is not too correlated with any other held position
@@ -216,13 +217,16 @@ def test_var_cvar_hand_computed():
     # 20 returns; p = 0.05: h = 19 * 0.05 = 0.95, k = 0 -> VaR = -(s0 + 0.95 (s1 - s0)), CVaR = -s0
     r = np.array([0.01, -0.03, 0.002, 0.015, -0.01, 0.004, -0.05, 0.02, 0.0, 0.007,
                   -0.004, 0.011, 0.003, -0.02, 0.009, 0.001, -0.006, 0.013, 0.005, -0.001])
-    var, cvar = kk.historical_var_cvar(np.array([1.0, 0.0]), r[None, :], 0.05, np.zeros(36))
+    var, cvar = kk.historical_var_cvar(np.array([1.0, 0.0]), r[None, :], 0, r.size, 0.05, np.zeros(36))
     assert var == pytest.approx(0.05 - 0.95 * 0.02)  # s0 = -0.05, s1 = -0.03 -> 0.031
     assert cvar == pytest.approx(0.05)
     assert var == pytest.approx(-np.quantile(r, 0.05))
+    # the window is columns start .. start + length of a longer history: bars outside it are never read
+    padded = np.concatenate([np.full(7, -9.0), r, np.full(5, -9.0)])[None, :]
+    assert kk.historical_var_cvar(np.array([1.0, 0.0]), padded, 7, r.size, 0.05, np.zeros(36)) == (var, cvar)
     # 60 returns, p = 0.05: h = 2.95, k = 2: VaR interpolates s2..s3, CVaR = mean(s0, s1, s2)
     x = np.linspace(-0.03, 0.03, 60)
-    var, cvar = kk.historical_var_cvar(np.array([0.5, 0.0]), x[None, :], 0.05, np.zeros(76))
+    var, cvar = kk.historical_var_cvar(np.array([0.5, 0.0]), x[None, :], 0, x.size, 0.05, np.zeros(76))
     s = np.sort(0.5 * x)
     assert var == pytest.approx(-(s[2] + 0.95 * (s[3] - s[2])))
     assert cvar == pytest.approx(-s[:3].mean())

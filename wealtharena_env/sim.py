@@ -146,7 +146,7 @@ class Simulation:
         self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
         self.agent_state = np.zeros((b, a, ks.N_AGENT_STATE))
-        self.asset_state = np.zeros((b, n, n + 1))
+        self.asset_state = np.zeros((b, n + 1, n))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
         lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
         # work rows hold up to max(2 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR
@@ -180,7 +180,12 @@ class Simulation:
     @property
     def covariance(self) -> np.ndarray:
         """EWMA covariance of the assets' daily log returns, (B, N, N) (a view of ``asset_state``)."""
-        return self.asset_state[:, :, : self.n_assets]
+        return self.asset_state[:, : self.n_assets]
+
+    @property
+    def cumulative_impact(self) -> np.ndarray:
+        """Cumulative log price impact of the agents' net order flow per asset, (B, N) (a view of ``asset_state``)."""
+        return self.asset_state[:, self.n_assets]
 
     @property
     def episode_length(self) -> int:

@@ -1,8 +1,8 @@
 """Risk kernels: the limits every agent is held to, applied to its target weights before execution.
 
 Axis order: one agent's weight vectors have N + 1 entries (N assets, then cash); ``cov`` is the (N, N) EWMA
-covariance of the assets' daily log returns; ``history`` is an (N, L) history of log returns, asset-major,
-oldest first. Weights are
+covariance of the assets' daily log returns; ``history`` is an (N, T) history of log returns, asset-major,
+oldest first (C-contiguous: the VaR's inner loops run over contiguous time). Weights are
 fractions of the portfolio value at the decision bar's prices; volatilities are daily unless named annual.
 
 :func:`apply_risk_layer` applies the rules in this documented order, each on the output of the previous:
@@ -129,26 +129,26 @@ def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -
 
 @njit(**STEP_KERNEL_OPTIONS)
 def historical_var_cvar(
-    weights: np.ndarray, history: np.ndarray, tail_probability: float, work: np.ndarray
+    weights: np.ndarray, history: np.ndarray, start: int, length: int, tail_probability: float, work: np.ndarray
 ) -> tuple[float, float]:
-    """One-day historical VaR and CVaR (positive loss fractions) of ``weights`` over ``history`` (N, L).
+    """One-day historical VaR and CVaR (positive loss fractions) of ``weights`` over ``L = length`` bars.
 
-    ``history[i, k]`` is asset i's log return on the k-th of the last L bars (asset-major so the portfolio
-    returns ``x_k = sum_i w_i r_{k,i}`` accumulate in ``work[:L]`` with a vectorizable inner loop; log returns
-    are a first-order approximation of the portfolio's simple return). With the sorted
+    ``history[i, start + k]`` (``history`` (N, T) C-contiguous) is asset i's log return on the k-th of those
+    L bars (asset-major so the portfolio returns ``x_k = sum_i w_i r_{k,i}`` accumulate in ``work[:L]`` with a
+    contiguous, vectorizable inner loop; log returns are a first-order approximation of the portfolio's simple
+    return). With the sorted
     ``s_0 <= ... <= s_{L-1}``, ``h = (L - 1) p``, ``k = floor(h)``: ``VaR = -(s_k + (h - k)(s_{k+1} - s_k))``
     (linear interpolation, NumPy's default) and ``CVaR = -mean(s_0..s_k)``; both floored at 0. Only the
     ``k + 2`` smallest values are kept (insertion). ``work`` needs ``L + k + 2`` entries.
     """
     n = history.shape[0]
-    length = history.shape[1]
     for t in range(length):
         work[t] = 0.0
     for i in range(n):
         wi = weights[i]
         if wi == 0.0:
             continue
-        row = history[i]
+        row = history[i, start:start + length]
         for t in range(length):
             work[t] += wi * row[t]
     h = (length - 1) * tail_probability
@@ -256,6 +256,7 @@ def apply_risk_layer(
     cov: np.ndarray,
     sigma: np.ndarray,
     history: np.ndarray,
+    bar: int,
     limits: np.ndarray,
     periods_per_year: float,
     drawdown: float,
@@ -268,7 +269,8 @@ def apply_risk_layer(
 
     ``current``: weights held at the decision bar; ``holdings`` / ``close`` / ``average_cost`` (N): for
     stop-loss and take-profit; ``cov`` (N, N) and ``sigma`` (N, ``sqrt(diag(cov))``): the EWMA estimates;
-    ``history`` (N, L): the last L log returns for historical VaR; ``drawdown`` and ``cooldown_remaining``:
+    ``history`` (N, T) and ``bar``: the log returns, of which bars ``bar - L + 1 .. bar`` (L =
+    ``var_lookback``) give the historical VaR; ``drawdown`` and ``cooldown_remaining``:
     the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``; ``work`` is scratch
     space of at least ``max(2 N, L + k + 2)`` (k of :func:`historical_var_cvar`).
 
@@ -324,7 +326,9 @@ def apply_risk_layer(
     var_limit = limits[RL_VAR_LIMIT]
     cvar_limit = limits[RL_CVAR_LIMIT]
     if np.isfinite(var_limit) or np.isfinite(cvar_limit):
-        hist_var, hist_cvar = historical_var_cvar(target, history, limits[RL_TAIL_PROBABILITY], work)
+        lookback = int(limits[RL_VAR_LOOKBACK])
+        hist_var, hist_cvar = historical_var_cvar(target, history, bar - lookback + 1, lookback,
+                                                  limits[RL_TAIL_PROBABILITY], work)
         par_var = limits[RL_VAR_Z] * sigma_p
         par_cvar = limits[RL_CVAR_FACTOR] * sigma_p
         worst = max(hist_var, par_var)

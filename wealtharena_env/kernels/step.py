@@ -16,14 +16,15 @@ N assets and T bars per episode:
                    (``POS_ENTRY``, the volume-weighted fill price of the buys since the position opened).
 * ``agent_state``  (B, A, AG_*) float64 — cash, value, peak, EWMA return variance, breaker cooldown,
                    differential-Sharpe moments, totals and per-rule risk-event counts.
-* ``asset_state``  (B, N, N + 1) float64 — ``[:, :N]`` the EWMA covariance of the assets' daily log returns,
-                   ``[:, N]`` the cumulative log price impact of the agents' flow.
+* ``asset_state``  (B, N + 1, N) float64 — rows ``[:N]`` the EWMA covariance of the assets' daily log returns
+                   (C-contiguous, so its loops vectorize), row ``N`` the cumulative log price impact of the agents'
+                   flow.
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
 * ``params``       (P_*,) float64 — the scalar configuration (costs, episode, features).
 * ``agent_params`` (A, AP_*) float64 — per-agent configuration: initial cash, risk limits (``RL_*`` of
                    :mod:`.risk` from ``AP_LIMITS``), reward weights (``TERM_*`` of :mod:`.reward` from
                    ``AP_REWARD``), the differential Sharpe rate.
-* ``scratch``      (B, N_SCRATCH, S) float64, ``S >= max(N + 1, W, var_lookback)`` — per-environment work
+* ``scratch``      (B, N_SCRATCH, S) float64, ``S >= max(2 N + 2, W, var_lookback) + 16`` — per-environment work
                    space (no allocation per step).
 
 Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, info_width(N)) float64 whose
@@ -174,7 +175,7 @@ def _observe_env(
     periods = params[P_PERIODS_PER_YEAR]
     t = clock[b, CLK_STEP]
     bar = int(params[P_WARMUP]) + t
-    cov = asset_state[b, :, :n_assets]
+    cov = asset_state[b, :n_assets]
     shared = obs_out[b, 0]
     work = scratch[b, SCR_WORK]
     write_market_features(zret[b], history[b], indicators[b], bar, window, int(params[P_WARMUP]), cov, periods,
@@ -241,7 +242,7 @@ def reset_env(
     decay = params[P_EWMA_DECAY]
     bound = params[P_OBS_CLIP]
     clock[b, CLK_STEP] = 0
-    cov = asset_state[b, :, :n_assets]
+    cov = asset_state[b, :n_assets]
     for i in range(n_assets):
         for j in range(n_assets):
             total = 0.0
@@ -249,7 +250,7 @@ def reset_env(
                 total += bars[b, t, BAR_LOGRET, i] * bars[b, t, BAR_LOGRET, j]
             cov[i, j] = total / window
         cov[i, i] = max(cov[i, i], 1e-12)
-        asset_state[b, i, n_assets] = 0.0
+        asset_state[b, n_assets, i] = 0.0
     for i in range(n_assets):
         zret[b, 0, i] = 0.0
         for t in range(warmup + 1):
@@ -315,10 +316,9 @@ def _trade_agent(
     n_events = 0
     if params[P_RISK_ENABLED] > 0.0:
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
-        lookback = int(limits[kk.RL_VAR_LOOKBACK])
         n_events, flags, cooldown = kk.apply_risk_layer(
             target, weights, shares, close, entry, cov, scratch[b, SCR_SIGMA, :n_assets],
-            history[b, :, d - lookback + 1:d + 1], limits, params[P_PERIODS_PER_YEAR],
+            history[b], d, limits, params[P_PERIODS_PER_YEAR],
             state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
             state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES], scratch[b, SCR_WORK])
         if state[AG_COOLDOWN] > 0.0 and cooldown == 0.0:
@@ -392,11 +392,11 @@ def step_env(
     f = d + 1
     bar_d = bars[b, d]
     bar_f = bars[b, f]
-    cov = asset_state[b, :, :n_assets]
+    cov = asset_state[b, :n_assets]
     impact = params[P_PERMANENT_IMPACT]
     if impact > 0.0:
         for i in range(n_assets):
-            m = np.exp(asset_state[b, i, n_assets])
+            m = np.exp(asset_state[b, n_assets, i])
             bar_f[BAR_OPEN, i] *= m
             bar_f[BAR_HIGH, i] *= m
             bar_f[BAR_LOW, i] *= m
@@ -434,9 +434,9 @@ def step_env(
     if impact > 0.0:
         max_impact = params[P_MAX_IMPACT]
         for i in range(n_assets):
-            before = asset_state[b, i, n_assets]
+            before = asset_state[b, n_assets, i]
             after = min(max(before + impact * flow[i] / max(bar_f[BAR_VOLUME, i], 1.0), -max_impact), max_impact)
-            asset_state[b, i, n_assets] = after
+            asset_state[b, n_assets, i] = after
             shift = after - before
             m = np.exp(shift)
             bar_f[BAR_HIGH, i] = max(bar_f[BAR_HIGH, i] * m, bar_f[BAR_OPEN, i])
