@@ -5,7 +5,7 @@
     python benchmarks/bench_vector.py --sizes 1 64 1024 --repeats 5
 
 Rows (batches of 64 envs or more run twice: with the default kernel choice — ``prange`` threads from
-``PARALLEL_THRESHOLD`` = 20,000 env-agent-asset cells on — and with ``parallel=False``, because threads only pay
+``PARALLEL_THRESHOLD`` of ``wealtharena_env.sim`` on — and with ``parallel=False``, because threads only pay
 when the cores are free):
 * ``PortfolioVectorEnv`` (``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K, n_assets=1)``);
 * ``ArenaVecEnv`` with 5 agents x 30 assets;
@@ -145,7 +145,7 @@ def main() -> None:
     found: dict[str, Timing] = {}
     for k in args.sizes:
         for kind in ("portfolio", "arena"):
-            # the default (prange from PARALLEL_THRESHOLD cells on) and, for large batches, forced serial
+            # the default (prange from PARALLEL_THRESHOLD on) and, for large batches, forced serial
             for parallel in (None, False) if k >= 64 else (None,):
                 t, step_only, reset_ms = vector_row(kind, k, args.repeats, parallel)
                 rows.append((t, fmt_us(step_only.us_per_step), f"{reset_ms:,.1f}"))

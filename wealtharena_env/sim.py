@@ -25,10 +25,15 @@ from wealtharena_env.kernels.features import observation_size, observation_slice
 from wealtharena_env.kernels.market import N_BAR_FIELDS
 from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
 
-#: Batches with at least this many environment-agent-asset cells (B * A * N) step with the ``prange`` kernel
-#: (threads); smaller ones serially (thread start-up would cost more than it saves). On machines whose cores
-#: are shared with other work, ``parallel=False`` or ``NUMBA_THREADING_LAYER=workqueue`` avoids stalls.
-PARALLEL_THRESHOLD = 20_000
+#: Batches of B >= 2 environments whose estimated work ``B * (A * N + PER_ENV_CELLS)`` (in agent-asset cells)
+#: reaches this step with the ``prange`` kernel (threads); smaller ones serially, since waking the threads
+#: costs about what ~7 µs of serial work does. Measured on 2 cores (docs/benchmarks.md): 16 one-asset
+#: environments step in 9.8 µs threaded vs 14.4 µs serial, two 5 x 30 arenas in 15 µs vs 23 µs. On machines
+#: whose cores are busy with other work, ``parallel=False`` (or ``NUMBA_THREADING_LAYER=workqueue``) avoids
+#: stalls.
+PARALLEL_THRESHOLD = 100
+#: One environment's fixed work per step (market features, bookkeeping), in agent-asset cells.
+PER_ENV_CELLS = 10
 
 
 def pack_params(config: ArenaConfig) -> np.ndarray:
@@ -99,7 +104,8 @@ class Simulation:
         batch_size: number of environments B (>= 1).
         data: historical data (anything :class:`~wealtharena_env.sources.HistoricalMarket` accepts) or a
             ready :class:`MarketSource`; ``None`` uses the synthetic market of ``config.market``.
-        parallel: step with threads (``prange``); default: when ``B * A * N >= PARALLEL_THRESHOLD``.
+        parallel: step with threads (``prange``); default: when ``B >= 2`` and
+            ``B * (A * N + PER_ENV_CELLS) >= PARALLEL_THRESHOLD``.
 
     Attributes:
         actions: (B, A, n_action + 1) float64 buffer the adapters write actions into; the last column is
@@ -158,7 +164,7 @@ class Simulation:
         self._started = np.zeros(b, dtype=bool)
         self.clock[:, ks.CLK_STEP] = config.episode_length  # "episode over" until the first reset
         if parallel is None:
-            parallel = self.batch_size * a * n >= PARALLEL_THRESHOLD
+            parallel = self.batch_size >= 2 and self.batch_size * (a * n + PER_ENV_CELLS) >= PARALLEL_THRESHOLD
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
 
     # ------------------------------------------------------------------ layout helpers
@@ -287,4 +293,4 @@ class Simulation:
         return obs, info
 
 
-__all__ = ["Simulation", "pack_params", "PARALLEL_THRESHOLD"]
+__all__ = ["Simulation", "pack_params", "PARALLEL_THRESHOLD", "PER_ENV_CELLS"]

@@ -250,8 +250,9 @@ class PortfolioVectorEnv(VectorEnv):
     ## Description
     The vectorised form of :class:`~wealtharena_env.envs.portfolio.PortfolioEnv`: the same market,
     execution, accounting and reward, for ``num_envs`` independent environments held in one
-    :class:`~wealtharena_env.sim.Simulation` (batch size K). Batches of at least ``PARALLEL_THRESHOLD`` (20,000) env-agent-asset cells
-    step on threads (``prange``); results are bit-identical either way. Served by
+    :class:`~wealtharena_env.sim.Simulation` (batch size K). Batches of 10 or more one-asset environments (the
+    rule is ``PARALLEL_THRESHOLD`` of :mod:`wealtharena_env.sim`) step on threads (``prange``; ``parallel=False``
+    turns them off); results are bit-identical either way. Served by
     ``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K, **env_kwargs)``.
 
     ## Action Space
