@@ -73,6 +73,37 @@ _SCALAR_GETTER = itemgetter(*(col for _, col in _SCALAR_INFO))
 _SCALAR_KEYS = tuple(name for name, _ in _SCALAR_INFO)
 
 
+def _info_dict(
+    values: list[float], weights: np.ndarray, events: np.ndarray, assets: tuple[str, ...],
+    # bound once as fast locals (this runs for every agent on every step)
+    keys: tuple[str, ...] = _SCALAR_KEYS, getter: Any = _SCALAR_GETTER,
+    term_names: tuple[str, ...] = kr.TERM_NAMES,
+    rule_names: tuple[str, ...] = kk.RULE_NAMES, in_nan: int = ks.IN_NAN_ACTIONS,
+    in_clipped: int = ks.IN_CLIPPED_ACTIONS, in_cooldown: int = ks.IN_COOLDOWN, in_terms: int = ks.IN_TERMS,
+    in_events: int = ks.IN_N_EVENTS,
+) -> dict[str, Any]:
+    """One agent's info dict from its scalar columns (a list), its weights row and its info row's event block.
+
+    ``assets`` is the tickers followed by ``"portfolio"`` (event asset index -1 picks the last entry).
+    """
+    agent = dict(zip(keys, getter(values)))
+    agent["nan_actions"] = int(values[in_nan])
+    agent["clipped_actions"] = int(values[in_clipped])
+    agent["breaker_cooldown"] = int(values[in_cooldown])
+    agent["weights"] = weights
+    agent["reward_terms"] = dict(zip(term_names, values[in_terms:]))
+    n_events = int(values[in_events])
+    if n_events:
+        flat = events[: 3 * n_events].tolist()
+        agent["risk_events"] = [
+            {"rule": rule_names[int(flat[k])], "asset": assets[int(flat[k + 1])], "weight_removed": flat[k + 2]}
+            for k in range(0, len(flat), 3)
+        ]
+    else:
+        agent["risk_events"] = []
+    return agent
+
+
 def agent_infos(
     info: np.ndarray, tickers: tuple[str, ...], indices: list[int] | range, scalars: list[list[float]] | None = None
 ) -> list[dict[str, Any]]:
@@ -83,41 +114,21 @@ def agent_infos(
     ``risk_events`` lists every intervention of the risk layer this step as dicts ``{"rule", "asset",
     "weight_removed"}`` (``asset`` is a ticker, or ``"portfolio"`` for portfolio-wide rules).
     """
-    start_weights = ks.IN_WEIGHTS
-    end_weights = start_weights + len(tickers) + 1
+    end_weights = ks.IN_WEIGHTS + len(tickers) + 1
     if scalars is None:
-        scalars = info[:, :start_weights].tolist()
-    weights = info[:, start_weights:end_weights]
-    keys, getter, term_names, rule_names = _SCALAR_KEYS, _SCALAR_GETTER, kr.TERM_NAMES, kk.RULE_NAMES
-    in_nan, in_clipped, in_cooldown = ks.IN_NAN_ACTIONS, ks.IN_CLIPPED_ACTIONS, ks.IN_COOLDOWN
-    in_terms, in_events = ks.IN_TERMS, ks.IN_N_EVENTS
-    out = []
-    for i in indices:
-        values = scalars[i]
-        agent = dict(zip(keys, getter(values)))
-        agent["nan_actions"] = int(values[in_nan])
-        agent["clipped_actions"] = int(values[in_clipped])
-        agent["breaker_cooldown"] = int(values[in_cooldown])
-        agent["weights"] = weights[i]
-        agent["reward_terms"] = dict(zip(term_names, values[in_terms:]))
-        n_events = int(values[in_events])
-        if n_events:
-            flat = info[i, end_weights: end_weights + 3 * n_events].tolist()
-            agent["risk_events"] = [
-                {"rule": rule_names[int(flat[k])],
-                 "asset": tickers[int(flat[k + 1])] if flat[k + 1] >= 0 else "portfolio",
-                 "weight_removed": flat[k + 2]}
-                for k in range(0, len(flat), 3)
-            ]
-        else:
-            agent["risk_events"] = []
-        out.append(agent)
-    return out
+        scalars = info[:, : ks.IN_WEIGHTS].tolist()
+    weights = info[:, ks.IN_WEIGHTS:end_weights]
+    events = info[:, end_weights:]
+    assets = (*tickers, "portfolio")
+    build = _info_dict
+    return [build(scalars[i], weights[i], events[i], assets) for i in indices]
 
 
 def agent_info(row: np.ndarray, tickers: tuple[str, ...]) -> dict[str, Any]:
     """The info dict of one agent from its row of the info array (see :func:`agent_infos`)."""
-    return agent_infos(row[None, :], tickers, [0])[0]
+    end_weights = ks.IN_WEIGHTS + len(tickers) + 1
+    return _info_dict(row[: ks.IN_WEIGHTS].tolist(), row[ks.IN_WEIGHTS:end_weights], row[end_weights:],
+                      (*tickers, "portfolio"))
 
 
 def episode_summary(sim: Simulation, agent_index: int, env_index: int = 0) -> dict[str, Any]:
