@@ -55,3 +55,50 @@ def test_threaded_driver_matches_serial_driver_with_inlined_steps():
     for (o1, i1), (o2, i2) in zip(*outs):
         np.testing.assert_array_equal(o1, o2)
         np.testing.assert_array_equal(i1, i2)
+
+
+def test_threaded_episode_draws_are_the_serial_draws():
+    # a threaded Simulation draws the new episodes of >= PARALLEL_DRAW_MIN environments on Python threads;
+    # every environment uses only its own generator and rows, so the bits are those of the serial draws
+    from wealtharena_env.sim import PARALLEL_DRAW_MIN
+
+    config = arena_v0.parallel_env(n_assets=3, episode_length=12).unwrapped.config
+    batch = PARALLEL_DRAW_MIN + 4
+    sims = [Simulation(config, batch_size=batch, parallel=p) for p in (False, True)]
+    outs = []
+    for sim in sims:
+        trace = [sim.reset(seeds=11)]
+        for t in range(30):  # episodes of 12 steps: autoresets of every environment at once
+            mask = sim.steps >= config.episode_length
+            sim.actions[..., -1] = 1.0
+            sim.actions[..., :-1] = 0.25
+            trace.append(sim.step(reset_mask=mask if mask.any() else None))
+        trace.append((sim.bars.copy(), sim.regimes.copy()))
+        outs.append(trace)
+    assert sims[1]._draw_pool is not None and sims[0]._draw_pool is None
+    for first, second in zip(*outs):
+        for x, y in zip(first, second):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_a_users_market_source_is_drawn_on_the_calling_thread():
+    import threading
+
+    from wealtharena_env.sim import PARALLEL_DRAW_MIN
+    from wealtharena_env.sources import SyntheticMarket
+
+    config = arena_v0.parallel_env(n_assets=2, episode_length=10).unwrapped.config
+    threads = set()
+
+    class RecordingSource:
+        def __init__(self):
+            self.inner = SyntheticMarket(config.market)
+            self.n_assets, self.tickers = self.inner.n_assets, self.inner.tickers
+
+        def sample(self, rng, bars_out):
+            threads.add(threading.get_ident())
+            return self.inner.sample(rng, bars_out)
+
+    sim = Simulation(config, batch_size=PARALLEL_DRAW_MIN + 2, data=RecordingSource(), parallel=True)
+    sim.reset(seeds=0)
+    assert threads == {threading.get_ident()}

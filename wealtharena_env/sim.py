@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from statistics import NormalDist
 from typing import Any
 
+import numba
 import numpy as np
 
 from wealtharena_env.config import AgentProfile, ArenaConfig
@@ -34,6 +36,11 @@ from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMar
 PARALLEL_THRESHOLD = 100
 #: One environment's fixed work per step (market features, bookkeeping), in agent-asset cells.
 PER_ENV_CELLS = 10
+#: When a threaded Simulation draws new episodes for at least this many environments in one call (a reset,
+#: or the autoreset of a vector env whose episodes all end together), the synthetic or historical sources
+#: draw them on ``numba.get_num_threads()`` Python threads: NumPy's generators and the path kernel release
+#: the GIL, and each environment uses only its own generator and rows, so the draws are the same bits.
+PARALLEL_DRAW_MIN = 8
 
 
 def pack_params(config: ArenaConfig) -> np.ndarray:
@@ -166,6 +173,8 @@ class Simulation:
         if parallel is None:
             parallel = self.batch_size >= 2 and self.batch_size * (a * n + PER_ENV_CELLS) >= PARALLEL_THRESHOLD
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
+        self._threaded = bool(parallel)
+        self._draw_pool: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ layout helpers
     @property
@@ -225,11 +234,36 @@ class Simulation:
         if mask is None:
             mask = np.ones(b, dtype=bool)
         mask = np.asarray(mask, dtype=bool)
-        for k in np.flatnonzero(mask):
-            self._draw_episode(int(k), seed_list[k])
+        indices = [int(k) for k in np.flatnonzero(mask)]
+        self._draw_episodes(indices, [seed_list[k] for k in indices])
         obs, info = self.observe()
         ks.reset_batch(mask, *self._state(), obs, info, self.scratch)
         return obs, info
+
+    def close(self) -> None:
+        """Stop the threads that draw episodes (if any were started); the Simulation stays usable."""
+        if self._draw_pool is not None:
+            self._draw_pool.shutdown(wait=True)
+            self._draw_pool = None
+
+    def _draw_episodes(self, indices: list[int], seeds: list[int | None]) -> None:
+        """:meth:`_draw_episode` for each environment of ``indices``, on threads when it pays (see
+        ``PARALLEL_DRAW_MIN``); a user's own market source is always drawn serially."""
+        n_threads = min(numba.get_num_threads(), len(indices))
+        if (not self._threaded or n_threads < 2 or len(indices) < PARALLEL_DRAW_MIN
+                or type(self.source) not in (SyntheticMarket, HistoricalMarket)):
+            for k, seed in zip(indices, seeds):
+                self._draw_episode(k, seed)
+            return
+        if self._draw_pool is None:
+            self._draw_pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="wealtharena-draw")
+
+        def draw_chunk(chunk: int) -> None:
+            for k, seed in zip(indices[chunk::n_threads], seeds[chunk::n_threads]):
+                self._draw_episode(k, seed)
+
+        for future in [self._draw_pool.submit(draw_chunk, c) for c in range(n_threads)]:
+            future.result()  # re-raises a source's error here
 
     def _draw_episode(self, k: int, seed: int | None) -> None:
         """Fill ``bars[k]`` with a new episode from environment ``k``'s generator (seeded when given)."""
@@ -279,8 +313,8 @@ class Simulation:
             reset_mask = self._no_reset
         else:
             reset_mask = np.asarray(reset_mask, dtype=np.bool_)
-            for k in np.flatnonzero(reset_mask):
-                self._draw_episode(int(k), None)
+            indices = [int(k) for k in np.flatnonzero(reset_mask)]
+            self._draw_episodes(indices, [None] * len(indices))
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.zeros((self.batch_size, self.n_agents, self.info_size))  # unused event slots stay 0
         finished = self._step_kernel(reset_mask, self.bars, self.history, self.zret, self.indicators, self.positions,
@@ -293,4 +327,4 @@ class Simulation:
         return obs, info
 
 
-__all__ = ["Simulation", "pack_params", "PARALLEL_THRESHOLD", "PER_ENV_CELLS"]
+__all__ = ["Simulation", "pack_params", "PARALLEL_THRESHOLD", "PER_ENV_CELLS", "PARALLEL_DRAW_MIN"]

@@ -380,6 +380,10 @@ class PortfolioVectorEnv(VectorEnv):
             self.render()
         return obs.reshape(self.num_envs, -1), rewards, terminations, truncations, infos
 
+    def close_extras(self, **kwargs: Any) -> None:
+        if getattr(self, "sim", None) is not None:  # __del__ also closes an env whose constructor raised
+            self.sim.close()
+
     def render(self) -> tuple[str, ...] | None:
         if self.render_mode is None or not self._ready:
             return None
@@ -538,6 +542,7 @@ class ArenaVecEnv:
         return None
 
     def close(self) -> None:
+        self.sim.close()
         self.closed = True
 
     def __repr__(self) -> str:

@@ -222,7 +222,7 @@ def _feature(values: np.ndarray, shift: float, scale: float, bound: float, out: 
         out[t] = 0.0 if np.isnan(v) else clip((v - shift) * scale, bound)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def indicator_features(bars: np.ndarray, bound: float, out: np.ndarray) -> None:
     """Fill ``out`` (T, K, N) float32 with the ``INDICATOR_FEATURES`` of every asset of ``bars`` (T, 6, N).
 

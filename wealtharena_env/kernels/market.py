@@ -75,7 +75,7 @@ def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
     return n - 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def simulate_market_path(
     idiosyncratic: np.ndarray,
     common: np.ndarray,
