@@ -492,13 +492,18 @@ def step_env(
     return True
 
 
-@njit(inline="always", **STEP_KERNEL_OPTIONS)
-def _advance(
+@njit(**STEP_KERNEL_OPTIONS)
+def advance_env(
     b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray,
     agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
+    """Reset environment ``b`` (``reset_mask[b]``) or step it (:func:`step_env`); False if it could not step.
+
+    One call per environment from either driver, compiled without reference counting (the ``prange`` driver
+    itself needs Numba's runtime; the per-environment work does not).
+    """
     if reset_mask.shape[0] > 0 and reset_mask[b]:
         reset_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                   info_out, scratch)
@@ -522,23 +527,10 @@ def step_batch(
     """
     finished = 0
     for b in range(bars.shape[0]):
-        if not _advance(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params,
-                        agent_params, obs_out, info_out, scratch):
+        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions,
+                           params, agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
-
-
-@njit(**STEP_KERNEL_OPTIONS)
-def advance_env(
-    b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
-    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
-) -> bool:
-    """Reset or step environment ``b`` (one call, compiled without reference counting, for the threaded
-    driver: ``prange`` bodies need Numba's runtime, the per-environment work does not)."""
-    return _advance(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions,
-                    params, agent_params, obs_out, info_out, scratch)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -551,8 +543,8 @@ def step_batch_parallel(
     """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit."""
     finished = 0
     for b in prange(bars.shape[0]):
-        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params,
-                        agent_params, obs_out, info_out, scratch):
+        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions,
+                           params, agent_params, obs_out, info_out, scratch):
             finished += 1
     return finished
 
