@@ -154,7 +154,7 @@ class Simulation:
         self.params = pack_params(config)
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
         self.bars = np.zeros((b, config.bars_per_episode, N_BAR_FIELDS, n))
-        self.history = np.zeros((b, n, config.bars_per_episode))
+        self.returns = np.zeros((b, n + 1, config.bars_per_episode))  # log returns asset-major + the market's
         self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
         self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
@@ -181,6 +181,12 @@ class Simulation:
     def observation_slices(self) -> dict[str, slice]:
         """Named slices of one agent's observation vector."""
         return observation_slices(self.n_assets, self.config.window, self.n_indicators)
+
+    @property
+    def history(self) -> np.ndarray:
+        """Log returns of the bars reached so far, asset-major, (B, N, T) (a view of ``returns``, whose row N is
+        the equal-weight market return)."""
+        return self.returns[:, : self.n_assets]
 
     @property
     def holdings(self) -> np.ndarray:
@@ -278,7 +284,7 @@ class Simulation:
         self._started[k] = True
 
     def _state(self) -> tuple[np.ndarray, ...]:
-        return (self.bars, self.history, self.zret, self.indicators, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
+        return (self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
                 self.agent_params)
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
@@ -317,7 +323,7 @@ class Simulation:
             self._draw_episodes(indices, [None] * len(indices))
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.zeros((self.batch_size, self.n_agents, self.info_size))  # unused event slots stay 0
-        finished = self._step_kernel(reset_mask, self.bars, self.history, self.zret, self.indicators, self.positions,
+        finished = self._step_kernel(reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions,
                                      self.agent_state, self.asset_state, self.clock, self.actions, self.params,
                                      self.agent_params, obs, info, self.scratch)
         if finished:

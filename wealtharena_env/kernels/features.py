@@ -1,7 +1,7 @@
 """Observation kernels: per-asset and market-wide features (shared by all agents) and per-agent features.
 
 Axis order: ``bars[t, field, i]`` as in :mod:`wealtharena_env.kernels.market`; ``history[i, t]`` the same log
-returns asset-major; observations are float32 vectors. Everything written for bar ``d`` reads only bars
+returns asset-major (row ``N``: the equal-weight market return); observations are float32 vectors. Everything written for bar ``d`` reads only bars
 ``<= d`` (no look-ahead).
 
 Observation layout for ``N`` assets, a window of ``W`` bars and ``K`` indicator features per asset (``K = 0``
@@ -128,14 +128,24 @@ def standardized_return(log_return: float, previous_variance: float, bound: floa
 
 
 @njit(**STEP_KERNEL_OPTIONS)
+def market_return(returns: np.ndarray) -> float:
+    """The equal-weight market log return of one bar: ``m_t = (sum_i r_{t,i}) / N`` (summed in asset order)."""
+    total = 0.0
+    for i in range(returns.shape[0]):
+        total += returns[i]
+    return total / returns.shape[0]
+
+
+@njit(**STEP_KERNEL_OPTIONS)
 def write_market_features(
     zret: np.ndarray, history: np.ndarray, indicators: np.ndarray, bar: int, window: int, lookback: int,
     cov: np.ndarray, periods_per_year: float, bound: float, work: np.ndarray, out: np.ndarray,
 ) -> None:
     """Write the shared part of the observation for decision bar ``bar`` into ``out[:shared_size]``.
 
-    ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history`` (N, T)
-    the log returns; ``indicators`` (T, K, N) float32 the indicator features (K may be 0); ``cov`` the EWMA
+    ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history`` (N + 1, T)
+    the log returns, row N the equal-weight market log return ``m_t = (sum_i r_{t,i}) / N``
+    (:func:`market_return`, written once per bar as it is reached); ``indicators`` (T, K, N) float32 the indicator features (K may be 0); ``cov`` the EWMA
     covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least ``lookback``.
     Layout and formulas in the module docstring::
 
@@ -173,15 +183,10 @@ def write_market_features(
             out[base + k * n + i] = row32[i]
     # market state: the equal-weight market return over the last `lookback` bars (oldest first) in work
     start = bar - lookback + 1
+    market_returns = history[n]
     for t in range(lookback):
-        work[t] = 0.0
-    for i in range(n):
-        row = history[i]
-        for t in range(lookback):
-            work[t] += row[start + t]
+        work[t] = market_returns[start + t]
     trend = 0.0
-    for t in range(lookback):
-        work[t] /= n
     for t in range(lookback - window, lookback):
         trend += work[t]
     sigma_m = np.sqrt(max(market_var, 1e-18))
@@ -199,10 +204,7 @@ def write_market_features(
         count += 1
         if rolling <= current * (1.0 + 1e-12):
             below += 1
-    mean_r = 0.0
-    for i in range(n):
-        mean_r += history[i, bar]
-    mean_r /= n
+    mean_r = market_returns[bar]
     spread = 0.0
     for i in range(n):
         dev = history[i, bar] - mean_r

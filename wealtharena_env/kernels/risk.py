@@ -196,27 +196,41 @@ def risky_sum(weights: np.ndarray) -> float:
 
 
 @njit(**STEP_KERNEL_OPTIONS)
+def _hold_for_correlation(j: int, cov: np.ndarray, sigma: np.ndarray, max_corr: float, excess: np.ndarray) -> None:
+    """Asset ``j`` joins the held set: ``excess_k <- max(excess_k, C_jk - max_corr sigma_j sigma_k)`` for every
+    ``k != j`` (one contiguous, vectorizable pass over row ``j`` of the covariance)."""
+    keep = excess[j]  # an asset is not tested against itself
+    row = cov[j]
+    scaled = max_corr * sigma[j]
+    for k in range(cov.shape[0]):
+        excess[k] = max(excess[k], row[k] - scaled * sigma[k])
+    excess[j] = keep
+
+
+@njit(**STEP_KERNEL_OPTIONS)
 def _correlation_cap(
     target: np.ndarray, current: np.ndarray, cov: np.ndarray, sigma: np.ndarray, max_corr: float,
     events: np.ndarray, count: int, counts: np.ndarray, work: np.ndarray,
 ) -> int:
     """Rule 3 of the module docstring; returns the new event count.
 
-    ``held`` lists the assets held in the result so far (an existing position the target keeps, or an
-    accepted new one) and ``order`` the candidates (assets whose weight increases) by decreasing target
-    (insertion sort). A candidate ``i`` is refused when
-    ``cov[i, j] > max_corr * sigma_i * sigma_j`` for a held ``j != i`` (the scan stops at the first one).
-    Both index lists live in ``work[:2N]`` (as floats: no allocation on the step path).
+    The held set starts with the positions the target keeps (``current_i > 0`` and ``target_i > 0``); the
+    candidates (assets whose weight increases) are taken by decreasing target (insertion sort into
+    ``order``). A candidate ``i`` is refused when ``C_ij > max_corr sigma_i sigma_j`` for a held ``j != i``;
+    an accepted new position joins the held set. Instead of scanning the held set per candidate, ``excess_i =
+    max_{held j != i} (C_ij - max_corr sigma_i sigma_j)`` is kept up to date as assets join (one row pass
+    each, :func:`_hold_for_correlation`), and ``i`` is refused when ``excess_i > 0``. ``work[:2N]`` holds
+    ``excess`` and ``order`` (no allocation on the step path).
     """
     n = cov.shape[0]
-    held = work[:n]  # indices of the assets held in the result so far
+    excess = work[:n]
     order = work[n:2 * n]
-    n_held = 0
+    for i in range(n):
+        excess[i] = -np.inf
     n_candidates = 0
     for i in range(n):
         if current[i] > 0.0 and target[i] > 0.0:
-            held[n_held] = i
-            n_held += 1
+            _hold_for_correlation(i, cov, sigma, max_corr, excess)
         if target[i] > current[i]:
             pos = n_candidates
             while pos > 0 and target[int(order[pos - 1])] < target[i]:
@@ -226,23 +240,14 @@ def _correlation_cap(
             n_candidates += 1
     for k in range(n_candidates):
         i = int(order[k])
-        bound = max_corr * sigma[i]
-        row = cov[i]
-        refused = False
-        for m in range(n_held):
-            j = int(held[m])
-            if j != i and row[j] > bound * sigma[j]:
-                refused = True
-                break
-        if refused:
+        if excess[i] > 0.0:
             removed = target[i] - current[i]
             target[i] = current[i]
             target[n] += removed
             count = record_event(events, count, RULE_CORRELATION_CAP, i, removed)
             counts[RULE_CORRELATION_CAP] += 1
         elif current[i] <= 0.0:
-            held[n_held] = i  # a new position joins the held set (an existing one is in it already)
-            n_held += 1
+            _hold_for_correlation(i, cov, sigma, max_corr, excess)  # a new position joins the held set
     return count
 
 

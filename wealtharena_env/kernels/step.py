@@ -6,8 +6,9 @@ N assets and T bars per episode:
 * ``bars``         (B, T, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`); bars after the
                    current one are never read before they are reached (and, with price impact, are
                    rewritten when they are reached).
-* ``history``      (B, N, T) float64 — the bars' log returns again, asset-major, for the historical VaR
-                   (its inner loops then run over contiguous time); filled as bars are reached.
+* ``history``      (B, N + 1, T) float64 — the bars' log returns again, asset-major, for the historical VaR
+                   (its inner loops then run over contiguous time), and in row N the equal-weight market
+                   return of each bar (the market-state features); filled as bars are reached.
 * ``indicators``   (B, T, K, N) float32 — the indicator features of the ``"full"`` feature set (K = 0 otherwise),
                    computed when an episode is drawn.
 * ``zret``         (B, T, N) float32 — standardized, clipped log returns ``z_t = r_t / sigma_{t-1}`` of the
@@ -53,6 +54,7 @@ from wealtharena_env.kernels.execution import (
 )
 from wealtharena_env.kernels.features import (
     ewma_variance_update,
+    market_return,
     shared_size,
     standardized_return,
     write_agent_features,
@@ -255,6 +257,8 @@ def reset_env(
         zret[b, 0, i] = 0.0
         for t in range(warmup + 1):
             history[b, i, t] = bars[b, t, BAR_LOGRET, i]
+    for t in range(warmup + 1):
+        history[b, n_assets, t] = market_return(bars[b, t, BAR_LOGRET])
     for t in range(1, warmup + 1):
         returns = bars[b, t, BAR_LOGRET]
         for i in range(n_assets):
@@ -318,7 +322,7 @@ def _trade_agent(
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
         n_events, flags, cooldown = kk.apply_risk_layer(
             target, weights, shares, close, entry, cov, scratch[b, SCR_SIGMA, :n_assets],
-            history[b], d, limits, params[P_PERIODS_PER_YEAR],
+            history[b, :n_assets], d, limits, params[P_PERIODS_PER_YEAR],
             state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
             state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES], scratch[b, SCR_WORK])
         if state[AG_COOLDOWN] > 0.0 and cooldown == 0.0:
@@ -451,6 +455,7 @@ def step_env(
     for i in range(n_assets):
         zret[b, f, i] = standardized_return(returns_f[i], cov[i, i], bound)
         history[b, i, f] = returns_f[i]
+    history[b, n_assets, f] = market_return(returns_f)
     kk.ewma_covariance_update(cov, returns_f, decay)
     close_f = bar_f[BAR_CLOSE]
     weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
