@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -69,39 +68,136 @@ def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
     return spaces.MultiDiscrete(np.full(n_assets, 3, dtype=np.int64))
 
 
-_SCALAR_GETTER = itemgetter(*(col for _, col in _SCALAR_INFO))
-_SCALAR_KEYS = tuple(name for name, _ in _SCALAR_INFO)
+#: Scalar info keys whose values are Python ints (counts); the others are Python floats.
+_INT_INFO = frozenset({"nan_actions", "clipped_actions", "breaker_cooldown"})
 
 
-def _info_dict(
-    values: list[float], weights: np.ndarray, events: np.ndarray, assets: tuple[str, ...],
-    # bound once as fast locals (this runs for every agent on every step)
-    keys: tuple[str, ...] = _SCALAR_KEYS, getter: Any = _SCALAR_GETTER,
-    term_names: tuple[str, ...] = kr.TERM_NAMES,
-    rule_names: tuple[str, ...] = kk.RULE_NAMES, in_nan: int = ks.IN_NAN_ACTIONS,
-    in_clipped: int = ks.IN_CLIPPED_ACTIONS, in_cooldown: int = ks.IN_COOLDOWN, in_terms: int = ks.IN_TERMS,
-    in_events: int = ks.IN_N_EVENTS,
-) -> dict[str, Any]:
-    """One agent's info dict from its scalar columns (a list), its weights row and its info row's event block.
+def _info_literal() -> str:
+    """Source of the dict display of one agent's info, from the unpacked scalar columns ``c0, c1, ...``.
 
-    ``assets`` is the tickers followed by ``"portfolio"`` (event asset index -1 picks the last entry).
+    Generated from :data:`_SCALAR_INFO` and ``kernels.reward.TERM_NAMES`` so that the keys follow the kernels'
+    column layout; ``w`` (weights view) and ``events`` (the risk-event list expression) are filled in by the
+    caller's code.
     """
-    agent = dict(zip(keys, getter(values)))
-    agent["nan_actions"] = int(values[in_nan])
-    agent["clipped_actions"] = int(values[in_clipped])
-    agent["breaker_cooldown"] = int(values[in_cooldown])
-    agent["weights"] = weights
-    agent["reward_terms"] = dict(zip(term_names, values[in_terms:]))
-    n_events = int(values[in_events])
-    if n_events:
-        flat = events[: 3 * n_events].tolist()
-        agent["risk_events"] = [
-            {"rule": rule_names[int(flat[k])], "asset": assets[int(flat[k + 1])], "weight_removed": flat[k + 2]}
-            for k in range(0, len(flat), 3)
-        ]
-    else:
-        agent["risk_events"] = []
-    return agent
+    scalars = [f"{name!r}: {'int(c%d)' % col if name in _INT_INFO else 'c%d' % col}" for name, col in _SCALAR_INFO]
+    terms = ", ".join(f"{name!r}: c{ks.IN_TERMS + j}" for j, name in enumerate(kr.TERM_NAMES))
+    return "{" + ", ".join(scalars) + ", 'weights': w, 'reward_terms': {" + terms + "}, 'risk_events': events}"
+
+
+def _compile_info_builders() -> tuple[Any, Any, Any]:
+    """``(build_step, build_agents, build_row)``: see :class:`InfoBuilder`.
+
+    One dict display per agent (the keys are constants, the values locals unpacked from one ``tolist()``
+    row) costs a fraction of building the dict key by key; the source is generated once, here, so that it
+    follows the column constants of ``kernels/step.py``.
+    """
+    columns = ", ".join(f"c{j}" for j in range(ks.IN_WEIGHTS)) + ","
+    n_events = f"c{ks.IN_N_EVENTS}"
+    literal = _info_literal()
+    reward, terminated, truncated = f"c{ks.IN_REWARD}", f"c{ks.IN_TERMINATED} > 0.0", f"c{ks.IN_TRUNCATED} > 0.0"
+    source = f"""
+def build_step(obs, info, scalars, indices, keys, end, decode):
+    weights = info[:, {ks.IN_WEIGHTS}:end]
+    observations = {{}}
+    rewards = {{}}
+    terminations = {{}}
+    truncations = {{}}
+    infos = {{}}
+    for i, key in zip(indices, keys):
+        {columns} = scalars[i]
+        observations[key] = obs[i]
+        rewards[key] = {reward}
+        terminations[key] = {terminated}
+        truncations[key] = {truncated}
+        w = weights[i]
+        events = decode(info[i, end:end + 3 * int({n_events})].tolist()) if {n_events} else []
+        infos[key] = {literal}
+    return observations, rewards, terminations, truncations, infos
+
+
+def build_agents(info, scalars, indices, keys, end, decode):
+    weights = info[:, {ks.IN_WEIGHTS}:end]
+    infos = {{}}
+    for i, key in zip(indices, keys):
+        {columns} = scalars[i]
+        w = weights[i]
+        events = decode(info[i, end:end + 3 * int({n_events})].tolist()) if {n_events} else []
+        infos[key] = {literal}
+    return infos
+
+
+def build_row(row, end, decode):
+    {columns} = row[:{ks.IN_WEIGHTS}].tolist()
+    w = row[{ks.IN_WEIGHTS}:end]
+    events = decode(row[end:end + 3 * int({n_events})].tolist()) if {n_events} else []
+    return {literal}, {reward}, {terminated}, {truncated}
+"""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<{__name__} info builders>", "exec"), namespace)  # noqa: S102 - constant source
+    return namespace["build_step"], namespace["build_agents"], namespace["build_row"]
+
+
+_build_step, _build_agents, _build_row = _compile_info_builders()
+
+
+class InfoBuilder:
+    """Builds the agents' info dicts from a Simulation's info array; one per env (it binds the tickers).
+
+    ``risk_events`` lists every intervention of the risk layer this step as dicts ``{"rule", "asset",
+    "weight_removed"}`` (``asset`` is a ticker, or ``"portfolio"`` for portfolio-wide rules); it is decoded
+    only for agents whose event count is not 0. Every call returns new dicts and lists; ``weights`` is a
+    view of the (fresh) info array.
+    """
+
+    __slots__ = ("end_weights", "decode")
+
+    def __init__(self, tickers: tuple[str, ...]):
+        self.end_weights = ks.IN_WEIGHTS + len(tickers) + 1
+        assets = (*tickers, "portfolio")
+        # float code (as the info array stores it) -> name; plain dicts (their lookups are the fast ones)
+        asset_of = {float(k): name for k, name in enumerate(assets)}
+        asset_of[-1.0] = "portfolio"
+        rule_of = {float(k): name for k, name in enumerate(kk.RULE_NAMES)}
+        rule_names = tuple(kk.RULE_NAMES)
+
+        def decode(flat: list[float]) -> list[dict[str, Any]]:
+            """``[rule, asset, weight_removed] * n`` (floats) -> the ``risk_events`` list."""
+            it = iter(flat)
+            try:
+                return [{"rule": rule_of[r], "asset": asset_of[a], "weight_removed": w} for r, a, w in zip(it, it, it)]
+            except KeyError:  # a code that is not a table entry: index the names as integers
+                it = iter(flat)
+                return [{"rule": rule_names[int(r)], "asset": assets[int(a)], "weight_removed": w}
+                        for r, a, w in zip(it, it, it)]
+
+        self.decode = decode
+
+    def step(self, obs: np.ndarray, info: np.ndarray, scalars: list[list[float]], indices: Any, keys: Any
+             ) -> tuple[dict[Any, np.ndarray], dict[Any, float], dict[Any, bool], dict[Any, bool], dict[Any, dict[str, Any]]]:
+        """``(observations, rewards, terminations, truncations, infos)`` dicts of a parallel env's step for the
+        agents ``indices`` (``keys`` their dict keys, in the same order), from one environment's (A, D) obs
+        and (A, I) info arrays (both fresh per step) and ``scalars = info[:, :IN_WEIGHTS].tolist()``."""
+        return _build_step(obs, info, scalars, indices, keys, self.end_weights, self.decode)
+
+    def agents(self, info: np.ndarray, scalars: list[list[float]], indices: Any, keys: Any) -> dict[Any, dict[str, Any]]:
+        """``{key: info dict}`` of the agents ``indices`` (``keys`` their dict keys, in the same order) of one
+        environment, from its (A, I) info array (fresh per step) and ``scalars = info[:, :IN_WEIGHTS].tolist()``."""
+        return _build_agents(info, scalars, indices, keys, self.end_weights, self.decode)
+
+    def rows(self, info: np.ndarray, indices: Any, scalars: list[list[float]] | None = None) -> list[dict[str, Any]]:
+        """The info dicts of the agents ``indices`` from one environment's (A, I) info array, as a list."""
+        if scalars is None:
+            scalars = info[:, : ks.IN_WEIGHTS].tolist()
+        indices = list(indices)
+        return list(_build_agents(info, scalars, indices, range(len(indices)), self.end_weights, self.decode).values())
+
+    def row(self, row: np.ndarray) -> dict[str, Any]:
+        """The info dict of one agent from its row of the info array."""
+        return _build_row(row, self.end_weights, self.decode)[0]
+
+    def step_row(self, row: np.ndarray) -> tuple[dict[str, Any], float, bool, bool]:
+        """``(info dict, reward, terminated, truncated)`` of one agent from its row of the info array."""
+        return _build_row(row, self.end_weights, self.decode)
 
 
 def agent_infos(
@@ -109,26 +205,18 @@ def agent_infos(
 ) -> list[dict[str, Any]]:
     """The info dicts of the agents ``indices`` of one environment, from its (A, I) info array (fresh per step).
 
-    ``scalars`` may pass ``info[:, :IN_WEIGHTS].tolist()`` when the caller already has it.
+    ``scalars`` may pass ``info[:, :IN_WEIGHTS].tolist()`` when the caller already has it. Envs keep an
+    :class:`InfoBuilder` instead (this builds one per call).
 
     ``risk_events`` lists every intervention of the risk layer this step as dicts ``{"rule", "asset",
     "weight_removed"}`` (``asset`` is a ticker, or ``"portfolio"`` for portfolio-wide rules).
     """
-    end_weights = ks.IN_WEIGHTS + len(tickers) + 1
-    if scalars is None:
-        scalars = info[:, : ks.IN_WEIGHTS].tolist()
-    weights = info[:, ks.IN_WEIGHTS:end_weights]
-    events = info[:, end_weights:]
-    assets = (*tickers, "portfolio")
-    build = _info_dict
-    return [build(scalars[i], weights[i], events[i], assets) for i in indices]
+    return InfoBuilder(tickers).rows(info, indices, scalars)
 
 
 def agent_info(row: np.ndarray, tickers: tuple[str, ...]) -> dict[str, Any]:
     """The info dict of one agent from its row of the info array (see :func:`agent_infos`)."""
-    end_weights = ks.IN_WEIGHTS + len(tickers) + 1
-    return _info_dict(row[: ks.IN_WEIGHTS].tolist(), row[ks.IN_WEIGHTS:end_weights], row[end_weights:],
-                      (*tickers, "portfolio"))
+    return InfoBuilder(tickers).row(row)
 
 
 def episode_summary(sim: Simulation, agent_index: int, env_index: int = 0) -> dict[str, Any]:

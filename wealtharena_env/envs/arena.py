@@ -11,8 +11,8 @@ from pettingzoo import ParallelEnv
 from wealtharena_env.config import ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     DATA_KWARGS,
+    InfoBuilder,
     action_space,
-    agent_infos,
     check_render_mode,
     episode_summary,
     observation_space,
@@ -139,6 +139,18 @@ class ArenaEnv(ParallelEnv):
         self.action_spaces = {a: act_space for a in self.possible_agents}
         self._n_action = self.sim.n_action
         self._n_assets = self.sim.n_assets
+        self._infos = InfoBuilder(self.sim.tickers)
+        self._all_index = range(len(self.possible_agents))
+        self._buffer: np.ndarray | None = None  # the sim's action buffer the views below are of
+        self._action_rows: list[np.ndarray] = []
+        self._acted: np.ndarray | None = None
+
+    def _bind_actions(self) -> None:
+        """Views of the simulation's action buffer: each agent's action entries and the "acted" column."""
+        buffer = self.sim.actions
+        self._buffer = buffer
+        self._action_rows = [buffer[0, i, : self._n_action] for i in self._all_index]
+        self._acted = buffer[0, :, self._n_action]
 
     @property
     def max_cycles(self) -> int:
@@ -158,9 +170,8 @@ class ArenaEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None):
         obs, info = self.sim.reset(seeds=[seed])
         self.agents = self.possible_agents[:]
-        tickers = self.sim.tickers
         observations = dict(zip(self.possible_agents, obs[0]))
-        infos = dict(zip(self.possible_agents, agent_infos(info[0], tickers, range(len(self.possible_agents)))))
+        infos = self._infos.agents(info[0], info[0, :, : ks.IN_WEIGHTS].tolist(), self._all_index, self.possible_agents)
         if self.render_mode == "human":
             self.render()
         return observations, infos
@@ -168,9 +179,13 @@ class ArenaEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         if not self.agents:
             raise ConfigError("step() called with no live agents: the episode is over, call reset() first.")
-        buffer = self.sim.actions[0]
-        buffer[:, -1] = 0.0
+        sim = self.sim
+        if sim.actions is not self._buffer:
+            self._bind_actions()
+        acted = self._acted
+        acted[:] = 0.0
         index = self._index
+        rows = self._action_rows
         n_action = self._n_action
         shape = (n_action,)
         for agent, action in actions.items():
@@ -178,37 +193,32 @@ class ArenaEnv(ParallelEnv):
             if i is None:
                 raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
             if type(action) is np.ndarray and action.shape == shape:  # the common case, checked cheaply
-                row = buffer[i]
-                row[:n_action] = action
-                row[n_action] = 1.0
+                try:
+                    rows[i][...] = action
+                except (ValueError, TypeError):  # e.g. strings: write_action raises the ConfigError
+                    write_action(sim.actions[0, i], action, agent, n_action)
+                acted[i] = 1.0
             elif action is not None:
-                write_action(buffer[i], action, agent, n_action)
-        obs, info = self.sim.step()
+                write_action(sim.actions[0, i], action, agent, n_action)
+        obs, info = sim.step()
         row = info[0]
-        scalars = row[:, : ks.IN_WEIGHTS].tolist()
-        terminated = [values[ks.IN_TERMINATED] > 0.0 for values in scalars]
-        truncated = [values[ks.IN_TRUNCATED] > 0.0 for values in scalars]
-        rewards_all = [values[ks.IN_REWARD] for values in scalars]
         names = self.possible_agents
-        if len(self.agents) == len(names):
-            live_index: list[int] | range = range(len(names))
+        live = self.agents
+        if len(live) == len(names):  # every agent live
+            live_index: list[int] | range = self._all_index
             live_names = names
         else:
-            live_index = [i for i, a in enumerate(names) if a in self.agents]
+            live_index = [i for i, a in enumerate(names) if a in live]
             live_names = [names[i] for i in live_index]
-        agent_obs = obs[0]
-        observations = {a: agent_obs[i] for i, a in zip(live_index, live_names)}
-        rewards = {a: rewards_all[i] for i, a in zip(live_index, live_names)}
-        terminations = {a: terminated[i] for i, a in zip(live_index, live_names)}
-        truncations = {a: truncated[i] for i, a in zip(live_index, live_names)}
-        infos = dict(zip(live_names, agent_infos(row, self.sim.tickers, live_index, scalars)))
-        if any(terminated) or any(truncated):
+        observations, rewards, terminations, truncations, infos = self._infos.step(
+            obs[0], row, row[:, : ks.IN_WEIGHTS].tolist(), live_index, live_names)
+        if True in terminations.values() or True in truncations.values():
             for i, a in zip(live_index, live_names):
-                if truncated[i]:
+                if truncations[a]:
                     infos[a]["TimeLimit.truncated"] = True
-                if truncated[i] or terminated[i]:
-                    infos[a]["episode"] = episode_summary(self.sim, i)
-            self.agents = [a for i, a in zip(live_index, live_names) if not (terminated[i] or truncated[i])]
+                if truncations[a] or terminations[a]:
+                    infos[a]["episode"] = episode_summary(sim, i)
+            self.agents = [a for a in live_names if not (terminations[a] or truncations[a])]
         if self.render_mode == "human":
             self.render()
         return observations, rewards, terminations, truncations, infos

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     DATA_KWARGS,
+    InfoBuilder,
     action_space,
-    agent_info,
     check_render_mode,
     episode_summary,
     observation_space,
@@ -18,7 +19,6 @@ from wealtharena_env.envs._common import (
     write_action,
 )
 from wealtharena_env.errors import ConfigError
-from wealtharena_env.kernels import step as ks
 from wealtharena_env.sim import Simulation
 
 
@@ -95,7 +95,18 @@ class PortfolioEnv(gym.Env):
         self.observation_space = observation_space(self.sim)
         self.action_space = action_space(self.config, self.sim.n_assets)
         self._n_action = self.sim.n_action
+        self._action_shape = (self._n_action,)
+        self._infos = InfoBuilder(self.sim.tickers)
+        self._buffer: np.ndarray | None = None  # the sim's action buffer the views below are of
+        self._row: np.ndarray | None = None
+        self._action_row: np.ndarray | None = None
         self._done = True
+
+    def _bind_actions(self) -> None:
+        """Views of the simulation's action buffer: the agent's row and its action entries."""
+        self._buffer = self.sim.actions
+        self._row = self._buffer[0, 0]
+        self._action_row = self._row[: self._n_action]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -103,23 +114,30 @@ class PortfolioEnv(gym.Env):
         self._done = False
         if self.render_mode == "human":
             self.render()
-        return obs[0, 0], agent_info(info[0, 0], self.sim.tickers)
+        return obs[0, 0], self._infos.row(info[0, 0])
 
     def step(self, action: Any):
         if self._done:
             raise ConfigError("step() called after the episode ended; call reset() first.")
-        write_action(self.sim.actions[0, 0], action, "agent", self._n_action)
-        obs, info = self.sim.step()
-        row = info[0, 0]
-        terminated = bool(row[ks.IN_TERMINATED] > 0)
-        truncated = bool(row[ks.IN_TRUNCATED] > 0)
-        self._done = terminated or truncated
-        out = agent_info(row, self.sim.tickers)
-        if self._done:
-            out["episode"] = episode_summary(self.sim, 0)
+        sim = self.sim
+        if sim.actions is not self._buffer:
+            self._bind_actions()
+        if type(action) is np.ndarray and action.shape == self._action_shape:  # the common case, checked cheaply
+            try:
+                self._action_row[...] = action
+            except (ValueError, TypeError):  # e.g. strings: write_action raises the ConfigError
+                write_action(self._row, action, "agent", self._n_action)
+            self._row[self._n_action] = 1.0
+        else:
+            write_action(self._row, action, "agent", self._n_action)
+        obs, info = sim.step()
+        out, reward, terminated, truncated = self._infos.step_row(info[0, 0])
+        if terminated or truncated:
+            self._done = True
+            out["episode"] = episode_summary(sim, 0)
         if self.render_mode == "human":
             self.render()
-        return obs[0, 0], float(row[ks.IN_REWARD]), terminated, truncated, out
+        return obs[0, 0], reward, terminated, truncated, out
 
     def render(self) -> Any:
         return render_env(self.sim, self.config.agent_names, self.render_mode)

@@ -27,8 +27,8 @@ from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     _SCALAR_INFO,
     DATA_KWARGS,
+    InfoBuilder,
     action_space,
-    agent_info,
     check_render_mode,
     episode_summary,
     observation_space,
@@ -93,7 +93,7 @@ def _write_actions(sim: Simulation, actions: Any, expected: tuple[int, ...]) -> 
 class _InfoLayout:
     """How the ``(K, A, I)`` info array maps onto the single envs' info dicts, in gymnasium's vector form.
 
-    Built once per vector env by probing :func:`~wealtharena_env.envs._common.agent_info` (the single envs'
+    Built once per vector env by probing :meth:`~wealtharena_env.envs._common.InfoBuilder.row` (the single envs'
     info builder), so the vector infos carry the same keys and dtypes as a ``SyncVectorEnv`` of single envs
     (when every environment carries every key, the ``_key`` masks are one shared read-only all-True array):
     scalar columns become ``(K,)`` (or ``(K, A)``) arrays, ``weights`` a ``(K, [A,] N + 1)`` array,
@@ -102,14 +102,15 @@ class _InfoLayout:
     ``wealtharena_env.kernels.risk.RULE_NAMES``, asset index or -1 for the portfolio, weight removed), valid
     for the first ``risk_event_count`` rows — because decoding them into dicts costs Python work per agent
     per step; ``decode_risk_events=True`` gives the single envs' ``risk_events`` lists (object array)
-    instead. A key the probe does not recognise is filled per row by ``agent_info`` itself.
+    instead. A key the probe does not recognise is filled per row by the info builder itself.
     """
 
     def __init__(self, sim: Simulation, decode_risk_events: bool = False):
         self.tickers = sim.tickers
+        self._builder = InfoBuilder(sim.tickers)
         self.decode_risk_events = decode_risk_events
         self.events = slice(ks.IN_WEIGHTS + sim.n_assets + 1, ks.IN_WEIGHTS + sim.n_assets + 1 + 3 * ks.max_events(sim.n_assets))
-        probe = agent_info(np.zeros(sim.info_size), sim.tickers)
+        probe = self._builder.row(np.zeros(sim.info_size))
         columns = dict(_SCALAR_INFO)
         n = sim.n_assets
         self.plan: list[tuple[str, str, Any]] = []
@@ -125,7 +126,7 @@ class _InfoLayout:
                 self.plan.append(("risk_event_table", "table", None))
             elif key == "risk_events" and isinstance(value, list):
                 self.plan.append((key, "events", None))
-            else:  # pragma: no cover - a key added to agent_info later: correct, if slower
+            else:  # pragma: no cover - a key added to the info builder later: correct, if slower
                 self.plan.append((key, "generic", None))
         self.n_masks = len(self.plan) + sum(len(spec) for _, kind, spec in self.plan if kind == "terms")
         self._all_true: np.ndarray | None = None
@@ -184,7 +185,7 @@ class _InfoLayout:
             if kind == "events" and flat_rows[r, ks.IN_N_EVENTS] == 0.0:
                 flat[r] = []
             else:
-                flat[r] = agent_info(flat_rows[r], self.tickers)[key]
+                flat[r] = self._builder.row(flat_rows[r])[key]
         return values
 
 
