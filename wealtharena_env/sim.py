@@ -154,7 +154,8 @@ class Simulation:
         self.params = pack_params(config)
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
         self.bars = np.zeros((b, config.bars_per_episode, N_BAR_FIELDS, n))
-        self.returns = np.zeros((b, n + 1, config.bars_per_episode))  # log returns asset-major + the market's
+        # log returns asset-major, then the market series of kernels.features.market_series_update
+        self.returns = np.zeros((b, n + kf.N_MARKET_SERIES, config.bars_per_episode))
         self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
         self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
@@ -184,8 +185,8 @@ class Simulation:
 
     @property
     def history(self) -> np.ndarray:
-        """Log returns of the bars reached so far, asset-major, (B, N, T) (a view of ``returns``, whose row N is
-        the equal-weight market return)."""
+        """Log returns of the bars reached so far, asset-major, (B, N, T) (a view of ``returns``, whose rows
+        after the N assets' hold the market series of the market-state features)."""
         return self.returns[:, : self.n_assets]
 
     @property

@@ -1,7 +1,7 @@
 """Observation kernels: per-asset and market-wide features (shared by all agents) and per-agent features.
 
 Axis order: ``bars[t, field, i]`` as in :mod:`wealtharena_env.kernels.market`; ``history[i, t]`` the same log
-returns asset-major (row ``N``: the equal-weight market return); observations are float32 vectors. Everything written for bar ``d`` reads only bars
+returns asset-major (rows ``N..``: the market series of :func:`market_series_update`); observations are float32 vectors. Everything written for bar ``d`` reads only bars
 ``<= d`` (no look-ahead).
 
 Observation layout for ``N`` assets, a window of ``W`` bars and ``K`` indicator features per asset (``K = 0``
@@ -127,13 +127,35 @@ def standardized_return(log_return: float, previous_variance: float, bound: floa
     return clip(log_return / np.sqrt(previous_variance), bound)
 
 
+#: Rows after the N asset rows of ``history`` (per-bar market series written by :func:`market_series_update`).
+MARKET_RETURN = 0
+MARKET_WINDOW_SUM = 1
+MARKET_WINDOW_ENERGY = 2
+N_MARKET_SERIES = 3
+
+
 @njit(**STEP_KERNEL_OPTIONS)
-def market_return(returns: np.ndarray) -> float:
-    """The equal-weight market log return of one bar: ``m_t = (sum_i r_{t,i}) / N`` (summed in asset order)."""
+def market_series_update(history: np.ndarray, n_assets: int, bar: int, window: int) -> None:
+    """Write bar ``bar``'s market series into rows ``N + MARKET_*`` of ``history`` (N asset rows first), once,
+    when the bar is reached (so each observation reads them in O(L) instead of O(L N))::
+
+        m_t = (sum_i r_{t,i}) / N                           equal-weight market log return (asset order)
+        S_t = sum_{k=t-W+1..t} m_k                          its W-bar sum (oldest first), from t = W - 1 on
+        E_t = sum_{k=t-W+1..t} m_k^2                        its W-bar energy (sum of squares)
+    """
     total = 0.0
-    for i in range(returns.shape[0]):
-        total += returns[i]
-    return total / returns.shape[0]
+    for i in range(n_assets):
+        total += history[i, bar]
+    market = history[n_assets + MARKET_RETURN]
+    market[bar] = total / n_assets
+    if bar >= window - 1:
+        level = 0.0
+        energy = 0.0
+        for k in range(bar - window + 1, bar + 1):
+            level += market[k]
+            energy += market[k] * market[k]
+        history[n_assets + MARKET_WINDOW_SUM, bar] = level
+        history[n_assets + MARKET_WINDOW_ENERGY, bar] = energy
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -143,9 +165,9 @@ def write_market_features(
 ) -> None:
     """Write the shared part of the observation for decision bar ``bar`` into ``out[:shared_size]``.
 
-    ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history`` (N + 1, T)
-    the log returns, row N the equal-weight market log return ``m_t = (sum_i r_{t,i}) / N``
-    (:func:`market_return`, written once per bar as it is reached); ``indicators`` (T, K, N) float32 the indicator features (K may be 0); ``cov`` the EWMA
+    ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history``
+    (N + N_MARKET_SERIES, T) the log returns, then the market series of :func:`market_series_update`
+    (written once per bar as it is reached; ``lookback >= window``); ``indicators`` (T, K, N) float32 the indicator features (K may be 0); ``cov`` the EWMA
     covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least ``lookback``.
     Layout and formulas in the module docstring::
 
@@ -181,29 +203,20 @@ def write_market_features(
         row32 = indicators[bar, k]
         for i in range(n):
             out[base + k * n + i] = row32[i]
-    # market state: the equal-weight market return over the last `lookback` bars (oldest first) in work
-    start = bar - lookback + 1
-    market_returns = history[n]
-    for t in range(lookback):
-        work[t] = market_returns[start + t]
-    trend = 0.0
-    for t in range(lookback - window, lookback):
-        trend += work[t]
+    # market state from the per-bar market series (rows N.. of history, see market_series_update)
+    market_returns = history[n + MARKET_RETURN]
+    energy = history[n + MARKET_WINDOW_ENERGY]
+    trend = history[n + MARKET_WINDOW_SUM, bar]
     sigma_m = np.sqrt(max(market_var, 1e-18))
-    # rolling W-bar sums of squares, from the first full window to the current one
-    current = 0.0
-    for t in range(lookback - window, lookback):
-        current += work[t] * work[t]
-    rolling = 0.0
-    for t in range(window):
-        rolling += work[t] * work[t]
-    below = 1 if rolling <= current else 0
-    count = 1
-    for t in range(window, lookback):
-        rolling += work[t] * work[t] - work[t - window] * work[t - window]
-        count += 1
-        if rolling <= current * (1.0 + 1e-12):
+    # share of the W-bar windows ending in the last L bars whose energy is at or below the current one
+    current = energy[bar]
+    first = bar - lookback + window
+    below = 1 if energy[first] <= current else 0
+    threshold = current * (1.0 + 1e-12)
+    for t in range(first + 1, bar + 1):
+        if energy[t] <= threshold:
             below += 1
+    count = lookback - window + 1
     mean_r = market_returns[bar]
     spread = 0.0
     for i in range(n):

@@ -6,9 +6,9 @@ N assets and T bars per episode:
 * ``bars``         (B, T, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`); bars after the
                    current one are never read before they are reached (and, with price impact, are
                    rewritten when they are reached).
-* ``history``      (B, N + 1, T) float64 — the bars' log returns again, asset-major, for the historical VaR
-                   (its inner loops then run over contiguous time), and in row N the equal-weight market
-                   return of each bar (the market-state features); filled as bars are reached.
+* ``history``      (B, N + 3, T) float64 — the bars' log returns again, asset-major, for the historical VaR
+                   (its inner loops then run over contiguous time), then the market series of the market-state
+                   features (:func:`.features.market_series_update`); filled as bars are reached.
 * ``indicators``   (B, T, K, N) float32 — the indicator features of the ``"full"`` feature set (K = 0 otherwise),
                    computed when an episode is drawn.
 * ``zret``         (B, T, N) float32 — standardized, clipped log returns ``z_t = r_t / sigma_{t-1}`` of the
@@ -54,7 +54,7 @@ from wealtharena_env.kernels.execution import (
 )
 from wealtharena_env.kernels.features import (
     ewma_variance_update,
-    market_return,
+    market_series_update,
     shared_size,
     standardized_return,
     write_agent_features,
@@ -258,7 +258,7 @@ def reset_env(
         for t in range(warmup + 1):
             history[b, i, t] = bars[b, t, BAR_LOGRET, i]
     for t in range(warmup + 1):
-        history[b, n_assets, t] = market_return(bars[b, t, BAR_LOGRET])
+        market_series_update(history[b], n_assets, t, window)
     for t in range(1, warmup + 1):
         returns = bars[b, t, BAR_LOGRET]
         for i in range(n_assets):
@@ -455,7 +455,7 @@ def step_env(
     for i in range(n_assets):
         zret[b, f, i] = standardized_return(returns_f[i], cov[i, i], bound)
         history[b, i, f] = returns_f[i]
-    history[b, n_assets, f] = market_return(returns_f)
+    market_series_update(history[b], n_assets, f, window)
     kk.ewma_covariance_update(cov, returns_f, decay)
     close_f = bar_f[BAR_CLOSE]
     weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
