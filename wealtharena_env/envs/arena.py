@@ -182,12 +182,11 @@ class ArenaEnv(ParallelEnv):
         sim = self.sim
         if sim.actions is not self._buffer:
             self._bind_actions()
-        acted = self._acted
-        acted[:] = 0.0
         index = self._index
         rows = self._action_rows
         n_action = self._n_action
         shape = (n_action,)
+        acting = 0
         for agent, action in actions.items():
             i = index.get(agent)
             if i is None:
@@ -197,9 +196,19 @@ class ArenaEnv(ParallelEnv):
                     rows[i][...] = action
                 except (ValueError, TypeError):  # e.g. strings: write_action raises the ConfigError
                     write_action(sim.actions[0, i], action, agent, n_action)
-                acted[i] = 1.0
+                acting += 1
             elif action is not None:
                 write_action(sim.actions[0, i], action, agent, n_action)
+                acting += 1
+        # the "acted" column: 1 for the agents that gave an action (None or no entry: the agent holds)
+        acted = self._acted
+        if acting == len(rows):
+            acted.fill(1.0)
+        else:
+            acted.fill(0.0)
+            for agent, action in actions.items():
+                if action is not None:
+                    acted[index[agent]] = 1.0
         obs, info = sim.step()
         row = info[0]
         names = self.possible_agents
