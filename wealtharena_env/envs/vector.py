@@ -48,7 +48,7 @@ def _step_with_autoreset(sim: Simulation, reset_mask: np.ndarray) -> tuple[np.nd
     ``reset_mask`` environments are drawn from their own generators (a Python loop over those environments
     only, since the market source needs their ``numpy.random.Generator``).
     """
-    return sim.step(reset_mask=reset_mask if reset_mask.any() else None)
+    return sim.step(reset_mask=reset_mask if np.count_nonzero(reset_mask) else None)
 
 
 def _seed_list(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int | None]:
@@ -80,14 +80,19 @@ def _write_actions(sim: Simulation, actions: Any, expected: tuple[int, ...]) -> 
     Values are not checked (NaN / inf / out of range are sanitised and counted by the kernels); a wrong
     shape or a non-numeric batch raises :class:`ConfigError`.
     """
-    try:
-        array = np.asarray(actions, dtype=np.float64)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"actions must be numeric of shape {expected}: {exc}") from None
-    if array.shape != expected:
-        raise ConfigError(f"actions must have shape {expected}, got {array.shape}.")
-    sim.actions[..., :-1] = array.reshape(sim.actions[..., :-1].shape)
-    sim.actions[..., -1] = 1.0
+    if type(actions) is np.ndarray and actions.shape == expected and actions.dtype.kind in "fiub":
+        array = actions  # numeric already: cast while copying into the buffer
+    else:
+        try:
+            array = np.asarray(actions, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"actions must be numeric of shape {expected}: {exc}") from None
+        if array.shape != expected:
+            raise ConfigError(f"actions must have shape {expected}, got {array.shape}.")
+    buffer = sim.actions
+    target = buffer[..., :-1]
+    target[...] = array.reshape(target.shape)
+    buffer[..., -1] = 1.0
 
 
 class _InfoLayout:
@@ -130,6 +135,39 @@ class _InfoLayout:
                 self.plan.append((key, "generic", None))
         self.n_masks = len(self.plan) + sum(len(spec) for _, kind, spec in self.plan if kind == "terms")
         self._all_true: np.ndarray | None = None
+        self._fill = self._compile()
+
+    def _compile(self) -> Any:
+        """``fill(rows, masks, present, table_shape)``: the vector-info dict of :attr:`plan` as one dict display.
+
+        Straight-line code generated from the plan (the keys, columns and mask rows are constants in it), so a
+        step pays for the arrays it hands out and not for walking the plan.
+        """
+        items: list[str] = []
+        m = 0
+        for key, kind, spec in self.plan:
+            if kind == "scalar":
+                col, dtype = spec
+                items.append(f"{key!r}: rows[..., {col}]" if dtype is np.float64
+                             else f"{key!r}: rows[..., {col}].astype(np.{np.dtype(dtype).name})")
+            elif kind == "slice":
+                items.append(f"{key!r}: rows[..., {spec.start}:{spec.stop}]")
+            elif kind == "table":  # (rule index, asset index or -1, weight removed) per event, zero-padded
+                items.append(f"{key!r}: rows[..., {self.events.start}:{self.events.stop}].reshape(table_shape)")
+            elif kind == "terms":
+                terms = []
+                for name, col in spec:
+                    terms.append(f"{name!r}: rows[..., {col}], {'_' + name!r}: masks[{m}]")
+                    m += 1
+                items.append(f"{key!r}: {{{', '.join(terms)}}}")
+            else:
+                items.append(f"{key!r}: objects(rows, {key!r}, {kind!r}, present)")
+            items.append(f"{'_' + key!r}: masks[{m}]")
+            m += 1
+        source = "def fill(rows, masks, present, table_shape, objects):\n    return {" + ", ".join(items) + "}\n"
+        namespace: dict[str, Any] = {"np": np}
+        exec(compile(source, f"<{__name__} vector info>", "exec"), namespace)  # noqa: S102 - built from the plan
+        return namespace["fill"]
 
     def build(self, info: np.ndarray, present: np.ndarray | None, squeeze: bool) -> dict[str, Any]:
         """The vector-info dict; ``info`` must be a fresh array the caller owns (float entries are views).
@@ -149,30 +187,7 @@ class _InfoLayout:
         else:
             masks = np.empty((self.n_masks, num_envs), dtype=np.bool_)
             masks[:] = present
-        m = 0
-        out: dict[str, Any] = {}
-        for key, kind, spec in self.plan:
-            if kind == "scalar":
-                col, dtype = spec
-                values = rows[..., col]
-                out[key] = values if dtype is np.float64 else values.astype(dtype)
-            elif kind == "slice":
-                out[key] = rows[..., spec]
-            elif kind == "table":  # (rule index, asset index or -1, weight removed) per event, zero-padded
-                block = rows[..., self.events]
-                out[key] = block.reshape(*block.shape[:-1], -1, 3)
-            elif kind == "terms":
-                terms: dict[str, Any] = {}
-                for name, col in spec:
-                    terms[name] = rows[..., col]
-                    terms["_" + name] = masks[m]
-                    m += 1
-                out[key] = terms
-            else:
-                out[key] = self._objects(rows, key, kind, present)
-            out["_" + key] = masks[m]
-            m += 1
-        return out
+        return self._fill(rows, masks, present, (*rows.shape[:-1], -1, 3), self._objects)
 
     def _objects(self, rows: np.ndarray, key: str, kind: str, present: np.ndarray | None) -> np.ndarray:
         values = np.empty(rows.shape[:-1], dtype=object)
@@ -369,13 +384,13 @@ class PortfolioVectorEnv(VectorEnv):
         rewards = rows[:, ks.IN_REWARD].copy()
         terminations = rows[:, ks.IN_TERMINATED] > 0
         truncations = rows[:, ks.IN_TRUNCATED] > 0
-        if reset_mask.any():
+        if np.count_nonzero(reset_mask):
             rewards[reset_mask] = 0.0
             terminations[reset_mask] = False
             truncations[reset_mask] = False
         self._autoreset = terminations | truncations
         infos = self._infos.build(info, None, True)
-        for k in np.flatnonzero(self._autoreset):  # the single env's end-of-episode summary
+        for k in self._autoreset.nonzero()[0]:  # the single env's end-of-episode summary
             _merge_info(infos, {"episode": episode_summary(self.sim, 0, int(k))}, int(k), (self.num_envs,))
         if self.render_mode == "human":
             self.render()
@@ -508,22 +523,23 @@ class ArenaVecEnv:
         _write_actions(self.sim, actions, self._action_shape)
         reset_mask = self._autoreset
         obs, info = _step_with_autoreset(self.sim, reset_mask)
-        self._agent_ended[reset_mask] = False
         rewards = info[:, :, ks.IN_REWARD].copy()
         terminations = info[:, :, ks.IN_TERMINATED] > 0
         truncations = info[:, :, ks.IN_TRUNCATED] > 0
-        if reset_mask.any():
+        if np.count_nonzero(reset_mask):
+            self._agent_ended[reset_mask] = False
             rewards[reset_mask] = 0.0
             terminations[reset_mask] = False
             truncations[reset_mask] = False
         # An environment is over when every agent is terminated or truncated. The time limit truncates all
         # agents of an environment together, so only a termination before it needs the per-agent reduction.
         done = truncations[:, 0].copy()
-        if terminations.any():
+        any_terminated = np.count_nonzero(terminations) > 0
+        if any_terminated:
             done |= (terminations | truncations).all(axis=1)
         self._autoreset = done
         infos = self._infos.build(info, None, False)
-        if done.any() or terminations.any():
+        if any_terminated or np.count_nonzero(done):
             ended = (terminations | truncations) & ~self._agent_ended
             self._agent_ended |= ended
             shape = (self.num_envs, self.num_agents)
