@@ -335,3 +335,34 @@ def test_impact_arena_stays_finite_under_herding(seed):
         for a in infos:
             assert np.isfinite(rewards[a]) and np.all(np.isfinite(obs[a]))
             assert infos[a]["cash"] >= 0.0 and infos[a]["portfolio_value"] > 0.0
+
+
+# ----------------------------------------------------------------------------- outputs fully written
+@PROPERTY
+@given(seed=st.integers(0, 2**16), n_assets=st.integers(1, 6), scale=st.sampled_from([1.0, 5.0]))
+def test_step_writes_every_output_column(seed, n_assets, scale):
+    """Simulation.step hands the kernel uninitialised output arrays: every obs and info entry must be written
+    (unused risk-event slots as 0), whatever the prior content of the memory."""
+    sim = Simulation(small_config(n_assets=n_assets, episode_length=5), batch_size=2)
+    sim.reset(seeds=[seed, seed + 1])
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        sim.actions[..., :-1] = random_actions(rng, sim, scale)
+        sim.actions[..., -1] = 1.0
+        saved = [a.copy() for a in (sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
+                                    sim.asset_state, sim.clock, sim.scratch)]
+        outputs = []
+        for fill in (np.nan, 0.0):
+            for array, copy in zip((sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
+                                    sim.asset_state, sim.clock, sim.scratch), saved):
+                array[...] = copy
+            obs = np.full((2, sim.n_agents, sim.obs_size), fill, dtype=np.float32)
+            info = np.full((2, sim.n_agents, sim.info_size), fill)
+            assert ks.step_batch(sim._no_reset, sim.bars, sim.returns, sim.zret, sim.indicators, sim.positions,
+                                 sim.agent_state, sim.asset_state, sim.clock, sim.actions, sim.params,
+                                 sim.agent_params, obs, info, sim.scratch) == 0
+            outputs.append((obs, info))
+        (obs_nan, info_nan), (obs_zero, info_zero) = outputs
+        assert not np.isnan(obs_nan).any() and not np.isnan(info_nan).any()
+        np.testing.assert_array_equal(obs_nan, obs_zero)
+        np.testing.assert_array_equal(info_nan, info_zero)

@@ -323,7 +323,7 @@ class Simulation:
             indices = [int(k) for k in np.flatnonzero(reset_mask)]
             self._draw_episodes(indices, [None] * len(indices))
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
-        info = np.zeros((self.batch_size, self.n_agents, self.info_size))  # unused event slots stay 0
+        info = np.empty((self.batch_size, self.n_agents, self.info_size))  # the kernel writes every column
         finished = self._step_kernel(reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions,
                                      self.agent_state, self.asset_state, self.clock, self.actions, self.params,
                                      self.agent_params, obs, info, self.scratch)

@@ -30,7 +30,8 @@ N assets and T bars per episode:
 
 Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, info_width(N)) float64 whose
 first column is the reward (layout: ``IN_*`` scalars, ``N_TERMS`` reward terms, N + 1 weights, then up to
-``max_events(N)`` risk events of 3 floats). Environment ``b`` reads and writes only index ``b`` of every batch
+``max_events(N)`` risk events of 3 floats; every column is written, unused event slots with 0, so the
+outputs need no zeroing beforehand). Environment ``b`` reads and writes only index ``b`` of every batch
 array, so a batch of B environments is bit-identical to B single environments (batch invariance).
 
 Timing: decision ``t`` is taken on bar ``d = warmup + t`` after the agent saw bars ``<= d``; its orders fill
@@ -152,6 +153,7 @@ SCR_MAX_SHARES = 8  # participation limit in shares per asset on the decision ba
 N_SCRATCH = 9
 
 
+@njit(**STEP_KERNEL_OPTIONS)
 def max_events(n_assets: int) -> int:
     """Risk events one agent can produce in one step: 3 per asset rules (exit, cap, correlation) + 6."""
     return 3 * n_assets + 6
@@ -160,6 +162,15 @@ def max_events(n_assets: int) -> int:
 def info_width(n_assets: int) -> int:
     """Columns of ``info_out``: scalars, reward terms, N + 1 weights, 3 floats per possible event."""
     return IN_WEIGHTS + n_assets + 1 + 3 * max_events(n_assets)
+
+
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
+def _clear_events(info: np.ndarray, n_assets: int, n_events: float) -> None:
+    """Zero the event slots of one agent's info row after its ``n_events`` recorded events (the output
+    arrays are not pre-zeroed: every column is written on every step)."""
+    start = IN_WEIGHTS + n_assets + 1 + 3 * int(n_events)
+    for k in range(start, info.shape[0]):
+        info[k] = 0.0
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
@@ -280,6 +291,7 @@ def reset_env(
         for k in range(IN_WEIGHTS):
             info[k] = 0.0
         info[IN_BUY_FILL_FRACTION] = 1.0
+        _clear_events(info, n_assets, 0.0)
     _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
 
@@ -432,9 +444,11 @@ def step_env(
             for k in range(IN_WEIGHTS):
                 info[k] = 0.0
             info[IN_BUY_FILL_FRACTION] = 1.0
+            _clear_events(info, n_assets, 0.0)
             continue
         _trade_agent(b, a, d, bars, history, positions, agent_state, cov, actions, params, agent_params,
                      fill_prices, mean_sigma, info, scratch)
+        _clear_events(info, n_assets, min(info[IN_N_EVENTS], max_events(n_assets)))
     if impact > 0.0:
         max_impact = params[P_MAX_IMPACT]
         for i in range(n_assets):
