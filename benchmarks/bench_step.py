@@ -254,14 +254,81 @@ def _in_episode(step, reset, steps: int, repeats: int) -> tuple[float, float, fl
     return statistics.median(per_step), min(per_step), max(per_step)
 
 
+def _adapter_only(sim, step, reset, steps: int, repeats: int) -> tuple[float, float, float]:
+    """Median/min/max µs per call of ``step`` minus the time spent inside ``sim.step`` during those calls.
+
+    ``sim.step`` is wrapped by a timer (an instance attribute, removed afterwards), so the kernel work is the
+    one of the very actions the env passed; the wrapper's own call overhead is counted as adapter time.
+    """
+    inner = sim.step
+    inside = [0.0]
+    clock = time.perf_counter
+
+    def timed_step(*args, **kwargs):
+        t0 = clock()
+        result = inner(*args, **kwargs)
+        inside[0] += clock() - t0
+        return result
+
+    sim.step = timed_step
+    try:
+        per_step = []
+        for r in range(repeats + 1):  # the first block is the warm-up
+            reset(r)
+            inside[0] = 0.0
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            if r:
+                per_step.append((time.perf_counter() - t0 - inside[0]) / steps * 1e6)
+    finally:
+        del sim.step
+    return statistics.median(per_step), min(per_step), max(per_step)
+
+
+def portfolio_breakdown(repeats: int) -> list[Timing]:
+    """One Portfolio-v0 step (1 agent x 1 asset): Simulation.step, the env, its adapter, gymnasium.make's wrappers."""
+    import gymnasium as gym
+
+    wrapped = gym.make("WealthArena/Portfolio-v0", n_assets=1)
+    env = wrapped.unwrapped
+    env.reset(seed=0)
+    sim = env.sim
+    steps = min(250, sim.config.episode_length)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(8)]
+    counter = {"k": 0}
+
+    def reset_sim(r: int) -> None:
+        sim.reset(seeds=[r])
+        sim.actions[..., :-1] = actions[0]
+        sim.actions[..., -1] = 1.0
+
+    def env_step() -> None:
+        counter["k"] += 1
+        env.step(actions[counter["k"] & 7])
+
+    def wrapped_step() -> None:
+        counter["k"] += 1
+        wrapped.step(actions[counter["k"] & 7])
+
+    out = [Timing("Simulation.step() (output allocation + kernel)", *_in_episode(sim.step, reset_sim, steps, repeats), 1),
+           Timing("PortfolioEnv.step (unwrapped)", *_in_episode(env_step, lambda r: env.reset(seed=r), steps, repeats), 1),
+           Timing("  adapter: PortfolioEnv.step minus the Simulation.step inside it",
+                  *_adapter_only(sim, env_step, lambda r: env.reset(seed=r), steps, repeats), 1),
+           Timing(f"gymnasium.make(...).step ({type(wrapped).__name__} around the env)",
+                  *_in_episode(wrapped_step, lambda r: wrapped.reset(seed=r), steps, repeats), 1)]
+    return out
+
+
 def arena_breakdown(repeats: int) -> list[Timing]:
     """Where the time of one ArenaEnv step (5 agents x 30 assets) goes: kernel, Simulation, adapter.
 
     Timed inside episodes (blocks of 250 steps after an untimed reset), so no reset is included.
     """
     from wealtharena_env import arena_v0
-    from wealtharena_env.envs._common import agent_info, write_action
     from wealtharena_env.envs.vector import ArenaVecEnv
+    from wealtharena_env.kernels import step as ks
 
     env = arena_v0.parallel_env(n_assets=30)
     env.reset(seed=0)
@@ -295,16 +362,17 @@ def arena_breakdown(repeats: int) -> list[Timing]:
         sim._step_kernel = timed_kernel
         sim.step()
 
-    info = sim.observe()[1]
-    row = info[0]
+    # The five dicts of a step from a fresh (obs, info) pair of a step with random actions (risk events
+    # included), as ArenaEnv.step builds them.
+    sample_obs, sample_info = sim.step(rng.uniform(-1, 1, (1, sim.n_agents, sim.n_action)))
+    all_agents = range(len(names))
 
     def write_actions() -> None:
-        buffer = sim.actions[0]
-        for i, a in enumerate(names):
-            write_action(buffer[i], acts[a], a, sim.n_action)
+        env._write_actions(acts)
 
-    def build_infos() -> None:
-        {a: agent_info(row[i], sim.tickers) for i, a in enumerate(names)}
+    def build_dicts() -> None:
+        row = sample_info[0]
+        env._infos.step(sample_obs[0], row, row[:, : ks.IN_WEIGHTS].tolist(), all_agents, names)
 
     vec = ArenaVecEnv(num_envs=1, n_assets=30)
     vec_actions = rng.uniform(-1, 1, (1, vec.num_agents, sim.n_action)).astype(np.float32)
@@ -320,11 +388,17 @@ def arena_breakdown(repeats: int) -> list[Timing]:
         ("Simulation.step() (output allocation + kernel)", sim.step, reset_sim),
         ("ArenaVecEnv(num_envs=1).step (arrays in/out)", lambda: vec.step(vec_actions), lambda r: vec.reset(seed=r)),
         ("ArenaEnv.step (PettingZoo dicts in/out)", env_step, lambda r: env.reset(seed=r)),
-        ("  adapter part: 5 x write_action (dict -> buffer)", write_actions, reset_sim),
-        ("  adapter part: 5 x agent_info (info dicts)", build_infos, reset_sim),
+        ("  adapter: ArenaEnv.step minus the Simulation.step inside it (timed around it)", env_step,
+         lambda r: env.reset(seed=r)),
+        ("  adapter part: actions dict -> buffer (ArenaEnv._write_actions)", write_actions, reset_sim),
+        ("  adapter part: the five step dicts, risk events decoded (InfoBuilder.step)", build_dicts, reset_sim),
     ]
     out = []
     for name, fn, reset in cases:
+        if name.startswith("  adapter: "):  # the same env.step calls, less the time inside sim.step
+            med, lo, hi = _adapter_only(env.sim, fn, reset, steps, repeats)
+            out.append(Timing(name, med, lo, hi, units))
+            continue
         if fn is kernel_only:
             per_block = []
             for r in range(repeats + 1):
@@ -406,9 +480,15 @@ def main() -> None:
     print_table(["component (5 agents x 30 assets, one env, in-episode)", "µs/step (median)", "min-max"],
                 [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}"] for t in parts],
                 "Where the time of one Arena-v0 step goes")
-    kernel, sim, full = parts[0].us_per_step, parts[1].us_per_step, parts[3].us_per_step
+    kernel, sim, full, adapter = (parts[0].us_per_step, parts[1].us_per_step, parts[3].us_per_step,
+                                  parts[4].us_per_step)
     print(f"\nArenaEnv.step {fmt_us(full)} µs = Simulation.step {fmt_us(sim)} µs (kernel {fmt_us(kernel)} µs) "
-          f"+ PettingZoo dict adapter {fmt_us(full - sim)} µs; the issue's target is <= 10 µs per 5 x 30 step.")
+          f"+ PettingZoo dict adapter {fmt_us(full - sim)} µs ({fmt_us(adapter)} µs timed around the "
+          "Simulation.step of the same calls); the issue's target is <= 10 µs per 5 x 30 step.")
+    single = portfolio_breakdown(args.repeats)
+    print_table(["component (1 agent x 1 asset, one env, in-episode)", "µs/step (median)", "min-max"],
+                [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}"] for t in single],
+                "Where the time of one Portfolio-v0 step goes")
 
 
 if __name__ == "__main__":

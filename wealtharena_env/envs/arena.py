@@ -176,9 +176,8 @@ class ArenaEnv(ParallelEnv):
             self.render()
         return observations, infos
 
-    def step(self, actions: dict[str, Any]):
-        if not self.agents:
-            raise ConfigError("step() called with no live agents: the episode is over, call reset() first.")
+    def _write_actions(self, actions: dict[str, Any]) -> None:
+        """Copy the actions into the simulation's action buffer and mark which agents acted."""
         sim = self.sim
         if sim.actions is not self._buffer:
             self._bind_actions()
@@ -209,6 +208,12 @@ class ArenaEnv(ParallelEnv):
             for agent, action in actions.items():
                 if action is not None:
                     acted[index[agent]] = 1.0
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise ConfigError("step() called with no live agents: the episode is over, call reset() first.")
+        self._write_actions(actions)
+        sim = self.sim
         obs, info = sim.step()
         row = info[0]
         names = self.possible_agents
