@@ -163,8 +163,8 @@ class Simulation:
         self.asset_state = np.zeros((b, n + 1, n))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
         lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
-        # work rows hold up to max(2 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR
-        self.scratch = np.zeros((b, ks.N_SCRATCH, max(2 * n + 2, config.window, lookback, config.warmup) + 16))
+        # work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR
+        self.scratch = np.zeros((b, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)

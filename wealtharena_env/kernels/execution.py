@@ -174,12 +174,14 @@ def rebalance_to_targets(
     half_spread: float,
     lot_size: float,
     executed_out: np.ndarray,
+    slippage_out: np.ndarray,
 ) -> tuple[float, float, float, float]:
     """Trade ``holdings`` toward ``target_weights``; update ``holdings`` in place.
 
     Orders are sized on the decision bar: ``V_d = cash + sum_i q_i P^d_i`` and
     ``order_i = w*_i V_d / P^d_i - q_i``, cut to ``|order_i| <= max_shares_i`` (the participation limit) and
     rounded toward zero to ``lot_size`` multiples when > 0.
+
     They fill at ``P_i = fill_prices[i]`` (the next bar). Sells fill first at ``P_i (1 - s_i)``; buys at
     ``P_i (1 + s_i)``, with ``s_i`` from :func:`slippage_fraction` (``impact_scale`` from
     :func:`impact_scales`, on the decision bar's volatility and volume) and commission ``c`` on the filled
@@ -191,60 +193,64 @@ def rebalance_to_targets(
         cash' + sum_i q'_i P_i = cash + sum_i q_i P_i - sum_i cost_i      (value loses exactly the costs)
 
     Orders worth at most ``DUST * V_d`` are float dust of an unchanged weight and are not sent.
-    ``executed_out[i]`` receives the executed signed shares. Returns
+    ``executed_out[i]`` receives the executed signed shares; ``slippage_out`` (N) is work space (the
+    slippage of each full-size order, sized in one branch-free pass). Returns
     ``(cash', total_cost, traded_notional, buy_fill_fraction f)``.
     """
     n = holdings.shape[0]
     value = cash
     for i in range(n):
         value += holdings[i] * decision_prices[i]
-    total_cost = 0.0
-    traded = 0.0
-    # Size the orders on the decision bar and execute the sells.
+    dust = DUST * value
+    # Size every order on the decision bar (branch-free, so the pass vectorizes) with its slippage.
     for i in range(n):
         order = target_weights[i] * value / decision_prices[i] - holdings[i]
         order = min(max(order, -max_shares[i]), max_shares[i])
         if lot_size > 0.0:
             order = np.trunc(order / lot_size) * lot_size
-        if abs(order) * decision_prices[i] <= DUST * value:
-            order = 0.0  # float dust of an unchanged weight, not a trade
-        if order < -holdings[i]:
-            order = -holdings[i]
+        order = 0.0 if abs(order) * decision_prices[i] <= dust else order  # float dust, not a trade
+        order = max(order, -holdings[i])
         executed_out[i] = order
+        slippage_out[i] = slippage_fraction(order, half_spread, impact_scale[i])
+    total_cost = 0.0
+    traded = 0.0
+    # Execute the sells; add up the cash the buys need at full size (slippage only shrinks when scaled down).
+    need = 0.0
+    for i in range(n):
+        order = executed_out[i]
         if order < 0.0:
             q = -order
-            price = fill_prices[i]
-            slip = slippage_fraction(q, half_spread, impact_scale[i])
-            notional = q * price
+            slip = slippage_out[i]
+            notional = q * fill_prices[i]
             fee = commission * notional * (1.0 - slip)
             cost = notional * slip + fee
             cash += notional - cost
             holdings[i] -= q
             total_cost += cost
             traded += notional
-    # Cash the buys need at full size (slippage only shrinks when they are scaled down).
-    need = 0.0
     for i in range(n):
         q = executed_out[i]
         if q > 0.0:
-            slip = slippage_fraction(q, half_spread, impact_scale[i])
-            need += q * fill_prices[i] * (1.0 + slip) * (1.0 + commission)
+            need += q * fill_prices[i] * (1.0 + slippage_out[i]) * (1.0 + commission)
     scale = 1.0
     if need > cash * (1.0 - 1e-12):
         # 1e-12 of headroom keeps cash >= 0 through the rounding of the subtractions below.
         scale = max(cash, 0.0) / need * (1.0 - 1e-12)
+    resized = scale != 1.0 or lot_size > 0.0  # then the buys' sizes (and slippage) change
     for i in range(n):
         q = executed_out[i]
         if q > 0.0:
-            q *= scale
-            if lot_size > 0.0:
-                q = np.floor(q / lot_size) * lot_size
-            executed_out[i] = q
-            if q <= 0.0:
-                executed_out[i] = 0.0
-                continue
+            slip = slippage_out[i]
+            if resized:
+                q *= scale
+                if lot_size > 0.0:
+                    q = np.floor(q / lot_size) * lot_size
+                executed_out[i] = q
+                if q <= 0.0:
+                    executed_out[i] = 0.0
+                    continue
+                slip = slippage_fraction(q, half_spread, impact_scale[i])
             price = fill_prices[i]
-            slip = slippage_fraction(q, half_spread, impact_scale[i])
             notional = q * price
             fee = commission * notional * (1.0 + slip)
             cost = notional * slip + fee

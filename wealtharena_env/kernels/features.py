@@ -168,7 +168,7 @@ def write_market_features(
     ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history``
     (N + N_MARKET_SERIES, T) the log returns, then the market series of :func:`market_series_update`
     (written once per bar as it is reached; ``lookback >= window``); ``indicators`` (T, K, N) float32 the indicator features (K may be 0); ``cov`` the EWMA
-    covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least ``lookback``.
+    covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least N.
     Layout and formulas in the module docstring::
 
         out[k N + i]       = z_{bar-W+1+k, i}                      k = 0..W-1 (oldest first)
@@ -191,12 +191,18 @@ def write_market_features(
             momentum[i] += z
     scale = 1.0 / np.sqrt(window)
     annual = np.sqrt(periods_per_year)
-    market_var = 0.0
+    # sigma_m^2 = mean_ij C_ij: column sums accumulate side by side in work[:N] (a vectorizable pass per row)
+    for j in range(n):
+        work[j] = 0.0
     for i in range(n):
         out[window * n + i] = clip(np.sqrt(cov[i, i]) * annual, bound)
         momentum[i] = clip(momentum[i] * scale, bound)
+        row = cov[i]
         for j in range(n):
-            market_var += cov[i, j]
+            work[j] += row[j]
+    market_var = 0.0
+    for j in range(n):
+        market_var += work[j]
     market_var /= n * n
     base = (window + 2) * n
     for k in range(n_ind):

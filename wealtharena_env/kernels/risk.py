@@ -219,24 +219,29 @@ def _correlation_cap(
     ``order``). A candidate ``i`` is refused when ``C_ij > max_corr sigma_i sigma_j`` for a held ``j != i``;
     an accepted new position joins the held set. Instead of scanning the held set per candidate, ``excess_i =
     max_{held j != i} (C_ij - max_corr sigma_i sigma_j)`` is kept up to date as assets join (one row pass
-    each, :func:`_hold_for_correlation`), and ``i`` is refused when ``excess_i > 0``. ``work[:2N]`` holds
-    ``excess`` and ``order`` (no allocation on the step path).
+    each, :func:`_hold_for_correlation`), and ``i`` is refused when ``excess_i > 0``. ``work[:3N]`` holds
+    ``excess``, ``order`` and the candidates' targets in that order (the sort's keys, so it compares without
+    an indirect load); no allocation on the step path.
     """
     n = cov.shape[0]
     excess = work[:n]
     order = work[n:2 * n]
+    keys = work[2 * n:3 * n]
     for i in range(n):
         excess[i] = -np.inf
     n_candidates = 0
     for i in range(n):
         if current[i] > 0.0 and target[i] > 0.0:
             _hold_for_correlation(i, cov, sigma, max_corr, excess)
-        if target[i] > current[i]:
+        key = target[i]
+        if key > current[i]:
             pos = n_candidates
-            while pos > 0 and target[int(order[pos - 1])] < target[i]:
+            while pos > 0 and keys[pos - 1] < key:
                 order[pos] = order[pos - 1]
+                keys[pos] = keys[pos - 1]
                 pos -= 1
             order[pos] = i
+            keys[pos] = key
             n_candidates += 1
     for k in range(n_candidates):
         i = int(order[k])
@@ -277,7 +282,7 @@ def apply_risk_layer(
     ``history`` (N, T) and ``bar``: the log returns, of which bars ``bar - L + 1 .. bar`` (L =
     ``var_lookback``) give the historical VaR; ``drawdown`` and ``cooldown_remaining``:
     the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``; ``work`` is scratch
-    space of at least ``max(2 N, L + k + 2)`` (k of :func:`historical_var_cvar`).
+    space of at least ``max(3 N, L + k + 2)`` (k of :func:`historical_var_cvar`).
 
     Returns ``(n_events, flags, cooldown_remaining')`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``.
     """

@@ -25,7 +25,7 @@ N assets and T bars per episode:
 * ``agent_params`` (A, AP_*) float64 — per-agent configuration: initial cash, risk limits (``RL_*`` of
                    :mod:`.risk` from ``AP_LIMITS``), reward weights (``TERM_*`` of :mod:`.reward` from
                    ``AP_REWARD``), the differential Sharpe rate.
-* ``scratch``      (B, N_SCRATCH, S) float64, ``S >= max(2 N + 2, W, var_lookback) + 16`` — per-environment work
+* ``scratch``      (B, N_SCRATCH, S) float64, ``S >= max(3 N + 2, W, var_lookback) + 16`` — per-environment work
                    space (no allocation per step).
 
 Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, info_width(N)) float64 whose
@@ -150,7 +150,8 @@ SCR_SIGMA = 5  # sqrt(diag(cov)) at the decision bar
 SCR_TRAILING = 6  # mean log return over the window ending at the decision bar
 SCR_WORK = 7
 SCR_MAX_SHARES = 8  # participation limit in shares per asset on the decision bar
-N_SCRATCH = 9
+SCR_SLIPPAGE = 9  # slippage of each full-size order (execution work space)
+N_SCRATCH = 10
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -345,7 +346,7 @@ def _trade_agent(
     cash, cost, traded, fill_fraction = rebalance_to_targets(
         target, shares, cash, close, fill_prices, scratch[b, SCR_IMPACT_SCALE, :n_assets],
         scratch[b, SCR_MAX_SHARES, :n_assets], params[P_COMMISSION],
-        params[P_HALF_SPREAD], params[P_LOT_SIZE], executed)
+        params[P_HALF_SPREAD], params[P_LOT_SIZE], executed, scratch[b, SCR_SLIPPAGE, :n_assets])
     flow = scratch[b, SCR_FLOW]
     for i in range(n_assets):
         q = executed[i]
@@ -431,11 +432,13 @@ def step_env(
         flow[i] = 0.0
         sigma[i] = np.sqrt(cov[i, i])
         mean_sigma += sigma[i]
-        total = 0.0
-        row = history[b, i]
-        for k in range(d - window + 1, d + 1):
-            total += row[k]
-        trailing[i] = total / window
+        trailing[i] = 0.0
+    # trailing mean log return per asset over the window; bars outer so the assets' sums run side by side
+    for k in range(d - window + 1, d + 1):
+        for i in range(n_assets):
+            trailing[i] += history[b, i, k]
+    for i in range(n_assets):
+        trailing[i] /= window
     mean_sigma /= n_assets
     impact_scales(params[P_IMPACT_COEFFICIENT], sigma[:n_assets], bar_d[BAR_VOLUME], impact_scale)
     for a in range(n_agents):
