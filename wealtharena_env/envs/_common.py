@@ -184,13 +184,6 @@ class InfoBuilder:
         environment, from its (A, I) info array (fresh per step) and ``scalars = info[:, :IN_WEIGHTS].tolist()``."""
         return _build_agents(info, scalars, indices, keys, self.end_weights, self.decode)
 
-    def rows(self, info: np.ndarray, indices: Any, scalars: list[list[float]] | None = None) -> list[dict[str, Any]]:
-        """The info dicts of the agents ``indices`` from one environment's (A, I) info array, as a list."""
-        if scalars is None:
-            scalars = info[:, : ks.IN_WEIGHTS].tolist()
-        indices = list(indices)
-        return list(_build_agents(info, scalars, indices, range(len(indices)), self.end_weights, self.decode).values())
-
     def row(self, row: np.ndarray) -> dict[str, Any]:
         """The info dict of one agent from its row of the info array."""
         return _build_row(row, self.end_weights, self.decode)[0]
@@ -198,25 +191,6 @@ class InfoBuilder:
     def step_row(self, row: np.ndarray) -> tuple[dict[str, Any], float, bool, bool]:
         """``(info dict, reward, terminated, truncated)`` of one agent from its row of the info array."""
         return _build_row(row, self.end_weights, self.decode)
-
-
-def agent_infos(
-    info: np.ndarray, tickers: tuple[str, ...], indices: list[int] | range, scalars: list[list[float]] | None = None
-) -> list[dict[str, Any]]:
-    """The info dicts of the agents ``indices`` of one environment, from its (A, I) info array (fresh per step).
-
-    ``scalars`` may pass ``info[:, :IN_WEIGHTS].tolist()`` when the caller already has it. Envs keep an
-    :class:`InfoBuilder` instead (this builds one per call).
-
-    ``risk_events`` lists every intervention of the risk layer this step as dicts ``{"rule", "asset",
-    "weight_removed"}`` (``asset`` is a ticker, or ``"portfolio"`` for portfolio-wide rules).
-    """
-    return InfoBuilder(tickers).rows(info, indices, scalars)
-
-
-def agent_info(row: np.ndarray, tickers: tuple[str, ...]) -> dict[str, Any]:
-    """The info dict of one agent from its row of the info array (see :func:`agent_infos`)."""
-    return InfoBuilder(tickers).row(row)
 
 
 def episode_summary(sim: Simulation, agent_index: int, env_index: int = 0) -> dict[str, Any]:
