@@ -366,3 +366,32 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
         assert not np.isnan(obs_nan).any() and not np.isnan(info_nan).any()
         np.testing.assert_array_equal(obs_nan, obs_zero)
         np.testing.assert_array_equal(info_nan, info_zero)
+
+
+def test_step_through_the_entry_point_equals_the_dispatcher_and_takes_any_mask_layout():
+    """After its first step a Simulation calls the kernel's compiled entry point directly; results must equal
+    the dispatcher's, and a strided or wrongly shaped reset mask must not reach the entry point as such."""
+    from wealtharena_env.errors import ConfigError
+    from wealtharena_env.sim import compiled_entry_point
+
+    cfg = small_config(n_assets=2, episode_length=5)
+    a, b = Simulation(cfg, batch_size=3), Simulation(cfg, batch_size=3)
+    a.reset(seeds=[1, 2, 3])
+    b.reset(seeds=[1, 2, 3])
+    rng = np.random.default_rng(0)
+    for t in range(4):
+        actions = random_actions(rng, a)
+        mask = np.zeros(6, dtype=bool)[::2] if t == 2 else None  # a strided (non-contiguous) mask view
+        got = a.step(actions, reset_mask=mask)
+        b._step_entry_of = None  # forces the dispatcher on every step
+        want = b.step(actions, reset_mask=None if mask is None else mask.copy())
+        for x, y in zip(got, want):
+            np.testing.assert_array_equal(x, y)
+    assert a._step_entry is not a._step_kernel  # the entry point was taken
+    with pytest.raises(ConfigError, match="reset_mask"):
+        a.step(random_actions(rng, a), reset_mask=np.zeros(2, dtype=bool))
+
+    def plain(*args):
+        return 0
+
+    assert compiled_entry_point(plain, ()) is plain

@@ -43,6 +43,24 @@ PER_ENV_CELLS = 10
 PARALLEL_DRAW_MIN = 8
 
 
+def compiled_entry_point(kernel: Any, args: tuple) -> Any:
+    """The machine-code entry point that Numba's dispatcher ``kernel`` selected for ``args`` (already compiled
+    by a call with them), or ``kernel`` itself if it is not a Numba dispatcher.
+
+    Calling the entry point skips the dispatcher's per-call type inference and overload selection (about
+    0.6 µs of a 1-agent, 1-asset step with 15 array arguments). It is only safe for arguments of exactly the
+    types it was compiled for: :meth:`Simulation.step` guarantees that, since it owns every argument (C-contiguous
+    arrays of fixed dtypes) and makes ``reset_mask`` a C-contiguous bool vector.
+    """
+    overloads = getattr(kernel, "overloads", None)
+    if overloads is None:
+        return kernel
+    try:
+        return overloads[tuple(numba.typeof(a) for a in args)].entry_point
+    except (KeyError, AttributeError):
+        return kernel
+
+
 def pack_params(config: ArenaConfig) -> np.ndarray:
     """The scalar configuration as the kernels read it (``P_*`` entries of :mod:`.kernels.step`)."""
     p = np.zeros(ks.N_PARAMS)
@@ -174,6 +192,8 @@ class Simulation:
         if parallel is None:
             parallel = self.batch_size >= 2 and self.batch_size * (a * n + PER_ENV_CELLS) >= PARALLEL_THRESHOLD
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
+        self._step_entry: Any = None  # the compiled entry point of _step_kernel, after the first step
+        self._step_entry_of: Any = None
         self._threaded = bool(parallel)
         self._draw_pool: ThreadPoolExecutor | None = None
 
@@ -319,14 +339,21 @@ class Simulation:
         if reset_mask is None:
             reset_mask = self._no_reset
         else:
-            reset_mask = np.asarray(reset_mask, dtype=np.bool_)
+            reset_mask = np.ascontiguousarray(reset_mask, dtype=np.bool_)
+            if reset_mask.shape != (self.batch_size,):
+                raise ConfigError(f"reset_mask must have shape ({self.batch_size},), got {reset_mask.shape}.")
             indices = [int(k) for k in np.flatnonzero(reset_mask)]
             self._draw_episodes(indices, [None] * len(indices))
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.empty((self.batch_size, self.n_agents, self.info_size))  # the kernel writes every column
-        finished = self._step_kernel(reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions,
-                                     self.agent_state, self.asset_state, self.clock, self.actions, self.params,
-                                     self.agent_params, obs, info, self.scratch)
+        args = (reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state,
+                self.asset_state, self.clock, self.actions, self.params, self.agent_params, obs, info, self.scratch)
+        if self._step_entry_of is self._step_kernel:
+            finished = self._step_entry(*args)
+        else:  # first step (or the kernel was swapped): go through Numba's dispatcher, then keep its entry point
+            finished = self._step_kernel(*args)
+            self._step_entry = compiled_entry_point(self._step_kernel, args)
+            self._step_entry_of = self._step_kernel
         if finished:
             raise ConfigError(
                 f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "
@@ -334,4 +361,4 @@ class Simulation:
         return obs, info
 
 
-__all__ = ["Simulation", "pack_params", "PARALLEL_THRESHOLD", "PER_ENV_CELLS", "PARALLEL_DRAW_MIN"]
+__all__ = ["Simulation", "compiled_entry_point", "pack_params", "PARALLEL_THRESHOLD", "PER_ENV_CELLS", "PARALLEL_DRAW_MIN"]
