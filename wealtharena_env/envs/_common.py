@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -79,13 +80,13 @@ def _info_literal() -> str:
     column layout; ``w`` (weights view) and ``events`` (the risk-event list expression) are filled in by the
     caller's code.
     """
-    scalars = [f"{name!r}: {'int(c%d)' % col if name in _INT_INFO else 'c%d' % col}" for name, col in _SCALAR_INFO]
+    scalars = [f"{name!r}: int(c{col})" if name in _INT_INFO else f"{name!r}: c{col}" for name, col in _SCALAR_INFO]
     terms = ", ".join(f"{name!r}: c{ks.IN_TERMS + j}" for j, name in enumerate(kr.TERM_NAMES))
     return "{" + ", ".join(scalars) + ", 'weights': w, 'reward_terms': {" + terms + "}, 'risk_events': events}"
 
 
-def _compile_info_builders() -> tuple[Any, Any, Any]:
-    """``(build_step, build_agents, build_row)``: see :class:`InfoBuilder`.
+def _compile_info_builders() -> tuple[Any, Any, Any, Any]:
+    """``(build_step, build_agents, build_first, build_row)``: see :class:`InfoBuilder`.
 
     One dict display per agent (the keys are constants, the values locals unpacked from one ``tolist()``
     row) costs a fraction of building the dict key by key; the source is generated once, here, so that it
@@ -126,6 +127,13 @@ def build_agents(info, scalars, indices, keys, end, decode):
     return infos
 
 
+def build_first(end, decode, info):
+    {columns} = info[0, 0, :{ks.IN_WEIGHTS}].tolist()
+    w = info[0, 0, {ks.IN_WEIGHTS}:end]
+    events = decode(info[0, 0, end:end + 3 * int({n_events})].tolist()) if {n_events} else []
+    return {literal}, {reward}, {terminated}, {truncated}
+
+
 def build_row(row, end, decode):
     {columns} = row[:{ks.IN_WEIGHTS}].tolist()
     w = row[{ks.IN_WEIGHTS}:end]
@@ -134,10 +142,10 @@ def build_row(row, end, decode):
 """
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<{__name__} info builders>", "exec"), namespace)  # noqa: S102 - constant source
-    return namespace["build_step"], namespace["build_agents"], namespace["build_row"]
+    return namespace["build_step"], namespace["build_agents"], namespace["build_first"], namespace["build_row"]
 
 
-_build_step, _build_agents, _build_row = _compile_info_builders()
+_build_step, _build_agents, _build_first, _build_row = _compile_info_builders()
 
 
 class InfoBuilder:
@@ -149,7 +157,7 @@ class InfoBuilder:
     view of the (fresh) info array.
     """
 
-    __slots__ = ("end_weights", "decode")
+    __slots__ = ("end_weights", "decode", "first")
 
     def __init__(self, tickers: tuple[str, ...]):
         self.end_weights = ks.IN_WEIGHTS + len(tickers) + 1
@@ -164,22 +172,30 @@ class InfoBuilder:
             """``[rule, asset, weight_removed] * n`` (floats) -> the ``risk_events`` list."""
             it = iter(flat)
             try:
-                return [{"rule": rule_of[r], "asset": asset_of[a], "weight_removed": w} for r, a, w in zip(it, it, it)]
+                return [{"rule": rule_of[r], "asset": asset_of[a], "weight_removed": w}
+                        for r, a, w in zip(it, it, it)]
             except KeyError:  # a code that is not a table entry: index the names as integers
                 it = iter(flat)
                 return [{"rule": rule_names[int(r)], "asset": assets[int(a)], "weight_removed": w}
                         for r, a, w in zip(it, it, it)]
 
         self.decode = decode
+        #: ``first(info)``: ``(info dict, reward, terminated, truncated)`` of agent 0 of environment 0 of a
+        #: (B, A, I) info array, read in place (single-agent envs; a partial of the generated builder, so no
+        #: Python frame of its own).
+        self.first = partial(_build_first, self.end_weights, decode)
 
-    def step(self, obs: np.ndarray, info: np.ndarray, scalars: list[list[float]], indices: Any, keys: Any
-             ) -> tuple[dict[Any, np.ndarray], dict[Any, float], dict[Any, bool], dict[Any, bool], dict[Any, dict[str, Any]]]:
+    def step(
+        self, obs: np.ndarray, info: np.ndarray, scalars: list[list[float]], indices: Any, keys: Any
+    ) -> tuple[dict[Any, np.ndarray], dict[Any, float], dict[Any, bool], dict[Any, bool], dict[Any, dict[str, Any]]]:
         """``(observations, rewards, terminations, truncations, infos)`` dicts of a parallel env's step for the
         agents ``indices`` (``keys`` their dict keys, in the same order), from one environment's (A, D) obs
         and (A, I) info arrays (both fresh per step) and ``scalars = info[:, :IN_WEIGHTS].tolist()``."""
         return _build_step(obs, info, scalars, indices, keys, self.end_weights, self.decode)
 
-    def agents(self, info: np.ndarray, scalars: list[list[float]], indices: Any, keys: Any) -> dict[Any, dict[str, Any]]:
+    def agents(
+        self, info: np.ndarray, scalars: list[list[float]], indices: Any, keys: Any
+    ) -> dict[Any, dict[str, Any]]:
         """``{key: info dict}`` of the agents ``indices`` (``keys`` their dict keys, in the same order) of one
         environment, from its (A, I) info array (fresh per step) and ``scalars = info[:, :IN_WEIGHTS].tolist()``."""
         return _build_agents(info, scalars, indices, keys, self.end_weights, self.decode)
@@ -187,10 +203,6 @@ class InfoBuilder:
     def row(self, row: np.ndarray) -> dict[str, Any]:
         """The info dict of one agent from its row of the info array."""
         return _build_row(row, self.end_weights, self.decode)[0]
-
-    def step_row(self, row: np.ndarray) -> tuple[dict[str, Any], float, bool, bool]:
-        """``(info dict, reward, terminated, truncated)`` of one agent from its row of the info array."""
-        return _build_row(row, self.end_weights, self.decode)
 
 
 def episode_summary(sim: Simulation, agent_index: int, env_index: int = 0) -> dict[str, Any]:

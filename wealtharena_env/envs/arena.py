@@ -171,7 +171,8 @@ class ArenaEnv(ParallelEnv):
         obs, info = self.sim.reset(seeds=[seed])
         self.agents = self.possible_agents[:]
         observations = dict(zip(self.possible_agents, obs[0]))
-        infos = self._infos.agents(info[0], info[0, :, : ks.IN_WEIGHTS].tolist(), self._all_index, self.possible_agents)
+        infos = self._infos.agents(info[0], info[0, :, : ks.IN_WEIGHTS].tolist(), self._all_index,
+                                   self.possible_agents)
         if self.render_mode == "human":
             self.render()
         return observations, infos

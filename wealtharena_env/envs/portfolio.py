@@ -122,7 +122,7 @@ class PortfolioEnv(gym.Env):
         sim = self.sim
         if sim.actions is not self._buffer:
             self._bind_actions()
-        if type(action) is np.ndarray and action.shape == self._action_shape:  # the common case, checked cheaply
+        if type(action) is np.ndarray and action.shape == self._action_shape:  # the common case, cheaply
             try:
                 self._action_row[...] = action
             except (ValueError, TypeError):  # e.g. strings: write_action raises the ConfigError
@@ -131,7 +131,7 @@ class PortfolioEnv(gym.Env):
         else:
             write_action(self._row, action, "agent", self._n_action)
         obs, info = sim.step()
-        out, reward, terminated, truncated = self._infos.step_row(info[0, 0])
+        out, reward, terminated, truncated = self._infos.first(info)
         if terminated or truncated:
             self._done = True
             out["episode"] = episode_summary(sim, 0)
