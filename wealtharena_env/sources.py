@@ -6,6 +6,7 @@ new episode from a ``numpy.random.Generator``; it is the only place randomness e
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
 import numpy as np
@@ -61,28 +62,73 @@ class SyntheticMarket:
         scalars[mk.P_VOLUME_SENSITIVITY] = config.volume_sensitivity
         scalars[mk.P_OVERNIGHT_FRACTION] = config.overnight_fraction
         scalars[mk.P_PERIODS_PER_YEAR] = config.periods_per_year
+        scalars[mk.P_INITIAL_PRICE] = config.initial_price
+        scalars[mk.P_BASE_VOLUME] = config.base_volume
         self._scalars = scalars
+        # the asset-parameter draws (rows ASSET_*: vol and drift normals, price and volume uniforms) become
+        # normal(0, dispersion) and uniform(-0.5, 0.5) draws as scale * draw + shift
+        self._draw_scale = np.array([[config.asset_volatility_dispersion], [config.asset_drift_dispersion],
+                                     [1.0], [1.0]], dtype=np.float64)
+        self._draw_shift = np.array([[0.0], [0.0], [-0.5], [-0.5]])
 
     def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> np.ndarray:
-        """Draw a path into ``bars_out`` (T, 6, N); return the regime of each bar (T,) int64."""
+        """Draw a path into ``bars_out`` (T, 6, N); return the regime of each bar (T,) int64.
+
+        The draws, in this order (the order fixes the path of a seed): asset parameters (N volatility-scale
+        and N drift normals, N first-price and N base-volume uniforms), then the shocks of every bar: (T, N)
+        Student-t, (T, N) jump uniforms, (T, 5, N) normals, (T,) factor Student-t, (T,) regime uniforms.
+        They go straight into this thread's reusable buffers (:func:`_draw_buffers`), so threads drawing
+        different environments' episodes at once never share one.
+        """
         cfg = self.config
         n_bars, _, n = bars_out.shape
-        asset_params = np.empty((n, mk.N_ASSET_PARAMS))
-        asset_params[:, mk.ASSET_VOL_SCALE] = np.exp(rng.normal(0.0, cfg.asset_volatility_dispersion, n))
-        asset_params[:, mk.ASSET_ALPHA] = rng.normal(0.0, cfg.asset_drift_dispersion, n)
-        asset_params[:, mk.ASSET_PRICE0] = cfg.initial_price * np.exp(rng.uniform(-0.5, 0.5, n))
-        asset_params[:, mk.ASSET_VOLUME0] = cfg.base_volume * np.exp(rng.uniform(-0.5, 0.5, n))
-        idio = np.empty((n_bars, mk.N_IDIO, n))
-        idio[:, mk.SHOCK_T] = rng.standard_t(cfg.student_t_dof, (n_bars, n))
-        idio[:, mk.SHOCK_JUMP_UNIFORM] = rng.random((n_bars, n))
-        idio[:, mk.SHOCK_JUMP_SIZE:] = rng.standard_normal((n_bars, mk.N_IDIO - mk.SHOCK_JUMP_SIZE, n))
-        common = np.empty((n_bars, mk.N_COMMON))
-        common[:, mk.COMMON_FACTOR_T] = rng.standard_t(cfg.student_t_dof, n_bars)
-        common[:, mk.COMMON_REGIME_UNIFORM] = rng.random(n_bars)
+        asset_params, jump_uniform, regime_uniform, normal_shocks = _draw_buffers(n_bars, n)
+        # normal(0, s) is 0 + s * standard_normal and uniform(-0.5, 0.5) is -0.5 + 1 * random(), draw by draw:
+        # y = draw * scale + shift is those formulas for all four rows, np.exp the same ufunc as before
+        rng.standard_normal(out=asset_params[:2])
+        rng.random(out=asset_params[2:])
+        np.multiply(asset_params, self._draw_scale, out=asset_params)
+        np.add(asset_params, self._draw_shift, out=asset_params)
+        np.exp(asset_params[mk.ASSET_VOL_SCALE], out=asset_params[mk.ASSET_VOL_SCALE])
+        np.exp(asset_params[mk.ASSET_PRICE_FACTOR:], out=asset_params[mk.ASSET_PRICE_FACTOR:])
+        student_t = rng.standard_t(cfg.student_t_dof, (n_bars, n))
+        rng.random(out=jump_uniform)
+        rng.standard_normal(out=normal_shocks)
+        factor_t = rng.standard_t(cfg.student_t_dof, n_bars)
+        rng.random(out=regime_uniform)
         regimes = np.empty(n_bars, dtype=np.int64)
-        mk.simulate_market_path(idio, common, asset_params, self._regime_params, self._transition,
-                                self._initial_probs, self._scalars, bars_out, regimes)
+        mk.simulate_market_path(student_t, factor_t, jump_uniform, regime_uniform, normal_shocks,
+                                asset_params, self._regime_params, self._transition, self._initial_probs,
+                                self._scalars, bars_out, regimes)
         return regimes
+
+
+_THREAD_BUFFERS = threading.local()
+#: Draw buffers up to this many float64 values (8 MB) are kept per thread and shape for the next draw; larger
+#: ones (very long or very wide paths, whose draw dwarfs an allocation) are allocated per draw.
+MAX_CACHED_DRAW_VALUES = 1 << 20
+
+
+def _draw_buffers(n_bars: int, n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """C-contiguous float64 buffers for one synthetic draw of ``n_bars`` x ``n_assets``: ``asset_params``
+    (N_ASSET_PARAMS, N), ``jump_uniform`` (T, N), ``regime_uniform`` (T,), ``normal_shocks`` (T, N_NORMAL, N).
+
+    They belong to the calling thread and are reused by its next draw of the same shape (a draw consumes
+    them before it returns), so concurrent draws on different threads never share memory; a thread keeps
+    at most four shapes, and none above ``MAX_CACHED_DRAW_VALUES``."""
+    key = (n_bars, n_assets)
+    cache = getattr(_THREAD_BUFFERS, "by_shape", None)
+    if cache is None:
+        cache = _THREAD_BUFFERS.by_shape = {}
+    buffers = cache.get(key)
+    if buffers is None:
+        buffers = (np.empty((mk.N_ASSET_PARAMS, n_assets)), np.empty((n_bars, n_assets)), np.empty(n_bars),
+                   np.empty((n_bars, mk.N_NORMAL, n_assets)))
+        if n_bars * (mk.N_NORMAL + 1) * n_assets <= MAX_CACHED_DRAW_VALUES:
+            if len(cache) >= 4:
+                cache.clear()
+            cache[key] = buffers
+    return buffers
 
 
 class HistoricalMarket:

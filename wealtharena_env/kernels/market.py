@@ -5,8 +5,9 @@ open, high, low, close (currency units), volume (shares) and the close-to-close 
 (``log(close_t / close_{t-1})``; 0 on the first bar).
 
 The kernel is pure: every random number is drawn beforehand by the caller from a seeded
-``numpy.random.Generator`` and passed in (``idiosyncratic`` / ``common`` shock arrays), so a path is a
-deterministic function of the seed and the parameters, identical across processes and batch positions.
+``numpy.random.Generator`` and passed in (Student-t, uniform and normal shock arrays, each one contiguous so
+that the generator can draw straight into it), so a path is a deterministic function of the seed and the
+parameters, identical across processes and batch positions.
 """
 
 from __future__ import annotations
@@ -23,26 +24,19 @@ BAR_VOLUME = 4
 BAR_LOGRET = 5
 N_BAR_FIELDS = 6
 
-# Idiosyncratic shock fields (axis 1 of ``idiosyncratic`` shocks, shape (T, N_IDIO, N)).
-SHOCK_T = 0  # raw Student-t draw (dof), not yet scaled to unit variance
-SHOCK_JUMP_UNIFORM = 1  # U(0, 1): a jump happens when below the per-bar jump probability
-SHOCK_JUMP_SIZE = 2  # N(0, 1)
-SHOCK_GAP = 3  # N(0, 1): overnight noise
-SHOCK_HIGH = 4  # N(0, 1): intraday excursion above max(open, close)
-SHOCK_LOW = 5  # N(0, 1): intraday excursion below min(open, close)
-SHOCK_VOLUME = 6  # N(0, 1): volume noise
-N_IDIO = 7
+# Normal shock fields (axis 1 of the ``normal_shocks`` array, shape (T, N_NORMAL, N)), all N(0, 1).
+NORMAL_JUMP_SIZE = 0  # size of a jump (when one happens)
+NORMAL_GAP = 1  # overnight noise
+NORMAL_HIGH = 2  # intraday excursion above max(open, close)
+NORMAL_LOW = 3  # intraday excursion below min(open, close)
+NORMAL_VOLUME = 4  # volume noise
+N_NORMAL = 5
 
-# Common shock fields (axis 1 of ``common`` shocks, shape (T, N_COMMON)).
-COMMON_FACTOR_T = 0  # raw Student-t draw of the market factor
-COMMON_REGIME_UNIFORM = 1  # U(0, 1) driving the regime chain
-N_COMMON = 2
-
-# Asset parameter columns (``asset_params``, shape (N, N_ASSET_PARAMS)).
+# Asset parameter rows (``asset_params``, shape (N_ASSET_PARAMS, N): one contiguous row per parameter).
 ASSET_VOL_SCALE = 0
 ASSET_ALPHA = 1  # annual excess drift
-ASSET_PRICE0 = 2
-ASSET_VOLUME0 = 3
+ASSET_PRICE_FACTOR = 2  # first price = P_INITIAL_PRICE * factor
+ASSET_VOLUME_FACTOR = 3  # base volume = P_BASE_VOLUME * factor
 N_ASSET_PARAMS = 4
 
 # Regime parameter columns (``regime_params``, shape (3, 3)).
@@ -60,7 +54,9 @@ P_JUMP_STD = 5
 P_VOLUME_SENSITIVITY = 6
 P_OVERNIGHT_FRACTION = 7
 P_PERIODS_PER_YEAR = 8
-N_MARKET_SCALARS = 9
+P_INITIAL_PRICE = 9
+P_BASE_VOLUME = 10
+N_MARKET_SCALARS = 11
 
 
 @njit(cache=True, error_model="numpy")
@@ -77,8 +73,11 @@ def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def simulate_market_path(
-    idiosyncratic: np.ndarray,
-    common: np.ndarray,
+    student_t: np.ndarray,
+    factor_t: np.ndarray,
+    jump_uniform: np.ndarray,
+    regime_uniform: np.ndarray,
+    normal_shocks: np.ndarray,
     asset_params: np.ndarray,
     regime_params: np.ndarray,
     transition: np.ndarray,
@@ -89,13 +88,21 @@ def simulate_market_path(
 ) -> None:
     """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with one synthetic OHLCV path.
 
+    Shocks (drawn by the caller, one per bar ``t`` and asset ``i``; entries of bar 0 are not read except
+    ``regime_uniform[0]``): ``student_t`` (T, N) raw Student-t(dof) draws ``e_{t,i}``, ``factor_t`` (T,) raw
+    Student-t(dof) draws ``f_t`` of the market factor, ``jump_uniform`` (T, N) U(0, 1) draws ``U_{t,i}``,
+    ``regime_uniform`` (T,) U(0, 1) draws driving the regime chain, ``normal_shocks`` (T, N_NORMAL, N) N(0, 1)
+    draws ``n, g, x, y, v`` (``NORMAL_*`` fields). ``asset_params`` (N_ASSET_PARAMS, N): ``scale_i``,
+    ``alpha_i`` and the factors of ``price0_i = initial_price * c_i`` and ``volume0_i = base_volume * d_i``
+    (``ASSET_*`` rows).
+
     With ``P`` bars per year, regime ``k`` on bar ``t`` (drawn from ``transition`` by inverse CDF; the first
     regime from ``initial_regime_probs``), asset ``i``::
 
         u = sqrt((dof - 2) / dof)                              scales a Student-t draw to unit variance
         z_i = sqrt(rho_k) * u * f_t + sqrt(1 - rho_k) * u * e_{t,i}
         s_i = sigma_k * scale_i * sqrt(h_i) / sqrt(P)          daily volatility (GARCH multiplier h_i)
-        J_i = jump_mean + jump_std * n_{t,i}  with probability jump_prob, else 0
+        J_i = jump_mean + jump_std * n_{t,i}  if U_{t,i} < jump_prob, else 0
         r_i = (mu_k + alpha_i) / P - s_i^2 / 2 + s_i * z_i + J_i          close-to-close log return
         h_i <- (1 - a - b) + a * z_i^2 * h_i + b * h_i                    GARCH(1,1), E[h] = 1
         close_t = close_{t-1} * exp(r_i)
@@ -105,10 +112,14 @@ def simulate_market_path(
         volume_t = volume0_i * exp(volume_sensitivity * (|r_i - mean| / s_i - 0.8) + 0.25 * v_{t,i})
 
     so ``low <= min(open, close) <= max(open, close) <= high`` holds by construction and volume rises with
-    the size of the move. Bar 0 has ``open = close = price0_i``, ``log return = 0``, ``h = 1``.
+    the size of the move. Bar 0 has ``open = close = price0_i``, ``log return = 0``, ``h = 1``. The regime
+    chain is drawn first; the per-regime weights ``sqrt(rho_k) * u``, ``sqrt(1 - rho_k) * u`` and the per
+    regime-and-asset ``sigma_k * scale_i`` and ``(mu_k + alpha_i) / P`` are computed once, with the same
+    operations in the same order as written above (so the same bits as evaluating them on every bar).
     """
     n_bars = bars_out.shape[0]
     n_assets = bars_out.shape[2]
+    n_regimes = regime_params.shape[0]
     garch_a = scalars[P_GARCH_ALPHA]
     garch_b = scalars[P_GARCH_BETA]
     garch_omega = 1.0 - garch_a - garch_b
@@ -122,49 +133,62 @@ def simulate_market_path(
     periods = scalars[P_PERIODS_PER_YEAR]
     sqrt_periods = np.sqrt(periods)
 
-    h = np.ones(n_assets)
-    regime = next_regime(0, common[0, COMMON_REGIME_UNIFORM], initial_regime_probs.reshape((1, -1)))
+    regime = next_regime(0, regime_uniform[0], initial_regime_probs.reshape((1, -1)))
     regimes_out[0] = regime
+    for t in range(1, n_bars):
+        regime = next_regime(regime, regime_uniform[t], transition)
+        regimes_out[t] = regime
+
+    w_common = np.empty(n_regimes)
+    w_idio = np.empty(n_regimes)
+    vol = np.empty((n_regimes, n_assets))  # sigma_k * scale_i
+    base_mean = np.empty((n_regimes, n_assets))  # (mu_k + alpha_i) / P
+    for k in range(n_regimes):
+        rho = regime_params[k, REGIME_CORR]
+        w_common[k] = np.sqrt(rho) * t_scale
+        w_idio[k] = np.sqrt(1.0 - rho) * t_scale
+        for i in range(n_assets):
+            vol[k, i] = regime_params[k, REGIME_VOL] * asset_params[ASSET_VOL_SCALE, i]
+            base_mean[k, i] = (regime_params[k, REGIME_DRIFT] + asset_params[ASSET_ALPHA, i]) / periods
+
+    h = np.ones(n_assets)
+    volume0 = np.empty(n_assets)
     for i in range(n_assets):
-        p0 = asset_params[i, ASSET_PRICE0]
+        p0 = scalars[P_INITIAL_PRICE] * asset_params[ASSET_PRICE_FACTOR, i]
+        volume0[i] = scalars[P_BASE_VOLUME] * asset_params[ASSET_VOLUME_FACTOR, i]
         bars_out[0, BAR_OPEN, i] = p0
         bars_out[0, BAR_CLOSE, i] = p0
         bars_out[0, BAR_HIGH, i] = p0
         bars_out[0, BAR_LOW, i] = p0
-        bars_out[0, BAR_VOLUME, i] = asset_params[i, ASSET_VOLUME0]
+        bars_out[0, BAR_VOLUME, i] = volume0[i]
         bars_out[0, BAR_LOGRET, i] = 0.0
 
     for t in range(1, n_bars):
-        regime = next_regime(regime, common[t, COMMON_REGIME_UNIFORM], transition)
-        regimes_out[t] = regime
-        drift = regime_params[regime, REGIME_DRIFT]
-        sigma = regime_params[regime, REGIME_VOL]
-        rho = regime_params[regime, REGIME_CORR]
-        w_common = np.sqrt(rho) * t_scale
-        w_idio = np.sqrt(1.0 - rho) * t_scale
-        factor = common[t, COMMON_FACTOR_T]
+        k = regimes_out[t]
+        common_part = w_common[k] * factor_t[t]
+        wi = w_idio[k]
         for i in range(n_assets):
-            z = w_common * factor + w_idio * idiosyncratic[t, SHOCK_T, i]
-            s = sigma * asset_params[i, ASSET_VOL_SCALE] * np.sqrt(h[i]) / sqrt_periods
-            mean = (drift + asset_params[i, ASSET_ALPHA]) / periods - 0.5 * s * s
+            z = common_part + wi * student_t[t, i]
+            s = vol[k, i] * np.sqrt(h[i]) / sqrt_periods
+            mean = base_mean[k, i] - 0.5 * s * s
             jump = 0.0
-            if idiosyncratic[t, SHOCK_JUMP_UNIFORM, i] < jump_prob:
-                jump = jump_mean + jump_std * idiosyncratic[t, SHOCK_JUMP_SIZE, i]
+            if jump_uniform[t, i] < jump_prob:
+                jump = jump_mean + jump_std * normal_shocks[t, NORMAL_JUMP_SIZE, i]
             r = mean + s * z + jump
             h[i] = garch_omega + garch_a * z * z * h[i] + garch_b * h[i]
 
             prev_close = bars_out[t - 1, BAR_CLOSE, i]
             close = prev_close * np.exp(r)
-            open_ = prev_close * np.exp(overnight * r + 0.1 * s * idiosyncratic[t, SHOCK_GAP, i])
+            open_ = prev_close * np.exp(overnight * r + 0.1 * s * normal_shocks[t, NORMAL_GAP, i])
             top = max(open_, close)
             bottom = min(open_, close)
             bars_out[t, BAR_OPEN, i] = open_
             bars_out[t, BAR_CLOSE, i] = close
-            bars_out[t, BAR_HIGH, i] = top * np.exp(0.5 * s * abs(idiosyncratic[t, SHOCK_HIGH, i]))
-            bars_out[t, BAR_LOW, i] = bottom * np.exp(-0.5 * s * abs(idiosyncratic[t, SHOCK_LOW, i]))
+            bars_out[t, BAR_HIGH, i] = top * np.exp(0.5 * s * abs(normal_shocks[t, NORMAL_HIGH, i]))
+            bars_out[t, BAR_LOW, i] = bottom * np.exp(-0.5 * s * abs(normal_shocks[t, NORMAL_LOW, i]))
             size = abs(r - mean) / s
-            bars_out[t, BAR_VOLUME, i] = asset_params[i, ASSET_VOLUME0] * np.exp(
-                vol_sens * (size - 0.8) + 0.25 * idiosyncratic[t, SHOCK_VOLUME, i]
+            bars_out[t, BAR_VOLUME, i] = volume0[i] * np.exp(
+                vol_sens * (size - 0.8) + 0.25 * normal_shocks[t, NORMAL_VOLUME, i]
             )
             bars_out[t, BAR_LOGRET, i] = r
 
