@@ -65,6 +65,7 @@ class SyntheticMarket:
         scalars[mk.P_INITIAL_PRICE] = config.initial_price
         scalars[mk.P_BASE_VOLUME] = config.base_volume
         self._scalars = scalars
+        self._dof = config.student_t_dof
         # the asset-parameter draws (rows ASSET_*: vol and drift normals, price and volume uniforms) become
         # normal(0, dispersion) and uniform(-0.5, 0.5) draws as scale * draw + shift
         self._draw_scale = np.array([[config.asset_volatility_dispersion], [config.asset_drift_dispersion],
@@ -80,21 +81,21 @@ class SyntheticMarket:
         They go straight into this thread's reusable buffers (:func:`_draw_buffers`), so threads drawing
         different environments' episodes at once never share one.
         """
-        cfg = self.config
         n_bars, _, n = bars_out.shape
-        asset_params, jump_uniform, regime_uniform, normal_shocks = _draw_buffers(n_bars, n)
+        (asset_params, asset_normals, asset_uniforms, vol_scale, jump_uniform, regime_uniform,
+         normal_shocks) = _draw_buffers(n_bars, n)
         # normal(0, s) is 0 + s * standard_normal and uniform(-0.5, 0.5) is -0.5 + 1 * random(), draw by draw:
         # y = draw * scale + shift is those formulas for all four rows, np.exp the same ufunc as before
-        rng.standard_normal(out=asset_params[:2])
-        rng.random(out=asset_params[2:])
+        rng.standard_normal(out=asset_normals)
+        rng.random(out=asset_uniforms)
         np.multiply(asset_params, self._draw_scale, out=asset_params)
         np.add(asset_params, self._draw_shift, out=asset_params)
-        np.exp(asset_params[mk.ASSET_VOL_SCALE], out=asset_params[mk.ASSET_VOL_SCALE])
-        np.exp(asset_params[mk.ASSET_PRICE_FACTOR:], out=asset_params[mk.ASSET_PRICE_FACTOR:])
-        student_t = rng.standard_t(cfg.student_t_dof, (n_bars, n))
+        np.exp(vol_scale, out=vol_scale)
+        np.exp(asset_uniforms, out=asset_uniforms)  # the price and volume factors
+        student_t = rng.standard_t(self._dof, (n_bars, n))
         rng.random(out=jump_uniform)
         rng.standard_normal(out=normal_shocks)
-        factor_t = rng.standard_t(cfg.student_t_dof, n_bars)
+        factor_t = rng.standard_t(self._dof, n_bars)
         rng.random(out=regime_uniform)
         regimes = np.empty(n_bars, dtype=np.int64)
         mk.simulate_market_path(student_t, factor_t, jump_uniform, regime_uniform, normal_shocks,
@@ -109,9 +110,10 @@ _THREAD_BUFFERS = threading.local()
 MAX_CACHED_DRAW_VALUES = 1 << 20
 
 
-def _draw_buffers(n_bars: int, n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _draw_buffers(n_bars: int, n_assets: int) -> tuple[np.ndarray, ...]:
     """C-contiguous float64 buffers for one synthetic draw of ``n_bars`` x ``n_assets``: ``asset_params``
-    (N_ASSET_PARAMS, N), ``jump_uniform`` (T, N), ``regime_uniform`` (T,), ``normal_shocks`` (T, N_NORMAL, N).
+    (N_ASSET_PARAMS, N) and three views of it (its normal rows, its uniform rows, its volatility-scale row),
+    ``jump_uniform`` (T, N), ``regime_uniform`` (T,), ``normal_shocks`` (T, N_NORMAL, N).
 
     They belong to the calling thread and are reused by its next draw of the same shape (a draw consumes
     them before it returns), so concurrent draws on different threads never share memory; a thread keeps
@@ -122,8 +124,10 @@ def _draw_buffers(n_bars: int, n_assets: int) -> tuple[np.ndarray, np.ndarray, n
         cache = _THREAD_BUFFERS.by_shape = {}
     buffers = cache.get(key)
     if buffers is None:
-        buffers = (np.empty((mk.N_ASSET_PARAMS, n_assets)), np.empty((n_bars, n_assets)), np.empty(n_bars),
-                   np.empty((n_bars, mk.N_NORMAL, n_assets)))
+        asset_params = np.empty((mk.N_ASSET_PARAMS, n_assets))
+        buffers = (asset_params, asset_params[mk.ASSET_VOL_SCALE:mk.ASSET_PRICE_FACTOR],
+                   asset_params[mk.ASSET_PRICE_FACTOR:], asset_params[mk.ASSET_VOL_SCALE],
+                   np.empty((n_bars, n_assets)), np.empty(n_bars), np.empty((n_bars, mk.N_NORMAL, n_assets)))
         if n_bars * (mk.N_NORMAL + 1) * n_assets <= MAX_CACHED_DRAW_VALUES:
             if len(cache) >= 4:
                 cache.clear()
