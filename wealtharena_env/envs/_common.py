@@ -157,9 +157,10 @@ class InfoBuilder:
     view of the (fresh) info array.
     """
 
-    __slots__ = ("end_weights", "decode", "first")
+    __slots__ = ("tickers", "end_weights", "decode", "first")
 
     def __init__(self, tickers: tuple[str, ...]):
+        self.tickers = tickers
         self.end_weights = ks.IN_WEIGHTS + len(tickers) + 1
         assets = (*tickers, "portfolio")
         # float code (as the info array stores it) -> name; plain dicts (their lookups are the fast ones)
@@ -184,6 +185,9 @@ class InfoBuilder:
         #: (B, A, I) info array, read in place (single-agent envs; a partial of the generated builder, so no
         #: Python frame of its own).
         self.first = partial(_build_first, self.end_weights, decode)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return InfoBuilder, (self.tickers,)  # pickle / deepcopy rebuild it (the decoder is a closure)
 
     def step(
         self, obs: np.ndarray, info: np.ndarray, scalars: list[list[float]], indices: Any, keys: Any

@@ -145,6 +145,10 @@ class ArenaEnv(ParallelEnv):
         self._action_rows: list[np.ndarray] = []
         self._acted: np.ndarray | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy (pickle, deepcopy) re-makes its views of its own action buffer on its first step
+        return {**self.__dict__, "_buffer": None, "_action_rows": [], "_acted": None}
+
     def _bind_actions(self) -> None:
         """Views of the simulation's action buffer: each agent's action entries and the "acted" column."""
         buffer = self.sim.actions

@@ -102,6 +102,10 @@ class PortfolioEnv(gym.Env):
         self._action_row: np.ndarray | None = None
         self._done = True
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy (pickle, deepcopy) re-makes its views of its own action buffer on its first step
+        return {**self.__dict__, "_buffer": None, "_row": None, "_action_row": None}
+
     def _bind_actions(self) -> None:
         """Views of the simulation's action buffer: the agent's row and its action entries."""
         self._buffer = self.sim.actions

@@ -137,6 +137,13 @@ class _InfoLayout:
         self._all_true: np.ndarray | None = None
         self._fill = self._compile()
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_fill": None}  # generated code: compiled again by __setstate__
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fill = self._compile()
+
     def _compile(self) -> Any:
         """``fill(rows, masks, present, table_shape)``: the vector-info dict of :attr:`plan` as one dict display.
 
