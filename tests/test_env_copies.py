@@ -1,4 +1,4 @@
-"""Copies of an env (``copy.deepcopy`` mid-episode, ``pickle`` after a reset) step exactly like the original.
+"""Copies of an env (``copy.deepcopy`` or ``pickle``, mid-episode) step exactly like the original.
 
 The adapters keep views of the simulation's action buffer between steps; a copy must write its actions into
 its own buffer, not into a stale copy of the original's views.
@@ -51,11 +51,8 @@ def test_copies_step_like_the_original(name, how):
     rng = np.random.default_rng(0)
     env = make()
     env.reset(seed=0)
-    if how == "deepcopy":
-        env.step(actions(env, rng))  # the adapter has bound its views of the action buffer
-        twin = copy.deepcopy(env)
-    else:
-        twin = pickle.loads(pickle.dumps(env))
+    env.step(actions(env, rng))  # the adapter has bound its views, the Simulation its kernel's entry point
+    twin = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
     for _ in range(5):
         a = actions(env, rng)
         assert _flatten(twin.step(copy.deepcopy(a))) == _flatten(env.step(copy.deepcopy(a)))

@@ -103,6 +103,7 @@ def test_every_limit_holds_after_every_step(seed, values, impact, crash):
         acts[0, 3] = np.abs(acts[0, 3]) * 1e6  # "all in" of an aggressive agent
         d, before, cov, info = stepped(sim, acts)
         assert np.all(np.isfinite(info))
+        assert np.all(info[0, :, ks.IN_N_EVENTS] <= ks.max_events(sim.n_assets))  # every event has a slot
         for a in range(sim.n_agents):
             check_limits_after_step(sim, before[a], cov, d, a)
 

@@ -197,6 +197,15 @@ class Simulation:
         self._threaded = bool(parallel)
         self._draw_pool: ThreadPoolExecutor | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle / deepcopy without the process-bound parts (the compiled entry point, the draw threads): a
+        copy re-resolves the entry point on its first step and starts its own threads when it needs them."""
+        state = self.__dict__.copy()
+        state["_step_entry"] = None
+        state["_step_entry_of"] = None
+        state["_draw_pool"] = None
+        return state
+
     # ------------------------------------------------------------------ layout helpers
     @property
     def observation_slices(self) -> dict[str, slice]:

@@ -156,8 +156,14 @@ N_SCRATCH = 10
 
 @njit(**STEP_KERNEL_OPTIONS)
 def max_events(n_assets: int) -> int:
-    """Risk events one agent can produce in one step: 3 per asset rules (exit, cap, correlation) + 6."""
-    return 3 * n_assets + 6
+    """Risk events one agent can produce in one step: ``2 N + 6``.
+
+    Per asset at most two of the three per-asset rules fire: an exit (stop-loss / take-profit) leaves the
+    target at or below the current weight, so no correlation-cap event can follow it (that rule only judges
+    increases), only a position-cap one; without an exit, the position cap and the correlation cap. Then at
+    most five portfolio-wide rules (volatility, VaR, CVaR, leverage, and the breaker or its cooldown), + 1 spare.
+    """
+    return 2 * n_assets + 6
 
 
 def info_width(n_assets: int) -> int:
