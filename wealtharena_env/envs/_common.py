@@ -222,6 +222,20 @@ def episode_summary(sim: Simulation, agent_index: int, env_index: int = 0) -> di
     }
 
 
+def copy_action(entries: np.ndarray, row: np.ndarray, action: Any, agent: Any, n_action: int) -> None:
+    """Copy one agent's action into ``entries`` (a cached view of ``row[:n_action]``, its row of the action
+    buffer): directly for a NumPy array of the right shape (the common case, checked cheaply), otherwise
+    through :func:`write_action`, which converts or raises the :class:`ConfigError`. The caller marks the
+    agent as having acted."""
+    if type(action) is np.ndarray and action.shape == entries.shape:
+        try:
+            entries[...] = action
+            return
+        except (ValueError, TypeError):  # e.g. strings: write_action raises the ConfigError
+            pass
+    write_action(row, action, agent, n_action)
+
+
 def write_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> None:
     """Copy one agent's action into its row of the simulation's action buffer (last column = acted).
 

@@ -14,10 +14,10 @@ from wealtharena_env.envs._common import (
     InfoBuilder,
     action_space,
     check_render_mode,
+    copy_action,
     episode_summary,
     observation_space,
     render_env,
-    write_action,
 )
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import step as ks
@@ -189,20 +189,13 @@ class ArenaEnv(ParallelEnv):
         index = self._index
         rows = self._action_rows
         n_action = self._n_action
-        shape = (n_action,)
         acting = 0
         for agent, action in actions.items():
             i = index.get(agent)
             if i is None:
                 raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
-            if type(action) is np.ndarray and action.shape == shape:  # the common case, checked cheaply
-                try:
-                    rows[i][...] = action
-                except (ValueError, TypeError):  # e.g. strings: write_action raises the ConfigError
-                    write_action(sim.actions[0, i], action, agent, n_action)
-                acting += 1
-            elif action is not None:
-                write_action(sim.actions[0, i], action, agent, n_action)
+            if action is not None:
+                copy_action(rows[i], sim.actions[0, i], action, agent, n_action)
                 acting += 1
         # the "acted" column: 1 for the agents that gave an action (None or no entry: the agent holds)
         acted = self._acted

@@ -13,10 +13,10 @@ from wealtharena_env.envs._common import (
     InfoBuilder,
     action_space,
     check_render_mode,
+    copy_action,
     episode_summary,
     observation_space,
     render_env,
-    write_action,
 )
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.sim import Simulation
@@ -95,7 +95,6 @@ class PortfolioEnv(gym.Env):
         self.observation_space = observation_space(self.sim)
         self.action_space = action_space(self.config, self.sim.n_assets)
         self._n_action = self.sim.n_action
-        self._action_shape = (self._n_action,)
         self._infos = InfoBuilder(self.sim.tickers)
         self._buffer: np.ndarray | None = None  # the sim's action buffer the views below are of
         self._row: np.ndarray | None = None
@@ -126,14 +125,8 @@ class PortfolioEnv(gym.Env):
         sim = self.sim
         if sim.actions is not self._buffer:
             self._bind_actions()
-        if type(action) is np.ndarray and action.shape == self._action_shape:  # the common case, cheaply
-            try:
-                self._action_row[...] = action
-            except (ValueError, TypeError):  # e.g. strings: write_action raises the ConfigError
-                write_action(self._row, action, "agent", self._n_action)
-            self._row[self._n_action] = 1.0
-        else:
-            write_action(self._row, action, "agent", self._n_action)
+        copy_action(self._action_row, self._row, action, "agent", self._n_action)
+        self._row[self._n_action] = 1.0  # acted
         obs, info = sim.step()
         out, reward, terminated, truncated = self._infos.first(info)
         if terminated or truncated:

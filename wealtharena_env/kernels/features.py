@@ -1,8 +1,8 @@
 """Observation kernels: per-asset and market-wide features (shared by all agents) and per-agent features.
 
 Axis order: ``bars[t, field, i]`` as in :mod:`wealtharena_env.kernels.market`; ``history[i, t]`` the same log
-returns asset-major (rows ``N..``: the market series of :func:`market_series_update`); observations are float32 vectors. Everything written for bar ``d`` reads only bars
-``<= d`` (no look-ahead).
+returns asset-major (rows ``N..``: the market series of :func:`market_series_update`); observations are
+float32 vectors. Everything written for bar ``d`` reads only bars ``<= d`` (no look-ahead).
 
 Observation layout for ``N`` assets, a window of ``W`` bars and ``K`` indicator features per asset (``K = 0``
 for the ``"default"`` feature set, ``len(INDICATOR_FEATURES)`` for ``"full"``), ``D = (W + 3 + K) N + 13``::
@@ -167,8 +167,9 @@ def write_market_features(
 
     ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history``
     (N + N_MARKET_SERIES, T) the log returns, then the market series of :func:`market_series_update`
-    (written once per bar as it is reached; ``lookback >= window``); ``indicators`` (T, K, N) float32 the indicator features (K may be 0); ``cov`` the EWMA
-    covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least N.
+    (written once per bar as it is reached; ``lookback >= window``); ``indicators`` (T, K, N) float32 the
+    indicator features (K may be 0); ``cov`` the EWMA covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``);
+    ``work`` scratch of at least N.
     Layout and formulas in the module docstring::
 
         out[k N + i]       = z_{bar-W+1+k, i}                      k = 0..W-1 (oldest first)

@@ -181,6 +181,16 @@ def _clear_events(info: np.ndarray, n_assets: int, n_events: float) -> None:
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
+def _blank_agent_info(info: np.ndarray, n_assets: int) -> None:
+    """The info row of an agent that did not trade (a new episode, or terminated): zero scalars, terms and
+    events, buy fill fraction 1 (the weights are written by the observation)."""
+    for k in range(IN_WEIGHTS):
+        info[k] = 0.0
+    info[IN_BUY_FILL_FRACTION] = 1.0
+    _clear_events(info, n_assets, 0.0)
+
+
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _observe_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
@@ -294,11 +304,7 @@ def reset_env(
         agent_state[b, a, AG_VALUE] = cash
         agent_state[b, a, AG_PEAK] = cash
         agent_state[b, a, AG_DSR_SECOND] = mean_variance
-        info = info_out[b, a]
-        for k in range(IN_WEIGHTS):
-            info[k] = 0.0
-        info[IN_BUY_FILL_FRACTION] = 1.0
-        _clear_events(info, n_assets, 0.0)
+        _blank_agent_info(info_out[b, a], n_assets)
     _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
 
@@ -450,10 +456,7 @@ def step_env(
     for a in range(n_agents):
         info = info_out[b, a]
         if agent_state[b, a, AG_TERMINATED] != 0.0:
-            for k in range(IN_WEIGHTS):
-                info[k] = 0.0
-            info[IN_BUY_FILL_FRACTION] = 1.0
-            _clear_events(info, n_assets, 0.0)
+            _blank_agent_info(info, n_assets)
             continue
         _trade_agent(b, a, d, bars, history, positions, agent_state, cov, actions, params, agent_params,
                      fill_prices, mean_sigma, info, scratch)
