@@ -142,18 +142,20 @@ class ArenaEnv(ParallelEnv):
         self._infos = InfoBuilder(self.sim.tickers)
         self._all_index = range(len(self.possible_agents))
         self._buffer: np.ndarray | None = None  # the sim's action buffer the views below are of
+        self._rows: list[np.ndarray] = []
         self._action_rows: list[np.ndarray] = []
         self._acted: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # a copy (pickle, deepcopy) re-makes its views of its own action buffer on its first step
-        return {**self.__dict__, "_buffer": None, "_action_rows": [], "_acted": None}
+        return {**self.__dict__, "_buffer": None, "_rows": [], "_action_rows": [], "_acted": None}
 
     def _bind_actions(self) -> None:
-        """Views of the simulation's action buffer: each agent's action entries and the "acted" column."""
+        """Views of the simulation's action buffer: each agent's row, its action entries, the "acted" column."""
         buffer = self.sim.actions
         self._buffer = buffer
-        self._action_rows = [buffer[0, i, : self._n_action] for i in self._all_index]
+        self._rows = [buffer[0, i] for i in self._all_index]
+        self._action_rows = [row[: self._n_action] for row in self._rows]
         self._acted = buffer[0, :, self._n_action]
 
     @property
@@ -195,7 +197,7 @@ class ArenaEnv(ParallelEnv):
             if i is None:
                 raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
             if action is not None:
-                copy_action(rows[i], sim.actions[0, i], action, agent, n_action)
+                copy_action(rows[i], self._rows[i], action, agent, n_action)
                 acting += 1
         # the "acted" column: 1 for the agents that gave an action (None or no entry: the agent holds)
         acted = self._acted
