@@ -241,8 +241,9 @@ def peer_rps():
 
 
 # ---------------------------------------------------------------------------------------------- breakdown
-def _in_episode(step, reset, steps: int, repeats: int) -> tuple[float, float, float]:
-    """Median/min/max µs per call of ``step`` over blocks of ``steps`` calls, each after an untimed ``reset``."""
+def _in_episode(step, reset, steps: int, repeats: int, excluded=lambda: 0.0) -> tuple[float, float, float]:
+    """Median/min/max µs per call of ``step`` over blocks of ``steps`` calls, each after an untimed ``reset``;
+    ``excluded()`` is the time (s) of the block to leave out (read after it, reset to 0 by ``reset``)."""
     per_step = []
     for r in range(repeats + 1):  # the first block is the warm-up
         reset(r)
@@ -250,7 +251,7 @@ def _in_episode(step, reset, steps: int, repeats: int) -> tuple[float, float, fl
         for _ in range(steps):
             step()
         if r:
-            per_step.append((time.perf_counter() - t0) / steps * 1e6)
+            per_step.append((time.perf_counter() - t0 - excluded()) / steps * 1e6)
     return statistics.median(per_step), min(per_step), max(per_step)
 
 
@@ -270,20 +271,15 @@ def _adapter_only(sim, step, reset, steps: int, repeats: int) -> tuple[float, fl
         inside[0] += clock() - t0
         return result
 
+    def reset_block(r: int) -> None:
+        reset(r)
+        inside[0] = 0.0
+
     sim.step = timed_step
     try:
-        per_step = []
-        for r in range(repeats + 1):  # the first block is the warm-up
-            reset(r)
-            inside[0] = 0.0
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                step()
-            if r:
-                per_step.append((time.perf_counter() - t0 - inside[0]) / steps * 1e6)
+        return _in_episode(step, reset_block, steps, repeats, excluded=lambda: inside[0])
     finally:
         del sim.step
-    return statistics.median(per_step), min(per_step), max(per_step)
 
 
 def portfolio_breakdown(repeats: int) -> list[Timing]:
