@@ -70,18 +70,29 @@ def test_batch_env_equals_single_env_bit_for_bit(seeds, action_seed, impact, act
                 np.testing.assert_array_equal(info_b[k], info_s[0])
 
 
-def test_parallel_kernel_equals_serial_kernel():
+@pytest.mark.parametrize(("batch_size", "n_slots"), [(70, None), (1, None), (3, 2), (5, 4), (4, 7)])
+def test_parallel_kernel_equals_serial_kernel(batch_size, n_slots):
+    """The prange driver (blocks of environments, one scratch slot each) equals the serial one bit for bit,
+    with autoresets in the same call, for any split of the batch into blocks (fewer, as many or more slots
+    than environments or threads)."""
     cfg = small_config(n_assets=5, episode_length=10, impact=0.5)
-    seeds = list(range(70))
-    serial = Simulation(cfg, batch_size=70, parallel=False)
-    threaded = Simulation(cfg, batch_size=70, parallel=True)
+    seeds = list(range(batch_size))
+    serial = Simulation(cfg, batch_size=batch_size, parallel=False)
+    threaded = Simulation(cfg, batch_size=batch_size, parallel=True)
+    if n_slots is not None:
+        threaded.scratch = np.zeros((n_slots, *threaded.scratch.shape[1:]))
     a, _ = serial.reset(seeds=seeds)
     b, _ = threaded.reset(seeds=seeds)
     np.testing.assert_array_equal(a, b)
     rng = np.random.default_rng(0)
-    for _ in range(cfg.episode_length):
+    for t in range(2 * cfg.episode_length + 1):
         acts = random_actions(rng, serial)
-        (oa, ia), (ob, ib) = serial.step(acts), threaded.step(acts)
+        mask = serial.steps >= cfg.episode_length
+        mask[: t % 2] = True  # also autoreset environment 0 every other step, mid-episode
+        serial.actions[..., :-1] = acts
+        serial.actions[..., -1] = 1.0
+        threaded.actions[...] = serial.actions
+        (oa, ia), (ob, ib) = serial.step(reset_mask=mask), threaded.step(reset_mask=mask)
         np.testing.assert_array_equal(oa, ob)
         np.testing.assert_array_equal(ia, ib)
 
@@ -342,7 +353,8 @@ def test_impact_arena_stays_finite_under_herding(seed):
 @given(seed=st.integers(0, 2**16), n_assets=st.integers(1, 6), scale=st.sampled_from([1.0, 5.0]))
 def test_step_writes_every_output_column(seed, n_assets, scale):
     """Simulation.step hands the kernel uninitialised output arrays: every obs and info entry must be written
-    (unused risk-event slots as 0), whatever the prior content of the memory."""
+    (unused risk-event slots as 0), whatever the prior content of the memory. The scratch slots are work space
+    only (shared by every environment of a block): filled with NaN or 0 before the call, same results."""
     sim = Simulation(small_config(n_assets=n_assets, episode_length=5), batch_size=2)
     sim.reset(seeds=[seed, seed + 1])
     rng = np.random.default_rng(seed)
@@ -350,12 +362,13 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
         sim.actions[..., :-1] = random_actions(rng, sim, scale)
         sim.actions[..., -1] = 1.0
         saved = [a.copy() for a in (sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
-                                    sim.asset_state, sim.clock, sim.scratch)]
+                                    sim.asset_state, sim.clock)]
         outputs = []
         for fill in (np.nan, 0.0):
             for array, copy in zip((sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
-                                    sim.asset_state, sim.clock, sim.scratch), saved):
+                                    sim.asset_state, sim.clock), saved):
                 array[...] = copy
+            sim.scratch[...] = fill
             obs = np.full((2, sim.n_agents, sim.obs_size), fill, dtype=np.float32)
             info = np.full((2, sim.n_agents, sim.info_size), fill)
             assert ks.step_batch(sim._no_reset, sim.bars, sim.returns, sim.zret, sim.indicators, sim.positions,

@@ -181,8 +181,6 @@ class Simulation:
         self.asset_state = np.zeros((b, n + 1, n))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
         lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
-        # work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR
-        self.scratch = np.zeros((b, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
@@ -192,6 +190,11 @@ class Simulation:
         if parallel is None:
             parallel = self.batch_size >= 2 and self.batch_size * (a * n + PER_ENV_CELLS) >= PARALLEL_THRESHOLD
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
+        # work space of the kernels, one slot per block of environments the prange driver runs in parallel (one
+        # slot when serial): it holds nothing between environments, so it stays in cache whatever the batch size.
+        # Work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR.
+        n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1
+        self.scratch = np.zeros((n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
         self._step_entry: Any = None  # the compiled entry point of _step_kernel, after the first step
         self._step_entry_of: Any = None
         self._threaded = bool(parallel)

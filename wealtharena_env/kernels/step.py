@@ -25,8 +25,11 @@ N assets and T bars per episode:
 * ``agent_params`` (A, AP_*) float64 — per-agent configuration: initial cash, risk limits (``RL_*`` of
                    :mod:`.risk` from ``AP_LIMITS``), reward weights (``TERM_*`` of :mod:`.reward` from
                    ``AP_REWARD``), the differential Sharpe rate.
-* ``scratch``      (B, N_SCRATCH, S) float64, ``S >= max(3 N + 2, W, var_lookback) + 16`` — per-environment work
-                   space (no allocation per step).
+* ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(3 N + 2, W, var_lookback) + 16`` — work space (no
+                   allocation per step) in L slots, not per environment: the serial drivers use slot 0 for
+                   every environment, the ``prange`` driver one slot per block of environments. It carries
+                   nothing from one environment or call to the next (every entry is written before it is
+                   read), so it stays in cache however large the batch.
 
 Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, info_width(N)) float64 whose
 first column is the reward (layout: ``IN_*`` scalars, ``N_TERMS`` reward terms, N + 1 weights, then up to
@@ -207,12 +210,12 @@ def _observe_env(
     bar = int(params[P_WARMUP]) + t
     cov = asset_state[b, :n_assets]
     shared = obs_out[b, 0]
-    work = scratch[b, SCR_WORK]
+    work = scratch[SCR_WORK]
     write_market_features(zret[b], history[b], indicators[b], bar, window, int(params[P_WARMUP]), cov, periods,
                           bound, work, shared)
     n_shared = shared_size(n_assets, window, indicators.shape[2])
     progress = t / params[P_EPISODE_LENGTH]
-    weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
+    weights = scratch[SCR_WEIGHTS, :n_assets + 1]
     close = bars[b, bar, BAR_CLOSE]
     truncated = 1.0 if t >= int(params[P_EPISODE_LENGTH]) else 0.0
     sqrt_periods = np.sqrt(periods)
@@ -321,9 +324,9 @@ def _trade_agent(
     state = agent_state[b, a]
     shares = positions[b, a, POS_SHARES]
     entry = positions[b, a, POS_ENTRY]
-    weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
-    target = scratch[b, SCR_TARGET, :n_assets + 1]
-    executed = scratch[b, SCR_EXECUTED, :n_assets]
+    weights = scratch[SCR_WEIGHTS, :n_assets + 1]
+    target = scratch[SCR_TARGET, :n_assets + 1]
+    executed = scratch[SCR_EXECUTED, :n_assets]
     close = bars[b, d, BAR_CLOSE]
     cash = state[AG_CASH]
     value_d = portfolio_weights(shares, cash, close, weights)
@@ -346,20 +349,20 @@ def _trade_agent(
     if params[P_RISK_ENABLED] > 0.0:
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
         n_events, flags, cooldown = kk.apply_risk_layer(
-            target, weights, shares, close, entry, cov, scratch[b, SCR_SIGMA, :n_assets],
+            target, weights, shares, close, entry, cov, scratch[SCR_SIGMA, :n_assets],
             history[b, :n_assets], d, limits, params[P_PERIODS_PER_YEAR],
             state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
-            state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES], scratch[b, SCR_WORK])
+            state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES], scratch[SCR_WORK])
         if state[AG_COOLDOWN] > 0.0 and cooldown == 0.0:
             state[AG_RESTART_PEAK] = 1.0  # the cooldown ends with this step: the peak restarts at its value
         state[AG_COOLDOWN] = cooldown
         if flags & kk.OUT_TERMINATE:
             state[AG_TERMINATED] = 1.0
     cash, cost, traded, fill_fraction = rebalance_to_targets(
-        target, shares, cash, close, fill_prices, scratch[b, SCR_IMPACT_SCALE, :n_assets],
-        scratch[b, SCR_MAX_SHARES, :n_assets], params[P_COMMISSION],
-        params[P_HALF_SPREAD], params[P_LOT_SIZE], executed, scratch[b, SCR_SLIPPAGE, :n_assets])
-    flow = scratch[b, SCR_FLOW]
+        target, shares, cash, close, fill_prices, scratch[SCR_IMPACT_SCALE, :n_assets],
+        scratch[SCR_MAX_SHARES, :n_assets], params[P_COMMISSION],
+        params[P_HALF_SPREAD], params[P_LOT_SIZE], executed, scratch[SCR_SLIPPAGE, :n_assets])
+    flow = scratch[SCR_FLOW]
     for i in range(n_assets):
         q = executed[i]
         flow[i] += q
@@ -384,7 +387,7 @@ def _trade_agent(
     terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]
     terms[kr.TERM_COST] = -cost / value_d if value_d > 0.0 else 0.0
     terms[kr.TERM_STABILITY] = -turnover
-    trailing = scratch[b, SCR_TRAILING]
+    trailing = scratch[SCR_TRAILING]
     momentum = 0.0
     for i in range(n_assets):
         momentum += target[i] * trailing[i]
@@ -431,13 +434,13 @@ def step_env(
             bar_f[BAR_LOW, i] *= m
             bar_f[BAR_CLOSE, i] *= m
     fill_prices = bar_f[BAR_CLOSE] if params[P_FILL_ON_CLOSE] > 0.0 else bar_f[BAR_OPEN]
-    impact_scale = scratch[b, SCR_IMPACT_SCALE, :n_assets]
-    flow = scratch[b, SCR_FLOW]
-    sigma = scratch[b, SCR_SIGMA]
-    trailing = scratch[b, SCR_TRAILING]
+    impact_scale = scratch[SCR_IMPACT_SCALE, :n_assets]
+    flow = scratch[SCR_FLOW]
+    sigma = scratch[SCR_SIGMA]
+    trailing = scratch[SCR_TRAILING]
     window = int(params[P_WINDOW])
     mean_sigma = 0.0
-    max_shares = scratch[b, SCR_MAX_SHARES]
+    max_shares = scratch[SCR_MAX_SHARES]
     participation = params[P_MAX_PARTICIPATION]
     for i in range(n_assets):
         max_shares[i] = participation * bar_d[BAR_VOLUME, i]
@@ -484,7 +487,7 @@ def step_env(
     market_series_update(history[b], n_assets, f, window)
     kk.ewma_covariance_update(cov, returns_f, decay)
     close_f = bar_f[BAR_CLOSE]
-    weights = scratch[b, SCR_WEIGHTS, :n_assets + 1]
+    weights = scratch[SCR_WEIGHTS, :n_assets + 1]
     log_mode = params[P_LOG_RETURN_REWARD] > 0.0
     for a in range(n_agents):
         state = agent_state[b, a]
@@ -557,9 +560,10 @@ def step_batch(
     Returns the number of environments that could not step because their episode was over.
     """
     finished = 0
+    work = scratch[0]
     for b in range(bars.shape[0]):
         if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions,
-                           params, agent_params, obs_out, info_out, scratch):
+                           params, agent_params, obs_out, info_out, work):
             finished += 1
     return finished
 
@@ -571,13 +575,22 @@ def step_batch_parallel(
     asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
-    """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit."""
-    finished = 0
-    for b in prange(bars.shape[0]):
-        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions,
-                           params, agent_params, obs_out, info_out, scratch):
-            finished += 1
-    return finished
+    """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit.
+
+    The environments are split into ``L = scratch.shape[0]`` contiguous blocks, block ``l`` stepping
+    environments ``[l B / L, (l + 1) B / L)`` serially on scratch slot ``l``: the blocks run in parallel, and
+    no two of them share a slot, whatever the number of threads.
+    """
+    n_envs = bars.shape[0]
+    n_slots = scratch.shape[0]
+    finished = np.zeros(n_slots, dtype=np.int64)
+    for slot in prange(n_slots):
+        work = scratch[slot]
+        for b in range(slot * n_envs // n_slots, (slot + 1) * n_envs // n_slots):
+            if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state,
+                               clock, actions, params, agent_params, obs_out, info_out, work):
+                finished[slot] += 1
+    return finished.sum()
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -591,7 +604,7 @@ def reset_batch(
     for b in range(bars.shape[0]):
         if mask[b]:
             reset_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
-                      info_out, scratch)
+                      info_out, scratch[0])
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -604,4 +617,4 @@ def observe_batch(
     """Observation and valuation info of every environment at its current bar (no state change)."""
     for b in range(bars.shape[0]):
         _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
-                     info_out, scratch)
+                     info_out, scratch[0])
