@@ -8,7 +8,8 @@ Rows (batches of 64 envs or more run twice: with the default kernel choice — `
 ``PARALLEL_THRESHOLD`` of ``wealtharena_env.sim`` on — and with ``parallel=False``, because threads only pay
 when the cores are free):
 * ``PortfolioVectorEnv`` (``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K, n_assets=1)``);
-* ``ArenaVecEnv`` with 5 agents x 30 assets;
+* ``ArenaVecEnv`` with 5 agents x 30 assets, and at the largest K also with ``risk_enabled=False`` (what the
+  risk rules cost: the bare loop has none of them);
 * the bare loop of :mod:`bare_loop` (5 x 30), serial and ``prange``, one call per step over K envs;
 * gym-anytrading ``stocks-v0`` (one env) for the ratio (b).
 
@@ -54,10 +55,10 @@ def vector_row(kind: str, k: int, repeats: int, parallel: bool | None = None) ->
         envs = gym.make_vec("WealthArena/Portfolio-v0", num_envs=k, n_assets=1, parallel=parallel)
         units = 1
         name = "PortfolioVectorEnv 1x1"
-    else:
-        envs = ArenaVecEnv(num_envs=k, n_assets=30, parallel=parallel)
+    else:  # "arena", or "arena_norisk": the same env with its risk layer off (what the risk rules cost)
+        envs = ArenaVecEnv(num_envs=k, n_assets=30, parallel=parallel, risk_enabled=kind == "arena")
         units = envs.num_agents * envs.sim.n_assets
-        name = "ArenaVecEnv 5x30"
+        name = "ArenaVecEnv 5x30" + (" risk layer off" if kind == "arena_norisk" else "")
     threads = "prange" if envs.sim._step_kernel.__name__.endswith("parallel") else "serial"
     name = f"{name} ({threads}{' auto' if parallel is None else ''}), K={k}"
     envs.action_space.seed(0)
@@ -150,6 +151,10 @@ def main() -> None:
                 t, step_only, reset_ms = vector_row(kind, k, args.repeats, parallel)
                 rows.append((t, fmt_us(step_only.us_per_step), f"{reset_ms:,.1f}"))
                 found[f"{kind}{k}{'' if parallel is None else 'S'}"] = t
+        if k == max(args.sizes):
+            t, step_only, reset_ms = vector_row("arena_norisk", k, args.repeats)
+            rows.append((t, fmt_us(step_only.us_per_step), f"{reset_ms:,.1f}"))
+            found[f"arena_norisk{k}"] = t
         for parallel in (False, True):
             t = bare_row(parallel, k, args.repeats)
             rows.append((t, "-", "-"))
@@ -177,6 +182,10 @@ def main() -> None:
         if arena and par:
             ratios.append([f"    ArenaVecEnv K={kmax} 5x30 ({label}) / bare prange loop, agent-asset-steps/s",
                            _ratio(arena.units_per_s / par.units_per_s), "-"])
+    norisk = found.get(f"arena_norisk{kmax}")
+    if norisk and serial:
+        ratios.append([f"    ArenaVecEnv K={kmax} 5x30, risk layer off (default threads) / bare serial loop",
+                       _ratio(norisk.units_per_s / serial.units_per_s), "-"])
     for key, label in ((f"portfolio{kmax}", "default threads"), (f"portfolio{kmax}S", "serial kernel")):
         port = found.get(key)
         if port and any_t:
