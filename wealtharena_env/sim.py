@@ -180,7 +180,6 @@ class Simulation:
         self.agent_state = np.zeros((b, a, ks.N_AGENT_STATE))
         self.asset_state = np.zeros((b, n + 1, n))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
-        lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
@@ -194,6 +193,7 @@ class Simulation:
         # slot when serial): it holds nothing between environments, so it stays in cache whatever the batch size.
         # Work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR.
         n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1
+        lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
         self.scratch = np.zeros((n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
         self._step_entry: Any = None  # the compiled entry point of _step_kernel, after the first step
         self._step_entry_of: Any = None

@@ -414,6 +414,9 @@ def step_env(
     2. Each live agent's action is sanitised and mapped to target weights (:mod:`.execution`), passed
        through its risk layer (:mod:`.risk`) and traded at bar ``f``'s fill price with costs.
     3. The reward is the weighted sum of the terms of :mod:`.reward` (or the plain log return).
+
+    ``scratch`` here (and in the other per-environment functions) is one slot ``(N_SCRATCH, S)`` of the
+    drivers' scratch array, work space only.
     """
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
