@@ -173,11 +173,44 @@ def test_golden_edge_cases():
     assert out["win_rate"][0] == 1.0 and out["profit_factor"][0] == np.inf
     # CAGR of 1 % per period over 5 periods with P = 252: 1.01^252 - 1
     assert out["cagr"][0] == rel(1.01**252 - 1, rtol=1e-12)
-    # all zeros: CAGR 0, every ratio NaN, win rate and profit factor NaN, VaR 0
+    # all zeros (cash): CAGR 0, Sharpe and Sortino 0 (a flat series), Calmar, win rate and profit factor
+    # NaN, VaR 0
     assert out["cagr"][1] == 0.0 and out["total_return"][1] == 0.0
-    for name in ("sharpe_ratio", "sortino_ratio", "calmar_ratio", "win_rate", "profit_factor"):
+    assert out["sharpe_ratio"][1] == 0.0 and out["sortino_ratio"][1] == 0.0
+    for name in ("calmar_ratio", "win_rate", "profit_factor"):
         assert np.isnan(out[name][1]), name
     assert out["historical_var"][1] == 0.0 and out["max_drawdown"][1] == 0.0
+
+
+def test_flat_zero_series_has_sharpe_and_sortino_zero():
+    # cash: every excess return exactly 0 (also -0.0, and r == rf exactly) -> Sharpe 0 and Sortino 0, in the
+    # individual kernels and the fused summary alike, for any P and ddof
+    for r, rf in ((np.zeros((3, 10)), 0.0), (np.full((2, 10), -0.0), 0.0), (np.full((1, 10), 1e-4), 1e-4)):
+        for ddof in (0, 1):
+            np.testing.assert_array_equal(M.sharpe_ratio(r, 252.0, rf, ddof), np.zeros(r.shape[0]))
+            out = M.summary_metrics(r, periods_per_year=12, risk_free=rf, ddof=ddof)
+            np.testing.assert_array_equal(out["sharpe_ratio"], np.zeros(r.shape[0]))
+            np.testing.assert_array_equal(out["sortino_ratio"], np.zeros(r.shape[0]))
+        np.testing.assert_array_equal(M.sortino_ratio(r, 252.0, rf), np.zeros(r.shape[0]))
+    # the std still needs T - ddof >= 1, and an empty series is NaN
+    assert np.isnan(M.sharpe_ratio(np.zeros((1, 1)), 252.0, 0.0, 1)[0])
+    assert M.sharpe_ratio(np.zeros((1, 1)), 252.0, 0.0, 0)[0] == 0.0
+    assert np.isnan(M.sharpe_ratio(np.zeros((1, 0)))[0]) and np.isnan(M.sortino_ratio(np.zeros((1, 0)))[0])
+
+
+def test_constant_nonzero_series_stays_undefined():
+    # a constant non-zero excess return has zero variance and a non-zero mean: +/-c / 0 -> NaN, never +/-inf
+    for r, rf in ((np.full((1, 8), 0.01), 0.0), (np.full((1, 8), -0.002), 0.0), (np.zeros((1, 8)), 1e-4),
+                  (np.full((1, 8), 5e-324), 0.0)):
+        assert np.isnan(M.sharpe_ratio(r, 252.0, rf)[0])
+        out = M.summary_metrics(r, risk_free=rf)
+        assert np.isnan(out["sharpe_ratio"][0])
+    # Sortino: gains only (no period below the target) stays NaN; losses only is finite (-sqrt(P))
+    assert np.isnan(M.sortino_ratio(np.full((1, 8), 0.01))[0])
+    assert M.sortino_ratio(np.full((1, 8), -0.01))[0] == rel(-math.sqrt(252))
+    # cash earning nothing while the risk-free rate is positive: a constant loss against the target, so the
+    # downside deviation is not 0 and Sortino is finite (-sqrt(P)), unlike Sharpe
+    assert M.sortino_ratio(np.zeros((1, 8)), 252.0, 1e-4)[0] == rel(-math.sqrt(252), rtol=1e-9)
 
 
 def test_golden_single_period_and_empty():
@@ -294,13 +327,18 @@ def ref_sharpe(r, ppy, rf, ddof):
     x = r - rf
     if x.size == 0:
         return np.nan
-    return _ratio(float(np.mean(x)), _std(x, ddof)) * math.sqrt(ppy)
+    sd = _std(x, ddof)
+    if sd == 0 and np.all(x == 0):  # flat series (cash at the risk-free rate): Sharpe 0 by definition
+        return 0.0
+    return _ratio(float(np.mean(x)), sd) * math.sqrt(ppy)
 
 
 def ref_sortino(r, ppy, rf):
     x = r - rf
     if x.size == 0:
         return np.nan
+    if np.all(x == 0):  # flat series: Sortino 0 by definition
+        return 0.0
     dd = math.sqrt(float(np.mean(np.minimum(x, 0.0) ** 2)))
     return _ratio(float(np.mean(x)), dd) * math.sqrt(ppy)
 

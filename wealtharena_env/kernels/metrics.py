@@ -40,6 +40,13 @@ Undefined values (NaN) -- never an exception, never a spurious inf
 - A ratio whose denominator is 0 is NaN: Sharpe (zero variance), Sortino (no period below the target),
   Calmar (no drawdown), information ratio (zero tracking error), beta / alpha / correlation (constant
   benchmark, or for correlation a constant series), win rate (no non-zero period).
+- Exception (flat series): when **every** excess return ``x_t = r_t - risk_free`` is exactly 0 (holding
+  cash at the risk-free rate: no excess return, no risk), the Sharpe and Sortino ratios are **0**, not
+  NaN -- the risk-free asset sits at Sharpe 0 on the capital market line, and a policy that holds cash
+  must score as such rather than as "undefined". A constant **non-zero** excess series stays NaN: its
+  ratio is ``+/-c / 0``, the limit of ``mean / std`` as the risk vanishes is unbounded, and no finite
+  value would be honest (an inf would swamp every mean it enters). Sharpe still needs
+  ``T - ddof >= 1`` (a 1-period series is NaN with ``ddof = 1``) and ``T == 0`` is NaN.
 - Exception: profit factor is ``+inf`` when there are gains but no losses (the usual reporting
   convention), NaN when there are neither gains nor losses.
 - CAGR is NaN when the compounded equity becomes negative (a return below -100 %), and -1 when it
@@ -247,6 +254,28 @@ def _div(a, b):
     if b == 0.0 or np.isnan(b) or np.isnan(a):
         return np.nan
     return a / b
+
+
+@njit(cache=True, error_model="numpy")
+def _all_equal(x, value):
+    """True when every ``x_t`` equals ``value`` exactly (``-0.0 == 0.0``); True for ``T == 0``."""
+    for t in range(x.shape[0]):
+        if x[t] - value != 0.0:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _flat_ratio(mean, scale, x, risk_free):
+    """``mean / scale`` of a Sharpe-type ratio of the excess returns ``x - risk_free``.
+
+    NaN when ``scale`` is 0 or either is NaN, except for a flat series (``T >= 1`` and every excess return
+    exactly 0: cash at the risk-free rate), whose ratio is 0. The all-zero check runs only when ``scale``
+    is 0, so it costs nothing on ordinary series.
+    """
+    if scale == 0.0 and not np.isnan(mean) and x.shape[0] > 0 and _all_equal(x, risk_free):
+        return 0.0
+    return _div(mean, scale)
 
 
 @njit(cache=True, error_model="numpy")
@@ -501,8 +530,8 @@ def _summary_row(x, periods_per_year, risk_free, ddof, p, out, b):
     out[0, b] = tot
     out[1, b] = cg
     out[2, b] = sd_raw * sqrt_ppy
-    out[3, b] = _div(m_ex, sd_ex) * sqrt_ppy
-    out[4, b] = _div(m_ex, dd_dev) * sqrt_ppy
+    out[3, b] = _flat_ratio(m_ex, sd_ex, x, risk_free) * sqrt_ppy
+    out[4, b] = _flat_ratio(m_ex, dd_dev, x, risk_free) * sqrt_ppy
     out[5, b] = mdd
     out[6, b] = longest
     out[7, b] = episode
@@ -609,7 +638,14 @@ def annual_volatility(returns, periods_per_year=252.0, ddof=1):
 def sharpe_ratio(returns, periods_per_year=252.0, risk_free=0.0, ddof=1):
     """Annualised Sharpe ratio ``mean(x) / std(x, ddof) * sqrt(P)`` with ``x_t = r_t - risk_free``.
 
-    Dimensionless (per sqrt(year)). NaN if ``T - ddof < 1`` or the series is constant (zero variance).
+    Dimensionless (per sqrt(year)).
+
+    * **0 for a flat series**: every excess return exactly 0 (cash at the risk-free rate: no excess
+      return and no risk -- the Sharpe ratio of the risk-free asset itself). A policy that holds cash
+      scores 0, so on a task where everything loses money it ranks above the losers.
+    * **NaN for any other constant series** (zero variance, non-zero mean: ``+/-c / 0`` is unbounded, and
+      no finite number would be honest), if ``T - ddof < 1`` (the std is undefined, even for zeros) or if
+      the series holds a NaN.
     """
     _check_returns(returns)
     _check_ppy(periods_per_year)
@@ -622,7 +658,7 @@ def sharpe_ratio(returns, periods_per_year=252.0, risk_free=0.0, ddof=1):
             out[b] = np.nan
         else:
             m, sd = _mean_std(x, risk_free, ddof)
-            out[b] = _div(m, sd) * sqrt_ppy
+            out[b] = _flat_ratio(m, sd, x, risk_free) * sqrt_ppy
     return out
 
 
@@ -648,8 +684,10 @@ def sortino_ratio(returns, periods_per_year=252.0, risk_free=0.0):
     """Annualised Sortino ratio ``mean(x) / DD * sqrt(P)``, ``x_t = r_t - risk_free``,
     ``DD = sqrt(mean_t(min(x_t, 0)^2))`` over ALL periods (the target is ``risk_free``).
 
-    Equivalently ``(mean(x) P) / (DD sqrt(P))``. Dimensionless. NaN if no period is below the target
-    (DD = 0) or ``T == 0``. The mean in the numerator has no ddof (``ddof`` does not apply here).
+    Equivalently ``(mean(x) P) / (DD sqrt(P))``. Dimensionless. 0 for a flat series (every excess return
+    exactly 0: cash at the risk-free rate, as :func:`sharpe_ratio`); NaN if no period is below the target
+    otherwise (DD = 0 with gains only: unbounded) or ``T == 0``. The mean in the numerator has no ddof
+    (``ddof`` does not apply here).
     """
     _check_returns(returns)
     _check_ppy(periods_per_year)
@@ -661,7 +699,7 @@ def sortino_ratio(returns, periods_per_year=252.0, risk_free=0.0):
             out[b] = np.nan
         else:
             m, _ = _mean_std(x, risk_free, 1)
-            out[b] = _div(m, _downside_dev_row(x, risk_free)) * sqrt_ppy
+            out[b] = _flat_ratio(m, _downside_dev_row(x, risk_free), x, risk_free) * sqrt_ppy
     return out
 
 
