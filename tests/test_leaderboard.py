@@ -353,9 +353,9 @@ def test_board_ranks_by_mean_sharpe(calm_doc):
     assert len(groups) == 1
     rows = groups[0].rows
     points = [r.score["point"] for r in rows]
-    finite = [p for p in points if p is not None]
-    assert finite == sorted(finite, reverse=True)
-    assert rows[-1].entry == "cash"  # zero-variance Sharpe is undefined: ranked last
+    assert None not in points and points == sorted(points, reverse=True)
+    cash_row = next(r for r in rows if r.entry == "cash")
+    assert cash_row.score["point"] == 0.0  # holding cash scores Sharpe 0 (not undefined, not last by rule)
     ew = next(r for r in rows if r.entry == "equal_weight")
     assert ew.p_improvement is None
     assert all(r.p_improvement is not None for r in rows if r.entry == "random")
@@ -366,6 +366,49 @@ def test_board_ranks_by_mean_sharpe(calm_doc):
     # a different budget is a different table
     other = evaluate("Calm-v0", "cash", n_seeds=1, episode_length=15, bootstrap_reps=20, progress=False)
     assert len(build_board([calm_doc, other])) == 2
+
+
+def test_cash_baseline_scores_sharpe_zero():
+    # a cash-only policy's returns are all exactly 0: its Sharpe is 0 (kernels/metrics.py), a finite score
+    doc = evaluate(get_task("Crash-v0"), "cash", n_seeds=2, episode_length=20)
+    a = doc["aggregates"]
+    assert a["n_ok"] == a["n_episodes"] == 4  # 2 seeds x 2 scenarios
+    for name in ("mean", "iqm", "median"):
+        assert a["score"][name] == {"point": 0.0, "low": 0.0, "high": 0.0, "n": 4, "n_strata": 2}, name
+    assert all(s["score"]["point"] == 0.0 for s in a["by_scenario"].values())
+    assert a["metrics"]["sortino_ratio"]["point"] == 0.0
+    for ep in doc["episodes"]:
+        assert ep["focal"]["sharpe_ratio"] == 0.0 and ep["focal"]["total_return"] == 0.0
+
+
+def test_cash_outranks_a_losing_entry_on_the_board():
+    # Stepping aside must beat losing money: cash (Sharpe 0) is ranked on its score like any entry, above an
+    # entry whose every episode has a negative Sharpe, is compared with equal_weight, and prints as numbers.
+    import copy
+
+    from wealtharena_env.leaderboard.evaluate import _aggregate
+
+    budget = {"n_seeds": 2, "episode_length": 20, "bootstrap_reps": 100, "progress": False}
+    cash = evaluate("Crash-v0", "cash", **budget)
+    ew = evaluate("Crash-v0", "equal_weight", **budget)
+    loser = copy.deepcopy(ew)  # equal weight's episodes, each made to lose: Sharpe -|s| - 0.1
+    loser["entry"] = "loser"
+    for ep in loser["episodes"]:
+        ep["focal"]["sharpe_ratio"] = -abs(ep["focal"]["sharpe_ratio"]) - 0.1
+    loser["aggregates"] = _aggregate(get_task("Crash-v0"), loser["episodes"], 100)
+    groups = build_board([loser, ew, cash])
+    rows = groups[0].rows
+    order = [r.entry for r in rows]
+    assert order.index("cash") < order.index("loser")
+    points = [r.score["point"] for r in rows]
+    assert None not in points and points == sorted(points, reverse=True)
+    cash_row, ew_row = rows[order.index("cash")], rows[order.index("equal_weight")]
+    assert cash_row.p_improvement == agg.probability_of_improvement(cash_row.strata, ew_row.strata)
+    assert rows[order.index("loser")].p_improvement is not None
+    md = to_markdown(groups)
+    assert re.search(r"\| cash \| 0\.00 \| \[0\.00, 0\.00\] \| 0\.00 \| \d\.\d\d \| 0\.00 \| 0\.00 \|", md), md
+    assert "nan" not in md.lower()
+    assert "<td>0.00</td><td>[0.00, 0.00]</td>" in to_html(groups)
 
 
 def test_marl_eval_export(calm_doc):

@@ -4,9 +4,12 @@ Primary score
 -------------
 Entries are ranked, per task, by the **mean Sharpe ratio of the focal agents over every evaluation
 episode** (all scenarios pooled; per episode: annualised Sharpe of daily simple returns of portfolio value
-net of costs, 252 periods, risk-free 0, sample std, averaged over the task's focal agents). The table shows
-its 95 % stratified-bootstrap interval (strata = scenarios), the interquartile mean, the probability of
-improvement over the ``equal_weight`` baseline (when it is on the board), the score per scenario (held-out
+net of costs, 252 periods, risk-free 0, sample std, averaged over the task's focal agents). An episode held
+entirely in cash, whose returns are all exactly 0, scores 0 (see
+:func:`~wealtharena_env.kernels.metrics.sharpe_ratio`), so stepping aside ranks above losing money. The
+table shows its 95 % stratified-bootstrap interval (strata = scenarios), the interquartile mean, the
+probability of improvement over the ``equal_weight`` baseline (when it is on the board), the score per
+scenario (held-out
 regimes and background populations are marked ``†``) and the secondary metrics (focal means: total
 return, annual volatility, max drawdown, Sortino, CVaR 95 %, turnover, costs). Entries with failed
 episodes are ranked on the episodes that completed and show the failure count.

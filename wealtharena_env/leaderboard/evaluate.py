@@ -8,8 +8,9 @@ per step on the **batch** of every focal agent's observation ``(K, D)`` (a polic
 observation ``(D,)`` is detected and called row by row). Non-focal seats are played by the scenario's
 background population. Each episode's focal score is the mean over focal agents of the task's primary
 metric (Sharpe ratio of daily simple returns of portfolio value, net of all costs, annualised with 252
-periods, risk-free 0, sample std); the task score is the mean over every evaluation episode, with a 95 %
-stratified-bootstrap interval (strata = scenarios, 2000 replicates, seed 0) and the IQM.
+periods, risk-free 0, sample std; 0 for an episode held in cash, whose returns are all exactly 0); the
+task score is the mean over every evaluation episode, with a 95 % stratified-bootstrap interval (strata =
+scenarios, 2000 replicates, seed 0) and the IQM.
 
 A broken policy (it raises, returns the wrong shape, or NaN / inf) fails only the episodes it broke:
 each failure is recorded with the step, agent and message, the episode is stopped and excluded from the
