@@ -317,6 +317,42 @@ def test_rllib_without_ray_is_a_clear_error(tmp_path, monkeypatch):
         load_policy(str(tmp_path / "ckpt"))
 
 
+def test_rllib_checkpoint_path_is_made_absolute(tmp_path, monkeypatch):
+    # RLlib reads checkpoints through pyarrow, which rejects a relative path ("URI has empty scheme")
+    from wealtharena_env.leaderboard.evaluate import _checkpoint_path
+
+    monkeypatch.chdir(tmp_path)
+    assert _checkpoint_path("runs/ppo/checkpoint") == tmp_path.resolve() / "runs" / "ppo" / "checkpoint"
+    assert _checkpoint_path("~/ckpt") == Path.home().resolve() / "ckpt"
+    assert _checkpoint_path(tmp_path / "ckpt") == tmp_path.resolve() / "ckpt"
+
+
+def test_rllib_checkpoint_given_as_a_relative_path(tmp_path, monkeypatch):
+    # `wealtharena evaluate --policy runs/.../checkpoint` from the run's parent folder: an RLModule checkpoint
+    # (as algo.save_to_path writes under learner_group/learner/rl_module/<module_id>) loads and plays
+    pytest.importorskip("torch")
+    pytest.importorskip("ray.rllib")
+    from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from wealtharena_env.leaderboard.evaluate import make_task_env
+
+    task = get_task("Calm-v0")
+    env = make_task_env(task, task.scenarios[0], 5)
+    spec = RLModuleSpec(module_class=DefaultPPOTorchRLModule, observation_space=env.unwrapped.observation_space,
+                        action_space=env.unwrapped.action_space, model_config=DefaultModelConfig(fcnet_hiddens=[8]))
+    env.close()
+    modules = tmp_path / "runs" / "ckpt" / "learner_group" / "learner" / "rl_module"
+    spec.build().save_to_path(str(modules / "default_policy"))
+    monkeypatch.chdir(tmp_path)
+    for spec in ("runs/ckpt", "runs/ckpt:default_policy"):
+        loaded = load_policy(spec)
+        assert loaded.kind == "rllib"
+        doc = evaluate(task, loaded, n_seeds=1, episode_length=5, bootstrap_reps=20, progress=False)
+        assert doc["aggregates"]["n_ok"] == 1, doc["failures"]
+
+
 def test_sb3_zip_policy(tmp_path):
     pytest.importorskip("torch")
     sb3 = pytest.importorskip("stable_baselines3")

@@ -158,8 +158,17 @@ def _sb3_policy(spec: str) -> LoadedPolicy:
                         lambda env, seed: predict)
 
 
+def _checkpoint_path(spec: str | os.PathLike[str]) -> Path:
+    """An RLlib checkpoint path made absolute (``~`` expanded, relative to the working directory).
+
+    RLlib reads checkpoints through pyarrow's filesystem layer, which takes a bare path as a URI and rejects a
+    relative one (``ArrowInvalid: URI has empty scheme``); an absolute path is a valid local URI.
+    """
+    return Path(spec).expanduser().resolve()
+
+
 def _rllib_policy(spec: str, module_id: str | None = None) -> LoadedPolicy:
-    path = Path(spec).expanduser()
+    path = _checkpoint_path(spec)
     try:
         import ray  # noqa: F401
     except ImportError as exc:
@@ -184,7 +193,7 @@ def _rllib_policy(spec: str, module_id: str | None = None) -> LoadedPolicy:
         import torch
         from ray.rllib.core.rl_module.rl_module import RLModule
 
-        module = RLModule.from_checkpoint(module_dir)
+        module = RLModule.from_checkpoint(str(module_dir))
 
         def forward(obs: np.ndarray) -> np.ndarray:
             with torch.no_grad():
