@@ -5,7 +5,7 @@ Nothing here trains anything; each example keeps its algorithm in its own file. 
 * resolves a task: a published leaderboard task (``Calm-v0``, ``Regimes-v0``, ``Impact-v0``, ... — see
   ``wealtharena tasks``) or :data:`TOY_DRIFT`, a sanity-check task with a clear optimum;
 * builds the training keyword arguments of a task (its first scenario's env kwargs, optionally with shorter
-  episodes);
+  episodes and the user's ``--env-kwargs`` merged over them) and records them with the run;
 * tracks experiments: TensorBoard by default, plus MLflow (a local SQLite store) or Weights & Biases
   (offline mode) with ``--track``;
 * evaluates a trained policy on the task's held-out evaluation seeds with the leaderboard's evaluation
@@ -92,11 +92,88 @@ def is_multi_agent(task: Task) -> bool:
     return task.env_id in PETTINGZOO_ENVS
 
 
-def train_kwargs(task: Task, episode_length: int | None = None) -> dict[str, Any]:
-    """Env keyword arguments for training on ``task``: its first scenario (the in-distribution market)."""
+#: Env keyword arguments that only shape *training*: the reward the learner sees and the training episodes.
+#: The evaluation plays the task's env as published and scores the portfolio's returns, not the reward, so
+#: changing these needs nothing at evaluation. Any other env keyword argument (``action_mapping``,
+#: ``risk_enabled``, ``window``, ``n_assets``, ...) changes how actions are read, what is observed or how the
+#: market moves, and the leaderboard evaluation does not reproduce it: see :func:`unreproduced_env_kwargs`.
+TRAINING_ONLY_ENV_KWARGS = frozenset({"reward_mode", "episode_length", "max_cycles", "info_level", "render_mode",
+                                      "parallel"})
+
+
+def parse_env_kwargs(text: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """``--env-kwargs``: a JSON object of env keyword arguments (``'{"reward_mode": "log_return"}'``)."""
+    if text is None:
+        return {}
+    if isinstance(text, Mapping):
+        return dict(text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--env-kwargs must be a JSON object such as '{{\"reward_mode\": \"log_return\"}}', "
+                         f"got {text!r}: {exc}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"--env-kwargs must be a JSON object (env keyword argument -> value), got {text!r}")
+    return value
+
+
+def _env_kwargs_arg(text: str) -> dict[str, Any]:
+    """argparse ``type`` of ``--env-kwargs`` (a usage error, not a traceback, on bad JSON)."""
+    import argparse
+
+    try:
+        return parse_env_kwargs(text)
+    except SystemExit as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def train_kwargs(task: Task, episode_length: int | None = None,
+                 env_kwargs: str | Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Env keyword arguments for training on ``task``: its first scenario (the in-distribution market), with
+    ``env_kwargs`` (``--env-kwargs``, a mapping or its JSON text) merged over them; ``episode_length``
+    (``--episode-length``) is applied last."""
     if task.historical is not None:
         raise SystemExit(f"{task.key} is a historical task; these examples train on the synthetic tasks.")
-    return task.scenario_kwargs(task.scenarios[0], episode_length)
+    kwargs = {**task.scenario_kwargs(task.scenarios[0]), **parse_env_kwargs(env_kwargs)}
+    if episode_length is not None:
+        kwargs["episode_length"] = int(episode_length)
+    return kwargs
+
+
+def unreproduced_env_kwargs(task: Task, env_kwargs: str | Mapping[str, Any] | None) -> list[str]:
+    """The keys of ``env_kwargs`` that the evaluation will not play with.
+
+    The leaderboard evaluation (:func:`~wealtharena_env.leaderboard.evaluate.evaluate`) builds the task's env as
+    published; it takes no env keyword arguments. A training-only key (:data:`TRAINING_ONLY_ENV_KWARGS`) or a
+    value equal to the task's own is harmless; any other key means the trained policy is scored on an env
+    that reads its actions or builds its observations differently from the one it learnt on.
+    """
+    published = task.scenario_kwargs(task.scenarios[0])
+    return sorted(k for k, v in parse_env_kwargs(env_kwargs).items()
+                  if k not in TRAINING_ONLY_ENV_KWARGS and not (k in published and published[k] == v))
+
+
+def env_kwargs_record(task: Task, episode_length: int | None, env_kwargs: str | Mapping[str, Any] | None,
+                      *, warn: bool = True) -> dict[str, Any]:
+    """What a run records about its env (in ``config.json`` and ``summary.json``): ``env_kwargs``, the full
+    training env kwargs; ``env_kwargs_override``, what ``--env-kwargs`` gave; ``env_kwargs_not_evaluated``,
+    the keys the evaluation does not reproduce (warned about on stderr with ``warn``)."""
+    override = parse_env_kwargs(env_kwargs)
+    keys = check_env_kwargs(task, override) if warn else unreproduced_env_kwargs(task, override)
+    return {"env_kwargs": train_kwargs(task, episode_length, override), "env_kwargs_override": override,
+            "env_kwargs_not_evaluated": keys}
+
+
+def check_env_kwargs(task: Task, env_kwargs: str | Mapping[str, Any] | None) -> list[str]:
+    """Warn (once, on stderr) about env keyword arguments the evaluation will not reproduce; return their keys
+    (recorded in ``config.json`` and ``summary.json`` as ``env_kwargs_not_evaluated``)."""
+    keys = unreproduced_env_kwargs(task, env_kwargs)
+    if keys:
+        print(f"warning: --env-kwargs {keys} change the env beyond the reward; the evaluation plays {task.key} as "
+              "published (it takes no env arguments), so the policy is scored on an env it was not trained on. "
+              "That is your responsibility; config.json and summary.json record the training env kwargs.",
+              file=sys.stderr)
+    return keys
 
 
 # ---------------------------------------------------------------------------------------------- tracking
@@ -213,6 +290,11 @@ def add_common_args(parser: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="training seed (from the published training range)")
     parser.add_argument("--episode-length", type=int, default=None,
                         help="training episode length (default: the task's)")
+    parser.add_argument("--env-kwargs", type=_env_kwargs_arg, default={},
+                        help="JSON object of env keyword arguments merged over the task's training env kwargs, "
+                             "e.g. '{\"reward_mode\": \"log_return\"}' (recorded in config.json; the evaluation "
+                             "plays the task's env as published, so arguments beyond the reward are not "
+                             "reproduced there)")
     parser.add_argument("--eval-seeds", type=int, default=None,
                         help="evaluate on the first N of the task's 16 evaluation seeds (default: all)")
     parser.add_argument("--eval-episode-length", type=int, default=None,
@@ -315,14 +397,19 @@ __all__ = [
     "TOY_DRIFT",
     "TOY_DRIFT_MARKET",
     "Tracker",
+    "TRAINING_ONLY_ENV_KWARGS",
     "add_common_args",
+    "check_env_kwargs",
+    "env_kwargs_record",
     "evaluate_policy",
     "focal_mean",
     "is_multi_agent",
     "is_published",
+    "parse_env_kwargs",
     "resolve_task",
     "run_dir_for",
     "summarize",
     "train_kwargs",
+    "unreproduced_env_kwargs",
     "write_json",
 ]

@@ -22,7 +22,10 @@ sampling its own arenas; ``--envs-per-env-runner`` arenas each)::
     python examples/rllib_train.py --address auto --num-env-runners 32 --envs-per-env-runner 4 --algo appo
 
 or from outside the cluster through Ray Client (``--address ray://<head-ip>:10001``). Without ``--address``
-the script starts a local Ray instance with ``--num-cpus`` CPUs.
+the script starts a local Ray instance with ``--num-cpus`` CPUs. The driver waits ``--sample-timeout-s``
+(default 300 s, RLlib's is 60) for each remote env runner's samples: a fresh runner compiles the env's Numba
+kernels in its first sample. Every Ray worker gets this process's ``NUMBA_NUM_THREADS`` / ``OMP_WAIT_POLICY``.
+``--env-kwargs '{"reward_mode": "log_return"}'`` changes the training env (as in every example).
 
 Outputs in ``<out>/<run-name>/``: ``checkpoint/`` (``Algorithm.from_checkpoint``; each policy's RLModule under
 ``checkpoint/learner_group/learner/rl_module/<profile>``), ``results.json`` (leaderboard results of the policy
@@ -35,10 +38,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# Numba's OpenMP workers spin beside the learner (steps 4-5x slower on shared cores); values you set win.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
@@ -47,6 +55,16 @@ import common  # examples/common.py: tasks, tracking, evaluation
 
 ALGOS = ("ppo", "appo", "sac")
 ENV_NAME = "wealtharena_arena"
+
+#: Default ``sample_timeout_s`` of the env runners. RLlib's 60 s lost whole samples on the cluster path ("No
+#: samples returned from remote workers"): the first ``sample()`` of every new env-runner process compiles the
+#: env's Numba kernels when the node's cache is cold (~35 s for one process on 2 busy cores, longer with many
+#: runners compiling at once on a node), and a busy node steps slower still.
+SAMPLE_TIMEOUT_S = 300.0
+
+#: Environment variables every Ray worker gets (env runners, learners, possibly on other nodes): one Numba
+#: thread and passive OpenMP waiting, as in this process (see the top of the file).
+WORKER_ENV_VARS = ("NUMBA_NUM_THREADS", "OMP_WAIT_POLICY")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,6 +96,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="sampling processes (0: sample in the driver; APPO uses at least 1)")
     parser.add_argument("--envs-per-env-runner", type=int, default=1, help="arenas per env runner")
     parser.add_argument("--num-learners", type=int, default=0, help="learner processes (0: learn in the driver)")
+    parser.add_argument("--sample-timeout-s", type=float, default=SAMPLE_TIMEOUT_S,
+                        help="seconds the driver waits for a remote env runner's sample() before discarding it "
+                             f"(default {SAMPLE_TIMEOUT_S:g}; RLlib's 60 is too short for the first sample of a "
+                             "fresh runner, which compiles the Numba kernels)")
     common.add_common_args(parser)
     parser.set_defaults(task="Impact-v0")
     return parser.parse_args(argv)
@@ -122,7 +144,7 @@ def build_config(args: argparse.Namespace, task, profiles: list[str]):
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     env_config = {"env_id": task.env_id, "reward_scale": args.reward_scale,
-                  **common.train_kwargs(task, args.episode_length)}
+                  **common.train_kwargs(task, args.episode_length, args.env_kwargs)}
     if args.algo == "sac":
         from ray.rllib.algorithms.sac import SACConfig
 
@@ -157,7 +179,7 @@ def build_config(args: argparse.Namespace, task, profiles: list[str]):
         config
         .environment(ENV_NAME, env_config=env_config)
         .env_runners(num_env_runners=runners, num_envs_per_env_runner=args.envs_per_env_runner,
-                     rollout_fragment_length=fragment)
+                     rollout_fragment_length=fragment, sample_timeout_s=args.sample_timeout_s)
         .learners(num_learners=args.num_learners)
         .multi_agent(policies=set(profiles), policy_mapping_fn=policy_mapping_fn)
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={p: RLModuleSpec() for p in profiles}),
@@ -172,7 +194,7 @@ def module_policy(module_dir: Path):
     import torch
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    module = RLModule.from_checkpoint(str(module_dir))
+    module = RLModule.from_checkpoint(str(Path(module_dir).expanduser().resolve()))  # pyarrow: absolute paths only
     dist_cls = module.get_inference_action_dist_cls()
 
     def policy(obs: np.ndarray) -> np.ndarray:
@@ -214,21 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray.tune.registry import register_env
 
-    probe = pettingzoo.make("parallel", task.env_id, **common.train_kwargs(task, args.episode_length))
+    probe = pettingzoo.make("parallel", task.env_id, **common.train_kwargs(task, args.episode_length, args.env_kwargs))
     agents = list(probe.possible_agents)
     profiles = sorted({profile_of(a) for a in agents})
     focal_profiles = list(dict.fromkeys(profile_of(a) for a in task.focal_agents))
 
     run_dir = common.run_dir_for(args, f"rllib-{args.algo}", task)
-    config_record = {**vars(args), "agents": agents, "policies": {a: profile_of(a) for a in agents},
-                     "env_kwargs": common.train_kwargs(task, args.episode_length)}
+    env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs)
+    config_record = {**vars(args), "agents": agents, "policies": {a: profile_of(a) for a in agents}, **env_record}
     common.write_json(run_dir / "config.json", config_record)
     tracker = common.Tracker(args.track, run_dir, run_dir.name, config_record, mlflow_uri=args.mlflow_uri)
 
+    runtime_env = {"env_vars": {k: os.environ[k] for k in WORKER_ENV_VARS if k in os.environ}}
     if args.address:
-        ray.init(address=args.address)
+        ray.init(address=args.address, runtime_env=runtime_env)
     else:
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, configure_logging=True, logging_level="ERROR")
+        ray.init(num_cpus=args.num_cpus, include_dashboard=False, configure_logging=True, logging_level="ERROR",
+                 runtime_env=runtime_env)
     print(f"Ray resources: {ray.cluster_resources()}")
     register_env(ENV_NAME, env_creator)
     algo = build_config(args, task, profiles).build_algo()
@@ -266,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         tracker.log_artifact(output)
     tracker.close()
     common.write_json(run_dir / "summary.json", {"train_seconds": train_seconds, "env_steps": sampled,
-                                                 "checkpoint": str(checkpoint), "policies": summaries})
+                                                 "checkpoint": str(checkpoint), "policies": summaries, **env_record})
     ray.shutdown()
     return 0
 

@@ -29,10 +29,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# Numba's OpenMP workers spin beside the learner (steps 4-5x slower on shared cores); values you set win.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
@@ -42,6 +47,8 @@ import common  # examples/common.py: tasks, tracking, evaluation
 ALGOS = ("ppo", "a2c", "sac")
 
 #: Defaults per algorithm, small enough for a laptop; override any with --hyperparams '{"learning_rate": 1e-3}'.
+#: ``net_arch`` is a shortcut for ``policy_kwargs["net_arch"]``; ``policy_kwargs`` passes anything else to the
+#: policy (``'{"policy_kwargs": {"log_std_init": -1, "activation_fn": "tanh"}}'``; its keys win).
 DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     "ppo": {"learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99,
             "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "net_arch": [64, 64]},
@@ -61,7 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-envs", type=int, default=8,
                         help="parallel environments (multi-agent: arenas, each contributing one row per agent)")
     parser.add_argument("--hyperparams", default="{}",
-                        help="JSON object overriding the algorithm's defaults, e.g. '{\"learning_rate\": 1e-3}'")
+                        help="JSON object overriding the algorithm's defaults, e.g. '{\"learning_rate\": 1e-3}'; "
+                             "'{\"policy_kwargs\": {\"log_std_init\": -1}}' reaches the policy (net_arch is a "
+                             "shortcut for policy_kwargs.net_arch)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu: small MLPs are faster there)")
     parser.add_argument("--no-normalize-reward", dest="normalize_reward", action="store_false",
                         help="train on raw rewards (default: VecNormalize scales rewards, not observations)")
@@ -76,7 +85,7 @@ def make_single_agent_env(task, args: argparse.Namespace):
     """``n_envs`` copies of the task's Gymnasium env in a DummyVecEnv (with Monitor), seeded seed, seed+1, ..."""
     from stable_baselines3.common.env_util import make_vec_env
 
-    kwargs = common.train_kwargs(task, args.episode_length)
+    kwargs = common.train_kwargs(task, args.episode_length, args.env_kwargs)
     return make_vec_env(task.env_id, n_envs=args.n_envs, seed=args.seed, env_kwargs=kwargs)
 
 
@@ -91,7 +100,7 @@ def make_multi_agent_env(task, args: argparse.Namespace):
     import supersuit as ss
     from stable_baselines3.common.vec_env import VecMonitor
 
-    kwargs = common.train_kwargs(task, args.episode_length)
+    kwargs = common.train_kwargs(task, args.episode_length, args.env_kwargs)
     arena = pettingzoo.make("parallel", task.env_id, **kwargs)
     venv = ss.pettingzoo_env_to_vec_env_v1(arena)
     venv = ss.concat_vec_envs_v1(venv, args.n_envs, num_cpus=0, base_class="stable_baselines3")
@@ -118,14 +127,55 @@ def tracker_output_format(tracker: common.Tracker):
 
 
 # ---------------------------------------------------------------------------------------------- train
+#: ``policy_kwargs["activation_fn"]`` by name (JSON cannot hold a class).
+ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU", "silu": "SiLU",
+               "gelu": "GELU"}
+
+
+def parse_hyperparams(text: str) -> dict[str, Any]:
+    """``--hyperparams``: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--hyperparams must be a JSON object, got {text!r}: {exc}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"--hyperparams must be a JSON object (name -> value), got {text!r}")
+    return value
+
+
+def split_policy_kwargs(hyperparams: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(algorithm kwargs, policy_kwargs)`` from the merged hyperparameters.
+
+    ``policy_kwargs`` is the user's (``log_std_init``, ``ortho_init``, ``activation_fn`` by name, ...) and its keys
+    win; ``net_arch`` at the top level is a shortcut that fills ``policy_kwargs["net_arch"]`` when the user's
+    ``policy_kwargs`` does not set it.
+    """
+    params = dict(hyperparams)
+    policy_kwargs = params.pop("policy_kwargs", None) or {}
+    if not isinstance(policy_kwargs, dict):
+        raise SystemExit(f"--hyperparams: policy_kwargs must be a JSON object, got {policy_kwargs!r}")
+    policy_kwargs = dict(policy_kwargs)
+    net_arch = params.pop("net_arch", None)
+    if net_arch is not None:
+        policy_kwargs.setdefault("net_arch", net_arch)
+    activation = policy_kwargs.get("activation_fn")
+    if isinstance(activation, str):
+        import torch
+
+        name = ACTIVATIONS.get(activation.lower(), activation)
+        if not isinstance(getattr(torch.nn, name, None), type):
+            raise SystemExit(f"--hyperparams: unknown activation_fn {activation!r}; use one of {sorted(ACTIVATIONS)}")
+        policy_kwargs["activation_fn"] = getattr(torch.nn, name)
+    return params, policy_kwargs
+
+
 def build_model(algo: str, env, hyperparams: dict[str, Any], args: argparse.Namespace, seed: int | None,
                 tensorboard_log: str | None):
     import stable_baselines3 as sb3
 
-    params = dict(hyperparams)
-    net_arch = params.pop("net_arch", [64, 64])
+    params, policy_kwargs = split_policy_kwargs(hyperparams)
     cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC}[algo]
-    return cls("MlpPolicy", env, policy_kwargs={"net_arch": net_arch}, seed=seed, device=args.device,
+    return cls("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device=args.device,
                tensorboard_log=tensorboard_log, verbose=0, **params)
 
 
@@ -142,12 +192,12 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     torch.set_num_threads(1)  # small MLPs: threads only add overhead (and the machine may be shared)
     task = common.resolve_task(args.task)
     multi_agent = common.is_multi_agent(task)
-    hyperparams = {**DEFAULT_HYPERPARAMS[args.algo], **json.loads(args.hyperparams)}
+    hyperparams = {**DEFAULT_HYPERPARAMS[args.algo], **parse_hyperparams(args.hyperparams)}
     run_dir = common.run_dir_for(args, args.algo, task)
+    env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs, warn=evaluate)
     config = {"algo": args.algo, "task": task.key, "multi_agent": multi_agent, "timesteps": args.timesteps,
               "n_envs": args.n_envs, "seed": args.seed, "normalize_reward": args.normalize_reward,
-              "episode_length": args.episode_length,
-              "hyperparams": hyperparams, "env_kwargs": common.train_kwargs(task, args.episode_length)}
+              "episode_length": args.episode_length, "hyperparams": hyperparams, **env_record}
     common.write_json(run_dir / "config.json", config)
     tracker = common.Tracker(args.track, run_dir, run_dir.name, config, tensorboard=False, mlflow_uri=args.mlflow_uri)
 
@@ -197,7 +247,7 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
                 step=args.timesteps)
     tracker.log_artifact(run_dir / "results.json")
     tracker.close()
-    common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds})
+    common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds, **env_record})
     return {"model": model_path, "results": run_dir / "results.json", "summary": summary, "run_dir": run_dir}
 
 

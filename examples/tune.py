@@ -21,11 +21,16 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# Numba's OpenMP workers spin beside the learner (steps 4-5x slower on shared cores); values you set win.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # examples/common.py: tasks, tracking, evaluation
@@ -96,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = common.run_dir_for(args, "optuna-ppo", task)
     validation = validation_task(task, args.validation_seeds)
     metric = "episode_reward" if args.objective == "return" else "sharpe_ratio"
-    tracker = common.Tracker(args.track, run_dir, run_dir.name, vars(args), mlflow_uri=args.mlflow_uri)
+    env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs)
+    tracker = common.Tracker(args.track, run_dir, run_dir.name, {**vars(args), **env_record},
+                             mlflow_uri=args.mlflow_uri)
 
     def objective(trial) -> float:
         params = sample(trial)
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             "--algo", "ppo", "--task", task.key,
             "--timesteps", str(args.timesteps), "--n-envs", str(args.n_envs), "--seed", str(args.seed),
             "--out", str(run_dir), "--run-name", f"trial_{trial.number}", "--track", "none",
-            "--hyperparams", json.dumps(params),
+            "--hyperparams", json.dumps(params), "--env-kwargs", json.dumps(args.env_kwargs),
             *(["--episode-length", str(args.episode_length)] if args.episode_length else []),
         ])
         out = sb3_train.train(trial_args, evaluate=False)
@@ -135,10 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                                  entry="sb3-ppo-optuna")
     summary = common.summarize(doc)
     retrain = (f"python examples/sb3_train.py --algo ppo --task {task.key} --timesteps {args.timesteps} "
-               f"--n-envs {args.n_envs} --hyperparams '{json.dumps(best.params)}'")
+               f"--n-envs {args.n_envs} --hyperparams '{json.dumps(best.params)}'"
+               + (f" --env-kwargs '{json.dumps(args.env_kwargs)}'" if args.env_kwargs else "")
+               + (f" --episode-length {args.episode_length}" if args.episode_length else ""))
     common.write_json(run_dir / "best.json", {"trial": best.number, "validation_objective": args.objective,
                                               "validation_score": best.value, "params": best.params,
-                                              "evaluation": summary, "retrain": retrain})
+                                              "evaluation": summary, "retrain": retrain, **env_record})
     tracker.log({"optuna/best_validation_score": best.value, "eval/mean_return": summary["mean_return"]},
                 args.trials)
     tracker.log_artifact(run_dir / "best.json")

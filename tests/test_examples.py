@@ -106,6 +106,121 @@ def test_import_never_pulls_optional_dependencies():
     assert proc.stdout.strip() == "[]", f"importing wealtharena_env pulled in optional packages: {proc.stdout}"
 
 
+@pytest.fixture()
+def examples_path():
+    """``examples/`` on ``sys.path`` for in-process unit tests of the example modules."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        yield EXAMPLES
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+# ---------------------------------------------------------------------------------------------- threads
+@pytest.mark.parametrize("script", ["sb3_train", "rllib_train", "cleanrl_ppo", "cleanrl_sac", "tune"])
+def test_examples_keep_numba_threads_from_fighting_the_learner(script):
+    """Each training example sets one Numba thread and passive OpenMP waiting before numba is imported, unless
+    the user set them."""
+    if script == "tune":
+        pytest.importorskip("optuna")
+    code = (f"import os, sys\nsys.path.insert(0, {str(EXAMPLES)!r})\nimport {script}\nimport numba\n"
+            "print(numba.config.NUMBA_NUM_THREADS, os.environ['NUMBA_NUM_THREADS'], os.environ['OMP_WAIT_POLICY'])\n")
+    base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_NUM_THREADS", "OMP_WAIT_POLICY")}
+    for env, expected in ((base, "1 1 PASSIVE"), ({**base, "NUMBA_NUM_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"},
+                                                   "2 2 ACTIVE")):
+        proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                              timeout=TIMEOUT, cwd=ROOT, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.strip().splitlines()[-1] == expected
+
+
+# ---------------------------------------------------------------------------------------------- env kwargs
+def test_env_kwargs_merge_over_the_task_and_flag_what_the_evaluation_ignores(examples_path):
+    import common
+
+    task = common.TOY_DRIFT
+    kwargs = common.train_kwargs(task, 16, '{"reward_mode": "composite", "action_mapping": "softmax"}')
+    assert kwargs["reward_mode"] == "composite" and kwargs["action_mapping"] == "softmax"
+    assert kwargs["episode_length"] == 16 and kwargs["n_assets"] == 1  # --episode-length wins; the rest stays
+    assert common.train_kwargs(task) == task.scenario_kwargs(task.scenarios[0])
+    # the evaluation plays the task as published: reward and episode length are training-only, a value equal
+    # to the task's changes nothing, anything else is flagged
+    assert common.unreproduced_env_kwargs(task, {"reward_mode": "composite", "episode_length": 8,
+                                                 "risk_enabled": False}) == []
+    assert common.unreproduced_env_kwargs(task, {"action_mapping": "softmax", "window": 10,
+                                                 "reward_mode": "composite"}) == ["action_mapping", "window"]
+    record = common.env_kwargs_record(task, None, {"rebalance_band": 0.0}, warn=False)
+    assert record["env_kwargs_override"] == {"rebalance_band": 0.0}
+    assert record["env_kwargs_not_evaluated"] == ["rebalance_band"] and record["env_kwargs"]["rebalance_band"] == 0.0
+    for bad in ('[1, 2]', '{"reward_mode": }', '"log_return"'):
+        with pytest.raises(SystemExit, match="--env-kwargs must be a JSON object"):
+            common.train_kwargs(task, None, bad)
+
+
+def test_sb3_policy_kwargs_merge_with_net_arch(examples_path):
+    pytest.importorskip("torch")
+    import sb3_train
+    import torch
+
+    defaults = sb3_train.DEFAULT_HYPERPARAMS["ppo"]
+    params, policy_kwargs = sb3_train.split_policy_kwargs(defaults)
+    assert "net_arch" not in params and policy_kwargs == {"net_arch": [64, 64]}
+    merged = {**defaults, **sb3_train.parse_hyperparams(
+        '{"policy_kwargs": {"log_std_init": -1.5, "ortho_init": false, "activation_fn": "relu"}, "net_arch": [32]}')}
+    params, policy_kwargs = sb3_train.split_policy_kwargs(merged)
+    assert "policy_kwargs" not in params and params["learning_rate"] == defaults["learning_rate"]
+    assert policy_kwargs == {"log_std_init": -1.5, "ortho_init": False, "activation_fn": torch.nn.ReLU,
+                             "net_arch": [32]}
+    # the user's policy_kwargs win over the net_arch shortcut
+    _, policy_kwargs = sb3_train.split_policy_kwargs({**defaults, "policy_kwargs": {"net_arch": [8]}})
+    assert policy_kwargs == {"net_arch": [8]}
+    with pytest.raises(SystemExit, match="activation_fn"):
+        sb3_train.split_policy_kwargs({"policy_kwargs": {"activation_fn": "nope"}})
+    with pytest.raises(SystemExit, match="--hyperparams must be a JSON object"):
+        sb3_train.parse_hyperparams("[1]")
+
+
+def test_sb3_hyperparams_policy_kwargs_and_env_kwargs_end_to_end(tmp_path):
+    """`--hyperparams '{"policy_kwargs": ...}'` used to fail ('got multiple values for keyword argument
+    policy_kwargs'); `--env-kwargs` reaches the training env and config.json / summary.json record it."""
+    pytest.importorskip("torch")
+    pytest.importorskip("stable_baselines3")
+    hyper = '{"n_steps": 64, "batch_size": 64, "policy_kwargs": {"log_std_init": -1.0, "net_arch": [16]}}'
+    proc = run_example("sb3_train.py", "--algo", "ppo", "--task", "ToyDrift-v0", "--timesteps", "128", "--n-envs", "2",
+                       "--eval-seeds", "2", "--track", "none", "--out", str(tmp_path), "--hyperparams", hyper,
+                       "--env-kwargs", '{"reward_mode": "composite", "action_mapping": "softmax"}')
+    assert "--env-kwargs ['action_mapping']" in proc.stderr  # the evaluation does not reproduce it: warned
+    run = tmp_path / "ppo_ToyDrift-v0_s0"
+    check_results(run / "results.json", "ToyDrift-v0", 2)
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_kwargs_override"] == {"reward_mode": "composite", "action_mapping": "softmax"}
+    assert config["env_kwargs"]["reward_mode"] == "composite" and config["env_kwargs"]["n_assets"] == 1
+    assert config["env_kwargs_not_evaluated"] == ["action_mapping"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["env_kwargs_override"] == config["env_kwargs_override"]
+    from stable_baselines3 import PPO
+
+    model = PPO.load(run / "model.zip", device="cpu")
+    assert model.policy.net_arch == [16]
+    assert float(model.policy.log_std.detach().mean()) == pytest.approx(-1.0, abs=0.05)
+
+
+def test_rllib_config_takes_env_kwargs_and_sample_timeout(examples_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("ray.rllib")
+    import common
+    import rllib_train
+
+    task = common.resolve_task("Impact-v0")
+    args = rllib_train.parse_args(["--env-kwargs", '{"reward_mode": "log_return"}', "--episode-length", "16"])
+    assert args.sample_timeout_s == rllib_train.SAMPLE_TIMEOUT_S > 60  # RLlib's default of 60 s was too short
+    config = rllib_train.build_config(args, task, ["aggressive", "balanced", "conservative"])
+    assert config.sample_timeout_s == rllib_train.SAMPLE_TIMEOUT_S
+    assert config.env_config["reward_mode"] == "log_return" and config.env_config["episode_length"] == 16
+    args = rllib_train.parse_args(["--sample-timeout-s", "900"])
+    assert rllib_train.build_config(args, task, ["balanced"]).sample_timeout_s == 900.0
+
+
 # ---------------------------------------------------------------------------------------------- SB3
 @pytest.mark.parametrize("algo", ["ppo", "a2c", "sac"])
 def test_sb3_single_agent_smoke(tmp_path, algo):
@@ -168,10 +283,15 @@ def test_cleanrl_ppo_multi_agent_smoke_and_cli_policy(tmp_path):
 def test_cleanrl_sac_smoke(tmp_path):
     pytest.importorskip("torch")
     run_example("cleanrl_sac.py", "--task", "ToyDrift-v0", "--num-envs", "2", "--total-timesteps", "400",
-                "--learning-starts", "200", "--batch-size", "64", "--eval-seeds", "2", "--out", str(tmp_path))
+                "--learning-starts", "200", "--batch-size", "64", "--eval-seeds", "2", "--out", str(tmp_path),
+                "--env-kwargs", '{"reward_mode": "composite"}')
     run = one_run_dir(tmp_path)
     assert (run / "model.pt").is_file()
     check_results(run / "results.json", "ToyDrift-v0", 2)
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_kwargs_override"] == {"reward_mode": "composite"}
+    assert config["env_kwargs"]["reward_mode"] == "composite" and config["env_kwargs_not_evaluated"] == []
+    assert json.loads((run / "summary.json").read_text())["env_kwargs_override"] == {"reward_mode": "composite"}
 
 
 # ---------------------------------------------------------------------------------------------- Optuna
