@@ -123,7 +123,7 @@ def test_bad_action_shape_is_a_clear_error():
 
 
 def test_agents_missing_from_actions_hold():
-    env = arena_v0.parallel_env(**SHORT)
+    env = arena_v0.parallel_env(**SHORT, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0)
     env.reset(seed=0)
     act = np.array([1, 1, 1, 1, 0], dtype=np.float32)
     _, _, _, _, infos = env.step({"balanced_0": act})

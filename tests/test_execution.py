@@ -14,6 +14,7 @@ from wealtharena_env.kernels.execution import (
     discrete_action_to_weights,
     impact_scales,
     rebalance_to_targets,
+    rebalance_toward,
 )
 
 PROPERTY = settings(deadline=None, max_examples=200)
@@ -48,6 +49,59 @@ def test_continuous_mapping_matches_reference(action, softmax, temperature):
     expected = reference_softmax(action, temperature) if softmax else reference_simplex(action)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
     assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def reference_rebalance_toward(target, current, rate, band):
+    """Plain-NumPy twin of ``rebalance_toward``."""
+    t, w = target[:-1].astype(np.float64), current[:-1].astype(np.float64)
+    gap = t - w
+    inside = np.abs(gap) <= band
+    out = np.where(inside, w, w + rate * gap)
+    up = out > w
+    kept = np.where(up, w, out).sum()
+    increase = (out - w)[up].sum()
+    if kept + increase > 1.0 and increase > 0:
+        out[up] = w[up] + (out[up] - w[up]) * max(1.0 - kept, 0.0) / increase
+    return np.append(out, max(1.0 - out.sum(), 0.0)), int(inside.sum())
+
+
+def simplex_point(n):
+    return arrays(np.float64, n, elements=st.floats(0, 1)).map(
+        lambda x: x / x.sum() if x.sum() > 0 else np.eye(n)[-1])
+
+
+@PROPERTY
+@given(st.integers(2, 9).flatmap(lambda n: st.tuples(simplex_point(n), simplex_point(n))),
+       st.floats(0.01, 1.0), st.sampled_from([0.0, 1e-3, 0.02, 0.1, 0.5]))
+def test_rebalance_toward_matches_reference_and_stays_on_the_simplex(pair, rate, band):
+    target, current = pair
+    got = target.copy()
+    held = rebalance_toward(got, current, rate, band)
+    expected, expected_held = reference_rebalance_toward(target, current, rate, band)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert held == expected_held
+    assert np.all(got >= 0) and got.sum() == pytest.approx(1.0, abs=1e-12)
+    risky_gap = np.abs(got[:-1] - current[:-1])
+    inside = np.abs(target[:-1] - current[:-1]) <= band
+    assert np.all(risky_gap[inside] == 0.0)  # no trade inside the band
+    # every risky weight moves toward its target and never past it
+    assert np.all(risky_gap <= np.abs(target[:-1] - current[:-1]) + 1e-15)
+    assert np.all((got[:-1] - current[:-1]) * (target[:-1] - current[:-1]) >= 0)
+
+
+def test_rebalance_toward_full_rate_without_band_is_the_identity():
+    target = np.array([0.2, 0.5, 0.3])
+    got = target.copy()
+    assert rebalance_toward(got, np.array([0.6, 0.1, 0.3]), 1.0, 0.0) == 0
+    np.testing.assert_allclose(got, target, rtol=0, atol=1e-15)
+
+
+def test_rebalance_toward_scales_increases_when_held_weights_leave_no_room():
+    # asset 0 is held at 0.60 (target 0.59, inside the band), asset 1 wants 0.41 -> 0.0 + 0.41 fits exactly;
+    # asset 0 held at 0.70 with target 0.69 leaves 0.30 for asset 1, which wanted 0.31
+    got = np.array([0.69, 0.31, 0.0])
+    rebalance_toward(got, np.array([0.70, 0.0, 0.30]), 1.0, 0.02)
+    np.testing.assert_allclose(got, [0.70, 0.30, 0.0], atol=1e-15)
 
 
 def reference_discrete(action, current, step):

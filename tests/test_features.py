@@ -72,7 +72,7 @@ def test_full_feature_set_matches_the_indicator_library():
 def test_baselines_read_the_full_layout():
     from wealtharena_env.leaderboard.baselines import make_baseline
 
-    env = arena_v0.parallel_env(n_assets=4, episode_length=5, feature_set="full")
+    env = arena_v0.parallel_env(n_assets=4, episode_length=5, feature_set="full", action_mapping="simplex")
     obs, _ = env.reset(seed=0)
     policy = make_baseline("buy_and_hold", env)
     action = policy(obs["balanced_0"])

@@ -12,15 +12,18 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
-from make_golden import CASES, HERE, play  # noqa: E402
+from make_golden import CASES, HERE, config_hash, play  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_trajectory_matches_golden(name):
     module, kwargs = CASES[name]
     expected = np.load(HERE / f"{name}.npz")
+    assert str(expected["config_hash"]) == config_hash(module, kwargs), (
+        f"the configuration of {expected['env_id']} changed (a default of its dynamics, reward or observation): "
+        "regenerate the golden files with `python tests/golden/make_golden.py` and say so in CHANGELOG.md")
     got = play(module, kwargs)
-    assert set(expected.files) == set(got)
+    assert set(expected.files) - {"env_id", "config_hash"} == set(got)
     np.testing.assert_array_equal(got["risk_events"], expected["risk_events"])
     for key in ("observations", "rewards", "values"):
         # tolerance only for floating-point contraction differences across CPUs, not for changed dynamics

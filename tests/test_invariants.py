@@ -199,7 +199,8 @@ def test_no_look_ahead(seed, t, impact, feature_set, fill, bump):
 
 
 def test_orders_fill_at_next_bar_open_not_at_seen_close():
-    cfg = small_config(n_assets=1, costs=CostModel.zero(), risk_enabled=False)  # execution mechanics only
+    cfg = small_config(n_assets=1, costs=CostModel.zero(), risk_enabled=False,  # execution mechanics only
+                       action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0)
     bars = synthetic_bars(cfg, 0)
     d = cfg.warmup
     bars[d, BAR_CLOSE, 0] = 100.0

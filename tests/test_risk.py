@@ -33,6 +33,11 @@ NO_LIMITS = RiskLimits(max_position=1.0, max_correlation=math.inf, volatility_bu
 BAD = st.sampled_from([np.nan, np.inf, -np.inf, 1e300, -1e300, -0.5, 0.0, 0.2, 0.7, 1.0, 3.0])
 
 
+
+#: Actions traded straight to their simplex targets (no softmax, no partial rebalancing, no band): the
+#: tests below check the risk layer and execution against exact target weights.
+DIRECT = {"action_mapping": "simplex", "rebalance_rate": 1.0, "rebalance_band": 0.0}
+
 def limits_of(sim, a):
     return sim.agent_params[a, ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS]
 
@@ -134,7 +139,7 @@ class FixedMarket:
 @pytest.mark.parametrize("exit_mode", ["close", "trim"])
 def test_exits_trigger_exactly_when_price_crosses_the_threshold(kind, exit_mode):
     limits = NO_LIMITS.replace(stop_loss=0.08, take_profit=0.20, exit_mode=exit_mode, trim_fraction=0.5)
-    cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),),
+    cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),), **DIRECT,
                        episode_length=9, costs=CostModel.zero())
     # entry at the open of bar warmup+1 = 100; then closes walk toward the threshold, crossing on bar +5
     if kind == "stop_loss":
@@ -181,6 +186,50 @@ def test_reward_is_the_weighted_sum_of_its_terms_and_log_mode_is_plain():
     _, rewards, _, _, infos = plain.step({a: np.ones(6, dtype=np.float32) for a in plain.agents})
     for a in rewards:
         assert rewards[a] == infos[a]["reward_terms"]["profit"]
+
+
+def test_risk_term_is_half_the_ex_ante_variance_of_the_held_target_and_diversification_scales_with_it():
+    cfg = arena_config(n_assets=3, episode_length=5, risk_enabled=False, agents=("balanced_0",), **DIRECT)
+    sim = Simulation(cfg)
+    sim.reset(seeds=[4])
+    for target in ([0.2, 0.3, 0.1, 0.4], [0.02, 0.03, 0.01, 0.94], [0.0, 0.0, 0.0, 1.0]):
+        w = np.array(target)
+        cov = sim.asset_state[0, :3].copy()  # the EWMA covariance known at the decision bar
+        sigma = np.sqrt(np.diag(cov)).mean()
+        _, info = sim.step(w[None, None, :])
+        terms = info[0, 0, ks.IN_TERMS:ks.IN_TERMS + kr.N_TERMS]
+        assert terms[kr.TERM_RISK] == pytest.approx(-0.5 * w[:3] @ cov @ w[:3], rel=1e-12, abs=1e-18)
+        u = w[:3] / w[:3].sum() if w[:3].sum() > 0 else w[:3]
+        expected = (1 - (u ** 2).sum()) * w[:3].sum() * sigma if w[:3].sum() > 0 else 0.0
+        assert terms[kr.TERM_DIVERSIFICATION] == pytest.approx(expected, rel=1e-12, abs=1e-18)
+
+
+def test_default_reward_prefers_investing_in_a_calm_market_and_cash_in_a_crash():
+    """The default reward agrees with the leaderboard's metric: in a calm bull market an equal-weight portfolio
+    earns more reward than cash, in a persistent high-volatility bear market less. (Under the old default,
+    a risk term linear in volatility and a turnover penalty made cash the optimum of the reward in every
+    market.)"""
+    from wealtharena_env.leaderboard.tasks import CALM_MARKET, CRASH_MARKET
+
+    import dataclasses
+
+    crash = dataclasses.replace(CRASH_MARKET, regime_transition=((0.995, 0.004, 0.001), (0.012, 0.983, 0.005),
+                                                                  (0.0, 0.0, 1.0)))
+    for market, invest_wins in ((CALM_MARKET, True), (crash, False)):
+        cfg = arena_config(market=market, episode_length=252, agents=("balanced_0", "balanced_1"), risk_enabled=False)
+        sim = Simulation(cfg, batch_size=16)
+        sim.reset(seeds=list(range(100, 116)))
+        total = np.zeros((16, 2))
+        acts = np.zeros((16, 2, cfg.n_assets + 1))
+        acts[:, 0, :cfg.n_assets] = 1.0  # agent 0: equal weight (softmax of equal logits, cash at -1)
+        acts[:, 0, cfg.n_assets] = -1.0
+        acts[:, 1, :cfg.n_assets] = -1.0  # agent 1: cash
+        acts[:, 1, cfg.n_assets] = 1.0
+        for _ in range(cfg.episode_length):
+            _, info = sim.step(acts)
+            total += info[:, :, ks.IN_REWARD]
+        mean_invested, mean_cash = total.mean(axis=0)
+        assert bool(mean_invested > mean_cash) == invest_wins, (market.regime_drift, mean_invested, mean_cash)
 
 
 # ------------------------------------------------------------------------------------------- golden values
@@ -241,7 +290,7 @@ def test_var_cvar_hand_computed():
 def test_breaker_modes():
     def run(breach):
         limits = NO_LIMITS.replace(max_drawdown=0.05, breach=breach, cooldown=3)
-        cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),),
+        cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),), **DIRECT,
                            episode_length=9, costs=CostModel.zero())
         closes = [100, 100, 98, 96, 94, 93, 93, 93, 93, 93]  # -6% by bar +4
         sim = Simulation(cfg, data=FixedMarket(one_asset_bars(cfg, closes, opens=[100] + closes[:-1])))

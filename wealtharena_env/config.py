@@ -320,27 +320,31 @@ class RewardWeights:
     """Weights of the composite reward ``r = sum_k weight_k * term_k`` (terms in docs/reward.md).
 
     Penalty terms (risk, cost, stability, breach) are signed: their term value is <= 0, their weight >= 0.
+    The defaults make the reward a mean-variance utility in daily-return units: ``log return - 4 w'Cw / 2``
+    (risk aversion 4, on top of the log return's own ``sigma^2 / 2``) with costs paid twice (once in the
+    value, once more as a penalty that discourages churn). docs/reward.md explains the choice and the
+    ablation behind it.
 
     Attributes:
         profit: log return of portfolio value net of costs.
-        risk: ``-(sigma_p + max(drawdown_t - drawdown_{t-1}, 0))``, EWMA daily portfolio volatility plus
-            the increase of drawdown.
+        risk: ``-w' C w / 2``, half the ex-ante daily variance of the weights held after the risk layer
+            (the weight is a risk aversion: the optimum invests ``mu / (risk * sigma^2)``).
         cost: ``-cost_t / V_t``.
         stability: ``-turnover_t`` (traded notional over value).
         sharpe: ``eta * D_t``, the differential Sharpe ratio of Moody & Saffell times its rate ``eta``.
         momentum: ``sum_i w_i * mean of the window's log returns of asset i``.
-        diversification: ``(1 - HHI of risky weights) * mean daily asset volatility``.
+        diversification: ``(1 - HHI of risky weights) * invested fraction * mean daily asset volatility``.
         breach: ``-max(drawdown - max_drawdown, 0)`` (only with ``breach="penalize"``).
         sharpe_rate: ``eta``, the rate of the exponential moving averages of the differential Sharpe ratio.
     """
 
-    profit: float = 2.0
-    risk: float = 0.5
-    cost: float = 0.1
-    stability: float = 0.05
-    sharpe: float = 1.0
-    momentum: float = 0.3
-    diversification: float = 0.2
+    profit: float = 1.0
+    risk: float = 4.0
+    cost: float = 1.0
+    stability: float = 0.0
+    sharpe: float = 0.0
+    momentum: float = 0.0
+    diversification: float = 0.0
     breach: float = 1.0
     sharpe_rate: float = 2.0 / 64.0
 
@@ -356,23 +360,24 @@ class RewardWeights:
         return replace(self, **changes)
 
 
-#: Profile-specific reward weights: conservative agents pay more for risk and churn, aggressive ones less::
+#: Profile-specific reward weights: conservative agents are more risk-averse and pay more for churn,
+#: aggressive ones less (and follow momentum a little)::
 #:
 #:     | weight | conservative | balanced (default) | aggressive |
 #:     |---|---:|---:|---:|
-#:     | `profit` | 2 | 2 | 2 |
-#:     | `risk` | 1 | 0.5 | 0.25 |
-#:     | `cost` | 0.1 | 0.1 | 0.1 |
-#:     | `stability` | 0.1 | 0.05 | 0.02 |
-#:     | `sharpe` | 1 | 1 | 1 |
-#:     | `momentum` | 0.15 | 0.3 | 0.5 |
-#:     | `diversification` | 0.3 | 0.2 | 0.1 |
+#:     | `profit` | 1 | 1 | 1 |
+#:     | `risk` | 10 | 4 | 1.5 |
+#:     | `cost` | 2 | 1 | 0.5 |
+#:     | `stability` | 0 | 0 | 0 |
+#:     | `sharpe` | 0 | 0 | 0 |
+#:     | `momentum` | 0 | 0 | 0.1 |
+#:     | `diversification` | 0.02 | 0 | 0 |
 #:     | `breach` | 1 | 1 | 1 |
 #:     | `sharpe_rate` | 0.03125 | 0.03125 | 0.03125 |
 REWARD_PRESETS: dict[str, RewardWeights] = {
-    "conservative": RewardWeights(risk=1.0, stability=0.1, diversification=0.3, momentum=0.15),
+    "conservative": RewardWeights(risk=10.0, cost=2.0, diversification=0.02),
     "balanced": RewardWeights(),
-    "aggressive": RewardWeights(risk=0.25, stability=0.02, diversification=0.1, momentum=0.5),
+    "aggressive": RewardWeights(risk=1.5, cost=0.5, momentum=0.1),
 }
 
 
@@ -437,6 +442,12 @@ class ArenaConfig:
         action_mapping: for continuous actions, ``"simplex"`` (w = max(a, 0) / sum max(a, 0), all cash when
             no entry is positive) or ``"softmax"`` (w = softmax(softmax_temperature * a)).
         softmax_temperature: inverse temperature of the softmax mapping.
+        rebalance_rate: continuous actions move each risky weight this fraction of the way from the current
+            weight to the mapped target (1: all the way; smaller: the target is an exponential moving
+            average of the policy's outputs, so their noise trades less).
+        rebalance_band: no-trade band: a risky weight whose mapped target is within this distance of the
+            current weight is not traded (0 disables it). Applied before the risk layer, which can still
+            force a trade (a stop-loss, a cap).
         discrete_step: weight change of one discrete buy or sell, as a fraction of portfolio value.
         volatility_halflife: half-life in bars of the EWMA volatility estimates (assets and portfolios).
         observation_clip: every observation entry is clipped to +/- this value.
@@ -455,8 +466,10 @@ class ArenaConfig:
     window: int = 20
     warmup: int = 60
     action_type: Literal["continuous", "discrete"] = "continuous"
-    action_mapping: Literal["simplex", "softmax"] = "simplex"
-    softmax_temperature: float = 5.0
+    action_mapping: Literal["simplex", "softmax"] = "softmax"
+    softmax_temperature: float = 3.0
+    rebalance_rate: float = 0.1
+    rebalance_band: float = 0.02
     discrete_step: float = 0.05
     volatility_halflife: float = 20.0
     observation_clip: float = 10.0
@@ -489,6 +502,12 @@ class ArenaConfig:
             value = getattr(self, name)
             _finite(f"ArenaConfig.{name}", value)
             _require(value > 0, f"ArenaConfig.{name} must be > 0, got {value!r}.")
+        _finite("ArenaConfig.rebalance_rate", self.rebalance_rate)
+        _require(0.0 < self.rebalance_rate <= 1.0,
+                 f"ArenaConfig.rebalance_rate must lie in (0, 1], got {self.rebalance_rate!r}.")
+        _finite("ArenaConfig.rebalance_band", self.rebalance_band)
+        _require(0.0 <= self.rebalance_band < 1.0,
+                 f"ArenaConfig.rebalance_band must lie in [0, 1), got {self.rebalance_band!r}.")
         _require(self.reward_mode in ("composite", "log_return"),
                  f"ArenaConfig.reward_mode must be 'composite' or 'log_return', got {self.reward_mode!r}.")
         _require(self.feature_set in ("default", "full"),

@@ -85,6 +85,8 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p[ks.P_LOG_RETURN_REWARD] = 1.0 if config.reward_mode == "log_return" else 0.0
     p[ks.P_MAX_PARTICIPATION] = costs.max_participation
     p[ks.P_MAX_IMPACT] = config.market.max_impact
+    p[ks.P_REBALANCE_RATE] = config.rebalance_rate
+    p[ks.P_REBALANCE_BAND] = config.rebalance_band
     return p
 
 

@@ -19,6 +19,16 @@ CASES = {
 SEED = 20261126
 
 
+def config_hash(module_name: str, kwargs: dict) -> str:
+    """SHA-256 (16 hex digits) of the env's full configuration, every default included: it changes when a
+    default of the dynamics, reward or observation changes, even if the recorded numbers happen not to."""
+    import hashlib
+    import importlib
+
+    env = importlib.import_module(module_name).parallel_env(**kwargs)
+    return hashlib.sha256(repr(env.config).encode("utf-8")).hexdigest()[:16]
+
+
 def play(module_name: str, kwargs: dict) -> dict[str, np.ndarray]:
     import importlib
 
@@ -46,6 +56,10 @@ def play(module_name: str, kwargs: dict) -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__":
+    import importlib
+
     for name, (module, kwargs) in CASES.items():
-        np.savez_compressed(HERE / f"{name}.npz", **play(module, kwargs))
+        env_id = importlib.import_module(module).parallel_env().metadata["name"]
+        np.savez_compressed(HERE / f"{name}.npz", env_id=np.array(env_id), config_hash=np.array(config_hash(module, kwargs)),
+                            **play(module, kwargs))
         print("wrote", HERE / f"{name}.npz")

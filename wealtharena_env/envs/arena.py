@@ -40,8 +40,14 @@ class ArenaEnv(ParallelEnv):
 
     ## Action Space
     Continuous (default): ``Box(-1, 1, (N + 1,), float32)``, one entry per asset and a last one for cash,
-    mapped to long-only weights by ``w_j = max(a_j, 0) / sum_k max(a_k, 0)`` (all cash when no entry is
-    positive), or by a softmax (``action_mapping="softmax"``). Discrete (``action_type="discrete"``):
+    mapped to long-only target weights by a softmax ``w*_j = exp(T a_j) / sum_k exp(T a_k)`` (``T =
+    softmax_temperature``, 3: the zero action is equal weight over the assets and cash, one entry at +1 and
+    the rest at -1 puts ~98 % in one slot), or by ``w*_j = max(a_j, 0) / sum_k max(a_k, 0)`` with
+    ``action_mapping="simplex"``. The portfolio then moves ``rebalance_rate`` (0.1) of the way from its current
+    weights to the target, and a risky weight within ``rebalance_band`` (0.02) of its target is not traded:
+    the held weights are a moving average of the policy's targets, so noise in its outputs costs little
+    (``rebalance_rate=1, rebalance_band=0`` trades to the target at once). The risk layer acts after this and
+    can still force a trade (a stop-loss, a cap). Discrete (``action_type="discrete"``):
     ``MultiDiscrete([3] * N)``, per asset 0 = sell, 1 = hold, 2 = buy ``discrete_step`` of portfolio value.
     NaN actions hold the portfolio; out-of-range values are clipped; both are counted in ``info``.
 
@@ -64,9 +70,11 @@ class ArenaEnv(ParallelEnv):
 
     ## Rewards
     The composite reward ``sum_k weight_k * term_k`` of the agent's :class:`~wealtharena_env.config.RewardWeights`
-    (profile presets): profit (log return of value net of every cost), risk, cost, stability (turnover),
-    differential Sharpe ratio, momentum, diversification and drawdown-breach terms, each in daily-return units
-    (docs/reward.md). ``reward_mode="log_return"`` gives the plain ``log(V_{t+1} / V_t)``. Every term is in
+    (profile presets): profit (log return of value net of every cost), risk (half the ex-ante variance of the
+    held weights), cost, stability (turnover), differential Sharpe ratio, momentum, diversification and
+    drawdown-breach terms, each in daily-return units (docs/reward.md). By default it is the mean-variance
+    utility ``log return - lambda w'Cw / 2 - kappa cost / V`` with the profile's risk aversion ``lambda``
+    (conservative 10, balanced 4, aggressive 1.5). ``reward_mode="log_return"`` gives the plain ``log(V_{t+1} / V_t)``. Every term is in
     ``info[agent]["reward_terms"]``.
 
     ## Starting State
@@ -106,6 +114,9 @@ class ArenaEnv(ParallelEnv):
     ## Version History
     * v0: initial release (long-only weights with a cash slot, risk layer per profile, composite reward,
       synthetic or historical market).
+    * v0, before the first release (2026-12): softmax action mapping with partial rebalancing and a no-trade
+      band, and a mean-variance composite reward, by default (trained agents churned and sat in cash under the
+      old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 
     metadata = {"name": "wealtharena_arena_v0", "render_modes": ["human", "ansi", "rgb_array"], "is_parallelizable": True,

@@ -31,8 +31,11 @@ class PortfolioEnv(gym.Env):
     half-spread and square-root impact slippage.
 
     ## Action Space
-    ``Box(-1, 1, (N + 1,), float32)`` (N assets then cash) mapped to long-only target weights by
-    ``w_j = max(a_j, 0) / sum_k max(a_k, 0)`` (all cash when none is positive) or a softmax; or, with
+    ``Box(-1, 1, (N + 1,), float32)`` (N assets then cash) mapped to long-only target weights by a softmax
+    with temperature 3 (the zero action is equal weight over assets and cash) or, with
+    ``action_mapping="simplex"``, ``w_j = max(a_j, 0) / sum_k max(a_k, 0)``; the portfolio moves
+    ``rebalance_rate`` (0.1) of the way to the target each step and leaves weights within ``rebalance_band``
+    (0.02) of it untraded (the table of :class:`~wealtharena_env.envs.arena.ArenaEnv`). With
     ``action_type="discrete"``, ``MultiDiscrete([3] * N)`` (sell / hold / buy per asset).
 
     ## Observation Space
@@ -42,8 +45,8 @@ class PortfolioEnv(gym.Env):
     :class:`~wealtharena_env.envs.arena.ArenaEnv`.
 
     ## Rewards
-    The composite reward of the agent's profile (profit, risk, cost, stability, differential Sharpe,
-    momentum, diversification, breach terms; docs/reward.md), or ``log(V_{t+1} / V_t)`` with
+    The composite reward of the agent's profile (by default the mean-variance utility ``log return -
+    lambda w'Cw / 2 - kappa cost / V``; all terms in docs/reward.md), or ``log(V_{t+1} / V_t)`` with
     ``reward_mode="log_return"``. The terms are in ``info["reward_terms"]``, risk interventions in
     ``info["risk_events"]``.
 
@@ -68,6 +71,9 @@ class PortfolioEnv(gym.Env):
 
     ## Version History
     * v0: initial release.
+    * v0, before the first release (2026-12): softmax action mapping with partial rebalancing and a no-trade
+      band, and a mean-variance composite reward, by default (trained agents churned and sat in cash under the
+      old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 
     metadata = {"render_modes": ["human", "ansi", "rgb_array"], "render_fps": 4}

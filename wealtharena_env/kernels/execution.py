@@ -146,6 +146,53 @@ def discrete_action_to_weights(
 
 
 @njit(**STEP_KERNEL_OPTIONS)
+def rebalance_toward(target: np.ndarray, current: np.ndarray, rate: float, band: float) -> int:
+    """Partial rebalancing with a no-trade band: move each risky weight part of the way to its target, and
+    not at all where the gap is inside the band. In place on ``target`` (N risky weights, then cash).
+
+    With the gap ``g_i = w*_i - w_i`` of asset ``i``::
+
+        w*_i <- w_i                  if |g_i| <= band      (no trade inside the band)
+        w*_i <- w_i + rate * g_i     otherwise             (rate = 1: the whole way)
+
+    If the risky weights then sum above 1 (positions kept inside the band while others grow), every increase
+    is scaled by ``(1 - sum_i min(w*_i, w_i)) / sum_i max(w*_i - w_i, 0)``, as the discrete mapping does.
+    Cash gets ``1 - sum_i w*_i``. Returns the number of assets left untouched by the band.
+
+    Why: a policy's output is noisy (exploration noise, noisy inputs); mapped straight to target weights,
+    every wiggle is a trade that pays costs. The band is the no-trade region of rebalancing under
+    proportional costs; the rate turns the target into an exponential moving average of the policy's outputs.
+    """
+    n = target.shape[0] - 1
+    held = 0
+    kept = 0.0
+    increase = 0.0
+    for i in range(n):
+        w = current[i]
+        gap = target[i] - w
+        if abs(gap) <= band:
+            target[i] = w
+            held += 1
+        else:
+            target[i] = w + rate * gap
+        if target[i] > w:
+            kept += w
+            increase += target[i] - w
+        else:
+            kept += target[i]
+    if kept + increase > 1.0 and increase > 0.0:
+        scale = max(1.0 - kept, 0.0) / increase
+        for i in range(n):
+            if target[i] > current[i]:
+                target[i] = current[i] + (target[i] - current[i]) * scale
+    total = 0.0
+    for i in range(n):
+        total += target[i]
+    target[n] = max(1.0 - total, 0.0)
+    return held
+
+
+@njit(**STEP_KERNEL_OPTIONS)
 def impact_scales(
     impact_coefficient: float, daily_volatility: np.ndarray, volume: np.ndarray, out: np.ndarray
 ) -> None:

@@ -1,20 +1,24 @@
 """Reward kernels: the terms of the composite reward and their weighted sum.
 
-Every term is in (approximately) daily-return units so the default weights compare like with like:
+Every term is in daily-return units so the weights compare like with like; the risk term is a *variance*
+(quadratic in the invested fraction) while profit is linear in it, so the composite reward is a mean-variance
+utility whose optimum invests ``x* ~ mu / (lambda sigma^2)`` of the portfolio (``lambda`` the risk weight):
+fully invested in a calm bull market, in cash when the drift is negative or the volatility extreme.
 
 ====================  ========================================================================  ==========
 term                  formula (per agent, per step t, decided on bar d, valued on bar f = d+1)    sign
 ====================  ========================================================================  ==========
-profit                ``log(V_f / V_d)``                                                       either
-risk                  ``-(sigma_p + max(DD_f - DD_d, 0))``, EWMA daily volatility of the
-                      portfolio's log returns plus the increase of drawdown                    <= 0
-cost                  ``-cost_t / V_d``                                                        <= 0
+profit                ``log(V_f / V_d)`` (net of every cost)                                    either
+risk                  ``-w' C w / 2``: half the ex-ante daily variance of the weights held
+                      after the risk layer, C the EWMA covariance known at bar d               <= 0
+cost                  ``-cost_t / V_d`` (commission + slippage; profit already pays it once)    <= 0
 stability             ``-turnover_t`` (traded notional / V_d)                                  <= 0
 sharpe                ``eta * D_t``, D_t the differential Sharpe ratio (Moody & Saffell 2001)  either
 momentum              ``sum_i w_i * mean(r_{d-W+1..d, i})``, target weights times the trailing
                       mean daily log return of each asset                                       either
-diversification       ``(1 - sum_i u_i^2) * mean_i sigma_i``, u the risky weights normalised to
-                      sum 1 (0 in cash), sigma_i each asset's EWMA daily volatility             >= 0
+diversification       ``(1 - sum_i u_i^2) * sum_i w_i * mean_i sigma_i``, u the risky weights
+                      normalised to sum 1, times the invested fraction (0 in cash), sigma_i each
+                      asset's EWMA daily volatility                                             >= 0
 breach                ``-max(DD_f - max_drawdown, 0)`` when ``breach="penalize"``, else 0      <= 0
 ====================  ========================================================================  ==========
 
@@ -67,7 +71,9 @@ def differential_sharpe(ret: float, mean: float, second: float, rate: float) -> 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def herfindahl_diversification(weights: np.ndarray) -> float:
-    """``1 - sum_i u_i^2`` with ``u_i = w_i / sum_j w_j`` over the N risky weights; 0 when nothing is held."""
+    """``(1 - sum_i u_i^2) * sum_i w_i`` with ``u_i = w_i / sum_j w_j`` over the N risky weights: one minus the
+    Herfindahl index of the risky sleeve, times the invested fraction (a 1 %-invested sleeve earns 1 % of a
+    fully invested one's bonus); 0 when nothing is held."""
     n = weights.shape[0] - 1
     total = 0.0
     for i in range(n):
@@ -78,7 +84,7 @@ def herfindahl_diversification(weights: np.ndarray) -> float:
     for i in range(n):
         u = weights[i] / total
         hhi += u * u
-    return 1.0 - hhi
+    return (1.0 - hhi) * min(total, 1.0)
 
 
 @njit(**STEP_KERNEL_OPTIONS)

@@ -55,6 +55,7 @@ from wealtharena_env.kernels.execution import (
     impact_scales,
     portfolio_weights,
     rebalance_to_targets,
+    rebalance_toward,
 )
 from wealtharena_env.kernels.features import (
     ewma_variance_update,
@@ -113,7 +114,9 @@ P_RISK_ENABLED = 16
 P_LOG_RETURN_REWARD = 17
 P_MAX_PARTICIPATION = 18
 P_MAX_IMPACT = 19
-N_PARAMS = 20
+P_REBALANCE_RATE = 20
+P_REBALANCE_BAND = 21
+N_PARAMS = 22
 
 # agent_params columns
 AP_INITIAL_CASH = 0
@@ -342,6 +345,8 @@ def _trade_agent(
             n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], params[P_SOFTMAX] > 0.0,
                                                             params[P_SOFTMAX_TEMPERATURE], target)
             mapped = n_nan == 0
+            if mapped and (params[P_REBALANCE_RATE] < 1.0 or params[P_REBALANCE_BAND] > 0.0):
+                rebalance_toward(target, weights, params[P_REBALANCE_RATE], params[P_REBALANCE_BAND])
     if not mapped:  # no action, or a NaN continuous action: hold (the risk layer still applies)
         for j in range(n_assets + 1):
             target[j] = weights[j]
@@ -393,6 +398,8 @@ def _trade_agent(
         momentum += target[i] * trailing[i]
     terms[kr.TERM_MOMENTUM] = momentum
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
+    # ex-ante daily variance of the weights the agent chose to hold (after its risk layer), at bar d
+    terms[kr.TERM_RISK] = -0.5 * kk.portfolio_variance(target, cov, scratch[SCR_WORK])
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
@@ -496,7 +503,6 @@ def step_env(
         state = agent_state[b, a]
         info = info_out[b, a]
         value_prev = state[AG_VALUE]
-        drawdown_prev = state[AG_DRAWDOWN]
         value = portfolio_weights(positions[b, a, POS_SHARES], state[AG_CASH], close_f, weights)
         log_return = np.log(value / value_prev) if value > 0.0 and value_prev > 0.0 else 0.0
         state[AG_VALUE] = value
@@ -511,7 +517,6 @@ def step_env(
         state[AG_RETURN_VARIANCE] = ewma_variance_update(state[AG_RETURN_VARIANCE], log_return, decay)
         terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]  # agents done before this step: zeroed above
         terms[kr.TERM_PROFIT] = log_return
-        terms[kr.TERM_RISK] = -(np.sqrt(state[AG_RETURN_VARIANCE]) + max(drawdown - drawdown_prev, 0.0))
         dsr, state[AG_DSR_MEAN], state[AG_DSR_SECOND] = kr.differential_sharpe(
             log_return, state[AG_DSR_MEAN], state[AG_DSR_SECOND], agent_params[a, AP_SHARPE_RATE])
         terms[kr.TERM_SHARPE] = agent_params[a, AP_SHARPE_RATE] * dsr
