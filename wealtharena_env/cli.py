@@ -276,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "schema-versioned results JSON (atomically). Exit status 1 when some episodes "
                                     "failed (they are listed in the file), 2 on a usage or configuration error.",
                         epilog="Policies: a baseline name (cash, random, buy_and_hold, equal_weight, momentum, "
-                               "mean_reversion, min_variance, risk_parity, vol_target) or 'baselines' for all; "
+                               "mean_reversion, min_variance, risk_parity, vol_target, vol_timing, trend_timing) or "
+                               "'baselines' for all; "
                                "'module:callable' or 'path/to/file.py:callable' (called on (K, D) observation "
                                "batches, or on single observations); 'path/to/model.zip' (Stable-Baselines3, "
                                "'sac:model.zip' forces the algorithm); an RLlib checkpoint directory.")

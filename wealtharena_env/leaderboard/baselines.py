@@ -17,6 +17,7 @@ recover returns as ``z * sigma`` with each asset's current daily volatility.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -86,7 +87,8 @@ class BaselinePolicy:
         invested = np.broadcast_to(np.asarray(invested, dtype=np.float64), (risky.shape[0],))[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             w = np.where(total > 0, risky / np.where(total > 0, total, 1.0) * invested, 0.0)
-        return np.concatenate([w, 1.0 - w.sum(axis=1, keepdims=True)], axis=1)
+        # cash >= 0 exactly: a fully invested 1 - sum(w) can round to -1e-16 (a log of it is NaN)
+        return np.concatenate([w, np.maximum(1.0 - w.sum(axis=1, keepdims=True), 0.0)], axis=1)
 
 
 class Cash(BaselinePolicy):
@@ -222,10 +224,107 @@ class VolatilityTarget(BaselinePolicy):
         return self.normalise(np.ones_like(equal), invested)
 
 
+class _MarketTiming(BaselinePolicy):
+    """Equal weight, switched between *invested* and *de-risked* by a market-state feature, with hysteresis.
+
+    The rule is causal and stateless: it reads a risk signal ``x`` computed from one market-state feature of
+    the observation (:meth:`signal`, oriented so that larger means riskier) and the agent's own weights, also
+    in the observation, and nothing else. Its state — am I invested? — is read from the held weights:
+    *invested* when the held risky weight exceeds the midpoint between full investment and
+    ``derisked_exposure``. With thresholds ``enter <= exit``::
+
+        invested  and x >  exit    -> de-risk: equal weights scaled to derisked_exposure, the rest in cash
+        de-risked and x <  enter   -> invest:  equal weights, fully invested
+        otherwise                  -> keep the state (invested: equal weights, rebalanced as equal_weight
+                                      does; de-risked: the de-risked equal weights)
+
+    The band ``[enter, exit]`` is the no-trade band of the timing decision: a signal that wanders around one
+    threshold does not switch the portfolio back and forth. While invested the rule trades exactly like
+    ``equal_weight``, so its difference from ``equal_weight`` is the timing and nothing else. When the risk
+    layer de-risks the portfolio on its own (volatility budget, drawdown breaker) the held weights can say
+    "de-risked" too; the rule then re-invests once ``x < enter``. When the env rebalances part of the way each
+    step (``rebalance_rate < 1``) a switch takes several steps and the state flips when the held risky weight
+    crosses the midpoint; a no-trade band (``rebalance_band``) can leave positions smaller than the band in
+    place when de-risking.
+    """
+
+    #: (enter, exit) thresholds of the oriented signal when none are given
+    default_thresholds: tuple[float, float] = (0.0, 0.0)
+
+    def __init__(self, *args: Any, enter: float | None = None, exit: float | None = None,
+                 derisked_exposure: float = 0.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.enter = float(self.default_thresholds[0] if enter is None else enter)
+        self.exit = float(self.default_thresholds[1] if exit is None else exit)
+        if not (math.isfinite(self.enter) and math.isfinite(self.exit) and self.enter <= self.exit):
+            raise ConfigError(f"{self.name}: needs finite thresholds with enter <= exit (the band between them is "
+                              f"the no-trade band), got enter={self.enter}, exit={self.exit}.")
+        if not 0.0 <= derisked_exposure < 1.0:
+            raise ConfigError(f"{self.name}: derisked_exposure must lie in [0, 1), got {derisked_exposure!r}.")
+        self.derisked_exposure = float(derisked_exposure)
+
+    def feature(self, obs: np.ndarray, name: str) -> np.ndarray:
+        """``(K,)`` the market-state feature ``name`` of each observation."""
+        return obs[:, self.slices[name]].astype(np.float64)[:, 0]
+
+    def signal(self, obs: np.ndarray) -> np.ndarray:
+        """``(K,)`` the risk signal: larger means riskier."""
+        raise NotImplementedError
+
+    def invested(self, obs: np.ndarray) -> np.ndarray:
+        """``(K,)`` bool, the rule's decision: True = equal weights fully invested, False = de-risked."""
+        x = self.signal(obs)
+        held = self.current_weights(obs)[:, : self.n_assets].sum(axis=1)
+        was_invested = held > 0.5 * (1.0 + self.derisked_exposure)
+        return np.where(was_invested, ~(x > self.exit), x < self.enter)
+
+    def target_weights(self, obs):
+        exposure = np.where(self.invested(obs), 1.0, self.derisked_exposure)
+        return self.normalise(np.ones((obs.shape[0], self.n_assets)), exposure)
+
+
+class VolatilityTiming(_MarketTiming):
+    """Equal weight while the market is calm, cash while its volatility is high.
+
+    Signal: the ``market_volatility`` feature (annualised EWMA volatility of the equal-weight market,
+    half-life ``volatility_halflife`` = 20 bars). De-risks to cash when it rises above ``exit`` (default 0.20,
+    20 % a year) and re-invests in equal weights when it falls below ``enter`` (default 0.15): 15-20 % is the
+    no-trade band. The thresholds were fixed a priori (the "VIX 20" rule of thumb: 20 % annual volatility
+    marks a stressed equity market), not tuned on any seed. State machine: :class:`_MarketTiming`.
+    """
+
+    name = "vol_timing"
+    default_thresholds = (0.15, 0.20)
+
+    def signal(self, obs):
+        return self.feature(obs, "market_volatility")
+
+
+class TrendTiming(_MarketTiming):
+    """Equal weight while the market trends up, cash while it trends down (time-series momentum).
+
+    Signal: minus the ``market_trend`` feature (the window's equal-weight market log return in units of its
+    volatility, ``sum_k m_k / (sigma_m sqrt(W))``, W = 20 bars: a z-score, about N(0, 1) without drift).
+    De-risks to cash when the trend falls below ``-band`` and re-invests when it rises above ``+band``
+    (default ``band = 0.5``): ``[-0.5, 0.5]`` is the no-trade band. The band was fixed a priori (half a
+    standard deviation of the driftless z-score), not tuned on any seed. State machine: :class:`_MarketTiming`.
+    """
+
+    name = "trend_timing"
+
+    def __init__(self, *args: Any, band: float = 0.5, **kwargs: Any):
+        kwargs.setdefault("enter", -band)  # re-invest when -trend < -band, i.e. trend > band
+        kwargs.setdefault("exit", band)  # de-risk when -trend > band, i.e. trend < -band
+        super().__init__(*args, **kwargs)
+
+    def signal(self, obs):
+        return -self.feature(obs, "market_trend")
+
+
 BASELINES: dict[str, type[BaselinePolicy]] = {
     cls.name: cls
     for cls in (Cash, RandomPolicy, BuyAndHold, EqualWeight, Momentum, MeanReversion, MinimumVariance, RiskParity,
-                VolatilityTarget)
+                VolatilityTarget, VolatilityTiming, TrendTiming)
 }
 
 
