@@ -44,6 +44,7 @@ PUBLISHED = {
     "Regimes-v0": "bc32c528e97cae4f",
     "Crash-v0": "73ce155a38112f1d",
     "HighCorrelation-v0": "a6290bca07541b4e",
+    "BullBear-v0": "d2a18cccd5c41430",
     "Impact-v0": "aec439ac0bfba847",
     "Dow30-v0": "7b42b3239eab7ccf",
 }
@@ -51,7 +52,8 @@ PUBLISHED = {
 
 # ============================================================================================== tasks
 def test_suite_has_every_track():
-    assert {"Calm-v0", "Regimes-v0", "Crash-v0", "HighCorrelation-v0", "Impact-v0", "Dow30-v0"} <= set(TASKS)
+    assert {"Calm-v0", "Regimes-v0", "Crash-v0", "HighCorrelation-v0", "BullBear-v0", "Impact-v0",
+            "Dow30-v0"} <= set(TASKS)
     assert get_task("calm").key == "Calm-v0"
     with pytest.raises(ConfigError, match="unknown task"):
         get_task("Nope-v9")

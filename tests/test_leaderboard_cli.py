@@ -29,7 +29,7 @@ def test_every_subcommand_has_help(command, capsys):
 def test_tasks_lists_the_suite(capsys):
     assert cli.main(["tasks"]) == 0
     out = capsys.readouterr().out
-    for key in ("Calm-v0", "Regimes-v0", "Crash-v0", "HighCorrelation-v0", "Impact-v0", "Dow30-v0"):
+    for key in ("Calm-v0", "Regimes-v0", "Crash-v0", "HighCorrelation-v0", "BullBear-v0", "Impact-v0", "Dow30-v0"):
         assert key in out
     assert "[held out]" in out and "evaluation seeds" in out
     assert cli.main(["tasks", "Calm-v0", "--json"]) == 0

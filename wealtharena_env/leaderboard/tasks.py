@@ -19,6 +19,8 @@ task                env ID                         what it tests
                                                    frequent negative jumps; held-out: a deeper crash
 ``HighCorrelation`` ``WealthArena/Portfolio-v0``   equicorrelation 0.7-0.9 (little to diversify); held-out:
 ``-v0``                                            a correlation spike
+``BullBear-v0``     ``WealthArena/Portfolio-v0``   persistent bull / bear markets that volatility gives away
+                                                   (market timing pays); held-out: shorter, longer regimes
 ``Impact-v0``       ``WealthArena/ImpactArena-v0`` 5 agents whose net order flow moves prices; 2 focal seats,
                                                    3 seats of held-out background populations
 ``Dow30-v0``        ``WealthArena/Portfolio-v0``   historical: 10 Dow stocks, trained on 2015-2017, evaluated
@@ -43,7 +45,7 @@ from wealtharena_env.config import MarketConfig
 from wealtharena_env.errors import ConfigError
 
 #: Version of the suite as a whole (bumped when a task is added or a new task version is published).
-SUITE_VERSION = "2026.1"
+SUITE_VERSION = "2026.2"
 
 #: Published training seeds: train (and tune) on any seed in ``range(0, 100_000)``.
 TRAIN_SEEDS: range = range(100_000)
@@ -274,6 +276,31 @@ HIGH_CORRELATION_MARKET = dataclasses.replace(_BASE, regime_correlation=(0.70, 0
 #: Held out: a correlation spike.
 HIGH_CORRELATION_SPIKE = dataclasses.replace(_BASE, regime_correlation=(0.85, 0.92, 0.97))
 
+
+
+def _bull_bear_transition(bull_stay: float, bear_stay: float) -> tuple[tuple[float, ...], ...]:
+    """Bull <-> bear chain; a bear turns into a crash with probability 0.002 a bar (crashes last ~14 bars)."""
+    return ((bull_stay, 1.0 - bull_stay, 0.0),
+            (1.0 - bear_stay - 0.002, bear_stay, 0.002),
+            (0.020, 0.050, 0.930))
+
+
+# BullBear is a new task, not Regimes-v1: Regimes-v0 stays a valid question (regimes that barely show in the
+# observation, where no simple rule gains much), and get_task("Regimes") would resolve to a v1.
+#: BullBear: persistent regimes that the market's volatility gives away. Bull: +30 %/yr, volatility 10 %,
+#: correlation 0.3 (equal-weight volatility ~6 %); bear: -70 %/yr, volatility 40 %, correlation 0.7
+#: (equal-weight volatility ~34 %); a rare crash inside bears. Bull ~143 bars (~7 months), bear ~100 bars
+#: (~5 months); stationary shares 54 / 44 / 1 %. Calibrated on training seeds only (docs/leaderboard.md).
+BULL_BEAR_MARKET = dataclasses.replace(
+    _BASE, regime_drift=(0.30, -0.70, -0.80), regime_volatility=(0.10, 0.40, 0.80),
+    regime_correlation=(0.30, 0.70, 0.85), regime_transition=_bull_bear_transition(0.993, 0.990))
+#: Held out: regimes half as long (bull ~67 bars, bear ~50 bars): the volatility signal lags more often.
+BULL_BEAR_SHORT_REGIMES = dataclasses.replace(
+    BULL_BEAR_MARKET, regime_transition=_bull_bear_transition(0.985, 0.980))
+#: Held out: regimes twice as long (bull ~333 bars, bear ~200 bars): many episodes see one regime only.
+BULL_BEAR_LONG_REGIMES = dataclasses.replace(
+    BULL_BEAR_MARKET, regime_transition=_bull_bear_transition(0.997, 0.995))
+
 # ------------------------------------------------------------------------------------------------ co-players
 #: Permanent impact of the Impact track: net buying of 1 % of a bar's volume lifts later prices by ~0.1 %.
 IMPACT = 0.1
@@ -341,6 +368,17 @@ _publish(_synthetic(
      Scenario("held_out_correlation_spike", HIGH_CORRELATION_SPIKE, held_out=True,
               description="equicorrelation 0.85 / 0.92 / 0.97")),
     "Assets move together, so diversification buys little; timing and cash management matter."))
+_publish(_synthetic(
+    "BullBear", "WealthArena/Portfolio-v0", BULL_BEAR_MARKET,
+    (Scenario("bull_bear", description="bull ~7 months (+30 %/yr, vol 10 %), bear ~5 months (-70 %/yr, vol 40 %)"),
+     Scenario("held_out_short_regimes", BULL_BEAR_SHORT_REGIMES, held_out=True,
+              description="regimes half as long (bull ~3 months, bear ~2.5 months)"),
+     Scenario("held_out_long_regimes", BULL_BEAR_LONG_REGIMES, held_out=True,
+              description="regimes about twice as long (bull ~16 months, bear ~10 months)")),
+    "Persistent bull and bear markets whose volatility gives them away: quiet rising markets alternate with "
+    "turbulent falling ones for months. Equal weight cannot see the regimes (mean Sharpe about 0); the causal "
+    "rule vol_timing, in cash while the market-volatility feature is high, gains about 0.9 Sharpe on training "
+    "seeds: market timing from the observation pays here."))
 _publish(Task(
     name="Impact", version=0, env_id="WealthArena/ImpactArena-v0",
     env_kwargs=_freeze({"n_assets": N_ASSETS, "episode_length": EPISODE_LENGTH, "impact": IMPACT}),
