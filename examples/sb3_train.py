@@ -51,9 +51,10 @@ ALGOS = ("ppo", "a2c", "sac")
 #: policy (``'{"policy_kwargs": {"log_std_init": -1, "activation_fn": "tanh"}}'``; its keys win).
 DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     "ppo": {"learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99,
-            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "net_arch": [64, 64]},
+            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "net_arch": [64, 64],
+            "policy_kwargs": {"log_std_init": -1.0}},
     "a2c": {"learning_rate": 7e-4, "n_steps": 16, "gamma": 0.99, "gae_lambda": 1.0, "ent_coef": 0.0,
-            "net_arch": [64, 64]},
+            "net_arch": [64, 64], "policy_kwargs": {"log_std_init": -1.0}},
     "sac": {"learning_rate": 3e-4, "buffer_size": 100_000, "learning_starts": 1_000, "batch_size": 256,
             "gamma": 0.99, "tau": 0.005, "train_freq": 1, "gradient_steps": 1, "net_arch": [64, 64]},
 }

@@ -1,0 +1,184 @@
+"""Ablation: which env setting decides whether PPO learns a portfolio task?
+
+Trains Stable-Baselines3 PPO (parameter for parameter the recipe of ``sb3_train.py``) on a task under named
+settings — reward, action mapping, no-trade band / partial rebalancing, policy initialisation — and scores
+each trained policy on the task's evaluation seeds with the leaderboard's evaluation, *played with the same
+env settings it was trained with* (a task copy whose env kwargs carry the setting; such results are not
+official leaderboard entries). Prints one markdown row per (setting, training seed) and a summary per
+setting: mean Sharpe with a 95 % bootstrap CI over evaluation episodes, mean turnover per step, cash weight,
+wall time.
+
+    python examples/ablation.py --task Calm-v0 --timesteps 300000 --settings defaults log_return simplex
+    python examples/ablation.py --list
+
+The ``legacy_*`` settings reproduce the reward and mapping of wealtharena-env before the 2026-12 defaults;
+they need that code (``git worktree add ../legacy <commit>`` and ``PYTHONPATH=../legacy``), see
+docs/training.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Numba's worker threads would fight torch's learner for the cores: keep the env serial.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (examples/common.py: tasks and evaluation)
+
+#: The recipe's policy initialisation: a Gaussian policy whose initial std is exp(-1) = 0.37, not 1.
+RECIPE_POLICY_KWARGS: dict[str, Any] = {"log_std_init": -1.0}
+
+#: name -> (env kwargs over the task's, PPO overrides, one line of what it tests)
+SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "defaults": ({}, {}, "the env's defaults and the sb3_train.py PPO recipe"),
+    # the action mapping, one change at a time from the defaults
+    "full_rebalance": ({"rebalance_rate": 1.0}, {}, "trade all the way to the target every step (band kept)"),
+    "full_rebalance_no_band": ({"rebalance_rate": 1.0, "rebalance_band": 0.0}, {},
+                               "softmax targets traded in full, no band"),
+    "no_band": ({"rebalance_band": 0.0}, {}, "partial rebalancing without the no-trade band"),
+    "rate_0.05": ({"rebalance_rate": 0.05}, {}, "slower partial rebalancing"),
+    "rate_0.25": ({"rebalance_rate": 0.25}, {}, "faster partial rebalancing"),
+    "simplex": ({"action_mapping": "simplex", "rebalance_band": 0.0, "rebalance_rate": 1.0}, {},
+                "w = max(a, 0) / sum max(a, 0) traded in full (the old mapping)"),
+    "softmax_t5": ({"softmax_temperature": 5.0}, {}, "softmax temperature 5"),
+    # the reward
+    "log_return": ({"reward_mode": "log_return"}, {}, "plain log-return reward"),
+    "stability_0.001": ({"reward": {"stability": 0.001}}, {}, "+ turnover penalty 10 bp per unit turnover"),
+    # observation
+    "window_5": ({"window": 5}, {}, "5-bar return window in the observation (not 20)"),
+    # the learner
+    "init_std_1": ({}, {"policy_kwargs": {"log_std_init": 0.0}}, "SB3's default initial std 1 (not 0.37)"),
+    "gamma_0.9": ({}, {"gamma": 0.9}, "discount 0.9"),
+    "lr_1e-4": ({}, {"learning_rate": 1e-4}, "smaller learning rate"),
+    "big_batch": ({}, {"n_steps": 1024, "batch_size": 1024, "n_epochs": 5, "learning_rate": 1e-4},
+                  "rollouts of 8 x 1024 steps, 5 epochs of minibatches of 1024, learning rate 1e-4"),
+    "untrained": ({}, {}, "the initial policy (train with --timesteps 2048: one rollout, one update)"),
+    # the code before the 2026-12 defaults (run with PYTHONPATH pointing at a checkout of it)
+    "legacy_defaults": ({}, {"policy_kwargs": {"log_std_init": 0.0}}, "previous reward and simplex mapping"),
+    "legacy_softmax": ({"action_mapping": "softmax"}, {"policy_kwargs": {"log_std_init": 0.0}},
+                       "previous reward, softmax mapping (T = 5)"),
+    "legacy_no_stability": ({"reward": {"stability": 0.0}}, {"policy_kwargs": {"log_std_init": 0.0}},
+                            "previous reward without its turnover term"),
+    "legacy_log_return": ({"reward_mode": "log_return"}, {"policy_kwargs": {"log_std_init": 0.0}},
+                          "previous simplex mapping, log-return reward"),
+}
+
+
+def setting_env_kwargs(task, name: str) -> dict[str, Any]:
+    env_over, _, _ = SETTINGS[name]
+    kwargs = dict(env_over)
+    if "reward" in kwargs:  # reward weights changed from the balanced profile's
+        from wealtharena_env.config import REWARD_PRESETS, AgentProfile
+
+        kwargs["agents"] = (AgentProfile("agent", reward=REWARD_PRESETS["balanced"].replace(**kwargs.pop("reward"))),)
+    return kwargs
+
+
+def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eval_seeds: int | None) -> dict[str, Any]:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.utils import set_random_seed
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    import sb3_train  # the recipe's hyperparameters
+
+    torch.set_num_threads(1)
+    env_over = setting_env_kwargs(task, name)
+    _, ppo_over, _ = SETTINGS[name]
+    hyper = {**sb3_train.DEFAULT_HYPERPARAMS["ppo"], **ppo_over}
+    recipe_policy_kwargs = getattr(sb3_train, "DEFAULT_POLICY_KWARGS", {}).get("ppo", RECIPE_POLICY_KWARGS)
+    policy_kwargs = {"net_arch": hyper.pop("net_arch", [64, 64]), **recipe_policy_kwargs,
+                     **hyper.pop("policy_kwargs", {})}
+    train_kwargs = {**common.train_kwargs(task), **env_over}
+    set_random_seed(seed)
+    env = make_vec_env(task.env_id, n_envs=n_envs, seed=seed, env_kwargs=train_kwargs)
+    env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=hyper.get("gamma", 0.99))
+    model = PPO("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", verbose=0, **hyper)
+    start = time.perf_counter()
+    model.learn(total_timesteps=timesteps)
+    train_seconds = time.perf_counter() - start
+    played = dataclasses.replace(task, env_kwargs=tuple(sorted({**task.kwargs, **env_over}.items())))
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
+
+    from wealtharena_env.leaderboard.evaluate import evaluate
+
+    doc = evaluate(played, policy, entry=f"ppo-{name}", n_seeds=eval_seeds, trajectories=0, progress=False)
+    return row_from_doc(doc, name, seed, train_seconds)
+
+
+def row_from_doc(doc: dict[str, Any], name: str, seed: int, train_seconds: float) -> dict[str, Any]:
+    sharpe = [ep["focal"]["sharpe_ratio"] for ep in doc["episodes"] if ep["status"] == "ok"]
+    turnover = [ep["focal"]["average_turnover"] for ep in doc["episodes"] if ep["status"] == "ok"]
+    score = doc["aggregates"]["score"]["mean"]
+    return {"setting": name, "seed": seed, "sharpe": score["point"], "low": score["low"], "high": score["high"],
+            "sharpe_per_episode": sharpe, "turnover": float(np.mean(turnover)), "train_seconds": train_seconds}
+
+
+def baseline_rows(task, names: list[str], eval_seeds: int | None, settings: list[str]) -> list[dict[str, Any]]:
+    from wealtharena_env.leaderboard.evaluate import evaluate
+
+    rows = []
+    for baseline in names:
+        played = dataclasses.replace(task, env_kwargs=tuple(sorted({**task.kwargs, **setting_env_kwargs(task, settings[0])}.items())))
+        doc = evaluate(played, baseline, n_seeds=eval_seeds, trajectories=0, progress=False)
+        rows.append(row_from_doc(doc, f"baseline:{baseline}", 0, 0.0))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="Calm-v0")
+    parser.add_argument("--settings", nargs="+", default=["defaults"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
+    parser.add_argument("--timesteps", type=int, default=300_000)
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--eval-seeds", type=int, default=None)
+    parser.add_argument("--baselines", nargs="*", default=[], help="also score these baselines (same env)")
+    parser.add_argument("--out", default=None, help="append rows as JSON lines to this file")
+    parser.add_argument("--list", action="store_true", help="list the settings and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, (env_over, ppo_over, what) in SETTINGS.items():
+            print(f"{name:22s} {what}  env={env_over} ppo={ppo_over}")
+        return 0
+    unknown = [s for s in args.settings if s not in SETTINGS]
+    if unknown:
+        raise SystemExit(f"unknown setting(s) {unknown}; --list shows them")
+    task = common.resolve_task(args.task)
+    rows = baseline_rows(task, args.baselines, args.eval_seeds, args.settings) if args.baselines else []
+    for name in args.settings:
+        for seed in args.seeds:
+            rows.append(train_and_score(task, name, seed, args.timesteps, args.n_envs, args.eval_seeds))
+            r = rows[-1]
+            print(f"| {task.key} | {name} | {seed} | {r['sharpe']:.2f} [{r['low']:.2f}, {r['high']:.2f}] | "
+                  f"{100 * r['turnover']:.1f} % | {r['train_seconds']:.0f} s |", flush=True)
+            if args.out:
+                with open(args.out, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"task": task.key, "timesteps": args.timesteps, **r}) + "\n")
+    for r in rows:
+        if r["setting"].startswith("baseline:"):
+            print(f"| {task.key} | {r['setting']} | - | {r['sharpe']:.2f} [{r['low']:.2f}, {r['high']:.2f}] | "
+                  f"{100 * r['turnover']:.1f} % | - |")
+            if args.out:
+                with open(args.out, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"task": task.key, **r}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
