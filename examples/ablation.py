@@ -44,15 +44,17 @@ RECIPE_POLICY_KWARGS: dict[str, Any] = {"log_std_init": -1.0}
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "defaults": ({}, {}, "the env's defaults and the sb3_train.py PPO recipe"),
     # the action mapping, one change at a time from the defaults
-    "full_rebalance": ({"rebalance_rate": 1.0}, {}, "trade all the way to the target every step (band kept)"),
-    "full_rebalance_no_band": ({"rebalance_rate": 1.0, "rebalance_band": 0.0}, {},
-                               "softmax targets traded in full, no band"),
-    "no_band": ({"rebalance_band": 0.0}, {}, "partial rebalancing without the no-trade band"),
+    "full_rebalance": ({"rebalance_rate": 1.0}, {}, "trade all the way to the target every step"),
+    "band_0.02": ({"rebalance_band": 0.02}, {}, "partial rebalancing with a 0.02 no-trade band"),
+    "softmax_band": ({"action_mapping": "softmax", "rebalance_band": 0.02}, {},
+                     "softmax mapping (T = 3), partial rebalancing, 0.02 no-trade band"),
+    "softmax_full_band": ({"action_mapping": "softmax", "rebalance_rate": 1.0, "rebalance_band": 0.02}, {},
+                          "softmax mapping (T = 3) traded in full, 0.02 no-trade band"),
     "rate_0.05": ({"rebalance_rate": 0.05}, {}, "slower partial rebalancing"),
     "rate_0.25": ({"rebalance_rate": 0.25}, {}, "faster partial rebalancing"),
     "simplex": ({"action_mapping": "simplex", "rebalance_band": 0.0, "rebalance_rate": 1.0}, {},
                 "w = max(a, 0) / sum max(a, 0) traded in full (the old mapping)"),
-    "softmax_t5": ({"softmax_temperature": 5.0}, {}, "softmax temperature 5"),
+    "temperature_5": ({"softmax_temperature": 5.0}, {}, "mapping temperature 5"),
     # the reward
     "log_return": ({"reward_mode": "log_return"}, {}, "plain log-return reward"),
     "stability_0.001": ({"reward": {"stability": 0.001}}, {}, "+ turnover penalty 10 bp per unit turnover"),
@@ -64,6 +66,9 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "lr_1e-4": ({}, {"learning_rate": 1e-4}, "smaller learning rate"),
     "big_batch": ({}, {"n_steps": 1024, "batch_size": 1024, "n_epochs": 5, "learning_rate": 1e-4},
                   "rollouts of 8 x 1024 steps, 5 epochs of minibatches of 1024, learning rate 1e-4"),
+    "norm_obs": ({}, {"_norm_obs": True}, "VecNormalize also standardises observations (running mean / std)"),
+    "norm_obs_big_batch": ({}, {"_norm_obs": True, "n_steps": 1024, "batch_size": 1024, "n_epochs": 5,
+                                "learning_rate": 1e-4}, "norm_obs and big_batch"),
     "untrained": ({}, {}, "the initial policy (train with --timesteps 2048: one rollout, one update)"),
     # the code before the 2026-12 defaults (run with PYTHONPATH pointing at a checkout of it)
     "legacy_defaults": ({}, {"policy_kwargs": {"log_std_init": 0.0}}, "previous reward and simplex mapping"),
@@ -99,21 +104,24 @@ def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eva
     env_over = setting_env_kwargs(task, name)
     _, ppo_over, _ = SETTINGS[name]
     hyper = {**sb3_train.DEFAULT_HYPERPARAMS["ppo"], **ppo_over}
+    norm_obs = bool(hyper.pop("_norm_obs", False))
     recipe_policy_kwargs = getattr(sb3_train, "DEFAULT_POLICY_KWARGS", {}).get("ppo", RECIPE_POLICY_KWARGS)
     policy_kwargs = {"net_arch": hyper.pop("net_arch", [64, 64]), **recipe_policy_kwargs,
                      **hyper.pop("policy_kwargs", {})}
     train_kwargs = {**common.train_kwargs(task), **env_over}
     set_random_seed(seed)
     env = make_vec_env(task.env_id, n_envs=n_envs, seed=seed, env_kwargs=train_kwargs)
-    env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=hyper.get("gamma", 0.99))
+    env = VecNormalize(env, norm_obs=norm_obs, norm_reward=True, gamma=hyper.get("gamma", 0.99))
     model = PPO("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", verbose=0, **hyper)
     start = time.perf_counter()
     model.learn(total_timesteps=timesteps)
     train_seconds = time.perf_counter() - start
     played = dataclasses.replace(task, env_kwargs=tuple(sorted({**task.kwargs, **env_over}.items())))
 
+    env.training = False  # frozen observation statistics at evaluation
+
     def policy(obs: np.ndarray) -> np.ndarray:
-        return model.predict(obs, deterministic=True)[0]
+        return model.predict(env.normalize_obs(obs) if norm_obs else obs, deterministic=True)[0]
 
     from wealtharena_env.leaderboard.evaluate import evaluate
 

@@ -102,6 +102,9 @@ class Args:
     """toggles whether or not to use a clipped loss for the value function"""
     ent_coef: float = 0.0
     """coefficient of the entropy"""
+    actor_logstd_init: float = -1.0
+    """initial log std of the Gaussian policy (-1: std 0.37; with the env's softmax mapping the zero action is
+    equal weight, so the policy starts near it and explores around it; 0, CleanRL's usual, churns more)"""
     vf_coef: float = 0.5
     """coefficient of the value function"""
     max_grad_norm: float = 0.5
@@ -199,7 +202,7 @@ class RewardScaler:
 
 
 # ---------------------------------------------------------------------------------------------- agent
-def build_agent(obs_dim: int, act_dim: int):
+def build_agent(obs_dim: int, act_dim: int, logstd_init: float = -1.0):
     import torch
     from torch import nn
     from torch.distributions.normal import Normal
@@ -222,7 +225,7 @@ def build_agent(obs_dim: int, act_dim: int):
                 layer_init(nn.Linear(64, 64)), nn.Tanh(),
                 layer_init(nn.Linear(64, act_dim), std=0.01),
             )
-            self.actor_logstd = nn.Parameter(torch.zeros(1, act_dim))
+            self.actor_logstd = nn.Parameter(torch.full((1, act_dim), float(logstd_init)))
 
         def get_value(self, x):
             return self.critic(x)
@@ -298,7 +301,7 @@ def main(args: Args) -> dict:
     obs_dim = int(np.prod(envs.single_observation_space.shape))
     act_dim = int(np.prod(envs.single_action_space.shape))
     low, high = envs.single_action_space.low, envs.single_action_space.high
-    agent = build_agent(obs_dim, act_dim).to(device)
+    agent = build_agent(obs_dim, act_dim, args.actor_logstd_init).to(device)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
 
     # ALGO Logic: Storage setup

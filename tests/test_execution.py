@@ -10,6 +10,10 @@ from hypothesis.extra.numpy import arrays
 
 from wealtharena_env.kernels.execution import (
     DUST,
+    MAPPING_EXPONENTIAL,
+    MAPPING_SIMPLEX,
+    MAPPING_SOFTMAX,
+    SNAP,
     continuous_action_to_weights,
     discrete_action_to_weights,
     impact_scales,
@@ -36,33 +40,81 @@ def reference_softmax(a, temperature):
     return e / e.sum()
 
 
+def reference_exponential(a, temperature):
+    x = np.exp(temperature * np.clip(a, -1.0, 1.0)) - np.exp(-temperature)
+    x = np.maximum(x, 0.0)
+    if x.sum() <= 0:
+        return np.eye(a.shape[0])[-1]
+    return x / x.sum()
+
+
+def exponential_inverse(w, temperature):
+    """The action the exponential mapping turns into ``w`` (the formula of its docstring)."""
+    return np.log(w * (np.exp(temperature) - np.exp(-temperature)) / w.max() + np.exp(-temperature)) / temperature
+
+
 @PROPERTY
-@given(arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT), st.booleans(), st.floats(0.1, 20))
-def test_continuous_mapping_matches_reference(action, softmax, temperature):
+@given(arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT), st.sampled_from([0, 1, 2]), st.floats(0.1, 20))
+def test_continuous_mapping_matches_reference(action, mapping, temperature):
     out = np.full(action.shape[0], -99.0)
-    n_nan, n_clip = continuous_action_to_weights(action, softmax, temperature, out)
+    n_nan, n_clip = continuous_action_to_weights(action, mapping, temperature, out)
     assert n_nan == np.isnan(action).sum()
     assert n_clip == (np.abs(action[~np.isnan(action)]) > 1).sum()
     if n_nan:
         assert np.all(out == -99.0)  # untouched: the caller holds
         return
-    expected = reference_softmax(action, temperature) if softmax else reference_simplex(action)
+    expected = {MAPPING_SIMPLEX: reference_simplex, MAPPING_SOFTMAX: lambda a: reference_softmax(a, temperature),
+                MAPPING_EXPONENTIAL: lambda a: reference_exponential(a, temperature)}[mapping](action)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
     assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@PROPERTY
+@given(st.integers(1, 9).flatmap(lambda n: arrays(np.float64, n + 1, elements=st.floats(0, 1))),
+       st.floats(0.5, 8.0))
+def test_exponential_mapping_reaches_every_weight_vector_exactly(raw, temperature):
+    w = raw / raw.sum() if raw.sum() > 0 else np.eye(raw.shape[0])[-1]
+    out = np.empty_like(w)
+    continuous_action_to_weights(exponential_inverse(w, temperature), MAPPING_EXPONENTIAL, temperature, out)
+    np.testing.assert_allclose(out, w, rtol=1e-9, atol=1e-12)
+    assert np.all(out[w == 0] == 0.0)  # zeros are exact: cash only is cash only
+
+
+def test_exponential_mapping_zero_action_is_equal_weight_and_minus_one_is_cash():
+    out = np.empty(5)
+    continuous_action_to_weights(np.zeros(5), MAPPING_EXPONENTIAL, 3.0, out)
+    np.testing.assert_allclose(out, 0.2, rtol=1e-15)
+    continuous_action_to_weights(np.r_[-np.ones(4), 0.3], MAPPING_EXPONENTIAL, 3.0, out)
+    np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
+    continuous_action_to_weights(-np.ones(5), MAPPING_EXPONENTIAL, 3.0, out)  # nothing positive: cash only
+    np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
 
 
 def reference_rebalance_toward(target, current, rate, band):
     """Plain-NumPy twin of ``rebalance_toward``."""
     t, w = target[:-1].astype(np.float64), current[:-1].astype(np.float64)
     gap = t - w
-    inside = np.abs(gap) <= band
-    out = np.where(inside, w, w + rate * gap)
+    inside = (np.abs(gap) <= band) & (t != 0.0)
+    finish = (np.abs(gap) <= band) | ((1.0 - rate) * np.abs(gap) <= SNAP)
+    out = np.where(inside, w, np.where(finish, t, w + rate * gap))
     up = out > w
     kept = np.where(up, w, out).sum()
     increase = (out - w)[up].sum()
     if kept + increase > 1.0 and increase > 0:
         out[up] = w[up] + (out[up] - w[up]) * max(1.0 - kept, 0.0) / increase
     return np.append(out, max(1.0 - out.sum(), 0.0)), int(inside.sum())
+
+
+@PROPERTY
+@given(st.integers(2, 9).flatmap(lambda n: st.tuples(simplex_point(n), simplex_point(n))), st.floats(0.05, 1.0))
+def test_partial_rebalancing_reaches_its_target_exactly_in_finitely_many_steps(pair, rate):
+    target, current = pair
+    w = current.copy()
+    for _ in range(400):
+        step = target.copy()
+        rebalance_toward(step, w, rate, 0.0)
+        w = step
+    np.testing.assert_array_equal(w[:-1], target[:-1])
 
 
 def simplex_point(n):
@@ -82,8 +134,8 @@ def test_rebalance_toward_matches_reference_and_stays_on_the_simplex(pair, rate,
     assert held == expected_held
     assert np.all(got >= 0) and got.sum() == pytest.approx(1.0, abs=1e-12)
     risky_gap = np.abs(got[:-1] - current[:-1])
-    inside = np.abs(target[:-1] - current[:-1]) <= band
-    assert np.all(risky_gap[inside] == 0.0)  # no trade inside the band
+    inside = (np.abs(target[:-1] - current[:-1]) <= band) & (target[:-1] != 0.0)
+    assert np.all(risky_gap[inside] == 0.0)  # no trade inside the band (but exits to 0 are finished)
     # every risky weight moves toward its target and never past it
     assert np.all(risky_gap <= np.abs(target[:-1] - current[:-1]) + 1e-15)
     assert np.all((got[:-1] - current[:-1]) * (target[:-1] - current[:-1]) >= 0)
@@ -93,7 +145,8 @@ def test_rebalance_toward_full_rate_without_band_is_the_identity():
     target = np.array([0.2, 0.5, 0.3])
     got = target.copy()
     assert rebalance_toward(got, np.array([0.6, 0.1, 0.3]), 1.0, 0.0) == 0
-    np.testing.assert_allclose(got, target, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(got[:-1], target[:-1])
+    assert got[-1] == pytest.approx(target[-1], abs=1e-15)
 
 
 def test_rebalance_toward_scales_increases_when_held_weights_leave_no_room():

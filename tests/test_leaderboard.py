@@ -298,7 +298,7 @@ def test_policy_specs(tmp_path):
     assert loaded.kind == "callable" and loaded.name == "act"
     doc = evaluate("Calm-v0", loaded, n_seeds=2, episode_length=5, bootstrap_reps=20, progress=False)
     assert doc["entry"] == "act" and doc["aggregates"]["n_ok"] == 2
-    # all cash: the softmax leaves each asset a target of ~0.2 %, inside the no-trade band
+    # all cash: under the exponential mapping an entry of -1 is a weight of exactly 0
     assert all(e["agents"]["agent"]["total_return"] == 0.0 for e in doc["episodes"])
 
 

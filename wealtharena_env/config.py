@@ -439,15 +439,18 @@ class ArenaConfig:
         warmup: bars of history before the first decision (>= window); they feed the window and the
             volatility estimates, and are never traded.
         action_type: ``"continuous"`` (Box target weights) or ``"discrete"`` (sell / hold / buy per asset).
-        action_mapping: for continuous actions, ``"simplex"`` (w = max(a, 0) / sum max(a, 0), all cash when
-            no entry is positive) or ``"softmax"`` (w = softmax(softmax_temperature * a)).
-        softmax_temperature: inverse temperature of the softmax mapping.
+        action_mapping: for continuous actions, ``"exponential"`` (default: w = (exp(T a) - exp(-T)) /
+            sum(...), a softmax shifted so that a = -1 is exactly 0: the zero action is equal weight and every
+            weight vector, cash only included, is reachable exactly), ``"softmax"`` (w = softmax(T a)) or
+            ``"simplex"`` (w = max(a, 0) / sum max(a, 0), all cash when no entry is positive).
+        softmax_temperature: ``T``, the inverse temperature of the exponential and softmax mappings.
         rebalance_rate: continuous actions move each risky weight this fraction of the way from the current
             weight to the mapped target (1: all the way; smaller: the target is an exponential moving
             average of the policy's outputs, so their noise trades less).
         rebalance_band: no-trade band: a risky weight whose mapped target is within this distance of the
-            current weight is not traded (0 disables it). Applied before the risk layer, which can still
-            force a trade (a stop-loss, a cap).
+            current weight is not traded (0, the default, disables it; a target of exactly 0 is always
+            reached). Positions then stay up to the band away from their targets. Applied before the risk
+            layer, which can still force a trade (a stop-loss, a cap).
         discrete_step: weight change of one discrete buy or sell, as a fraction of portfolio value.
         volatility_halflife: half-life in bars of the EWMA volatility estimates (assets and portfolios).
         observation_clip: every observation entry is clipped to +/- this value.
@@ -466,10 +469,10 @@ class ArenaConfig:
     window: int = 20
     warmup: int = 60
     action_type: Literal["continuous", "discrete"] = "continuous"
-    action_mapping: Literal["simplex", "softmax"] = "softmax"
+    action_mapping: Literal["exponential", "softmax", "simplex"] = "exponential"
     softmax_temperature: float = 3.0
     rebalance_rate: float = 0.1
-    rebalance_band: float = 0.02
+    rebalance_band: float = 0.0
     discrete_step: float = 0.05
     volatility_halflife: float = 20.0
     observation_clip: float = 10.0
@@ -496,8 +499,8 @@ class ArenaConfig:
                  "needs `window` bars of returns before the first decision.")
         _require(self.action_type in ("continuous", "discrete"),
                  f"ArenaConfig.action_type must be 'continuous' or 'discrete', got {self.action_type!r}.")
-        _require(self.action_mapping in ("simplex", "softmax"),
-                 f"ArenaConfig.action_mapping must be 'simplex' or 'softmax', got {self.action_mapping!r}.")
+        _require(self.action_mapping in ("exponential", "softmax", "simplex"),
+                 f"ArenaConfig.action_mapping must be 'exponential', 'softmax' or 'simplex', got {self.action_mapping!r}.")
         for name in ("softmax_temperature", "discrete_step", "volatility_halflife", "observation_clip"):
             value = getattr(self, name)
             _finite(f"ArenaConfig.{name}", value)

@@ -19,6 +19,7 @@ import numpy as np
 
 from wealtharena_env.config import AgentProfile, ArenaConfig
 from wealtharena_env.errors import ConfigError
+from wealtharena_env.kernels import execution as kx
 from wealtharena_env.kernels import features as kf
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
@@ -73,7 +74,8 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p[ks.P_PERMANENT_IMPACT] = config.market.impact
     p[ks.P_EWMA_DECAY] = 0.5 ** (1.0 / config.volatility_halflife)
     p[ks.P_DISCRETE_ACTIONS] = 1.0 if config.action_type == "discrete" else 0.0
-    p[ks.P_SOFTMAX] = 1.0 if config.action_mapping == "softmax" else 0.0
+    p[ks.P_ACTION_MAPPING] = {"simplex": kx.MAPPING_SIMPLEX, "softmax": kx.MAPPING_SOFTMAX,
+                              "exponential": kx.MAPPING_EXPONENTIAL}[config.action_mapping]
     p[ks.P_SOFTMAX_TEMPERATURE] = config.softmax_temperature
     p[ks.P_DISCRETE_STEP] = config.discrete_step
     p[ks.P_OBS_CLIP] = config.observation_clip

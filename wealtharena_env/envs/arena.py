@@ -40,14 +40,16 @@ class ArenaEnv(ParallelEnv):
 
     ## Action Space
     Continuous (default): ``Box(-1, 1, (N + 1,), float32)``, one entry per asset and a last one for cash,
-    mapped to long-only target weights by a softmax ``w*_j = exp(T a_j) / sum_k exp(T a_k)`` (``T =
-    softmax_temperature``, 3: the zero action is equal weight over the assets and cash, one entry at +1 and
-    the rest at -1 puts ~98 % in one slot), or by ``w*_j = max(a_j, 0) / sum_k max(a_k, 0)`` with
-    ``action_mapping="simplex"``. The portfolio then moves ``rebalance_rate`` (0.1) of the way from its current
-    weights to the target, and a risky weight within ``rebalance_band`` (0.02) of its target is not traded:
-    the held weights are a moving average of the policy's targets, so noise in its outputs costs little
-    (``rebalance_rate=1, rebalance_band=0`` trades to the target at once). The risk layer acts after this and
-    can still force a trade (a stop-loss, a cap). Discrete (``action_type="discrete"``):
+    mapped to long-only target weights by ``w*_j = (exp(T a_j) - exp(-T)) / sum_k (exp(T a_k) - exp(-T))``
+    (``action_mapping="exponential"``, ``T = softmax_temperature`` = 3): a softmax shifted so that ``a_j = -1``
+    is exactly 0 — the zero action is equal weight over the assets and cash, every weight vector (cash only
+    included) is reachable, all entries at -1 is cash. ``"softmax"`` (``exp(T a_j) / sum_k exp(T a_k)``) and
+    ``"simplex"`` (``max(a_j, 0) / sum_k max(a_k, 0)``) are the alternatives. The portfolio then moves
+    ``rebalance_rate`` (0.1) of the way from its current weights to the target (a residual gap below 1e-4 is
+    closed at once): the held weights are a moving average of the policy's targets, so noise in its outputs
+    costs little (``rebalance_rate=1`` trades to the target at once); ``rebalance_band`` (default 0) adds a
+    no-trade band. The risk layer acts after this and can still force a trade (a stop-loss, a cap).
+    Discrete (``action_type="discrete"``):
     ``MultiDiscrete([3] * N)``, per asset 0 = sell, 1 = hold, 2 = buy ``discrete_step`` of portfolio value.
     NaN actions hold the portfolio; out-of-range values are clipped; both are counted in ``info``.
 
@@ -114,8 +116,8 @@ class ArenaEnv(ParallelEnv):
     ## Version History
     * v0: initial release (long-only weights with a cash slot, risk layer per profile, composite reward,
       synthetic or historical market).
-    * v0, before the first release (2026-12): softmax action mapping with partial rebalancing and a no-trade
-      band, and a mean-variance composite reward, by default (trained agents churned and sat in cash under the
+    * v0, before the first release (2026-12): the exponential action mapping with partial rebalancing, and a
+      mean-variance composite reward, by default (trained agents churned and sat in cash under the
       old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 

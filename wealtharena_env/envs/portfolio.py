@@ -31,11 +31,11 @@ class PortfolioEnv(gym.Env):
     half-spread and square-root impact slippage.
 
     ## Action Space
-    ``Box(-1, 1, (N + 1,), float32)`` (N assets then cash) mapped to long-only target weights by a softmax
-    with temperature 3 (the zero action is equal weight over assets and cash) or, with
-    ``action_mapping="simplex"``, ``w_j = max(a_j, 0) / sum_k max(a_k, 0)``; the portfolio moves
-    ``rebalance_rate`` (0.1) of the way to the target each step and leaves weights within ``rebalance_band``
-    (0.02) of it untraded (the table of :class:`~wealtharena_env.envs.arena.ArenaEnv`). With
+    ``Box(-1, 1, (N + 1,), float32)`` (N assets then cash) mapped to long-only target weights by the
+    exponential mapping ``w_j ∝ exp(3 a_j) - exp(-3)`` (the zero action is equal weight over assets and cash;
+    -1 is exactly 0) or, with ``action_mapping="softmax"`` / ``"simplex"``, the alternatives of
+    :class:`~wealtharena_env.envs.arena.ArenaEnv`; the portfolio moves ``rebalance_rate`` (0.1) of the way to
+    the target each step. With
     ``action_type="discrete"``, ``MultiDiscrete([3] * N)`` (sell / hold / buy per asset).
 
     ## Observation Space
@@ -71,8 +71,8 @@ class PortfolioEnv(gym.Env):
 
     ## Version History
     * v0: initial release.
-    * v0, before the first release (2026-12): softmax action mapping with partial rebalancing and a no-trade
-      band, and a mean-variance composite reward, by default (trained agents churned and sat in cash under the
+    * v0, before the first release (2026-12): the exponential action mapping with partial rebalancing, and a
+      mean-variance composite reward, by default (trained agents churned and sat in cash under the
       old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 

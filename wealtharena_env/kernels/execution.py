@@ -17,6 +17,13 @@ from numba import njit
 from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
 
 DUST = 1e-10
+#: a partial rebalancing step that would leave a gap this small (fraction of value) goes all the way
+SNAP = 1e-4
+
+# continuous action mappings (``mapping`` argument of :func:`continuous_action_to_weights`)
+MAPPING_SIMPLEX = 0
+MAPPING_SOFTMAX = 1
+MAPPING_EXPONENTIAL = 2
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -43,15 +50,19 @@ def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, wei
 
 @njit(**STEP_KERNEL_OPTIONS)
 def continuous_action_to_weights(
-    action: np.ndarray, use_softmax: bool, temperature: float, weights_out: np.ndarray
+    action: np.ndarray, mapping: int, temperature: float, weights_out: np.ndarray
 ) -> tuple[int, int]:
     """Map a Box action ``a`` in [-1, 1]^(N+1) (last entry = cash) to long-only target weights.
 
     Sanitisation first: entries outside [-1, 1] (including +/-inf) are clipped and counted; a NaN entry
     makes the whole action invalid (the caller holds the current portfolio) and is counted.
 
-    * simplex mapping: ``w_j = max(a_j, 0) / sum_k max(a_k, 0)``; if no entry is positive, ``w = cash only``.
-    * softmax mapping: ``w_j = exp(T a_j) / sum_k exp(T a_k)`` with inverse temperature ``T``.
+    * ``MAPPING_SIMPLEX``: ``w_j = max(a_j, 0) / sum_k max(a_k, 0)``; if no entry is positive, cash only.
+    * ``MAPPING_SOFTMAX``: ``w_j = exp(T a_j) / sum_k exp(T a_k)`` with inverse temperature ``T``.
+    * ``MAPPING_EXPONENTIAL``: ``w_j = (exp(T a_j) - exp(-T)) / sum_k (exp(T a_k) - exp(-T))``: a softmax
+      shifted so that ``a_j = -1`` is exactly 0. The zero action is equal weight over the N + 1 slots, every
+      weight vector (zeros included, cash only included) is reached exactly, by
+      ``a_j = log(w_j (exp(T) - exp(-T)) / max_k w_k + exp(-T)) / T``; all entries at -1 means cash only.
 
     Returns ``(n_nan, n_clipped)``. When ``n_nan > 0`` ``weights_out`` is left untouched.
     """
@@ -66,7 +77,22 @@ def continuous_action_to_weights(
             n_clipped += 1
     if n_nan > 0:
         return n_nan, n_clipped
-    if use_softmax:
+    if mapping == MAPPING_EXPONENTIAL:
+        floor = np.exp(-temperature)
+        total = 0.0
+        for j in range(m):
+            x = min(max(action[j], -1.0), 1.0)
+            e = max(np.exp(temperature * x) - floor, 0.0)
+            weights_out[j] = e
+            total += e
+        if total <= 0.0:
+            for j in range(m - 1):
+                weights_out[j] = 0.0
+            weights_out[m - 1] = 1.0
+        else:
+            for j in range(m):
+                weights_out[j] /= total
+    elif mapping == MAPPING_SOFTMAX:
         top = -np.inf
         for j in range(m):
             x = min(max(action[j], -1.0), 1.0)
@@ -152,8 +178,12 @@ def rebalance_toward(target: np.ndarray, current: np.ndarray, rate: float, band:
 
     With the gap ``g_i = w*_i - w_i`` of asset ``i``::
 
-        w*_i <- w_i                  if |g_i| <= band      (no trade inside the band)
-        w*_i <- w_i + rate * g_i     otherwise             (rate = 1: the whole way)
+        w*_i <- 0                    if w*_i == 0 and |g_i| <= band   (an exit is never left unfinished)
+        w*_i <- w_i                  elif |g_i| <= band                (no trade inside the band)
+        w*_i <- w*_i                 elif (1 - rate) |g_i| <= SNAP     (a residual gap of dust is closed)
+        w*_i <- w_i + rate * g_i     otherwise                         (rate = 1: the whole way)
+
+    ``SNAP = 1e-4`` of value, so a partial move reaches its target in finitely many steps.
 
     If the risky weights then sum above 1 (positions kept inside the band while others grow), every increase
     is scaled by ``(1 - sum_i min(w*_i, w_i)) / sum_i max(w*_i - w_i, 0)``, as the discrete mapping does.
@@ -171,9 +201,10 @@ def rebalance_toward(target: np.ndarray, current: np.ndarray, rate: float, band:
         w = current[i]
         gap = target[i] - w
         if abs(gap) <= band:
-            target[i] = w
-            held += 1
-        else:
+            if target[i] != 0.0:
+                target[i] = w
+                held += 1
+        elif (1.0 - rate) * abs(gap) > SNAP:
             target[i] = w + rate * gap
         if target[i] > w:
             kept += w

@@ -102,7 +102,7 @@ P_LOT_SIZE = 4
 P_PERMANENT_IMPACT = 5
 P_EWMA_DECAY = 6
 P_DISCRETE_ACTIONS = 7
-P_SOFTMAX = 8
+P_ACTION_MAPPING = 8  # execution.MAPPING_*
 P_SOFTMAX_TEMPERATURE = 9
 P_DISCRETE_STEP = 10
 P_OBS_CLIP = 11
@@ -342,7 +342,7 @@ def _trade_agent(
                                                           params[P_DISCRETE_STEP], target)
             mapped = True
         else:
-            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], params[P_SOFTMAX] > 0.0,
+            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], int(params[P_ACTION_MAPPING]),
                                                             params[P_SOFTMAX_TEMPERATURE], target)
             mapped = n_nan == 0
             if mapped and (params[P_REBALANCE_RATE] < 1.0 or params[P_REBALANCE_BAND] > 0.0):

@@ -5,9 +5,13 @@ built for an observation layout (``n_assets``, ``window``) and action type; :fun
 them from an env. Each baseline computes target weights ``w`` (N assets then cash, ``w >= 0``, summing to
 1) and turns them into actions:
 
+* continuous actions with the ``exponential`` mapping (the env's default):
+  ``a_j = log(w_j (exp(T) - exp(-T)) / max_k w_k + exp(-T)) / T``, its exact inverse (zeros included);
 * continuous actions with the ``simplex`` mapping: ``a = w`` (exact: the mapping returns ``w``);
-* continuous actions with the ``softmax`` mapping: ``a = clip(log(max(w, 1e-4)) / T + 1, -1, 1)``
-  (approximately ``w``);
+* continuous actions with the ``softmax`` mapping: ``a_j = max(1 + log(w_j / max_k w_k) / T, -1)``, the
+  exact inverse of the softmax for every weight within a factor ``exp(2 T)`` of the largest one (smaller
+  weights, zeros included, get ``a_j = -1``, a target of at most ``exp(-2 T)`` times the largest, which the
+  no-trade band then leaves untraded);
 * discrete actions: buy where ``w_i`` exceeds the current weight by more than half a step, sell where it
   is below by more than half a step, hold otherwise.
 
@@ -32,8 +36,8 @@ class BaselinePolicy:
 
     name = "baseline"
 
-    def __init__(self, n_assets: int, window: int, action_type: str = "continuous", action_mapping: str = "simplex",
-                 softmax_temperature: float = 5.0, discrete_step: float = 0.05, periods_per_year: int = 252,
+    def __init__(self, n_assets: int, window: int, action_type: str = "continuous", action_mapping: str = "exponential",
+                 softmax_temperature: float = 3.0, discrete_step: float = 0.05, periods_per_year: int = 252,
                  seed: int | None = None, n_indicators: int = 0):
         self.n_assets = n_assets
         self.window = window
@@ -75,8 +79,17 @@ class BaselinePolicy:
             delta = weights[:, : self.n_assets] - self.current_weights(obs)[:, : self.n_assets]
             half = 0.5 * self.discrete_step
             return np.where(delta > half, 2, np.where(delta < -half, 0, 1)).astype(np.int64)
+        if self.action_mapping == "exponential":  # the exact inverse, zeros included
+            top = np.max(weights, axis=1, keepdims=True)
+            temperature = self.softmax_temperature
+            floor = np.exp(-temperature)
+            return (np.log(np.maximum(weights, 0.0) * ((np.exp(temperature) - floor) / top) + floor)
+                    / temperature).astype(np.float32)
         if self.action_mapping == "softmax":
-            return np.clip(np.log(np.maximum(weights, 1e-4)) / self.softmax_temperature + 1.0, -1.0, 1.0).astype(np.float32)
+            top = np.max(weights, axis=1, keepdims=True)
+            with np.errstate(divide="ignore"):
+                logits = 1.0 + np.log(weights / top) / self.softmax_temperature
+            return np.maximum(logits, -1.0).astype(np.float32)
         return weights.astype(np.float32)
 
     @staticmethod
