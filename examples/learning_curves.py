@@ -90,10 +90,24 @@ def train_curve(task, algo: str, seed: int, args: argparse.Namespace, writer: cs
             return True
 
     record(0)
-    model.learn(total_timesteps=args.timesteps, callback=EvalEvery())
+    model.learn(total_timesteps=budget(args, algo), callback=EvalEvery())
     if model.num_timesteps % args.eval_every:
         record(model.num_timesteps)
+    if args.save_dir:
+        path = Path(args.save_dir) / f"{algo}_{task.key}_s{seed}.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+        print(f"saved {path} (wealtharena evaluate --task {task.key} --policy {algo}:{path})")
     env.close()
+
+
+def budget(args: argparse.Namespace, algo: str) -> int:
+    """``--timesteps``, or the algorithm's own budget from ``--timesteps-per-algo sac=50000``."""
+    for item in args.timesteps_per_algo:
+        name, _, value = item.partition("=")
+        if name == algo:
+            return int(value)
+    return args.timesteps
 
 
 def plot(rows: list[dict[str, Any]], baselines: dict[str, dict[str, float]], path: Path, title: str) -> None:
@@ -143,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--algos", nargs="+", default=["ppo", "a2c", "sac"], choices=("ppo", "a2c", "sac"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     parser.add_argument("--timesteps", type=int, default=300_000)
+    parser.add_argument("--timesteps-per-algo", nargs="*", default=[], metavar="ALGO=STEPS",
+                        help="a budget per algorithm, e.g. sac=50000 (SAC updates every step: slower per step)")
+    parser.add_argument("--append", action="store_true", help="add rows to an existing --csv (other algos, seeds)")
+    parser.add_argument("--save-dir", default=None, help="save each trained model here (for wealtharena evaluate)")
     parser.add_argument("--eval-every", type=int, default=25_000)
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--eval-seeds", type=int, default=None, help="first N evaluation seeds (default all 16)")
@@ -159,14 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     baselines = {name: score(task, name, args.eval_seeds) for name in args.baselines}
     if not args.from_csv:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        append = args.append and csv_path.exists()
+        with open(csv_path, "a" if append else "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=FIELDS)
-            writer.writeheader()
+            if not append:
+                writer.writeheader()
             for algo in args.algos:
                 for seed in args.seeds:
                     train_curve(task, algo, seed, args, writer, fh)
     with open(csv_path, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["algo"] in args.algos]
+        rows = list(csv.DictReader(fh))
     for name, b in baselines.items():
         print(f"{name}: Sharpe {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}], turnover {100 * b['turnover']:.2f} %")
     plot(rows, baselines, png_path, f"{task.key}: SB3 recipes (sb3_train.py defaults)")

@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="torch device (default cpu: small MLPs are faster there)")
     parser.add_argument("--no-normalize-reward", dest="normalize_reward", action="store_false",
                         help="train on raw rewards (default: VecNormalize scales rewards, not observations)")
+    parser.add_argument("--normalize-obs", action="store_true",
+                        help="VecNormalize also standardises observations (running mean / std); the statistics are "
+                             "saved in vecnormalize.pkl beside model.zip, where `wealtharena evaluate` finds them")
     parser.add_argument("--eval-with-cli", action="store_true",
                         help="evaluate by running `wealtharena evaluate` (published tasks; default: in-process)")
     common.add_common_args(parser)
@@ -198,6 +201,7 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs, warn=evaluate)
     config = {"algo": args.algo, "task": task.key, "multi_agent": multi_agent, "timesteps": args.timesteps,
               "n_envs": args.n_envs, "seed": args.seed, "normalize_reward": args.normalize_reward,
+              "normalize_obs": args.normalize_obs,
               "episode_length": args.episode_length, "hyperparams": hyperparams, **env_record}
     common.write_json(run_dir / "config.json", config)
     tracker = common.Tracker(args.track, run_dir, run_dir.name, config, tensorboard=False, mlflow_uri=args.mlflow_uri)
@@ -209,13 +213,14 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     else:
         env = make_single_agent_env(task, args)
         seed = args.seed
-    if args.normalize_reward:
+    if args.normalize_reward or args.normalize_obs:
         # Daily log returns are ~1e-3: scaling rewards by a running std of the discounted return makes the
-        # value function learnable (it matters a lot here). Observations are already standardized by the env,
-        # so they are left alone and the saved model needs no normalization statistics at evaluation.
+        # value function learnable (it matters a lot here). Observations are left alone unless --normalize-obs
+        # (then `wealtharena evaluate` applies the statistics saved in vecnormalize.pkl beside model.zip).
         from stable_baselines3.common.vec_env import VecNormalize
 
-        env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=hyperparams.get("gamma", 0.99))
+        env = VecNormalize(env, norm_obs=args.normalize_obs, norm_reward=args.normalize_reward,
+                           gamma=hyperparams.get("gamma", 0.99))
     model = build_model(args.algo, env, hyperparams, args, seed, None)
     formats = ["stdout", "csv"] + (["tensorboard"] if args.track != "none" else [])
     logger = configure(str(run_dir / "logs"), formats)
@@ -231,7 +236,7 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     model_path = run_dir / "model.zip"
     model.save(model_path)
     print(f"trained {args.algo} on {task.key} for {args.timesteps} steps in {train_seconds:.1f}s -> {model_path}")
-    if args.normalize_reward:
+    if args.normalize_reward or args.normalize_obs:
         env.save(str(run_dir / "vecnormalize.pkl"))  # reward statistics, to continue training later
     env.close()
     if not evaluate:

@@ -482,3 +482,26 @@ def test_sb3_zip_without_prefix_is_recognised(tmp_path, algo):
     model.save(tmp_path / "model.zip")
     loaded = load_policy(str(tmp_path / "model.zip"))
     assert f"sb3:{algo.lower()}:" in loaded.spec
+
+
+def test_sb3_observation_statistics_beside_a_model_are_applied(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from wealtharena_env.leaderboard.evaluate import _sb3_observation_normalizer
+
+    assert _sb3_observation_normalizer(tmp_path / "vecnormalize.pkl")(np.ones(3)) is not None  # no file: identity
+    venv = VecNormalize(DummyVecEnv([lambda: gym.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=5)]),
+                        norm_obs=True, norm_reward=True, clip_obs=5.0)
+    dim = venv.observation_space.shape[0]
+    venv.obs_rms.mean = np.linspace(-1, 1, dim)
+    venv.obs_rms.var = np.linspace(0.5, 2, dim)
+    venv.save(str(tmp_path / "vecnormalize.pkl"))
+    obs = np.random.default_rng(0).normal(size=(4, dim)).astype(np.float32) * 3
+    got = _sb3_observation_normalizer(tmp_path / "vecnormalize.pkl")(obs)
+    expected = np.clip((obs - venv.obs_rms.mean) / np.sqrt(venv.obs_rms.var + venv.epsilon), -5, 5)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    venv.norm_obs = False  # reward-only statistics: observations pass through
+    venv.save(str(tmp_path / "vecnormalize.pkl"))
+    np.testing.assert_array_equal(_sb3_observation_normalizer(tmp_path / "vecnormalize.pkl")(obs), obs)

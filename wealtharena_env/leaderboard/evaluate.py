@@ -150,12 +150,36 @@ def _sb3_policy(spec: str) -> LoadedPolicy:
         if algo_name is None:  # PPO and A2C share their policy class; PPO alone saves n_epochs / clip_range
             algo_name = "PPO" if data and ("n_epochs" in data or "clip_range" in data) else "A2C"
     model = getattr(sb3, algo_name).load(path, device="cpu")
+    normalize = _sb3_observation_normalizer(path.with_name("vecnormalize.pkl"))
 
     def predict(obs: np.ndarray) -> np.ndarray:
-        return model.predict(obs, deterministic=True)[0]
+        return model.predict(normalize(obs), deterministic=True)[0]
 
     return LoadedPolicy(f"sb3:{algo_name.lower()}:{path.name}", "sb3", f"{algo_name.lower()}:{path.stem}",
                         lambda env, seed: predict)
+
+
+def _sb3_observation_normalizer(stats_path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The observation standardisation a model was trained with: SB3's ``VecNormalize`` statistics saved as
+    ``vecnormalize.pkl`` beside the model (``sb3_train.py --normalize-obs``), frozen —
+    ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)`` — or the identity when there is no such file
+    or it did not normalise observations."""
+    if not stats_path.is_file():
+        return lambda obs: obs
+    import pickle
+
+    with open(stats_path, "rb") as fh:
+        stats = pickle.load(fh)
+    if not getattr(stats, "norm_obs", False):
+        return lambda obs: obs
+    mean, var = np.asarray(stats.obs_rms.mean), np.asarray(stats.obs_rms.var)
+    scale = 1.0 / np.sqrt(var + stats.epsilon)
+    clip = float(stats.clip_obs)
+
+    def normalize(obs: np.ndarray) -> np.ndarray:
+        return np.clip((np.asarray(obs, dtype=np.float64) - mean) * scale, -clip, clip).astype(np.float32)
+
+    return normalize
 
 
 def _checkpoint_path(spec: str | os.PathLike[str]) -> Path:
