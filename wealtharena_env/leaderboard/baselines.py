@@ -130,15 +130,20 @@ class RandomPolicy(BaselinePolicy):
 
 
 class BuyAndHold(BaselinePolicy):
-    """Buys equal weights on the first decision (when it holds only cash) and never trades again."""
+    """Invests its cash in equal parts and never sells: ``w*_i = w_i + w_cash / N``, ``w*_cash = 0``.
+
+    From all cash that is equal weight; once invested the target is the held portfolio (no trade). With the
+    env's partial rebalancing (``rebalance_rate < 1``) the cash goes in over several steps instead of one,
+    and the held weights drift with prices as buy-and-hold's should.
+    """
 
     name = "buy_and_hold"
 
     def target_weights(self, obs):
-        current = self.current_weights(obs)
-        equal = self.normalise(np.ones((obs.shape[0], self.n_assets)))
-        all_cash = current[:, -1] > 0.999
-        return np.where(all_cash[:, None], equal, current)
+        current = np.clip(self.current_weights(obs), 0.0, None)
+        cash = current[:, -1:]
+        risky = current[:, :-1] + cash / self.n_assets
+        return self.normalise(risky, np.minimum(risky.sum(axis=1), 1.0))
 
 
 class EqualWeight(BaselinePolicy):
