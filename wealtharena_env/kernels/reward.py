@@ -20,7 +20,14 @@ diversification       ``(1 - sum_i u_i^2) * sum_i w_i * mean_i sigma_i``, u the 
                       normalised to sum 1, times the invested fraction (0 in cash), sigma_i each
                       asset's EWMA daily volatility                                             >= 0
 breach                ``-max(DD_f - max_drawdown, 0)`` when ``breach="penalize"``, else 0      <= 0
+benchmark             ``-log(mean_i P_f,i / P_d,i)``: minus the log return of an equal-weight
+                      portfolio of the assets over the same bar; no action changes it          either
 ====================  ========================================================================  ==========
+
+The benchmark term is a control variate (off by default): the market's common move is most of the noise of a
+daily return, and no action of the agent changes the benchmark's return, so adding it (weight 1: the reward
+is the *excess* log return over equal weight) leaves every policy's ranking, and the optimal policy,
+unchanged, while the noise of the reward falls from the portfolio's volatility to its tracking error.
 
 ``reward = sum_k weight_k * term_k`` (``composite``) or ``reward = profit`` (``log_return`` mode).
 
@@ -50,8 +57,9 @@ TERM_SHARPE = 4
 TERM_MOMENTUM = 5
 TERM_DIVERSIFICATION = 6
 TERM_BREACH = 7
-N_TERMS = 8
-TERM_NAMES = ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach")
+TERM_BENCHMARK = 8
+N_TERMS = 9
+TERM_NAMES = ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach", "benchmark")
 
 DSR_CLIP = 10.0
 

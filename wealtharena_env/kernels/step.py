@@ -497,6 +497,11 @@ def step_env(
     market_series_update(history[b], n_assets, f, window)
     kk.ewma_covariance_update(cov, returns_f, decay)
     close_f = bar_f[BAR_CLOSE]
+    close_d = bar_d[BAR_CLOSE]
+    benchmark_growth = 0.0  # equal-weight portfolio of the assets over bar d -> f (no action changes it)
+    for i in range(n_assets):
+        benchmark_growth += close_f[i] / close_d[i]
+    benchmark_return = np.log(benchmark_growth / n_assets)
     weights = scratch[SCR_WEIGHTS, :n_assets + 1]
     log_mode = params[P_LOG_RETURN_REWARD] > 0.0
     for a in range(n_agents):
@@ -521,6 +526,7 @@ def step_env(
             log_return, state[AG_DSR_MEAN], state[AG_DSR_SECOND], agent_params[a, AP_SHARPE_RATE])
         terms[kr.TERM_SHARPE] = agent_params[a, AP_SHARPE_RATE] * dsr
         terms[kr.TERM_BREACH] = 0.0
+        terms[kr.TERM_BENCHMARK] = -benchmark_return
         if limits[kk.RL_BREACH] == kk.BREACH_PENALIZE:
             terms[kr.TERM_BREACH] = -max(drawdown - limits[kk.RL_MAX_DRAWDOWN], 0.0)
         info[IN_LOG_RETURN] = log_return
