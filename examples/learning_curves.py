@@ -111,39 +111,49 @@ def budget(args: argparse.Namespace, algo: str) -> int:
 
 
 def plot(rows: list[dict[str, Any]], baselines: dict[str, dict[str, float]], path: Path, title: str) -> None:
+    """Two panels: mean Sharpe (with the evaluation's 95 % CI, or the range over seeds) and turnover per step,
+    against environment steps; the baselines as horizontal lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    fig, (ax, ax_turn) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
     colors = {"ppo": "tab:blue", "a2c": "tab:orange", "sac": "tab:green"}
     for algo in sorted({r["algo"] for r in rows}):
         mine = [r for r in rows if r["algo"] == algo]
         steps = sorted({int(r["steps"]) for r in mine})
         seeds = sorted({int(r["seed"]) for r in mine})
-        by_step = {s: [float(r["sharpe"]) for r in mine if int(r["steps"]) == s] for s in steps}
-        mean = np.array([np.mean(by_step[s]) for s in steps])
+
+        def at(field: str, s: int) -> list[float]:
+            return [float(r[field]) for r in mine if int(r["steps"]) == s]
+
+        mean = np.array([np.mean(at("sharpe", s)) for s in steps])
         color = colors.get(algo)
-        ax.plot(steps, mean, marker="o", ms=3, color=color, label=f"{algo.upper()} ({len(seeds)} seed{'s' * (len(seeds) > 1)})")
+        label = f"{algo.upper()} ({len(seeds)} seed{'s' * (len(seeds) > 1)})"
+        ax.plot(steps, mean, marker="o", ms=3, color=color, label=label)
         if len(seeds) > 1:
-            lo = np.array([np.min(by_step[s]) for s in steps])
-            hi = np.array([np.max(by_step[s]) for s in steps])
-            ax.fill_between(steps, lo, hi, color=color, alpha=0.15, linewidth=0)
+            lo, hi = np.array([min(at("sharpe", s)) for s in steps]), np.array([max(at("sharpe", s)) for s in steps])
         else:
-            lo = np.array([np.mean([float(r["low"]) for r in mine if int(r["steps"]) == s]) for s in steps])
-            hi = np.array([np.mean([float(r["high"]) for r in mine if int(r["steps"]) == s]) for s in steps])
-            ax.fill_between(steps, lo, hi, color=color, alpha=0.10, linewidth=0)
+            lo, hi = np.array([at("low", s)[0] for s in steps]), np.array([at("high", s)[0] for s in steps])
+        ax.fill_between(steps, lo, hi, color=color, alpha=0.08, linewidth=0)
+        ax_turn.plot(steps, [100 * np.mean(at("turnover", s)) for s in steps], marker="o", ms=3, color=color,
+                     label=label)
     styles = ["--", ":", "-."]
     for k, (name, b) in enumerate(baselines.items()):
         ax.axhline(b["sharpe"], color="black", linestyle=styles[k % 3], linewidth=1,
                    label=f"{name} {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}]")
-        ax.axhspan(b["low"], b["high"], color="grey", alpha=0.06)
+        ax_turn.axhline(100 * b["turnover"], color="black", linestyle=styles[k % 3], linewidth=1, label=name)
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean Sharpe on the 16 evaluation seeds")
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_ylabel("mean Sharpe, 16 evaluation seeds (band: 95 % CI)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="best", fontsize=7)
     ax.grid(alpha=0.3)
+    ax_turn.set_xlabel("environment steps")
+    ax_turn.set_ylabel("mean turnover per step (%)")
+    ax_turn.set_ylim(bottom=0)
+    ax_turn.set_title("turnover", fontsize=10)
+    ax_turn.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
