@@ -287,7 +287,7 @@ class Tracker:
 def add_common_args(parser: Any) -> None:
     """Arguments every example shares (task, seeds, budget of the evaluation, output, tracking)."""
     parser.add_argument("--task", default=TOY_DRIFT.key,
-                        help="a leaderboard task (Calm-v0, Regimes-v0, Crash-v0, HighCorrelation-v0, Impact-v0; "
+                        help="a leaderboard task (Calm-v0, Regimes-v0, Crash-v0, HighCorrelation-v0, BullBear-v0, Impact-v0; "
                              f"see `wealtharena tasks`) or {TOY_DRIFT.key} (default), a sanity task with a clear "
                              "optimum")
     parser.add_argument("--seed", type=int, default=0, help="training seed (from the published training range)")
