@@ -102,3 +102,14 @@ def test_a_users_market_source_is_drawn_on_the_calling_thread():
     sim = Simulation(config, batch_size=PARALLEL_DRAW_MIN + 2, data=RecordingSource(), parallel=True)
     sim.reset(seeds=0)
     assert threads == {threading.get_ident()}
+
+
+def test_threads_are_opt_in():
+    # serial by default, whatever the batch size: with a learner busy on the cores (every RL run), OpenMP's
+    # workers stall and a threaded step gets 10-30x slower than a serial one
+    config = arena_v0.parallel_env(n_assets=30, episode_length=5).unwrapped.config
+    assert Simulation(config, batch_size=256)._step_kernel is step.step_batch
+    assert Simulation(config, batch_size=256, parallel=True)._step_kernel is step.step_batch_parallel
+    from wealtharena_env.envs.vector import PortfolioVectorEnv
+
+    assert PortfolioVectorEnv(num_envs=1024, n_assets=1).sim._step_kernel is step.step_batch

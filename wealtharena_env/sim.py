@@ -28,15 +28,6 @@ from wealtharena_env.kernels.features import observation_size, observation_slice
 from wealtharena_env.kernels.market import N_BAR_FIELDS
 from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
 
-#: Batches of B >= 2 environments whose estimated work ``B * (A * N + PER_ENV_CELLS)`` (in agent-asset cells)
-#: reaches this step with the ``prange`` kernel (threads); smaller ones serially, since waking the threads
-#: costs about what ~7 µs of serial work does. Measured on 2 cores (docs/benchmarks.md): 16 one-asset
-#: environments step in 9.8 µs threaded vs 14.4 µs serial, two 5 x 30 arenas in 15 µs vs 23 µs. On machines
-#: whose cores are busy with other work, ``parallel=False`` (or ``NUMBA_THREADING_LAYER=workqueue``) avoids
-#: stalls.
-PARALLEL_THRESHOLD = 100
-#: One environment's fixed work per step (market features, bookkeeping), in agent-asset cells.
-PER_ENV_CELLS = 10
 #: When a threaded Simulation draws new episodes for at least this many environments in one call (a reset,
 #: or the autoreset of a vector env whose episodes all end together), the synthetic or historical sources
 #: draw them on ``numba.get_num_threads()`` Python threads: NumPy's generators and the path kernel release
@@ -133,8 +124,11 @@ class Simulation:
         batch_size: number of environments B (>= 1).
         data: historical data (anything :class:`~wealtharena_env.sources.HistoricalMarket` accepts) or a
             ready :class:`MarketSource`; ``None`` uses the synthetic market of ``config.market``.
-        parallel: step with threads (``prange``); default: when ``B >= 2`` and
-            ``B * (A * N + PER_ENV_CELLS) >= PARALLEL_THRESHOLD``.
+        parallel: step with threads (``prange``, ``True``) or serially (``False``; ``None``, the default, is
+            serial). Threads are opt-in: on an idle machine they pay from ~100 agent-asset cells per batch
+            step (docs/benchmarks.md), but with another busy process on the cores — every RL training run has
+            one, the learner — OpenMP's workers stall and a step gets 10-30x slower than serial. Results are
+            bit-identical either way.
 
     Attributes:
         actions: (B, A, n_action + 1) float64 buffer the adapters write actions into; the last column is
@@ -190,8 +184,7 @@ class Simulation:
         self._rngs: list[np.random.Generator | None] = [None] * b
         self._started = np.zeros(b, dtype=bool)
         self.clock[:, ks.CLK_STEP] = config.episode_length  # "episode over" until the first reset
-        if parallel is None:
-            parallel = self.batch_size >= 2 and self.batch_size * (a * n + PER_ENV_CELLS) >= PARALLEL_THRESHOLD
+        parallel = bool(parallel)  # None: serial (threads are opt-in)
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
         # work space of the kernels, one slot per block of environments the prange driver runs in parallel (one
         # slot when serial): it holds nothing between environments, so it stays in cache whatever the batch size.
@@ -377,4 +370,4 @@ class Simulation:
         return obs, info
 
 
-__all__ = ["Simulation", "compiled_entry_point", "pack_params", "PARALLEL_THRESHOLD", "PER_ENV_CELLS", "PARALLEL_DRAW_MIN"]
+__all__ = ["Simulation", "compiled_entry_point", "pack_params", "PARALLEL_DRAW_MIN"]

@@ -273,9 +273,9 @@ class PortfolioVectorEnv(VectorEnv):
     ## Description
     The vectorised form of :class:`~wealtharena_env.envs.portfolio.PortfolioEnv`: the same market,
     execution, accounting and reward, for ``num_envs`` independent environments held in one
-    :class:`~wealtharena_env.sim.Simulation` (batch size K). Batches of 10 or more one-asset environments (the
-    rule is ``PARALLEL_THRESHOLD`` of :mod:`wealtharena_env.sim`) step on threads (``prange``; ``parallel=False``
-    turns them off); results are bit-identical either way. Served by
+    :class:`~wealtharena_env.sim.Simulation` (batch size K). It steps serially unless ``parallel=True``
+    (threads, ``prange``: they pay on idle cores for large batches, and stall 10-30x when another process —
+    the learner — keeps a core busy); results are bit-identical either way. Served by
     ``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K, **env_kwargs)``.
 
     ## Action Space
@@ -315,8 +315,8 @@ class PortfolioVectorEnv(VectorEnv):
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``: ``render()`` returns one text table
-    per env; ``"human"`` prints them), ``risk_profile``, ``initial_cash``, ``parallel`` (force threads on or
-    off), ``max_episode_steps`` (alias of ``episode_length``), ``decode_risk_events`` and any
+    per env; ``"human"`` prints them), ``risk_profile``, ``initial_cash``, ``parallel`` (``True``: threads; default
+    serial), ``max_episode_steps`` (alias of ``episode_length``), ``decode_risk_events`` and any
     ``ArenaConfig`` field as keyword.
 
     ```python
