@@ -77,48 +77,29 @@ def continuous_action_to_weights(
             n_clipped += 1
     if n_nan > 0:
         return n_nan, n_clipped
-    if mapping == MAPPING_EXPONENTIAL:
-        floor = np.exp(-temperature)
-        total = 0.0
+    floor = np.exp(-temperature)
+    top = -np.inf  # the largest entry: the softmax is computed relative to it
+    if mapping == MAPPING_SOFTMAX:
         for j in range(m):
-            x = min(max(action[j], -1.0), 1.0)
-            e = max(np.exp(temperature * x) - floor, 0.0)
-            weights_out[j] = e
-            total += e
-        if total <= 0.0:
-            for j in range(m - 1):
-                weights_out[j] = 0.0
-            weights_out[m - 1] = 1.0
+            top = max(top, min(max(action[j], -1.0), 1.0))
+    total = 0.0
+    for j in range(m):  # a non-negative score per slot, then normalised
+        x = min(max(action[j], -1.0), 1.0)
+        if mapping == MAPPING_EXPONENTIAL:
+            score = max(np.exp(temperature * x) - floor, 0.0)
+        elif mapping == MAPPING_SOFTMAX:
+            score = np.exp(temperature * (x - top))
         else:
-            for j in range(m):
-                weights_out[j] /= total
-    elif mapping == MAPPING_SOFTMAX:
-        top = -np.inf
-        for j in range(m):
-            x = min(max(action[j], -1.0), 1.0)
-            if x > top:
-                top = x
-        total = 0.0
-        for j in range(m):
-            x = min(max(action[j], -1.0), 1.0)
-            e = np.exp(temperature * (x - top))
-            weights_out[j] = e
-            total += e
+            score = max(x, 0.0)
+        weights_out[j] = score
+        total += score
+    if total <= 0.0:  # nothing positive: cash only
+        for j in range(m - 1):
+            weights_out[j] = 0.0
+        weights_out[m - 1] = 1.0
+    else:
         for j in range(m):
             weights_out[j] /= total
-    else:
-        total = 0.0
-        for j in range(m):
-            x = min(max(action[j], 0.0), 1.0)
-            weights_out[j] = x
-            total += x
-        if total <= 0.0:
-            for j in range(m - 1):
-                weights_out[j] = 0.0
-            weights_out[m - 1] = 1.0
-        else:
-            for j in range(m):
-                weights_out[j] /= total
     return n_nan, n_clipped
 
 
