@@ -37,7 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # serial kernels: shared cores, no spinning OpenMP workers
+if "numba" not in sys.modules:  # only before numba reads it (changing it later makes numba raise)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # serial kernels: shared cores, no spinning OpenMP workers
 
 import numpy as np
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 
 # Numba's worker threads would fight torch's learner for the cores: keep the env serial.
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "numba" not in sys.modules:  # only before numba reads them (changing them later makes numba raise)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import csv

@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 # Numba's OpenMP workers spin beside the learner (steps 4-5x slower on shared cores); values you set win.
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "numba" not in sys.modules:  # only before numba reads them (changing them later makes numba raise)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 

@@ -19,7 +19,6 @@ the second test checks that, so the first one can fail.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 import pytest
@@ -73,7 +72,6 @@ def learnt(scores: dict[str, tuple[float, float]]) -> dict[str, bool]:
 
 @pytest.mark.slow
 def test_ppo_on_a_small_calm_market_beats_random_and_stays_near_equal_weight():
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     scores = train_and_score({})
     print(scores)
     assert learnt(scores) == {"beats random": True, "near equal weight": True, "turnover": True}, scores

@@ -234,3 +234,34 @@ def test_release_workflow_publishes_by_trusted_publishing_on_version_tags():
     assert publish["permissions"] == {"id-token": "write"}
     assert any(step.get("uses", "").startswith("pypa/gh-action-pypi-publish@") for step in publish["steps"])
     assert not any("password" in step.get("with", {}) for step in publish["steps"]), "trusted publishing: no token"
+
+
+@slow
+def test_readme_set_up_commands_in_order_in_one_fresh_venv(tmp_path: Path):
+    """README's `pip install . && wealtharena demo`, then `pip install -e .` in the same venv (the editable
+    install of its second command; its test extras change nothing here), then the package from another
+    folder. Numba's cache once landed in site-packages/wealtharena_env, which survived the uninstall and
+    shadowed the editable install (`cannot import name '__version__' ... (unknown location)`)."""
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=_copy_ignore)
+    python, bindir = _fresh_venv(tmp_path / "venv")
+    cache_home = tmp_path / "cache"
+    env = {**_clean_env(), "XDG_CACHE_HOME": str(cache_home)}
+
+    def run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess:
+        proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, f"{args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        return proc
+
+    script = bindir / ("wealtharena.exe" if os.name == "nt" else "wealtharena")
+    run([python, "-m", "pip", "install", "--quiet", "."], cwd=source)
+    assert "aggressive_1" in run([script, "demo", "--episode-length", "10"], cwd=source).stdout
+    site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path).stdout.strip())
+    assert not list((site / "wealtharena_env").rglob("*.nb[ic]")), "Numba cache files inside the installed package"
+    assert list(cache_home.rglob("*.nbi")), "the kernels were not cached in the per-user cache"
+    run([python, "-m", "pip", "install", "--quiet", "-e", "."], cwd=source)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert run([script, "--version"], cwd=elsewhere).stdout.strip() == f"wealtharena-env {_version()}"
+    where = run([python, "-c", "import wealtharena_env; print(wealtharena_env.__file__)"], cwd=elsewhere).stdout
+    assert Path(where.strip()).parent == source / "wealtharena_env", where

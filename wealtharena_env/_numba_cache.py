@@ -1,0 +1,63 @@
+"""Where Numba caches the kernels' machine code: a per-user directory, never the installed package.
+
+Numba's default cache sits beside the source, in ``site-packages/wealtharena_env/__pycache__``. pip does not
+know those files, so uninstalling leaves the folder behind, and it then shadows a later editable install of
+the same package (``cannot import name '__version__' from 'wealtharena_env' (unknown location)``) — the
+README's two set-up commands broke each other. Numba's cache is also keyed by each function's own file only,
+so a kernel compiled against an older version of a function in another file could be reused.
+
+:func:`use_per_user_numba_cache` therefore points ``NUMBA_CACHE_DIR`` (unless the user set it) at
+``<user cache>/wealtharena-env/numba/<version>-<digest>``, the digest being a hash of every kernel source file:
+another version of the kernels compiles into a fresh directory, and nothing is ever deleted. The user cache
+is ``$XDG_CACHE_HOME`` or ``~/.cache`` (Linux), ``~/Library/Caches`` (macOS), ``%LOCALAPPDATA%`` (Windows).
+A ``NUMBA_CACHE_DIR`` you set is used as it is (then clear it yourself after changing kernel sources). The
+variable applies to the whole process, so other Numba code of the same process caches there too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+from wealtharena_env._version import __version__
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def kernels_digest() -> str:
+    """SHA-256 (12 hex digits) of the paths and bytes of every package source file that compiles with Numba."""
+    digest = hashlib.sha256()
+    for source in sorted(_PACKAGE.rglob("*.py")):
+        text = source.read_bytes()
+        if b"njit" in text:
+            digest.update(source.relative_to(_PACKAGE).as_posix().encode())
+            digest.update(text)
+    return digest.hexdigest()[:12]
+
+
+def user_cache_root() -> Path:
+    """The platform's per-user cache directory."""
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def default_numba_cache_dir() -> Path:
+    return user_cache_root() / "wealtharena-env" / "numba" / f"{__version__}-{kernels_digest()}"
+
+
+def use_per_user_numba_cache() -> Path | None:
+    """Set ``NUMBA_CACHE_DIR`` to :func:`default_numba_cache_dir` unless it is set; return the directory used
+    (``None`` when the user's own setting stays)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    path = default_numba_cache_dir()
+    os.environ["NUMBA_CACHE_DIR"] = str(path)
+    numba_config = sys.modules.get("numba.core.config")
+    if numba_config is not None:  # numba was imported first: it read the variable already
+        numba_config.CACHE_DIR = str(path)
+    return path
