@@ -159,6 +159,19 @@ def parse_hyperparams(text: str) -> dict[str, Any]:
     return value
 
 
+def merge_hyperparams(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Later layers win key by key; their ``policy_kwargs`` are merged into the earlier ones' key by key too
+    (``--hyperparams '{"policy_kwargs": {"ortho_init": false}}'`` keeps the recipe's ``log_std_init``)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "policy_kwargs" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
 def split_policy_kwargs(hyperparams: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(algorithm kwargs, policy_kwargs)`` from the merged hyperparameters.
 
@@ -208,8 +221,8 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     torch.set_num_threads(1)  # small MLPs: threads only add overhead (and the machine may be shared)
     task = common.resolve_task(args.task)
     multi_agent = common.is_multi_agent(task)
-    hyperparams = {**DEFAULT_HYPERPARAMS[args.algo], **TASK_HYPERPARAMS.get(task.key, {}).get(args.algo, {}),
-                   **parse_hyperparams(args.hyperparams)}
+    hyperparams = merge_hyperparams(DEFAULT_HYPERPARAMS[args.algo], TASK_HYPERPARAMS.get(task.key, {}).get(args.algo, {}),
+                                    parse_hyperparams(args.hyperparams))
     run_dir = common.run_dir_for(args, args.algo, task)
     env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs, warn=evaluate)
     config = {"algo": args.algo, "task": task.key, "multi_agent": multi_agent, "timesteps": args.timesteps,

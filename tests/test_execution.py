@@ -114,7 +114,9 @@ def test_partial_rebalancing_reaches_its_target_exactly_in_finitely_many_steps(p
         step = target.copy()
         rebalance_toward(step, w, rate, 0.0)
         w = step
-    np.testing.assert_array_equal(w[:-1], target[:-1])
+    # exactly, but for the last bit when the target's own weights sum one ulp above 1 (the kernel then scales
+    # every increase to keep cash >= 0)
+    np.testing.assert_allclose(w[:-1], target[:-1], rtol=0, atol=1e-12)
 
 
 def simplex_point(n):
