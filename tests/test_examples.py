@@ -317,23 +317,117 @@ RLLIB_SMALL = ["--task", "Impact-v0", "--episode-length", "16", "--iterations", 
 @pytest.mark.slow
 @pytest.mark.parametrize("algo", ["ppo", "appo", "sac"])
 def test_rllib_multi_agent_smoke(tmp_path, algo):
-    """One policy per risk profile; results for each focal profile's policy."""
+    """One policy per risk profile of the learning seats; results for each, the baselines and the comparison.
+
+    PPO and SAC train the focal seats against the task's training co-populations (the default); APPO runs the
+    old self-play (every seat learns, three policies)."""
     pytest.importorskip("torch")
     pytest.importorskip("ray.rllib")
     extra = {"ppo": ["--train-batch-size", "160", "--minibatch-size", "80", "--num-epochs", "1"],
              "appo": ["--train-batch-size", "160", "--minibatch-size", "80", "--num-epochs", "1",
-                      "--rollout-fragment-length", "16"],
+                      "--rollout-fragment-length", "16", "--co-players", "self-play"],
              "sac": ["--minibatch-size", "32", "--learning-starts", "32", "--rollout-fragment-length", "16",
                      "--min-steps-per-iteration", "64"]}[algo]
-    run_example("rllib_train.py", "--algo", algo, *RLLIB_SMALL, *extra, "--out", str(tmp_path))
+    proc = run_example("rllib_train.py", "--algo", algo, *RLLIB_SMALL, *extra, "--out", str(tmp_path))
+    assert "return mean nan" not in proc.stdout and "episode return mean" in proc.stdout
+    assert ("policy heads initialised" in proc.stdout) == (algo != "sac")  # PPO/APPO start near equal weight
     run = tmp_path / f"rllib-{algo}_Impact-v0_s0"
     modules = run / "checkpoint" / "learner_group" / "learner" / "rl_module"
-    assert {p.name for p in modules.iterdir() if p.is_dir()} == {"conservative", "balanced", "aggressive"}
+    self_play = algo == "appo"
+    expected = {"conservative", "balanced", "aggressive"} if self_play else {"balanced", "aggressive"}
+    assert {p.name for p in modules.iterdir() if p.is_dir()} == expected
     doc = check_results(run / "results.json", "Impact-v0", 1)
     assert doc["entry"] == f"rllib-{algo}-balanced"  # the policy of the first focal seat, balanced_0
     check_results(run / "results_aggressive.json", "Impact-v0", 1)
+    for name in ("equal_weight", "random", "neutral"):
+        check_results(run / f"results_baseline_{name}.json", "Impact-v0", 1)
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary["policies"]) == {"balanced", "aggressive"}
+    assert set(summary["policies"]) == expected
+    assert summary["co_players"] == ("self-play" if self_play else "training")
+    assert [r["entry"] for r in summary["comparison"]][-3:] == ["equal_weight", "random", "neutral"]
+    assert "ΔSharpe vs equal_weight" in (run / "comparison.md").read_text(encoding="utf-8")
+    assert summary["training_curve"] and summary["training_curve"][-1]["policy_episode_return_mean"]
+
+
+def test_rllib_co_player_arena_trains_only_the_learning_seats(examples_path):
+    """Impact-v0 trains its focal seats against the published training co-populations: RLlib sees only the
+    learning seats, the others are baselines of a population drawn per episode, markets come from the training
+    seeds, rewards are scaled, and the episode ends (truncated) for RLlib when it ends in the arena."""
+    pytest.importorskip("ray.rllib")
+    import common
+    import numpy as np
+    import rllib_train
+
+    task = common.resolve_task("Impact-v0")
+    agents = ["conservative_0", "conservative_1", "balanced_0", "aggressive_0", "aggressive_1"]
+    mode, learners, populations = rllib_train.training_setup(task, agents, None, None)
+    assert mode == "training" and learners == list(task.focal_agents)
+    names = {b.name for b in task.training_backgrounds}
+    assert {name for name, _ in populations} == names
+    args = rllib_train.parse_args(["--episode-length", "6"])
+    config = rllib_train.build_config(args, task, ["aggressive", "balanced"], learners, populations)
+
+    def play(reward_scale: float, seed: int, episodes: int):
+        env = rllib_train.CoPlayerArena({**config.env_config, "reward_scale": reward_scale})
+        assert env.possible_agents == learners and set(env.action_spaces) == set(learners)
+        record = []
+        for k in range(episodes):
+            obs, infos = env.reset(seed=seed) if k == 0 else env.reset()
+            assert set(obs) == set(learners)
+            rewards, steps = [], 0
+            while True:
+                obs, rew, term, trunc, _ = env.step({a: np.zeros(env.action_spaces[a].shape, np.float32)
+                                                     for a in env.agents})
+                assert set(obs) == set(rew) == set(learners)
+                rewards.append([rew[a] for a in learners])
+                steps += 1
+                if term["__all__"] or trunc["__all__"]:
+                    break
+            assert steps == 6 and trunc["__all__"] and not term["__all__"]
+            weights = env.env.unwrapped.sim.observation_slices["weights"]
+            co_invested = [float(np.sum(env._obs[a][weights][:-1])) for a in agents if a not in learners]
+            assert min(co_invested) > 0.05  # the co-players trade (a seat left alone would stay in cash)
+            record.append((infos[learners[0]]["train_seed"], env.population, np.array(rewards)))
+        env.close()
+        return record
+
+    scaled = play(100.0, seed=7, episodes=8)
+    assert all(0 <= s < 100_000 for s, _, _ in scaled)
+    assert {p for _, p, _ in scaled} == names  # both populations drawn within 8 episodes
+    raw = play(1.0, seed=7, episodes=2)
+    for (s1, p1, r1), (s2, p2, r2) in zip(scaled, raw):
+        assert (s1, p1) == (s2, p2)  # reproducible from the seed
+        np.testing.assert_allclose(r1, 100.0 * r2, rtol=1e-12)
+    assert play(1.0, seed=8, episodes=1)[0][0] != raw[0][0]
+
+    mode, learners, populations = rllib_train.training_setup(task, agents, "self-play", None)
+    assert (mode, learners, populations) == ("self-play", agents, [])
+    mode, learners, _ = rllib_train.training_setup(task, agents, None, ["balanced_0", "aggressive_0",
+                                                                         "conservative_0"])
+    assert learners[-1] == "conservative_0"
+    with pytest.raises(SystemExit, match="neither learn nor"):
+        rllib_train.training_setup(task, agents + ["balanced_1"], None, None)
+
+
+def test_rllib_logs_returns_only_of_completed_episodes(examples_path):
+    """An iteration that completes no episode (fewer steps per arena than an episode) logs no NaN: the console
+    says so, and later iterations keep the latest per-policy returns."""
+    pytest.importorskip("ray.rllib")
+    import rllib_train
+
+    log = rllib_train.ReturnLog()
+    row = log.update(1, {"env_runners": {"num_episodes": 0}, "num_env_steps_sampled_lifetime": 100})
+    line = log.line(row, 100.0)
+    assert "no episode completed yet" in line and "nan" not in line
+    log.update(2, {"env_runners": {"num_episodes": 2, "episode_return_mean": -1.5,
+                                   "module_episode_returns_mean": {"balanced": -0.5, "aggressive": -1.0}}})
+    row = log.update(3, {"env_runners": {"num_episodes": 0, "episode_return_mean": float("nan")}})
+    assert row["episode_return_mean"] == -1.5 and row["episodes_completed"] == 2
+    assert row["policy_episode_return_mean"] == {"aggressive": -1.0, "balanced": -0.5}
+    assert "nan" not in log.line(row, 100.0)
+    args = rllib_train.parse_args(["--num-env-runners", "32", "--envs-per-env-runner", "4",
+                                   "--train-batch-size", "2000"])
+    assert rllib_train.steps_per_arena(args) < 252  # the cluster run of issue 14 completed no episode
 
 
 def test_rllib_a2c_points_to_sb3():
