@@ -104,6 +104,35 @@ def continuous_action_to_weights(
 
 
 @njit(**STEP_KERNEL_OPTIONS)
+def fit_buys_into_cash(target: np.ndarray, current: np.ndarray) -> None:
+    """Scale the buys of ``target`` (N risky weights, then cash; in place) so that they fit the cash there is,
+    then give cash the rest.
+
+    With ``kept = sum_i min(w*_i, w_i)`` and ``increase = sum_i max(w*_i - w_i, 0)``: if ``kept + increase > 1``,
+    every increase is scaled by ``(1 - kept) / increase`` (sells and holds are kept in full); then
+    ``w*_cash = max(1 - sum_i w*_i, 0)``.
+    """
+    n = target.shape[0] - 1
+    kept = 0.0
+    increase = 0.0
+    for i in range(n):
+        if target[i] > current[i]:
+            kept += current[i]
+            increase += target[i] - current[i]
+        else:
+            kept += target[i]
+    if kept + increase > 1.0 and increase > 0.0:
+        scale = max(1.0 - kept, 0.0) / increase
+        for i in range(n):
+            if target[i] > current[i]:
+                target[i] = current[i] + (target[i] - current[i]) * scale
+    total = 0.0
+    for i in range(n):
+        total += target[i]
+    target[n] = max(1.0 - total, 0.0)
+
+
+@njit(**STEP_KERNEL_OPTIONS)
 def discrete_action_to_weights(
     action: np.ndarray, current_weights: np.ndarray, step: float, weights_out: np.ndarray
 ) -> tuple[int, int]:
@@ -119,8 +148,6 @@ def discrete_action_to_weights(
     n = action.shape[0]
     n_nan = 0
     n_clipped = 0
-    kept = 0.0
-    increase = 0.0
     for i in range(n):
         x = action[i]
         if np.isnan(x):
@@ -135,20 +162,7 @@ def discrete_action_to_weights(
         if target < 0.0:
             target = 0.0
         weights_out[i] = target
-        if target > current_weights[i]:
-            kept += current_weights[i]
-            increase += target - current_weights[i]
-        else:
-            kept += target
-    if kept + increase > 1.0 and increase > 0.0:
-        scale = max(1.0 - kept, 0.0) / increase
-        for i in range(n):
-            if weights_out[i] > current_weights[i]:
-                weights_out[i] = current_weights[i] + (weights_out[i] - current_weights[i]) * scale
-    total = 0.0
-    for i in range(n):
-        total += weights_out[i]
-    weights_out[n] = max(1.0 - total, 0.0)
+    fit_buys_into_cash(weights_out, current_weights)
     return n_nan, n_clipped
 
 
@@ -176,8 +190,6 @@ def rebalance_toward(target: np.ndarray, current: np.ndarray, rate: float, band:
     """
     n = target.shape[0] - 1
     held = 0
-    kept = 0.0
-    increase = 0.0
     for i in range(n):
         w = current[i]
         gap = target[i] - w
@@ -187,20 +199,7 @@ def rebalance_toward(target: np.ndarray, current: np.ndarray, rate: float, band:
                 held += 1
         elif (1.0 - rate) * abs(gap) > SNAP:
             target[i] = w + rate * gap
-        if target[i] > w:
-            kept += w
-            increase += target[i] - w
-        else:
-            kept += target[i]
-    if kept + increase > 1.0 and increase > 0.0:
-        scale = max(1.0 - kept, 0.0) / increase
-        for i in range(n):
-            if target[i] > current[i]:
-                target[i] = current[i] + (target[i] - current[i]) * scale
-    total = 0.0
-    for i in range(n):
-        total += target[i]
-    target[n] = max(1.0 - total, 0.0)
+    fit_buys_into_cash(target, current)
     return held
 
 
