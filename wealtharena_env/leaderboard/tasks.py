@@ -47,6 +47,13 @@ from wealtharena_env.errors import ConfigError
 #: Version of the suite as a whole (bumped when a task is added or a new task version is published).
 SUITE_VERSION = "2026.2"
 
+#: Version of the envs' default dynamics (action mapping, rebalancing, reward, costs, risk presets: everything a
+#: task leaves at its default). Task fingerprints include it, so results produced under other defaults never
+#: rank beside today's. Bump it deliberately whenever a default changes what an env does (the golden
+#: trajectories of tests/golden fail until they are regenerated, as a reminder); say so in CHANGELOG.md.
+#: 2: exponential action mapping, partial rebalancing, mean-variance reward (2026-12-06).
+ENV_DEFAULTS_VERSION = 2
+
 #: Published training seeds: train (and tune) on any seed in ``range(0, 100_000)``.
 TRAIN_SEEDS: range = range(100_000)
 
@@ -237,6 +244,7 @@ class Task:
             "eval_seeds": list(self.eval_seeds),
             "historical": _canonical(self.historical),
             "primary_metric": self.primary_metric,
+            "env_defaults_version": ENV_DEFAULTS_VERSION,
         }
 
     def fingerprint(self) -> str:
@@ -419,6 +427,7 @@ def list_tasks() -> list[Task]:
 
 
 __all__ = [
+    "ENV_DEFAULTS_VERSION",
     "EVAL_SEEDS",
     "IMPACT_EVAL_BACKGROUNDS",
     "IMPACT_TRAINING_BACKGROUNDS",
