@@ -204,6 +204,40 @@ def test_risk_term_is_half_the_ex_ante_variance_of_the_held_target_and_diversifi
         assert terms[kr.TERM_DIVERSIFICATION] == pytest.approx(expected, rel=1e-12, abs=1e-18)
 
 
+def test_risk_layer_returns_the_volatility_of_its_final_target():
+    """The sigma_p the risk layer returns (the reward's risk term reuses it) is sqrt(w'Cw) of the target it
+    leaves, whichever rules scaled it; every scaling rule fires somewhere in the sweep."""
+    n = 10
+    fired = np.zeros(kk.N_RULES)
+    limits = {p: Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", p),))).agent_params[
+        0, ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS].copy() for p in ("conservative", "balanced", "aggressive")}
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        factors = rng.normal(size=(n, n)) * rng.uniform(0.002, 0.03)
+        cov = factors @ factors.T + np.diag(rng.uniform(1e-5, 4e-4, n))
+        close = rng.uniform(50, 150, n)
+        history = rng.standard_t(2, size=(n, 80)) * rng.uniform(0.005, 0.06)  # fat tails: historical VaR binds
+        for profile, lim in limits.items():
+            target = rng.dirichlet(np.ones(n + 1) * rng.choice([0.3, 5.0]))
+            current = rng.dirichlet(np.ones(n + 1))
+            _, _, _, sigma_p = kk.apply_risk_layer(
+                target, current, current[:n] * 1e6 / close, close, close * rng.uniform(0.8, 1.2, n), cov,
+                np.sqrt(np.diag(cov)), history, 70, lim, 252.0, rng.choice([0.0, 0.05, 0.4]),
+                rng.choice([0.0, 0.0, 2.0]), np.zeros(3 * (2 * n + 6)), fired, np.zeros(96))
+            assert sigma_p ** 2 == pytest.approx(target[:n] @ cov @ target[:n], rel=1e-9, abs=1e-18), (seed, profile)
+    # the leverage cap binds only on a calm, broad portfolio: conservative's 0.8 against 10 x 0.09
+    target = np.r_[np.full(n, 0.09), 0.1]
+    calm = np.diag(np.full(n, 1e-6))
+    close = np.full(n, 100.0)
+    _, _, _, sigma_p = kk.apply_risk_layer(
+        target, target.copy(), target[:n] * 1e6 / close, close, close, calm, np.sqrt(np.diag(calm)),
+        np.zeros((n, 80)), 70, limits["conservative"], 252.0, 0.0, 0.0, np.zeros(3 * (2 * n + 6)), fired,
+        np.zeros(96))
+    assert sigma_p ** 2 == pytest.approx(target[:n] @ calm @ target[:n], rel=1e-9)
+    scaling = ("volatility_budget", "var_budget", "cvar_budget", "leverage_cap", "drawdown_breaker", "breaker_cooldown")
+    assert all(fired[kk.RULE_NAMES.index(rule)] > 0 for rule in scaling), dict(zip(kk.RULE_NAMES, fired))
+
+
 def test_default_reward_prefers_investing_in_a_calm_market_and_cash_in_a_crash():
     """The default reward agrees with the leaderboard's metric: in a calm bull market an equal-weight portfolio
     earns more reward than cash, in a persistent high-volatility bear market less. (Under the old default,

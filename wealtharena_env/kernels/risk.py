@@ -274,7 +274,7 @@ def apply_risk_layer(
     events: np.ndarray,
     counts: np.ndarray,
     work: np.ndarray,
-) -> tuple[int, int, float]:
+) -> tuple[int, int, float, float]:
     """Apply the rules of the module docstring to ``target`` (N + 1) in place.
 
     ``current``: weights held at the decision bar; ``holdings`` / ``close`` / ``average_cost`` (N): for
@@ -284,7 +284,10 @@ def apply_risk_layer(
     the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``; ``work`` is scratch
     space of at least ``max(3 N, L + k + 2)`` (k of :func:`historical_var_cvar`).
 
-    Returns ``(n_events, flags, cooldown_remaining')`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``.
+    Returns ``(n_events, flags, cooldown_remaining', sigma_p)`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``
+    and ``sigma_p = sqrt(w' C w)`` of the final target: the rules after the volatility budget only scale the
+    risky weights, so it is the budget's ``sigma_p`` times their factors (the reward reuses it instead of a
+    second O(N^2) product).
     """
     n = cov.shape[0]
     count = 0
@@ -345,30 +348,37 @@ def apply_risk_layer(
         if worst > var_limit:
             factor = var_limit / worst * SAFETY
             removed = scale_risky(target, factor)
+            sigma_p *= factor
             hist_cvar *= factor
             par_cvar *= factor
             count = record_event(events, count, RULE_VAR_BUDGET, -1, removed)
             counts[RULE_VAR_BUDGET] += 1
         worst = max(hist_cvar, par_cvar)
         if worst > cvar_limit:
-            removed = scale_risky(target, cvar_limit / worst * SAFETY)
+            factor = cvar_limit / worst * SAFETY
+            removed = scale_risky(target, factor)
+            sigma_p *= factor
             count = record_event(events, count, RULE_CVAR_BUDGET, -1, removed)
             counts[RULE_CVAR_BUDGET] += 1
     # 6. leverage cap
     gross = risky_sum(target)
     if gross > limits[RL_MAX_LEVERAGE]:
-        removed = scale_risky(target, limits[RL_MAX_LEVERAGE] / gross * SAFETY)
+        factor = limits[RL_MAX_LEVERAGE] / gross * SAFETY
+        removed = scale_risky(target, factor)
+        sigma_p *= factor
         count = record_event(events, count, RULE_LEVERAGE_CAP, -1, removed)
         counts[RULE_LEVERAGE_CAP] += 1
     # 7. drawdown breaker
     breach = int(limits[RL_BREACH])
     if cooldown_remaining > 0.0:
         removed = scale_risky(target, 0.0)
+        sigma_p = 0.0
         count = record_event(events, count, RULE_BREAKER_COOLDOWN, -1, removed)
         counts[RULE_BREAKER_COOLDOWN] += 1
         cooldown_remaining -= 1.0
     elif drawdown >= limits[RL_MAX_DRAWDOWN] and breach != BREACH_PENALIZE:
         removed = scale_risky(target, 0.0)
+        sigma_p = 0.0
         count = record_event(events, count, RULE_DRAWDOWN_BREAKER, -1, removed)
         counts[RULE_DRAWDOWN_BREAKER] += 1
         flags |= OUT_TRIPPED
@@ -376,4 +386,4 @@ def apply_risk_layer(
             flags |= OUT_TERMINATE
         else:
             cooldown_remaining = limits[RL_COOLDOWN]
-    return count, flags, cooldown_remaining
+    return count, flags, cooldown_remaining, sigma_p

@@ -353,7 +353,7 @@ def _trade_agent(
     n_events = 0
     if params[P_RISK_ENABLED] > 0.0:
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
-        n_events, flags, cooldown = kk.apply_risk_layer(
+        n_events, flags, cooldown, sigma_target = kk.apply_risk_layer(
             target, weights, shares, close, entry, cov, scratch[SCR_SIGMA, :n_assets],
             history[b, :n_assets], d, limits, params[P_PERIODS_PER_YEAR],
             state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
@@ -363,6 +363,9 @@ def _trade_agent(
         state[AG_COOLDOWN] = cooldown
         if flags & kk.OUT_TERMINATE:
             state[AG_TERMINATED] = 1.0
+        target_variance = sigma_target * sigma_target
+    else:
+        target_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
     cash, cost, traded, fill_fraction = rebalance_to_targets(
         target, shares, cash, close, fill_prices, scratch[SCR_IMPACT_SCALE, :n_assets],
         scratch[SCR_MAX_SHARES, :n_assets], params[P_COMMISSION],
@@ -399,7 +402,7 @@ def _trade_agent(
     terms[kr.TERM_MOMENTUM] = momentum
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
     # ex-ante daily variance of the weights the agent chose to hold (after its risk layer), at bar d
-    terms[kr.TERM_RISK] = -0.5 * kk.portfolio_variance(target, cov, scratch[SCR_WORK])
+    terms[kr.TERM_RISK] = -0.5 * target_variance
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
