@@ -19,6 +19,7 @@ docs/training.md.
 from __future__ import annotations
 
 import os
+import sys
 
 # Numba's worker threads would fight torch's learner for the cores: keep the env serial.
 if "numba" not in sys.modules:  # only before numba reads them (changing them later makes numba raise)
@@ -28,7 +29,6 @@ if "numba" not in sys.modules:  # only before numba reads them (changing them la
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (examples/common.py: tasks and evaluation)
-
-#: The recipe's policy initialisation: a Gaussian policy whose initial std is exp(-1) = 0.37, not 1.
-RECIPE_POLICY_KWARGS: dict[str, Any] = {"log_std_init": -1.0}
 
 #: name -> (env kwargs over the task's, PPO overrides, one line of what it tests)
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
@@ -106,11 +103,9 @@ def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eva
     torch.set_num_threads(1)
     env_over = setting_env_kwargs(task, name)
     _, ppo_over, _ = SETTINGS[name]
-    hyper = {**sb3_train.DEFAULT_HYPERPARAMS["ppo"], **ppo_over}
+    hyper = sb3_train.merge_hyperparams(sb3_train.DEFAULT_HYPERPARAMS["ppo"], ppo_over)
     norm_obs = bool(hyper.pop("_norm_obs", False))
-    recipe_policy_kwargs = getattr(sb3_train, "DEFAULT_POLICY_KWARGS", {}).get("ppo", RECIPE_POLICY_KWARGS)
-    policy_kwargs = {"net_arch": hyper.pop("net_arch", [64, 64]), **recipe_policy_kwargs,
-                     **hyper.pop("policy_kwargs", {})}
+    hyper, policy_kwargs = sb3_train.split_policy_kwargs(hyper)
     train_kwargs = {**common.train_kwargs(task), **env_over}
     set_random_seed(seed)
     env = make_vec_env(task.env_id, n_envs=n_envs, seed=seed, env_kwargs=train_kwargs)

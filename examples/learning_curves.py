@@ -15,6 +15,7 @@ mean Sharpe, its 95 % bootstrap CI over the evaluation episodes, mean turnover p
 from __future__ import annotations
 
 import os
+import sys
 
 # Numba's worker threads would fight torch's learner for the cores: keep the env serial.
 if "numba" not in sys.modules:  # only before numba reads them (changing them later makes numba raise)
@@ -23,7 +24,6 @@ if "numba" not in sys.modules:  # only before numba reads them (changing them la
 
 import argparse
 import csv
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,8 @@ def train_curve(task, algo: str, seed: int, args: argparse.Namespace, writer: cs
     torch.set_num_threads(1)
     train_args = sb3_train.parse_args(["--algo", algo, "--task", task.key, "--seed", str(seed),
                                        "--n-envs", str(args.n_envs), "--track", "none"])
-    hyperparams = dict(sb3_train.DEFAULT_HYPERPARAMS[algo])
+    hyperparams = sb3_train.merge_hyperparams(sb3_train.DEFAULT_HYPERPARAMS[algo],
+                                              sb3_train.TASK_HYPERPARAMS.get(task.key, {}).get(algo, {}))
     set_random_seed(seed)
     env = sb3_train.make_single_agent_env(task, train_args)
     env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=hyperparams.get("gamma", 0.99))
