@@ -386,7 +386,10 @@ def ref_benchmark(r, rb, ppy, rf, ddof):
         return (np.nan,) * 5
     dx, dy = x - x.mean(), y - y.mean()
     syy = 0.0 if np.ptp(y) == 0 else float(np.sum(dy * dy))
-    b = _ratio(float(np.sum(dx * dy)), syy)
+    # a constant series covaries with nothing: exactly 0 (x.mean() of n equal values can round off the value,
+    # and the rounding over a near-zero syy made a beta of 1e54)
+    sxy = 0.0 if np.ptp(x) == 0 else float(np.sum(dx * dy))
+    b = _ratio(sxy, syy)
     a = (x.mean() - b * y.mean()) * ppy
     # correlation of the raw returns
     dx, dy = r - r.mean(), rb - rb.mean()

@@ -200,7 +200,8 @@ def _has_nan(x):
 
 @njit(cache=True, error_model="numpy")
 def _mean_std(x, shift, ddof):
-    """(mean, std) of ``x_t - shift``; std with ``ddof``, exactly 0 for a constant series, NaN if
+    """(mean, std) of ``x_t - shift``; for a constant series the mean is exactly its value and the std
+    exactly 0 (so deviations from the mean, and covariances with it, are exactly 0); std NaN if
     ``T - ddof < 1``; mean NaN if ``T == 0``."""
     n = x.shape[0]
     if n == 0:
@@ -213,7 +214,7 @@ def _mean_std(x, shift, ddof):
         s += v
         if v != first:
             constant = False
-    m = s / n
+    m = first if constant else s / n  # n equal values: their mean is the value (s / n may round off it)
     if n - ddof < 1:
         return m, np.nan
     if constant:
