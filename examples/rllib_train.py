@@ -342,11 +342,9 @@ class CoPlayerArena(MultiAgentEnv):
     def benchmark_log_return(self, t: int) -> float:
         """Log return of the equal-weight, daily-rebalanced, cost-free market over decision step ``t`` (the
         leaderboard's benchmark: mean close-to-close simple return of the N assets)."""
-        from wealtharena_env.kernels.market import BAR_CLOSE
-
         sim = self.env.unwrapped.sim
         start = sim.config.warmup + t
-        close = sim.bars[0, start:start + 2, BAR_CLOSE, :]
+        close = sim.closes(0, start, start + 2)
         return float(np.log(np.mean(close[1] / close[0])))
 
     def close(self):

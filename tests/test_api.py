@@ -69,7 +69,7 @@ def test_check_env_portfolio(action_type):
 
 def test_returned_arrays_are_fresh():
     """Scribbling on returned observations / infos must not change the env (Gymnasium 1.4 semantics)."""
-    envs = [arena_v0.parallel_env(**SHORT) for _ in range(2)]
+    envs = [arena_v0.parallel_env(**SHORT, info_level="full") for _ in range(2)]
     outs = [env.reset(seed=1) for env in envs]
     for a in outs[0][0]:
         outs[0][0][a][:] = 123.0
@@ -123,7 +123,8 @@ def test_bad_action_shape_is_a_clear_error():
 
 
 def test_agents_missing_from_actions_hold():
-    env = arena_v0.parallel_env(**SHORT, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0)
+    env = arena_v0.parallel_env(**SHORT, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0,
+                                info_level="full")
     env.reset(seed=0)
     act = np.array([1, 1, 1, 1, 0], dtype=np.float32)
     _, _, _, _, infos = env.step({"balanced_0": act})

@@ -119,7 +119,8 @@ def test_profiles_are_ordered_and_balanced_has_the_reference_values():
 def test_any_risk_field_is_overridable_per_agent():
     custom = AgentProfile("balanced_0", risk=RISK_PRESETS["balanced"].replace(max_position=0.5))
     env = arena_v0.parallel_env(agents=(custom, AgentProfile("aggressive_0", "aggressive")), n_assets=3,
-                                episode_length=3, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0)
+                                episode_length=3, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0,
+                                info_level="full")
     env.reset(seed=0)
     _, _, _, _, infos = env.step({a: np.array([1, 0, 0, 0], dtype=np.float32) for a in env.agents})
     assert infos["balanced_0"]["weights"][0] > 0.4  # 50% cap (up to volatility / VaR scaling)

@@ -329,7 +329,8 @@ def test_rllib_multi_agent_smoke(tmp_path, algo):
     pytest.importorskip("ray.rllib")
     extra = {"ppo": ["--train-batch-size", "160", "--minibatch-size", "80", "--num-epochs", "1"],
              "appo": ["--train-batch-size", "160", "--minibatch-size", "80", "--num-epochs", "1",
-                      "--rollout-fragment-length", "16", "--co-players", "self-play"],
+                      "--rollout-fragment-length", "16", "--co-players", "self-play",
+                      "--min-steps-per-iteration", "160"],  # APPO is asynchronous: wait for samples
              "sac": ["--minibatch-size", "32", "--learning-starts", "32", "--rollout-fragment-length", "16",
                      "--min-steps-per-iteration", "64"]}[algo]
     proc = run_example("rllib_train.py", "--algo", algo, *RLLIB_SMALL, *extra, "--out", str(tmp_path))

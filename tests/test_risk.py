@@ -166,7 +166,7 @@ def test_exits_trigger_exactly_when_price_crosses_the_threshold(kind, exit_mode)
 
 
 def test_reward_is_the_weighted_sum_of_its_terms_and_log_mode_is_plain():
-    env = arena_v0.parallel_env(n_assets=5, episode_length=40)
+    env = arena_v0.parallel_env(n_assets=5, episode_length=40, info_level="full")
     obs, _ = env.reset(seed=3)
     rng = np.random.default_rng(0)
     weights = {p.name: p.reward for p in env.config.agents}
@@ -181,7 +181,7 @@ def test_reward_is_the_weighted_sum_of_its_terms_and_log_mode_is_plain():
             assert terms["diversification"] >= 0
             assert terms["profit"] == pytest.approx(math.log(info["portfolio_value"]) - math.log(
                 info["portfolio_value"] / math.exp(terms["profit"])))
-    plain = arena_v0.parallel_env(n_assets=5, episode_length=5, reward_mode="log_return")
+    plain = arena_v0.parallel_env(n_assets=5, episode_length=5, reward_mode="log_return", info_level="full")
     plain.reset(seed=3)
     _, rewards, _, _, infos = plain.step({a: np.ones(6, dtype=np.float32) for a in plain.agents})
     for a in rewards:
@@ -348,7 +348,7 @@ def test_terminated_agents_leave_the_parallel_env():
     limits = NO_LIMITS.replace(max_drawdown=0.01, breach="terminate")
     agents = (AgentProfile("fragile", risk=limits), AgentProfile("balanced_0"))
     env = arena_v0.parallel_env(agents=agents, n_assets=4, episode_length=60,
-                                market=MarketConfig(n_assets=4, initial_regime=2))
+                                market=MarketConfig(n_assets=4, initial_regime=2), info_level="full")
     env.reset(seed=1)
     done_at = None
     while env.agents:

@@ -96,7 +96,7 @@ def test_spaces_dtypes_and_fresh_arrays():
 
 def test_info_masks_and_keys():
     k, n = 3, 2
-    envs = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=5)
+    envs = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=5, info_level="full")
     for _, infos in (envs.reset(seed=0), envs.step(np.zeros((k, n + 1)))[3:]):
         for key in INFO_FLOAT_KEYS + INFO_INT_KEYS + ("weights", "reward_terms"):
             assert key in infos and f"_{key}" in infos
@@ -113,8 +113,8 @@ def test_info_masks_and_keys():
 
 def test_next_step_autoreset_semantics():
     k, n, length = 3, 2, 3
-    envs = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=length)
-    twin = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=length)
+    envs = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=length, info_level="full")
+    twin = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=length, info_level="full")
     envs.reset(seed=7)
     twin.reset(seed=7)
     rng = np.random.default_rng(0)
@@ -145,12 +145,13 @@ def test_next_step_autoreset_semantics():
     np.testing.assert_array_equal(envs.sim.steps, 1)
 
 
+@pytest.mark.parametrize("info_level", ["lean", "full"])
 @pytest.mark.parametrize("risk_profile", ["balanced", "conservative"])
-def test_matches_gymnasium_sync_vector_env_exactly(risk_profile):
+def test_matches_gymnasium_sync_vector_env_exactly(risk_profile, info_level):
     """Gymnasium's own SyncVectorEnv over single envs is the reference: obs, rewards, flags and infos
     (risk events and end-of-episode summaries included)."""
     k, n = 3, 3
-    kwargs = {"n_assets": n, "episode_length": 4, "risk_profile": risk_profile}
+    kwargs = {"n_assets": n, "episode_length": 4, "risk_profile": risk_profile, "info_level": info_level}
     ours = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, decode_risk_events=True, **kwargs)
     ref = gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=k, vectorization_mode="sync", **kwargs)
     obs_a, info_a = ours.reset(seed=11)
@@ -166,7 +167,9 @@ def test_matches_gymnasium_sync_vector_env_exactly(risk_profile):
             assert x.dtype == y.dtype
             np.testing.assert_array_equal(x, y)
         _assert_infos_equal(a[4], b[4])
-        events += sum(len(e) for e in a[4]["risk_events"])
+        events += int(a[4]["risk_event_count"].sum())
+        if info_level == "full":
+            assert sum(len(e) for e in a[4]["risk_events"]) == int(a[4]["risk_event_count"].sum())
         episodes += int("episode" in a[4])
     assert events > 0 and episodes == 2  # the decoded paths were exercised
 
@@ -262,7 +265,8 @@ def _run_single_portfolio(seed: int, actions: np.ndarray, **kwargs):
 )
 def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length, seed, bad, parallel, data):
     n_steps = data.draw(st.integers(length + 2, 2 * length + 3), label="n_steps")  # at least one autoreset
-    envs = PortfolioVectorEnv(num_envs=k, n_assets=n_assets, episode_length=length, parallel=parallel)
+    envs = PortfolioVectorEnv(num_envs=k, n_assets=n_assets, episode_length=length, parallel=parallel,
+                              info_level="full")
     rng = np.random.default_rng(seed)
     actions = _random_actions(rng, (n_steps, k, n_assets + 1), bad=bad)
     obs0, _ = envs.reset(seed=seed)
@@ -270,7 +274,8 @@ def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length
     for i in range(k):
         single = PortfolioEnv(n_assets=n_assets, episode_length=length)
         np.testing.assert_array_equal(single.reset(seed=seed + i)[0], obs0[i])
-        expected = _run_single_portfolio(seed + i, actions[:, i], n_assets=n_assets, episode_length=length)
+        expected = _run_single_portfolio(seed + i, actions[:, i], n_assets=n_assets, episode_length=length,
+                                         info_level="full")
         for t, (obs, reward, terminated, truncated, info) in enumerate(expected):
             v_obs, v_rew, v_term, v_trunc, v_info = results[t]
             np.testing.assert_array_equal(v_obs[i], obs, err_msg=f"env {i} step {t}")
@@ -295,7 +300,8 @@ def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length
 )
 def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents, length, seed, parallel):
     agents = [f"balanced_{j}" for j in range(n_agents)]
-    envs = ArenaVecEnv(num_envs=k, n_assets=n_assets, agents=agents, episode_length=length, parallel=parallel)
+    envs = ArenaVecEnv(num_envs=k, n_assets=n_assets, agents=agents, episode_length=length, parallel=parallel,
+                       info_level="full")
     assert envs.possible_agents == agents and envs.agents == agents
     n_steps = 2 * length + 3  # two autoresets
     rng = np.random.default_rng(seed)
@@ -305,7 +311,7 @@ def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents,
     results = [envs.step(actions[t]) for t in range(n_steps)]
     tickers = envs.sim.tickers
     for i in range(k):
-        single = ArenaEnv(n_assets=n_assets, agents=agents, episode_length=length)
+        single = ArenaEnv(n_assets=n_assets, agents=agents, episode_length=length, info_level="full")
         obs, _ = single.reset(seed=seed + i)
         for j, name in enumerate(agents):
             np.testing.assert_array_equal(obs0[i, j], obs[name])
@@ -334,7 +340,7 @@ def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents,
 
 def test_arena_vec_env_shapes_and_errors():
     k, n = 2, 3
-    envs = ArenaVecEnv(num_envs=k, n_assets=n, episode_length=5)
+    envs = ArenaVecEnv(num_envs=k, n_assets=n, episode_length=5, info_level="full")
     a = envs.num_agents
     d = envs.single_observation_space.shape[0]
     assert envs.observation_space.shape == (k, a, d)

@@ -11,24 +11,24 @@ from wealtharena_env._numba_cache import use_per_user_numba_cache
 
 use_per_user_numba_cache()  # before any kernel is defined: Numba's cache never lands in the installed package
 
-from wealtharena_env import arena_v0, impact_arena_v0, registration  # noqa: E402
-from wealtharena_env._version import __version__  # noqa: E402
-from wealtharena_env.config import AgentProfile, ArenaConfig, CostModel, MarketConfig  # noqa: E402
-from wealtharena_env.envs import ArenaEnv, PortfolioEnv  # noqa: E402
-from wealtharena_env.errors import ConfigError, WealthArenaDataError  # noqa: E402
-from wealtharena_env.sim import Simulation  # noqa: E402
+from wealtharena_env import arena_v0, impact_arena_v0, registration
+from wealtharena_env._version import __version__
+from wealtharena_env.config import AgentProfile, ArenaConfig, CostModel, MarketConfig
+from wealtharena_env.envs import ArenaEnv, PortfolioEnv
+from wealtharena_env.errors import ConfigError, WealthArenaDataError
+from wealtharena_env.sim import Simulation
 
 __all__ = [
-    "__version__",
-    "ConfigError",
-    "WealthArenaDataError",
     "AgentProfile",
     "ArenaConfig",
+    "ArenaEnv",
+    "ConfigError",
     "CostModel",
     "MarketConfig",
-    "Simulation",
-    "ArenaEnv",
     "PortfolioEnv",
+    "Simulation",
+    "WealthArenaDataError",
+    "__version__",
     "arena_v0",
     "impact_arena_v0",
     "registration",

@@ -19,4 +19,4 @@ DEFAULTS: dict[str, Any] = {"impact": 0.0}
 
 parallel_env, raw_env, env = pettingzoo_constructors(DEFAULTS)
 
-__all__ = ["DEFAULTS", "parallel_env", "raw_env", "env"]
+__all__ = ["DEFAULTS", "env", "parallel_env", "raw_env"]

@@ -35,6 +35,7 @@ def run_demo(seed: int = 0, n_assets: int = 10, episode_length: int = 252, impac
         k = counters.get(profile, 0)
         counters[profile] = k + 1
         policies[agent] = make_baseline(choices[k % len(choices)], env, seed=seed)
+    names = env.possible_agents
     log_returns = {a: [] for a in env.possible_agents}
     costs = dict.fromkeys(env.possible_agents, 0.0)
     events = dict.fromkeys(env.possible_agents, 0)
@@ -42,7 +43,8 @@ def run_demo(seed: int = 0, n_assets: int = 10, episode_length: int = 252, impac
     while env.agents:
         actions = {a: policies[a](obs[a]) for a in env.agents}
         obs, _rewards, _terminations, _truncations, infos = env.step(actions)
-        for a, info in infos.items():
+        for a in infos:
+            info = env.sim.info(names.index(a))  # the full record, whatever the env's info level
             log_returns[a].append(info["reward_terms"]["profit"])
             costs[a] += info["cost"]
             events[a] += info["nan_actions"] + info["clipped_actions"] + len(info.get("risk_events", ()))

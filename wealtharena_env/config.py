@@ -594,15 +594,15 @@ def arena_config(
 
 __all__ = [
     "REGIME_NAMES",
+    "REWARD_PRESETS",
+    "RISK_PRESETS",
     "RISK_PROFILES",
-    "MarketConfig",
-    "CostModel",
     "AgentProfile",
     "ArenaConfig",
-    "RiskLimits",
+    "CostModel",
+    "MarketConfig",
     "RewardWeights",
-    "RISK_PRESETS",
-    "REWARD_PRESETS",
-    "default_agents",
+    "RiskLimits",
     "arena_config",
+    "default_agents",
 ]

@@ -24,4 +24,4 @@ DEFAULTS: dict[str, Any] = {"impact": IMPACT}
 
 parallel_env, raw_env, env = pettingzoo_constructors(DEFAULTS)
 
-__all__ = ["DEFAULTS", "parallel_env", "raw_env", "env"]
+__all__ = ["DEFAULTS", "env", "parallel_env", "raw_env"]

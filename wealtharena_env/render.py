@@ -20,9 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from wealtharena_env.kernels import step as ks
-from wealtharena_env.kernels.market import BAR_CLOSE
-
 #: Default image size in pixels (width, height) and resolution.
 DEFAULT_SIZE = (800, 400)
 DPI = 100
@@ -70,12 +67,11 @@ def render_rgb_array(sim: Any, agent_names: Sequence[str], env_index: int = 0,
     if not started:
         fig.text(0.5, 0.5, "WealthArena: call reset() to start an episode", ha="center", va="center", fontsize=14)
     else:
-        step = int(sim.clock[env_index, ks.CLK_STEP])
-        warmup = cfg.warmup
-        initial = np.asarray(sim.agent_params[:, ks.AP_INITIAL_CASH], dtype=np.float64)
-        values = np.asarray(sim.agent_state[env_index, :, ks.AG_VALUE], dtype=np.float64)
+        step = int(sim.steps[env_index])
+        initial = sim.initial_cash
+        values = np.array(sim.portfolio_values[env_index], dtype=np.float64)
         steps, vals = _history(sim, env_index, step, values, initial)
-        close = np.asarray(sim.bars[env_index, warmup:warmup + step + 1, BAR_CLOSE, :], dtype=np.float64)
+        close = np.asarray(sim.closes(env_index), dtype=np.float64)
         bench = np.concatenate([[1.0], np.cumprod((close[1:] / close[:-1]).mean(axis=1))]) if len(close) else [1.0]
         ax_eq, ax_w = fig.add_axes((0.09, 0.13, 0.49, 0.75)), fig.add_axes((0.71, 0.13, 0.27, 0.75))
         equity = np.asarray(vals) / initial[None, :]
@@ -89,14 +85,14 @@ def render_rgb_array(sim: Any, agent_names: Sequence[str], env_index: int = 0,
         ax_eq.set_title(f"WealthArena  step {step}/{cfg.episode_length}", fontsize=11)
         ax_eq.legend(fontsize=7, loc="upper left", ncol=2)
         ax_eq.grid(alpha=0.3)
-        price = np.asarray(sim.bars[env_index, warmup + step, BAR_CLOSE, :], dtype=np.float64)
+        price = close[-1]
         n = sim.n_assets
         weights = np.zeros((len(agent_names), n + 1))
         for a in range(len(agent_names)):
             value = values[a]
             if value > 0:
                 weights[a, :n] = sim.holdings[env_index, a] * price / value
-                weights[a, n] = sim.agent_state[env_index, a, ks.AG_CASH] / value
+                weights[a, n] = sim.cash[env_index, a] / value
         from matplotlib import colormaps
 
         cmap = colormaps["tab20"]

@@ -25,7 +25,8 @@ from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
-from wealtharena_env.kernels.market import N_BAR_FIELDS
+from wealtharena_env.kernels.market import BAR_CLOSE, N_BAR_FIELDS
+from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
 
 #: When a threaded Simulation draws new episodes for at least this many environments in one call (a reset,
@@ -33,24 +34,6 @@ from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMar
 #: draw them on ``numba.get_num_threads()`` Python threads: NumPy's generators and the path kernel release
 #: the GIL, and each environment uses only its own generator and rows, so the draws are the same bits.
 PARALLEL_DRAW_MIN = 8
-
-
-def compiled_entry_point(kernel: Any, args: tuple) -> Any:
-    """The machine-code entry point that Numba's dispatcher ``kernel`` selected for ``args`` (already compiled
-    by a call with them), or ``kernel`` itself if it is not a Numba dispatcher.
-
-    Calling the entry point skips the dispatcher's per-call type inference and overload selection (about
-    0.6 µs of a 1-agent, 1-asset step with 15 array arguments). It is only safe for arguments of exactly the
-    types it was compiled for: :meth:`Simulation.step` guarantees that, since it owns every argument (C-contiguous
-    arrays of fixed dtypes) and makes ``reset_mask`` a C-contiguous bool vector.
-    """
-    overloads = getattr(kernel, "overloads", None)
-    if overloads is None:
-        return kernel
-    try:
-        return overloads[tuple(numba.typeof(a) for a in args)].entry_point
-    except (KeyError, AttributeError):
-        return kernel
 
 
 def pack_params(config: ArenaConfig) -> np.ndarray:
@@ -192,17 +175,14 @@ class Simulation:
         n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1
         lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
         self.scratch = np.zeros((n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
-        self._step_entry: Any = None  # the compiled entry point of _step_kernel, after the first step
-        self._step_entry_of: Any = None
+        self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())
+        self._decoders: dict[str, InfoDecoder] = {}
         self._threaded = bool(parallel)
         self._draw_pool: ThreadPoolExecutor | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle / deepcopy without the process-bound parts (the compiled entry point, the draw threads): a
-        copy re-resolves the entry point on its first step and starts its own threads when it needs them."""
+        """Pickle / deepcopy without the draw threads (a copy starts its own when it needs them)."""
         state = self.__dict__.copy()
-        state["_step_entry"] = None
-        state["_step_entry_of"] = None
         state["_draw_pool"] = None
         return state
 
@@ -274,6 +254,7 @@ class Simulation:
         self._draw_episodes(indices, [seed_list[k] for k in indices])
         obs, info = self.observe()
         ks.reset_batch(mask, *self._state(), obs, info, self.scratch)
+        self.last_info = info
         return obs, info
 
     def close(self) -> None:
@@ -357,17 +338,72 @@ class Simulation:
         info = np.empty((self.batch_size, self.n_agents, self.info_size))  # the kernel writes every column
         args = (reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state,
                 self.asset_state, self.clock, self.actions, self.params, self.agent_params, obs, info, self.scratch)
-        if self._step_entry_of is self._step_kernel:
-            finished = self._step_entry(*args)
-        else:  # first step (or the kernel was swapped): go through Numba's dispatcher, then keep its entry point
-            finished = self._step_kernel(*args)
-            self._step_entry = compiled_entry_point(self._step_kernel, args)
-            self._step_entry_of = self._step_kernel
+        finished = self._step_kernel(*args)
         if finished:
             raise ConfigError(
                 f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "
                 "call reset() first. Their state was left unchanged.")
+        self.last_info = info
         return obs, info
 
+    # ------------------------------------------------------------------ reading the state (no kernel layout above)
+    def info(self, agent: int, env_index: int = 0, level: str = "full") -> dict[str, Any]:
+        """The info dict of agent ``agent`` of environment ``env_index`` after the last reset / step, at ``level``
+        (``wealtharena_env.outputs``): what the demo, reports and leaderboard read, whatever info level the
+        env hands its user."""
+        if self.last_info is None:
+            raise ConfigError("info() before the first reset().")
+        decoder = self._decoders.get(level)
+        if decoder is None:
+            decoder = self._decoders[level] = InfoDecoder(self.tickers, level)
+        return decoder.agent(self.last_info[env_index, agent])
 
-__all__ = ["Simulation", "compiled_entry_point", "pack_params", "PARALLEL_DRAW_MIN"]
+    def episode_summary(self, agent: int, env_index: int = 0) -> dict[str, Any]:
+        """Totals of one agent's episode so far: costs, turnover, sanitised actions, risk events per rule."""
+        state = self.agent_state[env_index, agent]
+        counts = state[ks.AG_EVENT_COUNTS: ks.AG_EVENT_COUNTS + kk.N_RULES]
+        return {
+            "costs": float(state[ks.AG_COST_TOTAL]),
+            "turnover": float(state[ks.AG_TURNOVER_TOTAL]),
+            "nan_actions": int(state[ks.AG_NAN_TOTAL]),
+            "clipped_actions": int(state[ks.AG_CLIPPED_TOTAL]),
+            "risk_event_counts": {name: int(c) for name, c in zip(kk.RULE_NAMES, counts)},
+        }
+
+    @property
+    def portfolio_values(self) -> np.ndarray:
+        """Each agent's portfolio value at the current bar, (B, A) (a view of ``agent_state``)."""
+        return self.agent_state[:, :, ks.AG_VALUE]
+
+    @property
+    def cash(self) -> np.ndarray:
+        """Each agent's cash, (B, A) (a view of ``agent_state``)."""
+        return self.agent_state[:, :, ks.AG_CASH]
+
+    @property
+    def peak_values(self) -> np.ndarray:
+        """Each agent's peak portfolio value so far (the drawdown's reference), (B, A) (a view)."""
+        return self.agent_state[:, :, ks.AG_PEAK]
+
+    @property
+    def total_costs(self) -> np.ndarray:
+        """Each agent's costs paid so far this episode, (B, A) (a view)."""
+        return self.agent_state[:, :, ks.AG_COST_TOTAL]
+
+    @property
+    def initial_cash(self) -> np.ndarray:
+        """Each agent's starting cash, (A,)."""
+        return self.agent_params[:, ks.AP_INITIAL_CASH].copy()
+
+    def closes(self, env_index: int = 0, start: int | None = None, stop: int | None = None) -> np.ndarray:
+        """Close prices of environment ``env_index``'s episode bars ``[start, stop)`` (bar indices: the first
+        decision is on bar ``config.warmup``; default: from the first decision bar to the current bar
+        inclusive), (T, N) (a view of ``bars``)."""
+        if start is None:
+            start = self.config.warmup
+        if stop is None:
+            stop = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP]) + 1
+        return self.bars[env_index, start:stop, BAR_CLOSE, :]
+
+
+__all__ = ["PARALLEL_DRAW_MIN", "Simulation", "pack_params"]

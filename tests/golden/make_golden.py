@@ -50,7 +50,7 @@ def play(module_name: str, kwargs: dict) -> dict[str, np.ndarray]:
         observations.append(np.stack([obs[a] for a in names]))
         rewards.append([rew[a] for a in names])
         values.append([infos[a]["portfolio_value"] for a in names])
-        events.append([len(infos[a]["risk_events"]) for a in names])
+        events.append([infos[a]["risk_event_count"] for a in names])
     return {"observations": np.array(observations), "rewards": np.array(rewards), "values": np.array(values),
             "risk_events": np.array(events)}
 

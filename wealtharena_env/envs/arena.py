@@ -11,16 +11,14 @@ from pettingzoo import ParallelEnv
 from wealtharena_env.config import ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     DATA_KWARGS,
-    InfoBuilder,
     action_space,
     check_render_mode,
     copy_action,
-    episode_summary,
     observation_space,
     render_env,
 )
 from wealtharena_env.errors import ConfigError
-from wealtharena_env.kernels import step as ks
+from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
 
@@ -90,17 +88,20 @@ class ArenaEnv(ParallelEnv):
     ``env.agents``). By default breaches de-risk the agent (to cash for a cooldown) and keep it alive.
 
     ## Info
-    Per agent: ``reward``, ``portfolio_value``, ``cash``, ``cost`` (paid this step), ``turnover`` (traded
-    notional / value), ``drawdown``, ``weights`` (N + 1), ``nan_actions`` / ``clipped_actions`` (sanitised
-    entries this step), ``buy_fill_fraction`` (< 1 when buys were scaled down to the cash available),
-    ``volatility`` / ``var`` / ``cvar`` (ex-ante, of the held weights), ``breaker_cooldown``,
-    ``reward_terms`` (every term of the reward) and ``risk_events`` (each intervention of the risk layer:
-    rule, asset, weight removed — docs/risk.md); at the episode's end ``episode`` (totals and risk-event
-    counts per rule).
+    ``info_level="lean"`` (default), per agent: ``portfolio_value``, ``step_return`` (``V_{t+1} / V_t - 1``, net
+    of costs), ``cost`` (paid this step), ``turnover`` (traded notional / value), ``drawdown`` and
+    ``risk_event_count`` (interventions of the risk layer this step). ``info_level="full"`` adds ``reward``,
+    ``cash``, ``weights`` (N + 1), ``nan_actions`` / ``clipped_actions`` (sanitised entries this step),
+    ``buy_fill_fraction`` (< 1 when buys were scaled down to the cash available), ``volatility`` / ``var`` /
+    ``cvar`` (ex-ante, of the held weights), ``breaker_cooldown``, ``reward_terms`` (every term of the reward)
+    and ``risk_events`` (each intervention: rule, asset, weight removed — docs/risk.md); it costs a few
+    microseconds per agent and step. Both levels: ``TimeLimit.truncated`` on truncation, and at the end of an
+    agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="full")`` reads
+    the full info of agent ``i`` whatever the level.
 
     ## Arguments
     ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
-    synthetic market), ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table, ``"rgb_array"`` an
+    synthetic market), ``info_level`` (``"lean"`` or ``"full"``), ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table, ``"rgb_array"`` an
     image of equity curves and weights — needs the ``plot`` extra), ``max_cycles`` /
     ``episode_length``, ``n_assets``, ``agents``, ``impact`` and any other ``ArenaConfig`` field as keyword.
 
@@ -131,6 +132,7 @@ class ArenaEnv(ParallelEnv):
         data: Any = None,
         render_mode: str | None = None,
         max_cycles: int | None = None,
+        info_level: str = "lean",
         **kwargs: Any,
     ):
         check_render_mode(self.metadata, render_mode)
@@ -152,24 +154,9 @@ class ArenaEnv(ParallelEnv):
         self.action_spaces = {a: act_space for a in self.possible_agents}
         self._n_action = self.sim.n_action
         self._n_assets = self.sim.n_assets
-        self._infos = InfoBuilder(self.sim.tickers)
+        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self.info_level = self._infos.level
         self._all_index = range(len(self.possible_agents))
-        self._buffer: np.ndarray | None = None  # the sim's action buffer the views below are of
-        self._rows: list[np.ndarray] = []
-        self._action_rows: list[np.ndarray] = []
-        self._acted: np.ndarray | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        # a copy (pickle, deepcopy) re-makes its views of its own action buffer on its first step
-        return {**self.__dict__, "_buffer": None, "_rows": [], "_action_rows": [], "_acted": None}
-
-    def _bind_actions(self) -> None:
-        """Views of the simulation's action buffer: each agent's row, its action entries, the "acted" column."""
-        buffer = self.sim.actions
-        self._buffer = buffer
-        self._rows = [buffer[0, i] for i in self._all_index]
-        self._action_rows = [row[: self._n_action] for row in self._rows]
-        self._acted = buffer[0, :, self._n_action]
 
     @property
     def max_cycles(self) -> int:
@@ -190,37 +177,24 @@ class ArenaEnv(ParallelEnv):
         obs, info = self.sim.reset(seeds=[seed])
         self.agents = self.possible_agents[:]
         observations = dict(zip(self.possible_agents, obs[0]))
-        infos = self._infos.agents(info[0], info[0, :, : ks.IN_WEIGHTS].tolist(), self._all_index,
-                                   self.possible_agents)
+        infos = self._infos.agents(info[0], self._all_index, self.possible_agents)
         if self.render_mode == "human":
             self.render()
         return observations, infos
 
     def _write_actions(self, actions: dict[str, Any]) -> None:
-        """Copy the actions into the simulation's action buffer and mark which agents acted."""
-        sim = self.sim
-        if sim.actions is not self._buffer:
-            self._bind_actions()
+        """Copy the actions into the simulation's action buffer and mark which agents acted (the last
+        column: 1 for the agents that gave an action; None or no entry: the agent holds)."""
+        buffer = self.sim.actions[0]
+        buffer[:, self._n_action] = 0.0
         index = self._index
-        rows = self._action_rows
         n_action = self._n_action
-        acting = 0
         for agent, action in actions.items():
             i = index.get(agent)
             if i is None:
                 raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
             if action is not None:
-                copy_action(rows[i], self._rows[i], action, agent, n_action)
-                acting += 1
-        # the "acted" column: 1 for the agents that gave an action (None or no entry: the agent holds)
-        acted = self._acted
-        if acting == len(rows):
-            acted.fill(1.0)
-        else:
-            acted.fill(0.0)
-            for agent, action in actions.items():
-                if action is not None:
-                    acted[index[agent]] = 1.0
+                copy_action(buffer[i], action, agent, n_action)
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
@@ -237,14 +211,14 @@ class ArenaEnv(ParallelEnv):
         else:
             live_index = [i for i, a in enumerate(names) if a in live]
             live_names = [names[i] for i in live_index]
-        observations, rewards, terminations, truncations, infos = self._infos.step(
-            obs[0], row, row[:, : ks.IN_WEIGHTS].tolist(), live_index, live_names)
+        observations, rewards, terminations, truncations, infos = self._infos.parallel_step(
+            obs[0], row, live_index, live_names)
         if True in terminations.values() or True in truncations.values():
             for i, a in zip(live_index, live_names):
                 if truncations[a]:
                     infos[a]["TimeLimit.truncated"] = True
                 if truncations[a] or terminations[a]:
-                    infos[a]["episode"] = episode_summary(sim, i)
+                    infos[a]["episode"] = sim.episode_summary(i)
             self.agents = [a for a in live_names if not (terminations[a] or truncations[a])]
         if self.render_mode == "human":
             self.render()

@@ -5,20 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     DATA_KWARGS,
-    InfoBuilder,
     action_space,
     check_render_mode,
     copy_action,
-    episode_summary,
     observation_space,
     render_env,
 )
 from wealtharena_env.errors import ConfigError
+from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
 
@@ -47,8 +45,8 @@ class PortfolioEnv(gym.Env):
     ## Rewards
     The composite reward of the agent's profile (by default the mean-variance utility ``log return -
     lambda w'Cw / 2 - kappa cost / V``; all terms in docs/reward.md), or ``log(V_{t+1} / V_t)`` with
-    ``reward_mode="log_return"``. The terms are in ``info["reward_terms"]``, risk interventions in
-    ``info["risk_events"]``.
+    ``reward_mode="log_return"``. With ``info_level="full"`` the terms are in ``info["reward_terms"]``, risk
+    interventions in ``info["risk_events"]``.
 
     ## Starting State
     ``initial_cash`` (1,000,000) in cash, first decision after ``warmup`` bars of history.
@@ -57,8 +55,13 @@ class PortfolioEnv(gym.Env):
     Truncated after ``episode_length`` steps (252). Terminated only when the profile's risk limits say
     ``breach="terminate"`` and the drawdown reaches ``max_drawdown``.
 
+    ## Info
+    ``info_level="lean"`` (default): ``portfolio_value``, ``step_return``, ``cost``, ``turnover``, ``drawdown``,
+    ``risk_event_count``; ``info_level="full"`` adds the weights, reward terms, risk events and risk measures
+    of :class:`~wealtharena_env.envs.arena.ArenaEnv`; ``episode`` (totals) when the episode ends.
+
     ## Arguments
-    ``config``, ``data``, ``render_mode`` (``"human"``, ``"ansi"``, ``"rgb_array"`` with the ``plot`` extra), ``risk_profile``, ``initial_cash``,
+    ``config``, ``data``, ``info_level``, ``render_mode`` (``"human"``, ``"ansi"``, ``"rgb_array"`` with the ``plot`` extra), ``risk_profile``, ``initial_cash``,
     ``n_assets``, ``episode_length`` and any other ``ArenaConfig`` field as keyword.
 
     ```python
@@ -86,6 +89,7 @@ class PortfolioEnv(gym.Env):
         render_mode: str | None = None,
         risk_profile: str = "balanced",
         initial_cash: float = 1_000_000.0,
+        info_level: str = "lean",
         **kwargs: Any,
     ):
         check_render_mode(self.metadata, render_mode)
@@ -101,21 +105,9 @@ class PortfolioEnv(gym.Env):
         self.observation_space = observation_space(self.sim)
         self.action_space = action_space(self.config, self.sim.n_assets)
         self._n_action = self.sim.n_action
-        self._infos = InfoBuilder(self.sim.tickers)
-        self._buffer: np.ndarray | None = None  # the sim's action buffer the views below are of
-        self._row: np.ndarray | None = None
-        self._action_row: np.ndarray | None = None
+        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self.info_level = self._infos.level
         self._done = True
-
-    def __getstate__(self) -> dict[str, Any]:
-        # a copy (pickle, deepcopy) re-makes its views of its own action buffer on its first step
-        return {**self.__dict__, "_buffer": None, "_row": None, "_action_row": None}
-
-    def _bind_actions(self) -> None:
-        """Views of the simulation's action buffer: the agent's row and its action entries."""
-        self._buffer = self.sim.actions
-        self._row = self._buffer[0, 0]
-        self._action_row = self._row[: self._n_action]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -123,21 +115,18 @@ class PortfolioEnv(gym.Env):
         self._done = False
         if self.render_mode == "human":
             self.render()
-        return obs[0, 0], self._infos.row(info[0, 0])
+        return obs[0, 0], self._infos.agent(info[0, 0])
 
     def step(self, action: Any):
         if self._done:
             raise ConfigError("step() called after the episode ended; call reset() first.")
         sim = self.sim
-        if sim.actions is not self._buffer:
-            self._bind_actions()
-        copy_action(self._action_row, self._row, action, "agent", self._n_action)
-        self._row[self._n_action] = 1.0  # acted
+        copy_action(sim.actions[0, 0], action, "agent", self._n_action)
         obs, info = sim.step()
         out, reward, terminated, truncated = self._infos.first(info)
         if terminated or truncated:
             self._done = True
-            out["episode"] = episode_summary(sim, 0)
+            out["episode"] = sim.episode_summary(0)
         if self.render_mode == "human":
             self.render()
         return obs[0, 0], reward, terminated, truncated, out

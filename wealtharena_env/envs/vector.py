@@ -25,18 +25,14 @@ from gymnasium.vector.utils import batch_space
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
-    _SCALAR_INFO,
     DATA_KWARGS,
-    InfoBuilder,
     action_space,
     check_render_mode,
-    episode_summary,
     observation_space,
     render_text,
 )
 from wealtharena_env.errors import ConfigError
-from wealtharena_env.kernels import reward as kr
-from wealtharena_env.kernels import step as ks
+from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
 
@@ -93,122 +89,6 @@ def _write_actions(sim: Simulation, actions: Any, expected: tuple[int, ...]) -> 
     target = buffer[..., :-1]
     target[...] = array.reshape(target.shape)
     buffer[..., -1] = 1.0
-
-
-class _InfoLayout:
-    """How the ``(K, A, I)`` info array maps onto the single envs' info dicts, in gymnasium's vector form.
-
-    Built once per vector env by probing :meth:`~wealtharena_env.envs._common.InfoBuilder.row` (the single envs'
-    info builder), so the vector infos carry the same keys and dtypes as a ``SyncVectorEnv`` of single envs
-    (when every environment carries every key, the ``_key`` masks are one shared read-only all-True array):
-    scalar columns become ``(K,)`` (or ``(K, A)``) arrays, ``weights`` a ``(K, [A,] N + 1)`` array,
-    ``reward_terms`` a dict of arrays. Risk events stay numeric by default — ``risk_event_count`` and
-    ``risk_event_table`` ``(K, [A,] max_events, 3)`` rows of (rule index into
-    ``wealtharena_env.kernels.risk.RULE_NAMES``, asset index or -1 for the portfolio, weight removed), valid
-    for the first ``risk_event_count`` rows — because decoding them into dicts costs Python work per agent
-    per step; ``decode_risk_events=True`` gives the single envs' ``risk_events`` lists (object array)
-    instead. A key the probe does not recognise is filled per row by the info builder itself.
-    """
-
-    def __init__(self, sim: Simulation, decode_risk_events: bool = False):
-        self.tickers = sim.tickers
-        self._builder = InfoBuilder(sim.tickers)
-        self.decode_risk_events = decode_risk_events
-        self.events = slice(ks.IN_WEIGHTS + sim.n_assets + 1, ks.IN_WEIGHTS + sim.n_assets + 1 + 3 * ks.max_events(sim.n_assets))
-        probe = self._builder.row(np.zeros(sim.info_size))
-        columns = dict(_SCALAR_INFO)
-        n = sim.n_assets
-        self.plan: list[tuple[str, str, Any]] = []
-        for key, value in probe.items():
-            if key in columns and isinstance(value, (int, float)):
-                self.plan.append((key, "scalar", (columns[key], np.int64 if isinstance(value, int) else np.float64)))
-            elif key == "weights" and getattr(value, "shape", None) == (n + 1,):
-                self.plan.append((key, "slice", slice(ks.IN_WEIGHTS, ks.IN_WEIGHTS + n + 1)))
-            elif key == "reward_terms" and list(value) == list(kr.TERM_NAMES):
-                self.plan.append((key, "terms", [(name, ks.IN_TERMS + j) for j, name in enumerate(kr.TERM_NAMES)]))
-            elif key == "risk_events" and isinstance(value, list) and not decode_risk_events:
-                self.plan.append(("risk_event_count", "scalar", (ks.IN_N_EVENTS, np.int64)))
-                self.plan.append(("risk_event_table", "table", None))
-            elif key == "risk_events" and isinstance(value, list):
-                self.plan.append((key, "events", None))
-            else:  # pragma: no cover - a key added to the info builder later: correct, if slower
-                self.plan.append((key, "generic", None))
-        self.n_masks = len(self.plan) + sum(len(spec) for _, kind, spec in self.plan if kind == "terms")
-        self._all_true: np.ndarray | None = None
-        self._fill = self._compile()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_fill": None}  # generated code: compiled again by __setstate__
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._fill = self._compile()
-
-    def _compile(self) -> Any:
-        """``fill(rows, masks, present, table_shape)``: the vector-info dict of :attr:`plan` as one dict display.
-
-        Straight-line code generated from the plan (the keys, columns and mask rows are constants in it), so a
-        step pays for the arrays it hands out and not for walking the plan.
-        """
-        items: list[str] = []
-        m = 0
-        for key, kind, spec in self.plan:
-            if kind == "scalar":
-                col, dtype = spec
-                items.append(f"{key!r}: rows[..., {col}]" if dtype is np.float64
-                             else f"{key!r}: rows[..., {col}].astype(np.{np.dtype(dtype).name})")
-            elif kind == "slice":
-                items.append(f"{key!r}: rows[..., {spec.start}:{spec.stop}]")
-            elif kind == "table":  # (rule index, asset index or -1, weight removed) per event, zero-padded
-                items.append(f"{key!r}: rows[..., {self.events.start}:{self.events.stop}].reshape(table_shape)")
-            elif kind == "terms":
-                terms = []
-                for name, col in spec:
-                    terms.append(f"{name!r}: rows[..., {col}], {'_' + name!r}: masks[{m}]")
-                    m += 1
-                items.append(f"{key!r}: {{{', '.join(terms)}}}")
-            else:
-                items.append(f"{key!r}: objects(rows, {key!r}, {kind!r}, present)")
-            items.append(f"{'_' + key!r}: masks[{m}]")
-            m += 1
-        source = "def fill(rows, masks, present, table_shape, objects):\n    return {" + ", ".join(items) + "}\n"
-        namespace: dict[str, Any] = {"np": np}
-        exec(compile(source, f"<{__name__} vector info>", "exec"), namespace)  # noqa: S102 - built from the plan
-        return namespace["fill"]
-
-    def build(self, info: np.ndarray, present: np.ndarray | None, squeeze: bool) -> dict[str, Any]:
-        """The vector-info dict; ``info`` must be a fresh array the caller owns (float entries are views).
-
-        ``present`` (K,) bool: the environments that carry info (after a partial reset); the others get
-        zeros / ``None`` and a False mask, as in gymnasium's ``SyncVectorEnv``.
-        """
-        num_envs = info.shape[0]
-        if present is not None:
-            info[~present] = 0.0
-        rows = info[:, 0, :] if squeeze else info
-        if present is None:  # every key present everywhere: one read-only all-True mask serves every key
-            if self._all_true is None or self._all_true.shape[0] != num_envs:
-                self._all_true = np.ones(num_envs, dtype=np.bool_)
-                self._all_true.flags.writeable = False
-            masks: Any = [self._all_true] * self.n_masks
-        else:
-            masks = np.empty((self.n_masks, num_envs), dtype=np.bool_)
-            masks[:] = present
-        return self._fill(rows, masks, present, (*rows.shape[:-1], -1, 3), self._objects)
-
-    def _objects(self, rows: np.ndarray, key: str, kind: str, present: np.ndarray | None) -> np.ndarray:
-        values = np.empty(rows.shape[:-1], dtype=object)
-        flat = values.reshape(-1)
-        flat_rows = rows.reshape(-1, rows.shape[-1])
-        per_env = flat.size // rows.shape[0]
-        for r in range(flat.size):
-            if present is not None and not present[r // per_env]:
-                continue  # stays None
-            if kind == "events" and flat_rows[r, ks.IN_N_EVENTS] == 0.0:
-                flat[r] = []
-            else:
-                flat[r] = self._builder.row(flat_rows[r])[key]
-        return values
 
 
 def _merge_info(out: dict[str, Any], values: dict[str, Any], index: int | tuple[int, int], shape: tuple[int, ...]) -> None:
@@ -303,20 +183,20 @@ class PortfolioVectorEnv(VectorEnv):
 
     ## Info
     Gymnasium's vector-info convention: ``infos[key]`` is an array over environments and ``infos["_" + key]``
-    a bool mask of the environments that carry it — exactly what a ``SyncVectorEnv`` of ``PortfolioEnv``
-    returns (a test checks it, with ``decode_risk_events=True``): every key of the single env's info (``reward``, ``portfolio_value``,
-    ``cash``, ``cost``, ``turnover``, ``drawdown``, ``nan_actions``, ``clipped_actions``, risk measures, ...)
-    as a ``(K,)`` array of the single env's type, ``weights`` ``(K, N + 1)``, ``reward_terms`` a dict of
-    ``(K,)`` arrays, and on the step an episode ends, ``episode`` (the end-of-episode summary) for the
-    environments that ended. Risk events are numeric by default (``risk_event_count`` (K,) and
-    ``risk_event_table`` (K, max_events, 3): rule index into ``kernels.risk.RULE_NAMES``, asset index or
-    -1, weight removed); ``decode_risk_events=True`` returns the single env's ``risk_events`` lists instead
-    (Python work per env per step) and then the infos equal a ``SyncVectorEnv``'s key for key.
+    a bool mask of the environments that carry it — what a ``SyncVectorEnv`` of ``PortfolioEnv`` at the same
+    ``info_level`` returns (a test checks it). ``info_level="lean"`` (default): ``portfolio_value``,
+    ``step_return``, ``cost``, ``turnover``, ``drawdown`` as ``(K,)`` float arrays and ``risk_event_count``
+    ``(K,)`` int. ``info_level="full"`` adds every key of the single env's full info (``reward``, ``cash``,
+    ``nan_actions``, ``clipped_actions``, risk measures, ...), ``weights`` ``(K, N + 1)`` and ``reward_terms``
+    (a dict of ``(K,)`` arrays); its risk events are numeric (``risk_event_table`` (K, max_events, 3): rule
+    index into ``kernels.risk.RULE_NAMES``, asset index or -1, weight removed, valid for the first
+    ``risk_event_count`` rows), or with ``decode_risk_events=True`` the single env's ``risk_events`` lists.
+    On the step an episode ends, ``episode`` (the end-of-episode summary) for the environments that ended.
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``: ``render()`` returns one text table
     per env; ``"human"`` prints them), ``risk_profile``, ``initial_cash``, ``parallel`` (``True``: threads; default
-    serial), ``max_episode_steps`` (alias of ``episode_length``), ``decode_risk_events`` and any
+    serial), ``max_episode_steps`` (alias of ``episode_length``), ``info_level``, ``decode_risk_events`` and any
     ``ArenaConfig`` field as keyword.
 
     ```python
@@ -344,6 +224,7 @@ class PortfolioVectorEnv(VectorEnv):
         initial_cash: float = 1_000_000.0,
         parallel: bool | None = None,
         max_episode_steps: int | None = None,
+        info_level: str = "lean",
         decode_risk_events: bool = False,
         **kwargs: Any,
     ):
@@ -360,7 +241,9 @@ class PortfolioVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._action_shape = (self.num_envs, *self.single_action_space.shape)
-        self._infos = _InfoLayout(self.sim, decode_risk_events)
+        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self.info_level = self._infos.level
+        self.decode_risk_events = bool(decode_risk_events)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._ready = False
 
@@ -379,7 +262,7 @@ class PortfolioVectorEnv(VectorEnv):
         self._ready = True
         if self.render_mode == "human":
             self.render()
-        return obs.reshape(self.num_envs, -1), self._infos.build(info, mask, True)
+        return obs.reshape(self.num_envs, -1), self._infos.vector(info, mask, True, self.decode_risk_events)
 
     def step(self, actions: Any):
         if not self._ready:
@@ -387,18 +270,15 @@ class PortfolioVectorEnv(VectorEnv):
         _write_actions(self.sim, actions, self._action_shape)
         reset_mask = self._autoreset
         obs, info = _step_with_autoreset(self.sim, reset_mask)
-        rows = info[:, 0, :]
-        rewards = rows[:, ks.IN_REWARD].copy()
-        terminations = rows[:, ks.IN_TERMINATED] > 0
-        truncations = rows[:, ks.IN_TRUNCATED] > 0
+        rewards, terminations, truncations = (x[:, 0] for x in self._infos.outcomes(info))
         if np.count_nonzero(reset_mask):
             rewards[reset_mask] = 0.0
             terminations[reset_mask] = False
             truncations[reset_mask] = False
         self._autoreset = terminations | truncations
-        infos = self._infos.build(info, None, True)
+        infos = self._infos.vector(info, None, True, self.decode_risk_events)
         for k in self._autoreset.nonzero()[0]:  # the single env's end-of-episode summary
-            _merge_info(infos, {"episode": episode_summary(self.sim, 0, int(k))}, int(k), (self.num_envs,))
+            _merge_info(infos, {"episode": self.sim.episode_summary(0, int(k))}, int(k), (self.num_envs,))
         if self.render_mode == "human":
             self.render()
         return obs.reshape(self.num_envs, -1), rewards, terminations, truncations, infos
@@ -449,13 +329,13 @@ class ArenaVecEnv:
 
     ## Info
     ``infos[key]`` ``(K, A)`` arrays (``weights`` ``(K, A, N + 1)``) with ``infos["_" + key]`` ``(K,)``
-    masks, the keys of :class:`PortfolioVectorEnv`; ``episode`` carries each agent's summary on the step
+    masks, the keys of :class:`PortfolioVectorEnv` at the same ``info_level``; ``episode`` carries each agent's summary on the step
     it ends. Agents that end before their environment (terminated) keep their rows (arrays cannot drop
     agents): their actions are ignored by the simulation until the environment resets.
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``/``"human"``), ``max_cycles`` /
-    ``episode_length``, ``parallel``, ``decode_risk_events``, ``n_assets``, ``agents``, ``impact`` and any
+    ``episode_length``, ``parallel``, ``info_level``, ``decode_risk_events``, ``n_assets``, ``agents``, ``impact`` and any
     ``ArenaConfig`` field.
 
     ```python
@@ -480,6 +360,7 @@ class ArenaVecEnv:
         render_mode: str | None = None,
         max_cycles: int | None = None,
         parallel: bool | None = None,
+        info_level: str = "lean",
         decode_risk_events: bool = False,
         **kwargs: Any,
     ):
@@ -500,7 +381,9 @@ class ArenaVecEnv:
         self.action_space = batch_space(batch_space(self.single_action_space, self.num_agents), self.num_envs)
         self._action_shape = (self.num_envs, self.num_agents, *self.single_action_space.shape)
         self._agent_ended = np.zeros((self.num_envs, self.num_agents), dtype=np.bool_)
-        self._infos = _InfoLayout(self.sim, decode_risk_events)
+        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self.info_level = self._infos.level
+        self.decode_risk_events = bool(decode_risk_events)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._ready = False
         self.closed = False
@@ -521,7 +404,7 @@ class ArenaVecEnv:
         self._ready = True
         if self.render_mode == "human":
             self.render()
-        return obs, self._infos.build(info, mask, False)
+        return obs, self._infos.vector(info, mask, False, self.decode_risk_events)
 
     def step(self, actions: Any):
         """Step every environment (autoresetting those that ended on the previous step)."""
@@ -530,9 +413,7 @@ class ArenaVecEnv:
         _write_actions(self.sim, actions, self._action_shape)
         reset_mask = self._autoreset
         obs, info = _step_with_autoreset(self.sim, reset_mask)
-        rewards = info[:, :, ks.IN_REWARD].copy()
-        terminations = info[:, :, ks.IN_TERMINATED] > 0
-        truncations = info[:, :, ks.IN_TRUNCATED] > 0
+        rewards, terminations, truncations = self._infos.outcomes(info)
         if np.count_nonzero(reset_mask):
             self._agent_ended[reset_mask] = False
             rewards[reset_mask] = 0.0
@@ -545,13 +426,13 @@ class ArenaVecEnv:
         if any_terminated:
             done |= (terminations | truncations).all(axis=1)
         self._autoreset = done
-        infos = self._infos.build(info, None, False)
+        infos = self._infos.vector(info, None, False, self.decode_risk_events)
         if any_terminated or np.count_nonzero(done):
             ended = (terminations | truncations) & ~self._agent_ended
             self._agent_ended |= ended
             shape = (self.num_envs, self.num_agents)
             for k, a in zip(*np.nonzero(ended)):  # each agent's episode summary when it ends, as ArenaEnv gives it
-                _merge_info(infos, {"episode": episode_summary(self.sim, int(a), int(k))}, (int(k), int(a)), shape)
+                _merge_info(infos, {"episode": self.sim.episode_summary(int(a), int(k))}, (int(k), int(a)), shape)
         if self.render_mode == "human":
             self.render()
         return obs, rewards, terminations, truncations, infos

@@ -159,8 +159,7 @@ def discrete_action_to_weights(
                 n_clipped += 1
             x = r
         target = current_weights[i] + (x - 1.0) * step
-        if target < 0.0:
-            target = 0.0
+        target = max(target, 0.0)
         weights_out[i] = target
     fit_buys_into_cash(weights_out, current_weights)
     return n_nan, n_clipped

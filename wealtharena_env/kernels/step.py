@@ -125,25 +125,28 @@ AP_LIMITS = 2  # kk.N_LIMITS columns
 AP_REWARD = AP_LIMITS + kk.N_LIMITS  # kr.N_TERMS columns
 N_AGENT_PARAMS = AP_REWARD + kr.N_TERMS
 
-# info_out columns
+# info_out columns. The first N_INFO_HEAD are the "head" the adapters read every step, in this order: the
+# reward, the episode flags, then the lean info (wealtharena_env.outputs decodes them; keep the order).
 IN_REWARD = 0
-IN_VALUE = 1
-IN_CASH = 2
-IN_COST = 3
-IN_TURNOVER = 4
-IN_DRAWDOWN = 5
-IN_NAN_ACTIONS = 6
-IN_CLIPPED_ACTIONS = 7
-IN_TERMINATED = 8
-IN_TRUNCATED = 9
-IN_BUY_FILL_FRACTION = 10
-IN_LOG_RETURN = 11
-IN_VOLATILITY = 12  # ex-ante annualised volatility of the held weights
-IN_VAR = 13  # parametric one-day VaR of the held weights
-IN_CVAR = 14  # parametric one-day CVaR of the held weights
-IN_COOLDOWN = 15  # breaker cooldown bars remaining
-IN_N_EVENTS = 16
-IN_TERMS = 17  # kr.N_TERMS columns
+IN_TERMINATED = 1
+IN_TRUNCATED = 2
+IN_VALUE = 3
+IN_STEP_RETURN = 4  # V_f / V_d - 1: the step's simple return, net of every cost
+IN_COST = 5
+IN_TURNOVER = 6
+IN_DRAWDOWN = 7
+IN_N_EVENTS = 8
+N_INFO_HEAD = 9
+IN_CASH = 9
+IN_NAN_ACTIONS = 10
+IN_CLIPPED_ACTIONS = 11
+IN_BUY_FILL_FRACTION = 12
+IN_LOG_RETURN = 13
+IN_VOLATILITY = 14  # ex-ante annualised volatility of the held weights
+IN_VAR = 15  # parametric one-day VaR of the held weights
+IN_CVAR = 16  # parametric one-day CVaR of the held weights
+IN_COOLDOWN = 17  # breaker cooldown bars remaining
+IN_TERMS = 18  # kr.N_TERMS columns
 IN_WEIGHTS = IN_TERMS + kr.N_TERMS  # N + 1 columns, then the events
 
 # scratch rows
@@ -513,9 +516,9 @@ def step_env(
         value_prev = state[AG_VALUE]
         value = portfolio_weights(positions[b, a, POS_SHARES], state[AG_CASH], close_f, weights)
         log_return = np.log(value / value_prev) if value > 0.0 and value_prev > 0.0 else 0.0
+        info[IN_STEP_RETURN] = value / value_prev - 1.0 if value_prev > 0.0 else 0.0
         state[AG_VALUE] = value
-        if value > state[AG_PEAK]:
-            state[AG_PEAK] = value
+        state[AG_PEAK] = max(state[AG_PEAK], value)
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
         if state[AG_RESTART_PEAK] != 0.0:
             state[AG_PEAK] = value

@@ -484,6 +484,12 @@ def _risk_event_names(info: dict[str, Any]) -> list[str]:
     return out
 
 
+def _full_info(env: Any, agents: list[str], agent: str) -> dict[str, Any]:
+    """The full info dict of ``agent`` after the env's last reset / step, read from its Simulation (so the
+    evaluation does not depend on the ``info_level`` the task's env was built with)."""
+    return env.unwrapped.sim.info(agents.index(agent), level="full")
+
+
 def _round(x: float) -> float | None:
     if x is None:
         return None
@@ -511,11 +517,9 @@ def _clean_json(value: Any) -> Any:
 
 def _benchmark_returns(env: Any, n_steps: int) -> np.ndarray:
     """Equal-weight, daily-rebalanced, cost-free benchmark over the episode's decision bars."""
-    from wealtharena_env.kernels.market import BAR_CLOSE
-
     sim = env.unwrapped.sim
     w = sim.config.warmup
-    close = sim.bars[0, w:w + n_steps + 1, BAR_CLOSE, :]
+    close = sim.closes(0, w, w + n_steps + 1)
     return (close[1:] / close[:-1]).mean(axis=1) - 1.0
 
 
@@ -566,7 +570,8 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
                     "agents": {a: {"role": roles[a], "equity": [1.0], "cost": [], "weights": [] if a in focal else None,
                                    "risk_events": {}} for a in agents}}
             for a in focal:
-                traj["agents"][a]["weights"].append([_round(w) for w in np.asarray(infos[a]["weights"]).tolist()])
+                weights = _full_info(env, agents, a)["weights"]
+                traj["agents"][a]["weights"].append([_round(w) for w in weights.tolist()])
         episodes.append(_Episode(
             env=env, seed=int(seed), values={a: [float(infos[a]["portfolio_value"])] for a in agents},
             costs=dict.fromkeys(agents, 0.0), turnover={a: [] for a in agents}, rewards=dict.fromkeys(agents, 0.0),
@@ -611,7 +616,8 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
                 ep.done = True
                 continue
             obs_now[i] = obs
-            for a, info in infos.items():
+            for a in infos:
+                info = _full_info(ep.env, agents, a)  # the simulation's full record, whatever the env's info level
                 ep.values[a].append(float(info["portfolio_value"]))
                 ep.costs[a] += float(info.get("cost", 0.0))
                 ep.turnover[a].append(float(info.get("turnover", 0.0)))
@@ -625,7 +631,7 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
                     t["equity"].append(_round(ep.values[a][-1] / ep.values[a][0]))
                     t["cost"].append(_round(float(info.get("cost", 0.0))))
                     if a in focal:
-                        t["weights"].append([_round(w) for w in np.asarray(info["weights"]).tolist()])
+                        t["weights"].append([_round(w) for w in info["weights"].tolist()])
                     if int(info.get("nan_actions", 0)):
                         names.append("nan_action")
                     if int(info.get("clipped_actions", 0)):
