@@ -40,14 +40,20 @@ class Timing:
         return self.units_per_step * self.steps_per_s
 
 
-def measure(run: Callable[[int], None], n_steps: int, repeats: int = 7, warmup_steps: int | None = None) -> tuple[float, float, float]:
-    """``run(n)`` performs ``n`` steps; return (median, min, max) microseconds per step over ``repeats``."""
+def measure(run: Callable[[int], None], n_steps: int, repeats: int = 7, warmup_steps: int | None = None,
+            clock: Callable[[], float] = time.thread_time) -> tuple[float, float, float]:
+    """``run(n)`` performs ``n`` steps; return (median, min, max) microseconds per step over ``repeats``.
+
+    ``clock`` is the calling thread's CPU time by default: single-threaded rows then measure the work and not
+    what other processes on the shared cores take from it. Threaded rows (``prange``) must pass wall time,
+    ``time.perf_counter``.
+    """
     run(warmup_steps if warmup_steps is not None else max(1, n_steps // 5))
     per_step = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         run(n_steps)
-        per_step.append((time.perf_counter() - t0) / n_steps * 1e6)
+        per_step.append((clock() - t0) / n_steps * 1e6)
     return statistics.median(per_step), min(per_step), max(per_step)
 
 

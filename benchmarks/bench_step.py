@@ -36,11 +36,11 @@ FINRL_NOTE = ("; FinRL's StockTradingEnv module (loaded without finrl/__init__.p
 
 
 # ---------------------------------------------------------------------------------------------- ours
-def ours_arena(n_assets: int = 30):
+def ours_arena(n_assets: int = 30, info_level: str = "lean"):
     import wealtharena_env  # noqa: F401
     from wealtharena_env import arena_v0
 
-    env = arena_v0.parallel_env(n_assets=n_assets)
+    env = arena_v0.parallel_env(n_assets=n_assets, info_level=info_level)
     env.reset(seed=0)
     for i, a in enumerate(env.possible_agents):
         env.action_space(a).seed(i)
@@ -52,7 +52,8 @@ def ours_arena(n_assets: int = 30):
                 env.reset()
             env.step(actions[k % N_ACTIONS])
 
-    return run, len(env.possible_agents) * n_assets, f"PettingZoo parallel_env, {len(env.possible_agents)} agents x {n_assets} assets"
+    return run, len(env.possible_agents) * n_assets, (f"PettingZoo parallel_env, {len(env.possible_agents)} agents x "
+                                                      f"{n_assets} assets, info_level={info_level!r}")
 
 
 def ours_portfolio(n_assets: int = 1):
@@ -247,11 +248,11 @@ def _in_episode(step, reset, steps: int, repeats: int, excluded=lambda: 0.0) -> 
     per_step = []
     for r in range(repeats + 1):  # the first block is the warm-up
         reset(r)
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(steps):
             step()
         if r:
-            per_step.append((time.perf_counter() - t0 - excluded()) / steps * 1e6)
+            per_step.append((time.thread_time() - t0 - excluded()) / steps * 1e6)
     return statistics.median(per_step), min(per_step), max(per_step)
 
 
@@ -263,7 +264,7 @@ def _adapter_only(sim, step, reset, steps: int, repeats: int) -> tuple[float, fl
     """
     inner = sim.step
     inside = [0.0]
-    clock = time.perf_counter
+    clock = time.thread_time
 
     def timed_step(*args, **kwargs):
         t0 = clock()
@@ -324,8 +325,6 @@ def arena_breakdown(repeats: int) -> list[Timing]:
     """
     from wealtharena_env import arena_v0
     from wealtharena_env.envs.vector import ArenaVecEnv
-    from wealtharena_env.kernels import step as ks
-
     env = arena_v0.parallel_env(n_assets=30)
     env.reset(seed=0)
     sim = env.sim
@@ -345,9 +344,9 @@ def arena_breakdown(repeats: int) -> list[Timing]:
     kernel_times: list[float] = []
 
     def timed_kernel(*args):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         result = kernel(*args)
-        kernel_times.append(time.perf_counter() - t0)
+        kernel_times.append(time.thread_time() - t0)
         return result
 
     def kernel_reset(r: int) -> None:
@@ -366,9 +365,13 @@ def arena_breakdown(repeats: int) -> list[Timing]:
     def write_actions() -> None:
         env._write_actions(acts)
 
+    full = arena_v0.parallel_env(n_assets=30, info_level="full")._infos
+
     def build_dicts() -> None:
-        row = sample_info[0]
-        env._infos.step(sample_obs[0], row, row[:, : ks.IN_WEIGHTS].tolist(), all_agents, names)
+        env._infos.parallel_step(sample_obs[0], sample_info[0], all_agents, names)
+
+    def build_full_dicts() -> None:
+        full.parallel_step(sample_obs[0], sample_info[0], all_agents, names)
 
     vec = ArenaVecEnv(num_envs=1, n_assets=30)
     vec_actions = rng.uniform(-1, 1, (1, vec.num_agents, sim.n_action)).astype(np.float32)
@@ -387,7 +390,8 @@ def arena_breakdown(repeats: int) -> list[Timing]:
         ("  adapter: ArenaEnv.step minus the Simulation.step inside it (timed around it)", env_step,
          lambda r: env.reset(seed=r)),
         ("  adapter part: actions dict -> buffer (ArenaEnv._write_actions)", write_actions, reset_sim),
-        ("  adapter part: the five step dicts, risk events decoded (InfoBuilder.step)", build_dicts, reset_sim),
+        ("  adapter part: the five step dicts, lean info (InfoDecoder.parallel_step)", build_dicts, reset_sim),
+        ("  adapter part: the five step dicts, full info, risk events decoded", build_full_dicts, reset_sim),
     ]
     out = []
     for name, fn, reset in cases:
@@ -415,6 +419,7 @@ def arena_breakdown(repeats: int) -> list[Timing]:
 # ---------------------------------------------------------------------------------------------- main
 ENVS = (
     ("ours: Arena-v0 5 agents x 30 assets", ours_arena),
+    ("ours: Arena-v0 5 agents x 30 assets, full info", lambda: ours_arena(info_level="full")),
     ("ours: Portfolio-v0 1 asset", ours_portfolio),
     ("gym-anytrading stocks-v0", peer_anytrading),
     ("Gym-Trading-Env TradingEnv", peer_gym_trading_env),
@@ -432,7 +437,7 @@ def main() -> None:
     if args.quick:
         args.steps, args.repeats = 500, 3
     print(f"Machine: {machine_summary()}")
-    print(f"Method: {args.steps} steps per repeat, {args.repeats} repeats after a warm-up; median (min-max).")
+    print(f"Method: {args.steps} steps per repeat, {args.repeats} repeats after a warm-up; median (min-max) of thread CPU time.")
 
     timings: list[Timing] = []
     missing: list[tuple[str, str]] = []

@@ -64,18 +64,19 @@ def vector_row(kind: str, k: int, repeats: int, parallel: bool | None = None) ->
     actions = [envs.action_space.sample() for _ in range(4)]
 
     # 1. in-episode steps only: reset (not timed), then IN_EPISODE steps timed
+    clock = time.perf_counter if threads == "prange" else time.thread_time  # threads: wall time
     resets, in_episode = [], []
     envs.reset(seed=0)
     for s in range(IN_EPISODE):  # warm-up
         envs.step(actions[s & 3])
     for r in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         envs.reset(seed=r)
-        resets.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        resets.append(clock() - t0)
+        t0 = clock()
         for s in range(IN_EPISODE):
             envs.step(actions[s & 3])
-        in_episode.append((time.perf_counter() - t0) / IN_EPISODE * 1e6)
+        in_episode.append((clock() - t0) / IN_EPISODE * 1e6)
     step_only = Timing(name, statistics.median(in_episode), min(in_episode), max(in_episode), units * k)
 
     # 2. whole episodes, the NEXT_STEP autoreset step included
@@ -85,7 +86,7 @@ def vector_row(kind: str, k: int, repeats: int, parallel: bool | None = None) ->
         for s in range(n):
             envs.step(actions[s & 3])
 
-    med, lo, hi = measure(run, _blocks(k, units), repeats, warmup_steps=EPISODE + 1)
+    med, lo, hi = measure(run, _blocks(k, units), repeats, warmup_steps=EPISODE + 1, clock=clock)
     envs.close()
     return Timing(name, med, lo, hi, units * k), step_only, statistics.median(resets) * 1e3
 
@@ -99,7 +100,8 @@ def bare_row(parallel: bool, k: int, repeats: int, a: int = 5, n: int = 30) -> T
         for _ in range(steps):
             fn(*args)
 
-    med, lo, hi = measure(run, _blocks(k, a * n), repeats, warmup_steps=5)
+    med, lo, hi = measure(run, _blocks(k, a * n), repeats, warmup_steps=5,
+                          clock=time.perf_counter if parallel else time.thread_time)
     return Timing(f"bare loop {'prange' if parallel else 'serial'} {a}x{n}, K={k}", med, lo, hi, a * n * k)
 
 

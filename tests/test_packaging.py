@@ -67,9 +67,10 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def _run(args: list[str | Path], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=_clean_env(), capture_output=True, text=True,
-                            timeout=timeout, check=False)
+def _run(args: list[str | Path], cwd: Path, timeout: float = 900,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env={**_clean_env(), **(env or {})}, capture_output=True,
+                            text=True, timeout=timeout, check=False)
     assert result.returncode == 0, f"`{' '.join(map(str, args))}` failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
 
@@ -173,8 +174,14 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(dist: dict[str, Path],
     assert (Path(where) / "py.typed").exists()
     script = bindir / ("wealtharena.exe" if os.name == "nt" else "wealtharena")
     assert _run([script, "--version"], cwd=tmp_path).stdout.strip() == f"wealtharena-env {_version()}"
-    demo = _run([script, "demo", "--episode-length", "20"], cwd=tmp_path, timeout=600).stdout
+    # a fresh user cache: the first run says, once, that it compiles the kernels; the next run loads them
+    cache_home = {"XDG_CACHE_HOME": str(tmp_path / "user-cache"), "LOCALAPPDATA": str(tmp_path / "user-cache")}
+    first = _run([script, "demo", "--episode-length", "20"], cwd=tmp_path, timeout=600, env=cache_home)
+    demo = first.stdout
     assert "WealthArena/Arena-v0 demo" in demo and "aggressive_1" in demo, demo
+    assert first.stderr.count("compiling its Numba kernels for this version, once") == 1, first.stderr
+    second = _run([script, "demo", "--episode-length", "20"], cwd=tmp_path, timeout=600, env=cache_home)
+    assert "compiling" not in second.stderr and second.stdout == demo, second.stderr
     listing = _run([python, "-m", "wealtharena_env", "list"], cwd=tmp_path).stdout
     for env_id in ("WealthArena/Arena-v0", "WealthArena/ImpactArena-v0", "WealthArena/Portfolio-v0"):
         assert env_id in listing, listing

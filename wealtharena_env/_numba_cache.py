@@ -16,6 +16,7 @@ variable applies to the whole process, so other Numba code of the same process c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -26,6 +27,7 @@ from wealtharena_env._version import __version__
 _PACKAGE = Path(__file__).resolve().parent
 
 
+@functools.lru_cache(maxsize=1)
 def kernels_digest() -> str:
     """SHA-256 (12 hex digits) of the paths and bytes of every package source file that compiles with Numba."""
     digest = hashlib.sha256()
@@ -61,3 +63,47 @@ def use_per_user_numba_cache() -> Path | None:
     if numba_config is not None:  # numba was imported first: it read the variable already
         numba_config.CACHE_DIR = str(path)
     return path
+
+
+#: Roughly how long the first compile takes (2 cores, 2026-12): shown in the notice.
+FIRST_COMPILE_ESTIMATE = "20-60 s"
+_compile_state = {"state": "unchecked"}  # unchecked -> compiling (notice shown) -> done
+
+
+def compiled_marker() -> Path:
+    """The file that says this version's kernels were compiled into the Numba cache in use."""
+    cache = os.environ.get("NUMBA_CACHE_DIR") or str(default_numba_cache_dir())
+    return Path(cache) / f"wealtharena-{__version__}-{kernels_digest()}.compiled"
+
+
+def announce_first_compile() -> bool:
+    """Before the kernels are first used in this process: unless this version's kernels are already in the
+    Numba cache, print one line to stderr saying that they compile once, and roughly how long it takes.
+
+    Called by :class:`~wealtharena_env.sim.Simulation` before its first kernel call; :func:`mark_compiled` is
+    called after its first step, so the notice shows once per version and cache directory. Returns whether
+    this process is compiling (the notice was shown).
+    """
+    if _compile_state["state"] != "unchecked":
+        return _compile_state["state"] == "compiling"
+    marker = compiled_marker()
+    if marker.exists():
+        _compile_state["state"] = "done"
+        return False
+    _compile_state["state"] = "compiling"
+    print(f"wealtharena-env: compiling its Numba kernels for this version, once ({FIRST_COMPILE_ESTIMATE}; later runs "
+          f"load them from {marker.parent}) ...", file=sys.stderr, flush=True)
+    return True
+
+
+def mark_compiled() -> None:
+    """Record that this version's kernels are compiled (after a first step), so no later run shows the notice."""
+    if _compile_state["state"] != "compiling":
+        return
+    _compile_state["state"] = "done"
+    marker = compiled_marker()
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:  # a read-only cache: Numba cannot cache there either; the notice shows again next time
+        pass

@@ -17,6 +17,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from wealtharena_env._numba_cache import announce_first_compile, mark_compiled
 from wealtharena_env.config import AgentProfile, ArenaConfig
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import execution as kx
@@ -177,6 +178,7 @@ class Simulation:
         self.scratch = np.zeros((n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
         self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())
         self._decoders: dict[str, InfoDecoder] = {}
+        self._compile_pending = False  # the first-compile notice was shown: record the compile after a step
         self._threaded = bool(parallel)
         self._draw_pool: ThreadPoolExecutor | None = None
 
@@ -250,6 +252,7 @@ class Simulation:
         if mask is None:
             mask = np.ones(b, dtype=bool)
         mask = np.asarray(mask, dtype=bool)
+        self._compile_pending = announce_first_compile()
         indices = [int(k) for k in np.flatnonzero(mask)]
         self._draw_episodes(indices, [seed_list[k] for k in indices])
         obs, info = self.observe()
@@ -339,6 +342,9 @@ class Simulation:
         args = (reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state,
                 self.asset_state, self.clock, self.actions, self.params, self.agent_params, obs, info, self.scratch)
         finished = self._step_kernel(*args)
+        if self._compile_pending:
+            self._compile_pending = False
+            mark_compiled()
         if finished:
             raise ConfigError(
                 f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "
