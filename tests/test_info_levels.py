@@ -85,7 +85,7 @@ def _assert_same(a, b, where: str) -> None:
     elif isinstance(a, np.ndarray):
         np.testing.assert_array_equal(a, b, err_msg=where)
     else:
-        assert type(a) is type(b) and (a == b or (a != a and b != b)), (where, a, b)
+        assert type(a) is type(b) and (a == b or (math.isnan(a) and math.isnan(b))), (where, a, b)
 
 
 def test_full_info_keeps_every_previous_key_and_equals_an_independent_decoding():
@@ -139,8 +139,8 @@ def test_lean_info_of_the_gymnasium_and_vector_envs_equals_the_full_info():
         a, b = lean.reset(seed=2)[1], full.reset(seed=2)[1]
         for t in range(31):
             assert {k for k in a if not k.startswith("_")} - {"episode"} == set(LEAN_KEYS)
-            for key in a:
-                _assert_same(a[key], b[key], f"step {t} {key}")
+            for key, value in a.items():
+                _assert_same(value, b[key], f"step {t} {key}")
             if t < 30:
                 act = actions[t] if isinstance(lean, PortfolioVectorEnv) else actions[t][:, None, :]
                 a, b = lean.step(act)[4], full.step(act)[4]
@@ -169,7 +169,7 @@ def test_step_return_is_the_net_simple_return_of_the_portfolio_value():
 
 def test_simulation_info_reads_the_full_record_whatever_the_env_level():
     lean_env, lean_steps = _run_parallel("lean")
-    full_env, full_steps = _run_parallel("full")
+    _, full_steps = _run_parallel("full")
     for i, name in enumerate(lean_env.possible_agents):
         _assert_same(lean_env.sim.info(i), {k: v for k, v in full_steps[-1][-1][name].items()
                                             if k not in EPISODE_KEYS}, name)

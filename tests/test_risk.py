@@ -14,6 +14,7 @@ from wealtharena_env import arena_v0
 from wealtharena_env.config import (
     AgentProfile,
     CostModel,
+    RISK_PROFILES,
     MarketConfig,
     RiskLimits,
     arena_config,
@@ -204,6 +205,64 @@ def test_risk_term_is_half_the_ex_ante_variance_of_the_held_target_and_diversifi
         assert terms[kr.TERM_DIVERSIFICATION] == pytest.approx(expected, rel=1e-12, abs=1e-18)
 
 
+def _asset_stats(cov: np.ndarray, history: np.ndarray, bar: int, lookback: int) -> np.ndarray:
+    out = np.empty((3, cov.shape[0]))
+    kk.asset_statistics(cov, history, bar, lookback, cov.shape[0] > 1, out)
+    return out
+
+
+def test_asset_statistics_equal_numpy():
+    rng = np.random.default_rng(4)
+    n = 7
+    factors = rng.normal(size=(n, n)) * 0.01
+    cov = factors @ factors.T + np.diag(rng.uniform(1e-5, 4e-4, n))
+    history = rng.normal(0, 0.02, (n, 90))
+    stats = _asset_stats(cov, history, 80, 30)
+    sigma = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sigma, sigma)
+    np.fill_diagonal(corr, -np.inf)
+    np.testing.assert_allclose(stats[0], sigma, rtol=1e-15)
+    np.testing.assert_allclose(stats[1], corr.max(axis=1), rtol=1e-14)
+    np.testing.assert_array_equal(stats[2], np.maximum(-history[:, 51:81].min(axis=1), 0.0))
+
+
+@settings(deadline=None, max_examples=200)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12), profile=st.sampled_from(RISK_PROFILES),
+       correlation=st.floats(0.0, 0.95), tails=st.sampled_from([0.005, 0.02, 0.06]))
+def test_risk_layer_screens_never_change_the_outcome(seed, n, profile, correlation, tails):
+    """The screens of apply_risk_layer (skip the correlation cap when no increased asset is correlated enough,
+    skip the historical VaR when its bound is below the limits) give the same target, events, counts, flags
+    and sigma_p, bit for bit, as running every rule (statistics that never screen anything out)."""
+    rng = np.random.default_rng(seed)
+    lim = Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", profile),))).agent_params[
+        0, ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS].copy()
+    common = rng.normal(size=n)
+    loadings = np.sqrt(correlation) * np.outer(common, common) / max(np.abs(common).max() ** 2, 1e-12)
+    vol = rng.uniform(0.005, 0.03, n)
+    cov = (loadings + np.diag(np.maximum(1 - np.diag(loadings), 1e-3))) * np.outer(vol, vol)
+    history = rng.standard_t(3, size=(n, 80)) * tails
+    close = rng.uniform(50, 150, n)
+    current = rng.dirichlet(np.ones(n + 1) * rng.choice([0.3, 5.0]))
+    target = rng.dirichlet(np.ones(n + 1) * rng.choice([0.3, 5.0]))
+    drawdown, cooldown = rng.choice([0.0, 0.05, 0.4]), rng.choice([0.0, 0.0, 2.0])
+    entry = close * rng.uniform(0.8, 1.2, n)
+    screened, unscreened = _asset_stats(cov, history, 70, 60), _asset_stats(cov, history, 70, 60)
+    unscreened[1] = np.inf  # every asset "could be" too correlated
+    unscreened[2] = 1e300  # the historical VaR "could" bind (finite: 0 x inf would be NaN)
+    outs = []
+    for stats in (screened, unscreened):
+        t = target.copy()
+        events, counts = np.zeros(3 * (2 * n + 6)), np.zeros(kk.N_RULES)
+        result = kk.apply_risk_layer(t, current, current[:n] * 1e6 / close, close, entry, cov, stats, history, 70,
+                                     lim, 252.0, drawdown, cooldown, events, counts, np.zeros(128))
+        outs.append((t, events, counts, result))
+    (t1, e1, c1, r1), (t2, e2, c2, r2) = outs
+    np.testing.assert_array_equal(t1, t2)
+    np.testing.assert_array_equal(e1, e2)
+    np.testing.assert_array_equal(c1, c2)
+    assert r1 == r2
+
+
 def test_risk_layer_returns_the_volatility_of_its_final_target():
     """The sigma_p the risk layer returns (the reward's risk term reuses it) is sqrt(w'Cw) of the target it
     leaves, whichever rules scaled it; every scaling rule fires somewhere in the sweep."""
@@ -222,7 +281,7 @@ def test_risk_layer_returns_the_volatility_of_its_final_target():
             current = rng.dirichlet(np.ones(n + 1))
             _, _, _, sigma_p = kk.apply_risk_layer(
                 target, current, current[:n] * 1e6 / close, close, close * rng.uniform(0.8, 1.2, n), cov,
-                np.sqrt(np.diag(cov)), history, 70, lim, 252.0, rng.choice([0.0, 0.05, 0.4]),
+                _asset_stats(cov, history, 70, 60), history, 70, lim, 252.0, rng.choice([0.0, 0.05, 0.4]),
                 rng.choice([0.0, 0.0, 2.0]), np.zeros(3 * (2 * n + 6)), fired, np.zeros(96))
             assert sigma_p ** 2 == pytest.approx(target[:n] @ cov @ target[:n], rel=1e-9, abs=1e-18), (seed, profile)
     # the leverage cap binds only on a calm, broad portfolio: conservative's 0.8 against 10 x 0.09
@@ -230,7 +289,7 @@ def test_risk_layer_returns_the_volatility_of_its_final_target():
     calm = np.diag(np.full(n, 1e-6))
     close = np.full(n, 100.0)
     _, _, _, sigma_p = kk.apply_risk_layer(
-        target, target.copy(), target[:n] * 1e6 / close, close, close, calm, np.sqrt(np.diag(calm)),
+        target, target.copy(), target[:n] * 1e6 / close, close, close, calm, _asset_stats(calm, np.zeros((n, 80)), 70, 60),
         np.zeros((n, 80)), 70, limits["conservative"], 252.0, 0.0, 0.0, np.zeros(3 * (2 * n + 6)), fired,
         np.zeros(96))
     assert sigma_p ** 2 == pytest.approx(target[:n] @ calm @ target[:n], rel=1e-9)

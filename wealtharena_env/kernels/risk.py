@@ -196,43 +196,30 @@ def risky_sum(weights: np.ndarray) -> float:
 
 
 @njit(**STEP_KERNEL_OPTIONS)
-def _hold_for_correlation(j: int, cov: np.ndarray, sigma: np.ndarray, max_corr: float, excess: np.ndarray) -> None:
-    """Asset ``j`` joins the held set: ``excess_k <- max(excess_k, C_jk - max_corr sigma_j sigma_k)`` for every
-    ``k != j`` (one contiguous, vectorizable pass over row ``j`` of the covariance)."""
-    keep = excess[j]  # an asset is not tested against itself
-    row = cov[j]
-    scaled = max_corr * sigma[j]
-    for k in range(cov.shape[0]):
-        excess[k] = max(excess[k], row[k] - scaled * sigma[k])
-    excess[j] = keep
-
-
-@njit(**STEP_KERNEL_OPTIONS)
 def _correlation_cap(
-    target: np.ndarray, current: np.ndarray, cov: np.ndarray, sigma: np.ndarray, max_corr: float,
-    events: np.ndarray, count: int, counts: np.ndarray, work: np.ndarray,
+    target: np.ndarray, current: np.ndarray, cov: np.ndarray, sigma: np.ndarray, max_correlation: np.ndarray,
+    max_corr: float, events: np.ndarray, count: int, counts: np.ndarray, work: np.ndarray,
 ) -> int:
     """Rule 3 of the module docstring; returns the new event count.
 
     The held set starts with the positions the target keeps (``current_i > 0`` and ``target_i > 0``); the
     candidates (assets whose weight increases) are taken by decreasing target (insertion sort into
-    ``order``). A candidate ``i`` is refused when ``C_ij > max_corr sigma_i sigma_j`` for a held ``j != i``;
-    an accepted new position joins the held set. Instead of scanning the held set per candidate, ``excess_i =
-    max_{held j != i} (C_ij - max_corr sigma_i sigma_j)`` is kept up to date as assets join (one row pass
-    each, :func:`_hold_for_correlation`), and ``i`` is refused when ``excess_i > 0``. ``work[:3N]`` holds
-    ``excess``, ``order`` and the candidates' targets in that order (the sort's keys, so it compares without
-    an indirect load); no allocation on the step path.
+    ``order``). A candidate ``i`` is refused when ``C_ji - (max_corr sigma_j) sigma_i > 0`` for a held
+    ``j != i``; an accepted new position joins the held set. Only candidates whose largest correlation with
+    any asset (``max_correlation_i``, :func:`asset_statistics`) reaches ``max_corr - 1e-9`` are compared with
+    the held set: for the others no pair can exceed the cap. ``work[:3N]`` holds the held set, ``order`` and
+    the candidates' targets (the sort's keys); no allocation on the step path.
     """
     n = cov.shape[0]
-    excess = work[:n]
+    held = work[:n]
     order = work[n:2 * n]
     keys = work[2 * n:3 * n]
-    for i in range(n):
-        excess[i] = -np.inf
+    n_held = 0
     n_candidates = 0
     for i in range(n):
         if current[i] > 0.0 and target[i] > 0.0:
-            _hold_for_correlation(i, cov, sigma, max_corr, excess)
+            held[n_held] = i
+            n_held += 1
         key = target[i]
         if key > current[i]:
             pos = n_candidates
@@ -243,17 +230,74 @@ def _correlation_cap(
             order[pos] = i
             keys[pos] = key
             n_candidates += 1
+    threshold = max_corr - 1e-9
     for k in range(n_candidates):
         i = int(order[k])
-        if excess[i] > 0.0:
+        refused = False
+        if max_correlation[i] >= threshold:
+            sigma_i = sigma[i]
+            for h in range(n_held):
+                j = int(held[h])
+                if j != i and cov[j, i] - (max_corr * sigma[j]) * sigma_i > 0.0:
+                    refused = True
+                    break
+        if refused:
             removed = target[i] - current[i]
             target[i] = current[i]
             target[n] += removed
             count = record_event(events, count, RULE_CORRELATION_CAP, i, removed)
             counts[RULE_CORRELATION_CAP] += 1
-        elif current[i] <= 0.0:
-            _hold_for_correlation(i, cov, sigma, max_corr, excess)  # a new position joins the held set
+        elif current[i] <= 0.0:  # a new position joins the held set
+            held[n_held] = i
+            n_held += 1
     return count
+
+
+@njit(fastmath={"nnan", "nsz"}, **STEP_KERNEL_OPTIONS)
+def _window_min(values: np.ndarray) -> float:
+    """``min(values)`` of a non-empty array of non-NaN values; the fast-math flags let the reduction vectorize."""
+    low = values[0]
+    for k in range(1, values.shape[0]):
+        low = min(low, values[k])
+    return low
+
+
+@njit(**STEP_KERNEL_OPTIONS)
+def asset_statistics(
+    cov: np.ndarray, history: np.ndarray, bar: int, lookback: int, correlations: bool, out: np.ndarray
+) -> None:
+    """The ``asset_stats`` (3, N) of :func:`apply_risk_layer`, written to ``out``, shared by every agent of a bar:
+
+    * ``out[0, i] = sigma_i = sqrt(C_ii)``;
+    * ``out[1, i] = max_{j != i} C_ij / (sigma_i sigma_j)``, the asset's largest EWMA correlation with another
+      (``-inf`` when ``correlations`` is False or N = 1: no agent has a correlation cap), computed as
+      ``(max_j C_ij / sigma_j) / sigma_i`` up to rounding (the risk layer's screen allows a 1e-9 margin);
+    * ``out[2, i] = max(0, -min_k r_{k,i})`` over bars ``bar - lookback + 1 .. bar`` of ``history`` (N, T): the
+      asset's worst one-bar log loss (0 for ``lookback = 0``: no agent has a finite VaR or CVaR limit).
+
+    O(N^2) for the correlations and O(N L) for the losses, once per environment and bar instead of per agent.
+    """
+    n = cov.shape[0]
+    sigma = out[0]
+    max_correlation = out[1]
+    max_loss = out[2]
+    for i in range(n):
+        sigma[i] = np.sqrt(cov[i, i])
+        max_correlation[i] = -np.inf
+    if correlations:
+        inverse = max_loss  # 1 / sigma_j, until the losses overwrite it below
+        for j in range(n):
+            inverse[j] = 1.0 / sigma[j]
+        for i in range(n):
+            row = cov[i]
+            top = -np.inf
+            for j in range(i):  # two loops without a branch, so that they vectorize
+                top = max(top, row[j] * inverse[j])
+            for j in range(i + 1, n):
+                top = max(top, row[j] * inverse[j])
+            max_correlation[i] = top * inverse[i]
+    for i in range(n):
+        max_loss[i] = max(-_window_min(history[i, bar - lookback + 1:bar + 1]), 0.0) if lookback > 0 else 0.0
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -264,7 +308,7 @@ def apply_risk_layer(
     close: np.ndarray,
     average_cost: np.ndarray,
     cov: np.ndarray,
-    sigma: np.ndarray,
+    asset_stats: np.ndarray,
     history: np.ndarray,
     bar: int,
     limits: np.ndarray,
@@ -278,7 +322,9 @@ def apply_risk_layer(
     """Apply the rules of the module docstring to ``target`` (N + 1) in place.
 
     ``current``: weights held at the decision bar; ``holdings`` / ``close`` / ``average_cost`` (N): for
-    stop-loss and take-profit; ``cov`` (N, N) and ``sigma`` (N, ``sqrt(diag(cov))``): the EWMA estimates;
+    stop-loss and take-profit; ``cov`` (N, N): the EWMA covariance; ``asset_stats`` (3, N): rows ``sigma_i =
+    sqrt(C_ii)``, ``max_correlation_i = max_{j != i} C_ij / (sigma_i sigma_j)`` and ``max_loss_i = max(0,
+    -min_k r_{k,i})`` over the VaR window (a superset of it is fine), shared by the agents of a bar;
     ``history`` (N, T) and ``bar``: the log returns, of which bars ``bar - L + 1 .. bar`` (L =
     ``var_lookback``) give the historical VaR; ``drawdown`` and ``cooldown_remaining``:
     the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``; ``work`` is scratch
@@ -288,8 +334,19 @@ def apply_risk_layer(
     and ``sigma_p = sqrt(w' C w)`` of the final target: the rules after the volatility budget only scale the
     risky weights, so it is the budget's ``sigma_p`` times their factors (the reward reuses it instead of a
     second O(N^2) product).
+
+    Two screens skip work that cannot change the result (the outcome is the same bit for bit):
+
+    * the correlation cap compares with the held set only the increased assets with ``max_correlation_i >=
+      max_corr - 1e-9``: below that, no ``C_ij > max_corr sigma_i sigma_j`` can hold, whatever the held set;
+    * the historical VaR / CVaR are computed only if ``B = sum_i w_i max_loss_i`` (long weights) reaches
+      ``(1 - 1e-9)`` times the smaller limit: both are at most the worst portfolio loss of the window,
+      ``max_k sum_i w_i (-r_{k,i}) <= B``, so below it neither can bind and only the parametric measures count.
     """
     n = cov.shape[0]
+    sigma = asset_stats[0]
+    max_correlation = asset_stats[1]
+    max_loss = asset_stats[2]
     count = 0
     flags = 0
     # 1. stop-loss / take-profit on held positions
@@ -324,7 +381,14 @@ def apply_risk_layer(
     # 3. correlation cap: increases, largest target first, against the assets held in the result
     max_corr = limits[RL_MAX_CORRELATION]
     if max_corr < 1.0 and n > 1:
-        count = _correlation_cap(target, current, cov, sigma, max_corr, events, count, counts, work)
+        suspect = False
+        for i in range(n):
+            if target[i] > current[i] and max_correlation[i] >= max_corr - 1e-9:
+                suspect = True
+                break
+        if suspect:
+            count = _correlation_cap(target, current, cov, sigma, max_correlation, max_corr, events, count, counts,
+                                     work)
     # 4. volatility budget
     budget = limits[RL_VOLATILITY_BUDGET]
     sigma_p = np.sqrt(portfolio_variance(target, cov, work))
@@ -339,9 +403,18 @@ def apply_risk_layer(
     var_limit = limits[RL_VAR_LIMIT]
     cvar_limit = limits[RL_CVAR_LIMIT]
     if np.isfinite(var_limit) or np.isfinite(cvar_limit):
-        lookback = int(limits[RL_VAR_LOOKBACK])
-        hist_var, hist_cvar = historical_var_cvar(target, history, bar - lookback + 1, lookback,
-                                                  limits[RL_TAIL_PROBABILITY], work)
+        bound = 0.0  # the window's worst portfolio loss is at most this (module docstring)
+        for i in range(n):
+            if target[i] < 0.0:
+                bound = np.inf  # the bound holds for long weights only
+                break
+            bound += target[i] * max_loss[i]
+        hist_var = 0.0
+        hist_cvar = 0.0
+        if bound >= (1.0 - 1e-9) * min(var_limit, cvar_limit):
+            lookback = int(limits[RL_VAR_LOOKBACK])
+            hist_var, hist_cvar = historical_var_cvar(target, history, bar - lookback + 1, lookback,
+                                                      limits[RL_TAIL_PROBABILITY], work)
         par_var = limits[RL_VAR_Z] * sigma_p
         par_cvar = limits[RL_CVAR_FACTOR] * sigma_p
         worst = max(hist_var, par_var)

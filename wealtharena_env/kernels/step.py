@@ -155,12 +155,15 @@ SCR_TARGET = 1
 SCR_EXECUTED = 2
 SCR_IMPACT_SCALE = 3
 SCR_FLOW = 4
+# rows SCR_SIGMA .. SCR_MAX_LOSS: the risk layer's asset statistics (kernels.risk.apply_risk_layer's asset_stats)
 SCR_SIGMA = 5  # sqrt(diag(cov)) at the decision bar
-SCR_TRAILING = 6  # mean log return over the window ending at the decision bar
-SCR_WORK = 7
-SCR_MAX_SHARES = 8  # participation limit in shares per asset on the decision bar
-SCR_SLIPPAGE = 9  # slippage of each full-size order (execution work space)
-N_SCRATCH = 10
+SCR_MAX_CORRELATION = 6  # each asset's largest EWMA correlation with another asset at the decision bar
+SCR_MAX_LOSS = 7  # each asset's largest one-bar loss over the longest VaR lookback of the agents
+SCR_TRAILING = 8  # mean log return over the window ending at the decision bar
+SCR_WORK = 9
+SCR_MAX_SHARES = 10  # participation limit in shares per asset on the decision bar
+SCR_SLIPPAGE = 11  # slippage of each full-size order (execution work space)
+N_SCRATCH = 12
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -319,6 +322,25 @@ def reset_env(
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
+def _risk_statistics(b: int, d: int, n_agents: int, history: np.ndarray, cov: np.ndarray, agent_params: np.ndarray,
+                     scratch: np.ndarray) -> None:
+    """The risk layer's asset statistics at decision bar ``d`` (:func:`.risk.asset_statistics`, rows
+    ``SCR_SIGMA .. SCR_MAX_LOSS``): correlations if an agent has a correlation cap, losses over the longest
+    lookback of the agents with a finite VaR or CVaR limit."""
+    correlations = False
+    lookback = 0
+    for a in range(n_agents):
+        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
+        if limits[kk.RL_MAX_CORRELATION] < 1.0:
+            correlations = True
+        if np.isfinite(limits[kk.RL_VAR_LIMIT]) or np.isfinite(limits[kk.RL_CVAR_LIMIT]):
+            lookback = max(lookback, int(limits[kk.RL_VAR_LOOKBACK]))
+    n = cov.shape[0]
+    kk.asset_statistics(cov, history[b, :n], d, lookback, correlations and n > 1,
+                        scratch[SCR_SIGMA:SCR_MAX_LOSS + 1, :n])
+
+
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _trade_agent(
     b: int, a: int, d: int, bars: np.ndarray, history: np.ndarray, positions: np.ndarray,
     agent_state: np.ndarray, cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
@@ -357,7 +379,7 @@ def _trade_agent(
     if params[P_RISK_ENABLED] > 0.0:
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
         n_events, flags, cooldown, sigma_target = kk.apply_risk_layer(
-            target, weights, shares, close, entry, cov, scratch[SCR_SIGMA, :n_assets],
+            target, weights, shares, close, entry, cov, scratch[SCR_SIGMA:SCR_MAX_LOSS + 1, :n_assets],
             history[b, :n_assets], d, limits, params[P_PERIODS_PER_YEAR],
             state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
             state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES], scratch[SCR_WORK])
@@ -472,6 +494,8 @@ def step_env(
         trailing[i] /= window
     mean_sigma /= n_assets
     impact_scales(params[P_IMPACT_COEFFICIENT], sigma[:n_assets], bar_d[BAR_VOLUME], impact_scale)
+    if params[P_RISK_ENABLED] > 0.0:
+        _risk_statistics(b, d, n_agents, history, cov, agent_params, scratch)
     for a in range(n_agents):
         info = info_out[b, a]
         if agent_state[b, a, AG_TERMINATED] != 0.0:
