@@ -100,8 +100,8 @@ def is_multi_agent(task: Task) -> bool:
 #: changing these needs nothing at evaluation. Any other env keyword argument (``action_mapping``,
 #: ``risk_enabled``, ``window``, ``n_assets``, ...) changes how actions are read, what is observed or how the
 #: market moves, and the leaderboard evaluation does not reproduce it: see :func:`unreproduced_env_kwargs`.
-TRAINING_ONLY_ENV_KWARGS = frozenset({"reward_mode", "episode_length", "max_cycles", "info_level", "render_mode",
-                                      "parallel"})
+TRAINING_ONLY_ENV_KWARGS = frozenset({"reward_mode", "reward", "episode_length", "max_cycles", "info_level",
+                                      "render_mode", "parallel"})
 
 
 def parse_env_kwargs(text: str | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -140,6 +140,30 @@ def train_kwargs(task: Task, episode_length: int | None = None,
     kwargs = {**task.scenario_kwargs(task.scenarios[0]), **parse_env_kwargs(env_kwargs)}
     if episode_length is not None:
         kwargs["episode_length"] = int(episode_length)
+    if "reward" in kwargs:
+        kwargs = _reward_override(task, kwargs)
+    return kwargs
+
+
+def _reward_override(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``"reward": {weight: value}`` in ``--env-kwargs``: the single agent's reward weights, its profile's preset
+    with those fields replaced (e.g. ``{"risk": 0, "target_risk": 20}``; docs/reward.md). Training only: the
+    evaluation scores the portfolio's returns, not the reward."""
+    from wealtharena_env.config import REWARD_PRESETS, AgentProfile
+
+    if is_multi_agent(task):
+        raise SystemExit(f'--env-kwargs {{"reward": ...}} applies to single-agent tasks; {task.key} is multi-agent.')
+    kwargs = dict(kwargs)
+    over = kwargs.pop("reward")
+    if not isinstance(over, Mapping):
+        raise SystemExit(f'--env-kwargs "reward" must be a JSON object of reward weights, got {over!r}')
+    profile = kwargs.get("risk_profile", "balanced")
+    try:
+        reward = REWARD_PRESETS[profile].replace(**over)
+    except TypeError as exc:
+        raise SystemExit(f'--env-kwargs "reward": {exc} (the weights are the fields of RewardWeights)') from None
+    kwargs["agents"] = (AgentProfile("agent", profile, initial_cash=kwargs.pop("initial_cash", 1_000_000.0),
+                                     reward=reward),)
     return kwargs
 
 

@@ -205,6 +205,41 @@ def test_risk_term_is_half_the_ex_ante_variance_of_the_held_target_and_diversifi
         assert terms[kr.TERM_DIVERSIFICATION] == pytest.approx(expected, rel=1e-12, abs=1e-18)
 
 
+@pytest.mark.parametrize("action_type", ["continuous", "discrete"])
+def test_target_risk_term_charges_the_requested_target_and_is_off_by_default(action_type):
+    """``target_risk`` is -v'Cv/2 of the target the action asks for (mapped, before partial rebalancing and
+    the risk layer), C the covariance known at the decision bar; weighted into the reward; 0 unless weighted."""
+    from wealtharena_env.config import REWARD_PRESETS
+    from wealtharena_env.kernels import execution as kx
+
+    reward = REWARD_PRESETS["balanced"].replace(target_risk=7.0)
+    agents = (AgentProfile("charged", "balanced", reward=reward), AgentProfile("plain", "balanced"))
+    cfg = arena_config(n_assets=3, episode_length=6, agents=agents, action_type=action_type)
+    sim = Simulation(cfg)
+    sim.reset(seeds=[2])
+    rng = np.random.default_rng(0)
+    for step in range(6):
+        cov = sim.covariance[0].copy()
+        held = sim.info(0)["weights"].copy()
+        if action_type == "continuous":
+            actions = rng.uniform(-1, 1, (1, 2, 4))
+            requested = np.empty(4)
+            kx.continuous_action_to_weights(actions[0, 0], kx.MAPPING_EXPONENTIAL, cfg.softmax_temperature, requested)
+        else:
+            actions = rng.integers(0, 3, (1, 2, 3)).astype(np.float64)
+            requested = np.empty(4)
+            kx.discrete_action_to_weights(actions[0, 0], held, cfg.discrete_step, requested)
+        sim.step(actions)
+        charged, plain = sim.info(0), sim.info(1)
+        expected = -0.5 * requested[:3] @ cov @ requested[:3]
+        assert charged["reward_terms"]["target_risk"] == pytest.approx(expected, rel=1e-12, abs=1e-20), step
+        assert plain["reward_terms"]["target_risk"] == 0.0
+        total = sum(getattr(reward, k) * v for k, v in charged["reward_terms"].items())
+        assert charged["reward"] == pytest.approx(total, rel=1e-12, abs=1e-15)
+        if action_type == "continuous" and step == 0:  # partial rebalancing: the held risk is far smaller
+            assert charged["reward_terms"]["risk"] > 2 * expected
+
+
 def _asset_stats(cov: np.ndarray, history: np.ndarray, bar: int, lookback: int) -> np.ndarray:
     out = np.empty((3, cov.shape[0]))
     kk.asset_statistics(cov, history, bar, lookback, cov.shape[0] > 1, out)

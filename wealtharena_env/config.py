@@ -339,6 +339,9 @@ class RewardWeights:
             it, so with weight 1 the profit becomes the excess return over equal weight, the optimal policy
             is unchanged and the reward's noise falls to the tracking error (a control variate). Off by
             default: it did not speed up learning measurably (docs/reward.md).
+        target_risk: ``-v' C v / 2``, half the ex-ante daily variance of the target ``v`` the action asks for
+            (before partial rebalancing and the risk layer): charges the risk the agent requests, which the
+            risk layer may not let through (docs/reward.md). Off by default (0).
         sharpe_rate: ``eta``, the rate of the exponential moving averages of the differential Sharpe ratio.
     """
 
@@ -351,11 +354,12 @@ class RewardWeights:
     diversification: float = 0.0
     breach: float = 1.0
     benchmark: float = 0.0
+    target_risk: float = 0.0
     sharpe_rate: float = 2.0 / 64.0
 
     def __post_init__(self) -> None:
         for name in ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach",
-                     "benchmark"):
+                     "benchmark", "target_risk"):
             value = getattr(self, name)
             _finite(f"RewardWeights.{name}", value)
             _require(value >= 0, f"RewardWeights.{name} must be >= 0 (penalty terms carry their sign), got {value!r}.")
@@ -380,6 +384,7 @@ class RewardWeights:
 #:     | `diversification` | 0.02 | 0 | 0 |
 #:     | `breach` | 1 | 1 | 1 |
 #:     | `benchmark` | 0 | 0 | 0 |
+#:     | `target_risk` | 0 | 0 | 0 |
 #:     | `sharpe_rate` | 0.03125 | 0.03125 | 0.03125 |
 REWARD_PRESETS: dict[str, RewardWeights] = {
     "conservative": RewardWeights(risk=10.0, cost=2.0, diversification=0.02),

@@ -22,12 +22,21 @@ diversification       ``(1 - sum_i u_i^2) * sum_i w_i * mean_i sigma_i``, u the 
 breach                ``-max(DD_f - max_drawdown, 0)`` when ``breach="penalize"``, else 0      <= 0
 benchmark             ``-log(mean_i P_f,i / P_d,i)``: minus the log return of an equal-weight
                       portfolio of the assets over the same bar; no action changes it          either
+target_risk           ``-v' C v / 2``: half the ex-ante daily variance of the target the action
+                      asks for (``v``, mapped from the action, before partial rebalancing and
+                      the risk layer); computed only when its weight is not 0                  <= 0
 ====================  ========================================================================  ==========
 
 The benchmark term is a control variate (off by default): the market's common move is most of the noise of a
 daily return, and no action of the agent changes the benchmark's return, so adding it (weight 1: the reward
 is the *excess* log return over equal weight) leaves every policy's ranking, and the optimal policy,
 unchanged, while the noise of the reward falls from the portfolio's volatility to its tracking error.
+
+The target-risk term (off by default) charges the risk the agent *asks for*. The risk term charges the risk it
+holds after partial rebalancing and the risk layer, and in a volatile market the risk layer scales every
+request down to nearly the same held weights: the reward then barely depends on how much the policy wanted
+to invest, and a policy gradient gets little signal about the cash decision. The target-risk term restores an
+immediate signal; it changes nothing when the agent asks for what it holds.
 
 ``reward = sum_k weight_k * term_k`` (``composite``) or ``reward = profit`` (``log_return`` mode).
 
@@ -58,8 +67,10 @@ TERM_MOMENTUM = 5
 TERM_DIVERSIFICATION = 6
 TERM_BREACH = 7
 TERM_BENCHMARK = 8
-N_TERMS = 9
-TERM_NAMES = ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach", "benchmark")
+TERM_TARGET_RISK = 9
+N_TERMS = 10
+TERM_NAMES = ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach", "benchmark",
+              "target_risk")
 
 DSR_CLIP = 10.0
 

@@ -361,6 +361,7 @@ def _trade_agent(
     n_nan = 0
     n_clipped = 0
     mapped = False
+    requested_variance = 0.0  # of the target the action asks for (the target-risk term; only if weighted)
     if actions[b, a, n_action] != 0.0:
         if params[P_DISCRETE_ACTIONS] > 0.0:
             n_nan, n_clipped = discrete_action_to_weights(actions[b, a, :n_action], weights,
@@ -370,11 +371,15 @@ def _trade_agent(
             n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], int(params[P_ACTION_MAPPING]),
                                                             params[P_SOFTMAX_TEMPERATURE], target)
             mapped = n_nan == 0
+            if mapped and agent_params[a, AP_REWARD + kr.TERM_TARGET_RISK] != 0.0:
+                requested_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
             if mapped and (params[P_REBALANCE_RATE] < 1.0 or params[P_REBALANCE_BAND] > 0.0):
                 rebalance_toward(target, weights, params[P_REBALANCE_RATE], params[P_REBALANCE_BAND])
     if not mapped:  # no action, or a NaN continuous action: hold (the risk layer still applies)
         for j in range(n_assets + 1):
             target[j] = weights[j]
+    if (not mapped or params[P_DISCRETE_ACTIONS] > 0.0) and agent_params[a, AP_REWARD + kr.TERM_TARGET_RISK] != 0.0:
+        requested_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
     n_events = 0
     if params[P_RISK_ENABLED] > 0.0:
         limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
@@ -428,6 +433,7 @@ def _trade_agent(
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
     # ex-ante daily variance of the weights the agent chose to hold (after its risk layer), at bar d
     terms[kr.TERM_RISK] = -0.5 * target_variance
+    terms[kr.TERM_TARGET_RISK] = -0.5 * requested_variance if requested_variance > 0.0 else 0.0
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
