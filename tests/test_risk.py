@@ -95,10 +95,12 @@ def stepped(sim, actions):
 
 @PROPERTY
 @given(seed=st.integers(0, 100_000), values=st.lists(BAD, min_size=8, max_size=8), impact=st.sampled_from([0.0, 1.0]),
-       crash=st.booleans())
-def test_every_limit_holds_after_every_step(seed, values, impact, crash):
+       crash=st.booleans(), lot=st.sampled_from([0.0, 0.0, 1.0, 0.3, 7.5, 100.0]))
+def test_every_limit_holds_after_every_step(seed, values, impact, crash, lot):
+    """Hostile actions, price impact, crashes and lot sizes (whole and fractional): after every step every
+    agent's portfolio satisfies every limit of its profile."""
     market = MarketConfig(n_assets=7, impact=impact, initial_regime=2 if crash else -1)
-    cfg = arena_config(market=market, episode_length=25)
+    cfg = arena_config(market=market, episode_length=25, costs=CostModel(lot_size=lot))
     sim = Simulation(cfg)
     sim.reset(seeds=[seed])
     rng = np.random.default_rng(seed)
@@ -112,6 +114,57 @@ def test_every_limit_holds_after_every_step(seed, values, impact, crash):
         assert np.all(info[0, :, ks.IN_N_EVENTS] <= ks.max_events(sim.n_assets))  # every event has a slot
         for a in range(sim.n_agents):
             check_limits_after_step(sim, before[a], cov, d, a)
+
+
+@settings(deadline=None, max_examples=30)
+@given(lot=st.sampled_from([0.3, 0.7, 1.0, 2.5, 13.0]), seed=st.integers(0, 1000))
+def test_a_stop_loss_exit_with_lots_closes_the_position_and_fires_once(lot, seed):
+    """With lot sizes (fractional ones too) a full exit leaves no lot behind: the stop-loss fires once, the
+    position is 0, and the asset can be bought again afterwards."""
+    limits = NO_LIMITS.replace(stop_loss=0.05)
+    cfg = arena_config(n_assets=1, episode_length=12, agents=(AgentProfile("a", risk=limits),),
+                       costs=CostModel(lot_size=lot), **DIRECT)
+    rng = np.random.default_rng(seed)
+    closes = [100.0, 100.0, 80.0, 80.0, 80.0, 80.0, 81.0, 82.0, 83.0, 84.0, 85.0, 86.0, 87.0]
+    bars = one_asset_bars(cfg, closes, opens=[c * rng.uniform(0.999, 1.001) for c in closes])
+    sim = Simulation(cfg, data=FixedMarket(bars))
+    sim.reset(seeds=[seed])
+    fired = []
+    for step in range(cfg.episode_length):
+        _, info = sim.step(np.array([[[1.0, 0.0]]]))  # all in, every step
+        events = int(info[0, 0, ks.IN_N_EVENTS])
+        rules = [kk.RULE_NAMES[int(info[0, 0, ks.IN_WEIGHTS + 2 + 3 * k])] for k in range(events)]
+        fired.append("stop_loss" in rules)
+        if step == 2:  # decided on the bar that fell 20 %: the whole position goes
+            assert fired[-1] and sim.holdings[0, 0, 0] == 0.0
+    assert sum(fired) == 1, fired
+    assert sim.holdings[0, 0, 0] > 0.0  # bought back (a new entry price: no stop until it falls 5 %)
+    assert sim.holdings[0, 0, 0] / lot == pytest.approx(round(sim.holdings[0, 0, 0] / lot), abs=1e-6)
+
+
+@pytest.mark.parametrize("lot", [0.1, 0.3, 0.7, 1.0, 2.5])
+def test_lot_rounding_never_leaves_exposure_above_the_target(lot):
+    """Sells round up to whole lots (at most the position), buys down; a target of 0 closes the position in
+    full — for every position size, including those whose share count is not an exact float multiple of the lot."""
+    from wealtharena_env.kernels import execution as kx
+
+    for k in range(1, 1500):
+        holdings = np.array([k * lot, 0.0])  # bought in whole lots: k lots, with the float product's rounding
+        prices = np.array([37.3, 50.0])
+        cash = 1000.0
+        value = cash + holdings @ prices
+        for target_fraction in (0.0, 0.37, 0.5):
+            target = np.array([target_fraction * holdings[0] * prices[0] / value, 0.2, 0.0])
+            target[-1] = 1.0 - target[:2].sum()
+            h = holdings.copy()
+            kx.rebalance_to_targets(target, h, cash, prices, prices, np.zeros(2), np.full(2, 1e12), 0.0, 0.0, lot,
+                                    np.zeros(2), np.zeros(2))
+            if target_fraction == 0.0:
+                assert h[0] == 0.0, (k, lot)
+            else:
+                assert h[0] * prices[0] <= target[0] * value * (1 + 1e-12), (k, lot, target_fraction)
+                assert h[0] / lot == pytest.approx(round(h[0] / lot), abs=1e-6)
+            assert h[1] * prices[1] <= target[1] * value * (1 + 1e-12)
 
 
 def one_asset_bars(cfg, closes, opens=None):

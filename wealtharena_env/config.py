@@ -179,7 +179,8 @@ class CostModel:
         half_spread_bps: half the bid-ask spread, in basis points.
         impact_coefficient: coefficient of the square-root market-impact term (0 disables it).
         fill_price: ``"open"`` (default) or ``"close"`` of the bar after the decision.
-        lot_size: 0 for fractional shares (default), else orders are rounded toward zero to multiples.
+        lot_size: 0 for fractional shares (default), else orders trade whole lots: buys round down, sells
+            round up (at most the position), so no position ends above its target; a target of 0 sells all.
         max_participation: the largest order of one agent in one asset, as a fraction of the decision bar's
             volume (orders are cut to it; ``math.inf`` disables it).
     """

@@ -64,6 +64,16 @@ _FULL_SCALARS = (
     ("cvar", ks.IN_CVAR, False),
     ("breaker_cooldown", ks.IN_COOLDOWN, True),
 )
+# The columns after the head, up to the reward terms, in kernel order: the full decoder unpacks them positionally.
+_TAIL = (ks.IN_CASH, ks.IN_NAN_ACTIONS, ks.IN_CLIPPED_ACTIONS, ks.IN_BUY_FILL_FRACTION, ks.IN_LOG_RETURN,
+         ks.IN_VOLATILITY, ks.IN_VAR, ks.IN_CVAR, ks.IN_COOLDOWN)
+if _TAIL != tuple(range(N_HEAD, N_HEAD + len(_TAIL))) or ks.IN_TERMS != N_HEAD + len(_TAIL):  # pragma: no cover
+    raise ImportError("kernels.step's info columns after the head are not (cash, nan_actions, clipped_actions, "
+                      "buy_fill_fraction, log_return, volatility, var, cvar, cooldown, terms...); update "
+                      "wealtharena_env.outputs.")
+_TERMS_START = ks.IN_TERMS
+_TERMS_END = ks.IN_TERMS + kr.N_TERMS
+_TERM_NAMES = kr.TERM_NAMES
 _LEAN_COLUMNS = (("portfolio_value", ks.IN_VALUE, False), ("step_return", ks.IN_STEP_RETURN, False),
                  ("cost", ks.IN_COST, False), ("turnover", ks.IN_TURNOVER, False),
                  ("drawdown", ks.IN_DRAWDOWN, False), ("risk_event_count", ks.IN_N_EVENTS, True))
@@ -90,12 +100,13 @@ class InfoDecoder:
     Every call returns new dicts and lists; array values are views of the (fresh) info array passed in.
     """
 
-    __slots__ = ("_asset_of", "_events", "_rule_of", "_weights", "full", "level", "tickers")
+    __slots__ = ("tickers", "level", "full", "_width", "_weights", "_events", "_asset_of", "_rule_of")
 
     def __init__(self, tickers: tuple[str, ...], info_level: str = "lean"):
         self.tickers = tuple(tickers)
         self.level = check_info_level(info_level)
         self.full = info_level == "full"
+        self._width = _TERMS_END if self.full else N_HEAD  # leading columns a dict is built from
         n = len(self.tickers)
         self._weights = slice(ks.IN_WEIGHTS, ks.IN_WEIGHTS + n + 1)
         self._events = ks.IN_WEIGHTS + n + 1  # first column of the event table
@@ -119,36 +130,38 @@ class InfoDecoder:
 
     def agent(self, row: np.ndarray) -> dict[str, Any]:
         """The info dict of one agent from its row of the info array, at this decoder's level."""
-        return self._agent(row, row[:N_HEAD].tolist())
+        return self._agent(row, row[:self._width].tolist())
 
-    def _agent(self, row: np.ndarray, head: list[float]) -> dict[str, Any]:
-        reward, _, _, value, step_return, cost, turnover, drawdown, n_events = head
+    def _agent(self, row: np.ndarray, c: list[float]) -> dict[str, Any]:
+        """The dict from ``c``, the row's leading ``_width`` columns as Python floats (unpacked by position: the
+        layout is checked at import)."""
         if not self.full:
+            _, _, _, value, step_return, cost, turnover, drawdown, n_events = c
             return {"portfolio_value": value, "step_return": step_return, "cost": cost, "turnover": turnover,
                     "drawdown": drawdown, "risk_event_count": int(n_events)}
-        c = row[:ks.IN_WEIGHTS].tolist()
+        (reward, _, _, value, step_return, cost, turnover, drawdown, n_events,
+         cash, nan_actions, clipped_actions, fill, _, volatility, var, cvar, cooldown) = c[:_TERMS_START]
         return {
             "reward": reward, "portfolio_value": value, "step_return": step_return, "cost": cost,
             "turnover": turnover, "drawdown": drawdown, "risk_event_count": int(n_events),
-            "cash": c[ks.IN_CASH], "nan_actions": int(c[ks.IN_NAN_ACTIONS]),
-            "clipped_actions": int(c[ks.IN_CLIPPED_ACTIONS]), "buy_fill_fraction": c[ks.IN_BUY_FILL_FRACTION],
-            "volatility": c[ks.IN_VOLATILITY], "var": c[ks.IN_VAR], "cvar": c[ks.IN_CVAR],
-            "breaker_cooldown": int(c[ks.IN_COOLDOWN]), "weights": row[self._weights],
-            "reward_terms": {name: c[col] for name, col in _TERMS},
+            "cash": cash, "nan_actions": int(nan_actions), "clipped_actions": int(clipped_actions),
+            "buy_fill_fraction": fill, "volatility": volatility, "var": var, "cvar": cvar,
+            "breaker_cooldown": int(cooldown), "weights": row[self._weights],
+            "reward_terms": dict(zip(_TERM_NAMES, c[_TERMS_START:])),
             "risk_events": self.risk_events(row) if n_events else [],
         }
 
     def first(self, info: np.ndarray) -> tuple[dict[str, Any], float, bool, bool]:
         """``(info dict, reward, terminated, truncated)`` of agent 0 of environment 0 (single-agent envs)."""
         row = info[0, 0]
-        head = row[:N_HEAD].tolist()
-        return self._agent(row, head), head[0], head[1] > 0.0, head[2] > 0.0
+        c = row[:self._width].tolist()
+        return self._agent(row, c), c[0], c[1] > 0.0, c[2] > 0.0
 
     # ------------------------------------------------------------------ one multi-agent environment
     def agents(self, info: np.ndarray, indices: Any, keys: Any) -> dict[Any, dict[str, Any]]:
         """``{key: info dict}`` for the agents ``indices`` (``keys`` their dict keys, same order) of one
         environment's ``(A, I)`` info array."""
-        heads = info[:, :N_HEAD].tolist()
+        heads = info[:, :self._width].tolist()
         return {key: self._agent(info[i], heads[i]) for i, key in zip(indices, keys)}
 
     def parallel_step(
@@ -156,7 +169,7 @@ class InfoDecoder:
     ) -> tuple[dict[Any, np.ndarray], dict[Any, float], dict[Any, bool], dict[Any, bool], dict[Any, dict[str, Any]]]:
         """``(observations, rewards, terminations, truncations, infos)`` of a parallel env's step for the agents
         ``indices`` (``keys`` their dict keys), from one environment's fresh ``(A, D)`` obs and ``(A, I)`` info."""
-        heads = info[:, :N_HEAD].tolist()
+        heads = info[:, :self._width].tolist()
         observations: dict[Any, np.ndarray] = {}
         rewards: dict[Any, float] = {}
         terminations: dict[Any, bool] = {}

@@ -218,6 +218,11 @@ def slippage_fraction(shares: float, half_spread: float, impact_scale: float) ->
     return half_spread + impact_scale * np.sqrt(abs(shares))
 
 
+#: Relative tolerance of the lot rounding of sells: an order within 1e-9 lots of a whole number of lots is that
+#: number (float noise must not add a lot).
+LOT_TOLERANCE = 1e-9
+
+
 @njit(**STEP_KERNEL_OPTIONS)
 def rebalance_to_targets(
     target_weights: np.ndarray,
@@ -236,8 +241,11 @@ def rebalance_to_targets(
     """Trade ``holdings`` toward ``target_weights``; update ``holdings`` in place.
 
     Orders are sized on the decision bar: ``V_d = cash + sum_i q_i P^d_i`` and
-    ``order_i = w*_i V_d / P^d_i - q_i``, cut to ``|order_i| <= max_shares_i`` (the participation limit) and
-    rounded toward zero to ``lot_size`` multiples when > 0.
+    ``order_i = w*_i V_d / P^d_i - q_i``, cut to ``|order_i| <= max_shares_i`` (the participation limit). With
+    ``lot_size > 0`` buys are rounded down to whole lots and sells up (``-ceil(-order / lot) * lot``, at most
+    the position), so that no position ends above its target; a sell the participation cap cut is rounded
+    toward zero instead (it stays within the cap). A target of 0 sells the whole position, whatever its lots,
+    unless the participation cap holds it back.
 
     They fill at ``P_i = fill_prices[i]`` (the next bar). Sells fill first at ``P_i (1 - s_i)``; buys at
     ``P_i (1 + s_i)``, with ``s_i`` from :func:`slippage_fraction` (``impact_scale`` from
@@ -261,11 +269,19 @@ def rebalance_to_targets(
     dust = DUST * value
     # Size every order on the decision bar (branch-free, so the pass vectorizes) with its slippage.
     for i in range(n):
-        order = target_weights[i] * value / decision_prices[i] - holdings[i]
-        order = min(max(order, -max_shares[i]), max_shares[i])
+        wanted = target_weights[i] * value / decision_prices[i] - holdings[i]
+        order = min(max(wanted, -max_shares[i]), max_shares[i])
         if lot_size > 0.0:
-            order = np.trunc(order / lot_size) * lot_size
+            lots = order / lot_size
+            if order < 0.0 and order > -max_shares[i]:
+                # a sell the participation cap did not cut: whole lots rounded up, so that the position ends at
+                # or below its target (the risk layer's limits hold); the tolerance keeps an exact multiple
+                order = -np.ceil(-lots - LOT_TOLERANCE) * lot_size
+            else:  # buys (and capped sells) round toward zero: never more than the target or the cap
+                order = np.trunc(lots) * lot_size
         order = 0.0 if abs(order) * decision_prices[i] <= dust else order  # float dust, not a trade
+        if target_weights[i] <= 0.0 and wanted >= -max_shares[i]:
+            order = -holdings[i]  # a target of 0 closes the position in full (fractional lots and dust included)
         order = max(order, -holdings[i])
         executed_out[i] = order
         slippage_out[i] = slippage_fraction(order, half_spread, impact_scale[i])
