@@ -22,7 +22,7 @@ from wealtharena_env.config import (
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
-from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_OPEN, fill_log_returns
+from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_OPEN, BAR_VOLUME, fill_log_returns
 from wealtharena_env.sim import Simulation
 from wealtharena_env.sources import SyntheticMarket
 
@@ -167,6 +167,49 @@ def test_lot_rounding_never_leaves_exposure_above_the_target(lot):
             assert h[1] * prices[1] <= target[1] * value * (1 + 1e-12)
 
 
+@PROPERTY
+@given(seed=st.integers(0, 100_000), values=st.lists(BAD, min_size=6, max_size=6),
+       lot=st.sampled_from([0.0, 1.0, 0.3]), every=st.sampled_from([2, 3, 7]))
+def test_limits_hold_or_the_shortfall_is_reported_on_zero_volume_bars(seed, values, lot, every):
+    """On bars without volume (a forward-filled calendar, a halted stock) the participation limit holds sells
+    back: then every position left above a limit is reported as a ``participation_cap`` event with the weight
+    left over, and no event claims a removal beyond what the trades did."""
+    market = MarketConfig(n_assets=5)
+    cfg = arena_config(market=market, episode_length=30, costs=CostModel(lot_size=lot))
+    bars = np.zeros((cfg.bars_per_episode, 6, 5))
+    SyntheticMarket(market).sample(np.random.default_rng(seed), bars)
+    bars[cfg.warmup::every, BAR_VOLUME] = 0.0  # every `every`-th decision bar has no volume
+    sim = Simulation(cfg, data=FixedMarket(bars))
+    sim.reset(seeds=[seed])
+    rng = np.random.default_rng(seed)
+    reported = 0
+    for _ in range(cfg.episode_length):
+        acts = rng.uniform(-1, 1, (1, sim.n_agents, sim.n_action))
+        acts[0, 0] = values
+        acts[0, 3] = np.abs(acts[0, 3]) * 1e6
+        d, before, cov, info = stepped(sim, acts)
+        for a in range(sim.n_agents):
+            row = info[0, a]
+            events = [(kk.RULE_NAMES[int(row[ks.IN_WEIGHTS + 6 + 3 * k])], int(row[ks.IN_WEIGHTS + 7 + 3 * k]),
+                       row[ks.IN_WEIGHTS + 8 + 3 * k]) for k in range(int(row[ks.IN_N_EVENTS]))]
+            short = {asset: -removed for rule, asset, removed in events if rule == "participation_cap"}
+            assert all(left > 0 for left in short.values())
+            reported += len(short)
+            if bars[d, BAR_VOLUME].min() > 0:
+                check_limits_after_step(sim, before[a], cov, d, a)
+                assert not short
+                continue
+            # nothing traded on a zero-volume bar: every position that had to shrink is reported, by asset
+            close = sim.bars[0, d, BAR_CLOSE]
+            w = sim.holdings[0, a] * close / sim._value_before[a]
+            lim = limits_of(sim, a)
+            for i in np.flatnonzero(w > lim[kk.RL_MAX_POSITION] + TOL):
+                assert i in short and short[i] >= w[i] - lim[kk.RL_MAX_POSITION] - TOL, (i, w[i], short)
+            if w.sum() > lim[kk.RL_MAX_LEVERAGE] + TOL or sim._drawdown_before[a] >= lim[kk.RL_MAX_DRAWDOWN]:
+                assert short or not np.any(w > TOL)
+    assert reported > 0  # the zero-volume path was exercised
+
+
 def one_asset_bars(cfg, closes, opens=None):
     bars = np.zeros((cfg.bars_per_episode, 6, 1))
     SyntheticMarket(cfg.market).sample(np.random.default_rng(0), bars)
@@ -183,7 +226,8 @@ def one_asset_bars(cfg, closes, opens=None):
 
 class FixedMarket:
     def __init__(self, bars):
-        self.bars, self.n_assets, self.tickers = bars, bars.shape[2], ("X",)
+        self.bars, self.n_assets = bars, bars.shape[2]
+        self.tickers = ("X",) if self.n_assets == 1 else tuple(f"X{i}" for i in range(self.n_assets))
 
     def sample(self, rng, out):
         out[...] = self.bars

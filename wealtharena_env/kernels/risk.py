@@ -24,7 +24,10 @@ fractions of the portfolio value at the decision bar's prices; volatilities are 
    (``breach`` "liquidate" or "terminate"), every risky weight is set to 0.
 
 Cash takes whatever the rules remove. Every intervention is written as an event ``(rule, asset, removed
-weight)``; portfolio-wide rules use asset ``-1``. Scalings use a factor ``(1 - 1e-12)`` below the exact one so
+weight)``; portfolio-wide rules use asset ``-1``. After execution the step kernel adds a
+``participation_cap`` event for every position that ended above its target because the participation limit
+cut its sell (e.g. on a zero-volume bar); its "removed weight" is negative: minus the weight left above the
+target, which the next bars retry. Scalings use a factor ``(1 - 1e-12)`` below the exact one so
 the limit holds after rounding.
 """
 
@@ -46,10 +49,11 @@ RULE_STOP_LOSS = 6
 RULE_TAKE_PROFIT = 7
 RULE_DRAWDOWN_BREAKER = 8
 RULE_BREAKER_COOLDOWN = 9
-N_RULES = 10
+RULE_PARTICIPATION_CAP = 10  # reported after execution (kernels.step), not a rule of this layer
+N_RULES = 11
 RULE_NAMES = (
     "position_cap", "correlation_cap", "volatility_budget", "var_budget", "cvar_budget", "leverage_cap",
-    "stop_loss", "take_profit", "drawdown_breaker", "breaker_cooldown",
+    "stop_loss", "take_profit", "drawdown_breaker", "breaker_cooldown", "participation_cap",
 )
 
 # Limit vector entries (``limits`` argument; packed from RiskLimits by the Simulation).

@@ -166,16 +166,23 @@ SCR_SLIPPAGE = 11  # slippage of each full-size order (execution work space)
 N_SCRATCH = 12
 
 
+#: A position more than this weight above its target after execution is reported (``participation_cap``):
+#: well above the float dust of an order (``execution.DUST``) and of a value computed two ways.
+UNFILLED_TOLERANCE = 1e-9
+
+
 @njit(**STEP_KERNEL_OPTIONS)
 def max_events(n_assets: int) -> int:
-    """Risk events one agent can produce in one step: ``2 N + 6``.
+    """Risk events one agent can produce in one step: ``3 N + 6``.
 
-    Per asset at most two of the three per-asset rules fire: an exit (stop-loss / take-profit) leaves the
-    target at or below the current weight, so no correlation-cap event can follow it (that rule only judges
-    increases), only a position-cap one; without an exit, the position cap and the correlation cap. Then at
-    most five portfolio-wide rules (volatility, VaR, CVaR, leverage, and the breaker or its cooldown), + 1 spare.
+    Per asset at most two of the three per-asset rules of the risk layer fire: an exit (stop-loss /
+    take-profit) leaves the target at or below the current weight, so no correlation-cap event can follow it
+    (that rule only judges increases), only a position-cap one; without an exit, the position cap and the
+    correlation cap. After execution, one ``participation_cap`` event per asset whose sell the participation
+    limit cut. Then at most five portfolio-wide rules (volatility, VaR, CVaR, leverage, and the breaker or its
+    cooldown), + 1 spare.
     """
-    return 2 * n_assets + 6
+    return 3 * n_assets + 6
 
 
 def info_width(n_assets: int) -> int:
@@ -409,6 +416,14 @@ def _trade_agent(
             entry[i] = (held_before * entry[i] + q * fill_prices[i]) / shares[i]
         elif shares[i] <= 0.0:
             entry[i] = 0.0
+    if value_d > 0.0:  # positions left above their target: a sell the participation limit cut (reported)
+        events = info[IN_WEIGHTS + n_assets + 1:]
+        counts = state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES]
+        for i in range(n_assets):
+            above = shares[i] * close[i] / value_d - target[i]
+            if above > UNFILLED_TOLERANCE:
+                n_events = kk.record_event(events, n_events, kk.RULE_PARTICIPATION_CAP, i, -above)
+                counts[kk.RULE_PARTICIPATION_CAP] += 1
     state[AG_CASH] = cash
     state[AG_COST_TOTAL] += cost
     state[AG_NAN_TOTAL] += n_nan
