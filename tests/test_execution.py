@@ -188,10 +188,14 @@ def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares
     """Straightforward NumPy version of rebalance_to_targets (same documented rules)."""
     holdings = holdings.copy()
     value = cash + holdings @ p_dec
-    orders = np.clip(target[:-1] * value / p_dec - holdings, -max_shares, max_shares)
-    if lot > 0:
-        orders = np.trunc(orders / lot) * lot
+    wanted = target[:-1] * value / p_dec - holdings
+    orders = np.clip(wanted, -max_shares, max_shares)
+    if lot > 0:  # buys and capped sells round toward zero; other sells round up (exposure <= target)
+        up = (orders < 0) & (orders > -max_shares)
+        orders = np.where(up, -np.ceil(-orders / lot - 1e-9) * lot, np.trunc(orders / lot) * lot)
     orders[np.abs(orders) * p_dec <= DUST * value] = 0.0
+    close = (target[:-1] <= 0) & (wanted >= -max_shares)  # a target of 0 sells everything
+    orders[close] = -holdings[close]
     orders = np.maximum(orders, -holdings)
     slip = half_spread + scale * np.sqrt(np.abs(orders))
     sells = orders < 0

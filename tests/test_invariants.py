@@ -211,11 +211,11 @@ def test_orders_fill_at_next_bar_open_not_at_seen_close():
     acts = np.zeros((1, sim.n_agents, 2))
     acts[..., 0] = 1.0  # all in the asset
     _, info = sim.step(acts)
-    cash0 = sim.agent_params[0, ks.AP_INITIAL_CASH]
+    cash0 = sim.agent_params[0]["initial_cash"]
     shares = sim.holdings[0, 0, 0]
     # sized on the seen close (cash0 / 100 shares) but the buy was scaled to the cash available at the open
     assert shares == pytest.approx(cash0 / 110.0, rel=1e-9)
-    assert info[0, 0, ks.IN_VALUE] == pytest.approx(shares * 120.0 + sim.agent_state[0, 0, ks.AG_CASH], rel=1e-12)
+    assert info[0, 0, ks.IN_VALUE] == pytest.approx(shares * 120.0 + sim.agent_state[0, 0]["cash"], rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- accounting
@@ -255,18 +255,18 @@ def test_costs_are_nonnegative_and_are_what_value_loses(seed, commission, spread
     for _ in range(cfg.episode_length):
         f = cfg.warmup + int(sim.clock[0, 0]) + 1
         fill = sim.bars[0, f, BAR_OPEN].copy()
-        before = sim.agent_state[0, :, ks.AG_CASH] + sim.holdings[0] @ fill
+        before = sim.agent_state[0]["cash"] + sim.holdings[0] @ fill
         _, info = sim.step(random_actions(rng, sim))
-        after = sim.agent_state[0, :, ks.AG_CASH] + sim.holdings[0] @ fill
+        after = sim.agent_state[0]["cash"] + sim.holdings[0] @ fill
         cost = info[0, :, ks.IN_COST]
         assert np.all(cost >= 0.0)
         np.testing.assert_allclose(before - after, cost, rtol=1e-9, atol=1e-6)
-        assert np.all(sim.agent_state[0, :, ks.AG_CASH] >= 0.0)
+        assert np.all(sim.agent_state[0]["cash"] >= 0.0)
         assert np.all(sim.holdings[0] >= 0.0)
         if lot > 0:
             np.testing.assert_allclose(sim.holdings[0] / lot, np.round(sim.holdings[0] / lot), atol=1e-6)
         paid += cost
-    np.testing.assert_allclose(sim.agent_state[0, :, ks.AG_COST_TOTAL], paid, rtol=1e-12)
+    np.testing.assert_allclose(sim.agent_state[0]["cost_total"], paid, rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- bad actions
@@ -381,6 +381,27 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
         assert not np.isnan(obs_nan).any() and not np.isnan(info_nan).any()
         np.testing.assert_array_equal(obs_nan, obs_zero)
         np.testing.assert_array_equal(info_nan, info_zero)
+
+
+def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
+    """agent_state, params and agent_params are typed records (booleans and enums with their own types): a
+    plain float array in their place, or two arguments swapped, is a typing error, not wrong numbers."""
+    from numba.core.errors import TypingError
+
+    sim = Simulation(small_config(n_assets=2, episode_length=5))
+    sim.reset(seeds=[0])
+    assert sim.agent_state.dtype == ks.AGENT_STATE_DTYPE and sim.agent_state.dtype["terminated"] == np.bool_
+    assert sim.params.dtype["action_mapping"] == np.int64 and sim.params.dtype["risk_enabled"] == np.bool_
+    obs, info = sim.observe()
+    args = [np.zeros(0, dtype=np.bool_), sim.bars, sim.returns, sim.zret, sim.indicators, sim.positions,
+            sim.agent_state, sim.asset_state, sim.clock, sim.actions, sim.params, sim.agent_params, obs, info, sim.scratch]
+    untyped = list(args)
+    untyped[6] = np.zeros((1, sim.n_agents, 30))  # a float array where the agent records belong
+    swapped = list(args)
+    swapped[10], swapped[11] = args[11], args[10]  # params <-> agent_params
+    for bad in (untyped, swapped):
+        with pytest.raises((TypingError, KeyError)):  # numba's record typing raises KeyError for a missing field
+            ks.step_batch(*bad)
 
 
 def test_step_takes_any_reset_mask_layout_and_rejects_a_wrong_shape():

@@ -40,7 +40,7 @@ BAD = st.sampled_from([np.nan, np.inf, -np.inf, 1e300, -1e300, -0.5, 0.0, 0.2, 0
 DIRECT = {"action_mapping": "simplex", "rebalance_rate": 1.0, "rebalance_band": 0.0}
 
 def limits_of(sim, a):
-    return sim.agent_params[a, ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS]
+    return sim.agent_params[a]["limits"]
 
 
 def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
@@ -86,9 +86,9 @@ def stepped(sim, actions):
     before = sim.holdings[0].copy()
     cov = sim.covariance[0].copy()
     close = sim.bars[0, d, BAR_CLOSE]
-    sim._value_before = sim.agent_state[0, :, ks.AG_CASH] + sim.holdings[0] @ close
-    sim._drawdown_before = sim.agent_state[0, :, ks.AG_DRAWDOWN].copy()
-    sim._cooldown_before = sim.agent_state[0, :, ks.AG_COOLDOWN].copy()
+    sim._value_before = sim.agent_state[0]["cash"] + sim.holdings[0] @ close
+    sim._drawdown_before = sim.agent_state[0]["drawdown"].copy()
+    sim._cooldown_before = sim.agent_state[0]["cooldown"].copy()
     obs, info = sim.step(actions)
     return d, before, cov, info
 
@@ -366,8 +366,7 @@ def test_risk_layer_screens_never_change_the_outcome(seed, n, profile, correlati
     skip the historical VaR when its bound is below the limits) give the same target, events, counts, flags
     and sigma_p, bit for bit, as running every rule (statistics that never screen anything out)."""
     rng = np.random.default_rng(seed)
-    lim = Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", profile),))).agent_params[
-        0, ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS].copy()
+    lim = Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", profile),))).agent_params[0]["limits"]
     common = rng.normal(size=n)
     loadings = np.sqrt(correlation) * np.outer(common, common) / max(np.abs(common).max() ** 2, 1e-12)
     vol = rng.uniform(0.005, 0.03, n)
@@ -400,8 +399,8 @@ def test_risk_layer_returns_the_volatility_of_its_final_target():
     leaves, whichever rules scaled it; every scaling rule fires somewhere in the sweep."""
     n = 10
     fired = np.zeros(kk.N_RULES)
-    limits = {p: Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", p),))).agent_params[
-        0, ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS].copy() for p in ("conservative", "balanced", "aggressive")}
+    limits = {p: Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", p),))).agent_params[0]["limits"]
+              for p in ("conservative", "balanced", "aggressive")}
     for seed in range(150):
         rng = np.random.default_rng(seed)
         factors = rng.normal(size=(n, n)) * rng.uniform(0.002, 0.03)

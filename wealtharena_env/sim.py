@@ -38,43 +38,44 @@ PARALLEL_DRAW_MIN = 8
 
 
 def pack_params(config: ArenaConfig) -> np.ndarray:
-    """The scalar configuration as the kernels read it (``P_*`` entries of :mod:`.kernels.step`)."""
-    p = np.zeros(ks.N_PARAMS)
+    """The scalar configuration as the kernels read it: one ``kernels.step.PARAMS_DTYPE`` record, shape (1,)."""
+    p = np.zeros(1, dtype=ks.PARAMS_DTYPE)
     costs = config.costs
-    p[ks.P_COMMISSION] = costs.commission_bps * 1e-4
-    p[ks.P_HALF_SPREAD] = costs.half_spread_bps * 1e-4
-    p[ks.P_IMPACT_COEFFICIENT] = costs.impact_coefficient
-    p[ks.P_FILL_ON_CLOSE] = 1.0 if costs.fill_price == "close" else 0.0
-    p[ks.P_LOT_SIZE] = costs.lot_size
-    p[ks.P_PERMANENT_IMPACT] = config.market.impact
-    p[ks.P_EWMA_DECAY] = 0.5 ** (1.0 / config.volatility_halflife)
-    p[ks.P_DISCRETE_ACTIONS] = 1.0 if config.action_type == "discrete" else 0.0
-    p[ks.P_ACTION_MAPPING] = {"simplex": kx.MAPPING_SIMPLEX, "softmax": kx.MAPPING_SOFTMAX,
-                              "exponential": kx.MAPPING_EXPONENTIAL}[config.action_mapping]
-    p[ks.P_SOFTMAX_TEMPERATURE] = config.softmax_temperature
-    p[ks.P_DISCRETE_STEP] = config.discrete_step
-    p[ks.P_OBS_CLIP] = config.observation_clip
-    p[ks.P_PERIODS_PER_YEAR] = config.market.periods_per_year
-    p[ks.P_EPISODE_LENGTH] = config.episode_length
-    p[ks.P_WARMUP] = config.warmup
-    p[ks.P_WINDOW] = config.window
-    p[ks.P_RISK_ENABLED] = 1.0 if config.risk_enabled else 0.0
-    p[ks.P_LOG_RETURN_REWARD] = 1.0 if config.reward_mode == "log_return" else 0.0
-    p[ks.P_MAX_PARTICIPATION] = costs.max_participation
-    p[ks.P_MAX_IMPACT] = config.market.max_impact
-    p[ks.P_REBALANCE_RATE] = config.rebalance_rate
-    p[ks.P_REBALANCE_BAND] = config.rebalance_band
+    p["commission"] = costs.commission_bps * 1e-4
+    p["half_spread"] = costs.half_spread_bps * 1e-4
+    p["impact_coefficient"] = costs.impact_coefficient
+    p["fill_on_close"] = costs.fill_price == "close"
+    p["lot_size"] = costs.lot_size
+    p["permanent_impact"] = config.market.impact
+    p["ewma_decay"] = 0.5 ** (1.0 / config.volatility_halflife)
+    p["discrete_actions"] = config.action_type == "discrete"
+    p["action_mapping"] = {"simplex": kx.MAPPING_SIMPLEX, "softmax": kx.MAPPING_SOFTMAX,
+                           "exponential": kx.MAPPING_EXPONENTIAL}[config.action_mapping]
+    p["softmax_temperature"] = config.softmax_temperature
+    p["discrete_step"] = config.discrete_step
+    p["obs_clip"] = config.observation_clip
+    p["periods_per_year"] = config.market.periods_per_year
+    p["episode_length"] = config.episode_length
+    p["warmup"] = config.warmup
+    p["window"] = config.window
+    p["risk_enabled"] = config.risk_enabled
+    p["log_return_reward"] = config.reward_mode == "log_return"
+    p["max_participation"] = costs.max_participation
+    p["max_impact"] = config.market.max_impact
+    p["rebalance_rate"] = config.rebalance_rate
+    p["rebalance_band"] = config.rebalance_band
     return p
 
 
 def pack_agent_params(agent: AgentProfile) -> np.ndarray:
-    """One agent's row of ``agent_params``: initial cash, Sharpe rate, risk limits, reward weights."""
-    row = np.zeros(ks.N_AGENT_PARAMS)
-    row[ks.AP_INITIAL_CASH] = agent.initial_cash
+    """One agent's ``kernels.step.AGENT_PARAMS_DTYPE`` record: initial cash, Sharpe rate, risk limits, reward
+    weights (a 0-d structured array)."""
+    row = np.zeros((), dtype=ks.AGENT_PARAMS_DTYPE)
+    row["initial_cash"] = agent.initial_cash
     risk, reward = agent.risk, agent.reward
     assert risk is not None and reward is not None  # filled by AgentProfile.__post_init__
-    row[ks.AP_SHARPE_RATE] = reward.sharpe_rate
-    limits = row[ks.AP_LIMITS:ks.AP_LIMITS + kk.N_LIMITS]
+    row["sharpe_rate"] = reward.sharpe_rate
+    limits = row["limits"]
     limits[kk.RL_MAX_POSITION] = risk.max_position
     limits[kk.RL_MAX_CORRELATION] = risk.max_correlation
     limits[kk.RL_VOLATILITY_BUDGET] = risk.volatility_budget
@@ -94,7 +95,7 @@ def pack_agent_params(agent: AgentProfile) -> np.ndarray:
     limits[kk.RL_CVAR_FACTOR] = NormalDist().pdf(z) / (1.0 - risk.risk_level)
     limits[kk.RL_TAIL_PROBABILITY] = 1.0 - risk.risk_level
     limits[kk.RL_VAR_LOOKBACK] = risk.var_lookback
-    weights = row[ks.AP_REWARD:ks.AP_REWARD + kr.N_TERMS]
+    weights = row["reward"]
     for k, name in enumerate(kr.TERM_NAMES):
         weights[k] = getattr(reward, name)
     return row
@@ -159,7 +160,7 @@ class Simulation:
         self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
         self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
-        self.agent_state = np.zeros((b, a, ks.N_AGENT_STATE))
+        self.agent_state = np.zeros((b, a), dtype=ks.AGENT_STATE_DTYPE)
         self.asset_state = np.zeros((b, n + 1, n))
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
         self.actions = np.zeros((b, a, self.n_action + 1))
@@ -367,39 +368,38 @@ class Simulation:
     def episode_summary(self, agent: int, env_index: int = 0) -> dict[str, Any]:
         """Totals of one agent's episode so far: costs, turnover, sanitised actions, risk events per rule."""
         state = self.agent_state[env_index, agent]
-        counts = state[ks.AG_EVENT_COUNTS: ks.AG_EVENT_COUNTS + kk.N_RULES]
         return {
-            "costs": float(state[ks.AG_COST_TOTAL]),
-            "turnover": float(state[ks.AG_TURNOVER_TOTAL]),
-            "nan_actions": int(state[ks.AG_NAN_TOTAL]),
-            "clipped_actions": int(state[ks.AG_CLIPPED_TOTAL]),
-            "risk_event_counts": {name: int(c) for name, c in zip(kk.RULE_NAMES, counts)},
+            "costs": float(state["cost_total"]),
+            "turnover": float(state["turnover_total"]),
+            "nan_actions": int(state["nan_total"]),
+            "clipped_actions": int(state["clipped_total"]),
+            "risk_event_counts": {name: int(c) for name, c in zip(kk.RULE_NAMES, state["event_counts"])},
         }
 
     @property
     def portfolio_values(self) -> np.ndarray:
         """Each agent's portfolio value at the current bar, (B, A) (a view of ``agent_state``)."""
-        return self.agent_state[:, :, ks.AG_VALUE]
+        return self.agent_state["value"]
 
     @property
     def cash(self) -> np.ndarray:
         """Each agent's cash, (B, A) (a view of ``agent_state``)."""
-        return self.agent_state[:, :, ks.AG_CASH]
+        return self.agent_state["cash"]
 
     @property
     def peak_values(self) -> np.ndarray:
         """Each agent's peak portfolio value so far (the drawdown's reference), (B, A) (a view)."""
-        return self.agent_state[:, :, ks.AG_PEAK]
+        return self.agent_state["peak"]
 
     @property
     def total_costs(self) -> np.ndarray:
         """Each agent's costs paid so far this episode, (B, A) (a view)."""
-        return self.agent_state[:, :, ks.AG_COST_TOTAL]
+        return self.agent_state["cost_total"]
 
     @property
     def initial_cash(self) -> np.ndarray:
         """Each agent's starting cash, (A,)."""
-        return self.agent_params[:, ks.AP_INITIAL_CASH].copy()
+        return self.agent_params["initial_cash"].copy()
 
     def closes(self, env_index: int = 0, start: int | None = None, stop: int | None = None) -> np.ndarray:
         """Close prices of environment ``env_index``'s episode bars ``[start, stop)`` (bar indices: the first

@@ -15,16 +15,16 @@ N assets and T bars per episode:
                    bars reached so far (the observation window is a copy of W rows of it).
 * ``positions``    (B, A, 2, N) float64 — shares held (``POS_SHARES``) and their average entry price
                    (``POS_ENTRY``, the volume-weighted fill price of the buys since the position opened).
-* ``agent_state``  (B, A, AG_*) float64 — cash, value, peak, EWMA return variance, breaker cooldown,
+* ``agent_state``  (B, A) ``AGENT_STATE_DTYPE`` records — cash, value, peak, EWMA return variance, breaker cooldown,
                    differential-Sharpe moments, totals and per-rule risk-event counts.
 * ``asset_state``  (B, N + 1, N) float64 — rows ``[:N]`` the EWMA covariance of the assets' daily log returns
                    (C-contiguous, so its loops vectorize), row ``N`` the cumulative log price impact of the agents'
                    flow.
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
-* ``params``       (P_*,) float64 — the scalar configuration (costs, episode, features).
-* ``agent_params`` (A, AP_*) float64 — per-agent configuration: initial cash, risk limits (``RL_*`` of
-                   :mod:`.risk` from ``AP_LIMITS``), reward weights (``TERM_*`` of :mod:`.reward` from
-                   ``AP_REWARD``), the differential Sharpe rate.
+* ``params``       (1,) ``PARAMS_DTYPE`` — the scalar configuration (costs, episode, features), ``params[0]``.
+* ``agent_params`` (A,) ``AGENT_PARAMS_DTYPE`` records — per-agent configuration: initial cash, risk limits
+                   (``limits``, indexed by ``RL_*`` of :mod:`.risk`), reward weights (``reward``, indexed by
+                   ``TERM_*`` of :mod:`.reward`), the differential Sharpe rate.
 * ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(3 N + 2, W, var_lookback) + 16`` — work space (no
                    allocation per step) in L slots, not per environment: the serial drivers use slot 0 for
                    every environment, the ``prange`` driver one slot per block of environments. It carries
@@ -71,59 +71,63 @@ from wealtharena_env.kernels.market import BAR_CLOSE, BAR_HIGH, BAR_LOGRET, BAR_
 POS_SHARES = 0
 POS_ENTRY = 1
 
-# agent_state columns
-AG_CASH = 0
-AG_VALUE = 1
-AG_PEAK = 2
-AG_RETURN_VARIANCE = 3
-AG_COST_TOTAL = 4
-AG_TERMINATED = 5
-AG_NAN_TOTAL = 6
-AG_CLIPPED_TOTAL = 7
-AG_TURNOVER_TOTAL = 8
-AG_COOLDOWN = 9
-AG_DSR_MEAN = 10
-AG_DSR_SECOND = 11
-AG_DRAWDOWN = 12
-AG_RESTART_PEAK = 13
-AG_EVENT_COUNTS = 14  # N_RULES columns
-N_AGENT_STATE = AG_EVENT_COUNTS + kk.N_RULES
-
 # clock columns
 CLK_STEP = 0
 N_CLOCK = 1
 
-# params entries
-P_COMMISSION = 0
-P_HALF_SPREAD = 1
-P_IMPACT_COEFFICIENT = 2
-P_FILL_ON_CLOSE = 3
-P_LOT_SIZE = 4
-P_PERMANENT_IMPACT = 5
-P_EWMA_DECAY = 6
-P_DISCRETE_ACTIONS = 7
-P_ACTION_MAPPING = 8  # execution.MAPPING_*
-P_SOFTMAX_TEMPERATURE = 9
-P_DISCRETE_STEP = 10
-P_OBS_CLIP = 11
-P_PERIODS_PER_YEAR = 12
-P_EPISODE_LENGTH = 13
-P_WARMUP = 14
-P_WINDOW = 15
-P_RISK_ENABLED = 16
-P_LOG_RETURN_REWARD = 17
-P_MAX_PARTICIPATION = 18
-P_MAX_IMPACT = 19
-P_REBALANCE_RATE = 20
-P_REBALANCE_BAND = 21
-N_PARAMS = 22
+#: One agent's state, ``agent_state[b, a]`` (a record; numba reads its fields by name).
+AGENT_STATE_DTYPE = np.dtype([
+    ("cash", np.float64),
+    ("value", np.float64),  # portfolio value at the last close
+    ("peak", np.float64),  # peak value (the drawdown's reference)
+    ("return_variance", np.float64),  # EWMA variance of the agent's daily log returns
+    ("cost_total", np.float64),
+    ("terminated", np.bool_),
+    ("nan_total", np.int64),
+    ("clipped_total", np.int64),
+    ("turnover_total", np.float64),
+    ("cooldown", np.int64),  # breaker cooldown bars remaining
+    ("dsr_mean", np.float64),  # differential Sharpe ratio moments
+    ("dsr_second", np.float64),
+    ("drawdown", np.float64),
+    ("restart_peak", np.bool_),  # the cooldown ended: the peak restarts at the next value
+    ("event_counts", np.int64, (kk.N_RULES,)),  # risk events per rule this episode
+])
 
-# agent_params columns
-AP_INITIAL_CASH = 0
-AP_SHARPE_RATE = 1
-AP_LIMITS = 2  # kk.N_LIMITS columns
-AP_REWARD = AP_LIMITS + kk.N_LIMITS  # kr.N_TERMS columns
-N_AGENT_PARAMS = AP_REWARD + kr.N_TERMS
+#: The scalar configuration (one record, ``params[0]``).
+PARAMS_DTYPE = np.dtype([
+    ("commission", np.float64),
+    ("half_spread", np.float64),
+    ("impact_coefficient", np.float64),
+    ("fill_on_close", np.bool_),
+    ("lot_size", np.float64),
+    ("permanent_impact", np.float64),
+    ("ewma_decay", np.float64),
+    ("discrete_actions", np.bool_),
+    ("action_mapping", np.int64),  # execution.MAPPING_*
+    ("softmax_temperature", np.float64),
+    ("discrete_step", np.float64),
+    ("obs_clip", np.float64),
+    ("periods_per_year", np.float64),
+    ("episode_length", np.int64),
+    ("warmup", np.int64),
+    ("window", np.int64),
+    ("risk_enabled", np.bool_),
+    ("log_return_reward", np.bool_),
+    ("max_participation", np.float64),
+    ("max_impact", np.float64),
+    ("rebalance_rate", np.float64),
+    ("rebalance_band", np.float64),
+])
+
+#: One agent's configuration: initial cash, the differential Sharpe rate, risk limits (``RL_*`` of
+#: :mod:`.risk`), reward weights (``TERM_*`` of :mod:`.reward`).
+AGENT_PARAMS_DTYPE = np.dtype([
+    ("initial_cash", np.float64),
+    ("sharpe_rate", np.float64),
+    ("limits", np.float64, (kk.N_LIMITS,)),
+    ("reward", np.float64, (kr.N_TERMS,)),
+])
 
 # info_out columns. The first N_INFO_HEAD are the "head" the adapters read every step, in this order: the
 # reward, the episode flags, then the lean info (wealtharena_env.outputs decodes them; keep the order).
@@ -191,6 +195,27 @@ def info_width(n_assets: int) -> int:
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
+def _clear_agent_state(state) -> None:
+    """Every field of one agent's state record to 0 / False."""
+    state.cash = 0.0
+    state.value = 0.0
+    state.peak = 0.0
+    state.return_variance = 0.0
+    state.cost_total = 0.0
+    state.terminated = False
+    state.nan_total = 0
+    state.clipped_total = 0
+    state.turnover_total = 0.0
+    state.cooldown = 0
+    state.dsr_mean = 0.0
+    state.dsr_second = 0.0
+    state.drawdown = 0.0
+    state.restart_peak = False
+    for k in range(state.event_counts.shape[0]):
+        state.event_counts[k] = 0
+
+
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _clear_events(info: np.ndarray, n_assets: int, n_events: float) -> None:
     """Zero the event slots of one agent's info row after its ``n_events`` recorded events (the output
     arrays are not pre-zeroed: every column is written on every step)."""
@@ -219,21 +244,21 @@ def _observe_env(
     """Write observations and the valuation part of ``info`` of environment ``b`` at its current bar."""
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
-    window = int(params[P_WINDOW])
-    bound = params[P_OBS_CLIP]
-    periods = params[P_PERIODS_PER_YEAR]
+    window = int(params[0].window)
+    bound = params[0].obs_clip
+    periods = params[0].periods_per_year
     t = clock[b, CLK_STEP]
-    bar = int(params[P_WARMUP]) + t
+    bar = int(params[0].warmup) + t
     cov = asset_state[b, :n_assets]
     shared = obs_out[b, 0]
     work = scratch[SCR_WORK]
-    write_market_features(zret[b], history[b], indicators[b], bar, window, int(params[P_WARMUP]), cov, periods,
+    write_market_features(zret[b], history[b], indicators[b], bar, window, int(params[0].warmup), cov, periods,
                           bound, work, shared)
     n_shared = shared_size(n_assets, window, indicators.shape[2])
-    progress = t / params[P_EPISODE_LENGTH]
+    progress = t / params[0].episode_length
     weights = scratch[SCR_WEIGHTS, :n_assets + 1]
     close = bars[b, bar, BAR_CLOSE]
-    truncated = 1.0 if t >= int(params[P_EPISODE_LENGTH]) else 0.0
+    truncated = 1.0 if t >= int(params[0].episode_length) else 0.0
     sqrt_periods = np.sqrt(periods)
     for a in range(n_agents):
         row = obs_out[b, a]
@@ -241,16 +266,16 @@ def _observe_env(
             for k in range(n_shared):
                 row[k] = shared[k]
         state = agent_state[b, a]
-        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
-        value = portfolio_weights(positions[b, a, POS_SHARES], state[AG_CASH], close, weights)
-        peak = state[AG_PEAK]
+        limits = agent_params[a].limits
+        value = portfolio_weights(positions[b, a, POS_SHARES], state.cash, close, weights)
+        peak = state.peak
         drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
-        state[AG_DRAWDOWN] = drawdown
+        state.drawdown = drawdown
         sigma = np.sqrt(kk.portfolio_variance(weights, cov, work))
         var = limits[kk.RL_VAR_Z] * sigma
         cvar = limits[kk.RL_CVAR_FACTOR] * sigma
-        volatility = np.sqrt(state[AG_RETURN_VARIANCE]) * sqrt_periods
-        cooldown = state[AG_COOLDOWN]
+        volatility = np.sqrt(state.return_variance) * sqrt_periods
+        cooldown = state.cooldown
         write_agent_features(
             weights, drawdown, volatility, progress,
             var, cvar, sigma * sqrt_periods / limits[kk.RL_VOLATILITY_BUDGET],
@@ -258,9 +283,9 @@ def _observe_env(
             bound, n_shared, row)
         info = info_out[b, a]
         info[IN_VALUE] = value
-        info[IN_CASH] = state[AG_CASH]
+        info[IN_CASH] = state.cash
         info[IN_DRAWDOWN] = drawdown
-        info[IN_TERMINATED] = state[AG_TERMINATED]
+        info[IN_TERMINATED] = state.terminated
         info[IN_TRUNCATED] = truncated
         info[IN_VOLATILITY] = sigma * sqrt_periods
         info[IN_VAR] = var
@@ -286,10 +311,10 @@ def reset_env(
     """
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
-    window = int(params[P_WINDOW])
-    warmup = int(params[P_WARMUP])
-    decay = params[P_EWMA_DECAY]
-    bound = params[P_OBS_CLIP]
+    window = int(params[0].window)
+    warmup = int(params[0].warmup)
+    decay = params[0].ewma_decay
+    bound = params[0].obs_clip
     clock[b, CLK_STEP] = 0
     cov = asset_state[b, :n_assets]
     for i in range(n_assets):
@@ -317,12 +342,12 @@ def reset_env(
         mean_variance += cov[i, i] / n_assets
     for a in range(n_agents):
         positions[b, a] = 0.0
-        agent_state[b, a, :] = 0.0
-        cash = agent_params[a, AP_INITIAL_CASH]
-        agent_state[b, a, AG_CASH] = cash
-        agent_state[b, a, AG_VALUE] = cash
-        agent_state[b, a, AG_PEAK] = cash
-        agent_state[b, a, AG_DSR_SECOND] = mean_variance
+        _clear_agent_state(agent_state[b, a])
+        cash = agent_params[a].initial_cash
+        agent_state[b, a].cash = cash
+        agent_state[b, a].value = cash
+        agent_state[b, a].peak = cash
+        agent_state[b, a].dsr_second = mean_variance
         _blank_agent_info(info_out[b, a], n_assets)
     _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
@@ -337,7 +362,7 @@ def _risk_statistics(b: int, d: int, n_agents: int, history: np.ndarray, cov: np
     correlations = False
     lookback = 0
     for a in range(n_agents):
-        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
+        limits = agent_params[a].limits
         if limits[kk.RL_MAX_CORRELATION] < 1.0:
             correlations = True
         if np.isfinite(limits[kk.RL_VAR_LIMIT]) or np.isfinite(limits[kk.RL_CVAR_LIMIT]):
@@ -363,50 +388,50 @@ def _trade_agent(
     target = scratch[SCR_TARGET, :n_assets + 1]
     executed = scratch[SCR_EXECUTED, :n_assets]
     close = bars[b, d, BAR_CLOSE]
-    cash = state[AG_CASH]
+    cash = state.cash
     value_d = portfolio_weights(shares, cash, close, weights)
     n_nan = 0
     n_clipped = 0
     mapped = False
     requested_variance = 0.0  # of the target the action asks for (the target-risk term; only if weighted)
     if actions[b, a, n_action] != 0.0:
-        if params[P_DISCRETE_ACTIONS] > 0.0:
+        if params[0].discrete_actions:
             n_nan, n_clipped = discrete_action_to_weights(actions[b, a, :n_action], weights,
-                                                          params[P_DISCRETE_STEP], target)
+                                                          params[0].discrete_step, target)
             mapped = True
         else:
-            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], int(params[P_ACTION_MAPPING]),
-                                                            params[P_SOFTMAX_TEMPERATURE], target)
+            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], int(params[0].action_mapping),
+                                                            params[0].softmax_temperature, target)
             mapped = n_nan == 0
-            if mapped and agent_params[a, AP_REWARD + kr.TERM_TARGET_RISK] != 0.0:
+            if mapped and agent_params[a].reward[kr.TERM_TARGET_RISK] != 0.0:
                 requested_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
-            if mapped and (params[P_REBALANCE_RATE] < 1.0 or params[P_REBALANCE_BAND] > 0.0):
-                rebalance_toward(target, weights, params[P_REBALANCE_RATE], params[P_REBALANCE_BAND])
+            if mapped and (params[0].rebalance_rate < 1.0 or params[0].rebalance_band > 0.0):
+                rebalance_toward(target, weights, params[0].rebalance_rate, params[0].rebalance_band)
     if not mapped:  # no action, or a NaN continuous action: hold (the risk layer still applies)
         for j in range(n_assets + 1):
             target[j] = weights[j]
-    if (not mapped or params[P_DISCRETE_ACTIONS] > 0.0) and agent_params[a, AP_REWARD + kr.TERM_TARGET_RISK] != 0.0:
+    if (not mapped or params[0].discrete_actions) and agent_params[a].reward[kr.TERM_TARGET_RISK] != 0.0:
         requested_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
     n_events = 0
-    if params[P_RISK_ENABLED] > 0.0:
-        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
+    if params[0].risk_enabled:
+        limits = agent_params[a].limits
         n_events, flags, cooldown, sigma_target = kk.apply_risk_layer(
             target, weights, shares, close, entry, cov, scratch[SCR_SIGMA:SCR_MAX_LOSS + 1, :n_assets],
-            history[b, :n_assets], d, limits, params[P_PERIODS_PER_YEAR],
-            state[AG_DRAWDOWN], state[AG_COOLDOWN], info[IN_WEIGHTS + n_assets + 1:],
-            state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES], scratch[SCR_WORK])
-        if state[AG_COOLDOWN] > 0.0 and cooldown == 0.0:
-            state[AG_RESTART_PEAK] = 1.0  # the cooldown ends with this step: the peak restarts at its value
-        state[AG_COOLDOWN] = cooldown
+            history[b, :n_assets], d, limits, params[0].periods_per_year,
+            state.drawdown, state.cooldown, info[IN_WEIGHTS + n_assets + 1:],
+            state.event_counts, scratch[SCR_WORK])
+        if state.cooldown > 0 and cooldown == 0.0:
+            state.restart_peak = True  # the cooldown ends with this step: the peak restarts at its value
+        state.cooldown = cooldown
         if flags & kk.OUT_TERMINATE:
-            state[AG_TERMINATED] = 1.0
+            state.terminated = True
         target_variance = sigma_target * sigma_target
     else:
         target_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
     cash, cost, traded, fill_fraction = rebalance_to_targets(
         target, shares, cash, close, fill_prices, scratch[SCR_IMPACT_SCALE, :n_assets],
-        scratch[SCR_MAX_SHARES, :n_assets], params[P_COMMISSION],
-        params[P_HALF_SPREAD], params[P_LOT_SIZE], executed, scratch[SCR_SLIPPAGE, :n_assets])
+        scratch[SCR_MAX_SHARES, :n_assets], params[0].commission,
+        params[0].half_spread, params[0].lot_size, executed, scratch[SCR_SLIPPAGE, :n_assets])
     flow = scratch[SCR_FLOW]
     for i in range(n_assets):
         q = executed[i]
@@ -418,18 +443,18 @@ def _trade_agent(
             entry[i] = 0.0
     if value_d > 0.0:  # positions left above their target: a sell the participation limit cut (reported)
         events = info[IN_WEIGHTS + n_assets + 1:]
-        counts = state[AG_EVENT_COUNTS:AG_EVENT_COUNTS + kk.N_RULES]
+        counts = state.event_counts
         for i in range(n_assets):
             above = shares[i] * close[i] / value_d - target[i]
             if above > UNFILLED_TOLERANCE:
                 n_events = kk.record_event(events, n_events, kk.RULE_PARTICIPATION_CAP, i, -above)
                 counts[kk.RULE_PARTICIPATION_CAP] += 1
-    state[AG_CASH] = cash
-    state[AG_COST_TOTAL] += cost
-    state[AG_NAN_TOTAL] += n_nan
-    state[AG_CLIPPED_TOTAL] += n_clipped
+    state.cash = cash
+    state.cost_total += cost
+    state.nan_total += n_nan
+    state.clipped_total += n_clipped
     turnover = traded / value_d if value_d > 0.0 else 0.0
-    state[AG_TURNOVER_TOTAL] += turnover
+    state.turnover_total += turnover
     info[IN_COST] = cost
     info[IN_TURNOVER] = turnover
     info[IN_NAN_ACTIONS] = n_nan
@@ -477,14 +502,14 @@ def step_env(
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
     t = clock[b, CLK_STEP]
-    if t >= int(params[P_EPISODE_LENGTH]):
+    if t >= int(params[0].episode_length):
         return False
-    d = int(params[P_WARMUP]) + t
+    d = int(params[0].warmup) + t
     f = d + 1
     bar_d = bars[b, d]
     bar_f = bars[b, f]
     cov = asset_state[b, :n_assets]
-    impact = params[P_PERMANENT_IMPACT]
+    impact = params[0].permanent_impact
     if impact > 0.0:
         for i in range(n_assets):
             m = np.exp(asset_state[b, n_assets, i])
@@ -492,15 +517,15 @@ def step_env(
             bar_f[BAR_HIGH, i] *= m
             bar_f[BAR_LOW, i] *= m
             bar_f[BAR_CLOSE, i] *= m
-    fill_prices = bar_f[BAR_CLOSE] if params[P_FILL_ON_CLOSE] > 0.0 else bar_f[BAR_OPEN]
+    fill_prices = bar_f[BAR_CLOSE] if params[0].fill_on_close else bar_f[BAR_OPEN]
     impact_scale = scratch[SCR_IMPACT_SCALE, :n_assets]
     flow = scratch[SCR_FLOW]
     sigma = scratch[SCR_SIGMA]
     trailing = scratch[SCR_TRAILING]
-    window = int(params[P_WINDOW])
+    window = int(params[0].window)
     mean_sigma = 0.0
     max_shares = scratch[SCR_MAX_SHARES]
-    participation = params[P_MAX_PARTICIPATION]
+    participation = params[0].max_participation
     for i in range(n_assets):
         max_shares[i] = participation * bar_d[BAR_VOLUME, i]
         flow[i] = 0.0
@@ -514,19 +539,19 @@ def step_env(
     for i in range(n_assets):
         trailing[i] /= window
     mean_sigma /= n_assets
-    impact_scales(params[P_IMPACT_COEFFICIENT], sigma[:n_assets], bar_d[BAR_VOLUME], impact_scale)
-    if params[P_RISK_ENABLED] > 0.0:
+    impact_scales(params[0].impact_coefficient, sigma[:n_assets], bar_d[BAR_VOLUME], impact_scale)
+    if params[0].risk_enabled:
         _risk_statistics(b, d, n_agents, history, cov, agent_params, scratch)
     for a in range(n_agents):
         info = info_out[b, a]
-        if agent_state[b, a, AG_TERMINATED] != 0.0:
+        if agent_state[b, a].terminated:
             _blank_agent_info(info, n_assets)
             continue
         _trade_agent(b, a, d, bars, history, positions, agent_state, cov, actions, params, agent_params,
                      fill_prices, mean_sigma, info, scratch)
         _clear_events(info, n_assets, min(info[IN_N_EVENTS], max_events(n_assets)))
     if impact > 0.0:
-        max_impact = params[P_MAX_IMPACT]
+        max_impact = params[0].max_impact
         for i in range(n_assets):
             before = asset_state[b, n_assets, i]
             after = min(max(before + impact * flow[i] / max(bar_f[BAR_VOLUME, i], 1.0), -max_impact), max_impact)
@@ -539,8 +564,8 @@ def step_env(
             bar_f[BAR_HIGH, i] = max(bar_f[BAR_HIGH, i], bar_f[BAR_CLOSE, i])
             bar_f[BAR_LOW, i] = min(bar_f[BAR_LOW, i], bar_f[BAR_CLOSE, i])
             bar_f[BAR_LOGRET, i] = np.log(bar_f[BAR_CLOSE, i] / bar_d[BAR_CLOSE, i])
-    decay = params[P_EWMA_DECAY]
-    bound = params[P_OBS_CLIP]
+    decay = params[0].ewma_decay
+    bound = params[0].obs_clip
     returns_f = bar_f[BAR_LOGRET]
     for i in range(n_assets):
         zret[b, f, i] = standardized_return(returns_f[i], cov[i, i], bound)
@@ -554,28 +579,28 @@ def step_env(
         benchmark_growth += close_f[i] / close_d[i]
     benchmark_return = np.log(benchmark_growth / n_assets)
     weights = scratch[SCR_WEIGHTS, :n_assets + 1]
-    log_mode = params[P_LOG_RETURN_REWARD] > 0.0
+    log_mode = params[0].log_return_reward
     for a in range(n_agents):
         state = agent_state[b, a]
         info = info_out[b, a]
-        value_prev = state[AG_VALUE]
-        value = portfolio_weights(positions[b, a, POS_SHARES], state[AG_CASH], close_f, weights)
+        value_prev = state.value
+        value = portfolio_weights(positions[b, a, POS_SHARES], state.cash, close_f, weights)
         log_return = np.log(value / value_prev) if value > 0.0 and value_prev > 0.0 else 0.0
         info[IN_STEP_RETURN] = value / value_prev - 1.0 if value_prev > 0.0 else 0.0
-        state[AG_VALUE] = value
-        state[AG_PEAK] = max(state[AG_PEAK], value)
-        limits = agent_params[a, AP_LIMITS:AP_LIMITS + kk.N_LIMITS]
-        if state[AG_RESTART_PEAK] != 0.0:
-            state[AG_PEAK] = value
-            state[AG_RESTART_PEAK] = 0.0
-        drawdown = 1.0 - value / state[AG_PEAK]
-        state[AG_DRAWDOWN] = drawdown
-        state[AG_RETURN_VARIANCE] = ewma_variance_update(state[AG_RETURN_VARIANCE], log_return, decay)
+        state.value = value
+        state.peak = max(state.peak, value)
+        limits = agent_params[a].limits
+        if state.restart_peak:
+            state.peak = value
+            state.restart_peak = False
+        drawdown = 1.0 - value / state.peak
+        state.drawdown = drawdown
+        state.return_variance = ewma_variance_update(state.return_variance, log_return, decay)
         terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]  # agents done before this step: zeroed above
         terms[kr.TERM_PROFIT] = log_return
-        dsr, state[AG_DSR_MEAN], state[AG_DSR_SECOND] = kr.differential_sharpe(
-            log_return, state[AG_DSR_MEAN], state[AG_DSR_SECOND], agent_params[a, AP_SHARPE_RATE])
-        terms[kr.TERM_SHARPE] = agent_params[a, AP_SHARPE_RATE] * dsr
+        dsr, state.dsr_mean, state.dsr_second = kr.differential_sharpe(
+            log_return, state.dsr_mean, state.dsr_second, agent_params[a].sharpe_rate)
+        terms[kr.TERM_SHARPE] = agent_params[a].sharpe_rate * dsr
         terms[kr.TERM_BREACH] = 0.0
         terms[kr.TERM_BENCHMARK] = -benchmark_return
         if limits[kk.RL_BREACH] == kk.BREACH_PENALIZE:
@@ -584,7 +609,7 @@ def step_env(
         if log_mode:
             info[IN_REWARD] = log_return
         else:
-            info[IN_REWARD] = kr.weighted_reward(terms, agent_params[a, AP_REWARD:AP_REWARD + kr.N_TERMS])
+            info[IN_REWARD] = kr.weighted_reward(terms, agent_params[a].reward)
     clock[b, CLK_STEP] = t + 1
     _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                  info_out, scratch)
