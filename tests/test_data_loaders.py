@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest_data import shared_frame, yahoo_frame
 
-from wealtharena_env.data import MarketData, from_csv, from_dataframe, from_parquet, load_market_data
+from wealtharena_env.data import DataQualityWarning, MarketData, from_csv, from_dataframe, from_parquet, load_market_data
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 
 TICKERS = ["AAPL", "MSFT", "KO"]
@@ -156,7 +156,9 @@ def test_load_market_data_rejects_bad_arguments(tmp_path, reference):
 
 
 def test_layout_errors_name_the_problem(dow_long):
-    with pytest.raises(WealthArenaDataError, match="missing column.*volume"):
+    with pytest.raises(WealthArenaDataError, match="missing column.*close"):
+        from_dataframe(dow_long.drop(columns="close"))
+    with pytest.warns(DataQualityWarning, match="closes-only data: filled volume"):  # unknown volume: filled
         from_dataframe(dow_long.drop(columns="volume"))
     bad = dow_long.astype({"close": object})
     bad.loc[5, "close"] = "n/a"

@@ -15,6 +15,17 @@ Accepted layouts:
   ``(ticker, field)`` (yfinance ``group_by="ticker"``). Dates are the index.
 * **single ticker** — plain OHLCV columns without a ticker column (yfinance with
   ``multi_level_index=False``, or one CSV per ticker); the ticker name comes from ``ticker=``.
+* **closes** — a plain table of closing prices, dates × tickers: the dates in the index or in a date column,
+  every other column a ticker's numeric closes (``yf.download(...)["Close"]``, most CSV exports, most
+  papers' datasets).
+
+**Closes only.** Any layout may carry only ``close`` (or only ``adj_close``) per ticker, with or without a
+volume: the missing fields are filled, once, with a :class:`~wealtharena_env.data.DataQualityWarning` that
+says so — ``open = high = low = close`` (no intrabar range: fills happen at the close's price, and the
+range-based indicators — NATR, stochastic %K, Williams %R, CCI, ADX — are degenerate), and an unknown
+volume becomes ``UNKNOWN_VOLUME`` shares a bar: the participation cap and the square-root market impact
+then never bind (half-spread and commission still apply) and the volume-based indicators (MFI, CMF) carry
+no information.
 """
 
 from __future__ import annotations
@@ -45,6 +56,9 @@ _FIELD_ALIASES: dict[str, str] = {
     "v": "volume",
 }
 _DATE_ALIASES = {"date", "datetime", "timestamp", "time", "day", "datadate"}
+#: The volume of a bar whose volume the data does not give: large enough that no participation cap or impact
+#: binds, finite so that every check and indicator stays finite.
+UNKNOWN_VOLUME = 1e15
 _TICKER_ALIASES = {"ticker", "symbol", "tic", "asset", "name", "code", "instrument"}
 
 
@@ -79,22 +93,48 @@ def detect_layout(df: pd.DataFrame) -> str:
         return "long"
     if any(field_name(c) for c in df.columns):
         return "single"
+    if _looks_like_closes(df):
+        return "closes"
     raise WealthArenaDataError(
         f"cannot recognise the DataFrame layout: columns {fmt_list(map(str, df.columns), 12)}. Expected "
         "long (date, ticker, open, high, low, close[, adj_close], volume), wide (column MultiIndex of "
-        "(field, ticker) or (ticker, field), as yfinance returns) or one ticker's OHLCV columns."
+        "(field, ticker) or (ticker, field), as yfinance returns), one ticker's OHLCV columns, or a table of "
+        "closes (dates in the index or a 'date' column, one numeric column per ticker)."
     )
+
+
+def _looks_like_closes(df: pd.DataFrame) -> bool:
+    """Dates (index or one date column) and only numeric columns otherwise: a dates x tickers table of closes."""
+    values = [c for c in df.columns if not _is_date_name(c)]
+    dated = len(values) < len(df.columns) or isinstance(df.index, pd.DatetimeIndex) or (
+        len(df.index) > 0 and df.index.dtype == object)
+    return bool(values) and dated and all(pd.api.types.is_numeric_dtype(df[c]) for c in values)
 
 
 def to_long(df: pd.DataFrame, *, ticker: str | None = None) -> pd.DataFrame:
     """Convert any accepted layout to the canonical long frame (see the module docstring)."""
     layout = detect_layout(df)
+    filled: dict[str, list[str]] = {}  # field -> tickers whose field was filled (closes-only data)
     if layout == "wide":
-        out = _wide_to_long(df)
+        out = _wide_to_long(df, filled)
     elif layout == "long":
-        out = _long_to_long(df)
+        out = _long_to_long(df, filled)
+    elif layout == "closes":
+        out = _closes_to_long(df, filled)
     else:
-        out = _single_to_long(df, ticker)
+        out = _single_to_long(df, ticker, filled)
+    if filled:
+        from wealtharena_env.data.validate import DataQualityWarning, warn
+
+        groups: dict[tuple[str, ...], list[str]] = {}  # tickers -> the fields filled for them
+        for field, ts in filled.items():
+            groups.setdefault(tuple(sorted(set(ts))), []).append(field)
+        what = "; ".join(f"{', '.join(fields)} of {fmt_list(ts, 6)}" for ts, fields in groups.items())
+        warn(DataQualityWarning,
+             f"closes-only data: filled {what} — "
+             f"open = high = low = close, unknown volume = {UNKNOWN_VOLUME:.0e} shares a bar, so the "
+             "participation cap and market impact never bind and the range- and volume-based indicators are "
+             "degenerate (docs/data.md)")
     return out
 
 
@@ -124,7 +164,7 @@ def _field_level(columns: pd.MultiIndex) -> int:
     return int(np.argmax(scores))
 
 
-def _wide_to_long(df: pd.DataFrame) -> pd.DataFrame:
+def _wide_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFrame:
     flvl = _field_level(df.columns)
     tlvl = 1 - flvl
     dates = _index_dates(df)
@@ -133,7 +173,7 @@ def _wide_to_long(df: pd.DataFrame) -> pd.DataFrame:
     for t in tickers:
         sub = df.loc[:, df.columns.get_level_values(tlvl).astype(str) == t]
         sub.columns = sub.columns.get_level_values(flvl)
-        part = _rename_fields(sub, where=f"ticker {t!r}")
+        part = _rename_fields(sub, where=f"ticker {t!r}", filled=filled, ticker=t)
         part.insert(0, "ticker", t)
         part.insert(0, "date", dates)
         # a multi-ticker download has one row per date of the *union* calendar; rows where this
@@ -146,7 +186,7 @@ def _wide_to_long(df: pd.DataFrame) -> pd.DataFrame:
     return _finish(pd.concat(parts, ignore_index=True))
 
 
-def _long_to_long(df: pd.DataFrame) -> pd.DataFrame:
+def _long_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFrame:
     frame = df
     idx_names = [n for n in frame.index.names if n is not None]
     if idx_names and any(_is_date_name(n) or _is_ticker_name(n) for n in idx_names):
@@ -176,13 +216,14 @@ def _long_to_long(df: pd.DataFrame) -> pd.DataFrame:
             f"ticker column {tick_cols[0]!r} is empty at row {i}; every row needs a ticker"
         )
     body = frame.drop(columns=date_cols + tick_cols)
-    out = _rename_fields(body, where="long frame", ignore_unknown=True)
-    out.insert(0, "ticker", tick.astype(str).str.strip().to_numpy())
+    names = tick.astype(str).str.strip().to_numpy()
+    out = _rename_fields(body, where="long frame", ignore_unknown=True, filled=filled, ticker=sorted(set(names)))
+    out.insert(0, "ticker", names)
     out.insert(0, "date", dates)
     return _finish(out.reset_index(drop=True))
 
 
-def _single_to_long(df: pd.DataFrame, ticker: str | None) -> pd.DataFrame:
+def _single_to_long(df: pd.DataFrame, ticker: str | None, filled: dict[str, list[str]]) -> pd.DataFrame:
     if ticker is None:
         ticker = df.attrs.get("ticker") if isinstance(df.attrs.get("ticker"), str) else None
     if ticker is None:
@@ -197,12 +238,36 @@ def _single_to_long(df: pd.DataFrame, ticker: str | None) -> pd.DataFrame:
         frame = frame.drop(columns=date_cols)
     else:
         dates = _index_dates(frame)
-    out = _rename_fields(frame, where=f"ticker {ticker!r}", ignore_unknown=True)
+    out = _rename_fields(frame, where=f"ticker {ticker!r}", ignore_unknown=True, filled=filled, ticker=str(ticker))
     out.insert(0, "ticker", str(ticker))
     out.insert(0, "date", dates)
     fields = [c for c in ALL_FIELDS if c in out.columns]
     out = out.loc[~out[fields].isna().all(axis=1).to_numpy()]
     return _finish(out.reset_index(drop=True))
+
+
+def _closes_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFrame:
+    """A dates x tickers table of closes (dates in the index or a date column) to the long frame."""
+    date_cols = [c for c in df.columns if _is_date_name(c)]
+    if len(date_cols) > 1:
+        raise WealthArenaDataError(f"table of closes has several date columns {date_cols}; keep one")
+    if date_cols:
+        dates = to_datetime_index(df[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}")
+        frame = df.drop(columns=date_cols)
+    else:
+        dates = _index_dates(df)
+        frame = df
+    parts = []
+    for column in frame.columns:
+        t = str(column).strip()
+        part = pd.DataFrame({"close": frame[column].to_numpy(dtype=np.float64, na_value=np.nan)})
+        part = _rename_fields(part, where=f"ticker {t!r}", filled=filled, ticker=t)
+        part.insert(0, "ticker", t)
+        part.insert(0, "date", dates)
+        parts.append(part.loc[~np.isnan(part["close"].to_numpy())])  # the union calendar's padding
+    if not parts:
+        return _empty_long()
+    return _finish(pd.concat(parts, ignore_index=True))
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -220,7 +285,8 @@ def _index_dates(df: pd.DataFrame) -> pd.DatetimeIndex:
     return to_datetime_index(idx, what="the index")
 
 
-def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = False) -> pd.DataFrame:
+def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = False,
+                   filled: dict[str, list[str]] | None = None, ticker: Any = None) -> pd.DataFrame:
     mapping: dict[Any, str] = {}
     for c in frame.columns:
         f = field_name(c)
@@ -231,11 +297,36 @@ def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = Fa
             raise WealthArenaDataError(f"{where}: columns {other!r} and {c!r} both mean {f!r}; keep one")
         mapping[c] = f
     missing = [f for f in REQUIRED_FIELDS if f not in mapping.values()]
+    has_close = "close" in mapping.values() or "adj_close" in mapping.values()
+    closes_only = has_close and {"open", "high", "low"} <= set(missing)  # no intrabar prices at all
+    if filled is not None and (closes_only or missing == ["volume"]):  # fill the rest (to_long warns once)
+        return _fill_closes_only(frame, mapping, missing, filled, ticker, where)
     if missing:
         raise WealthArenaDataError(
             f"{where}: missing column(s) {', '.join(missing)}; found {fmt_list(map(str, frame.columns), 12)}. "
             "Expected open, high, low, close, volume (and optionally adj_close / 'Adj Close')."
         )
+    out = _numeric_fields(frame, mapping, where)
+    return out[[f for f in ALL_FIELDS if f in out.columns]]
+
+
+def _fill_closes_only(frame: pd.DataFrame, mapping: dict[Any, str], missing: list[str],
+                      filled: dict[str, list[str]], ticker: Any, where: str) -> pd.DataFrame:
+    """Bars from closes: ``open = high = low = close`` where missing (``close := adj_close`` if only that is
+    given), volume ``UNKNOWN_VOLUME`` where missing; records what was filled in ``filled``."""
+    out = _numeric_fields(frame, mapping, where)
+    if "close" not in out.columns:
+        out["close"] = out["adj_close"]
+    tickers = list(ticker) if isinstance(ticker, (list, tuple)) else [str(ticker)]
+    for f in missing:
+        out[f] = UNKNOWN_VOLUME if f == "volume" else out["close"]
+        if f != "close":
+            filled.setdefault(f, []).extend(tickers)
+    return out[[f for f in ALL_FIELDS if f in out.columns]]
+
+
+def _numeric_fields(frame: pd.DataFrame, mapping: dict[Any, str], where: str) -> pd.DataFrame:
+    """The mapped columns as float64 under their canonical names (a clear error on non-numeric values)."""
     out = pd.DataFrame(index=range(len(frame)))
     for c, f in mapping.items():
         col = frame[c]
@@ -248,7 +339,7 @@ def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = Fa
                 f"(index {frame.index[i]!r}); clean the file or pass numbers"
             )
         out[f] = values
-    return out[[f for f in ALL_FIELDS if f in out.columns]]
+    return out
 
 
 def _finish(out: pd.DataFrame) -> pd.DataFrame:
