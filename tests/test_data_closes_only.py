@@ -124,3 +124,25 @@ def test_real_closes_from_shared_data_load_as_a_closes_table():
     for _ in range(50):
         obs, reward, *_ = env.step(env.action_space.sample())
         assert np.isfinite(obs).all() and np.isfinite(reward)
+
+
+def test_envs_take_the_loaders_options_and_n_assets_selects_tickers():
+    """data= with the loader's options given directly (start=, on_bad_rows=, ...), and n_assets=k keeping the
+    first k tickers (an error when the data has fewer); a misspelt option lists the data arguments too."""
+    from wealtharena_env.errors import ConfigError
+
+    closes = closes_frame(n=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        env = arena_v0.parallel_env(data=closes, start="2019-03-01", on_bad_rows="repair", n_assets=2,
+                                    episode_length=50)
+        assert env.sim.tickers == ("AAA", "BBB") and env.sim.n_assets == 2
+        assert env.sim.source.data.dates[0] >= np.datetime64("2019-03-01")
+        single = PortfolioEnv(data=closes, tickers=["CCC", "AAA"], episode_length=50)
+        assert single.sim.tickers == ("CCC", "AAA")
+        with pytest.raises(ConfigError, match="n_assets=7 with data of 3 tickers"):
+            arena_v0.parallel_env(data=closes, n_assets=7)
+        with pytest.raises(ConfigError, match="both directly and in data_options"):
+            arena_v0.parallel_env(data=closes, start="2019-03-01", data_options={"start": "2019-02-01"})
+    with pytest.raises(ConfigError, match="data_options.*on_bad_rows"):
+        arena_v0.parallel_env(on_bad_rowz="repair")

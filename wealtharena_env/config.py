@@ -576,7 +576,10 @@ def arena_config(
     config = base if base is not None else ArenaConfig()
     unknown = set(overrides) - set(ArenaConfig.__dataclass_fields__)
     _require(not unknown, f"unknown arena argument(s) {sorted(unknown)}; valid ones are n_assets, agents, "
-                          f"episode_length, impact and the ArenaConfig fields {sorted(ArenaConfig.__dataclass_fields__)}.")
+                          f"episode_length, impact, the ArenaConfig fields {sorted(ArenaConfig.__dataclass_fields__)}, "
+                          "and with historical data: data, split, splits, adjust, data_options and the loader's "
+                          "options (tickers, start, end, calendar, ffill_limit, min_coverage, on_bad_rows, "
+                          "on_duplicate, on_split, max_jump).")
     changes: dict[str, Any] = dict(overrides)
     market = changes.pop("market", config.market)
     if n_assets is not None:

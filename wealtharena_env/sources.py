@@ -149,10 +149,11 @@ class HistoricalMarket:
         adjust: use dividend/split-adjusted prices when the data has ``adj_close`` (default True).
         data_options: keyword arguments of the loader (``tickers``, ``start``, ``end``, ``on_bad_rows``,
             ``calendar``, ...).
+        n_assets: keep the data's first ``n_assets`` tickers (``None``: all of them).
     """
 
     def __init__(self, data: Any, split: Any = None, splits: Any = None, adjust: bool = True,
-                 data_options: dict[str, Any] | None = None):
+                 data_options: dict[str, Any] | None = None, n_assets: int | None = None):
         from wealtharena_env.data import MarketData, load_market_data, resolve_split
 
         if isinstance(data, MarketData) or not all(
@@ -162,6 +163,14 @@ class HistoricalMarket:
         elif split is not None or data_options:
             raise ConfigError("split= and data_options= need data that wealtharena_env.data can load "
                               "(MarketData, DataFrame, path or tickers).")
+        if n_assets is not None:
+            if not isinstance(n_assets, (int, np.integer)) or not 1 <= n_assets <= len(data.tickers):
+                raise ConfigError(f"n_assets={n_assets!r} with data of {len(data.tickers)} tickers: give at most "
+                                  f"{len(data.tickers)} (the first n_assets tickers are kept), or leave n_assets out.")
+            if n_assets < len(data.tickers):
+                if not hasattr(data, "select"):
+                    raise ConfigError("n_assets= with data= needs data that wealtharena_env.data can load.")
+                data = data.select(list(data.tickers[:n_assets]))
         if adjust and getattr(data, "adj_close", None) is not None and hasattr(data, "adjusted"):
             data = data.adjusted()
         self.data = data

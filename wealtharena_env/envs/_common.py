@@ -11,8 +11,30 @@ from wealtharena_env.config import ArenaConfig
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.sim import Simulation
 
-#: Env keyword arguments that go to the historical-data loader rather than to ArenaConfig.
+#: Env keyword arguments that go to the historical-data source rather than to ArenaConfig.
 DATA_KWARGS = ("split", "splits", "adjust", "data_options")
+#: Keyword arguments of the data loader (``wealtharena_env.data.load_market_data``) the envs accept directly,
+#: as if given in ``data_options``.
+LOADER_KWARGS = ("tickers", "start", "end", "calendar", "ffill_limit", "min_coverage", "on_bad_rows",
+                 "on_duplicate", "on_split", "max_jump")
+
+
+def pop_data_kwargs(kwargs: dict[str, Any], data: Any) -> dict[str, Any]:
+    """Remove the historical-data arguments from an env's ``kwargs`` and return them for the Simulation.
+
+    The loader's options (:data:`LOADER_KWARGS`) join ``data_options``; with ``data=``, an explicit
+    ``n_assets=k`` keeps the first ``k`` tickers of the data (an error if it has fewer).
+    """
+    out = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
+    loader = {k: kwargs.pop(k) for k in LOADER_KWARGS if k in kwargs}
+    if loader:
+        both = set(loader) & set(out.get("data_options") or {})
+        if both:
+            raise ConfigError(f"{sorted(both)} given both directly and in data_options; give each once.")
+        out["data_options"] = {**(out.get("data_options") or {}), **loader}
+    if data is not None and kwargs.get("n_assets") is not None:
+        out["n_assets"] = kwargs.pop("n_assets")
+    return out
 
 
 def check_render_mode(metadata: dict[str, Any], render_mode: str | None) -> None:

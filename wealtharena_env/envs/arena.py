@@ -10,11 +10,11 @@ from pettingzoo import ParallelEnv
 
 from wealtharena_env.config import ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
-    DATA_KWARGS,
     action_space,
     check_render_mode,
     copy_action,
     observation_space,
+    pop_data_kwargs,
     render_env,
 )
 from wealtharena_env.errors import ConfigError
@@ -140,7 +140,7 @@ class ArenaEnv(ParallelEnv):
             raise ConfigError("give either max_cycles or episode_length (they are the same), not both.")
         if max_cycles is not None:
             kwargs["episode_length"] = max_cycles
-        data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
+        data_kwargs = pop_data_kwargs(kwargs, data)
         config = arena_config(base=config, **kwargs)
         self.sim = Simulation(config, batch_size=1, data=data, **data_kwargs)
         self.config = self.sim.config

@@ -8,11 +8,11 @@ import gymnasium as gym
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
-    DATA_KWARGS,
     action_space,
     check_render_mode,
     copy_action,
     observation_space,
+    pop_data_kwargs,
     render_env,
 )
 from wealtharena_env.errors import ConfigError
@@ -93,7 +93,7 @@ class PortfolioEnv(gym.Env):
         **kwargs: Any,
     ):
         check_render_mode(self.metadata, render_mode)
-        data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
+        data_kwargs = pop_data_kwargs(kwargs, data)
         if config is None or "agents" not in kwargs and len(config.agents) != 1:
             kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))  # type: ignore[arg-type]
         config = arena_config(base=config, **kwargs)

@@ -25,10 +25,10 @@ from gymnasium.vector.utils import batch_space
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
-    DATA_KWARGS,
     action_space,
     check_render_mode,
     observation_space,
+    pop_data_kwargs,
     render_text,
 )
 from wealtharena_env.errors import ConfigError
@@ -231,7 +231,7 @@ class PortfolioVectorEnv(VectorEnv):
         check_render_mode(self.metadata, render_mode)
         self.num_envs = _check_num_envs(num_envs)
         _episode_kwargs(kwargs, max_episode_steps)
-        data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
+        data_kwargs = pop_data_kwargs(kwargs, data)
         config = _portfolio_config(config, risk_profile, initial_cash, kwargs)
         self.sim = Simulation(config, batch_size=self.num_envs, data=data, parallel=parallel, **data_kwargs)
         self.config = self.sim.config
@@ -367,7 +367,7 @@ class ArenaVecEnv:
         check_render_mode(self.metadata, render_mode)
         self.num_envs = _check_num_envs(num_envs)
         _episode_kwargs(kwargs, None, max_cycles)
-        data_kwargs = {k: kwargs.pop(k) for k in DATA_KWARGS if k in kwargs}
+        data_kwargs = pop_data_kwargs(kwargs, data)
         config = arena_config(base=config, **kwargs)
         self.sim = Simulation(config, batch_size=self.num_envs, data=data, parallel=parallel, **data_kwargs)
         self.config = self.sim.config
