@@ -146,3 +146,36 @@ def test_public_api_exports():
 def test_unknown_id_is_a_clear_error():
     with pytest.raises(Exception, match="Arena-v9|not found|version"):
         pettingzoo.make("parallel", "WealthArena/Arena-v9")
+
+
+def test_silent_coercions_are_errors_or_work():
+    """A string agent name that names no profile and max_cycles set on a live env are ConfigErrors; reset
+    options the env does not take are named in a warning (the conformance tests pass arbitrary ones); max_cycles
+    set between episodes changes the episode length."""
+    from wealtharena_env.config import AgentProfile
+    from wealtharena_env.envs.vector import ArenaVecEnv
+
+    for name in ("conservativ_1", "agent_x", "agent"):
+        with pytest.raises(ConfigError, match=f"agent name '{name}' does not name a risk profile"):
+            arena_v0.parallel_env(agents=[name, "balanced_0"])
+    env = arena_v0.parallel_env(agents=[AgentProfile("agent_x", "conservative"), "balanced_0"], n_assets=2,
+                                episode_length=5)
+    assert env.config.agents[0].risk_profile == "conservative"
+    with pytest.warns(UserWarning, match="ignored the options \\['start'\\]"):
+        env.reset(seed=0, options={"start": 3})
+    with pytest.warns(UserWarning, match="ignored the options \\['x'\\]"):
+        gymnasium.make("WealthArena/Portfolio-v0", **SHORT).unwrapped.reset(seed=0, options={"x": 1})
+    with pytest.warns(UserWarning, match="takes only \\['reset_mask'\\]"):
+        ArenaVecEnv(num_envs=2, n_assets=2).reset(seed=0, options={"mask": np.ones(2, bool)})
+    env.reset(seed=0)
+    with pytest.raises(ConfigError, match="between episodes"):
+        env.max_cycles = 3
+    while env.agents:
+        env.step({a: env.action_space(a).sample() for a in env.agents})
+    env.max_cycles = 3
+    env.reset(seed=1)
+    steps = 0
+    while env.agents:
+        env.step({a: env.action_space(a).sample() for a in env.agents})
+        steps += 1
+    assert steps == 3 and env.max_cycles == 3

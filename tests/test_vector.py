@@ -213,7 +213,7 @@ def test_errors():
     with pytest.raises(ConfigError, match="render_mode"):
         PortfolioVectorEnv(num_envs=2, render_mode="rgb_array")
     with pytest.raises(ConfigError, match="one agent"):
-        PortfolioVectorEnv(num_envs=2, agents=["a_0", "b_0"])
+        PortfolioVectorEnv(num_envs=2, agents=["balanced_0", "aggressive_0"])
 
 
 def test_discrete_actions_and_render():

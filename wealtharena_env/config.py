@@ -594,7 +594,11 @@ def arena_config(
                 profiles.append(a)
             else:
                 prefix = str(a).rsplit("_", 1)[0]
-                profiles.append(AgentProfile(name=str(a), risk_profile=prefix if prefix in RISK_PROFILES else "balanced"))  # type: ignore[arg-type]
+                _require(prefix in RISK_PROFILES,
+                         f"agent name {str(a)!r} does not name a risk profile: a name given as a string is "
+                         f"'<profile>_<k>' with profile one of {RISK_PROFILES} (e.g. 'balanced_0'); for another "
+                         f"name give the profile explicitly, AgentProfile({str(a)!r}, risk_profile='balanced').")
+                profiles.append(AgentProfile(name=str(a), risk_profile=prefix))  # type: ignore[arg-type]
         changes["agents"] = tuple(profiles)
     if episode_length is not None:
         changes["episode_length"] = episode_length

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,16 @@ def pop_data_kwargs(kwargs: dict[str, Any], data: Any) -> dict[str, Any]:
     if data is not None and kwargs.get("n_assets") is not None:
         out["n_assets"] = kwargs.pop("n_assets")
     return out
+
+
+def check_reset_options(options: dict | None, accepted: tuple[str, ...] = ()) -> None:
+    """``reset(options=...)``: keys the env does not take are ignored with a warning that names them (not an
+    error: PettingZoo's and Gymnasium's conformance tests pass arbitrary options)."""
+    unknown = sorted(set(options or {}) - set(accepted))
+    if unknown:
+        takes = f"only {list(accepted)}" if accepted else "no options"
+        warnings.warn(f"reset() ignored the options {unknown}: this env takes {takes}; the market and episode are "
+                      "set by the constructor's arguments.", UserWarning, stacklevel=3)
 
 
 def check_render_mode(metadata: dict[str, Any], render_mode: str | None) -> None:

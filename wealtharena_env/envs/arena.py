@@ -12,6 +12,7 @@ from wealtharena_env.config import ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     action_space,
     check_render_mode,
+    check_reset_options,
     copy_action,
     observation_space,
     pop_data_kwargs,
@@ -164,8 +165,14 @@ class ArenaEnv(ParallelEnv):
 
     @max_cycles.setter
     def max_cycles(self, value: int) -> None:
-        # pettingzoo.test.parallel_api_test assigns max_cycles; our episodes have a fixed length.
-        self._requested_max_cycles = value
+        """Change the episode length (``pettingzoo.test.parallel_api_test`` assigns it); between episodes only."""
+        if self.agents:
+            raise ConfigError("max_cycles can only change between episodes: set it before reset() or after the "
+                              "episode ended.")
+        config = self.config.replace(episode_length=value)
+        self.sim.close()
+        self.sim = Simulation(config, batch_size=1, data=self.sim.source)
+        self.config = self.sim.config
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self.observation_spaces[agent]
@@ -174,6 +181,7 @@ class ArenaEnv(ParallelEnv):
         return self.action_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict | None = None):
+        check_reset_options(options)
         obs, info = self.sim.reset(seeds=[seed])
         self.agents = self.possible_agents[:]
         observations = dict(zip(self.possible_agents, obs[0]))

@@ -10,6 +10,7 @@ from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     action_space,
     check_render_mode,
+    check_reset_options,
     copy_action,
     observation_space,
     pop_data_kwargs,
@@ -111,6 +112,7 @@ class PortfolioEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        check_reset_options(options)
         obs, info = self.sim.reset(seeds=[seed])
         self._done = False
         if self.render_mode == "human":

@@ -27,6 +27,7 @@ from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     action_space,
     check_render_mode,
+    check_reset_options,
     observation_space,
     pop_data_kwargs,
     render_text,
@@ -60,6 +61,7 @@ def _seed_list(seed: int | Sequence[int | None] | None, num_envs: int) -> list[i
 
 
 def _reset_mask_option(options: dict | None, num_envs: int) -> np.ndarray | None:
+    check_reset_options(options, ("reset_mask",))
     if not options or "reset_mask" not in options:
         return None
     mask = options["reset_mask"]
