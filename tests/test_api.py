@@ -179,3 +179,67 @@ def test_silent_coercions_are_errors_or_work():
         env.step({a: env.action_space(a).sample() for a in env.agents})
         steps += 1
     assert steps == 3 and env.max_cycles == 3
+
+
+def test_bad_actions_raise_action_error_a_config_error():
+    from wealtharena_env import ActionError
+    from wealtharena_env.envs.vector import PortfolioVectorEnv
+
+    env = arena_v0.parallel_env(**SHORT)
+    env.reset(seed=0)
+    for bad in ({"balanced_0": np.zeros(2)}, {"nobody": np.zeros(5)}, {"balanced_0": np.array(["a"] * 5)}):
+        with pytest.raises(ActionError) as caught:
+            env.step(bad)
+        assert isinstance(caught.value, ConfigError) and isinstance(caught.value, ValueError)
+    vec = PortfolioVectorEnv(num_envs=2, n_assets=2)
+    vec.reset(seed=0)
+    with pytest.raises(ActionError, match="shape"):
+        vec.step(np.zeros((3, 3)))
+
+
+def test_base_install_without_matplotlib_neither_advertises_nor_half_serves_rgb_array(monkeypatch):
+    """Without the plot extra, "rgb_array" is not in metadata["render_modes"] (so check_env / render_test pass on
+    a base install), and rendering an image anyway raises Gymnasium's DependencyNotInstalled with the hint."""
+    import sys
+
+    from gymnasium.error import DependencyNotInstalled
+
+    from wealtharena_env.envs._common import available_render_modes
+    from wealtharena_env.render import render_rgb_array
+
+    assert available_render_modes(lambda name: False) == ["human", "ansi"]
+    assert available_render_modes(lambda name: True)[-1] == "rgb_array"
+    env = arena_v0.parallel_env(**SHORT)
+    env.reset(seed=0)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails as on a base install
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'wealtharena-env\[plot\]'"):
+        render_rgb_array(env.sim, env.possible_agents)
+
+
+def test_rendering_once_draws_the_whole_episode_from_the_simulations_value_history():
+    """With render_mode="rgb_array" the Simulation records every step's portfolio values, so one render at step
+    k draws the episode from its start (it used to draw a straight line from the start to step k); a new
+    episode, or an autoreset of one environment of a batch, clears that environment's history."""
+    from wealtharena_env.config import arena_config
+    from wealtharena_env.sim import Simulation
+
+    env = arena_v0.parallel_env(**SHORT, render_mode="rgb_array")
+    _, infos = env.reset(seed=4)
+    seen = [[infos[a]["portfolio_value"] for a in env.possible_agents]]
+    rng = np.random.default_rng(1)
+    for _ in range(7):
+        _, _, _, _, infos = env.step({a: rng.uniform(-1, 1, 5).astype(np.float32) for a in env.agents})
+        seen.append([infos[a]["portfolio_value"] for a in env.possible_agents])
+    history = env.sim.value_history[0]
+    np.testing.assert_array_equal(history[:, :8].T, np.array(seen))
+    assert np.isnan(history[:, 8:]).all()
+    assert env.render().shape == (400, 800, 3)
+    env.reset(seed=5)
+    assert np.isnan(env.sim.value_history[0, :, 1:]).all()
+    assert arena_v0.parallel_env(**SHORT).sim.value_history is None  # training does not pay for it
+    sim = Simulation(arena_config(n_assets=2, episode_length=3), batch_size=2, track_values=True)
+    sim.reset(seeds=[0, 1])
+    for _ in range(3):
+        sim.step(np.zeros((2, sim.n_agents, sim.n_action)))
+    sim.step(np.zeros((2, sim.n_agents, sim.n_action)), reset_mask=np.array([True, True]))
+    assert not np.isnan(sim.value_history[:, :, 0]).any() and np.isnan(sim.value_history[:, :, 1:]).all()

@@ -15,10 +15,11 @@ from wealtharena_env import arena_v0, impact_arena_v0, registration
 from wealtharena_env._version import __version__
 from wealtharena_env.config import AgentProfile, ArenaConfig, CostModel, MarketConfig
 from wealtharena_env.envs import ArenaEnv, PortfolioEnv
-from wealtharena_env.errors import ConfigError, WealthArenaDataError
+from wealtharena_env.errors import ActionError, ConfigError, WealthArenaDataError
 from wealtharena_env.sim import Simulation
 
 __all__ = [
+    "ActionError",
     "AgentProfile",
     "ArenaConfig",
     "ArenaEnv",

@@ -6,10 +6,10 @@
   equal-weight, daily-rebalanced, cost-free benchmark of the assets (dashed);
 * right: each agent's current weights (assets, then cash in grey) as horizontal stacked bars.
 
-The simulation keeps only the current state, so the equity curves are made of the values seen by the
-calls to this function (an env that renders every step gets the full curve); a new episode (the step
-counter going back) starts a new curve. matplotlib is imported lazily (extra ``plot``); no pyplot
-state or window is created, so it is safe in headless training jobs and threads.
+The equity curves are the episode's whole value history, which the Simulation records when it is built with
+``track_values=True`` (the envs do so for ``render_mode="rgb_array"``); for a Simulation without it, the
+curves are made of the values seen by the calls to this function. matplotlib is imported lazily (extra
+``plot``); no pyplot state or window is created, so it is safe in headless training jobs and threads.
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ def _import_matplotlib():
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("render_mode='rgb_array' needs matplotlib: pip install 'wealtharena-env[plot]'") from exc
+    except ImportError as exc:
+        from gymnasium.error import DependencyNotInstalled
+
+        raise DependencyNotInstalled(
+            "render_mode='rgb_array' needs matplotlib: pip install 'wealtharena-env[plot]'") from exc
     return Figure, FigureCanvasAgg
 
 
@@ -70,10 +73,14 @@ def render_rgb_array(sim: Any, agent_names: Sequence[str], env_index: int = 0,
         step = int(sim.steps[env_index])
         initial = sim.initial_cash
         values = np.array(sim.portfolio_values[env_index], dtype=np.float64)
-        steps, vals = _history(sim, env_index, step, values, initial)
+        history = getattr(sim, "value_history", None)
+        if history is not None:  # the whole episode, recorded by the Simulation
+            steps, vals = list(range(step + 1)), history[env_index, :, :step + 1].T
+        else:  # a Simulation built without track_values: the values seen at the renders so far
+            steps, vals = _history(sim, env_index, step, values, initial)
         close = np.asarray(sim.closes(env_index), dtype=np.float64)
         bench = np.concatenate([[1.0], np.cumprod((close[1:] / close[:-1]).mean(axis=1))]) if len(close) else [1.0]
-        ax_eq, ax_w = fig.add_axes((0.09, 0.13, 0.49, 0.75)), fig.add_axes((0.71, 0.13, 0.27, 0.75))
+        ax_eq, ax_w = fig.add_axes((0.08, 0.13, 0.46, 0.75)), fig.add_axes((0.72, 0.13, 0.26, 0.75))
         equity = np.asarray(vals) / initial[None, :]
         for a, name in enumerate(agent_names):
             ax_eq.plot(steps, equity[:, a], lw=1.6, label=str(name), marker="o" if len(steps) < 3 else None, ms=3)
@@ -103,7 +110,9 @@ def render_rgb_array(sim: Any, agent_names: Sequence[str], env_index: int = 0,
             w = np.clip(weights[:, j], 0.0, None)
             ax_w.barh(ypos, w, left=left, color=color, edgecolor="white", linewidth=0.3)
             left += w
-        ax_w.set_yticks(ypos, [str(a) for a in agent_names], fontsize=7)
+        # a long label ("conservative_0 (min_variance)") breaks before its parenthesis, so it stays clear of the
+        # equity chart
+        ax_w.set_yticks(ypos, [str(a).replace(" (", "\n(") for a in agent_names], fontsize=7)
         ax_w.invert_yaxis()
         ax_w.set_xlim(0, max(1.0, float(left.max()) if left.size else 1.0))
         ax_w.set_xlabel("weight (assets, cash in grey)")

@@ -123,7 +123,7 @@ class Simulation:
     """
 
     def __init__(self, config: ArenaConfig, batch_size: int = 1, data: Any = None, parallel: bool | None = None,
-                 **data_kwargs: Any):
+                 track_values: bool = False, **data_kwargs: Any):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
         if data is None:
@@ -180,6 +180,10 @@ class Simulation:
         self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())
         self._decoders: dict[str, InfoDecoder] = {}
         self._compile_pending = False  # the first-compile notice was shown: record the compile after a step
+        #: (B, A, episode_length + 1) portfolio values of the episode so far (NaN after the current step), kept
+        #: only with ``track_values=True`` (the rendering envs ask for it; training does not pay for it).
+        self.value_history: np.ndarray | None = (
+            np.full((b, a, config.episode_length + 1), np.nan) if track_values else None)
         self._threaded = bool(parallel)
         self._draw_pool: ThreadPoolExecutor | None = None
 
@@ -259,7 +263,17 @@ class Simulation:
         obs, info = self.observe()
         ks.reset_batch(mask, *self._state(), obs, info, self.scratch)
         self.last_info = info
+        if self.value_history is not None:
+            self._record_values(mask)
         return obs, info
+
+    def _record_values(self, restarted: np.ndarray | None) -> None:
+        """Write each environment's current portfolio values into :attr:`value_history` at its step (the
+        ``restarted`` environments' rows are cleared first)."""
+        history = self.value_history
+        if restarted is not None and restarted.any():
+            history[restarted] = np.nan
+        history[np.arange(self.batch_size), :, self.clock[:, ks.CLK_STEP]] = self.agent_state["value"]
 
     def close(self) -> None:
         """Stop the threads that draw episodes (if any were started); the Simulation stays usable."""
@@ -343,6 +357,8 @@ class Simulation:
         args = (reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state,
                 self.asset_state, self.clock, self.actions, self.params, self.agent_params, obs, info, self.scratch)
         finished = self._step_kernel(*args)
+        if self.value_history is not None and not finished:
+            self._record_values(reset_mask if reset_mask.shape[0] else None)
         if self._compile_pending:
             self._compile_pending = False
             mark_compiled()

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from wealtharena_env.config import ArenaConfig
-from wealtharena_env.errors import ConfigError
+from wealtharena_env.errors import ActionError, ConfigError
 from wealtharena_env.sim import Simulation
 
 #: Env keyword arguments that go to the historical-data source rather than to ArenaConfig.
@@ -36,6 +36,15 @@ def pop_data_kwargs(kwargs: dict[str, Any], data: Any) -> dict[str, Any]:
     if data is not None and kwargs.get("n_assets") is not None:
         out["n_assets"] = kwargs.pop("n_assets")
     return out
+
+
+def available_render_modes(has_module: Any = None) -> list[str]:
+    """The render modes this installation can serve: ``"rgb_array"`` only when matplotlib (the ``plot`` extra)
+    is importable, so conformance checks on a base install do not ask for an image they cannot get."""
+    import importlib.util
+
+    find = has_module or (lambda name: importlib.util.find_spec(name) is not None)
+    return ["human", "ansi", "rgb_array"] if find("matplotlib") else ["human", "ansi"]
 
 
 def check_reset_options(options: dict | None, accepted: tuple[str, ...] = ()) -> None:
@@ -84,7 +93,7 @@ def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
 def copy_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> None:
     """Copy one agent's action into its row of the simulation's action buffer and mark it as acted (last
     column): directly for a NumPy array of the right shape (the common case, checked cheaply), otherwise
-    through :func:`write_action`, which converts or raises the :class:`ConfigError`."""
+    through :func:`write_action`, which converts or raises the :class:`~wealtharena_env.errors.ActionError`."""
     if type(action) is np.ndarray and action.shape == (n_action,):
         try:
             buffer[:n_action] = action
@@ -99,20 +108,20 @@ def write_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> 
     """Copy one agent's action into its row of the simulation's action buffer (last column = acted).
 
     Values are not checked here (NaN / inf / out of range are sanitised and counted by the kernels);
-    a wrong shape or a non-numeric action is a programming error and raises :class:`ConfigError`.
+    a wrong shape or a non-numeric action is a programming error and raises :class:`~wealtharena_env.errors.ActionError`.
     """
     if getattr(action, "shape", None) != (n_action,):
         try:
             array = np.asarray(action, dtype=np.float64)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
+            raise ActionError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
         if array.shape != (n_action,):
-            raise ConfigError(f"action for agent {agent!r} must have shape ({n_action},), got {array.shape}.")
+            raise ActionError(f"action for agent {agent!r} must have shape ({n_action},), got {array.shape}.")
         action = array
     try:
         buffer[:n_action] = action
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
+        raise ActionError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
     buffer[n_action] = 1.0
 
 

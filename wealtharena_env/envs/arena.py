@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -11,6 +11,7 @@ from pettingzoo import ParallelEnv
 from wealtharena_env.config import ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     action_space,
+    available_render_modes,
     check_render_mode,
     check_reset_options,
     copy_action,
@@ -18,7 +19,7 @@ from wealtharena_env.envs._common import (
     pop_data_kwargs,
     render_env,
 )
-from wealtharena_env.errors import ConfigError
+from wealtharena_env.errors import ActionError, ConfigError
 from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
@@ -123,8 +124,8 @@ class ArenaEnv(ParallelEnv):
       old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 
-    metadata = {"name": "wealtharena_arena_v0", "render_modes": ["human", "ansi", "rgb_array"], "is_parallelizable": True,
-                "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"name": "wealtharena_arena_v0", "render_modes": available_render_modes(),
+                                          "is_parallelizable": True, "render_fps": 4}
 
     def __init__(
         self,
@@ -143,7 +144,8 @@ class ArenaEnv(ParallelEnv):
             kwargs["episode_length"] = max_cycles
         data_kwargs = pop_data_kwargs(kwargs, data)
         config = arena_config(base=config, **kwargs)
-        self.sim = Simulation(config, batch_size=1, data=data, **data_kwargs)
+        self.sim = Simulation(config, batch_size=1, data=data, track_values=render_mode == "rgb_array",
+                              **data_kwargs)
         self.config = self.sim.config
         self.render_mode = render_mode
         self.possible_agents = list(self.config.agent_names)
@@ -171,7 +173,8 @@ class ArenaEnv(ParallelEnv):
                               "episode ended.")
         config = self.config.replace(episode_length=value)
         self.sim.close()
-        self.sim = Simulation(config, batch_size=1, data=self.sim.source)
+        self.sim = Simulation(config, batch_size=1, data=self.sim.source,
+                              track_values=self.sim.value_history is not None)
         self.config = self.sim.config
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -200,7 +203,7 @@ class ArenaEnv(ParallelEnv):
         for agent, action in actions.items():
             i = index.get(agent)
             if i is None:
-                raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
+                raise ActionError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
             if action is not None:
                 copy_action(buffer[i], action, agent, n_action)
 

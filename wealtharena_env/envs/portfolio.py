@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 
 from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
 from wealtharena_env.envs._common import (
     action_space,
+    available_render_modes,
     check_render_mode,
     check_reset_options,
     copy_action,
@@ -80,7 +81,7 @@ class PortfolioEnv(gym.Env):
       old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 
-    metadata = {"render_modes": ["human", "ansi", "rgb_array"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": available_render_modes(), "render_fps": 4}
 
     def __init__(
         self,
@@ -100,7 +101,8 @@ class PortfolioEnv(gym.Env):
         config = arena_config(base=config, **kwargs)
         if config.n_agents != 1:
             raise ConfigError(f"PortfolioEnv has exactly one agent, the config has {config.n_agents}; use ArenaEnv.")
-        self.sim = Simulation(config, batch_size=1, data=data, **data_kwargs)
+        self.sim = Simulation(config, batch_size=1, data=data, track_values=render_mode == "rgb_array",
+                              **data_kwargs)
         self.config = self.sim.config
         self.render_mode = render_mode
         self.observation_space = observation_space(self.sim)

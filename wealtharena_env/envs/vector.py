@@ -32,7 +32,7 @@ from wealtharena_env.envs._common import (
     pop_data_kwargs,
     render_text,
 )
-from wealtharena_env.errors import ConfigError
+from wealtharena_env.errors import ActionError, ConfigError
 from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
@@ -76,7 +76,7 @@ def _write_actions(sim: Simulation, actions: Any, expected: tuple[int, ...]) -> 
     """Copy a batch of raw actions into the simulation's action buffer, marking every agent as acting.
 
     Values are not checked (NaN / inf / out of range are sanitised and counted by the kernels); a wrong
-    shape or a non-numeric batch raises :class:`ConfigError`.
+    shape or a non-numeric batch raises :class:`~wealtharena_env.errors.ActionError`.
     """
     if type(actions) is np.ndarray and actions.shape == expected and actions.dtype.kind in "fiub":
         array = actions  # numeric already: cast while copying into the buffer
@@ -84,9 +84,9 @@ def _write_actions(sim: Simulation, actions: Any, expected: tuple[int, ...]) -> 
         try:
             array = np.asarray(actions, dtype=np.float64)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"actions must be numeric of shape {expected}: {exc}") from None
+            raise ActionError(f"actions must be numeric of shape {expected}: {exc}") from None
         if array.shape != expected:
-            raise ConfigError(f"actions must have shape {expected}, got {array.shape}.")
+            raise ActionError(f"actions must have shape {expected}, got {array.shape}.")
     buffer = sim.actions
     target = buffer[..., :-1]
     target[...] = array.reshape(target.shape)
