@@ -485,6 +485,21 @@ def test_sb3_zip_without_prefix_is_recognised(tmp_path, algo):
     assert f"sb3:{algo.lower()}:" in loaded.spec
 
 
+def test_a_model_trained_on_another_shape_is_refused_once_naming_both_shapes(tmp_path):
+    pytest.importorskip("torch")
+    sb3 = pytest.importorskip("stable_baselines3")
+    import gymnasium
+
+    from wealtharena_env.leaderboard.evaluate import PolicyLoadError, evaluate
+
+    env = gymnasium.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=8)
+    sb3.PPO("MlpPolicy", env, n_steps=8, device="cpu").save(tmp_path / "model.zip")
+    task = "Calm-v0"
+    with pytest.raises(PolicyLoadError, match=r"trained on observations of shape \(\d+,\), but Calm-v0 gives "
+                                              r"observations of shape \(\d+,\)"):
+        evaluate(task, f"ppo:{tmp_path / 'model.zip'}", n_seeds=2, episode_length=10, progress=False)
+
+
 def test_sb3_observation_statistics_beside_a_model_are_applied(tmp_path):
     pytest.importorskip("stable_baselines3")
     import gymnasium as gym

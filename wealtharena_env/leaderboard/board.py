@@ -177,10 +177,13 @@ def to_markdown(groups: Sequence[Group]) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1400px;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1400px;color:#222;
+padding:0 1.5rem;box-sizing:border-box}
+.scroll{overflow-x:auto;max-width:100%;margin:.5rem 0 1rem}.scroll table{margin:0}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .55rem;text-align:right;white-space:nowrap}
+th{white-space:normal;vertical-align:bottom;min-width:4.5rem}
 th{background:#f4f6f8;position:sticky;top:0}td.entry,th.entry{text-align:left;font-weight:600}
 tr:first-child td{background:#eef7ee}.note{color:#666;font-size:.85rem}
 """
@@ -200,14 +203,14 @@ def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> 
         note = f"task fingerprint <code>{e(group.fingerprint)}</code>"
         if group.has_data_hash:
             note += f", data hash <code>{e(group.has_data_hash[:16])}</code>"
-        parts.append(f"<p class='note'>{note}</p><table><thead><tr>")
+        parts.append(f"<p class='note'>{note}</p><div class='scroll'><table><thead><tr>")
         for i, h in enumerate(_headers(group)):
             parts.append(f"<th{' class=entry' if i == 1 else ''}>{e(h)}</th>")
         parts.append("</tr></thead><tbody>")
         for rank, row in enumerate(group.rows, 1):
             parts.append("<tr>" + "".join(f"<td{' class=entry' if i == 1 else ''}>{e(c)}</td>"
                                           for i, c in enumerate(_cells(group, row, rank))) + "</tr>")
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -87,6 +87,9 @@ class LoadedPolicy:
     kind: str
     name: str
     build: Callable[[Any, int], Callable[[np.ndarray], Any]]
+    #: The observation and action shapes the policy was trained on, when its format records them (SB3).
+    observation_shape: tuple[int, ...] | None = None
+    action_shape: tuple[int, ...] | None = None
 
 
 def _baseline_policy(name: str) -> LoadedPolicy:
@@ -156,7 +159,8 @@ def _sb3_policy(spec: str) -> LoadedPolicy:
         return model.predict(normalize(obs), deterministic=True)[0]
 
     return LoadedPolicy(f"sb3:{algo_name.lower()}:{path.name}", "sb3", f"{algo_name.lower()}:{path.stem}",
-                        lambda env, seed: predict)
+                        lambda env, seed: predict, tuple(model.observation_space.shape or ()),
+                        tuple(model.action_space.shape or ()))
 
 
 def _sb3_observation_normalizer(stats_path: Path) -> Callable[[np.ndarray], np.ndarray]:
@@ -372,6 +376,9 @@ class _GymAdapter:
     def action_space(self, agent: str):
         return self.env.action_space
 
+    def observation_space(self, agent: str):
+        return self.env.observation_space
+
     def reset(self, seed: int):
         obs, info = self.env.reset(seed=seed)
         self.agents = ["agent"]
@@ -484,6 +491,20 @@ def _risk_event_names(info: dict[str, Any]) -> list[str]:
     return out
 
 
+def _check_policy_shapes(policy: LoadedPolicy, task: Task, env: Any, agent: str) -> None:
+    """Once, before any episode: a policy whose recorded observation or action shape does not fit the task's
+    env is a :class:`PolicyLoadError` naming both shapes (not one failed episode per seed)."""
+    obs_shape = tuple(env.observation_space(agent).shape)
+    act_shape = tuple(env.action_space(agent).shape)
+    for what, want, got in (("observations", obs_shape, policy.observation_shape),
+                            ("actions", act_shape, policy.action_shape)):
+        if got is not None and got != want:
+            raise PolicyLoadError(
+                f"policy {policy.spec} was trained on {what} of shape {got}, but {task.key} gives {what} of shape "
+                f"{want}: it was trained on another task or env configuration (train it on {task.key}, e.g. "
+                f"examples/sb3_train.py --task {task.key}).")
+
+
 def _full_info(env: Any, agents: list[str], agent: str) -> dict[str, Any]:
     """The full info dict of ``agent`` after the env's last reset / step, read from its Simulation (so the
     evaluation does not depend on the ``info_level`` the task's env was built with)."""
@@ -556,6 +577,7 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
     background = scenario.background.mapping if scenario.background is not None else {}
     roles = {a: "focal" if a in focal else f"background:{background.get(a, 'cash')}" for a in agents}
     n_action = int(np.prod(first.action_space(focal[0]).shape))
+    _check_policy_shapes(policy, task, first, focal[0])
     focal_caller = PolicyCaller(policy.build(first, policy_seed), n_action)
     background_callers = {a: PolicyCaller(make_baseline(background.get(a, "cash"), first, seed=policy_seed + 1 + i),
                                           n_action)
