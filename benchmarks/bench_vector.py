@@ -32,7 +32,6 @@ import warnings
 from _common import Timing, fmt_rate, fmt_us, machine_summary, measure, print_table
 from bare_loop import BareState, bare_step_parallel, bare_step_serial
 
-
 EPISODE = 252  # default episode_length
 IN_EPISODE = 100  # steps of an in-episode timing block
 

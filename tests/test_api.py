@@ -29,7 +29,7 @@ def test_registry_make_after_import(env_id):
 
 def test_gymnasium_make_after_import():
     env = gymnasium.make("WealthArena/Portfolio-v0", **SHORT)
-    obs, info = env.reset(seed=0)
+    obs, _info = env.reset(seed=0)
     assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
 
 
@@ -89,12 +89,12 @@ def test_returned_arrays_are_fresh():
 
 def test_types_and_spaces_are_stable():
     env = arena_v0.parallel_env(**SHORT)
-    obs, infos = env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     for a in env.possible_agents:
         assert env.observation_space(a) is env.observation_space(a)
         assert env.action_space(a) is env.action_space(a)
         assert obs[a].dtype == env.observation_space(a).dtype
-    obs, rewards, terms, truncs, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
+    obs, rewards, terms, truncs, _infos = env.step({a: env.action_space(a).sample() for a in env.agents})
     for a in env.possible_agents:
         assert type(rewards[a]) is float
         assert type(terms[a]) is bool and type(truncs[a]) is bool
@@ -105,7 +105,7 @@ def test_truncation_marks_timelimit_and_removes_agents():
     env = arena_v0.parallel_env(**SHORT)
     env.reset(seed=0)
     for _ in range(SHORT["episode_length"]):
-        obs, rewards, terms, truncs, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
+        _obs, _rewards, terms, truncs, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
     assert all(truncs.values()) and not any(terms.values())
     assert all(info["TimeLimit.truncated"] is True for info in infos.values())
     assert env.agents == []

@@ -9,13 +9,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_file
 
 from wealtharena_env import arena_v0
 from wealtharena_env.data import DataQualityWarning, MarketData
 from wealtharena_env.data.layouts import UNKNOWN_VOLUME
 from wealtharena_env.envs import PortfolioEnv
-
-from conftest import shared_file
 
 TICKERS = ["AAA", "BBB", "CCC"]
 

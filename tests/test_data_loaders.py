@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 from conftest_data import shared_frame, yahoo_frame
 
-from wealtharena_env.data import DataQualityWarning, MarketData, from_csv, from_dataframe, from_parquet, load_market_data
+from wealtharena_env.data import (
+    DataQualityWarning,
+    MarketData,
+    from_csv,
+    from_dataframe,
+    from_parquet,
+    load_market_data,
+)
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 
 TICKERS = ["AAPL", "MSFT", "KO"]

@@ -236,7 +236,7 @@ def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission
     h = holdings.copy()
     executed = np.zeros(n)
     max_shares = np.where(rng.random(n) < 0.3, rng.uniform(0, 3000, n), np.inf)
-    new_cash, cost, traded, fraction = rebalance_to_targets(target, h, cash, p_dec, p_fill, scale, max_shares,
+    new_cash, cost, _traded, fraction = rebalance_to_targets(target, h, cash, p_dec, p_fill, scale, max_shares,
                                                             commission, half_spread, lot, executed, np.zeros(n))
     ref_cash, ref_cost, ref_h = reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares,
                                                     commission, half_spread, lot)
@@ -256,7 +256,7 @@ def test_hand_checked_rebalance():
     # 1 asset, 1000 cash, price 10 -> 100 shares target at decision; fill at 10 with 10 bp commission, 0 slippage.
     h = np.zeros(1)
     executed = np.zeros(1)
-    cash, cost, traded, f = rebalance_to_targets(np.array([0.5, 0.5]), h, 1000.0, np.array([10.0]),
+    cash, cost, traded, _f = rebalance_to_targets(np.array([0.5, 0.5]), h, 1000.0, np.array([10.0]),
                                                  np.array([10.0]), np.zeros(1), np.array([np.inf]), 0.001, 0.0,
                                                  0.0, executed, np.zeros(1))
     assert h[0] == pytest.approx(50.0) and traded == pytest.approx(500.0)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
-from make_golden import CASES, HERE, config_hash, play  # noqa: E402
+from make_golden import CASES, HERE, config_hash, play
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -39,10 +39,10 @@ def test_env_on_real_dow30_train_split():
     assert list(env.sim.tickers) == sorted(tickers) or set(env.sim.tickers) == set(tickers)
     full = load_market_data(path, tickers=tickers, on_bad_rows="repair").adjusted()
     assert data.dates[0] == full.dates[0] and data.n_steps < 0.75 * full.n_steps  # 70 % train split
-    obs, _ = env.reset(seed=7)
+    env.reset(seed=7)
     rng = np.random.default_rng(0)
     while env.agents:
-        obs, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents})
+        _obs, rewards, _, _, _infos = env.step({a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents})
         assert all(np.isfinite(r) for r in rewards.values())
     # the episode's bars are a contiguous run of the train split's adjusted closes
     closes = env.sim.bars[0, :, BAR_CLOSE, :]

@@ -103,8 +103,8 @@ def test_full_info_keeps_every_previous_key_and_equals_an_independent_decoding()
             assert set(PREVIOUS_FULL_KEYS) | {"step_return", "risk_event_count"} == set(info)
             reference = _reference_full_info(env.sim, i)
             assert info.keys() == reference.keys()
-            for key in info:
-                _assert_same(info[key], reference[key], f"{name}.{key}")
+            for key, value in info.items():
+                _assert_same(value, reference[key], f"{name}.{key}")
             events += len(info["risk_events"])
     assert events > 0  # the event decoding was exercised
 

@@ -27,7 +27,7 @@ PROPERTY = settings(deadline=None, max_examples=15, suppress_health_check=[Healt
 
 
 def small_config(**kw):
-    base = dict(n_assets=3, episode_length=6, window=4, warmup=60)
+    base = {"n_assets": 3, "episode_length": 6, "window": 4, "warmup": 60}
     base.update(kw)
     return arena_config(**base)
 
@@ -140,7 +140,7 @@ def test_deterministic_across_processes():
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        exec(TRAJECTORY_SCRIPT, namespace)
+        exec(TRAJECTORY_SCRIPT, namespace)  # noqa: S102 - the test's own constant script, as the subprocess runs it
     assert buffer.getvalue().strip() == runs[0].stdout.strip()
 
 

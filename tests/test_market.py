@@ -29,7 +29,7 @@ def test_seeded_paths_are_reproducible_and_seed_dependent():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ohlcv_consistency(seed):
     bars, _ = path(seed)
-    o, h, l, c, v = (bars[:, k] for k in (BAR_OPEN, BAR_HIGH, BAR_LOW, BAR_CLOSE, BAR_VOLUME))
+    o, h, l, c, _v = (bars[:, k] for k in (BAR_OPEN, BAR_HIGH, BAR_LOW, BAR_CLOSE, BAR_VOLUME))
     assert np.all(np.isfinite(bars)) and np.all(bars[:, :5] > 0)
     assert np.all(l <= o) and np.all(l <= c) and np.all(o <= h) and np.all(c <= h)
     np.testing.assert_allclose(bars[1:, BAR_LOGRET], np.log(c[1:] / c[:-1]), rtol=1e-12, atol=1e-14)

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from wealtharena_env import arena_v0
 from wealtharena_env.config import (
+    RISK_PROFILES,
     AgentProfile,
     CostModel,
-    RISK_PROFILES,
     MarketConfig,
     RiskLimits,
     arena_config,
@@ -89,7 +89,7 @@ def stepped(sim, actions):
     sim._value_before = sim.agent_state[0]["cash"] + sim.holdings[0] @ close
     sim._drawdown_before = sim.agent_state[0]["drawdown"].copy()
     sim._cooldown_before = sim.agent_state[0]["cooldown"].copy()
-    obs, info = sim.step(actions)
+    _obs, info = sim.step(actions)
     return d, before, cov, info
 
 
@@ -265,11 +265,11 @@ def test_exits_trigger_exactly_when_price_crosses_the_threshold(kind, exit_mode)
 
 def test_reward_is_the_weighted_sum_of_its_terms_and_log_mode_is_plain():
     env = arena_v0.parallel_env(n_assets=5, episode_length=40, info_level="full")
-    obs, _ = env.reset(seed=3)
+    env.reset(seed=3)
     rng = np.random.default_rng(0)
     weights = {p.name: p.reward for p in env.config.agents}
     while env.agents:
-        obs, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents})
+        _obs, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents})
         for a, info in infos.items():
             terms = info["reward_terms"]
             assert set(terms) == set(kr.TERM_NAMES)
@@ -433,9 +433,9 @@ def test_default_reward_prefers_investing_in_a_calm_market_and_cash_in_a_crash()
     earns more reward than cash, in a persistent high-volatility bear market less. (Under the old default,
     a risk term linear in volatility and a turnover penalty made cash the optimum of the reward in every
     market.)"""
-    from wealtharena_env.leaderboard.tasks import CALM_MARKET, CRASH_MARKET
-
     import dataclasses
+
+    from wealtharena_env.leaderboard.tasks import CALM_MARKET, CRASH_MARKET
 
     crash = dataclasses.replace(CRASH_MARKET, regime_transition=((0.995, 0.004, 0.001), (0.012, 0.983, 0.005),
                                                                   (0.0, 0.0, 1.0)))
@@ -542,8 +542,8 @@ def test_terminated_agents_leave_the_parallel_env():
     env.reset(seed=1)
     done_at = None
     while env.agents:
-        _, _, terms, truncs, infos = env.step({a: np.ones(5, dtype=np.float32) for a in env.agents})
-        if "fragile" in terms and terms["fragile"]:
+        _, _, terms, _truncs, infos = env.step({a: np.ones(5, dtype=np.float32) for a in env.agents})
+        if terms.get("fragile"):
             done_at = infos["fragile"]
             assert "drawdown_breaker" in {e["rule"] for e in infos["fragile"]["risk_events"]}
             assert infos["fragile"]["episode"]["risk_event_counts"]["drawdown_breaker"] == 1

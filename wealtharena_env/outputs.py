@@ -100,7 +100,7 @@ class InfoDecoder:
     Every call returns new dicts and lists; array values are views of the (fresh) info array passed in.
     """
 
-    __slots__ = ("tickers", "level", "full", "_width", "_weights", "_events", "_asset_of", "_rule_of")
+    __slots__ = ("_asset_of", "_events", "_rule_of", "_weights", "_width", "full", "level", "tickers")
 
     def __init__(self, tickers: tuple[str, ...], info_level: str = "lean"):
         self.tickers = tuple(tickers)
