@@ -156,13 +156,21 @@ def test_importing_the_package_does_not_import_yfinance():
     assert out == "False"
 
 
-def test_real_yfinance_offline_gives_a_clear_error(tmp_path):
-    """The real yfinance without network returns an empty frame (no exception): we must say so clearly."""
+def test_real_yfinance_offline_gives_a_clear_error(tmp_path, capfd):
+    """The real yfinance without network returns an empty frame (no exception): we must say so clearly, and
+    yfinance's own chatter (DNS errors, "Failed downloads", pandas warnings) must not bury our message."""
+    import warnings
+
     try:
-        md = from_yfinance(["AAPL", "MSFT"], "2020-01-01", "2020-02-01", cache=tmp_path, progress=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            md = from_yfinance(["AAPL", "MSFT"], "2020-01-01", "2020-02-01", cache=tmp_path, progress=False)
     except WealthArenaDataError as exc:
         msg = str(exc)
         assert "AAPL, MSFT" in msg and "[2020-01-01, 2020-02-01)" in msg and "no network" in msg
+        out, err = capfd.readouterr()
+        assert out.strip() == "" and err.strip() == "", (out[-1000:], err[-1000:])
+        assert not [w for w in caught if "yfinance" in str(w.filename)], [str(w.message) for w in caught]
     else:
         pytest.skip(f"Yahoo Finance was reachable; got {md}")
 

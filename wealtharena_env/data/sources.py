@@ -14,9 +14,12 @@ the tickers, the date range and the likely causes.
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +325,26 @@ def _day(ns: int) -> str:
     return pd.Timestamp(ns).strftime("%Y-%m-%d")
 
 
+@contextlib.contextmanager
+def _quiet_yfinance() -> Iterator[None]:
+    """Silence yfinance's own chatter during one of our calls: its loggers (DNS errors, "possibly delisted",
+    "N Failed downloads"), what it prints, and the pandas deprecation warnings it triggers. Our own message —
+    the error raised when nothing came back, or the data — is what the user sees."""
+    loggers = [logging.getLogger(name) for name in ("yfinance", "yfinance.base", "yfinance.multi", "yfinance.data",
+                                                      "yfinance.utils", "peewee")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def _yf_download(
     tickers: Sequence[str], start_ns: int, end_ns: int, interval: str, auto_adjust: bool
 ) -> dict:
@@ -344,12 +367,14 @@ def _yf_download(
     }
     try:
         try:
-            raw = yf.download(**kwargs)
+            with _quiet_yfinance():
+                raw = yf.download(**kwargs)
         except TypeError as exc:  # yfinance < 0.2.48 has no multi_level_index (and always nests >1 ticker)
             if "multi_level_index" not in str(exc):
                 raise
             kwargs.pop("multi_level_index")
-            raw = yf.download(**kwargs)
+            with _quiet_yfinance():
+                raw = yf.download(**kwargs)
     except Exception as exc:  # yfinance raises for bad arguments, not for network failures
         raise WealthArenaDataError(
             f"yfinance.download({fmt_list(tickers)}, {_day(start_ns)}..{_day(end_ns)}, interval={interval!r}) "
