@@ -73,3 +73,20 @@ def test_report_without_trajectories(tmp_path):
     assert "No trajectories" in index.read_text()
     assert (tmp_path / "agents.png").exists() and (tmp_path / "scores.png").exists()
     assert not (tmp_path / "equity.png").exists()
+
+
+def test_a_seat_played_by_several_populations_is_labelled_with_all_of_them():
+    """On Impact-v0 a background seat is played by a different baseline in each scenario: its averaged row names
+    every population's baseline, not only the first one's."""
+    from wealtharena_env.analytics.report import agent_summary
+
+    def episode(role_b: str, sharpe: float) -> dict:
+        return {"status": "ok", "agents": {"focal_0": {"role": "focal", "sharpe_ratio": 1.0},
+                                           "seat_1": {"role": f"background:{role_b}", "sharpe_ratio": sharpe}}}
+
+    doc = {"episodes": [episode("momentum", 0.2), episode("buy_and_hold", 0.4), episode("momentum", 0.6),
+                        {"status": "failed", "agents": {}}]}
+    summary = agent_summary(doc)
+    assert summary["seat_1"]["role"] == "background: momentum / buy_and_hold"
+    assert summary["seat_1"]["sharpe_ratio"] == pytest.approx(0.4)
+    assert summary["focal_0"]["role"] == "focal"

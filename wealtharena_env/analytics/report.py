@@ -180,17 +180,28 @@ def plot_risk_events(doc: dict[str, Any], path: Path) -> Path | None:
 
 
 def agent_summary(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per agent: role and the mean of each metric over completed episodes."""
+    """Per agent: role and the mean of each metric over completed episodes.
+
+    A seat played by different baselines in different scenarios (a task's co-player populations) gets the
+    role ``"background: a / b / ..."`` listing every one, since its numbers average over all of them.
+    """
     out: dict[str, dict[str, Any]] = {}
     for ep in doc["episodes"]:
         if ep["status"] != "ok" or not ep["agents"]:
             continue
         for name, m in ep["agents"].items():
-            row = out.setdefault(name, {"role": m["role"], "_values": {}})
+            row = out.setdefault(name, {"role": m["role"], "_roles": [], "_values": {}})
+            if m["role"] not in row["_roles"]:
+                row["_roles"].append(m["role"])
             for key, value in m.items():
                 if key != "role" and value is not None:
                     row["_values"].setdefault(key, []).append(float(value))
     for row in out.values():
+        roles = row.pop("_roles")
+        if len(roles) > 1:
+            kinds = {r.split(":", 1)[0] for r in roles}
+            row["role"] = (f"{kinds.pop()}: " if len(kinds) == 1 else "") + " / ".join(
+                r.split(":", 1)[-1] for r in roles)
         values = row.pop("_values")
         for key, vals in values.items():
             finite = [v for v in vals if math.isfinite(v)]
