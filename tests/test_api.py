@@ -124,7 +124,7 @@ def test_bad_action_shape_is_a_clear_error():
 
 def test_agents_missing_from_actions_hold():
     env = arena_v0.parallel_env(**SHORT, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0,
-                                info_level="full")
+                                info_level="full", allow_missing_actions=True)
     env.reset(seed=0)
     act = np.array([1, 1, 1, 1, 0], dtype=np.float32)
     _, _, _, _, infos = env.step({"balanced_0": act})
@@ -243,3 +243,13 @@ def test_rendering_once_draws_the_whole_episode_from_the_simulations_value_histo
         sim.step(np.zeros((2, sim.n_agents, sim.n_action)))
     sim.step(np.zeros((2, sim.n_agents, sim.n_action)), reset_mask=np.array([True, True]))
     assert not np.isnan(sim.value_history[:, :, 0]).any() and np.isnan(sim.value_history[:, :, 1:]).all()
+
+
+def test_a_live_agent_without_an_action_is_an_error_unless_allowed():
+    from wealtharena_env import ActionError
+
+    env = arena_v0.parallel_env(**SHORT)
+    env.reset(seed=0)
+    with pytest.raises(ActionError, match=r"no action for the live agent\(s\) \['conservative_1'"):
+        env.step({a: np.zeros(5, np.float32) for a in env.agents if a != "conservative_1"})
+    env.step({a: None if a == "conservative_1" else np.zeros(5, np.float32) for a in env.agents})  # None holds

@@ -49,7 +49,9 @@ class ArenaEnv(ParallelEnv):
     closed at once): the held weights are a moving average of the policy's targets, so noise in its outputs
     costs little (``rebalance_rate=1`` trades to the target at once); ``rebalance_band`` (default 0) adds a
     no-trade band. The risk layer acts after this and can still force a trade (a stop-loss, a cap).
-    Discrete (``action_type="discrete"``):
+    Every live agent needs an entry in the actions dict (``None`` holds its portfolio); a missing one is an
+    :class:`~wealtharena_env.errors.ActionError` unless the env is built with ``allow_missing_actions=True``,
+    when it holds. Discrete (``action_type="discrete"``):
     ``MultiDiscrete([3] * N)``, per asset 0 = sell, 1 = hold, 2 = buy ``discrete_step`` of portfolio value.
     NaN actions hold the portfolio; out-of-range values are clipped; both are counted in ``info``.
 
@@ -103,7 +105,7 @@ class ArenaEnv(ParallelEnv):
 
     ## Arguments
     ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
-    synthetic market), ``info_level`` (``"lean"`` or ``"full"``), ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table, ``"rgb_array"`` an
+    synthetic market), ``info_level`` (``"lean"`` or ``"full"``), ``allow_missing_actions``, ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table, ``"rgb_array"`` an
     image of equity curves and weights — needs the ``plot`` extra), ``max_cycles`` /
     ``episode_length``, ``n_assets``, ``agents``, ``impact`` and any other ``ArenaConfig`` field as keyword.
 
@@ -135,6 +137,7 @@ class ArenaEnv(ParallelEnv):
         render_mode: str | None = None,
         max_cycles: int | None = None,
         info_level: str = "lean",
+        allow_missing_actions: bool = False,
         **kwargs: Any,
     ):
         check_render_mode(self.metadata, render_mode)
@@ -158,6 +161,7 @@ class ArenaEnv(ParallelEnv):
         self._n_action = self.sim.n_action
         self._n_assets = self.sim.n_assets
         self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self.allow_missing_actions = bool(allow_missing_actions)
         self.info_level = self._infos.level
         self._all_index = range(len(self.possible_agents))
 
@@ -206,6 +210,12 @@ class ArenaEnv(ParallelEnv):
                 raise ActionError(f"unknown agent {agent!r}; the agents are {self.possible_agents}.")
             if action is not None:
                 copy_action(buffer[i], action, agent, n_action)
+        if not self.allow_missing_actions and len(actions) < len(self.agents):
+            missing = [a for a in self.agents if a not in actions]
+            if missing:
+                raise ActionError(f"step() got no action for the live agent(s) {missing}; give one for every agent "
+                                  "in env.agents (None holds an agent's portfolio), or build the env with "
+                                  "allow_missing_actions=True to let missing agents hold.")
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
