@@ -257,7 +257,8 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
         model.action_space.seed(args.seed)
 
     start = time.perf_counter()
-    model.learn(total_timesteps=args.timesteps, log_interval=1 if args.algo != "a2c" else 100, progress_bar=False)
+    model.learn(total_timesteps=args.timesteps, log_interval=1 if args.algo != "a2c" else 100,
+                progress_bar=show_progress_bar())
     train_seconds = time.perf_counter() - start
     model_path = run_dir / "model.zip"
     model.save(model_path)
@@ -281,6 +282,13 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     tracker.close()
     common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds, **env_record})
     return {"model": model_path, "results": run_dir / "results.json", "summary": summary, "run_dir": run_dir}
+
+
+def show_progress_bar() -> bool:
+    """SB3's progress bar on an interactive terminal (it needs tqdm and rich); quiet in logs and CI."""
+    import importlib.util
+
+    return sys.stderr.isatty() and all(importlib.util.find_spec(m) is not None for m in ("tqdm", "rich"))
 
 
 def main(argv: list[str] | None = None) -> int:
