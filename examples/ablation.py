@@ -56,6 +56,33 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     # the reward
     "log_return": ({"reward_mode": "log_return"}, {}, "plain log-return reward"),
     "stability_0.001": ({"reward": {"stability": 0.001}}, {}, "+ turnover penalty 10 bp per unit turnover"),
+    "benchmark": ({"reward": {"benchmark": 1.0}}, {}, "+ the benchmark control variate (excess log return over equal weight)"),
+    "benchmark_fast": ({"reward": {"benchmark": 1.0}}, {"n_steps": 256, "batch_size": 256, "n_epochs": 10,
+                                                         "learning_rate": 3e-4},
+                       "benchmark control variate, rollouts of 8 x 256 steps, 10 epochs, learning rate 3e-4"),
+    "benchmark_full_gamma_0.9": ({"rebalance_rate": 1.0, "reward": {"benchmark": 1.0}},
+                                 {"gamma": 0.9, "learning_rate": 3e-4},
+                                 "benchmark control variate, full rebalancing, discount 0.9, learning rate 3e-4"),
+    "full_gamma_0.9": ({"rebalance_rate": 1.0}, {"gamma": 0.9, "learning_rate": 3e-4},
+                       "full rebalancing, discount 0.9, learning rate 3e-4"),
+    # the risk layer flattens the held-weight reward in volatile markets (BullBear-v0, Crash-v0): every target above
+    # the volatility budget is scaled to the same held weights, so asking for more cash changes nothing until the
+    # target itself is under budget. `_target_risk: k` trains with the reward term target_risk = k x the risk
+    # aversion in place of the held-weight risk term (training only, scored on the task's env). Measured
+    # 2026-12-06 on BullBear-v0 and Crash-v0 (docs/training.md), then with an equivalent reward wrapper.
+    "bench_norm_fast": ({"reward": {"benchmark": 1.0}}, {"_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10},
+                        "benchmark control variate, obs normalisation, rollouts of 8 x 256, 10 epochs, lr 3e-4"),
+    "target_risk_1_gamma_0.9": ({}, {"_target_risk": 1.0, "_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.9, "gae_lambda": 0.9},
+                                "risk term on the requested target (lambda x 1), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4"),
+    "target_risk_5_gamma_0.9": ({}, {"_target_risk": 5.0, "_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.9, "gae_lambda": 0.9},
+                                "risk term on the requested target (lambda x 5), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4"),
+    "target_risk_10_gamma_0.9": ({}, {"_target_risk": 10.0, "_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.9, "gae_lambda": 0.9},
+                                 "risk term on the requested target (lambda x 10), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4"),
+    "target_risk_5_gamma_0.9_ent_0.005": ({}, {"_target_risk": 5.0, "_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.9, "gae_lambda": 0.9, "ent_coef": 0.005},
+                                          "target_risk_5_gamma_0.9 + entropy bonus 0.005 (keeps exploration from collapsing)"),
+    "sac_target_risk_5_gamma_0.9": ({}, {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
+                                    "SAC (sb3_train.py defaults) with the risk term on the requested target (lambda x 5), obs "
+                                    "normalisation, discount 0.9 (run with --timesteps 500000)"),
     # observation
     "window_5": ({"window": 5}, {}, "5-bar return window in the observation (not 20)"),
     # the learner
@@ -93,7 +120,7 @@ def setting_env_kwargs(task, name: str) -> dict[str, Any]:
 
 def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eval_seeds: int | None) -> dict[str, Any]:
     import torch
-    from stable_baselines3 import PPO
+    from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import VecNormalize
@@ -103,14 +130,24 @@ def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eva
     torch.set_num_threads(1)
     env_over = setting_env_kwargs(task, name)
     _, ppo_over, _ = SETTINGS[name]
-    hyper = sb3_train.merge_hyperparams(sb3_train.DEFAULT_HYPERPARAMS["ppo"], ppo_over)
+    algo = ppo_over.get("_algo", "ppo")  # "sac": SB3 SAC with sb3_train.py's SAC defaults
+    hyper = sb3_train.merge_hyperparams(sb3_train.DEFAULT_HYPERPARAMS[algo],
+                                        {k: v for k, v in ppo_over.items() if k != "_algo"})
     norm_obs = bool(hyper.pop("_norm_obs", False))
+    target_risk = float(hyper.pop("_target_risk", 0.0))
     hyper, policy_kwargs = sb3_train.split_policy_kwargs(hyper)
     train_kwargs = {**common.train_kwargs(task), **env_over}
     set_random_seed(seed)
+    if target_risk > 0:  # the risk term on the requested target instead of the held weights (docs/reward.md)
+        from wealtharena_env.config import REWARD_PRESETS, AgentProfile
+
+        base = REWARD_PRESETS["balanced"]
+        train_kwargs["agents"] = (AgentProfile("agent", reward=base.replace(risk=0.0,
+                                                                            target_risk=target_risk * base.risk)),)
     env = make_vec_env(task.env_id, n_envs=n_envs, seed=seed, env_kwargs=train_kwargs)
     env = VecNormalize(env, norm_obs=norm_obs, norm_reward=True, gamma=hyper.get("gamma", 0.99))
-    model = PPO("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", verbose=0, **hyper)
+    model = {"ppo": PPO, "sac": SAC}[algo]("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu",
+                                           verbose=0, **hyper)
     start = time.perf_counter()
     model.learn(total_timesteps=timesteps)
     train_seconds = time.perf_counter() - start
