@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -190,9 +190,10 @@ def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares
     value = cash + holdings @ p_dec
     wanted = target[:-1] * value / p_dec - holdings
     orders = np.clip(wanted, -max_shares, max_shares)
-    if lot > 0:  # buys and capped sells round toward zero; other sells round up (exposure <= target)
-        up = (orders < 0) & (orders > -max_shares)
-        orders = np.where(up, -np.ceil(-orders / lot - 1e-9) * lot, np.trunc(orders / lot) * lot)
+    if lot > 0:  # sells round up (exposure <= target) unless that breaks the cap; the rest toward zero
+        rounded_up = -np.ceil(-orders / lot - 1e-9) * lot
+        up = (orders < 0) & (rounded_up >= -max_shares)
+        orders = np.where(up, rounded_up, np.trunc(orders / lot) * lot)
     orders[np.abs(orders) * p_dec <= DUST * value] = 0.0
     close = (target[:-1] <= 0) & (wanted >= -max_shares)  # a target of 0 sells everything
     orders[close] = -holdings[close]
@@ -222,6 +223,7 @@ def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares
 @PROPERTY
 @given(st.integers(1, 6), st.integers(0, 100_000), st.floats(0, 0.01), st.floats(0, 0.01), st.floats(0, 1),
        st.sampled_from([0.0, 1.0, 100.0]))
+@example(4, 1000, 0.0, 0.0, 0.0, 100.0)  # a sell whose rounding up to whole lots would break the participation cap
 def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission, half_spread, k, lot):
     rng = np.random.default_rng(seed)
     target = rng.dirichlet(np.ones(n + 1))

@@ -243,8 +243,8 @@ def rebalance_to_targets(
     Orders are sized on the decision bar: ``V_d = cash + sum_i q_i P^d_i`` and
     ``order_i = w*_i V_d / P^d_i - q_i``, cut to ``|order_i| <= max_shares_i`` (the participation limit). With
     ``lot_size > 0`` buys are rounded down to whole lots and sells up (``-ceil(-order / lot) * lot``, at most
-    the position), so that no position ends above its target; a sell the participation cap cut is rounded
-    toward zero instead (it stays within the cap). A target of 0 sells the whole position, whatever its lots,
+    the position), so that no position ends above its target; a sell whose rounding up would break the
+    participation cap is rounded toward zero instead (it stays within the cap; the step reports the weight left). A target of 0 sells the whole position, whatever its lots,
     unless the participation cap holds it back.
 
     They fill at ``P_i = fill_prices[i]`` (the next bar). Sells fill first at ``P_i (1 - s_i)``; buys at
@@ -273,11 +273,12 @@ def rebalance_to_targets(
         order = min(max(wanted, -max_shares[i]), max_shares[i])
         if lot_size > 0.0:
             lots = order / lot_size
-            if order < 0.0 and order > -max_shares[i]:
-                # a sell the participation cap did not cut: whole lots rounded up, so that the position ends at
-                # or below its target (the risk layer's limits hold); the tolerance keeps an exact multiple
-                order = -np.ceil(-lots - LOT_TOLERANCE) * lot_size
-            else:  # buys (and capped sells) round toward zero: never more than the target or the cap
+            rounded_up = -np.ceil(-lots - LOT_TOLERANCE) * lot_size  # the tolerance keeps an exact multiple
+            if order < 0.0 and rounded_up >= -max_shares[i]:
+                # a sell: whole lots rounded up, so that the position ends at or below its target (the risk
+                # layer's limits hold), unless that would break the participation cap
+                order = rounded_up
+            else:  # buys (and sells the cap holds back) round toward zero: never past the target or the cap
                 order = np.trunc(lots) * lot_size
         order = 0.0 if abs(order) * decision_prices[i] <= dust else order  # float dust, not a trade
         if target_weights[i] <= 0.0 and wanted >= -max_shares[i]:
