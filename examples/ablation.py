@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (examples/common.py: tasks and evaluation)
+import common
 
 #: name -> (env kwargs over the task's, PPO overrides, one line of what it tests)
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
@@ -81,8 +81,8 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "target_risk_5_gamma_0.9_ent_0.005": ({}, {"_target_risk": 5.0, "_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.9, "gae_lambda": 0.9, "ent_coef": 0.005},
                                           "target_risk_5_gamma_0.9 + entropy bonus 0.005 (keeps exploration from collapsing)"),
     "sac_target_risk_5_gamma_0.9": ({}, {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
-                                    "SAC (sb3_train.py defaults) with the risk term on the requested target (lambda x 5), obs "
-                                    "normalisation, discount 0.9 (run with --timesteps 500000)"),
+                                    ("SAC (sb3_train.py defaults) with the risk term on the requested target (lambda x 5), "
+                                     "obs normalisation, discount 0.9 (run with --timesteps 500000)")),
     # observation
     "window_5": ({"window": 5}, {}, "5-bar return window in the observation (not 20)"),
     # the learner
@@ -119,13 +119,12 @@ def setting_env_kwargs(task, name: str) -> dict[str, Any]:
 
 
 def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eval_seeds: int | None) -> dict[str, Any]:
+    import sb3_train  # the recipe's hyperparameters
     import torch
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import VecNormalize
-
-    import sb3_train  # the recipe's hyperparameters
 
     torch.set_num_threads(1)
     env_over = setting_env_kwargs(task, name)

@@ -136,8 +136,8 @@ def _ci(d: dict[str, Any], digits: int = 2) -> str:
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     """The table of :func:`run`'s rows."""
     lines = [
-        f"| task | entry | Sharpe [95 % CI] | turnover | P(>{REFERENCE}) [95 % CI] | paired wins | "
-        "paired ΔSharpe [95 % CI] |",
+        (f"| task | entry | Sharpe [95 % CI] | turnover | P(>{REFERENCE}) [95 % CI] | paired wins | "
+         "paired ΔSharpe [95 % CI] |"),
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

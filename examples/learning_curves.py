@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (examples/common.py)
+import common
 
 FIELDS = ("task", "algo", "seed", "steps", "sharpe", "low", "high", "turnover", "seconds")
 
@@ -48,12 +48,11 @@ def score(task, policy, n_seeds: int | None) -> dict[str, float]:
 
 
 def train_curve(task, algo: str, seed: int, args: argparse.Namespace, writer: csv.DictWriter, fh) -> None:
+    import sb3_train
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import VecNormalize
-
-    import sb3_train
 
     torch.set_num_threads(1)
     train_args = sb3_train.parse_args(["--algo", algo, "--task", task.key, "--seed", str(seed),
@@ -127,7 +126,7 @@ def plot(rows: list[dict[str, Any]], baselines: dict[str, dict[str, float]], pat
         steps = sorted({int(r["steps"]) for r in mine})
         seeds = sorted({int(r["seed"]) for r in mine})
 
-        def at(field: str, s: int) -> list[float]:
+        def at(field: str, s: int, mine: list[dict[str, Any]] = mine) -> list[float]:
             return [float(r[field]) for r in mine if int(r["steps"]) == s]
 
         mean = np.array([np.mean(at("sharpe", s)) for s in steps])

@@ -633,8 +633,8 @@ def comparison_table(rows: list[dict[str, Any]], references: list[str]) -> str:
     head += [f"ΔSharpe vs {r} [95% CI], P(>)" for r in references]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [row["entry"], f"{_fmt(row['sharpe'], '.2f')} [{_fmt(row['sharpe_low'], '.2f')}, "
-                 f"{_fmt(row['sharpe_high'], '.2f')}]", _fmt(row["turnover"] * 100, ".2f") + " %",
+        cells = [row["entry"], (f"{_fmt(row['sharpe'], '.2f')} [{_fmt(row['sharpe_low'], '.2f')}, "
+                                f"{_fmt(row['sharpe_high'], '.2f')}]"), _fmt(row["turnover"] * 100, ".2f") + " %",
                  _fmt(row["max_drawdown"] * 100, ".1f") + " %", _fmt(row["annual_volatility"] * 100, ".1f") + " %"]
         for ref in references:
             d = row["vs"].get(ref)

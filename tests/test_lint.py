@@ -1,5 +1,5 @@
-"""Code habits checked on every run: ruff (the rules of pyproject.toml's [tool.ruff]) over the package, the tests
-and the benchmarks. ruff comes with the test extra (``pip install -e ".[test]"``)."""
+"""Code habits checked on every run: ruff (the rules of pyproject.toml's [tool.ruff]) over the package, the tests,
+the benchmarks and the examples. ruff comes with the test extra (``pip install -e ".[test]"``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_ruff_passes_on_the_package_tests_and_benchmarks():
+def test_ruff_passes_on_the_package_tests_benchmarks_and_examples():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "wealtharena_env", "tests",
-                             "benchmarks"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+                             "benchmarks", "examples"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert "No module named ruff" not in result.stderr, "ruff is missing: pip install -e '.[test]'"
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
