@@ -285,6 +285,7 @@ def test_sphinx_roles_become_markdown():
 
 
 # ---------------------------------------------------------------------------------------------- site
+@pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path: Path):
     for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
         if importlib.util.find_spec(module.split(".")[0]) is None:

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pytest
 
+#: Every test here runs a training example (a subprocess that trains and evaluates): the slow tier.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
