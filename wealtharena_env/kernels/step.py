@@ -244,21 +244,21 @@ def _observe_env(
     """Write observations and the valuation part of ``info`` of environment ``b`` at its current bar."""
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
-    window = int(params[0].window)
+    window = params[0].window
     bound = params[0].obs_clip
     periods = params[0].periods_per_year
     t = clock[b, CLK_STEP]
-    bar = int(params[0].warmup) + t
+    bar = params[0].warmup + t
     cov = asset_state[b, :n_assets]
     shared = obs_out[b, 0]
     work = scratch[SCR_WORK]
-    write_market_features(zret[b], history[b], indicators[b], bar, window, int(params[0].warmup), cov, periods,
+    write_market_features(zret[b], history[b], indicators[b], bar, window, params[0].warmup, cov, periods,
                           bound, work, shared)
     n_shared = shared_size(n_assets, window, indicators.shape[2])
     progress = t / params[0].episode_length
     weights = scratch[SCR_WEIGHTS, :n_assets + 1]
     close = bars[b, bar, BAR_CLOSE]
-    truncated = 1.0 if t >= int(params[0].episode_length) else 0.0
+    truncated = 1.0 if t >= params[0].episode_length else 0.0
     sqrt_periods = np.sqrt(periods)
     for a in range(n_agents):
         row = obs_out[b, a]
@@ -311,8 +311,8 @@ def reset_env(
     """
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
-    window = int(params[0].window)
-    warmup = int(params[0].warmup)
+    window = params[0].window
+    warmup = params[0].warmup
     decay = params[0].ewma_decay
     bound = params[0].obs_clip
     clock[b, CLK_STEP] = 0
@@ -400,18 +400,17 @@ def _trade_agent(
                                                           params[0].discrete_step, target)
             mapped = True
         else:
-            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], int(params[0].action_mapping),
+            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], params[0].action_mapping,
                                                             params[0].softmax_temperature, target)
             mapped = n_nan == 0
-            if mapped and agent_params[a].reward[kr.TERM_TARGET_RISK] != 0.0:
-                requested_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
-            if mapped and (params[0].rebalance_rate < 1.0 or params[0].rebalance_band > 0.0):
-                rebalance_toward(target, weights, params[0].rebalance_rate, params[0].rebalance_band)
     if not mapped:  # no action, or a NaN continuous action: hold (the risk layer still applies)
         for j in range(n_assets + 1):
             target[j] = weights[j]
-    if (not mapped or params[0].discrete_actions) and agent_params[a].reward[kr.TERM_TARGET_RISK] != 0.0:
+    if agent_params[a].reward[kr.TERM_TARGET_RISK] != 0.0:  # the target asked for, before it is approached
         requested_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
+    partial = params[0].rebalance_rate < 1.0 or params[0].rebalance_band > 0.0
+    if mapped and not params[0].discrete_actions and partial:
+        rebalance_toward(target, weights, params[0].rebalance_rate, params[0].rebalance_band)
     n_events = 0
     if params[0].risk_enabled:
         limits = agent_params[a].limits
@@ -502,9 +501,9 @@ def step_env(
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
     t = clock[b, CLK_STEP]
-    if t >= int(params[0].episode_length):
+    if t >= params[0].episode_length:
         return False
-    d = int(params[0].warmup) + t
+    d = params[0].warmup + t
     f = d + 1
     bar_d = bars[b, d]
     bar_f = bars[b, f]
@@ -522,7 +521,7 @@ def step_env(
     flow = scratch[SCR_FLOW]
     sigma = scratch[SCR_SIGMA]
     trailing = scratch[SCR_TRAILING]
-    window = int(params[0].window)
+    window = params[0].window
     mean_sigma = 0.0
     max_shares = scratch[SCR_MAX_SHARES]
     participation = params[0].max_participation
