@@ -376,10 +376,15 @@ class Simulation:
         env hands its user."""
         if self.last_info is None:
             raise ConfigError("info() before the first reset().")
+        return self.decoder(level).agent(self.last_info[env_index, agent])
+
+    def decoder(self, level: str = "lean") -> InfoDecoder:
+        """The decoder of this Simulation's info arrays at ``level`` (one per level, shared by its env adapter
+        and :meth:`info`)."""
         decoder = self._decoders.get(level)
         if decoder is None:
             decoder = self._decoders[level] = InfoDecoder(self.tickers, level)
-        return decoder.agent(self.last_info[env_index, agent])
+        return decoder
 
     def episode_summary(self, agent: int, env_index: int = 0) -> dict[str, Any]:
         """Totals of one agent's episode so far: costs, turnover, sanitised actions, risk events per rule."""

@@ -20,7 +20,6 @@ from wealtharena_env.envs._common import (
     render_env,
 )
 from wealtharena_env.errors import ActionError, ConfigError
-from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
 
@@ -160,7 +159,7 @@ class ArenaEnv(ParallelEnv):
         self.action_spaces = {a: act_space for a in self.possible_agents}
         self._n_action = self.sim.n_action
         self._n_assets = self.sim.n_assets
-        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self._infos = self.sim.decoder(info_level)
         self.allow_missing_actions = bool(allow_missing_actions)
         self.info_level = self._infos.level
         self._all_index = range(len(self.possible_agents))

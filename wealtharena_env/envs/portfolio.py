@@ -18,7 +18,6 @@ from wealtharena_env.envs._common import (
     render_env,
 )
 from wealtharena_env.errors import ConfigError
-from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
 
@@ -108,7 +107,7 @@ class PortfolioEnv(gym.Env):
         self.observation_space = observation_space(self.sim)
         self.action_space = action_space(self.config, self.sim.n_assets)
         self._n_action = self.sim.n_action
-        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self._infos = self.sim.decoder(info_level)
         self.info_level = self._infos.level
         self._done = True
 

@@ -33,7 +33,6 @@ from wealtharena_env.envs._common import (
     render_text,
 )
 from wealtharena_env.errors import ActionError, ConfigError
-from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
 
@@ -243,7 +242,7 @@ class PortfolioVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._action_shape = (self.num_envs, *self.single_action_space.shape)
-        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self._infos = self.sim.decoder(info_level)
         self.info_level = self._infos.level
         self.decode_risk_events = bool(decode_risk_events)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
@@ -383,7 +382,7 @@ class ArenaVecEnv:
         self.action_space = batch_space(batch_space(self.single_action_space, self.num_agents), self.num_envs)
         self._action_shape = (self.num_envs, self.num_agents, *self.single_action_space.shape)
         self._agent_ended = np.zeros((self.num_envs, self.num_agents), dtype=np.bool_)
-        self._infos = InfoDecoder(self.sim.tickers, info_level)
+        self._infos = self.sim.decoder(info_level)
         self.info_level = self._infos.level
         self.decode_risk_events = bool(decode_risk_events)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
