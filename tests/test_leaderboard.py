@@ -39,15 +39,15 @@ FAST = {"n_seeds": 2, "episode_length": 15, "bootstrap_reps": 100, "progress": F
 
 # Pinned fingerprints of the published tasks: a published task never changes. If this fails, you changed
 # a task's definition: restore it, or publish a new version (name-v1) and pin that. They include
-# ENV_DEFAULTS_VERSION (2 since 2026-12-06: the new action mapping and reward changed every task's dynamics).
+# ENV_DEFAULTS_VERSION (3 since 2026-12-06: episodes drawn in the kernel from a new random stream).
 PUBLISHED = {
-    "Calm-v0": "967302f33c49a39c",
-    "Regimes-v0": "2f5cef58e4ceaabf",
-    "Crash-v0": "964d0d942e2c413e",
-    "HighCorrelation-v0": "a8c4c422a5be0ecf",
-    "BullBear-v0": "e6ed6a5b47a8b0b6",
-    "Impact-v0": "b2c58ea4b8f66318",
-    "Dow30-v0": "ce3309466d802471",
+    "Calm-v0": "bf334f447c530955",
+    "Regimes-v0": "4565258085e0b869",
+    "Crash-v0": "25a9431564fdab11",
+    "HighCorrelation-v0": "a1e967bf83309d46",
+    "BullBear-v0": "3c690267d2d0dd81",
+    "Impact-v0": "6ba6c8e36f31ce72",
+    "Dow30-v0": "9e87e14e958aa4c5",
 }
 
 

@@ -6,7 +6,6 @@ new episode from a ``numpy.random.Generator``; it is the only place randomness e
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Protocol
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from wealtharena_env.config import MarketConfig
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 from wealtharena_env.kernels import market as mk
+from wealtharena_env.kernels import rng as random_streams
 
 
 class MarketSource(Protocol):
@@ -37,7 +37,8 @@ class SyntheticMarket:
     """The seeded synthetic market of :class:`~wealtharena_env.config.MarketConfig`.
 
     Each episode draws its own asset parameters (volatility scale ``exp(N(0, dispersion))``, excess drift,
-    first price, base volume) and its own shocks, all from the environment's generator, in a fixed order.
+    first price, base volume) and its own shocks, from a stream keyed by one draw of the environment's
+    generator, in a fixed order.
     """
 
     def __init__(self, config: MarketConfig):
@@ -64,75 +65,22 @@ class SyntheticMarket:
         scalars[mk.P_PERIODS_PER_YEAR] = config.periods_per_year
         scalars[mk.P_INITIAL_PRICE] = config.initial_price
         scalars[mk.P_BASE_VOLUME] = config.base_volume
+        scalars[mk.P_VOL_DISPERSION] = config.asset_volatility_dispersion
+        scalars[mk.P_DRIFT_DISPERSION] = config.asset_drift_dispersion
         self._scalars = scalars
-        self._dof = config.student_t_dof
-        # the asset-parameter draws (rows ASSET_*: vol and drift normals, price and volume uniforms) become
-        # normal(0, dispersion) and uniform(-0.5, 0.5) draws as scale * draw + shift
-        self._draw_scale = np.array([[config.asset_volatility_dispersion], [config.asset_drift_dispersion],
-                                     [1.0], [1.0]], dtype=np.float64)
-        self._draw_shift = np.array([[0.0], [0.0], [-0.5], [-0.5]])
 
     def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> np.ndarray:
         """Draw a path into ``bars_out`` (T, 6, N); return the regime of each bar (T,) int64.
 
-        The draws, in this order (the order fixes the path of a seed): asset parameters (N volatility-scale
-        and N drift normals, N first-price and N base-volume uniforms), then the shocks of every bar: (T, N)
-        Student-t, (T, N) jump uniforms, (T, 5, N) normals, (T,) factor Student-t, (T,) regime uniforms.
-        They go straight into this thread's reusable buffers (:func:`_draw_buffers`), so threads drawing
-        different environments' episodes at once never share one.
+        ``rng`` hands the episode one 64-bit key (:func:`wealtharena_env.kernels.rng.key_from`); the path is
+        then drawn in the compiled kernel from the stream that key seeds
+        (:func:`wealtharena_env.kernels.market.simulate_market_path`), without the GIL.
         """
-        n_bars, _, n = bars_out.shape
-        (asset_params, asset_normals, asset_uniforms, vol_scale, jump_uniform, regime_uniform,
-         normal_shocks) = _draw_buffers(n_bars, n)
-        # normal(0, s) is 0 + s * standard_normal and uniform(-0.5, 0.5) is -0.5 + 1 * random(), draw by draw:
-        # y = draw * scale + shift is those formulas for all four rows, np.exp the same ufunc as before
-        rng.standard_normal(out=asset_normals)
-        rng.random(out=asset_uniforms)
-        np.multiply(asset_params, self._draw_scale, out=asset_params)
-        np.add(asset_params, self._draw_shift, out=asset_params)
-        np.exp(vol_scale, out=vol_scale)
-        np.exp(asset_uniforms, out=asset_uniforms)  # the price and volume factors
-        student_t = rng.standard_t(self._dof, (n_bars, n))
-        rng.random(out=jump_uniform)
-        rng.standard_normal(out=normal_shocks)
-        factor_t = rng.standard_t(self._dof, n_bars)
-        rng.random(out=regime_uniform)
-        regimes = np.empty(n_bars, dtype=np.int64)
-        mk.simulate_market_path(student_t, factor_t, jump_uniform, regime_uniform, normal_shocks,
-                                asset_params, self._regime_params, self._transition, self._initial_probs,
-                                self._scalars, bars_out, regimes)
+        stream = random_streams.new_stream(random_streams.key_from(rng))
+        regimes = np.empty(bars_out.shape[0], dtype=np.int64)
+        mk.simulate_market_path(stream, self._scalars, self._regime_params, self._transition,
+                                self._initial_probs, bars_out, regimes)
         return regimes
-
-
-_THREAD_BUFFERS = threading.local()
-#: Draw buffers up to this many float64 values (8 MB) are kept per thread and shape for the next draw; larger
-#: ones (very long or very wide paths, whose draw dwarfs an allocation) are allocated per draw.
-MAX_CACHED_DRAW_VALUES = 1 << 20
-
-
-def _draw_buffers(n_bars: int, n_assets: int) -> tuple[np.ndarray, ...]:
-    """C-contiguous float64 buffers for one synthetic draw of ``n_bars`` x ``n_assets``: ``asset_params``
-    (N_ASSET_PARAMS, N) and three views of it (its normal rows, its uniform rows, its volatility-scale row),
-    ``jump_uniform`` (T, N), ``regime_uniform`` (T,), ``normal_shocks`` (T, N_NORMAL, N).
-
-    They belong to the calling thread and are reused by its next draw of the same shape (a draw consumes
-    them before it returns), so concurrent draws on different threads never share memory; a thread keeps
-    at most four shapes, and none above ``MAX_CACHED_DRAW_VALUES``."""
-    key = (n_bars, n_assets)
-    cache = getattr(_THREAD_BUFFERS, "by_shape", None)
-    if cache is None:
-        cache = _THREAD_BUFFERS.by_shape = {}
-    buffers = cache.get(key)
-    if buffers is None:
-        asset_params = np.empty((mk.N_ASSET_PARAMS, n_assets))
-        buffers = (asset_params, asset_params[mk.ASSET_VOL_SCALE:mk.ASSET_PRICE_FACTOR],
-                   asset_params[mk.ASSET_PRICE_FACTOR:], asset_params[mk.ASSET_VOL_SCALE],
-                   np.empty((n_bars, n_assets)), np.empty(n_bars), np.empty((n_bars, mk.N_NORMAL, n_assets)))
-        if n_bars * (mk.N_NORMAL + 1) * n_assets <= MAX_CACHED_DRAW_VALUES:
-            if len(cache) >= 4:
-                cache.clear()
-            cache[key] = buffers
-    return buffers
 
 
 class HistoricalMarket:

@@ -4,16 +4,17 @@ Axis order: time first, then field, then asset: ``bars[t, field, i]``. Fields (s
 open, high, low, close (currency units), volume (shares) and the close-to-close log return of the bar
 (``log(close_t / close_{t-1})``; 0 on the first bar).
 
-The kernel is pure: every random number is drawn beforehand by the caller from a seeded
-``numpy.random.Generator`` and passed in (Student-t, uniform and normal shock arrays, each one contiguous so
-that the generator can draw straight into it), so a path is a deterministic function of the seed and the
-parameters, identical across processes and batch positions.
+Every random number comes from the episode's own :mod:`~wealtharena_env.kernels.rng` stream, drawn inside
+the kernel bar by bar in a fixed order, so a path is a deterministic function of the stream's key and the
+parameters, identical across processes, threads and batch positions.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from wealtharena_env.kernels import rng
 
 # Bar fields (axis 1 of a bar array).
 BAR_OPEN = 0
@@ -24,22 +25,16 @@ BAR_VOLUME = 4
 BAR_LOGRET = 5
 N_BAR_FIELDS = 6
 
-# Normal shock fields (axis 1 of the ``normal_shocks`` array, shape (T, N_NORMAL, N)), all N(0, 1).
-NORMAL_JUMP_SIZE = 0  # size of a jump (when one happens)
-NORMAL_GAP = 1  # overnight noise
-NORMAL_HIGH = 2  # intraday excursion above max(open, close)
-NORMAL_LOW = 3  # intraday excursion below min(open, close)
-NORMAL_VOLUME = 4  # volume noise
-N_NORMAL = 5
+N_REGIMES = 3
+# Rows of an episode's per-asset state (``asset_state``, shape (N_ASSET_ROWS, N)).
+ASSET_H = 0  # GARCH variance multiplier h_i
+ASSET_PRICE0 = 1  # first price
+ASSET_VOLUME0 = 2  # base volume
+ASSET_VOL = 3  # 3 rows: sigma_k * scale_i for each regime k (3 regimes)
+ASSET_MEAN = 6  # 3 rows: (mu_k + alpha_i) / P for each regime k
+N_ASSET_ROWS = ASSET_MEAN + N_REGIMES
 
-# Asset parameter rows (``asset_params``, shape (N_ASSET_PARAMS, N): one contiguous row per parameter).
-ASSET_VOL_SCALE = 0
-ASSET_ALPHA = 1  # annual excess drift
-ASSET_PRICE_FACTOR = 2  # first price = P_INITIAL_PRICE * factor
-ASSET_VOLUME_FACTOR = 3  # base volume = P_BASE_VOLUME * factor
-N_ASSET_PARAMS = 4
-
-# Regime parameter columns (``regime_params``, shape (3, 3)).
+# Regime parameter columns (``regime_params``, shape (N_REGIMES, 3)).
 REGIME_DRIFT = 0
 REGIME_VOL = 1
 REGIME_CORR = 2
@@ -56,7 +51,9 @@ P_OVERNIGHT_FRACTION = 7
 P_PERIODS_PER_YEAR = 8
 P_INITIAL_PRICE = 9
 P_BASE_VOLUME = 10
-N_MARKET_SCALARS = 11
+P_VOL_DISPERSION = 11  # std of log(scale_i)
+P_DRIFT_DISPERSION = 12  # std of alpha_i
+N_MARKET_SCALARS = 13
 
 
 @njit(cache=True, error_model="numpy")
@@ -72,125 +69,139 @@ def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def simulate_market_path(
-    student_t: np.ndarray,
-    factor_t: np.ndarray,
-    jump_uniform: np.ndarray,
-    regime_uniform: np.ndarray,
-    normal_shocks: np.ndarray,
-    asset_params: np.ndarray,
-    regime_params: np.ndarray,
-    transition: np.ndarray,
-    initial_regime_probs: np.ndarray,
-    scalars: np.ndarray,
-    bars_out: np.ndarray,
-    regimes_out: np.ndarray,
-) -> None:
-    """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with one synthetic OHLCV path.
+def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
+                          asset_state: np.ndarray) -> None:
+    """Draw one episode's asset parameters from ``stream`` into ``asset_state`` (N_ASSET_ROWS, N).
 
-    Shocks (drawn by the caller, one per bar ``t`` and asset ``i``; entries of bar 0 are not read except
-    ``regime_uniform[0]``): ``student_t`` (T, N) raw Student-t(dof) draws ``e_{t,i}``, ``factor_t`` (T,) raw
-    Student-t(dof) draws ``f_t`` of the market factor, ``jump_uniform`` (T, N) U(0, 1) draws ``U_{t,i}``,
-    ``regime_uniform`` (T,) U(0, 1) draws driving the regime chain, ``normal_shocks`` (T, N_NORMAL, N) N(0, 1)
-    draws ``n, g, x, y, v`` (``NORMAL_*`` fields). ``asset_params`` (N_ASSET_PARAMS, N): ``scale_i``,
-    ``alpha_i`` and the factors of ``price0_i = initial_price * c_i`` and ``volume0_i = base_volume * d_i``
-    (``ASSET_*`` rows).
+    Per asset ``i``, in this order: one :func:`~wealtharena_env.kernels.rng.normal_pair` ``(a_i, b_i)`` and two
+    uniforms ``c_i, d_i``; with the dispersions ``s_vol``, ``s_drift``::
 
-    With ``P`` bars per year, regime ``k`` on bar ``t`` (drawn from ``transition`` by inverse CDF; the first
-    regime from ``initial_regime_probs``), asset ``i``::
+        scale_i = exp(s_vol * a_i)          volatility scale
+        alpha_i = s_drift * b_i             annual excess drift
+        price0_i = initial_price * exp(c_i - 0.5),   volume0_i = base_volume * exp(d_i - 0.5)
+
+    and, for each regime ``k``, ``sigma_k * scale_i`` and ``(mu_k + alpha_i) / P`` (rows ``ASSET_VOL + k`` and
+    ``ASSET_MEAN + k``); ``h_i = 1`` (the GARCH multiplier).
+    """
+    n_assets = asset_state.shape[1]
+    n_regimes = regime_params.shape[0]
+    periods = scalars[P_PERIODS_PER_YEAR]
+    for i in range(n_assets):
+        a, b = rng.normal_pair(stream)
+        c = rng.uniform(stream)
+        d = rng.uniform(stream)
+        scale = np.exp(scalars[P_VOL_DISPERSION] * a)
+        alpha = scalars[P_DRIFT_DISPERSION] * b
+        asset_state[ASSET_PRICE0, i] = scalars[P_INITIAL_PRICE] * np.exp(c - 0.5)
+        asset_state[ASSET_VOLUME0, i] = scalars[P_BASE_VOLUME] * np.exp(d - 0.5)
+        asset_state[ASSET_H, i] = 1.0
+        for k in range(n_regimes):
+            asset_state[ASSET_VOL + k, i] = regime_params[k, REGIME_VOL] * scale
+            asset_state[ASSET_MEAN + k, i] = (regime_params[k, REGIME_DRIFT] + alpha) / periods
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def simulate_bar(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
+                 asset_state: np.ndarray, bars_out: np.ndarray) -> None:
+    """Draw bar ``t >= 1`` of every asset in regime ``regime`` into ``bars_out[t]`` from ``bars_out[t - 1]``'s
+    closes, advancing the GARCH multipliers ``h_i`` of ``asset_state``.
+
+    Draws, in this order: the market factor's Student-t ``f``; then per asset ``i``: a Student-t ``e_i``, a
+    uniform ``U_i``, a normal ``n_i`` only when ``U_i < jump_prob`` (the first of a normal pair), and two
+    normal pairs ``(g_i, x_i)``, ``(y_i, v_i)``. With ``P`` bars per year and ``rho_k``, ``sigma_k``, ``mu_k``
+    the regime's correlation, volatility and drift::
 
         u = sqrt((dof - 2) / dof)                              scales a Student-t draw to unit variance
-        z_i = sqrt(rho_k) * u * f_t + sqrt(1 - rho_k) * u * e_{t,i}
-        s_i = sigma_k * scale_i * sqrt(h_i) / sqrt(P)          daily volatility (GARCH multiplier h_i)
-        J_i = jump_mean + jump_std * n_{t,i}  if U_{t,i} < jump_prob, else 0
+        z_i = sqrt(rho_k) * u * f + sqrt(1 - rho_k) * u * e_i
+        s_i = sigma_k * scale_i * sqrt(h_i) / sqrt(P)          daily volatility
+        J_i = jump_mean + jump_std * n_i  if U_i < jump_prob, else 0
         r_i = (mu_k + alpha_i) / P - s_i^2 / 2 + s_i * z_i + J_i          close-to-close log return
         h_i <- (1 - a - b) + a * z_i^2 * h_i + b * h_i                    GARCH(1,1), E[h] = 1
         close_t = close_{t-1} * exp(r_i)
-        open_t  = close_{t-1} * exp(overnight_fraction * r_i + 0.1 * s_i * g_{t,i})
-        high_t  = max(open_t, close_t) * exp(0.5 * s_i * |x_{t,i}|)
-        low_t   = min(open_t, close_t) * exp(-0.5 * s_i * |y_{t,i}|)
-        volume_t = volume0_i * exp(volume_sensitivity * (|r_i - mean| / s_i - 0.8) + 0.25 * v_{t,i})
+        open_t  = close_{t-1} * exp(overnight_fraction * r_i + 0.1 * s_i * g_i)
+        high_t  = max(open_t, close_t) * exp(0.5 * s_i * |x_i|)
+        low_t   = min(open_t, close_t) * exp(-0.5 * s_i * |y_i|)
+        volume_t = volume0_i * exp(volume_sensitivity * (|r_i - mean| / s_i - 0.8) + 0.25 * v_i)
 
     so ``low <= min(open, close) <= max(open, close) <= high`` holds by construction and volume rises with
-    the size of the move. Bar 0 has ``open = close = price0_i``, ``log return = 0``, ``h = 1``. The regime
-    chain is drawn first; the per-regime weights ``sqrt(rho_k) * u``, ``sqrt(1 - rho_k) * u`` and the per
-    regime-and-asset ``sigma_k * scale_i`` and ``(mu_k + alpha_i) / P`` are computed once, with the same
-    operations in the same order as written above (so the same bits as evaluating them on every bar).
+    the size of the move.
     """
-    n_bars = bars_out.shape[0]
     n_assets = bars_out.shape[2]
-    n_regimes = regime_params.shape[0]
     garch_a = scalars[P_GARCH_ALPHA]
     garch_b = scalars[P_GARCH_BETA]
     garch_omega = 1.0 - garch_a - garch_b
     dof = scalars[P_DOF]
     t_scale = np.sqrt((dof - 2.0) / dof)
     jump_prob = scalars[P_JUMP_PROB]
-    jump_mean = scalars[P_JUMP_MEAN]
-    jump_std = scalars[P_JUMP_STD]
     vol_sens = scalars[P_VOLUME_SENSITIVITY]
     overnight = scalars[P_OVERNIGHT_FRACTION]
-    periods = scalars[P_PERIODS_PER_YEAR]
-    sqrt_periods = np.sqrt(periods)
-
-    regime = next_regime(0, regime_uniform[0], initial_regime_probs.reshape((1, -1)))
-    regimes_out[0] = regime
-    for t in range(1, n_bars):
-        regime = next_regime(regime, regime_uniform[t], transition)
-        regimes_out[t] = regime
-
-    w_common = np.empty(n_regimes)
-    w_idio = np.empty(n_regimes)
-    vol = np.empty((n_regimes, n_assets))  # sigma_k * scale_i
-    base_mean = np.empty((n_regimes, n_assets))  # (mu_k + alpha_i) / P
-    for k in range(n_regimes):
-        rho = regime_params[k, REGIME_CORR]
-        w_common[k] = np.sqrt(rho) * t_scale
-        w_idio[k] = np.sqrt(1.0 - rho) * t_scale
-        for i in range(n_assets):
-            vol[k, i] = regime_params[k, REGIME_VOL] * asset_params[ASSET_VOL_SCALE, i]
-            base_mean[k, i] = (regime_params[k, REGIME_DRIFT] + asset_params[ASSET_ALPHA, i]) / periods
-
-    h = np.ones(n_assets)
-    volume0 = np.empty(n_assets)
+    sqrt_periods = np.sqrt(scalars[P_PERIODS_PER_YEAR])
+    rho = regime_params[regime, REGIME_CORR]
+    common_part = np.sqrt(rho) * t_scale * rng.student_t(stream, dof)
+    w_idio = np.sqrt(1.0 - rho) * t_scale
     for i in range(n_assets):
-        p0 = scalars[P_INITIAL_PRICE] * asset_params[ASSET_PRICE_FACTOR, i]
-        volume0[i] = scalars[P_BASE_VOLUME] * asset_params[ASSET_VOLUME_FACTOR, i]
+        z = common_part + w_idio * rng.student_t(stream, dof)
+        jump = 0.0
+        if rng.uniform(stream) < jump_prob:
+            jump = scalars[P_JUMP_MEAN] + scalars[P_JUMP_STD] * rng.normal_pair(stream)[0]
+        gap, up = rng.normal_pair(stream)
+        down, noise = rng.normal_pair(stream)
+        h = asset_state[ASSET_H, i]
+        s = asset_state[ASSET_VOL + regime, i] * np.sqrt(h) / sqrt_periods
+        mean = asset_state[ASSET_MEAN + regime, i] - 0.5 * s * s
+        r = mean + s * z + jump
+        asset_state[ASSET_H, i] = garch_omega + garch_a * z * z * h + garch_b * h
+
+        prev_close = bars_out[t - 1, BAR_CLOSE, i]
+        close = prev_close * np.exp(r)
+        open_ = prev_close * np.exp(overnight * r + 0.1 * s * gap)
+        bars_out[t, BAR_OPEN, i] = open_
+        bars_out[t, BAR_CLOSE, i] = close
+        bars_out[t, BAR_HIGH, i] = max(open_, close) * np.exp(0.5 * s * abs(up))
+        bars_out[t, BAR_LOW, i] = min(open_, close) * np.exp(-0.5 * s * abs(down))
+        bars_out[t, BAR_VOLUME, i] = asset_state[ASSET_VOLUME0, i] * np.exp(
+            vol_sens * (abs(r - mean) / s - 0.8) + 0.25 * noise
+        )
+        bars_out[t, BAR_LOGRET, i] = r
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def simulate_market_path(
+    stream: np.ndarray,
+    scalars: np.ndarray,
+    regime_params: np.ndarray,
+    transition: np.ndarray,
+    initial_regime_probs: np.ndarray,
+    bars_out: np.ndarray,
+    regimes_out: np.ndarray,
+) -> None:
+    """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with one synthetic OHLCV path drawn from
+    ``stream`` (a :mod:`~wealtharena_env.kernels.rng` stream, advanced in place).
+
+    Draws, bar by bar (so a generator that produces bars one at a time draws the same path):
+    :func:`draw_asset_parameters`; the first regime ``k_0`` from ``initial_regime_probs`` by inverse CDF of a
+    uniform; then for each bar ``t >= 1`` a uniform for ``k_t`` (inverse CDF of row ``k_{t-1}`` of
+    ``transition``) and :func:`simulate_bar`. Bar 0 has ``open = high = low = close = price0_i``, volume
+    ``volume0_i`` and log return 0.
+    """
+    n_bars = bars_out.shape[0]
+    n_assets = bars_out.shape[2]
+    asset_state = np.empty((N_ASSET_ROWS, n_assets))
+    draw_asset_parameters(stream, scalars, regime_params, asset_state)
+    for i in range(n_assets):
+        p0 = asset_state[ASSET_PRICE0, i]
         bars_out[0, BAR_OPEN, i] = p0
         bars_out[0, BAR_CLOSE, i] = p0
         bars_out[0, BAR_HIGH, i] = p0
         bars_out[0, BAR_LOW, i] = p0
-        bars_out[0, BAR_VOLUME, i] = volume0[i]
+        bars_out[0, BAR_VOLUME, i] = asset_state[ASSET_VOLUME0, i]
         bars_out[0, BAR_LOGRET, i] = 0.0
-
+    regime = next_regime(0, rng.uniform(stream), initial_regime_probs.reshape((1, -1)))
+    regimes_out[0] = regime
     for t in range(1, n_bars):
-        k = regimes_out[t]
-        common_part = w_common[k] * factor_t[t]
-        wi = w_idio[k]
-        for i in range(n_assets):
-            z = common_part + wi * student_t[t, i]
-            s = vol[k, i] * np.sqrt(h[i]) / sqrt_periods
-            mean = base_mean[k, i] - 0.5 * s * s
-            jump = 0.0
-            if jump_uniform[t, i] < jump_prob:
-                jump = jump_mean + jump_std * normal_shocks[t, NORMAL_JUMP_SIZE, i]
-            r = mean + s * z + jump
-            h[i] = garch_omega + garch_a * z * z * h[i] + garch_b * h[i]
-
-            prev_close = bars_out[t - 1, BAR_CLOSE, i]
-            close = prev_close * np.exp(r)
-            open_ = prev_close * np.exp(overnight * r + 0.1 * s * normal_shocks[t, NORMAL_GAP, i])
-            top = max(open_, close)
-            bottom = min(open_, close)
-            bars_out[t, BAR_OPEN, i] = open_
-            bars_out[t, BAR_CLOSE, i] = close
-            bars_out[t, BAR_HIGH, i] = top * np.exp(0.5 * s * abs(normal_shocks[t, NORMAL_HIGH, i]))
-            bars_out[t, BAR_LOW, i] = bottom * np.exp(-0.5 * s * abs(normal_shocks[t, NORMAL_LOW, i]))
-            size = abs(r - mean) / s
-            bars_out[t, BAR_VOLUME, i] = volume0[i] * np.exp(
-                vol_sens * (size - 0.8) + 0.25 * normal_shocks[t, NORMAL_VOLUME, i]
-            )
-            bars_out[t, BAR_LOGRET, i] = r
+        regime = next_regime(regime, rng.uniform(stream), transition)
+        regimes_out[t] = regime
+        simulate_bar(t, regime, stream, scalars, regime_params, asset_state, bars_out)
 
 
 @njit(cache=True, error_model="numpy")
