@@ -254,9 +254,10 @@ def test_costs_are_nonnegative_and_are_what_value_loses(seed, commission, spread
     paid = np.zeros(sim.n_agents)
     for _ in range(cfg.episode_length):
         f = cfg.warmup + int(sim.clock[0, 0]) + 1
-        fill = sim.bars[0, f, BAR_OPEN].copy()
-        before = sim.agent_state[0]["cash"] + sim.holdings[0] @ fill
+        cash, holdings = sim.agent_state[0]["cash"].copy(), sim.holdings[0].copy()
         _, info = sim.step(random_actions(rng, sim))
+        fill = sim.bars[0, f, BAR_OPEN]  # drawn by the step (the bar is reached); fills never move the open
+        before = cash + holdings @ fill
         after = sim.agent_state[0]["cash"] + sim.holdings[0] @ fill
         cost = info[0, :, ks.IN_COST]
         assert np.all(cost >= 0.0)
@@ -364,18 +365,18 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
         sim.actions[..., :-1] = random_actions(rng, sim, scale)
         sim.actions[..., -1] = 1.0
         saved = [a.copy() for a in (sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
-                                    sim.asset_state, sim.clock)]
+                                    sim.asset_state, sim.market, sim.clock)]
         outputs = []
         for fill in (np.nan, 0.0):
             for array, copy in zip((sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
-                                    sim.asset_state, sim.clock), saved):
+                                    sim.asset_state, sim.market, sim.clock), saved):
                 array[...] = copy
             sim.scratch[...] = fill
             obs = np.full((2, sim.n_agents, sim.obs_size), fill, dtype=np.float32)
             info = np.full((2, sim.n_agents, sim.info_size), fill)
             assert ks.step_batch(sim._no_reset, sim.bars, sim.returns, sim.zret, sim.indicators, sim.positions,
-                                 sim.agent_state, sim.asset_state, sim.clock, sim.actions, sim.params,
-                                 sim.agent_params, obs, info, sim.scratch) == 0
+                                 sim.agent_state, sim.asset_state, sim.market, sim.clock, sim.actions,
+                                 sim.params, sim.agent_params, obs, info, sim.scratch) == 0
             outputs.append((obs, info))
         (obs_nan, info_nan), (obs_zero, info_zero) = outputs
         assert not np.isnan(obs_nan).any() and not np.isnan(info_nan).any()
@@ -384,7 +385,7 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
 
 
 def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
-    """agent_state, params and agent_params are typed records (booleans and enums with their own types): a
+    """agent_state, market, params and agent_params are typed records (booleans and enums with their own types): a
     plain float array in their place, or two arguments swapped, is a typing error, not wrong numbers."""
     from numba.core.errors import TypingError
 
@@ -394,12 +395,15 @@ def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
     assert sim.params.dtype["action_mapping"] == np.int64 and sim.params.dtype["risk_enabled"] == np.bool_
     obs, info = sim.observe()
     args = [np.zeros(0, dtype=np.bool_), sim.bars, sim.returns, sim.zret, sim.indicators, sim.positions,
-            sim.agent_state, sim.asset_state, sim.clock, sim.actions, sim.params, sim.agent_params, obs, info, sim.scratch]
+            sim.agent_state, sim.asset_state, sim.market, sim.clock, sim.actions, sim.params, sim.agent_params, obs,
+            info, sim.scratch]
     untyped = list(args)
     untyped[6] = np.zeros((1, sim.n_agents, 30))  # a float array where the agent records belong
     swapped = list(args)
-    swapped[10], swapped[11] = args[11], args[10]  # params <-> agent_params
-    for bad in (untyped, swapped):
+    swapped[11], swapped[12] = args[12], args[11]  # params <-> agent_params
+    untyped_market = list(args)
+    untyped_market[8] = np.zeros((1, 5))  # a float array where the market records belong
+    for bad in (untyped, swapped, untyped_market):
         with pytest.raises((TypingError, KeyError)):  # numba's record typing raises KeyError for a missing field
             ks.step_batch(*bad)
 

@@ -8,16 +8,17 @@ with ``_nrt=False`` also guarantees the step path never allocates: such a kernel
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from numba.core.registry import CPUDispatcher
 
 from wealtharena_env import arena_v0
-from wealtharena_env.kernels import STEP_KERNEL_OPTIONS, execution, features, reward, risk, step
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS, execution, features, market, reward, risk, rng, step
 from wealtharena_env.sim import Simulation
 
 # Kernels outside the per-step path, or that need Numba's runtime: the prange driver (parfor scheduling
-# allocates) and the indicator features (computed once per episode; they allocate their outputs). The market
-# path (kernels.market) is drawn once per episode too and is not checked here.
-RUNTIME_KERNELS = {"step_batch_parallel", "indicator_features", "_feature"}
+# allocates) and the indicator features (computed once per episode; they allocate their outputs). The synthetic
+# market (kernels.market, kernels.rng) is on the step path: the steps draw the bars they reach.
+RUNTIME_KERNELS = {"step_batch_parallel", "indicator_features", "_feature", "fill_log_returns"}
 
 
 def _dispatchers(module):
@@ -28,13 +29,13 @@ def _dispatchers(module):
 def test_step_path_kernels_compile_without_reference_counting():
     assert STEP_KERNEL_OPTIONS["_nrt"] is False
     checked = 0
-    for module in (step, risk, execution, features, reward):
+    for module in (step, risk, execution, features, reward, market, rng):
         for name, kernel in _dispatchers(module).items():
             if name in RUNTIME_KERNELS:
                 continue
             assert kernel.targetoptions.get("_nrt") is False, f"{module.__name__}.{name} counts references"
             checked += 1
-    assert checked >= 25
+    assert checked >= 35
     assert step.step_batch_parallel.targetoptions.get("parallel") is True
 
 
@@ -73,7 +74,7 @@ def test_threaded_episode_draws_are_the_serial_draws():
             sim.actions[..., -1] = 1.0
             sim.actions[..., :-1] = 0.25
             trace.append(sim.step(reset_mask=mask if mask.any() else None))
-        trace.append((sim.bars.copy(), sim.regimes.copy()))
+        trace.append((sim.bars.copy(), sim.market.copy(), sim.asset_state.copy()))
         outs.append(trace)
     assert sims[1]._draw_pool is not None and sims[0]._draw_pool is None
     for first, second in zip(*outs):
@@ -113,3 +114,43 @@ def test_threads_are_opt_in():
     from wealtharena_env.envs.vector import PortfolioVectorEnv
 
     assert PortfolioVectorEnv(num_envs=1024, n_assets=1).sim._step_kernel is step.step_batch
+
+
+@pytest.mark.parametrize("impact", [0.0, 2.0])
+def test_the_market_drawn_bar_by_bar_is_the_path_drawn_up_front(impact):
+    """A synthetic episode is drawn as it is reached: a reset draws the warm-up bars, each step the bar it
+    reaches, and nothing beyond (so no look-ahead is possible); the whole episode is the path that
+    SyntheticMarket.sample draws from the same generator, whatever the agents' price impact did to the bars."""
+    from wealtharena_env.kernels import market as mk
+    from wealtharena_env.sources import SyntheticMarket
+
+    config = arena_v0.parallel_env(n_assets=3, episode_length=20, impact=impact).unwrapped.config
+    sim = Simulation(config)
+    assert sim.market_by_bar
+    sim.reset(seeds=[5])
+    first = config.warmup + 1
+    assert not sim.bars[0, first:].any()
+    rng = np.random.default_rng(0)
+    for t in range(config.episode_length):
+        sim.actions[..., :-1] = rng.uniform(-1, 1, sim.actions[..., :-1].shape)
+        sim.actions[..., -1] = 1.0
+        sim.step()
+        assert sim.bars[0, first + t].any() and not sim.bars[0, first + t + 1:].any()
+    up_front = np.empty_like(sim.bars[0])
+    SyntheticMarket(config.market).sample(np.random.default_rng(5), up_front)
+    path_state = sim.asset_state[0, sim.n_assets + 1:]
+    np.testing.assert_array_equal(path_state[mk.ASSET_CLOSE], up_front[-1, mk.BAR_CLOSE])
+    if impact == 0.0:
+        np.testing.assert_array_equal(sim.bars[0], up_front)
+    else:
+        assert np.abs(sim.cumulative_impact[0]).max() > 0.0  # the agents moved the prices they traded at
+        np.testing.assert_array_equal(sim.bars[0, :first], up_front[:first])
+
+
+def test_the_full_feature_set_and_historical_data_draw_whole_episodes():
+    """The "full" feature set's indicators need the whole path at reset, and data or a user's source fills the
+    episode at once: those Simulations do not draw bar by bar."""
+    full = arena_v0.parallel_env(n_assets=2, episode_length=10, feature_set="full").unwrapped.config
+    assert not Simulation(full).market_by_bar
+    sim = Simulation(arena_v0.parallel_env(n_assets=2, episode_length=10).unwrapped.config)
+    assert sim.market_by_bar and sim.params[0]["market_by_bar"]

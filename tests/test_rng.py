@@ -105,28 +105,26 @@ def test_key_from_a_generator_is_reproducible():
 
 def test_a_path_drawn_bar_by_bar_is_the_path_drawn_at_once():
     """The draw order is bar-major: asset parameters, the first regime, then per bar its regime and
-    ``simulate_bar``; a generator that produces bars one at a time gets the same path from the same key."""
+    ``simulate_bar``; a generator that produces bars one at a time (the arena's step kernel) gets the same
+    path from the same key."""
     config = MarketConfig(n_assets=4)
     market = SyntheticMarket(config)
     n_bars = 300
     at_once = np.empty((n_bars, mk.N_BAR_FIELDS, 4))
     regimes_at_once = np.empty(n_bars, dtype=np.int64)
     mk.simulate_market_path(rng.new_stream(11), market._scalars, market._regime_params, market._transition,
-                            market._initial_probs, at_once, regimes_at_once)
+                            market._initial_probs, np.empty((mk.N_ASSET_ROWS, 4)), at_once, regimes_at_once)
 
     stream = rng.new_stream(11)
     bars = np.full((n_bars, mk.N_BAR_FIELDS, 4), np.nan)
     asset_state = np.empty((mk.N_ASSET_ROWS, 4))
-    mk.draw_asset_parameters(stream, market._scalars, market._regime_params, asset_state)
-    bars[0, :4] = asset_state[mk.ASSET_PRICE0]
-    bars[0, mk.BAR_VOLUME] = asset_state[mk.ASSET_VOLUME0]
-    bars[0, mk.BAR_LOGRET] = 0.0
-    regime = mk.next_regime(0, rng.uniform(stream), market._initial_probs.reshape(1, -1))
+    regime = mk.start_market_path(stream, market._scalars, market._regime_params, market._initial_probs,
+                                  asset_state, bars)
     regimes = [regime]
     for t in range(1, n_bars):
-        regime = mk.next_regime(regime, rng.uniform(stream), market._transition)
+        assert np.isnan(bars[t:]).all()  # nothing beyond the bars drawn
+        regime = mk.advance_market_path(t, regime, stream, market._scalars, market._regime_params,
+                                        market._transition, asset_state, bars)
         regimes.append(regime)
-        mk.simulate_bar(t, regime, stream, market._scalars, market._regime_params, asset_state, bars)
-        assert np.isnan(bars[t + 1:]).all()  # nothing beyond the bar drawn
     np.testing.assert_array_equal(bars, at_once)
     np.testing.assert_array_equal(regimes, regimes_at_once)

@@ -22,11 +22,13 @@ from wealtharena_env.config import AgentProfile, ArenaConfig
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import execution as kx
 from wealtharena_env.kernels import features as kf
+from wealtharena_env.kernels import market as mk
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
 from wealtharena_env.kernels.market import BAR_CLOSE, N_BAR_FIELDS
+from wealtharena_env.kernels.rng import key_from, seed_stream
 from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
 
@@ -161,11 +163,22 @@ class Simulation:
         self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
         self.agent_state = np.zeros((b, a), dtype=ks.AGENT_STATE_DTYPE)
-        self.asset_state = np.zeros((b, n + 1, n))
+        # covariance rows, the impact row, then the synthetic path's per-asset state (kernels.market.ASSET_*)
+        self.asset_state = np.zeros((b, n + 1 + mk.N_ASSET_ROWS, n))
+        self.market = np.zeros(b, dtype=ks.MARKET_STATE_DTYPE)
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
-        self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
+        # the synthetic market is drawn bar by bar (a reset draws the warm-up, each step the bar it reaches)
+        # unless the "full" feature set's indicators need the whole path up front, or the bars come from data
+        # or a user's own source
+        self.market_by_bar = type(source) is SyntheticMarket and self.n_indicators == 0
+        if self.market_by_bar:
+            scalars, regime_params, transition = source.kernel_parameters
+            self.params["market_by_bar"] = True
+            self.params["market_scalars"] = scalars
+            self.params["regime_params"] = regime_params
+            self.params["regime_transition"] = transition
         self._rngs: list[np.random.Generator | None] = [None] * b
         self._started = np.zeros(b, dtype=bool)
         self.clock[:, ks.CLK_STEP] = config.episode_length  # "episode over" until the first reset
@@ -301,13 +314,21 @@ class Simulation:
             future.result()  # re-raises a source's error here
 
     def _draw_episode(self, k: int, seed: int | None) -> None:
-        """Fill ``bars[k]`` with a new episode from environment ``k``'s generator (seeded when given)."""
+        """Start environment ``k``'s new episode from its generator (seeded when given): the whole path into
+        ``bars[k]``, or with :attr:`market_by_bar` its warm-up bars and the stream the steps continue it from."""
         if seed is not None:
             self._rngs[k] = np.random.default_rng(seed)
         elif self._rngs[k] is None:
             self._rngs[k] = np.random.default_rng()
-        regimes = self.source.sample(self._rngs[k], self.bars[k])
-        self.regimes[k] = regimes if regimes is not None else -1
+        if self.market_by_bar:
+            stream = self.market["stream"][k]
+            seed_stream(np.uint64(key_from(self._rngs[k])), stream)
+            first = self.config.warmup + 1
+            regimes = np.empty(first, dtype=np.int64)
+            self.source.start(stream, self.asset_state[k, self.n_assets + 1:], self.bars[k, :first], regimes)
+            self.market["regime"][k] = regimes[-1]
+        else:
+            self.source.sample(self._rngs[k], self.bars[k])
         if self.n_indicators:
             kf.indicator_features(self.bars[k], self.config.observation_clip, self.indicators[k])
         self._started[k] = True
@@ -355,7 +376,8 @@ class Simulation:
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.empty((self.batch_size, self.n_agents, self.info_size))  # the kernel writes every column
         args = (reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state,
-                self.asset_state, self.clock, self.actions, self.params, self.agent_params, obs, info, self.scratch)
+                self.asset_state, self.market, self.clock, self.actions, self.params, self.agent_params, obs, info,
+                self.scratch)
         finished = self._step_kernel(*args)
         if self.value_history is not None and not finished:
             self._record_values(reset_mask if reset_mask.shape[0] else None)

@@ -78,9 +78,22 @@ class SyntheticMarket:
         """
         stream = random_streams.new_stream(random_streams.key_from(rng))
         regimes = np.empty(bars_out.shape[0], dtype=np.int64)
-        mk.simulate_market_path(stream, self._scalars, self._regime_params, self._transition,
-                                self._initial_probs, bars_out, regimes)
+        self.start(stream, np.empty((mk.N_ASSET_ROWS, bars_out.shape[2])), bars_out, regimes)
         return regimes
+
+    def start(self, stream: np.ndarray, path_state: np.ndarray, bars_out: np.ndarray,
+              regimes_out: np.ndarray) -> None:
+        """Draw the first ``len(bars_out)`` bars of a path from ``stream`` (advanced in place), leaving the path's
+        per-asset state in ``path_state`` (``kernels.market.N_ASSET_ROWS``, N) so that
+        :func:`wealtharena_env.kernels.market.advance_market_path` continues it bar by bar."""
+        mk.simulate_market_path(stream, self._scalars, self._regime_params, self._transition, self._initial_probs,
+                                path_state, bars_out, regimes_out)
+
+    @property
+    def kernel_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(scalars, regime_params, transition)`` as :func:`~wealtharena_env.kernels.market.advance_market_path`
+        reads them."""
+        return self._scalars, self._regime_params, self._transition
 
 
 class HistoricalMarket:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from wealtharena_env.kernels import rng
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS, rng
 
 # Bar fields (axis 1 of a bar array).
 BAR_OPEN = 0
@@ -30,8 +30,9 @@ N_REGIMES = 3
 ASSET_H = 0  # GARCH variance multiplier h_i
 ASSET_PRICE0 = 1  # first price
 ASSET_VOLUME0 = 2  # base volume
-ASSET_VOL = 3  # 3 rows: sigma_k * scale_i for each regime k (3 regimes)
-ASSET_MEAN = 6  # 3 rows: (mu_k + alpha_i) / P for each regime k
+ASSET_CLOSE = 3  # the path's last close (before any price impact the arena applies to its bars)
+ASSET_VOL = 4  # 3 rows: sigma_k * scale_i for each regime k (3 regimes)
+ASSET_MEAN = 7  # 3 rows: (mu_k + alpha_i) / P for each regime k
 N_ASSET_ROWS = ASSET_MEAN + N_REGIMES
 
 # Regime parameter columns (``regime_params``, shape (N_REGIMES, 3)).
@@ -56,7 +57,7 @@ P_DRIFT_DISPERSION = 12  # std of alpha_i
 N_MARKET_SCALARS = 13
 
 
-@njit(cache=True, error_model="numpy")
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
     """Inverse-CDF draw of the next regime: the first j with ``uniform < sum_{k<=j} P[previous, k]``."""
     cumulative = 0.0
@@ -68,7 +69,7 @@ def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
     return n - 1
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
                           asset_state: np.ndarray) -> None:
     """Draw one episode's asset parameters from ``stream`` into ``asset_state`` (N_ASSET_ROWS, N).
@@ -81,7 +82,7 @@ def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params
         price0_i = initial_price * exp(c_i - 0.5),   volume0_i = base_volume * exp(d_i - 0.5)
 
     and, for each regime ``k``, ``sigma_k * scale_i`` and ``(mu_k + alpha_i) / P`` (rows ``ASSET_VOL + k`` and
-    ``ASSET_MEAN + k``); ``h_i = 1`` (the GARCH multiplier).
+    ``ASSET_MEAN + k``); ``h_i = 1`` (the GARCH multiplier); the last close ``price0_i``.
     """
     n_assets = asset_state.shape[1]
     n_regimes = regime_params.shape[0]
@@ -93,6 +94,7 @@ def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params
         scale = np.exp(scalars[P_VOL_DISPERSION] * a)
         alpha = scalars[P_DRIFT_DISPERSION] * b
         asset_state[ASSET_PRICE0, i] = scalars[P_INITIAL_PRICE] * np.exp(c - 0.5)
+        asset_state[ASSET_CLOSE, i] = asset_state[ASSET_PRICE0, i]
         asset_state[ASSET_VOLUME0, i] = scalars[P_BASE_VOLUME] * np.exp(d - 0.5)
         asset_state[ASSET_H, i] = 1.0
         for k in range(n_regimes):
@@ -100,11 +102,12 @@ def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params
             asset_state[ASSET_MEAN + k, i] = (regime_params[k, REGIME_DRIFT] + alpha) / periods
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def simulate_bar(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
                  asset_state: np.ndarray, bars_out: np.ndarray) -> None:
-    """Draw bar ``t >= 1`` of every asset in regime ``regime`` into ``bars_out[t]`` from ``bars_out[t - 1]``'s
-    closes, advancing the GARCH multipliers ``h_i`` of ``asset_state``.
+    """Draw bar ``t >= 1`` of every asset in regime ``regime`` into ``bars_out[t]``, from the path's last closes
+    (row ``ASSET_CLOSE`` of ``asset_state``, which equal ``bars_out[t - 1]``'s unless the arena moved that bar's
+    prices by its agents' impact), advancing them and the GARCH multipliers ``h_i``.
 
     Draws, in this order: the market factor's Student-t ``f``; then per asset ``i``: a Student-t ``e_i``, a
     uniform ``U_i``, a normal ``n_i`` only when ``U_i < jump_prob`` (the first of a normal pair), and two
@@ -152,8 +155,9 @@ def simulate_bar(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, r
         r = mean + s * z + jump
         asset_state[ASSET_H, i] = garch_omega + garch_a * z * z * h + garch_b * h
 
-        prev_close = bars_out[t - 1, BAR_CLOSE, i]
+        prev_close = asset_state[ASSET_CLOSE, i]
         close = prev_close * np.exp(r)
+        asset_state[ASSET_CLOSE, i] = close
         open_ = prev_close * np.exp(overnight * r + 0.1 * s * gap)
         bars_out[t, BAR_OPEN, i] = open_
         bars_out[t, BAR_CLOSE, i] = close
@@ -165,30 +169,14 @@ def simulate_bar(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, r
         bars_out[t, BAR_LOGRET, i] = r
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def simulate_market_path(
-    stream: np.ndarray,
-    scalars: np.ndarray,
-    regime_params: np.ndarray,
-    transition: np.ndarray,
-    initial_regime_probs: np.ndarray,
-    bars_out: np.ndarray,
-    regimes_out: np.ndarray,
-) -> None:
-    """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with one synthetic OHLCV path drawn from
-    ``stream`` (a :mod:`~wealtharena_env.kernels.rng` stream, advanced in place).
-
-    Draws, bar by bar (so a generator that produces bars one at a time draws the same path):
-    :func:`draw_asset_parameters`; the first regime ``k_0`` from ``initial_regime_probs`` by inverse CDF of a
-    uniform; then for each bar ``t >= 1`` a uniform for ``k_t`` (inverse CDF of row ``k_{t-1}`` of
-    ``transition``) and :func:`simulate_bar`. Bar 0 has ``open = high = low = close = price0_i``, volume
-    ``volume0_i`` and log return 0.
-    """
-    n_bars = bars_out.shape[0]
-    n_assets = bars_out.shape[2]
-    asset_state = np.empty((N_ASSET_ROWS, n_assets))
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
+def start_market_path(stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
+                      initial_regime_probs: np.ndarray, asset_state: np.ndarray, bars_out: np.ndarray) -> int:
+    """Start a path: :func:`draw_asset_parameters` into ``asset_state``, bar 0 into ``bars_out[0]`` (``open = high
+    = low = close = price0_i``, volume ``volume0_i``, log return 0), and return the first regime, drawn from
+    ``initial_regime_probs`` by inverse CDF of one uniform."""
     draw_asset_parameters(stream, scalars, regime_params, asset_state)
-    for i in range(n_assets):
+    for i in range(bars_out.shape[2]):
         p0 = asset_state[ASSET_PRICE0, i]
         bars_out[0, BAR_OPEN, i] = p0
         bars_out[0, BAR_CLOSE, i] = p0
@@ -196,12 +184,42 @@ def simulate_market_path(
         bars_out[0, BAR_LOW, i] = p0
         bars_out[0, BAR_VOLUME, i] = asset_state[ASSET_VOLUME0, i]
         bars_out[0, BAR_LOGRET, i] = 0.0
-    regime = next_regime(0, rng.uniform(stream), initial_regime_probs.reshape((1, -1)))
+    return next_regime(0, rng.uniform(stream), initial_regime_probs.reshape((1, -1)))
+
+
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
+def advance_market_path(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
+                        transition: np.ndarray, asset_state: np.ndarray, bars_out: np.ndarray) -> int:
+    """Draw bar ``t >= 1``: the next regime (inverse CDF of one uniform on row ``regime`` of ``transition``),
+    then :func:`simulate_bar` in it; return the new regime."""
+    regime = next_regime(regime, rng.uniform(stream), transition)
+    simulate_bar(t, regime, stream, scalars, regime_params, asset_state, bars_out)
+    return regime
+
+
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
+def simulate_market_path(
+    stream: np.ndarray,
+    scalars: np.ndarray,
+    regime_params: np.ndarray,
+    transition: np.ndarray,
+    initial_regime_probs: np.ndarray,
+    asset_state: np.ndarray,
+    bars_out: np.ndarray,
+    regimes_out: np.ndarray,
+) -> None:
+    """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with the first T bars of a synthetic OHLCV path drawn
+    from ``stream`` (a :mod:`~wealtharena_env.kernels.rng` stream, advanced in place): :func:`start_market_path`,
+    then :func:`advance_market_path` for each bar ``t >= 1``; ``asset_state`` (N_ASSET_ROWS, N) ends with the
+    path's state after bar T - 1. The draws run bar by bar, so the path continues with
+    :func:`advance_market_path` from there exactly as if T had been longer: the arena draws the warm-up bars
+    here and the rest as it reaches them (:func:`wealtharena_env.kernels.step.step_env`).
+    """
+    regime = start_market_path(stream, scalars, regime_params, initial_regime_probs, asset_state, bars_out)
     regimes_out[0] = regime
-    for t in range(1, n_bars):
-        regime = next_regime(regime, rng.uniform(stream), transition)
+    for t in range(1, bars_out.shape[0]):
+        regime = advance_market_path(t, regime, stream, scalars, regime_params, transition, asset_state, bars_out)
         regimes_out[t] = regime
-        simulate_bar(t, regime, stream, scalars, regime_params, asset_state, bars_out)
 
 
 @njit(cache=True, error_model="numpy")

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
+
 #: uint64 words of one stream's state
 STATE_WORDS = 4
 
@@ -31,12 +33,12 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 _TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _rotl(x: np.uint64, k: int) -> np.uint64:
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def seed_stream(key: np.uint64, state_out: np.ndarray) -> None:
     """Fill ``state_out`` (STATE_WORDS,) uint64 with the next four SplitMix64 outputs after ``key``."""
     z = np.uint64(key)
@@ -47,7 +49,7 @@ def seed_stream(key: np.uint64, state_out: np.ndarray) -> None:
         state_out[j] = x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def next_u64(state: np.ndarray) -> np.uint64:
     """The next xoshiro256** output of ``state`` (advanced in place)."""
     s0 = state[0]
@@ -68,13 +70,13 @@ def next_u64(state: np.ndarray) -> np.uint64:
     return result
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def uniform(state: np.ndarray) -> float:
     """A U[0, 1) draw: the top 53 bits of :func:`next_u64` times ``2^-53``."""
     return float(next_u64(state) >> np.uint64(11)) * _TWO_POW_MINUS_53
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def normal_pair(state: np.ndarray) -> tuple[float, float]:
     """Two independent N(0, 1) draws (Marsaglia's polar method)."""
     while True:
@@ -86,7 +88,7 @@ def normal_pair(state: np.ndarray) -> tuple[float, float]:
             return u * factor, v * factor
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def student_t(state: np.ndarray, dof: float) -> float:
     """One Student-t draw with ``dof`` degrees of freedom (Bailey's polar method)."""
     while True:
@@ -97,14 +99,14 @@ def student_t(state: np.ndarray, dof: float) -> float:
             return u * np.sqrt(dof * np.expm1(-2.0 * np.log(w) / dof) / w)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def fill_uniform(state: np.ndarray, out: np.ndarray) -> None:
     """``out[k] = uniform(state)`` in order (a 1-D float64 array)."""
     for k in range(out.shape[0]):
         out[k] = uniform(state)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def fill_normal(state: np.ndarray, out: np.ndarray) -> None:
     """N(0, 1) draws into ``out`` (1-D float64), two per :func:`normal_pair` (the last pair's second draw is
     dropped when the length is odd)."""
@@ -116,7 +118,7 @@ def fill_normal(state: np.ndarray, out: np.ndarray) -> None:
             out[k + 1] = b
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def fill_student_t(state: np.ndarray, dof: float, out: np.ndarray) -> None:
     """Student-t(``dof``) draws into ``out`` (1-D float64), in order."""
     for k in range(out.shape[0]):

@@ -5,7 +5,9 @@ N assets and T bars per episode:
 
 * ``bars``         (B, T, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`); bars after the
                    current one are never read before they are reached (and, with price impact, are
-                   rewritten when they are reached).
+                   rewritten when they are reached). With ``params[0].market_by_bar`` a reset fills only the
+                   warm-up bars and each step draws the bar it reaches (:func:`step_env`); the rows beyond are
+                   left from an earlier episode.
 * ``history``      (B, N + 3, T) float64 — the bars' log returns again, asset-major, for the historical VaR
                    (its inner loops then run over contiguous time), then the market series of the market-state
                    features (:func:`.features.market_series_update`); filled as bars are reached.
@@ -17,9 +19,11 @@ N assets and T bars per episode:
                    (``POS_ENTRY``, the volume-weighted fill price of the buys since the position opened).
 * ``agent_state``  (B, A) ``AGENT_STATE_DTYPE`` records — cash, value, peak, EWMA return variance, breaker cooldown,
                    differential-Sharpe moments, totals and per-rule risk-event counts.
-* ``asset_state``  (B, N + 1, N) float64 — rows ``[:N]`` the EWMA covariance of the assets' daily log returns
-                   (C-contiguous, so its loops vectorize), row ``N`` the cumulative log price impact of the agents'
-                   flow.
+* ``asset_state``  (B, N + 1 + mk.N_ASSET_ROWS, N) float64 — rows ``[:N]`` the EWMA covariance of the assets'
+                   daily log returns (C-contiguous, so its loops vectorize), row ``N`` the cumulative log price
+                   impact of the agents' flow, rows ``N + 1:`` the synthetic path's per-asset state
+                   (:mod:`.market` ``ASSET_*``) when its bars are drawn as they are reached.
+* ``market``       (B,) ``MARKET_STATE_DTYPE`` records — each environment's synthetic-market stream and regime.
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
 * ``params``       (1,) ``PARAMS_DTYPE`` — the scalar configuration (costs, episode, features), ``params[0]``.
 * ``agent_params`` (A,) ``AGENT_PARAMS_DTYPE`` records — per-agent configuration: initial cash, risk limits
@@ -47,6 +51,7 @@ import numpy as np
 from numba import njit, prange
 
 from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
+from wealtharena_env.kernels import market as mk
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels.execution import (
@@ -66,6 +71,7 @@ from wealtharena_env.kernels.features import (
     write_market_features,
 )
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_HIGH, BAR_LOGRET, BAR_LOW, BAR_OPEN, BAR_VOLUME
+from wealtharena_env.kernels.rng import STATE_WORDS
 
 # positions axis 2
 POS_SHARES = 0
@@ -118,6 +124,19 @@ PARAMS_DTYPE = np.dtype([
     ("max_impact", np.float64),
     ("rebalance_rate", np.float64),
     ("rebalance_band", np.float64),
+    # the synthetic market drawn bar by bar (see MARKET_STATE_DTYPE); False: every bar is in ``bars`` at reset
+    ("market_by_bar", np.bool_),
+    ("market_scalars", np.float64, (mk.N_MARKET_SCALARS,)),  # kernels.market.P_*
+    ("regime_params", np.float64, (mk.N_REGIMES, 3)),  # kernels.market.REGIME_* columns
+    ("regime_transition", np.float64, (mk.N_REGIMES, mk.N_REGIMES)),
+])
+
+#: One environment's synthetic-market generator, ``market[b]``, when its bars are drawn as they are reached
+#: (``market_by_bar``): the random stream (:mod:`.rng`) and the regime of the last bar drawn. The path's
+#: per-asset state (``kernels.market.ASSET_*`` rows) is in ``asset_state[b, N + 1:]``.
+MARKET_STATE_DTYPE = np.dtype([
+    ("stream", np.uint64, (STATE_WORDS,)),
+    ("regime", np.int64),
 ])
 
 #: One agent's configuration: initial cash, the differential Sharpe rate, risk limits (``RL_*`` of
@@ -479,7 +498,7 @@ def _trade_agent(
 def step_env(
     b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
     """Advance environment ``b`` by one decision; return False (and change nothing) if its episode is over.
@@ -487,6 +506,8 @@ def step_env(
     ``actions[b, a, :-1]`` is agent ``a``'s raw action (N + 1 Box entries, or N discrete choices as
     floats); ``actions[b, a, -1]`` is 1 when the agent acted and 0 when it did not (it then holds).
 
+    0. With ``market_by_bar``, bar ``f = d + 1`` is drawn now (:func:`.market.advance_market_path`, from
+       ``market[b]``'s stream and the path state in ``asset_state[b, N + 1:]``).
     1. With permanent impact ``k > 0``: bar ``f = d + 1`` is first scaled by ``exp(C_i)``, the cumulative
        impact so far; after all fills, ``C_i <- clip(C_i + k * flow_i / volume_{f,i}, -max_impact,
        max_impact)`` (net shares traded by all agents over the bar's volume) moves the high, low and close of
@@ -505,6 +526,10 @@ def step_env(
         return False
     d = params[0].warmup + t
     f = d + 1
+    if params[0].market_by_bar:
+        market[b].regime = mk.advance_market_path(
+            f, market[b].regime, market[b].stream, params[0].market_scalars, params[0].regime_params,
+            params[0].regime_transition, asset_state[b, n_assets + 1:], bars[b])
     bar_d = bars[b, d]
     bar_f = bars[b, f]
     cov = asset_state[b, :n_assets]
@@ -619,7 +644,7 @@ def step_env(
 def advance_env(
     b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray,
-    agent_state: np.ndarray, asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    agent_state: np.ndarray, asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> bool:
     """Reset environment ``b`` (``reset_mask[b]``) or step it (:func:`step_env`); False if it could not step.
@@ -631,15 +656,15 @@ def advance_env(
         reset_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
                   info_out, scratch)
         return True
-    return step_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions, params, agent_params,
-                    obs_out, info_out, scratch)
+    return step_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, market, clock, actions, params,
+                    agent_params, obs_out, info_out, scratch)
 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def step_batch(
     reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
     """:func:`step_env` for every environment of the batch, serially (best for small batches).
@@ -651,8 +676,8 @@ def step_batch(
     finished = 0
     work = scratch[0]
     for b in range(bars.shape[0]):
-        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, clock, actions,
-                           params, agent_params, obs_out, info_out, work):
+        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, market,
+                           clock, actions, params, agent_params, obs_out, info_out, work):
             finished += 1
     return finished
 
@@ -661,7 +686,7 @@ def step_batch(
 def step_batch_parallel(
     reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
     positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
+    asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
     agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> int:
     """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit.
@@ -677,7 +702,7 @@ def step_batch_parallel(
         work = scratch[slot]
         for b in range(slot * n_envs // n_slots, (slot + 1) * n_envs // n_slots):
             if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state,
-                               clock, actions, params, agent_params, obs_out, info_out, work):
+                               market, clock, actions, params, agent_params, obs_out, info_out, work):
                 finished[slot] += 1
     return finished.sum()
 
