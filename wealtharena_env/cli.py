@@ -209,19 +209,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def _write_text(path: str, text: str) -> None:
-    import os
-    import tempfile
+    from wealtharena_env._files import atomic_write
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, target)
-    print(f"wrote {target}", file=sys.stderr)
+    print(f"wrote {atomic_write(path, text)}", file=sys.stderr)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

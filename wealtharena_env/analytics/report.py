@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from wealtharena_env._files import atomic_write
 from wealtharena_env.leaderboard.evaluate import read_results
 
 PLOT_NAMES = ("equity", "drawdown", "weights", "risk_events", "agents", "scores")
@@ -342,11 +343,7 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
             parts.append(f"<h3>{e(name.replace('_', ' '))}</h3><img src='{name}.png' alt='{e(name)}'>")
     parts.append("<p class='note'>Simulated and historical results measure a policy under this protocol; they "
                  "promise nothing about future returns.</p></body></html>")
-    index = out / "index.html"
-    tmp = index.with_name(".index.html.tmp")
-    tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
-    tmp.replace(index)
-    return index
+    return atomic_write(out / "index.html", "\n".join(parts) + "\n")
 
 
 __all__ = [

@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wealtharena_env._files import atomic_write
 from wealtharena_env.data._common import ALL_FIELDS, fmt_date
 from wealtharena_env.data.validate import DataWarning, warn
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
@@ -385,20 +385,7 @@ class DiskCache(CacheBackend):
             return None
 
     def write(self, entry: CacheEntry) -> None:
-        p = self.path(entry.key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        data = encode_entry(entry, self.fmt)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path(entry.key), encode_entry(entry, self.fmt))
 
     def delete(self, key: CacheKey) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -49,7 +49,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from wealtharena_env._files import atomic_write
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.leaderboard import aggregate as agg
 from wealtharena_env.leaderboard.tasks import SUITE_VERSION, Scenario, Task, get_task
@@ -853,26 +853,7 @@ def dumps_results(doc: dict[str, Any]) -> str:
 
 def write_results(doc: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``doc`` to ``path`` atomically (temp file in the same directory, fsync, ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps_results(doc)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    return atomic_write(path, dumps_results(doc))
 
 
 def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
