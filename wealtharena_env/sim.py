@@ -3,7 +3,11 @@
 ``Simulation(config, batch_size=B)`` owns the arrays described in :mod:`wealtharena_env.kernels.step`
 and calls the kernels; the PettingZoo, Gymnasium and vector envs are thin adapters over it. Environment
 ``b`` of a batch draws its episodes from its own ``numpy.random.Generator``, seeded by ``reset(seeds=...)``,
-so environment ``b`` seeded ``s`` is bit-identical to a single environment seeded ``s``.
+so environment ``b`` seeded ``s`` is bit-identical to a single environment seeded ``s``. A synthetic episode
+takes one 64-bit key from that generator and is drawn from the kernel stream it seeds
+(:mod:`wealtharena_env.kernels.rng`) as it is reached: the warm-up bars at reset, then one bar per step inside
+the step kernel (``market_by_bar``; the ``"full"`` feature set, historical data and users' own sources fill
+the whole episode at reset instead).
 """
 
 from __future__ import annotations
