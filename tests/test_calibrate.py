@@ -1,4 +1,4 @@
-"""Calibrating the synthetic market to real data (wealtharena_env.data.calibrate).
+"""Calibrating the synthetic market to real data (wealtharena_env.calibration).
 
 The real-data tests read ``<repo>/../shared/data`` (present in CI) and skip cleanly without it. Run
 ``pytest tests/test_calibrate.py -s`` to print the real-vs-synthetic tables.
@@ -13,16 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wealtharena_env.calibration import calibrate, compare_stylized_facts, stylized_facts
 from wealtharena_env.config import MarketConfig
-from wealtharena_env.data import (
-    MarketData,
-    calibrate,
-    compare_stylized_facts,
-    load_market_data,
-    stylized_facts,
-)
+from wealtharena_env.data import MarketData, load_market_data
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
-from wealtharena_env.sources import SyntheticMarket
+from wealtharena_env.market_sources import SyntheticMarket
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DOW_TICKERS = ["AAPL", "JPM", "KO", "XOM", "MSFT", "PG", "BA", "WMT"]

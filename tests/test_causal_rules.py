@@ -22,7 +22,7 @@ from wealtharena_env.leaderboard.baselines import (
 )
 from wealtharena_env.leaderboard.evaluate import evaluate, load_policy
 from wealtharena_env.leaderboard.tasks import TASKS, get_task
-from wealtharena_env.sources import stationary_distribution
+from wealtharena_env.market_sources import stationary_distribution
 
 N, W = 4, 20
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "causal_rules.py"

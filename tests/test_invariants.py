@@ -20,8 +20,8 @@ from wealtharena_env.kernels.market import (
     BAR_OPEN,
     fill_log_returns,
 )
+from wealtharena_env.market_sources import SyntheticMarket
 from wealtharena_env.sim import Simulation
-from wealtharena_env.sources import SyntheticMarket
 
 PROPERTY = settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.too_slow])
 

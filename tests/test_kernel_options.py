@@ -85,8 +85,8 @@ def test_threaded_episode_draws_are_the_serial_draws():
 def test_a_users_market_source_is_drawn_on_the_calling_thread():
     import threading
 
+    from wealtharena_env.market_sources import SyntheticMarket
     from wealtharena_env.sim import PARALLEL_DRAW_MIN
-    from wealtharena_env.sources import SyntheticMarket
 
     config = arena_v0.parallel_env(n_assets=2, episode_length=10).unwrapped.config
     threads = set()
@@ -122,7 +122,7 @@ def test_the_market_drawn_bar_by_bar_is_the_path_drawn_up_front(impact):
     reaches, and nothing beyond (so no look-ahead is possible); the whole episode is the path that
     SyntheticMarket.sample draws from the same generator, whatever the agents' price impact did to the bars."""
     from wealtharena_env.kernels import market as mk
-    from wealtharena_env.sources import SyntheticMarket
+    from wealtharena_env.market_sources import SyntheticMarket
 
     config = arena_v0.parallel_env(n_assets=3, episode_length=20, impact=impact).unwrapped.config
     sim = Simulation(config)

@@ -86,7 +86,7 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 
 
 def test_download_calls_download_to_cache(monkeypatch, capsys):
-    from wealtharena_env.data import sources
+    from wealtharena_env.data import loaders
 
     calls = []
 
@@ -94,7 +94,7 @@ def test_download_calls_download_to_cache(monkeypatch, capsys):
         calls.append((tickers, start, end, interval, cache_dir, progress))
         return {t: 10 for t in tickers}
 
-    monkeypatch.setattr(sources, "download_to_cache", fake)
+    monkeypatch.setattr(loaders, "download_to_cache", fake)
     assert cli.main(["download", "AAPL,MSFT", "SPY", "--start", "2020-01-01", "--end", "2020-02-01", "-q"]) == 0
     assert calls == [(["AAPL", "MSFT", "SPY"], "2020-01-01", "2020-02-01", "1d", None, False)]
     assert "AAPL" in capsys.readouterr().out

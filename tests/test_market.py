@@ -7,7 +7,7 @@ import pytest
 
 from wealtharena_env.config import MarketConfig
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_HIGH, BAR_LOGRET, BAR_LOW, BAR_OPEN, BAR_VOLUME
-from wealtharena_env.sources import SyntheticMarket, stationary_distribution
+from wealtharena_env.market_sources import SyntheticMarket, stationary_distribution
 
 
 def path(seed, n_bars=4000, **kw):

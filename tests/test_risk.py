@@ -23,8 +23,8 @@ from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_OPEN, BAR_VOLUME, fill_log_returns
+from wealtharena_env.market_sources import SyntheticMarket
 from wealtharena_env.sim import Simulation
-from wealtharena_env.sources import SyntheticMarket
 
 PROPERTY = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 TOL = 1e-9

@@ -9,7 +9,7 @@ from scipy import stats
 from wealtharena_env.config import MarketConfig
 from wealtharena_env.kernels import market as mk
 from wealtharena_env.kernels import rng
-from wealtharena_env.sources import SyntheticMarket
+from wealtharena_env.market_sources import SyntheticMarket
 
 MASK = (1 << 64) - 1
 

@@ -52,7 +52,8 @@ part of that recursion, so the fitted pieces compose the way the kernel composes
 :func:`compare_stylized_facts` puts the data's next to the calibrated market's (mean over seeds).
 
 Example:
-    >>> from wealtharena_env.data import load_market_data, calibrate, compare_stylized_facts
+    >>> from wealtharena_env.calibration import calibrate, compare_stylized_facts
+    >>> from wealtharena_env.data import load_market_data
     >>> data = load_market_data("prices.csv.gz", tickers=["SPY"])           # doctest: +SKIP
     >>> config = calibrate(data)                                             # doctest: +SKIP
     >>> print(compare_stylized_facts(data, config).attrs["markdown"])      # doctest: +SKIP
@@ -71,6 +72,8 @@ from numba import njit
 from wealtharena_env.config import MarketConfig
 from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
+from wealtharena_env.kernels.market import BAR_LOGRET, N_BAR_FIELDS
+from wealtharena_env.market_sources import SyntheticMarket
 
 __all__ = ["calibrate", "compare_stylized_facts", "stylized_facts", "stylized_facts_markdown"]
 
@@ -616,9 +619,6 @@ def _scalar_facts(facts: dict[str, Any]) -> dict[str, float]:
 def synthetic_returns(config: MarketConfig, n_bars: int, seed: int) -> np.ndarray:
     """``(n_bars, N)`` log returns of one seeded path of the synthetic market (bar 0, whose return is 0 by
     construction, is simulated and dropped)."""
-    from wealtharena_env.kernels.market import BAR_LOGRET, N_BAR_FIELDS
-    from wealtharena_env.sources import SyntheticMarket
-
     bars = np.empty((n_bars + 1, N_BAR_FIELDS, config.n_assets))
     SyntheticMarket(config).sample(np.random.default_rng(seed), bars)
     return bars[1:, BAR_LOGRET, :].copy()

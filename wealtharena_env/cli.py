@@ -224,7 +224,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from wealtharena_env.data.sources import download_to_cache
+    from wealtharena_env.data.loaders import download_to_cache
 
     tickers = [t for item in args.tickers for t in item.replace(",", " ").split()]
     counts = download_to_cache(tickers, args.start, args.end, args.interval, args.cache_dir, not args.quiet)

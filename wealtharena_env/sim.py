@@ -33,8 +33,8 @@ from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
 from wealtharena_env.kernels.market import BAR_CLOSE, N_BAR_FIELDS
 from wealtharena_env.kernels.rng import key_from, seed_stream
+from wealtharena_env.market_sources import HistoricalMarket, MarketSource, SyntheticMarket
 from wealtharena_env.outputs import InfoDecoder
-from wealtharena_env.sources import HistoricalMarket, MarketSource, SyntheticMarket
 
 #: When a threaded Simulation draws new episodes for at least this many environments in one call (a reset,
 #: or the autoreset of a vector env whose episodes all end together), the synthetic or historical sources
@@ -113,7 +113,7 @@ class Simulation:
     Args:
         config: the arena configuration.
         batch_size: number of environments B (>= 1).
-        data: historical data (anything :class:`~wealtharena_env.sources.HistoricalMarket` accepts) or a
+        data: historical data (anything :class:`~wealtharena_env.market_sources.HistoricalMarket` accepts) or a
             ready :class:`MarketSource`; ``None`` uses the synthetic market of ``config.market``.
         parallel: step with threads (``prange``, ``True``) or serially (``False``; ``None``, the default, is
             serial). Threads are opt-in: on an idle machine they pay from ~100 agent-asset cells per batch

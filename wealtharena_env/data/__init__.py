@@ -16,9 +16,7 @@ from wealtharena_env.data.cache import (
     default_cache_dir,
     open_cache,
 )
-from wealtharena_env.data.calibrate import calibrate, compare_stylized_facts, stylized_facts
-from wealtharena_env.data.market_data import MarketData
-from wealtharena_env.data.sources import (
+from wealtharena_env.data.loaders import (
     download_to_cache,
     fetch_bars,
     from_csv,
@@ -27,6 +25,7 @@ from wealtharena_env.data.sources import (
     from_yfinance,
     load_market_data,
 )
+from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.data.splits import (
     DEFAULT_SPLITS,
     DateSplits,
@@ -60,8 +59,6 @@ __all__ = [
     "RedisCache",
     "SplitOverlapWarning",
     "align_calendars",
-    "calibrate",
-    "compare_stylized_facts",
     "default_cache_dir",
     "download_to_cache",
     "fetch_bars",
@@ -72,7 +69,6 @@ __all__ = [
     "load_market_data",
     "open_cache",
     "resolve_split",
-    "stylized_facts",
     "validate_frame",
     "walk_forward",
 ]

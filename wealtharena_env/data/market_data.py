@@ -334,29 +334,29 @@ class MarketData:
     def from_dataframe(cls, df: pd.DataFrame, **kwargs: Any) -> MarketData:
         """Build from a long, wide (MultiIndex columns) or single-ticker DataFrame.
 
-        See :func:`wealtharena_env.data.sources.from_dataframe` for the layouts and keyword arguments.
+        See :func:`wealtharena_env.data.loaders.from_dataframe` for the layouts and keyword arguments.
         """
-        from wealtharena_env.data.sources import from_dataframe
+        from wealtharena_env.data.loaders import from_dataframe
 
         return from_dataframe(df, **kwargs)
 
     @classmethod
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> MarketData:
-        """Read a long or wide CSV (``.csv`` or ``.csv.gz``); see :func:`~wealtharena_env.data.sources.from_csv`."""
-        from wealtharena_env.data.sources import from_csv
+        """Read a long or wide CSV (``.csv`` or ``.csv.gz``); see :func:`~wealtharena_env.data.loaders.from_csv`."""
+        from wealtharena_env.data.loaders import from_csv
 
         return from_csv(path, **kwargs)
 
     @classmethod
     def from_parquet(cls, path: str | PathLike[str], **kwargs: Any) -> MarketData:
-        """Read a long or wide Parquet file; see :func:`~wealtharena_env.data.sources.from_parquet`."""
-        from wealtharena_env.data.sources import from_parquet
+        """Read a long or wide Parquet file; see :func:`~wealtharena_env.data.loaders.from_parquet`."""
+        from wealtharena_env.data.loaders import from_parquet
 
         return from_parquet(path, **kwargs)
 
     @classmethod
     def from_yfinance(cls, tickers: Any, start: Any, end: Any = None, **kwargs: Any) -> MarketData:
-        """Download (through the cache) from Yahoo Finance; see :func:`~wealtharena_env.data.sources.from_yfinance`."""
-        from wealtharena_env.data.sources import from_yfinance
+        """Download (through the cache) from Yahoo Finance; see :func:`~wealtharena_env.data.loaders.from_yfinance`."""
+        from wealtharena_env.data.loaders import from_yfinance
 
         return from_yfinance(tickers, start, end, **kwargs)

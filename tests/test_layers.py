@@ -1,0 +1,48 @@
+"""DESIGN.md's layering, checked on the imports: data flows down, nothing flows up."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "wealtharena_env"
+
+#: what each lower layer may import from the package (besides itself)
+ALLOWED = {
+    "kernels": {"wealtharena_env.kernels", "wealtharena_env.errors"},
+    "data": {"wealtharena_env.data", "wealtharena_env.config", "wealtharena_env.errors", "wealtharena_env._files",
+             "wealtharena_env.kernels"},
+    "config": {"wealtharena_env.config", "wealtharena_env.errors"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n for n in names if n == "wealtharena_env" or n.startswith("wealtharena_env.")}
+
+
+def _layer_files(layer: str) -> list[Path]:
+    folder = PACKAGE / layer
+    return sorted(folder.rglob("*.py")) if folder.is_dir() else [PACKAGE / f"{layer}.py"]
+
+
+def test_lower_layers_import_nothing_above_them():
+    offenders = []
+    for layer, allowed in ALLOWED.items():
+        for path in _layer_files(layer):
+            for name in _imports(path):
+                if not any(name == a or name.startswith(a + ".") for a in allowed):
+                    offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert offenders == [], "\n".join(offenders)
+
+
+def test_each_sources_module_names_its_layer():
+    """One module of market sources (the Simulation's) and one of data loaders: no two modules named alike."""
+    names = [p.stem for p in PACKAGE.rglob("*.py") if p.stem != "__init__"]
+    assert "sources" not in names
+    assert (PACKAGE / "market_sources.py").is_file() and (PACKAGE / "data" / "loaders.py").is_file()
