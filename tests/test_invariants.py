@@ -229,14 +229,18 @@ def test_zero_costs_conserve_value_and_rewards_telescope(seed, impact):
     v0 = info[0, :, ks.IN_VALUE].copy()
     total_reward = np.zeros(sim.n_agents)
     for _ in range(cfg.episode_length):
-        # value at the fill price just before trading == just after trading (no costs)
+        # value at the fill price just before trading == just after trading (no costs): trades only exchange
+        # cash for shares at that price
         f = cfg.warmup + int(sim.clock[0, 0]) + 1
+        cash, holdings = sim.agent_state[0]["cash"].copy(), sim.holdings[0].copy()
         _, info = sim.step(random_actions(rng, sim))
+        fill = sim.bars[0, f, BAR_OPEN]  # drawn (and, with impact, scaled) when reached; fills never move it
+        np.testing.assert_allclose(sim.agent_state[0]["cash"] + sim.holdings[0] @ fill, cash + holdings @ fill,
+                                   rtol=1e-12)
         assert np.all(info[0, :, ks.IN_COST] == 0.0)
         total_reward += info[0, :, ks.IN_LOG_RETURN]
         assert np.all(info[0, :, ks.IN_CASH] >= 0.0)
         assert np.all(sim.holdings >= 0.0)
-        del f
     np.testing.assert_allclose(total_reward, np.log(info[0, :, ks.IN_VALUE] / v0), rtol=0, atol=1e-10)
 
 
