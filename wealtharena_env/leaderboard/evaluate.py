@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from wealtharena_env._files import atomic_write
+from wealtharena_env._progress import Progress
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.leaderboard import aggregate as agg
 from wealtharena_env.leaderboard.tasks import SUITE_VERSION, Scenario, Task, get_task
@@ -430,39 +431,6 @@ def load_task_data(task: Task, data: Any = None):
     return resolve_split(full, (spec.date_splits(), spec.eval_split))
 
 
-# =============================================================================================== progress
-class _Progress:
-    def __init__(self, total: int, desc: str, enabled: bool):
-        self.total, self.desc, self.enabled, self.n, self._bar, self._shown = total, desc, enabled, 0, None, -1
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-
-                self._bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr, leave=False)
-            except ImportError:
-                self._bar = None
-
-    def update(self, k: int = 1) -> None:
-        if not self.enabled:
-            return
-        self.n += k
-        if self._bar is not None:
-            self._bar.update(k)
-            return
-        pct = int(100 * self.n / max(self.total, 1)) // 10 * 10
-        if pct != self._shown:
-            self._shown = pct
-            print(f"\r{self.desc}: {pct:3d}% ({self.n}/{self.total} steps)", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            print(file=sys.stderr, flush=True)
-
-
 # =============================================================================================== evaluation
 @dataclass
 class _Episode:
@@ -565,7 +533,7 @@ def _agent_metrics(ep: _Episode, agent: str, benchmark: np.ndarray, ppy: float) 
 
 
 def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: Sequence[int], episode_length: int,
-                  data: Any, policy_seed: int, n_trajectories: int, progress: _Progress) -> list[dict[str, Any]]:
+                  data: Any, policy_seed: int, n_trajectories: int, progress: Progress) -> list[dict[str, Any]]:
     from wealtharena_env.leaderboard.baselines import make_baseline
 
     envs = [make_task_env(task, scenario, episode_length, data) for _ in seeds]
@@ -798,7 +766,7 @@ def evaluate(
             "n_bars": int(market_data.n_steps),
             "split": task.historical.eval_split if task.historical else None,
         }
-    bar = _Progress(len(task.scenarios) * length, f"{task.key} {loaded.name}", progress)
+    bar = Progress(len(task.scenarios) * length, f"{task.key} {loaded.name}", progress)
     episodes: list[dict[str, Any]] = []
     try:
         for scenario in task.scenarios:
