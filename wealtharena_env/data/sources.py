@@ -31,6 +31,7 @@ from wealtharena_env.data.cache import CacheBackend, CacheEntry, CacheKey, open_
 from wealtharena_env.data.layouts import _key, detect_layout, field_name, to_long
 from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.data.validate import (
+    MAX_MOVE_SIGMA,
     DataQualityWarning,
     DataRepairWarning,
     align_calendars,
@@ -67,6 +68,7 @@ _POLICY_KEYS = (
     "on_duplicate",
     "on_split",
     "max_jump",
+    "max_move_sigma",
 )
 
 
@@ -83,8 +85,9 @@ def _build(
     min_coverage: float = 0.9,
     on_bad_rows: str = "raise",
     on_duplicate: str = "raise",
-    on_split: str = "raise",
+    on_split: str | None = None,
     max_jump: float | None = 10.0,
+    max_move_sigma: float | None = MAX_MOVE_SIGMA,
 ) -> MarketData:
     s = to_timestamp(start, what="start")
     e = to_timestamp(end, what="end")
@@ -122,6 +125,7 @@ def _build(
         on_duplicate=on_duplicate,
         on_split=on_split,
         max_jump=max_jump,
+        max_move_sigma=max_move_sigma,
         where=source,
     )
     dates, names, arrays = align_calendars(

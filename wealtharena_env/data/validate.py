@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,13 +48,17 @@ from wealtharena_env.data._common import MAX_EXAMPLES, PRICE_FIELDS, fmt_date, f
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 
 __all__ = [
+    "SMALL_SPLIT_RATIOS",
     "SPLIT_RATIOS",
     "DataQualityWarning",
     "DataRepairWarning",
     "DataWarning",
+    "Moves",
     "align_calendars",
+    "find_implausible_moves",
     "find_split_jumps",
     "validate_frame",
+    "volume_ratio",
 ]
 
 
@@ -75,6 +80,28 @@ SPLIT_RATIOS: tuple[float, ...] = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0
 SPLIT_MIN_MOVE = 0.40
 #: ... and as split-like when ``|log return - log ratio| < SPLIT_LOG_TOL`` for a ratio above.
 SPLIT_LOG_TOL = 0.05
+#: Split ratios (and reciprocals) whose moves (-20 % to +50 %) are also ordinary market moves: a move is called
+#: such a split only when it is already implausible for the ticker (:func:`find_implausible_moves`).
+SMALL_SPLIT_RATIOS: tuple[float, ...] = (1.5, 4.0 / 3.0, 1.25)
+#: Default of ``max_move_sigma``: a one-bar move beyond this many robust standard deviations of the ticker's
+#: own moves, on ordinary volume, is implausible (the real files in ../shared/data peak at 12 with ordinary
+#: volume and at 34 with heavy volume; see docs/data.md).
+MAX_MOVE_SIGMA = 15.0
+#: Bars each side of a move used for its ticker's robust scale and median volume.
+MOVE_WINDOW = 32
+#: Tickers with fewer returns than this are not checked for implausible moves (no meaningful scale).
+MOVE_MIN_RETURNS = 20
+#: Lowest robust scale (log return per bar): stale, rarely changing prices do not turn every tick into a jump.
+MOVE_SCALE_FLOOR = 1e-3
+#: Tickers with a return on the date needed to measure moves net of the day's cross-sectional median.
+MOVE_MIN_TICKERS = 10
+#: A bar trading this many times its ticker's median volume around it has heavy volume (real news) ...
+HEAVY_VOLUME = 2.0
+#: ... and its move must exceed this many times ``max_move_sigma`` (also when the volume is unknown).
+HEAVY_VOLUME_FACTOR = 3.0
+#: A move comes back (an isolated bad print) when ``|r_t + r_{t+1}| <= REVERT_FRACTION * |r_t|``.
+REVERT_FRACTION = 0.3
+_MAD_TO_SD = 0.6745
 
 _BAD_ROWS = ("raise", "drop", "repair")
 _DUPLICATES = ("raise", "first", "last")
@@ -131,8 +158,9 @@ def validate_frame(
     *,
     on_bad_rows: str = "raise",
     on_duplicate: str = "raise",
-    on_split: str = "raise",
+    on_split: str | None = None,
     max_jump: float | None = 10.0,
+    max_move_sigma: float | None = MAX_MOVE_SIGMA,
     where: str | None = None,
 ) -> pd.DataFrame:
     """Check (and where asked, repair) a canonical long frame; return it sorted by ticker, date.
@@ -143,16 +171,30 @@ def validate_frame(
             negative volume and OHLC inconsistencies (high < low, open/close outside [low, high]).
         on_duplicate: ``"raise"`` | ``"first"`` | ``"last"`` for several *different* rows with the
             same (ticker, date). Identical duplicates are always collapsed with a warning.
-        on_split: ``"raise"`` | ``"warn"`` | ``"adjust"`` for split-like jumps.
+        on_split: ``"raise"`` | ``"warn"`` | ``"adjust"`` for split-like jumps; ``None`` (default):
+            ``"adjust"`` with ``on_bad_rows="repair"``, else ``"raise"``.
         max_jump: price ratio above which a one-bar move that is not split-like is rejected as junk
-            (``None`` disables the check).
+            (``None`` disables the check). With ``on_bad_rows="repair"`` such tickers are dropped.
+        max_move_sigma: a one-bar move beyond this many robust standard deviations of the ticker's own moves
+            is implausible (:func:`find_implausible_moves`): a bad print that the next bar takes back is an
+            error (``on_bad_rows="drop"`` / ``"repair"`` drop the bar), a small-ratio split (3:2, 4:3, 5:4) is
+            handled like any split, a permanent level shift is an error (``"repair"`` drops the ticker).
+            ``None`` disables the check.
         where: a label for messages (file name, "yfinance", ...).
     """
     _choice("on_bad_rows", on_bad_rows, _BAD_ROWS)
     _choice("on_duplicate", on_duplicate, _DUPLICATES)
+    if on_split is None:
+        on_split = "adjust" if on_bad_rows == "repair" else "raise"
     _choice("on_split", on_split, _SPLITS)
     if max_jump is not None and not (np.isfinite(max_jump) and max_jump > 1.0):
         raise ConfigError(f"max_jump={max_jump!r} must be a ratio > 1 (e.g. 10.0) or None")
+    if max_move_sigma is not None and not (
+        isinstance(max_move_sigma, (int, float, np.integer, np.floating)) and np.isfinite(max_move_sigma)
+        and max_move_sigma > 0
+    ):
+        raise ConfigError(f"max_move_sigma={max_move_sigma!r} must be a positive number of robust standard "
+                          f"deviations (default {MAX_MOVE_SIGMA:g}) or None")
     pre = _prefix(where)
     if len(df) == 0:
         raise WealthArenaDataError(f"{pre}no rows of market data (the frame is empty)")
@@ -168,7 +210,7 @@ def validate_frame(
     df = _sort(df, pre)
     df = _check_duplicates(df, on_duplicate, pre)
     df = _check_ohlc(df, on_bad_rows, pre)
-    df = _check_jumps(df, on_split, max_jump, pre)
+    df = _check_jumps(df, on_split, max_jump, max_move_sigma, on_bad_rows, pre)
     _check_adj_ratio(df, pre)
     _check_zero_volume(df, pre)
     return df
@@ -416,69 +458,357 @@ def find_split_jumps(log_returns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ratio_label(q: float) -> str:
-    """0.5 → '2:1 split', 4.0 → '1:4 reverse split'."""
+    """0.5 → '2:1 split', 4.0 → '1:4 reverse split', 2/3 → '3:2 split', 1.25 → '4:5 reverse split'."""
+    k = 1 / q if q < 1 else q
+    frac = next(((a, b) for a, b in ((3, 2), (4, 3), (5, 4)) if abs(k - a / b) < 1e-9), None)
     if q < 1:
-        k = 1 / q
-        return f"{k:g}:1 split" if k != 1.5 else "3:2 split"
-    return f"1:{q:g} reverse split" if q != 1.5 else "2:3 reverse split"
+        return f"{frac[0]}:{frac[1]} split" if frac else f"{k:g}:1 split"
+    return f"{frac[1]}:{frac[0]} reverse split" if frac else f"1:{k:g} reverse split"
 
 
-def _check_jumps(df: pd.DataFrame, on_split: str, max_jump: float | None, pre: str) -> pd.DataFrame:
-    col = "adj_close" if "adj_close" in df.columns else "close"
-    lr, _ = _log_returns(df, col)
-    split, ratio = find_split_jumps(lr)
+@dataclass(frozen=True)
+class Moves:
+    """One-bar moves that are implausible for their ticker (see :func:`find_implausible_moves`).
+
+    Every field is an array with one entry per move: ``row`` (position in the frame), ``kind``
+    (``"print"``: the bar jumps and the next bar comes back; ``"split"``: the level changes by a small split
+    ratio and stays; ``"shift"``: the level changes by another ratio and stays), ``ratio`` (the split's exact
+    ``after / before`` price ratio, NaN unless a split), ``sigma`` (the move in robust standard deviations of
+    the ticker's moves around that bar) and ``volume_ratio`` (the bar's volume over the ticker's median volume
+    around it; NaN when the volume is unknown).
+    """
+
+    row: np.ndarray
+    kind: np.ndarray
+    ratio: np.ndarray
+    sigma: np.ndarray
+    volume_ratio: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def of(self, kind: str) -> np.ndarray:
+        """Rows of the moves of one kind."""
+        return self.row[self.kind == kind]
+
+
+def _empty_moves() -> Moves:
+    f = np.zeros(0)
+    return Moves(np.zeros(0, dtype=np.int64), np.zeros(0, dtype="<U5"), f, f, f)
+
+
+def find_implausible_moves(
+    log_returns: np.ndarray,
+    same_ticker: np.ndarray,
+    dates: np.ndarray,
+    volume: np.ndarray,
+    *,
+    max_move_sigma: float = 15.0,
+    skip: np.ndarray | None = None,
+) -> Moves:
+    """One-bar moves that are implausible for their own ticker, classified as bad print, split or level shift.
+
+    Inputs are aligned arrays over the rows of a long frame sorted by ticker, then date: ``log_returns[i]``
+    is the log return from row ``i - 1`` to row ``i`` (NaN on each ticker's first row), ``same_ticker[i]``
+    says row ``i`` has the ticker of row ``i - 1``, ``dates`` the rows' datetime64 dates, ``volume`` their
+    volumes. ``skip`` marks rows already handled elsewhere (split-like and junk jumps).
+
+    A move ``r`` at row ``i`` is measured against the ticker's **robust scale** ``s``: the median absolute log
+    return over ``MOVE_WINDOW`` bars each side of ``i`` divided by 0.6745 (the standard deviation for Gaussian
+    returns, unmoved by the outliers it looks for), at least half the whole series' and at least
+    ``MOVE_SCALE_FLOOR``. With at least ``MOVE_MIN_TICKERS`` tickers on the date, the move is also measured
+    net of the day's cross-sectional median return, and the smaller of the two counts: a market-wide crash
+    moves every ticker at once and is not suspect. Tickers with fewer than ``MOVE_MIN_RETURNS`` returns are
+    not checked.
+
+    A move is implausible when ``|r| / s`` exceeds ``max_move_sigma`` — or ``HEAVY_VOLUME_FACTOR`` times
+    that when the bar trades at least ``HEAVY_VOLUME`` times the ticker's median volume around it (real news
+    moves come with heavy volume; bad prints, unadjusted splits and rescaled histories do not) or when the
+    volume is unknown (constant). It is then a **print** when the next bar comes back
+    (``|r_i + r_{i+1}| <= REVERT_FRACTION * |r_i|``; the next bar is not reported again), a **split** when the
+    level stays, ``r`` is within ``clip(2 s, 0.01, 0.02)`` of ``±log k`` for ``k`` in :data:`SMALL_SPLIT_RATIOS`
+    and the volume is not heavy for such a split, and a **shift** otherwise.
+    """
+    r = np.asarray(log_returns, dtype=np.float64)
+    n = len(r)
+    if n == 0:
+        return _empty_moves()
+    same = np.asarray(same_ticker, dtype=bool)
+    a = np.abs(r)
+    gid = np.cumsum(~same) - 1
+    starts = np.flatnonzero(~same)
+    ends = np.append(starts[1:], n)
+    by_ticker = pd.Series(a).groupby(gid)
+    counts = by_ticker.count().to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        whole = by_ticker.median().to_numpy() / _MAD_TO_SD
+    base = np.maximum(np.nan_to_num(0.5 * whole, nan=0.0), MOVE_SCALE_FLOOR)
+    with np.errstate(invalid="ignore"):
+        cand = (counts[gid] >= MOVE_MIN_RETURNS) & (a >= max_move_sigma * base[gid])
+    if skip is not None:
+        cand &= ~skip
+    idx = np.flatnonzero(cand)
+    if len(idx) == 0:
+        return _empty_moves()
+    d = np.asarray(dates).astype("datetime64[ns]").view("int64")
+    # cross-sectional median return of each candidate's date (only with enough tickers that day)
+    cand_days = np.unique(d[idx])
+    on_day = np.isin(d, cand_days) & np.isfinite(r)
+    day_stats = pd.Series(r[on_day]).groupby(d[on_day]).agg(["median", "count"])
+    market = day_stats["median"].where(day_stats["count"] >= MOVE_MIN_TICKERS, 0.0)
+    market_of = market.reindex(d[idx]).fillna(0.0).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        local = np.nanmedian(_windows(a, idx, starts[gid[idx]], ends[gid[idx]]), axis=1) / _MAD_TO_SD
+    scale = np.fmax(local, base[gid[idx]])
+    sigma = np.minimum(a[idx], np.abs(r[idx] - market_of)) / scale
+    vr = volume_ratio(volume, idx, same)
+    heavy = ~(vr < HEAVY_VOLUME)  # NaN (unknown volume) counts as heavy
+    flagged = sigma >= max_move_sigma * np.where(heavy, HEAVY_VOLUME_FACTOR, 1.0)
+
+    rows, kinds, ratios = [], [], []
+    log_small = np.log(np.asarray(SMALL_SPLIT_RATIOS))
+    split_logs = np.concatenate([log_small, -log_small])
+    previous_print = -2
+    keep = np.zeros(len(idx), dtype=bool)
+    for k in np.flatnonzero(flagged):
+        i = idx[k]
+        if i == previous_print + 1:
+            continue  # the bar that comes back after a bad print
+        nxt = r[i + 1] if i + 1 < ends[gid[i]] else np.nan
+        ratio = np.nan
+        if np.isfinite(nxt) and abs(r[i] + nxt) <= REVERT_FRACTION * a[i]:
+            kind = "print"
+            previous_print = i
+        else:
+            dist = np.abs(r[i] - split_logs)
+            j = int(np.argmin(dist))
+            q = float(np.exp(split_logs[j]))
+            near = dist[j] <= min(max(2.0 * scale[k], 0.01), 0.02)
+            kind, ratio = ("split", q) if near and not _heavy_for_split(vr[k], q) else ("shift", np.nan)
+        keep[k] = True
+        rows.append(i)
+        kinds.append(kind)
+        ratios.append(ratio)
+    if not rows:
+        return _empty_moves()
+    return Moves(np.array(rows, dtype=np.int64), np.array(kinds), np.array(ratios), sigma[keep], vr[keep])
+
+
+def _windows(values: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``values`` over ``MOVE_WINDOW`` rows each side of each of ``rows``, NaN outside ``[lo, hi)``: (k, 2W+1)."""
+    pos = rows[:, None] + np.arange(-MOVE_WINDOW, MOVE_WINDOW + 1)[None, :]
+    inside = (pos >= lo[:, None]) & (pos < hi[:, None])
+    out = np.asarray(values, dtype=np.float64)[np.clip(pos, 0, len(values) - 1)]
+    return np.where(inside, out, np.nan)
+
+
+def volume_ratio(volume: np.ndarray, rows: np.ndarray, same_ticker: np.ndarray) -> np.ndarray:
+    """Volume of each of ``rows`` over its ticker's median volume within ``MOVE_WINDOW`` bars each side.
+
+    NaN when the volume is unknown there (the same positive number on every bar of the window, e.g. the filled
+    volume of closes-only data), 0 when the median is 0 (a ticker that hardly trades: stale prints).
+    """
+    vol = np.asarray(volume, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) == 0:
+        return np.zeros(0)
+    same = np.asarray(same_ticker, dtype=bool)
+    gid = np.cumsum(~same) - 1
+    starts = np.flatnonzero(~same)
+    ends = np.append(starts[1:], len(vol))
+    w = _windows(vol, rows, starts[gid[rows]], ends[gid[rows]])
+    med = np.nanmedian(w, axis=1)
+    known = (np.nanmax(w, axis=1) > np.nanmin(w, axis=1)) | (med == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(med > 0, vol[rows] / med, 0.0)
+    return np.where(known, ratio, np.nan)
+
+
+def _heavy_for_split(volume_ratio: float, price_ratio: float) -> bool:
+    """Heavy volume for a split of ``price_ratio`` (after / before): a k:1 split multiplies the share volume by k,
+    so only more than ``HEAVY_VOLUME`` times that is news-like. Unknown volume (NaN) is not heavy here."""
+    return bool(volume_ratio >= HEAVY_VOLUME * max(1.0, 1.0 / price_ratio))
+
+
+def _spread(rows: np.ndarray, tickers: np.ndarray) -> np.ndarray:
+    """``rows`` reordered so that examples cover many tickers: each ticker's first row, then each one's second..."""
+    if len(rows) < 2:
+        return rows
+    names = tickers[rows]
+    rank = pd.Series(names).groupby(names, sort=False).cumcount().to_numpy()
+    return rows[np.lexsort((rows, rank))]
+
+
+def _move_examples(df: pd.DataFrame, col: str, rows: np.ndarray, moves: Moves | None = None,
+                   label: Any = None, spread: bool = True) -> str:
+    """``AAA 2021-03-15 (close 100 → 145, x1.45, 37 sd of AAA's moves, volume 1.0x its median)``; ..."""
     x = df[col].to_numpy(dtype=np.float64)
+    c = df["close"].to_numpy(dtype=np.float64)
+    t = df["ticker"].to_numpy()
+    at = {int(i): j for j, i in enumerate(moves.row)} if moves is not None else {}
+    parts = []
+    rows = np.asarray(rows, dtype=np.int64)
+    if spread:
+        rows = _spread(rows, t)
+    for i in rows[:MAX_EXAMPLES]:
+        i = int(i)
+        path = f"{col} {_num(x[i - 1])} → {_num(x[i])}"
+        j = at.get(i)
+        printed = j is not None and moves.kind[j] == "print" and i + 1 < len(x)
+        if printed:
+            path += f" → {_num(x[i + 1])}"
+        if col != "close" and not np.isclose(c[i] / c[i - 1], x[i] / x[i - 1], rtol=1e-6):
+            path += f"; close {_num(c[i - 1])} → {_num(c[i])}" + (f" → {_num(c[i + 1])}" if printed else "")
+        bits = [path, f"x{x[i] / x[i - 1]:.4g}"]
+        if label is not None:
+            bits.append(label(i, j))
+        if j is not None:
+            bits.append(f"{moves.sigma[j]:.0f} sd of {t[i]}'s moves")
+            vr = moves.volume_ratio[j]
+            bits.append("volume unknown" if np.isnan(vr) else f"volume {vr:.1f}x its median")
+        parts.append(f"{t[i]} {fmt_date(df['date'].iat[i])} ({', '.join(bits)})")
+    more = f" and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
+    return "; ".join(parts) + more
+
+
+def _check_jumps(
+    df: pd.DataFrame,
+    on_split: str,
+    max_jump: float | None,
+    max_move_sigma: float | None,
+    on_bad_rows: str,
+    pre: str,
+) -> pd.DataFrame:
+    col = "adj_close" if "adj_close" in df.columns else "close"
+    lr, same = _log_returns(df, col)
+    split, ratio = find_split_jumps(lr)
+    vol = df["volume"].to_numpy(dtype=np.float64)
+    if split.any():  # a split does not trade like news: a split-like move on heavy volume is a real move
+        rows = np.flatnonzero(split)
+        vr = volume_ratio(vol, rows, same)
+        real = np.array([_heavy_for_split(v, q) for v, q in zip(vr, ratio[rows])], dtype=bool)
+        split[rows[real]] = False
+        ratio[rows[real]] = np.nan
+    junk = np.zeros(len(lr), dtype=bool)
     if max_jump is not None:
         with np.errstate(invalid="ignore"):
             junk = (np.abs(lr) > np.log(max_jump)) & ~split
-        if junk.any():
-            idx = np.flatnonzero(junk)
-            ex = "; ".join(
-                f"{df['ticker'].iat[i]} {fmt_date(df['date'].iat[i])} ({col} {_num(x[i - 1])} → {_num(x[i])}, "
-                f"x{np.exp(lr[i]):.4g})"
-                for i in idx[:MAX_EXAMPLES]
-            )
-            more = f" and {len(idx) - MAX_EXAMPLES} more" if len(idx) > MAX_EXAMPLES else ""
-            raise WealthArenaDataError(
-                f"{pre}{len(idx)} implausible one-bar move(s) larger than x{max_jump:g} that are not a "
-                f"split ratio: {ex}{more}. The bars before such a jump are usually junk placeholder prices "
-                "(e.g. before a listing). Fix: start the data at the jump date (start=... or "
-                "MarketData.slice), drop the ticker (tickers=[...]), or pass max_jump=None if the move is real."
-            )
-    if not split.any():
+    moves = _empty_moves()
+    if max_move_sigma is not None:
+        moves = find_implausible_moves(lr, same, df["date"].to_numpy(), vol, max_move_sigma=max_move_sigma,
+                                       skip=split | junk)
+    small = moves.row[moves.kind == "split"]
+    split[small] = True
+    ratio[small] = moves.ratio[moves.kind == "split"]
+    prints, shifts = moves.of("print"), moves.of("shift")
+    if not (split.any() or junk.any() or len(moves)):
         return df
-    idx = np.flatnonzero(split)
-    ex = "; ".join(
-        f"{df['ticker'].iat[i]} {fmt_date(df['date'].iat[i])} ({col} {_num(x[i - 1])} → {_num(x[i])}, "
-        f"looks like a {_ratio_label(ratio[i])})"
-        for i in idx[:MAX_EXAMPLES]
-    )
-    more = f" and {len(idx) - MAX_EXAMPLES} more" if len(idx) > MAX_EXAMPLES else ""
-    desc = f"{len(idx)} jump(s) that look like unadjusted splits in {col}: {ex}{more}"
-    if on_split == "raise":
-        raise WealthArenaDataError(
-            f"{pre}{desc}. Returns computed across them are wrong. Fix: use split-adjusted prices "
-            "(yfinance auto_adjust=True, or an adj_close column), pass on_split='adjust' to back-adjust the "
-            "earlier bars by the split ratio, or on_split='warn' if the moves are real."
-        )
-    if on_split == "warn":
-        warn(DataQualityWarning, f"{pre}{desc}; kept as they are (on_split='warn')")
-        return df
-    # adjust: scale every earlier bar of the ticker by the exact split ratio
-    df = df.copy()
     t = df["ticker"].to_numpy()
-    d = df["date"].to_numpy()
-    factor = np.ones(len(df))
-    for i in idx:
-        earlier = (t == t[i]) & (d < d[i])
-        factor[earlier] *= ratio[i]
-    for c in _price_cols(df):
-        df[c] = df[c].to_numpy(dtype=np.float64) * factor
-    df["volume"] = df["volume"].to_numpy(dtype=np.float64) / factor
-    warn(
-        DataRepairWarning,
-        f"{pre}{desc}; back-adjusted the earlier bars (prices × ratio, volume ÷ ratio, on_split='adjust')",
-    )
+
+    errors = []
+    junk_rows = np.flatnonzero(junk)
+    if len(junk_rows) and on_bad_rows != "repair":
+        errors.append(
+            f"{pre}{len(junk_rows)} implausible one-bar move(s) larger than x{max_jump:g} that are not a "
+            f"split ratio: {_move_examples(df, col, junk_rows)}. The bars before such a jump are usually junk "
+            "placeholder prices (e.g. before a listing). Fix: start the data at the jump date (start=... or "
+            "MarketData.slice), drop the ticker (tickers=[...]), on_bad_rows='repair' to drop such tickers with a "
+            "warning, or pass max_jump=None if the move is real."
+        )
+    if len(shifts) and on_bad_rows != "repair":
+        errors.append(
+            f"{pre}{len(shifts)} implausible one-bar move(s) that do not come back and match no split ratio "
+            f"(max_move_sigma={max_move_sigma:g}): {_move_examples(df, col, shifts, moves)}. A permanent level "
+            "shift this large for the ticker, without the heavy volume of real news, is usually a data error: an "
+            "unadjusted spin-off or special distribution, part of the history rescaled, or another instrument's "
+            "prices. Fix: check the source, cut the bad part away (start=/end=) or drop the ticker "
+            "(tickers=[...]); on_bad_rows='repair' drops such tickers with a warning; pass a larger "
+            "max_move_sigma (or None) if the moves are real."
+        )
+    if len(prints) and on_bad_rows == "raise":
+        errors.append(
+            f"{pre}{len(prints)} isolated bad print(s), a one-bar move that the next bar takes back "
+            f"(max_move_sigma={max_move_sigma:g}): {_move_examples(df, col, prints, moves)}. Fix: "
+            "on_bad_rows='drop' or 'repair' drops these bars (the calendar option then treats the date as a "
+            "missing bar), or pass a larger max_move_sigma (or None) if the moves are real."
+        )
+    split_rows = np.flatnonzero(split)
+
+    def split_label(i: int, j: int | None) -> str:
+        return f"looks like a {_ratio_label(ratio[i])}"
+
+    split_desc = ""
+    if len(split_rows):
+        split_desc = (
+            f"{len(split_rows)} jump(s) that look like unadjusted splits in {col}: "
+            f"{_move_examples(df, col, split_rows, moves, split_label, spread=False)}"
+        )
+    if len(split_rows) and on_split == "raise":
+        errors.append(
+            f"{pre}{split_desc}. Returns computed across them are wrong. Fix: use split-adjusted prices "
+            "(yfinance auto_adjust=True, or an adj_close column), pass on_split='adjust' (or "
+            "on_bad_rows='repair') to back-adjust the earlier bars by the split ratio, or on_split='warn' if "
+            "the moves are real."
+        )
+    if errors:
+        raise WealthArenaDataError("\n".join(errors))
+
+    keep = np.ones(len(df), dtype=bool)
+    bad_tickers = list(dict.fromkeys(t[np.concatenate([junk_rows, shifts]).astype(np.int64)]))
+    if bad_tickers:  # on_bad_rows == "repair": what cannot be repaired goes, with the reason
+        reasons = []
+        for name in bad_tickers[:MAX_EXAMPLES * 2]:
+            junk_t, shift_t = junk_rows[t[junk_rows] == name], shifts[t[shifts] == name]
+            if len(junk_t):
+                what = f"a move larger than x{max_jump:g}: {_move_examples(df, col, junk_t[:1])}"
+            else:
+                what = f"a permanent level shift: {_move_examples(df, col, shift_t[:1], moves)}"
+            others = len(junk_t) + len(shift_t) - 1
+            reasons.append(what + (f" (+{others} more)" if others else ""))
+        more = f"; and {len(bad_tickers) - MAX_EXAMPLES * 2} more tickers" if len(bad_tickers) > MAX_EXAMPLES * 2 else ""
+        keep &= ~np.isin(t, bad_tickers)
+        warn(
+            DataRepairWarning,
+            f"{pre}dropped {len(bad_tickers)} ticker(s) ({fmt_list(bad_tickers, MAX_EXAMPLES * 2)}) with implausible "
+            f"moves that on_bad_rows='repair' cannot repair (which side of the jump is wrong is unknown) — "
+            f"{'; '.join(reasons)}{more}. Keep a ticker by cutting the bad part away (start=/end=) or, if the move is "
+            "real, with a larger max_move_sigma / max_jump.",
+        )
+    prints = prints[keep[prints]]
+    if len(prints):
+        keep[prints] = False
+        warn(
+            DataRepairWarning,
+            f"{pre}dropped {len(prints)} isolated bad print(s) (on_bad_rows={on_bad_rows!r}): "
+            f"{_move_examples(df, col, prints, moves)}",
+        )
+    split_rows = split_rows[keep[split_rows]]
+    if len(split_rows):
+        split_desc = (
+            f"{len(split_rows)} jump(s) that look like unadjusted splits in {col}: "
+            f"{_move_examples(df, col, split_rows, moves, split_label, spread=False)}"
+        )
+        if on_split == "warn":
+            warn(DataQualityWarning, f"{pre}{split_desc}; kept as they are (on_split='warn')")
+        else:  # adjust: scale every earlier bar of the ticker by the exact split ratio
+            gid = np.cumsum(~same) - 1
+            first = np.flatnonzero(~same)[gid]
+            factor = np.ones(len(df))
+            for i in split_rows:
+                factor[first[i]:i] *= ratio[i]
+            df = df.copy()
+            for c in _price_cols(df):
+                df[c] = df[c].to_numpy(dtype=np.float64) * factor
+            df["volume"] = df["volume"].to_numpy(dtype=np.float64) / factor
+            warn(
+                DataRepairWarning,
+                f"{pre}{split_desc}; back-adjusted the earlier bars (prices × ratio, volume ÷ ratio, "
+                f"on_split='adjust')",
+            )
+    if not keep.all():
+        df = df.loc[keep].reset_index(drop=True)
     return df
 
 
