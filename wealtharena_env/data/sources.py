@@ -31,6 +31,7 @@ from wealtharena_env.data.cache import CacheBackend, CacheEntry, CacheKey, open_
 from wealtharena_env.data.layouts import _key, detect_layout, field_name, to_long
 from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.data.validate import (
+    MAX_GAP_BARS,
     MAX_MOVE_SIGMA,
     DataQualityWarning,
     DataRepairWarning,
@@ -69,6 +70,8 @@ _POLICY_KEYS = (
     "on_split",
     "max_jump",
     "max_move_sigma",
+    "max_gap_bars",
+    "on_gap",
 )
 
 
@@ -88,6 +91,8 @@ def _build(
     on_split: str | None = None,
     max_jump: float | None = 10.0,
     max_move_sigma: float | None = MAX_MOVE_SIGMA,
+    max_gap_bars: int = MAX_GAP_BARS,
+    on_gap: str | None = None,
 ) -> MarketData:
     s = to_timestamp(start, what="start")
     e = to_timestamp(end, what="end")
@@ -129,7 +134,8 @@ def _build(
         where=source,
     )
     dates, names, arrays = align_calendars(
-        clean, calendar=calendar, ffill_limit=ffill_limit, min_coverage=min_coverage, where=source
+        clean, calendar=calendar, ffill_limit=ffill_limit, min_coverage=min_coverage, max_gap_bars=max_gap_bars,
+        on_gap=on_gap, where=source
     )
     return MarketData(
         open=arrays["open"],
@@ -178,8 +184,10 @@ def from_dataframe(
         source: label stored in ``MarketData.source`` and used in messages.
         **policy: validation options — ``calendar`` ("intersect" | "ffill" | "strict"), ``ffill_limit``,
             ``min_coverage`` (0.9), ``on_bad_rows`` ("raise" | "drop" | "repair"), ``on_duplicate``
-            ("raise" | "first" | "last"), ``on_split`` ("raise" | "warn" | "adjust"), ``max_jump`` (10.0);
-            see :mod:`wealtharena_env.data.validate`.
+            ("raise" | "first" | "last"), ``on_split`` ("raise" | "warn" | "adjust"; default "adjust" with
+            ``on_bad_rows="repair"``), ``max_jump`` (10.0), ``max_move_sigma`` (15.0), ``max_gap_bars`` (5),
+            ``on_gap`` ("raise" | "drop_ticker" | "cut" | "ffill"; default "ffill" with ``calendar="ffill"``);
+            see :mod:`wealtharena_env.data.validate` and docs/data.md.
     """
     _check_kwargs(policy, _POLICY_KEYS, "from_dataframe")
     long = to_long(df, ticker=ticker)

@@ -55,6 +55,7 @@ __all__ = [
     "DataWarning",
     "Moves",
     "align_calendars",
+    "find_holes",
     "find_implausible_moves",
     "find_split_jumps",
     "validate_frame",
@@ -89,6 +90,8 @@ SMALL_SPLIT_RATIOS: tuple[float, ...] = (1.5, 4.0 / 3.0, 1.25)
 MAX_MOVE_SIGMA = 15.0
 #: Bars each side of a move used for its ticker's robust scale and median volume.
 MOVE_WINDOW = 32
+#: A return spanning more than this many typical bar spacings (at least days) is not judged: it crosses a hole.
+MOVE_MAX_SPAN = 7
 #: Tickers with fewer returns than this are not checked for implausible moves (no meaningful scale).
 MOVE_MIN_RETURNS = 20
 #: Lowest robust scale (log return per bar): stale, rarely changing prices do not turn every tick into a jump.
@@ -102,11 +105,14 @@ HEAVY_VOLUME_FACTOR = 3.0
 #: A move comes back (an isolated bad print) when ``|r_t + r_{t+1}| <= REVERT_FRACTION * |r_t|``.
 REVERT_FRACTION = 0.3
 _MAD_TO_SD = 0.6745
+#: Default of ``max_gap_bars``: more missing bars in a row than this inside the common span is a hole.
+MAX_GAP_BARS = 5
 
 _BAD_ROWS = ("raise", "drop", "repair")
 _DUPLICATES = ("raise", "first", "last")
 _SPLITS = ("raise", "warn", "adjust")
 _CALENDARS = ("intersect", "ffill", "strict")
+_GAPS = ("raise", "drop_ticker", "cut", "ffill")
 _OHLC_RTOL = 1e-9
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -519,7 +525,8 @@ def find_implausible_moves(
     ``MOVE_SCALE_FLOOR``. With at least ``MOVE_MIN_TICKERS`` tickers on the date, the move is also measured
     net of the day's cross-sectional median return, and the smaller of the two counts: a market-wide crash
     moves every ticker at once and is not suspect. Tickers with fewer than ``MOVE_MIN_RETURNS`` returns are
-    not checked.
+    not checked, nor returns across more than ``MOVE_MAX_SPAN`` typical bar spacings (a hole, which
+    :func:`align_calendars` reports).
 
     A move is implausible when ``|r| / s`` exceeds ``max_move_sigma`` — or ``HEAVY_VOLUME_FACTOR`` times
     that when the bar trades at least ``HEAVY_VOLUME`` times the ticker's median volume around it (real news
@@ -552,6 +559,11 @@ def find_implausible_moves(
     if len(idx) == 0:
         return _empty_moves()
     d = np.asarray(dates).astype("datetime64[ns]").view("int64")
+    step = np.diff(d)[same[1:]]
+    if len(step):  # a return across a long hole is not a one-bar move (the calendar check reports the hole)
+        idx = idx[(d[idx] - d[idx - 1]) <= MOVE_MAX_SPAN * max(float(np.median(step)), 86_400e9)]
+        if len(idx) == 0:
+            return _empty_moves()
     # cross-sectional median return of each candidate's date (only with enough tickers that day)
     cand_days = np.unique(d[idx])
     on_day = np.isin(d, cand_days) & np.isfinite(r)
@@ -861,6 +873,8 @@ def align_calendars(
     calendar: str = "intersect",
     ffill_limit: int | None = None,
     min_coverage: float = 0.9,
+    max_gap_bars: int = MAX_GAP_BARS,
+    on_gap: str | None = None,
     where: str | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...], dict[str, np.ndarray]]:
     """Put a validated long frame on one calendar shared by all tickers.
@@ -874,6 +888,16 @@ def align_calendars(
         ffill_limit: longest run of filled bars allowed per ticker (``None``: unlimited).
         min_coverage: raise if the aligned calendar keeps fewer than this fraction of all dates (the
             error names the tickers that start late, end early or have holes).
+        max_gap_bars: a **hole** is a run of more than this many missing bars inside the common span — a ticker
+            without bars between two of its bars, counted on the union calendar of all tickers, or a gap of
+            the union calendar itself (no ticker has a bar), counted in weekdays for daily bars and in typical
+            bar spacings for weekly or monthly bars (intraday calendars are not checked for the latter).
+            Shorter runs are holidays and halts that ``calendar`` handles.
+        on_gap: what to do with holes: ``"raise"`` (the default, unless ``calendar="ffill"``: a bar across a
+            hole would span weeks or months), ``"drop_ticker"`` (drop the tickers with holes), ``"cut"`` (keep
+            the longest range of dates without a hole) or ``"ffill"`` (fill the hole with the last close,
+            volume 0; the default with ``calendar="ffill"``; a gap of the union calendar cannot be filled).
+            Each policy says what it did in a DataRepairWarning naming tickers and dates.
 
     Returns:
         ``(dates, tickers, arrays)`` with ``dates`` datetime64[ns] (T,), ``tickers`` in first-appearance
@@ -884,6 +908,11 @@ def align_calendars(
         raise ConfigError(f"ffill_limit={ffill_limit!r} must be a non-negative integer or None")
     if not (0.0 <= float(min_coverage) <= 1.0):
         raise ConfigError(f"min_coverage={min_coverage!r} must be in [0, 1]")
+    if isinstance(max_gap_bars, bool) or not isinstance(max_gap_bars, (int, np.integer)) or max_gap_bars < 0:
+        raise ConfigError(f"max_gap_bars={max_gap_bars!r} must be a non-negative integer (default {MAX_GAP_BARS})")
+    if on_gap is None:
+        on_gap = "ffill" if calendar == "ffill" else "raise"
+    _choice("on_gap", on_gap, _GAPS)
     pre = _prefix(where)
     tickers = tuple(dict.fromkeys(map(str, df["ticker"])))
     fields = [f for f in ("open", "high", "low", "close", "adj_close", "volume") if f in df.columns]
@@ -898,7 +927,15 @@ def align_calendars(
         a[dcode, tcode] = df[f].to_numpy(dtype=np.float64)
         wide[f] = a
 
-    if present.all():
+    holes = find_holes(union, present, max_gap_bars)
+    if holes and on_gap != "raise":
+        union, tickers, present, wide = _resolve_holes(
+            holes, on_gap, union, tickers, present, wide, max_gap_bars, ffill_limit, pre
+        )
+        holes = []
+        U, N = len(union), len(tickers)
+
+    if present.all() and not holes:
         return union, tickers, wide
 
     lacking = (~present).sum(axis=0)
@@ -917,18 +954,20 @@ def align_calendars(
         ]
         return fmt_list(items, MAX_EXAMPLES)
 
-    if calendar == "strict":
+    hole_note = (f" Holes longer than max_gap_bars={max_gap_bars}: {_hole_examples(holes, union, tickers)}."
+                 if holes else "")
+    if calendar == "strict" and not present.all():
         raise WealthArenaDataError(
             f"{pre}the tickers trade on different calendars ({U} dates in all): {limiting()}. Fix: "
             "calendar='intersect' keeps the common dates, calendar='ffill' fills holidays with the previous "
-            "close, or select tickers from one exchange."
+            f"close, or select tickers from one exchange.{hole_note}"
         )
 
-    if calendar == "intersect":
-        keep = present.all(axis=1)
-    else:
+    if calendar == "ffill":
         lo, hi = first.max(), last.min()
         keep = (union >= lo) & (union <= hi)
+    else:
+        keep = present.all(axis=1)
     kept = int(keep.sum())
     if kept == 0 or kept < min_coverage * U:
         span_note = ""
@@ -938,7 +977,16 @@ def align_calendars(
             f"{pre}aligning {N} tickers with calendar={calendar!r} keeps only {kept} of {U} dates{span_note} "
             f"({kept / U:.1%} < min_coverage={min_coverage:g}). Tickers that limit it: {limiting()}. Fix: drop "
             "those tickers (tickers=[...] or MarketData.select), restrict the dates to where all of them trade "
-            "(start=/end=), use calendar='ffill' for holiday gaps, or lower min_coverage."
+            f"(start=/end=), use calendar='ffill' for holiday gaps, or lower min_coverage.{hole_note}"
+        )
+    if holes:
+        raise WealthArenaDataError(
+            f"{pre}{len(holes)} hole(s) longer than max_gap_bars={max_gap_bars} bar(s): "
+            f"{_hole_examples(holes, union, tickers)}. With calendar={calendar!r} the bars on either side of a "
+            "hole would be stitched into one bar whose return spans the whole hole. Fix: on_gap='drop_ticker' "
+            "drops these tickers, on_gap='cut' keeps the longest range of dates without a hole, on_gap='ffill' "
+            "fills the hole with the last close (volume 0); or cut the dates (start=/end=), drop the tickers "
+            "(tickers=[...]), or raise max_gap_bars if such closures are expected."
         )
     dropped = np.flatnonzero(~keep)
     if calendar == "intersect" and len(dropped):
@@ -964,6 +1012,153 @@ def align_calendars(
         wide = _ffill(wide, present, keep, union, tickers, ffill_limit, pre)
     out = {f: np.ascontiguousarray(a[keep]) for f, a in wide.items()}
     return dates, tickers, out
+
+
+#: A hole: ``column`` (ticker position, -1 for a gap of the union calendar), the union-calendar rows ``before``
+#: and ``after`` it (the bars on either side), and ``bars``, the number of bars missing in between.
+Hole = tuple[int, int, int, int]
+
+
+def _expected_missing(dates: np.ndarray) -> np.ndarray:
+    """Trading bars expected but absent between consecutive ``dates``: weekdays for daily bars, multiples of
+    the typical spacing for weekly or monthly bars, zeros for intraday bars (their nights and weekends are not
+    bars)."""
+    if len(dates) < 3:
+        return np.zeros(max(len(dates) - 1, 0), dtype=np.int64)
+    step = np.diff(dates.astype("datetime64[ns]").view("int64")) / 86_400e9
+    typical = float(np.median(step))
+    if typical < 0.9:
+        return np.zeros(len(step), dtype=np.int64)
+    if typical <= 1.5:
+        days = dates.astype("datetime64[D]")
+        return np.busday_count(days[:-1] + 1, days[1:]).astype(np.int64)
+    return np.maximum(np.round(step / typical).astype(np.int64) - 1, 0)
+
+
+def find_holes(dates: np.ndarray, present: np.ndarray, max_gap_bars: int) -> list[Hole]:
+    """Runs of more than ``max_gap_bars`` missing bars inside the common span of ``present`` (dates × tickers).
+
+    A ticker's hole lies between two of its own bars, counted on the union calendar ``dates``; a gap of the union
+    calendar itself (two consecutive dates farther apart than ``max_gap_bars`` trading bars) is a hole of every
+    ticker (``column = -1``). Runs at the edges of the common span are late starts or early ends, not holes.
+    """
+    U, N = present.shape
+    if U < 2 or N == 0:
+        return []
+    any_bar = present.any(axis=0)
+    first = np.where(any_bar, np.argmax(present, axis=0), U)
+    last = np.where(any_bar, U - 1 - np.argmax(present[::-1], axis=0), -1)
+    lo, hi = int(first.max()), int(last.min())
+    if lo >= hi:
+        return []
+    holes: list[Hole] = []
+    for j in np.flatnonzero((present[lo:hi + 1] == 0).any(axis=0)):
+        pos = np.flatnonzero(present[:, j])
+        gap = np.diff(pos) - 1
+        for k in np.flatnonzero((gap > max_gap_bars) & (pos[:-1] >= lo) & (pos[1:] <= hi)):
+            holes.append((int(j), int(pos[k]), int(pos[k + 1]), int(gap[k])))
+    missing = _expected_missing(dates[lo:hi + 1])
+    for k in np.flatnonzero(missing > max_gap_bars):
+        holes.append((-1, lo + int(k), lo + int(k) + 1, int(missing[k])))
+    holes.sort(key=lambda h: (h[1], h[0]))
+    return holes
+
+
+def _hole_examples(holes: list[Hole], dates: np.ndarray, tickers: tuple[str, ...]) -> str:
+    parts = []
+    for j, before, after, bars in holes[:MAX_EXAMPLES]:
+        if j < 0:
+            parts.append(f"every ticker {fmt_date(dates[before])} → {fmt_date(dates[after])} (no bar at all for "
+                         f"{bars} trading days)")
+        else:
+            parts.append(f"{tickers[j]} {fmt_date(dates[before + 1])}..{fmt_date(dates[after - 1])} ({bars} bars "
+                         f"missing between its bars of {fmt_date(dates[before])} and {fmt_date(dates[after])})")
+    more = f" and {len(holes) - MAX_EXAMPLES} more" if len(holes) > MAX_EXAMPLES else ""
+    return "; ".join(parts) + more
+
+
+def _resolve_holes(
+    holes: list[Hole],
+    on_gap: str,
+    union: np.ndarray,
+    tickers: tuple[str, ...],
+    present: np.ndarray,
+    wide: dict[str, np.ndarray],
+    max_gap_bars: int,
+    ffill_limit: int | None,
+    pre: str,
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, dict[str, np.ndarray]]:
+    """Apply ``on_gap`` ("drop_ticker", "cut" or "ffill") to ``holes``; return the new calendar and arrays."""
+    U, N = present.shape
+    what = _hole_examples(holes, union, tickers)
+    if on_gap == "drop_ticker":
+        cols = sorted({j for j, *_ in holes if j >= 0} | (set(range(N)) if any(j < 0 for j, *_ in holes) else set()))
+        if len(cols) == N:
+            raise WealthArenaDataError(
+                f"{pre}on_gap='drop_ticker' would drop every ticker: holes longer than max_gap_bars={max_gap_bars} "
+                f"bar(s): {what}. Use on_gap='cut' to keep the longest range of dates without a hole."
+            )
+        keep_cols = np.setdiff1d(np.arange(N), cols)
+        warn(
+            DataRepairWarning,
+            f"{pre}on_gap='drop_ticker' dropped {len(cols)} ticker(s) ({fmt_list([tickers[j] for j in cols], 10)}) "
+            f"with holes longer than max_gap_bars={max_gap_bars} bar(s): {what}",
+        )
+        present = present[:, keep_cols]
+        rows = present.any(axis=1)  # dates only the dropped tickers traded
+        return (union[rows], tuple(tickers[j] for j in keep_cols), present[rows],
+                {f: a[rows][:, keep_cols] for f, a in wide.items()})
+    if on_gap == "cut":
+        starts = sorted({0} | {after for _, _, after, _ in holes})
+        best = (-1, 0, 0)
+        for s0 in starts:
+            end = min([before for _, before, _, _ in holes if before >= s0] + [U - 1])
+            best = max(best, (end - s0 + 1, s0, end))
+        _, s0, end = best
+        warn(
+            DataRepairWarning,
+            f"{pre}on_gap='cut' kept {fmt_date(union[s0])}..{fmt_date(union[end])} ({end - s0 + 1} of {U} dates), "
+            f"the longest range without a hole longer than max_gap_bars={max_gap_bars} bar(s): {what}",
+        )
+        rows = slice(s0, end + 1)
+        keep_cols = np.flatnonzero(present[rows].any(axis=0))  # tickers without a bar there are gone
+        if len(keep_cols) < N:
+            gone = [tickers[j] for j in np.setdiff1d(np.arange(N), keep_cols)]
+            warn(DataRepairWarning, f"{pre}on_gap='cut': {fmt_list(gone, 10)} have no bar in the kept range; dropped")
+        return (union[rows], tuple(tickers[j] for j in keep_cols), present[rows][:, keep_cols],
+                {f: a[rows][:, keep_cols] for f, a in wide.items()})
+    # ffill
+    gaps = [h for h in holes if h[0] < 0]
+    if gaps:
+        raise WealthArenaDataError(
+            f"{pre}on_gap='ffill' cannot fill a gap of the calendar itself (no ticker has a bar there, so its dates "
+            f"are unknown): {_hole_examples(gaps, union, tickers)}. Use on_gap='cut' to keep the longest range of "
+            "dates without it, or start=/end=."
+        )
+    if ffill_limit is not None and any(bars > ffill_limit for *_, bars in holes):
+        long_ones = [h for h in holes if h[3] > ffill_limit]
+        raise WealthArenaDataError(
+            f"{pre}holes longer than ffill_limit={ffill_limit} bar(s): {_hole_examples(long_ones, union, tickers)}. "
+            "Fix: raise ffill_limit, pass on_gap='drop_ticker' or 'cut', or drop those tickers."
+        )
+    present = present.copy()
+    wide = {f: a.copy() for f, a in wide.items()}
+    for j, before, after, _ in holes:
+        rows = slice(before + 1, after)
+        for f, a in wide.items():
+            if f == "volume":
+                a[rows, j] = 0.0
+            elif f == "adj_close":
+                a[rows, j] = a[before, j]
+            else:
+                a[rows, j] = wide["close"][before, j]
+        present[rows, j] = True
+    warn(
+        DataRepairWarning,
+        f"{pre}on_gap='ffill' filled {len(holes)} hole(s) longer than max_gap_bars={max_gap_bars} bar(s) with the "
+        f"last close (open = high = low = close, volume 0): {what}",
+    )
+    return union, tickers, present, wide
 
 
 def _ffill(
