@@ -190,7 +190,10 @@ def from_dataframe(
             see :mod:`wealtharena_env.data.validate` and docs/data.md.
     """
     _check_kwargs(policy, _POLICY_KEYS, "from_dataframe")
-    long = to_long(df, ticker=ticker)
+    try:
+        long = to_long(df, ticker=ticker)
+    except WealthArenaDataError as exc:  # say which data (the file) the bad cells are in
+        raise WealthArenaDataError(f"{source}: {exc}") from None
     return _build(long, source=source, tickers=tickers, start=start, end=end, **policy)
 
 

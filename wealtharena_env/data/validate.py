@@ -207,9 +207,13 @@ def validate_frame(
     df = df.reset_index(drop=True).copy()
     if df["date"].isna().any():
         bad = df["date"].isna().to_numpy()
+        rows = np.flatnonzero(bad)
+        ex = "; ".join(f"ticker {df['ticker'].iat[i]} at row {i} (close={_num(df['close'].iat[i])})"
+                       for i in rows[:MAX_EXAMPLES])
+        more = f" and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
         raise WealthArenaDataError(
-            f"{pre}{int(bad.sum())} row(s) have no date (NaT), e.g. ticker {df['ticker'][bad].iloc[0]} at row "
-            f"{int(np.flatnonzero(bad)[0])}; every bar needs a date"
+            f"{pre}{len(rows)} row(s) have no date (column 'date' is empty or NaT): {ex}{more}; every bar needs a "
+            "date. Fix: fill in the dates, or drop those rows."
         )
     df = _check_missing(df, on_bad_rows, pre)
     df = _check_nonpositive(df, on_bad_rows, pre)
