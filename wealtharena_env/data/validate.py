@@ -457,13 +457,17 @@ def find_split_jumps(log_returns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r = np.asarray(log_returns, dtype=np.float64)
     cands = np.log(np.asarray(SPLIT_RATIOS))
     cands = np.concatenate([cands, -cands])
+    mask = np.zeros(r.shape, dtype=bool)
+    ratio = np.full(r.shape, np.nan)
     with np.errstate(invalid="ignore"):
-        dist = np.abs(r[..., None] - cands)
-        best = np.argmin(np.where(np.isnan(dist), np.inf, dist), axis=-1)
-        near = np.take_along_axis(dist, best[..., None], axis=-1)[..., 0] < SPLIT_LOG_TOL
-        big = np.abs(r) > np.log1p(SPLIT_MIN_MOVE)
-    mask = near & big & np.isfinite(r)
-    ratio = np.where(mask, np.exp(cands[best]), np.nan)
+        big = np.flatnonzero((np.abs(r) > np.log1p(SPLIT_MIN_MOVE)).reshape(-1))  # few: only these are compared
+    if len(big):
+        x = r.reshape(-1)[big]
+        dist = np.abs(x[:, None] - cands)
+        best = np.argmin(dist, axis=1)
+        near = dist[np.arange(len(x)), best] < SPLIT_LOG_TOL
+        mask.reshape(-1)[big[near]] = True
+        ratio.reshape(-1)[big[near]] = np.exp(cands[best[near]])
     return mask, ratio
 
 
