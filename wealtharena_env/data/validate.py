@@ -20,13 +20,21 @@ close outside                                          (repair: high := max(o,h,
 [low, high]                                            low := min(o,h,l,c))
 split-like jump        raise                           ``on_split="warn"`` (keep) / ``"adjust"``
 (\\|log r\\| > log 1.4,                                  (earlier bars × exact split ratio,
-near log 2, 3, 1/2…)                                   volume ÷ ratio)
-implausible jump       raise                           ``max_jump=None`` disables
-(ratio > max_jump)
+near log 2, 3, 1/2…,                                   volume ÷ ratio; the default with
+not on news volume)                                    ``on_bad_rows="repair"``)
+implausible jump       raise                           ``max_jump=None`` disables; ``on_bad_rows=
+(ratio > max_jump)                                     "repair"`` drops the ticker
+move implausible for   raise (bad print, 3:2 / 4:3 /   prints: ``on_bad_rows="drop"`` / ``"repair"``
+its ticker (>          5:4 split, level shift)         drop the bar; splits: ``on_split``; level
+max_move_sigma robust                                  shifts: ``"repair"`` drops the ticker;
+sd, see                                                ``max_move_sigma=None`` disables
+find_implausible_moves)
 adj_close/close jump   DataQualityWarning              (``MarketData.adjusted()`` absorbs it)
 volume == 0            DataQualityWarning, kept        —
 calendars differ       ``calendar="intersect"``: drop  ``"ffill"`` (fill gaps up to
 across tickers         dates + DataRepairWarning       ``ffill_limit`` bars), ``"strict"`` (raise)
+hole (> max_gap_bars   raise (unless                   ``on_gap="drop_ticker"`` / ``"cut"`` /
+missing in a row)      ``calendar="ffill"``)           ``"ffill"``
 =====================  ==============================  ===========================================
 
 Returns are measured on ``adj_close`` when present (that is what :meth:`MarketData.adjusted` trades),
