@@ -230,7 +230,7 @@ def _long_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFram
             "name it 'date' (or put the dates in the index)"
         )
     names = tick.astype(str).str.strip().to_numpy()
-    empty = (tick.isna() | (tick.astype(str).str.strip() == "")).to_numpy()
+    empty = tick.isna().to_numpy() | (names == "")
     if empty.any():
         rows = np.flatnonzero(empty)
         ex = "; ".join(f"row {i} (date {fmt_date(dates[i])})" for i in rows[:MAX_EXAMPLES])
