@@ -31,12 +31,20 @@ no information.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from wealtharena_env.data._common import ALL_FIELDS, REQUIRED_FIELDS, fmt_list, to_datetime_index
+from wealtharena_env.data._common import (
+    ALL_FIELDS,
+    MAX_EXAMPLES,
+    REQUIRED_FIELDS,
+    fmt_date,
+    fmt_list,
+    to_datetime_index,
+)
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 
 _FIELD_ALIASES: dict[str, str] = {
@@ -108,7 +116,17 @@ def _looks_like_closes(df: pd.DataFrame) -> bool:
     values = [c for c in df.columns if not _is_date_name(c)]
     dated = len(values) < len(df.columns) or isinstance(df.index, pd.DatetimeIndex) or (
         len(df.index) > 0 and df.index.dtype == object)
-    return bool(values) and dated and all(pd.api.types.is_numeric_dtype(df[c]) for c in values)
+    return bool(values) and dated and all(_mostly_numeric(df[c]) for c in values)
+
+
+def _mostly_numeric(col: pd.Series) -> bool:
+    """Numeric, or text of which most values are numbers (the others are then named as non-numeric values)."""
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+        return False
+    given = col.dropna()
+    return len(given) > 0 and pd.to_numeric(given, errors="coerce").notna().mean() >= 0.5
 
 
 def to_long(df: pd.DataFrame, *, ticker: str | None = None) -> pd.DataFrame:
@@ -167,13 +185,13 @@ def _field_level(columns: pd.MultiIndex) -> int:
 def _wide_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFrame:
     flvl = _field_level(df.columns)
     tlvl = 1 - flvl
-    dates = _index_dates(df)
     tickers = list(dict.fromkeys(str(t) for t in df.columns.get_level_values(tlvl)))
+    dates = _index_dates(df, tickers=tickers)
     parts = []
     for t in tickers:
         sub = df.loc[:, df.columns.get_level_values(tlvl).astype(str) == t]
         sub.columns = sub.columns.get_level_values(flvl)
-        part = _rename_fields(sub, where=f"ticker {t!r}", filled=filled, ticker=t)
+        part = _rename_fields(sub, where=f"ticker {t!r}", filled=filled, ticker=t, row_tickers=t, row_dates=dates)
         part.insert(0, "ticker", t)
         part.insert(0, "date", dates)
         # a multi-ticker download has one row per date of the *union* calendar; rows where this
@@ -200,8 +218,10 @@ def _long_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFram
         raise WealthArenaDataError(f"long frame has several ticker columns {tick_cols}; keep one")
     if len(date_cols) > 1:
         raise WealthArenaDataError(f"long frame has several date columns {date_cols}; keep one")
+    tick = frame[tick_cols[0]]
+    raw_names = tick.to_numpy()
     if date_cols:
-        dates = to_datetime_index(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}")
+        dates = parse_dates(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}", tickers=raw_names)
     elif isinstance(frame.index, pd.DatetimeIndex):
         dates = _index_dates(frame)
     else:
@@ -209,15 +229,19 @@ def _long_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFram
             f"long frame has no date column: columns are {fmt_list(map(str, frame.columns), 12)}; "
             "name it 'date' (or put the dates in the index)"
         )
-    tick = frame[tick_cols[0]]
-    if tick.isna().any():
-        i = int(np.flatnonzero(tick.isna().to_numpy())[0])
+    names = tick.astype(str).str.strip().to_numpy()
+    empty = tick.isna().to_numpy() | (names == "")
+    if empty.any():
+        rows = np.flatnonzero(empty)
+        ex = "; ".join(f"row {i} (date {fmt_date(dates[i])})" for i in rows[:MAX_EXAMPLES])
+        more = f" and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
         raise WealthArenaDataError(
-            f"ticker column {tick_cols[0]!r} is empty at row {i}; every row needs a ticker"
+            f"long frame: ticker column {tick_cols[0]!r} is empty in {len(rows)} row(s): {ex}{more}; every row "
+            "needs a ticker. Fix: fill in the ticker, or drop those rows."
         )
     body = frame.drop(columns=date_cols + tick_cols)
-    names = tick.astype(str).str.strip().to_numpy()
-    out = _rename_fields(body, where="long frame", ignore_unknown=True, filled=filled, ticker=sorted(set(names)))
+    out = _rename_fields(body, where="long frame", ignore_unknown=True, filled=filled, ticker=sorted(set(names)),
+                         row_tickers=names, row_dates=dates)
     out.insert(0, "ticker", names)
     out.insert(0, "date", dates)
     return _finish(out.reset_index(drop=True))
@@ -234,11 +258,12 @@ def _single_to_long(df: pd.DataFrame, ticker: str | None, filled: dict[str, list
     frame = df
     date_cols = [c for c in frame.columns if _is_date_name(c)]
     if date_cols:
-        dates = to_datetime_index(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}")
+        dates = parse_dates(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}", tickers=[str(ticker)])
         frame = frame.drop(columns=date_cols)
     else:
-        dates = _index_dates(frame)
-    out = _rename_fields(frame, where=f"ticker {ticker!r}", ignore_unknown=True, filled=filled, ticker=str(ticker))
+        dates = _index_dates(frame, tickers=[str(ticker)])
+    out = _rename_fields(frame, where=f"ticker {ticker!r}", ignore_unknown=True, filled=filled, ticker=str(ticker),
+                         row_tickers=str(ticker), row_dates=dates)
     out.insert(0, "ticker", str(ticker))
     out.insert(0, "date", dates)
     fields = [c for c in ALL_FIELDS if c in out.columns]
@@ -251,16 +276,17 @@ def _closes_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFr
     date_cols = [c for c in df.columns if _is_date_name(c)]
     if len(date_cols) > 1:
         raise WealthArenaDataError(f"table of closes has several date columns {date_cols}; keep one")
+    names = [str(c).strip() for c in df.columns if not _is_date_name(c)]
     if date_cols:
-        dates = to_datetime_index(df[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}")
+        dates = parse_dates(df[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}", tickers=names)
         frame = df.drop(columns=date_cols)
     else:
-        dates = _index_dates(df)
+        dates = _index_dates(df, tickers=names)
         frame = df
     parts = []
     for column in frame.columns:
         t = str(column).strip()
-        part = pd.DataFrame({"close": frame[column].to_numpy(dtype=np.float64, na_value=np.nan)})
+        part = _numeric_fields(frame[[column]], {column: "close"}, "table of closes", row_tickers=t, row_dates=dates)
         part = _rename_fields(part, where=f"ticker {t!r}", filled=filled, ticker=t)
         part.insert(0, "ticker", t)
         part.insert(0, "date", dates)
@@ -271,7 +297,51 @@ def _closes_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFr
 
 
 # ---------------------------------------------------------------------------- helpers
-def _index_dates(df: pd.DataFrame) -> pd.DatetimeIndex:
+def parse_dates(values: Any, *, what: str, tickers: Any = None) -> pd.DatetimeIndex:
+    """Dates of a column (or index) as a tz-naive ``DatetimeIndex``; values that are not dates are named.
+
+    ``tickers`` (one name, or one per value, or the frame's tickers when a row holds several) goes into the
+    message: ``column 'date' holds 2 value(s) that are not dates: '2024-13-45' at row 8 (ticker BBB); ...``.
+    Empty values become NaT (the validation then names their rows).
+    """
+    try:
+        return to_datetime_index(values, what=what)
+    except ConfigError as exc:
+        raw = pd.Series(np.asarray(values, dtype=object))
+        text = raw.where(raw.isna(), raw.astype(str).str.strip())
+        first = text.dropna()
+        fmt = None
+        if len(first):
+            from pandas.tseries.api import guess_datetime_format
+
+            fmt = guess_datetime_format(str(first.iloc[0]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text, format=fmt or "mixed", errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & text.notna().to_numpy())
+        if len(bad) == 0:
+            raise WealthArenaDataError(str(exc)) from None
+
+        def who(i: int) -> str:
+            if tickers is None:
+                return ""
+            if isinstance(tickers, str):
+                return f" (ticker {tickers})"
+            names = list(tickers)
+            if len(names) == len(raw):
+                return f" (ticker {names[i]})"
+            return f" (tickers {fmt_list(names, 4)})"
+
+        ex = "; ".join(f"{raw.iat[i]!r} at row {i}{who(i)}" for i in bad[:MAX_EXAMPLES])
+        more = f" and {len(bad) - MAX_EXAMPLES} more" if len(bad) > MAX_EXAMPLES else ""
+        in_fmt = f" in the format of the others ({fmt})" if fmt else ""
+        raise WealthArenaDataError(
+            f"{what} holds {len(bad)} value(s) that are not dates{in_fmt}: {ex}{more}. Fix: correct those values "
+            "or drop their rows; every bar needs a date such as '2020-01-31', all in one format."
+        ) from None
+
+
+def _index_dates(df: pd.DataFrame, tickers: Any = None) -> pd.DatetimeIndex:
     idx = df.index
     if isinstance(idx, pd.MultiIndex):
         raise WealthArenaDataError(
@@ -282,11 +352,12 @@ def _index_dates(df: pd.DataFrame) -> pd.DatetimeIndex:
             "the index holds numbers, not dates; put the dates in the index (df.set_index('Date')) "
             "or in a 'date' column"
         )
-    return to_datetime_index(idx, what="the index")
+    return parse_dates(idx, what="the index (dates)", tickers=tickers)
 
 
 def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = False,
-                   filled: dict[str, list[str]] | None = None, ticker: Any = None) -> pd.DataFrame:
+                   filled: dict[str, list[str]] | None = None, ticker: Any = None, row_tickers: Any = None,
+                   row_dates: Any = None) -> pd.DataFrame:
     mapping: dict[Any, str] = {}
     for c in frame.columns:
         f = field_name(c)
@@ -300,21 +371,22 @@ def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = Fa
     has_close = "close" in mapping.values() or "adj_close" in mapping.values()
     closes_only = has_close and {"open", "high", "low"} <= set(missing)  # no intrabar prices at all
     if filled is not None and (closes_only or missing == ["volume"]):  # fill the rest (to_long warns once)
-        return _fill_closes_only(frame, mapping, missing, filled, ticker, where)
+        return _fill_closes_only(frame, mapping, missing, filled, ticker, where, row_tickers, row_dates)
     if missing:
         raise WealthArenaDataError(
             f"{where}: missing column(s) {', '.join(missing)}; found {fmt_list(map(str, frame.columns), 12)}. "
             "Expected open, high, low, close, volume (and optionally adj_close / 'Adj Close')."
         )
-    out = _numeric_fields(frame, mapping, where)
+    out = _numeric_fields(frame, mapping, where, row_tickers=row_tickers, row_dates=row_dates)
     return out[[f for f in ALL_FIELDS if f in out.columns]]
 
 
 def _fill_closes_only(frame: pd.DataFrame, mapping: dict[Any, str], missing: list[str],
-                      filled: dict[str, list[str]], ticker: Any, where: str) -> pd.DataFrame:
+                      filled: dict[str, list[str]], ticker: Any, where: str, row_tickers: Any = None,
+                      row_dates: Any = None) -> pd.DataFrame:
     """Bars from closes: ``open = high = low = close`` where missing (``close := adj_close`` if only that is
     given), volume ``UNKNOWN_VOLUME`` where missing; records what was filled in ``filled``."""
-    out = _numeric_fields(frame, mapping, where)
+    out = _numeric_fields(frame, mapping, where, row_tickers=row_tickers, row_dates=row_dates)
     if "close" not in out.columns:
         out["close"] = out["adj_close"]
     tickers = list(ticker) if isinstance(ticker, (list, tuple)) else [str(ticker)]
@@ -325,18 +397,31 @@ def _fill_closes_only(frame: pd.DataFrame, mapping: dict[Any, str], missing: lis
     return out[[f for f in ALL_FIELDS if f in out.columns]]
 
 
-def _numeric_fields(frame: pd.DataFrame, mapping: dict[Any, str], where: str) -> pd.DataFrame:
-    """The mapped columns as float64 under their canonical names (a clear error on non-numeric values)."""
+def _numeric_fields(frame: pd.DataFrame, mapping: dict[Any, str], where: str, *, row_tickers: Any = None,
+                    row_dates: Any = None) -> pd.DataFrame:
+    """The mapped columns as float64 under their canonical names; non-numeric values are an error naming the
+    column, the value, the row and — given ``row_tickers`` (one name or one per row) and ``row_dates`` — the
+    ticker and date of each."""
     out = pd.DataFrame(index=range(len(frame)))
     for c, f in mapping.items():
         col = frame[c]
         values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.isnan(values) & ~pd.isna(col).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        bad = np.flatnonzero(np.isnan(values) & ~pd.isna(col).to_numpy())
+        if len(bad):
+            def cell(i: int, col: pd.Series = col) -> str:
+                t = row_tickers if isinstance(row_tickers, str) or row_tickers is None else row_tickers[i]
+                d = fmt_date(row_dates[i]) if row_dates is not None else f"index {frame.index[i]!r}"
+                return f"{col.iloc[i]!r} at row {i} (" + (f"ticker {t}, " if t is not None else "") + f"date {d})"
+
+            more = ""
+            if len(bad) > 1:
+                more = f"; {len(bad) - 1} more: " + "; ".join(cell(i) for i in bad[1:MAX_EXAMPLES])
+                more += f" and {len(bad) - MAX_EXAMPLES} others" if len(bad) > MAX_EXAMPLES else ""
             raise WealthArenaDataError(
-                f"{where}: column {c!r} holds non-numeric value {col.iloc[i]!r} at row {i} "
-                f"(index {frame.index[i]!r}); clean the file or pass numbers"
+                f"{where}: column {c!r}{'' if str(c) == f else f' ({f})'} holds non-numeric value {cell(bad[0])}{more}. "
+                "Fix: clean the source, "
+                f"or convert with pd.to_numeric(df[{c!r}], errors='coerce') so that the values become NaN, which "
+                "on_bad_rows='drop' / 'repair' handle."
             )
         out[f] = values
     return out

@@ -31,6 +31,8 @@ from wealtharena_env.data.cache import CacheBackend, CacheEntry, CacheKey, open_
 from wealtharena_env.data.layouts import _key, detect_layout, field_name, to_long
 from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.data.validate import (
+    MAX_GAP_BARS,
+    MAX_MOVE_SIGMA,
     DataQualityWarning,
     DataRepairWarning,
     align_calendars,
@@ -67,6 +69,9 @@ _POLICY_KEYS = (
     "on_duplicate",
     "on_split",
     "max_jump",
+    "max_move_sigma",
+    "max_gap_bars",
+    "on_gap",
 )
 
 
@@ -83,8 +88,11 @@ def _build(
     min_coverage: float = 0.9,
     on_bad_rows: str = "raise",
     on_duplicate: str = "raise",
-    on_split: str = "raise",
+    on_split: str | None = None,
     max_jump: float | None = 10.0,
+    max_move_sigma: float | None = MAX_MOVE_SIGMA,
+    max_gap_bars: int = MAX_GAP_BARS,
+    on_gap: str | None = None,
 ) -> MarketData:
     s = to_timestamp(start, what="start")
     e = to_timestamp(end, what="end")
@@ -122,10 +130,12 @@ def _build(
         on_duplicate=on_duplicate,
         on_split=on_split,
         max_jump=max_jump,
+        max_move_sigma=max_move_sigma,
         where=source,
     )
     dates, names, arrays = align_calendars(
-        clean, calendar=calendar, ffill_limit=ffill_limit, min_coverage=min_coverage, where=source
+        clean, calendar=calendar, ffill_limit=ffill_limit, min_coverage=min_coverage, max_gap_bars=max_gap_bars,
+        on_gap=on_gap, where=source
     )
     return MarketData(
         open=arrays["open"],
@@ -174,11 +184,16 @@ def from_dataframe(
         source: label stored in ``MarketData.source`` and used in messages.
         **policy: validation options — ``calendar`` ("intersect" | "ffill" | "strict"), ``ffill_limit``,
             ``min_coverage`` (0.9), ``on_bad_rows`` ("raise" | "drop" | "repair"), ``on_duplicate``
-            ("raise" | "first" | "last"), ``on_split`` ("raise" | "warn" | "adjust"), ``max_jump`` (10.0);
-            see :mod:`wealtharena_env.data.validate`.
+            ("raise" | "first" | "last"), ``on_split`` ("raise" | "warn" | "adjust"; default "adjust" with
+            ``on_bad_rows="repair"``), ``max_jump`` (10.0), ``max_move_sigma`` (15.0), ``max_gap_bars`` (5),
+            ``on_gap`` ("raise" | "drop_ticker" | "cut" | "ffill"; default "ffill" with ``calendar="ffill"``);
+            see :mod:`wealtharena_env.data.validate` and docs/data.md.
     """
     _check_kwargs(policy, _POLICY_KEYS, "from_dataframe")
-    long = to_long(df, ticker=ticker)
+    try:
+        long = to_long(df, ticker=ticker)
+    except WealthArenaDataError as exc:  # say which data (the file) the bad cells are in
+        raise WealthArenaDataError(f"{source}: {exc}") from None
     return _build(long, source=source, tickers=tickers, start=start, end=end, **policy)
 
 

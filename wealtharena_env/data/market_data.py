@@ -135,7 +135,7 @@ class MarketData:
             ["adj_close"] if self.adj_close is not None else []
         )
         for name in names:
-            arr = as_float_array(getattr(self, name), name=name)
+            arr = as_float_array(getattr(self, name), name=name, tickers=tickers, dates=dates)
             if arr.shape != (T, N):
                 raise WealthArenaDataError(
                     f"{name} has shape {arr.shape}; expected (T, N) = ({T}, {N}) — time on axis 0 "

@@ -17,7 +17,7 @@ DATA_KWARGS = ("split", "splits", "adjust", "data_options")
 #: Keyword arguments of the data loader (``wealtharena_env.data.load_market_data``) the envs accept directly,
 #: as if given in ``data_options``.
 LOADER_KWARGS = ("tickers", "start", "end", "calendar", "ffill_limit", "min_coverage", "on_bad_rows",
-                 "on_duplicate", "on_split", "max_jump")
+                 "on_duplicate", "on_split", "max_jump", "max_move_sigma", "max_gap_bars", "on_gap")
 
 
 def pop_data_kwargs(kwargs: dict[str, Any], data: Any) -> dict[str, Any]:
