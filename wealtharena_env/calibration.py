@@ -583,9 +583,9 @@ def stylized_facts(returns: np.ndarray, *, periods_per_year: int = 252, max_lag:
         * ``annual_return``: ``P mean(r)``; ``annual_volatility``: ``sqrt(P) std(r)``;
         * ``skewness``; ``kurtosis``: ``E[(r - m)^4] / var^2`` (**non-excess**: 3 for a Gaussian);
         * ``abs_autocorr``: ``corr(|r_t|, |r_{t+k}|)`` for ``k = 1..max_lag`` (array, volatility clustering)
-          and ``abs_autocorr_1`` (lag 1);
+            and ``abs_autocorr_1`` (lag 1);
         * ``leverage``: ``corr(r_t, |r_{t+k}|)`` for ``k = 1..max_lag`` (array; negative = falls raise later
-          volatility, the leverage effect) and ``leverage_1`` (lag 1);
+            volatility, the leverage effect) and ``leverage_1`` (lag 1);
         * ``mean_correlation``: the mean pairwise Pearson correlation of the assets (NaN for one asset).
     """
     r = np.asarray(returns, dtype=np.float64)
