@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wealtharena_env"
 ALLOWED = {
     "kernels": {"wealtharena_env.kernels", "wealtharena_env.errors"},
     "data": {"wealtharena_env.data", "wealtharena_env.config", "wealtharena_env.errors", "wealtharena_env._files",
+             "wealtharena_env._progress",
              "wealtharena_env.kernels"},
     "config": {"wealtharena_env.config", "wealtharena_env.errors"},
 }

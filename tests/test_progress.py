@@ -32,13 +32,28 @@ def test_counter_without_tqdm_and_silence_when_disabled(monkeypatch):
     bar.update(1, stage="regimes")
     bar.update(3)
     bar.close()
-    assert "calibrating 3 assets: 100% (4/4 stages)" in err.getvalue() and "regimes" in err.getvalue()
+    assert "calibrating 3 assets: 4/4 stages" in err.getvalue() and "regimes" in err.getvalue()
     quiet = io.StringIO()
     monkeypatch.setattr(sys, "stderr", quiet)
     silent = Progress(4, "x", enabled=False)
     silent.update(4)
     silent.close()
     assert quiet.getvalue() == ""
+
+
+def test_a_deferred_bar_shows_nothing_until_real_work(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    bar = Progress(3, "downloading", enabled=True, unit="ticker", defer=True)
+    bar.update(2, shown=False)  # served from the cache
+    bar.close()
+    assert err.getvalue() == ""
+    bar = Progress(3, "downloading", enabled=True, unit="ticker", defer=True)
+    bar.update(2, shown=False)
+    bar.update(1)
+    bar.close()
+    assert "downloading: 3/3 tickers" in err.getvalue()
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -60,5 +75,5 @@ def test_calibrate_reports_its_stages_when_asked(monkeypatch):
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
     calibrate(data, n_regimes=1, progress=True)
-    assert "calibrating 2 assets" in err.getvalue() and "100%" in err.getvalue()
+    assert "calibrating 2 assets" in err.getvalue() and "8/8 stages" in err.getvalue()
     assert _progress.progress_enabled(None) is False  # StringIO: not a terminal, so quiet by default

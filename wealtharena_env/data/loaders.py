@@ -17,7 +17,6 @@ import contextlib
 import io
 import logging
 import os
-import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wealtharena_env._progress import Progress
 from wealtharena_env.data._common import fmt_date, fmt_list, normalize_tickers, to_timestamp
 from wealtharena_env.data.cache import CacheBackend, CacheEntry, CacheKey, open_cache
 from wealtharena_env.data.layouts import _key, detect_layout, field_name, to_long
@@ -281,57 +281,6 @@ def _import_yfinance() -> Any:
     return yfinance
 
 
-class _Progress:
-    """tqdm when installed, else a one-line counter on stderr; silent when disabled.
-
-    Nothing is shown until the first real download (a fully cached request prints nothing); tickers
-    served from the cache still count towards the total.
-    """
-
-    def __init__(self, total: int, desc: str, enabled: bool) -> None:
-        self.total, self.n, self.desc = total, 0, desc
-        self.enabled = enabled and total > 1
-        self._started = False
-        self._bar: Any = None
-
-    def _start(self) -> None:
-        self._started = True
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            self._bar = None
-        else:
-            self._bar = tqdm(total=self.total, initial=self.n, desc=self.desc, unit="ticker")
-
-    def _print(self) -> None:
-        end = "\n" if self.n >= self.total else ""
-        sys.stderr.write(f"\r{self.desc}: {self.n}/{self.total} tickers{end}")
-        sys.stderr.flush()
-
-    def update(self, k: int, *, downloaded: bool = True) -> None:
-        if not self.enabled:
-            return
-        if not self._started:
-            if not downloaded:
-                self.n += k
-                return
-            self._start()
-        self.n = min(self.total, self.n + k)
-        if self._bar is not None:
-            self._bar.update(k)
-        else:
-            self._print()
-
-    def close(self) -> None:
-        if not (self.enabled and self._started):
-            return
-        if self._bar is not None:
-            self._bar.close()
-        elif self.n < self.total:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _ns(ts: pd.Timestamp) -> int:
     return int(ts.value)
 
@@ -463,7 +412,9 @@ def fetch_bars(
     s_ns, e_ns = _ns(s), _ns(e)
     backend = open_cache(cache)
     adjust = "adjusted" if auto_adjust else "raw"
-    prog = _Progress(len(tickers), "wealtharena: downloading", progress)
+    # nothing shown for one ticker, nor until the first real download (cached tickers count silently)
+    prog = Progress(len(tickers), "wealtharena: downloading", progress and len(tickers) > 1, unit="ticker",
+                    defer=True)
     try:
         if backend is None:
             out: dict[str, pd.DataFrame] = {}
@@ -494,7 +445,7 @@ def _fetch_batch(
     interval: str,
     adjust: str,
     auto_adjust: bool,
-    prog: _Progress,
+    prog: Progress,
 ) -> dict[str, pd.DataFrame]:
     keys = {t: CacheKey(t, interval, adjust) for t in batch}
     overlap = _OVERLAP_DAYS.get(interval, 1) * 86_400_000_000_000
@@ -517,7 +468,7 @@ def _fetch_batch(
             if ranges:
                 plan.setdefault(tuple(ranges), []).append(t)
             else:
-                prog.update(1, downloaded=False)
+                prog.update(1, shown=False)
 
         new_rows: dict[str, list[pd.DataFrame]] = {t: [] for t in batch}
         new_cov: dict[str, list[tuple[int, int]]] = {t: [] for t in batch}
