@@ -23,7 +23,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
+from wealtharena_env.config import AgentProfile, ArenaConfig, RiskProfile, arena_config
 from wealtharena_env.envs._common import (
     action_space,
     check_render_mode,
@@ -120,11 +120,11 @@ def _merge_info(out: dict[str, Any], values: dict[str, Any], index: int | tuple[
         out[key], out["_" + key] = array, mask
 
 
-def _portfolio_config(config: ArenaConfig | None, risk_profile: str, initial_cash: float,
+def _portfolio_config(config: ArenaConfig | None, risk_profile: RiskProfile, initial_cash: float,
                       kwargs: dict[str, Any]) -> ArenaConfig:
     """The one-agent config :class:`~wealtharena_env.envs.portfolio.PortfolioEnv` builds from the same arguments."""
     if config is None or "agents" not in kwargs and len(config.agents) != 1:
-        kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))  # type: ignore[arg-type]
+        kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))
     config = arena_config(base=config, **kwargs)
     if config.n_agents != 1:
         raise ConfigError(f"PortfolioVectorEnv has exactly one agent per env, the config has {config.n_agents}; "
@@ -221,7 +221,7 @@ class PortfolioVectorEnv(VectorEnv):
         *,
         data: Any = None,
         render_mode: str | None = None,
-        risk_profile: str = "balanced",
+        risk_profile: RiskProfile = "balanced",
         initial_cash: float = 1_000_000.0,
         parallel: bool | None = None,
         max_episode_steps: int | None = None,
