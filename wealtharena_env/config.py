@@ -40,7 +40,7 @@ def _triple(name: str, values: Any) -> tuple[float, float, float]:
     _require(len(out) == 3, f"{name} must have 3 entries (bull, bear, high_volatility), got {len(out)}.")
     for i, v in enumerate(out):
         _finite(f"{name}[{REGIME_NAMES[i]}]", v)
-    return out  # type: ignore[return-value]
+    return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)

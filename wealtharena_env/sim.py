@@ -189,7 +189,8 @@ class Simulation:
         # work space of the kernels, one slot per block of environments the prange driver runs in parallel (one
         # slot when serial): it holds nothing between environments, so it stays in cache whatever the batch size.
         # Work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR.
-        n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1
+        # numba.config sets its attributes from the environment at import, out of a type checker's sight
+        n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1  # type: ignore[attr-defined]
         lookback = max(int(p.risk.var_lookback) for p in config.agents)
         self.scratch = np.zeros((n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
         self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())

@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,7 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def warn(category: type[Warning], message: str) -> None:
     """``warnings.warn`` pointing at the first stack frame outside wealtharena_env (the user's line)."""
-    frame = sys._getframe(0)
+    frame: FrameType | None = sys._getframe(0)
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
         frame = frame.f_back
@@ -577,7 +578,7 @@ def align_calendars(
     last = np.array([union[present[:, j]][-1] for j in range(N)])
 
     def limiting(mask_cols: np.ndarray | None = None) -> str:
-        order = np.argsort(-lacking, kind="stable")
+        order: np.ndarray | list[int] = np.argsort(-lacking, kind="stable")
         if mask_cols is not None:
             order = [j for j in order if mask_cols[j]]
         items = [
@@ -595,7 +596,7 @@ def align_calendars(
         )
 
     if calendar == "intersect":
-        keep = present.all(axis=1)
+        keep = np.asarray(present.all(axis=1))  # (U,): present is 2-D (the stubs also allow a scalar)
     else:
         lo, hi = first.max(), last.min()
         keep = (union >= lo) & (union <= hi)

@@ -80,7 +80,8 @@ class PortfolioEnv(gym.Env):
       old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": available_render_modes(), "render_fps": 4}
+    # gymnasium.Env declares metadata an instance variable; it is class-level data (read from the class)
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": available_render_modes(), "render_fps": 4}  # type: ignore[misc]
 
     def __init__(
         self,

@@ -51,7 +51,9 @@ def _seed_list(seed: int | Sequence[int | None] | None, num_envs: int) -> list[i
     """Gymnasium's vector seeding: ``None`` -> all unseeded, ``s`` -> ``[s, s + 1, ...]``, or a list of K."""
     if seed is None:
         return [None] * num_envs
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    if isinstance(seed, bool):  # an int to Python, but not a seed
+        raise TypeError(f"seed must be an int, a sequence of {num_envs} seeds or None, got {seed!r}.")
+    if isinstance(seed, (int, np.integer)):
         return [int(seed) + k for k in range(num_envs)]
     seeds = list(seed)
     if len(seeds) != num_envs:
@@ -212,7 +214,8 @@ class PortfolioVectorEnv(VectorEnv):
     * v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    # gymnasium's VectorEnv declares metadata an instance variable; it is class-level data (read from the class)
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}  # type: ignore[misc]
 
     def __init__(
         self,
@@ -288,7 +291,9 @@ class PortfolioVectorEnv(VectorEnv):
         if getattr(self, "sim", None) is not None:  # __del__ also closes an env whose constructor raised
             self.sim.close()
 
-    def render(self) -> tuple[str, ...] | None:
+    # gymnasium declares render() -> tuple[RenderFrame, ...] with RenderFrame a TypeVar bound to nothing, which no
+    # concrete frame type (here the text tables) can match
+    def render(self) -> tuple[str, ...] | None:  # type: ignore[override]
         if self.render_mode is None or not self._ready:
             return None
         texts = tuple(render_text(self.sim, self.config.agent_names, k) for k in range(self.num_envs))
