@@ -21,6 +21,7 @@ import hashlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from wealtharena_env._version import __version__
 
@@ -59,7 +60,8 @@ def use_per_user_numba_cache() -> Path | None:
         return None
     path = default_numba_cache_dir()
     os.environ["NUMBA_CACHE_DIR"] = str(path)
-    numba_config = sys.modules.get("numba.core.config")
+    # Any: numba's config module sets its attributes from the environment at import, undeclared
+    numba_config: Any = sys.modules.get("numba.core.config")
     if numba_config is not None:  # numba was imported first: it read the variable already
         numba_config.CACHE_DIR = str(path)
     return path

@@ -313,6 +313,7 @@ def _fit_garch_t(u: np.ndarray, jumps: np.ndarray | None = None) -> tuple[float,
                                 options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 2000})
         if best is None or res.fun < best.fun:
             best = res
+    assert best is not None  # three starts
     polish = optimize.minimize(nll, best.x, method="BFGS")
     if np.all(np.isfinite(polish.x)) and polish.fun < best.fun:
         best = polish
@@ -538,9 +539,9 @@ def _calibrate(data: MarketData, r: np.ndarray, n_regimes: int, jump_threshold: 
     return replace(
         base,
         n_assets=n_assets,
-        regime_drift=tuple(float(v) for v in regime_drift),
-        regime_volatility=tuple(float(v) for v in regime_vol),
-        regime_correlation=tuple(float(v) for v in corr),
+        regime_drift=(float(regime_drift[0]), float(regime_drift[1]), float(regime_drift[2])),
+        regime_volatility=(float(regime_vol[0]), float(regime_vol[1]), float(regime_vol[2])),
+        regime_correlation=(float(corr[0]), float(corr[1]), float(corr[2])),
         regime_transition=tuple(tuple(float(p) for p in row) for row in transition),
         initial_regime=-1,
         garch_alpha=float(garch_a),

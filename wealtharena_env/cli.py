@@ -36,7 +36,7 @@ def run_demo(seed: int = 0, n_assets: int = 10, episode_length: int = 252, impac
         counters[profile] = k + 1
         policies[agent] = make_baseline(choices[k % len(choices)], env, seed=seed)
     names = env.possible_agents
-    log_returns = {a: [] for a in env.possible_agents}
+    log_returns: dict[str, list[float]] = {a: [] for a in env.possible_agents}
     costs = dict.fromkeys(env.possible_agents, 0.0)
     events = dict.fromkeys(env.possible_agents, 0)
     last = infos

@@ -40,7 +40,7 @@ def _triple(name: str, values: Any) -> tuple[float, float, float]:
     _require(len(out) == 3, f"{name} must have 3 entries (bull, bear, high_volatility), got {len(out)}.")
     for i, v in enumerate(out):
         _finite(f"{name}[{REGIME_NAMES[i]}]", v)
-    return out  # type: ignore[return-value]
+    return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,9 @@ class CostModel:
         return cls(commission_bps=0.0, half_spread_bps=0.0, impact_coefficient=0.0)
 
 
-RISK_PROFILES: tuple[str, str, str] = ("conservative", "balanced", "aggressive")
+#: An agent's risk profile: the keys of :data:`RISK_PRESETS` and :data:`REWARD_PRESETS`.
+RiskProfile = Literal["conservative", "balanced", "aggressive"]
+RISK_PROFILES: tuple[RiskProfile, RiskProfile, RiskProfile] = ("conservative", "balanced", "aggressive")
 
 
 @dataclass(frozen=True)
@@ -394,7 +396,7 @@ REWARD_PRESETS: dict[str, RewardWeights] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class AgentProfile:
     """One agent: identity, endowment, risk limits and reward weights.
 
@@ -403,30 +405,38 @@ class AgentProfile:
         risk_profile: ``"conservative"``, ``"balanced"`` or ``"aggressive"``: the presets
             :data:`RISK_PRESETS` and :data:`REWARD_PRESETS` used when ``risk`` / ``reward`` are not given.
         initial_cash: starting cash (> 0); the agent starts with no positions.
-        risk: the agent's :class:`RiskLimits` (default: its profile's preset). Override single fields with
-            ``RISK_PRESETS["balanced"].replace(max_position=0.2)``.
-        reward: the agent's :class:`RewardWeights` (default: its profile's preset).
+        risk: the agent's :class:`RiskLimits` (``None`` or left out: its profile's preset). Override single
+            fields with ``RISK_PRESETS["balanced"].replace(max_position=0.2)``.
+        reward: the agent's :class:`RewardWeights` (``None`` or left out: its profile's preset).
     """
 
+    # The constructor is written out (init=False) so that it takes ``risk=None`` / ``reward=None`` while the
+    # attributes are always set. ``kw_only`` only lets these two fields follow the defaulted ones without a
+    # default of their own; the constructor, ``dataclasses.replace`` and ``__match_args__`` keep all five.
     name: str
-    risk_profile: Literal["conservative", "balanced", "aggressive"] = "balanced"
+    risk_profile: RiskProfile = "balanced"
     initial_cash: float = 1_000_000.0
-    risk: RiskLimits | None = None
-    reward: RewardWeights | None = None
+    risk: RiskLimits = field(kw_only=True)
+    reward: RewardWeights = field(kw_only=True)
+    __match_args__ = ("name", "risk_profile", "initial_cash", "risk", "reward")
 
-    def __post_init__(self) -> None:
-        _require(isinstance(self.name, str) and self.name != "", f"AgentProfile.name must be a non-empty string, got {self.name!r}.")
-        _require(self.risk_profile in RISK_PROFILES,
-                 f"AgentProfile.risk_profile must be one of {RISK_PROFILES}, got {self.risk_profile!r}.")
-        _finite("AgentProfile.initial_cash", self.initial_cash)
-        _require(self.initial_cash > 0, f"AgentProfile.initial_cash must be > 0, got {self.initial_cash!r}.")
-        if self.risk is None:
-            object.__setattr__(self, "risk", RISK_PRESETS[self.risk_profile])
-        _require(isinstance(self.risk, RiskLimits), f"AgentProfile.risk must be a RiskLimits, got {type(self.risk).__name__}.")
-        if self.reward is None:
-            object.__setattr__(self, "reward", REWARD_PRESETS[self.risk_profile])
-        _require(isinstance(self.reward, RewardWeights),
-                 f"AgentProfile.reward must be a RewardWeights, got {type(self.reward).__name__}.")
+    def __init__(self, name: str, risk_profile: RiskProfile = "balanced", initial_cash: float = 1_000_000.0,
+                 risk: RiskLimits | None = None, reward: RewardWeights | None = None) -> None:
+        _require(isinstance(name, str) and name != "", f"AgentProfile.name must be a non-empty string, got {name!r}.")
+        _require(risk_profile in RISK_PROFILES,
+                 f"AgentProfile.risk_profile must be one of {RISK_PROFILES}, got {risk_profile!r}.")
+        _finite("AgentProfile.initial_cash", initial_cash)
+        _require(initial_cash > 0, f"AgentProfile.initial_cash must be > 0, got {initial_cash!r}.")
+        if risk is None:
+            risk = RISK_PRESETS[risk_profile]
+        _require(isinstance(risk, RiskLimits), f"AgentProfile.risk must be a RiskLimits, got {type(risk).__name__}.")
+        if reward is None:
+            reward = REWARD_PRESETS[risk_profile]
+        _require(isinstance(reward, RewardWeights),
+                 f"AgentProfile.reward must be a RewardWeights, got {type(reward).__name__}.")
+        for attribute, value in (("name", name), ("risk_profile", risk_profile), ("initial_cash", initial_cash),
+                                 ("risk", risk), ("reward", reward)):
+            object.__setattr__(self, attribute, value)
 
 
 def default_agents(n_conservative: int = 2, n_balanced: int = 1, n_aggressive: int = 2) -> tuple[AgentProfile, ...]:
@@ -434,7 +444,7 @@ def default_agents(n_conservative: int = 2, n_balanced: int = 1, n_aggressive: i
     agents: list[AgentProfile] = []
     for profile, count in zip(RISK_PROFILES, (n_conservative, n_balanced, n_aggressive)):
         _require(isinstance(count, int) and count >= 0, f"agent count for {profile} must be an integer >= 0, got {count!r}.")
-        agents.extend(AgentProfile(name=f"{profile}_{i}", risk_profile=profile) for i in range(count))  # type: ignore[arg-type]
+        agents.extend(AgentProfile(name=f"{profile}_{i}", risk_profile=profile) for i in range(count))
     return tuple(agents)
 
 
@@ -532,8 +542,8 @@ class ArenaConfig:
                  f"ArenaConfig.feature_set='full' needs warmup >= 40 bars (the indicators' warm-up), got {self.warmup}.")
         _require(isinstance(self.risk_enabled, bool), f"ArenaConfig.risk_enabled must be a bool, got {self.risk_enabled!r}.")
         for agent in agents:
-            _require(agent.risk.var_lookback <= self.warmup,  # type: ignore[union-attr]
-                     f"agent {agent.name!r}: RiskLimits.var_lookback ({agent.risk.var_lookback}) must be <= "  # type: ignore[union-attr]
+            _require(agent.risk.var_lookback <= self.warmup,
+                     f"agent {agent.name!r}: RiskLimits.var_lookback ({agent.risk.var_lookback}) must be <= "
                      f"ArenaConfig.warmup ({self.warmup}): historical VaR reads that many bars of history.")
         _require(self.discrete_step <= 1.0, f"ArenaConfig.discrete_step must be <= 1, got {self.discrete_step!r}.")
 
@@ -594,11 +604,12 @@ def arena_config(
                 profiles.append(a)
             else:
                 prefix = str(a).rsplit("_", 1)[0]
-                _require(prefix in RISK_PROFILES,
-                         f"agent name {str(a)!r} does not name a risk profile: a name given as a string is "
-                         f"'<profile>_<k>' with profile one of {RISK_PROFILES} (e.g. 'balanced_0'); for another "
-                         f"name give the profile explicitly, AgentProfile({str(a)!r}, risk_profile='balanced').")
-                profiles.append(AgentProfile(name=str(a), risk_profile=prefix))  # type: ignore[arg-type]
+                if prefix not in RISK_PROFILES:  # (narrows prefix to a RiskProfile)
+                    raise ConfigError(
+                        f"agent name {str(a)!r} does not name a risk profile: a name given as a string is "
+                        f"'<profile>_<k>' with profile one of {RISK_PROFILES} (e.g. 'balanced_0'); for another "
+                        f"name give the profile explicitly, AgentProfile({str(a)!r}, risk_profile='balanced').")
+                profiles.append(AgentProfile(name=str(a), risk_profile=prefix))
         changes["agents"] = tuple(profiles)
     if episode_length is not None:
         changes["episode_length"] = episode_length
@@ -616,6 +627,7 @@ __all__ = [
     "MarketConfig",
     "RewardWeights",
     "RiskLimits",
+    "RiskProfile",
     "arena_config",
     "default_agents",
 ]

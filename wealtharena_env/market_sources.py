@@ -17,12 +17,19 @@ from wealtharena_env.kernels import rng as random_streams
 
 
 class MarketSource(Protocol):
-    """Fills ``bars_out`` (T, 6, N) with a new episode's bars drawn with ``rng``."""
+    """Fills ``bars_out`` (T, 6, N) with a new episode's bars drawn with ``rng``.
+
+    ``sample`` may return the regime of each bar ((T,) int64, as :class:`SyntheticMarket` does) or ``None``;
+    the :class:`~wealtharena_env.sim.Simulation` does not read it. A source may also have an ``n_bars``
+    attribute (int, or ``None`` for unlimited; read with ``getattr``, default ``None``): the bars episodes
+    are cut from, which the Simulation checks an episode fits into when it is built (see
+    :class:`HistoricalMarket`).
+    """
 
     n_assets: int
     tickers: tuple[str, ...]
 
-    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> None: ...
+    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> np.ndarray | None: ...
 
 
 def stationary_distribution(transition: np.ndarray) -> np.ndarray:

@@ -140,10 +140,11 @@ class Simulation:
             source = data
         else:
             source = HistoricalMarket(data, **data_kwargs)
-        if getattr(source, "n_bars", None) is not None and source.n_bars < config.bars_per_episode:
+        n_bars = getattr(source, "n_bars", None)  # optional member of a MarketSource
+        if n_bars is not None and n_bars < config.bars_per_episode:
             raise ConfigError(
                 f"an episode needs {config.bars_per_episode} bars (warmup {config.warmup} + episode_length "
-                f"{config.episode_length} + 1) but the data has only {source.n_bars}; shorten episode_length or "
+                f"{config.episode_length} + 1) but the data has only {n_bars}; shorten episode_length or "
                 "warmup, or load a longer date range.")
         if source.n_assets != config.market.n_assets:
             config = config.replace(market=dataclasses.replace(config.market, n_assets=source.n_assets))
@@ -178,6 +179,7 @@ class Simulation:
         # or a user's own source
         self.market_by_bar = type(source) is SyntheticMarket and self.n_indicators == 0
         if self.market_by_bar:
+            assert isinstance(source, SyntheticMarket)  # (narrows source: market_by_bar checked its type)
             scalars, regime_params, transition = source.kernel_parameters
             self.params["market_by_bar"] = True
             self.params["market_scalars"] = scalars
@@ -191,8 +193,9 @@ class Simulation:
         # work space of the kernels, one slot per block of environments the prange driver runs in parallel (one
         # slot when serial): it holds nothing between environments, so it stays in cache whatever the batch size.
         # Work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR.
-        n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1
-        lookback = max(int(p.risk.var_lookback) for p in config.agents)  # type: ignore[union-attr]
+        # numba.config sets its attributes from the environment at import, out of a type checker's sight
+        n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1  # type: ignore[attr-defined]
+        lookback = max(int(p.risk.var_lookback) for p in config.agents)
         self.scratch = np.zeros((n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
         self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())
         self._decoders: dict[str, InfoDecoder] = {}
@@ -288,6 +291,7 @@ class Simulation:
         """Write each environment's current portfolio values into :attr:`value_history` at its step (the
         ``restarted`` environments' rows are cleared first)."""
         history = self.value_history
+        assert history is not None  # called only with track_values=True
         if restarted is not None and restarted.any():
             history[restarted] = np.nan
         history[np.arange(self.batch_size), :, self.clock[:, ks.CLK_STEP]] = self.agent_state["value"]
@@ -320,19 +324,21 @@ class Simulation:
     def _draw_episode(self, k: int, seed: int | None) -> None:
         """Start environment ``k``'s new episode from its generator (seeded when given): the whole path into
         ``bars[k]``, or with :attr:`market_by_bar` its warm-up bars and the stream the steps continue it from."""
+        rng = self._rngs[k]
         if seed is not None:
-            self._rngs[k] = np.random.default_rng(seed)
-        elif self._rngs[k] is None:
-            self._rngs[k] = np.random.default_rng()
+            rng = self._rngs[k] = np.random.default_rng(seed)
+        elif rng is None:
+            rng = self._rngs[k] = np.random.default_rng()
         if self.market_by_bar:
+            assert isinstance(self.source, SyntheticMarket)  # market_by_bar is set for the synthetic market only
             stream = self.market["stream"][k]
-            seed_stream(np.uint64(key_from(self._rngs[k])), stream)
+            seed_stream(np.uint64(key_from(rng)), stream)
             first = self.config.warmup + 1
             regimes = np.empty(first, dtype=np.int64)
             self.source.start(stream, self.asset_state[k, self.n_assets + 1:], self.bars[k, :first], regimes)
             self.market["regime"][k] = regimes[-1]
         else:
-            self.source.sample(self._rngs[k], self.bars[k])
+            self.source.sample(rng, self.bars[k])
         if self.n_indicators:
             kf.indicator_features(self.bars[k], self.config.observation_clip, self.indicators[k])
         self._started[k] = True

@@ -478,6 +478,7 @@ class RedisCache(CacheBackend):
         data = self.client.get(rk)
         if data is None:
             return None
+        assert isinstance(data, bytes)  # the client is made without decode_responses
         try:
             return decode_entry(bytes(data), key)
         except _CorruptEntry as exc:

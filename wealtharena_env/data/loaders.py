@@ -419,7 +419,7 @@ def fetch_bars(
         if backend is None:
             out: dict[str, pd.DataFrame] = {}
             for i in range(0, len(tickers), batch_size):
-                batch = tickers[i : i + batch_size]
+                batch: Sequence[str] = tickers[i : i + batch_size]
                 out.update(_yf_download(batch, s_ns, e_ns, interval, auto_adjust))
                 prog.update(len(batch))
             return {t: out.get(t, _empty_bars()) for t in tickers}
@@ -473,8 +473,8 @@ def _fetch_batch(
         new_rows: dict[str, list[pd.DataFrame]] = {t: [] for t in batch}
         new_cov: dict[str, list[tuple[int, int]]] = {t: [] for t in batch}
         failed: dict[str, list[tuple[int, int]]] = {t: [] for t in batch}
-        for ranges, group in plan.items():
-            for da, db, a, b in ranges:
+        for planned, group in plan.items():
+            for da, db, a, b in planned:
                 got = _yf_download(group, da, db, interval, auto_adjust)
                 for t in group:
                     rows = got.get(t)

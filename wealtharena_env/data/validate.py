@@ -47,6 +47,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,7 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def warn(category: type[Warning], message: str) -> None:
     """``warnings.warn`` pointing at the first stack frame outside wealtharena_env (the user's line)."""
-    frame = sys._getframe(0)
+    frame: FrameType | None = sys._getframe(0)
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
         frame = frame.f_back
@@ -684,7 +685,7 @@ def _move_examples(df: pd.DataFrame, col: str, rows: np.ndarray, moves: Moves | 
         i = int(i)
         path = f"{col} {_num(x[i - 1])} → {_num(x[i])}"
         j = at.get(i)
-        printed = j is not None and moves.kind[j] == "print" and i + 1 < len(x)
+        printed = j is not None and moves is not None and moves.kind[j] == "print" and i + 1 < len(x)
         if printed:
             path += f" → {_num(x[i + 1])}"
         if col != "close" and not np.isclose(c[i] / c[i - 1], x[i] / x[i - 1], rtol=1e-6):
@@ -692,7 +693,7 @@ def _move_examples(df: pd.DataFrame, col: str, rows: np.ndarray, moves: Moves | 
         bits = [path, f"x{x[i] / x[i - 1]:.4g}"]
         if label is not None:
             bits.append(label(i, j))
-        if j is not None:
+        if j is not None and moves is not None:
             bits.append(f"{moves.sigma[j]:.0f} sd of {t[i]}'s moves")
             vr = moves.volume_ratio[j]
             bits.append("volume unknown" if np.isnan(vr) else f"volume {vr:.1f}x its median")
@@ -960,7 +961,7 @@ def align_calendars(
     last = np.array([union[present[:, j]][-1] for j in range(N)])
 
     def limiting(mask_cols: np.ndarray | None = None) -> str:
-        order = np.argsort(-lacking, kind="stable")
+        order: np.ndarray | list[int] = np.argsort(-lacking, kind="stable")
         if mask_cols is not None:
             order = [j for j in order if mask_cols[j]]
         items = [
@@ -983,7 +984,7 @@ def align_calendars(
         lo, hi = first.max(), last.min()
         keep = (union >= lo) & (union <= hi)
     else:
-        keep = present.all(axis=1)
+        keep = np.asarray(present.all(axis=1))  # (U,): present is 2-D (the stubs also allow a scalar)
     kept = int(keep.sum())
     if kept == 0 or kept < min_coverage * U:
         span_note = ""
@@ -1136,13 +1137,13 @@ def _resolve_holes(
             f"{pre}on_gap='cut' kept {fmt_date(union[s0])}..{fmt_date(union[end])} ({end - s0 + 1} of {U} dates), "
             f"the longest range without a hole longer than max_gap_bars={max_gap_bars} bar(s): {what}",
         )
-        rows = slice(s0, end + 1)
-        keep_cols = np.flatnonzero(present[rows].any(axis=0))  # tickers without a bar there are gone
+        kept = slice(s0, end + 1)
+        keep_cols = np.flatnonzero(present[kept].any(axis=0))  # tickers without a bar there are gone
         if len(keep_cols) < N:
             gone = [tickers[j] for j in np.setdiff1d(np.arange(N), keep_cols)]
             warn(DataRepairWarning, f"{pre}on_gap='cut': {fmt_list(gone, 10)} have no bar in the kept range; dropped")
-        return (union[rows], tuple(tickers[j] for j in keep_cols), present[rows][:, keep_cols],
-                {f: a[rows][:, keep_cols] for f, a in wide.items()})
+        return (union[kept], tuple(tickers[j] for j in keep_cols), present[kept][:, keep_cols],
+                {f: a[kept][:, keep_cols] for f, a in wide.items()})
     # ffill
     gaps = [h for h in holes if h[0] < 0]
     if gaps:
@@ -1160,15 +1161,15 @@ def _resolve_holes(
     present = present.copy()
     wide = {f: a.copy() for f, a in wide.items()}
     for j, before, after, _ in holes:
-        rows = slice(before + 1, after)
+        filled = slice(before + 1, after)
         for f, a in wide.items():
             if f == "volume":
-                a[rows, j] = 0.0
+                a[filled, j] = 0.0
             elif f == "adj_close":
-                a[rows, j] = a[before, j]
+                a[filled, j] = a[before, j]
             else:
-                a[rows, j] = wide["close"][before, j]
-        present[rows, j] = True
+                a[filled, j] = wide["close"][before, j]
+        present[filled, j] = True
     warn(
         DataRepairWarning,
         f"{pre}on_gap='ffill' filled {len(holes)} hole(s) longer than max_gap_bars={max_gap_bars} bar(s) with the "

@@ -84,7 +84,7 @@ def observation_space(sim: Simulation) -> spaces.Box:
     return spaces.Box(low=-bound, high=bound, shape=(sim.obs_size,), dtype=np.float32)
 
 
-def action_space(config: ArenaConfig, n_assets: int) -> spaces.Space:
+def action_space(config: ArenaConfig, n_assets: int) -> spaces.Box | spaces.MultiDiscrete:
     if config.action_type == "continuous":
         return spaces.Box(low=-1.0, high=1.0, shape=(n_assets + 1,), dtype=np.float32)
     return spaces.MultiDiscrete(np.full(n_assets, 3, dtype=np.int64))

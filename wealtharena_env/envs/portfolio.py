@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
+from wealtharena_env.config import AgentProfile, ArenaConfig, RiskProfile, arena_config
 from wealtharena_env.envs._common import (
     action_space,
     available_render_modes,
@@ -80,7 +80,8 @@ class PortfolioEnv(gym.Env):
       old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": available_render_modes(), "render_fps": 4}
+    # gymnasium.Env declares metadata an instance variable; it is class-level data (read from the class)
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": available_render_modes(), "render_fps": 4}  # type: ignore[misc]
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class PortfolioEnv(gym.Env):
         *,
         data: Any = None,
         render_mode: str | None = None,
-        risk_profile: str = "balanced",
+        risk_profile: RiskProfile = "balanced",
         initial_cash: float = 1_000_000.0,
         info_level: str = "lean",
         **kwargs: Any,
@@ -96,7 +97,7 @@ class PortfolioEnv(gym.Env):
         check_render_mode(self.metadata, render_mode)
         data_kwargs = pop_data_kwargs(kwargs, data)
         if config is None or "agents" not in kwargs and len(config.agents) != 1:
-            kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))  # type: ignore[arg-type]
+            kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))
         config = arena_config(base=config, **kwargs)
         if config.n_agents != 1:
             raise ConfigError(f"PortfolioEnv has exactly one agent, the config has {config.n_agents}; use ArenaEnv.")

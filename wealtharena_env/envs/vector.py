@@ -23,7 +23,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from wealtharena_env.config import AgentProfile, ArenaConfig, arena_config
+from wealtharena_env.config import AgentProfile, ArenaConfig, RiskProfile, arena_config
 from wealtharena_env.envs._common import (
     action_space,
     check_render_mode,
@@ -51,7 +51,9 @@ def _seed_list(seed: int | Sequence[int | None] | None, num_envs: int) -> list[i
     """Gymnasium's vector seeding: ``None`` -> all unseeded, ``s`` -> ``[s, s + 1, ...]``, or a list of K."""
     if seed is None:
         return [None] * num_envs
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    if isinstance(seed, bool):  # an int to Python, but not a seed
+        raise TypeError(f"seed must be an int, a sequence of {num_envs} seeds or None, got {seed!r}.")
+    if isinstance(seed, (int, np.integer)):
         return [int(seed) + k for k in range(num_envs)]
     seeds = list(seed)
     if len(seeds) != num_envs:
@@ -120,11 +122,11 @@ def _merge_info(out: dict[str, Any], values: dict[str, Any], index: int | tuple[
         out[key], out["_" + key] = array, mask
 
 
-def _portfolio_config(config: ArenaConfig | None, risk_profile: str, initial_cash: float,
+def _portfolio_config(config: ArenaConfig | None, risk_profile: RiskProfile, initial_cash: float,
                       kwargs: dict[str, Any]) -> ArenaConfig:
     """The one-agent config :class:`~wealtharena_env.envs.portfolio.PortfolioEnv` builds from the same arguments."""
     if config is None or "agents" not in kwargs and len(config.agents) != 1:
-        kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))  # type: ignore[arg-type]
+        kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))
     config = arena_config(base=config, **kwargs)
     if config.n_agents != 1:
         raise ConfigError(f"PortfolioVectorEnv has exactly one agent per env, the config has {config.n_agents}; "
@@ -212,7 +214,8 @@ class PortfolioVectorEnv(VectorEnv):
     * v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    # gymnasium's VectorEnv declares metadata an instance variable; it is class-level data (read from the class)
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}  # type: ignore[misc]
 
     def __init__(
         self,
@@ -221,7 +224,7 @@ class PortfolioVectorEnv(VectorEnv):
         *,
         data: Any = None,
         render_mode: str | None = None,
-        risk_profile: str = "balanced",
+        risk_profile: RiskProfile = "balanced",
         initial_cash: float = 1_000_000.0,
         parallel: bool | None = None,
         max_episode_steps: int | None = None,
@@ -288,7 +291,9 @@ class PortfolioVectorEnv(VectorEnv):
         if getattr(self, "sim", None) is not None:  # __del__ also closes an env whose constructor raised
             self.sim.close()
 
-    def render(self) -> tuple[str, ...] | None:
+    # gymnasium declares render() -> tuple[RenderFrame, ...] with RenderFrame a TypeVar bound to nothing, which no
+    # concrete frame type (here the text tables) can match
+    def render(self) -> tuple[str, ...] | None:  # type: ignore[override]
         if self.render_mode is None or not self._ready:
             return None
         texts = tuple(render_text(self.sim, self.config.agent_names, k) for k in range(self.num_envs))

@@ -29,7 +29,11 @@ import numpy as np
 
 from wealtharena_env.errors import ConfigError
 
-Strata = Sequence[Sequence[float]] | Mapping[str, Sequence[float]]
+#: One stratum's scores: numbers or an array.
+Scores = Sequence[float] | np.ndarray
+#: Scores in strata: a list of score arrays, a ``{name: scores}`` mapping (in its order), or a flat list of
+#: numbers (one stratum).
+Strata = Sequence[Scores] | Mapping[str, Scores] | Scores
 
 #: Default number of bootstrap replicates and the generator seed used by every interval.
 DEFAULT_REPS = 2000
@@ -44,7 +48,7 @@ def _clean(x: Any) -> np.ndarray:
 def _strata(strata: Strata) -> list[np.ndarray]:
     groups = list(strata.values()) if isinstance(strata, Mapping) else list(strata)
     if groups and np.ndim(groups[0]) == 0:  # a flat list of scores is one stratum
-        groups = [groups]
+        return [_clean(groups)]
     return [_clean(g) for g in groups]
 
 
@@ -233,7 +237,7 @@ def to_marl_eval(results: Iterable[Mapping[str, Any]], env_name: str = "wealthar
         runs[(task_key, entry)] = k + 1
         per_metric = {m: _finite_list(ep.get("focal", {}).get(m) for ep in doc["episodes"] if ep["status"] == "ok")
                       for m in names}
-        step = {"step_count": int(doc["budget"]["episode_length"])}
+        step: dict[str, Any] = {"step_count": int(doc["budget"]["episode_length"])}
         step.update(per_metric)
         out[env_name].setdefault(task_key, {}).setdefault(entry, {})[f"run_{k}"] = {
             "step_0": step, "absolute_metrics": dict(per_metric)}

@@ -122,8 +122,8 @@ def build_board(docs: Iterable[dict[str, Any]], sources: Sequence[str] | None = 
 
 def load_board(paths: Iterable[str | Path]) -> list[Group]:
     """:func:`build_board` over results files (see :func:`~.evaluate.read_results`)."""
-    paths = [Path(p) for p in paths]
-    return build_board([read_results(p) for p in paths], [p.name for p in paths])
+    path_list = [Path(p) for p in paths]
+    return build_board([read_results(p) for p in path_list], [p.name for p in path_list])
 
 
 def _fmt(value: Any, kind: str) -> str:

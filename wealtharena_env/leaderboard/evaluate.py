@@ -109,10 +109,11 @@ def _import_callable(spec: str) -> Callable:
             if not path.is_file():
                 raise PolicyLoadError(f"policy {spec!r}: file {path} does not exist.")
             mod_spec = importlib.util.spec_from_file_location(f"_wealtharena_policy_{path.stem}", path)
-            module = importlib.util.module_from_spec(mod_spec)  # type: ignore[arg-type]
+            assert mod_spec is not None and mod_spec.loader is not None  # a .py path has a source loader
+            module = importlib.util.module_from_spec(mod_spec)
             # registered first, as `import` does: dataclasses and typing look the module up while it runs
-            sys.modules[mod_spec.name] = module  # type: ignore[union-attr]
-            mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
+            sys.modules[mod_spec.name] = module
+            mod_spec.loader.exec_module(module)
         else:
             module = importlib.import_module(module_name)
     except PolicyLoadError:
@@ -230,6 +231,7 @@ def _rllib_policy(spec: str, module_id: str | None = None) -> LoadedPolicy:
             logits = out.get("action_dist_inputs")
             dist_cls = module.get_inference_action_dist_cls()
             action = dist_cls.from_logits(logits).to_deterministic().sample()
+            assert isinstance(action, torch.Tensor)  # a torch RLModule's distribution
             return action.cpu().numpy()
 
         return LoadedPolicy(f"rllib:{path.name}", "rllib", path.name, lambda env, seed: forward)
@@ -237,10 +239,13 @@ def _rllib_policy(spec: str, module_id: str | None = None) -> LoadedPolicy:
 
     algo = Algorithm.from_checkpoint(str(path))
 
-    def single(obs: np.ndarray) -> np.ndarray:
-        return np.asarray(algo.compute_single_action(obs, explore=False))
+    class SingleObservation:
+        batched = False  # one observation per call: skips the batch probe (see the module docstring)
 
-    single.batched = False  # type: ignore[attr-defined]
+        def __call__(self, obs: np.ndarray) -> np.ndarray:
+            return np.asarray(algo.compute_single_action(obs, explore=False))
+
+    single = SingleObservation()
     return LoadedPolicy(f"rllib:{path.name}", "rllib", path.name, lambda env, seed: single)
 
 
@@ -554,7 +559,7 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
     obs_now: list[dict[str, Any]] = []
     for k, (env, seed) in enumerate(zip(envs, seeds)):
         obs, infos = env.reset(seed=int(seed))
-        traj = None
+        traj: dict[str, Any] | None = None
         if k < n_trajectories:
             traj = {"scenario": scenario.name, "seed": int(seed),
                     "agents": {a: {"role": roles[a], "equity": [1.0], "cost": [], "weights": [] if a in focal else None,
