@@ -34,7 +34,8 @@ import numpy as np
 
 import wealtharena_env  # noqa: F401  (registers every env ID)
 from wealtharena_env.config import MarketConfig
-from wealtharena_env.leaderboard.evaluate import evaluate, write_results
+from wealtharena_env.leaderboard.evaluate import evaluate
+from wealtharena_env.leaderboard.results import write_results
 from wealtharena_env.leaderboard.tasks import TASKS, Scenario, Task, get_task
 from wealtharena_env.registration import PETTINGZOO_ENVS
 
@@ -386,7 +387,7 @@ def evaluate_policy(task: Task, policy: str | Callable, output: Path, *, n_seeds
             cmd += ["--name", entry]
         print("$ " + shlex.join(["wealtharena", *cmd[3:]]))
         subprocess.run(cmd, check=True)
-        from wealtharena_env.leaderboard.evaluate import read_results
+        from wealtharena_env.leaderboard.results import read_results
 
         doc = read_results(output)
     else:

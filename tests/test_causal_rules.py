@@ -20,7 +20,8 @@ from wealtharena_env.leaderboard.baselines import (
     VolatilityTiming,
     make_baseline,
 )
-from wealtharena_env.leaderboard.evaluate import evaluate, load_policy
+from wealtharena_env.leaderboard.evaluate import evaluate
+from wealtharena_env.leaderboard.policies import load_policy
 from wealtharena_env.leaderboard.tasks import TASKS, get_task
 from wealtharena_env.market_sources import stationary_distribution
 

@@ -55,7 +55,7 @@ def run_example(script: str, *args: str, env: dict[str, str] | None = None) -> s
 
 def check_results(path: Path, task: str, n_seeds: int) -> dict:
     """A complete, schema-valid results document for ``task`` with every episode played."""
-    from wealtharena_env.leaderboard.evaluate import read_results
+    from wealtharena_env.leaderboard.results import read_results
 
     assert path.is_file(), f"no results JSON at {path}"
     doc = read_results(path)

@@ -13,16 +13,9 @@ import pytest
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.leaderboard import aggregate as agg
 from wealtharena_env.leaderboard.board import build_board, to_html, to_markdown
-from wealtharena_env.leaderboard.evaluate import (
-    SCHEMA_VERSION,
-    PolicyCaller,
-    PolicyLoadError,
-    dumps_results,
-    evaluate,
-    load_policy,
-    read_results,
-    write_results,
-)
+from wealtharena_env.leaderboard.evaluate import evaluate
+from wealtharena_env.leaderboard.policies import PolicyCaller, PolicyLoadError, load_policy
+from wealtharena_env.leaderboard.results import SCHEMA_VERSION, dumps_results, read_results, write_results
 from wealtharena_env.leaderboard.tasks import (
     EVAL_SEEDS,
     IMPACT_EVAL_BACKGROUNDS,
@@ -321,7 +314,7 @@ def test_rllib_without_ray_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_rllib_checkpoint_path_is_made_absolute(tmp_path, monkeypatch):
     # RLlib reads checkpoints through pyarrow, which rejects a relative path ("URI has empty scheme")
-    from wealtharena_env.leaderboard.evaluate import _checkpoint_path
+    from wealtharena_env.leaderboard.policies import _checkpoint_path
 
     monkeypatch.chdir(tmp_path)
     assert _checkpoint_path("runs/ppo/checkpoint") == tmp_path.resolve() / "runs" / "ppo" / "checkpoint"
@@ -461,7 +454,7 @@ def test_marl_eval_export(calm_doc):
 
 def test_policy_file_with_a_dataclass_loads(tmp_path):
     """A policy file is registered in sys.modules while it runs (dataclasses need it)."""
-    from wealtharena_env.leaderboard.evaluate import _import_callable
+    from wealtharena_env.leaderboard.policies import _import_callable
 
     path = tmp_path / "my_policy.py"
     path.write_text("from __future__ import annotations\nfrom dataclasses import dataclass\n\n"
@@ -476,7 +469,7 @@ def test_sb3_zip_without_prefix_is_recognised(tmp_path, algo):
     sb3 = pytest.importorskip("stable_baselines3")
     import gymnasium
 
-    from wealtharena_env.leaderboard.evaluate import load_policy
+    from wealtharena_env.leaderboard.policies import load_policy
 
     env = gymnasium.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=8)
     model = getattr(sb3, algo)("MlpPolicy", env, n_steps=8, device="cpu")
@@ -490,7 +483,8 @@ def test_a_model_trained_on_another_shape_is_refused_once_naming_both_shapes(tmp
     sb3 = pytest.importorskip("stable_baselines3")
     import gymnasium
 
-    from wealtharena_env.leaderboard.evaluate import PolicyLoadError, evaluate
+    from wealtharena_env.leaderboard.evaluate import evaluate
+    from wealtharena_env.leaderboard.policies import PolicyLoadError
 
     env = gymnasium.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=8)
     sb3.PPO("MlpPolicy", env, n_steps=8, device="cpu").save(tmp_path / "model.zip")
@@ -505,7 +499,7 @@ def test_sb3_observation_statistics_beside_a_model_are_applied(tmp_path):
     import gymnasium as gym
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from wealtharena_env.leaderboard.evaluate import _sb3_observation_normalizer
+    from wealtharena_env.leaderboard.policies import _sb3_observation_normalizer
 
     assert _sb3_observation_normalizer(tmp_path / "vecnormalize.pkl")(np.ones(3)) is not None  # no file: identity
     venv = VecNormalize(DummyVecEnv([lambda: gym.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=5)]),

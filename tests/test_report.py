@@ -9,7 +9,8 @@ pytest.importorskip("matplotlib")
 
 from wealtharena_env import arena_v0
 from wealtharena_env.analytics import PLOT_NAMES, write_report
-from wealtharena_env.leaderboard.evaluate import evaluate, write_results
+from wealtharena_env.leaderboard.evaluate import evaluate
+from wealtharena_env.leaderboard.results import write_results
 from wealtharena_env.render import DEFAULT_SIZE, render_rgb_array
 
 

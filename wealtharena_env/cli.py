@@ -126,7 +126,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import time
 
     from wealtharena_env.leaderboard.baselines import BASELINES
-    from wealtharena_env.leaderboard.evaluate import evaluate, load_policy, write_results
+    from wealtharena_env.leaderboard.evaluate import evaluate
+    from wealtharena_env.leaderboard.policies import load_policy
+    from wealtharena_env.leaderboard.results import write_results
     from wealtharena_env.leaderboard.tasks import get_task, list_tasks
 
     tasks = list_tasks() if args.task == ["all"] else [get_task(k) for k in args.task]
@@ -189,7 +191,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from wealtharena_env.errors import ConfigError
     from wealtharena_env.leaderboard.aggregate import to_marl_eval
     from wealtharena_env.leaderboard.board import build_board, to_html, to_markdown
-    from wealtharena_env.leaderboard.evaluate import read_results
+    from wealtharena_env.leaderboard.results import read_results
 
     paths = _expand(args.results)
     if not paths:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from wealtharena_env._files import atomic_write
-from wealtharena_env.leaderboard.evaluate import read_results
+from wealtharena_env.leaderboard.results import read_results
 
 PLOT_NAMES = ("equity", "drawdown", "weights", "risk_events", "agents", "scores")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from wealtharena_env.leaderboard import aggregate as agg
-from wealtharena_env.leaderboard.evaluate import read_results
+from wealtharena_env.leaderboard.results import read_results
 
 #: The reference entry of the "P(> ref)" column.
 REFERENCE_ENTRY = "equal_weight"
