@@ -234,7 +234,7 @@ def test_zero_costs_conserve_value_and_rewards_telescope(seed, impact):
         f = cfg.warmup + int(sim.clock[0, 0]) + 1
         cash, holdings = sim.agent_state[0]["cash"].copy(), sim.holdings[0].copy()
         _, info = sim.step(random_actions(rng, sim))
-        fill = sim.bars[0, f, BAR_OPEN]  # drawn (and, with impact, scaled) when reached; fills never move it
+        fill = sim.bar(f)[BAR_OPEN]  # drawn (and, with impact, scaled) when reached; fills never move it
         np.testing.assert_allclose(sim.agent_state[0]["cash"] + sim.holdings[0] @ fill, cash + holdings @ fill,
                                    rtol=1e-12)
         assert np.all(info[0, :, ks.IN_COST] == 0.0)
@@ -260,7 +260,7 @@ def test_costs_are_nonnegative_and_are_what_value_loses(seed, commission, spread
         f = cfg.warmup + int(sim.clock[0, 0]) + 1
         cash, holdings = sim.agent_state[0]["cash"].copy(), sim.holdings[0].copy()
         _, info = sim.step(random_actions(rng, sim))
-        fill = sim.bars[0, f, BAR_OPEN]  # drawn by the step (the bar is reached); fills never move the open
+        fill = sim.bar(f)[BAR_OPEN]  # drawn by the step (the bar is reached); fills never move the open
         before = cash + holdings @ fill
         after = sim.agent_state[0]["cash"] + sim.holdings[0] @ fill
         cost = info[0, :, ks.IN_COST]

@@ -118,33 +118,71 @@ def test_threads_are_opt_in():
 
 @pytest.mark.parametrize("impact", [0.0, 2.0])
 def test_the_market_drawn_bar_by_bar_is_the_path_drawn_up_front(impact):
-    """A synthetic episode is drawn as it is reached: a reset draws the warm-up bars, each step the bar it
-    reaches, and nothing beyond (so no look-ahead is possible); the whole episode is the path that
-    SyntheticMarket.sample draws from the same generator, whatever the agents' price impact did to the bars."""
+    """A synthetic episode is drawn as it is reached: a reset draws the warm-up bars (their returns kept in
+    the history), each step the bar it reaches into a ring of two rows, and nothing beyond (so no look-ahead is possible); the episode is
+    the path that SyntheticMarket.sample draws from the same generator, whatever the agents' price impact did
+    to the bars."""
     from wealtharena_env.kernels import market as mk
     from wealtharena_env.market_sources import SyntheticMarket
 
-    config = arena_v0.parallel_env(n_assets=3, episode_length=20, impact=impact).unwrapped.config
+    config = arena_v0.parallel_env(n_assets=3, episode_length=70, impact=impact).unwrapped.config
     sim = Simulation(config)
-    assert sim.market_by_bar
+    assert sim.market_by_bar and sim.bars.shape[1] == 2
     sim.reset(seeds=[5])
-    first = config.warmup + 1
-    assert not sim.bars[0, first:].any()
+    up_front = np.empty((config.bars_per_episode, mk.N_BAR_FIELDS, 3))
+    SyntheticMarket(config.market).sample(np.random.default_rng(5), up_front)
+    for t in (config.warmup - 1, config.warmup):
+        np.testing.assert_array_equal(sim.bar(t), up_front[t])
+    np.testing.assert_array_equal(sim.history[0, :, : config.warmup + 1], up_front[: config.warmup + 1, mk.BAR_LOGRET].T)
     rng = np.random.default_rng(0)
     for t in range(config.episode_length):
+        before = sim.bars[0].copy()
         sim.actions[..., :-1] = rng.uniform(-1, 1, sim.actions[..., :-1].shape)
         sim.actions[..., -1] = 1.0
         sim.step()
-        assert sim.bars[0, first + t].any() and not sim.bars[0, first + t + 1:].any()
-    up_front = np.empty_like(sim.bars[0])
-    SyntheticMarket(config.market).sample(np.random.default_rng(5), up_front)
+        f = config.warmup + t + 1
+        changed = np.flatnonzero(np.any(sim.bars[0] != before, axis=(1, 2)))
+        assert set(changed) <= {f % sim.bars.shape[1]}  # one row drawn per step: the bar reached
+        if impact == 0.0:
+            np.testing.assert_array_equal(sim.bar(f), up_front[f])
     path_state = sim.asset_state[0, sim.n_assets + 1:]
     np.testing.assert_array_equal(path_state[mk.ASSET_CLOSE], up_front[-1, mk.BAR_CLOSE])
     if impact == 0.0:
-        np.testing.assert_array_equal(sim.bars[0], up_front)
+        # the closes of the whole episode, rebuilt from the current close and the log returns
+        np.testing.assert_allclose(sim.closes(0, 0), up_front[:, mk.BAR_CLOSE], rtol=1e-12)
     else:
         assert np.abs(sim.cumulative_impact[0]).max() > 0.0  # the agents moved the prices they traded at
-        np.testing.assert_array_equal(sim.bars[0, :first], up_front[:first])
+    with pytest.raises(Exception, match="not held"):
+        sim.bar(config.warmup)  # overwritten by the ring
+
+
+def test_closes_of_whole_and_ring_episodes_agree():
+    """Simulation.closes gives the same prices (to rounding) whether the episode is held whole (from data) or
+    in a ring (drawn bar by bar), and refuses bars not yet reached."""
+    from wealtharena_env.kernels import market as mk
+    from wealtharena_env.market_sources import SyntheticMarket
+
+    config = arena_v0.parallel_env(n_assets=2, episode_length=30).unwrapped.config
+    path = np.empty((config.bars_per_episode, mk.N_BAR_FIELDS, 2))
+    SyntheticMarket(config.market).sample(np.random.default_rng(3), path)
+
+    class Fixed:
+        n_assets, tickers = 2, ("ASSET_00", "ASSET_01")
+
+        def sample(self, rng, bars_out):
+            bars_out[:] = path
+
+    ring, whole = Simulation(config), Simulation(config, data=Fixed())
+    assert ring.market_by_bar and not whole.market_by_bar
+    ring.reset(seeds=[3])
+    whole.reset(seeds=[3])
+    for _ in range(12):
+        ring.step(np.zeros((1, ring.n_agents, ring.n_action)))
+        whole.step(np.zeros((1, whole.n_agents, whole.n_action)))
+    np.testing.assert_allclose(ring.closes(0), whole.closes(0), rtol=1e-12)
+    np.testing.assert_allclose(ring.closes(0, 5, 40), whole.closes(0, 5, 40), rtol=1e-12)
+    with pytest.raises(Exception, match="reached"):
+        ring.closes(0, 0, config.warmup + 14)
 
 
 def test_the_full_feature_set_and_historical_data_draw_whole_episodes():

@@ -22,7 +22,7 @@ from wealtharena_env.config import (
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
-from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_OPEN, BAR_VOLUME, fill_log_returns
+from wealtharena_env.kernels.market import BAR_CLOSE, BAR_OPEN, BAR_VOLUME, fill_log_returns
 from wealtharena_env.market_sources import SyntheticMarket
 from wealtharena_env.sim import Simulation
 
@@ -46,7 +46,7 @@ def limits_of(sim, a):
 def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
     """The post-trade portfolio, valued at the decision bar's prices, satisfies every limit of agent a."""
     lim = limits_of(sim, a)
-    close = sim.bars[0, d, BAR_CLOSE]
+    close = sim.bar(d)[BAR_CLOSE]
     shares = sim.holdings[0, a]
     cash_before_value = None
     del cash_before_value
@@ -62,7 +62,7 @@ def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
     assert sigma * math.sqrt(ppy) <= lim[kk.RL_VOLATILITY_BUDGET] * (1 + 1e-9) + tol
     # VaR / CVaR budgets (parametric and historical)
     lookback = int(lim[kk.RL_VAR_LOOKBACK])
-    history = np.ascontiguousarray(sim.bars[0, d - lookback + 1:d + 1, BAR_LOGRET].T)  # (N, L)
+    history = np.ascontiguousarray(sim.history[0, :, d - lookback + 1:d + 1])  # (N, L) log returns of the bars
     hv, hc = kk.historical_var_cvar(np.append(w, 0.0), history, 0, history.shape[1], lim[kk.RL_TAIL_PROBABILITY],
                                       np.zeros(lookback + 16))
     assert max(hv, lim[kk.RL_VAR_Z] * sigma) <= lim[kk.RL_VAR_LIMIT] * (1 + 1e-9) + tol
@@ -85,7 +85,7 @@ def stepped(sim, actions):
     d = sim.config.warmup + int(sim.clock[0, 0])
     before = sim.holdings[0].copy()
     cov = sim.covariance[0].copy()
-    close = sim.bars[0, d, BAR_CLOSE]
+    close = sim.bar(d)[BAR_CLOSE]
     sim._value_before = sim.agent_state[0]["cash"] + sim.holdings[0] @ close
     sim._drawdown_before = sim.agent_state[0]["drawdown"].copy()
     sim._cooldown_before = sim.agent_state[0]["cooldown"].copy()
@@ -200,7 +200,7 @@ def test_limits_hold_or_the_shortfall_is_reported_on_zero_volume_bars(seed, valu
                 assert not short
                 continue
             # nothing traded on a zero-volume bar: every position that had to shrink is reported, by asset
-            close = sim.bars[0, d, BAR_CLOSE]
+            close = sim.bar(d)[BAR_CLOSE]
             w = sim.holdings[0, a] * close / sim._value_before[a]
             lim = limits_of(sim, a)
             for i in np.flatnonzero(w > lim[kk.RL_MAX_POSITION] + TOL):

@@ -31,7 +31,7 @@ from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
-from wealtharena_env.kernels.market import BAR_CLOSE, N_BAR_FIELDS
+from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, N_BAR_FIELDS
 from wealtharena_env.kernels.rng import key_from, seed_stream
 from wealtharena_env.market_sources import HistoricalMarket, MarketSource, SyntheticMarket
 from wealtharena_env.outputs import InfoDecoder
@@ -161,7 +161,6 @@ class Simulation:
         self.info_size = ks.info_width(n)
         self.params = pack_params(config)
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
-        self.bars = np.zeros((b, config.bars_per_episode, N_BAR_FIELDS, n))
         # log returns asset-major, then the market series of kernels.features.market_series_update
         self.returns = np.zeros((b, n + kf.N_MARKET_SERIES, config.bars_per_episode))
         self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
@@ -178,6 +177,10 @@ class Simulation:
         # unless the "full" feature set's indicators need the whole path up front, or the bars come from data
         # or a user's own source
         self.market_by_bar = type(source) is SyntheticMarket and self.n_indicators == 0
+        # bar t lives in row t % rows: the whole episode, or (drawn bar by bar) a ring of two rows, the decision
+        # and the fill bar of a step (a reset draws the warm-up aside and keeps its log returns in `returns`)
+        rows = 2 if self.market_by_bar else config.bars_per_episode
+        self.bars = np.zeros((b, rows, N_BAR_FIELDS, n))
         if self.market_by_bar:
             assert isinstance(source, SyntheticMarket)  # (narrows source: market_by_bar checked its type)
             scalars, regime_params, transition = source.kernel_parameters
@@ -335,8 +338,12 @@ class Simulation:
             seed_stream(np.uint64(key_from(rng)), stream)
             first = self.config.warmup + 1
             regimes = np.empty(first, dtype=np.int64)
-            self.source.start(stream, self.asset_state[k, self.n_assets + 1:], self.bars[k, :first], regimes)
+            warmup_bars = np.empty((first, N_BAR_FIELDS, self.n_assets))
+            self.source.start(stream, self.asset_state[k, self.n_assets + 1:], warmup_bars, regimes)
             self.market["regime"][k] = regimes[-1]
+            self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
+            for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn
+                self.bars[k, t % self.bars.shape[1]] = warmup_bars[t]
         else:
             self.source.sample(rng, self.bars[k])
         if self.n_indicators:
@@ -455,14 +462,37 @@ class Simulation:
         return self.agent_params["initial_cash"].copy()
 
     def closes(self, env_index: int = 0, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        """Close prices of environment ``env_index``'s episode bars ``[start, stop)`` (bar indices: the first
-        decision is on bar ``config.warmup``; default: from the first decision bar to the current bar
-        inclusive), (T, N) (a view of ``bars``)."""
-        if start is None:
-            start = self.config.warmup
-        if stop is None:
-            stop = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP]) + 1
-        return self.bars[env_index, start:stop, BAR_CLOSE, :]
+        """Close prices of environment ``env_index``'s bars ``[start, stop)`` (bar indices: the first decision is
+        on bar ``config.warmup``; default: from the first decision bar to the current bar inclusive), (T, N).
+
+        Only bars already reached exist. When the bars are a ring (:attr:`market_by_bar`), the closes before the
+        current bar are rebuilt from the current close and the log returns since (``history``): exact to
+        rounding (a relative 1e-15 per bar), not bit for bit.
+        """
+        current = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP])
+        start = self.config.warmup if start is None else int(start)
+        stop = current + 1 if stop is None else int(stop)
+        if not 0 <= start <= stop <= current + 1:
+            raise ConfigError(f"closes() of bars [{start}, {stop}): only bars 0..{current} have been reached.")
+        rows = self.bars.shape[1]
+        if not self.market_by_bar:
+            return self.bars[env_index, start:stop, BAR_CLOSE, :].copy()
+        last = self.bars[env_index, current % rows, BAR_CLOSE, :]
+        # since[:, k] = sum of the log returns of bars start + k + 1 .. current
+        returns = self.returns[env_index, : self.n_assets, start + 1: current + 1]
+        since = np.cumsum(returns[:, ::-1], axis=1)[:, ::-1]
+        out = np.vstack([last[None, :] * np.exp(-since.T), last[None, :]])
+        return out[: stop - start]
+
+    def bar(self, t: int, env_index: int = 0) -> np.ndarray:
+        """Bar ``t`` of environment ``env_index`` (6, N) (``kernels.market.BAR_*`` fields; a view), if it is
+        still held: every reached bar when the episode is held whole, the last two reached bars when the bars are
+        a ring (:attr:`market_by_bar`: the current bar and the one before, once a step has been taken)."""
+        current = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP])
+        rows = self.bars.shape[1]
+        if not current - rows < t <= current:
+            raise ConfigError(f"bar {t} is not held: bars {max(current - rows + 1, 0)}..{current} are.")
+        return self.bars[env_index, t % rows]
 
 
 __all__ = ["PARALLEL_DRAW_MIN", "Simulation", "pack_params"]

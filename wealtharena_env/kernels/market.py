@@ -105,9 +105,10 @@ def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def simulate_bar(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
                  asset_state: np.ndarray, bars_out: np.ndarray) -> None:
-    """Draw bar ``t >= 1`` of every asset in regime ``regime`` into ``bars_out[t]``, from the path's last closes
+    """Draw the next bar of every asset in regime ``regime`` into row ``t`` of ``bars_out``, from the path's last closes
     (row ``ASSET_CLOSE`` of ``asset_state``, which equal ``bars_out[t - 1]``'s unless the arena moved that bar's
-    prices by its agents' impact), advancing them and the GARCH multipliers ``h_i``.
+    prices by its agents' impact), advancing them and the GARCH multipliers ``h_i`` (``t`` is only the row: a
+    ring of rows works as well as one row per bar).
 
     Draws, in this order: the market factor's Student-t ``f``; then per asset ``i``: a Student-t ``e_i``, a
     uniform ``U_i``, a normal ``n_i`` only when ``U_i < jump_prob`` (the first of a normal pair), and two

@@ -3,11 +3,13 @@
 State arrays (all owned by :class:`wealtharena_env.sim.Simulation`), with B environments, A agents,
 N assets and T bars per episode:
 
-* ``bars``         (B, T, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`); bars after the
-                   current one are never read before they are reached (and, with price impact, are
-                   rewritten when they are reached). With ``params[0].market_by_bar`` a reset fills only the
-                   warm-up bars and each step draws the bar it reaches (:func:`step_env`); the rows beyond are
-                   left from an earlier episode.
+* ``bars``         (B, R, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`), bar ``t`` in row
+                   ``t % R``: ``R = T`` rows hold the whole episode (historical data, users' sources, the
+                   ``"full"`` feature set), or, with ``params[0].market_by_bar``, ``R = 2`` rows are a ring:
+                   a reset draws the warm-up bars aside (their log returns go to ``history``, the current bar
+                   to its row) and each step draws the bar it reaches (:func:`step_env`) over the older row. A step reads only its decision bar ``d`` and its
+                   fill bar ``d + 1``; bars after the current one are never read before they are reached (and,
+                   with price impact, are rewritten when they are reached).
 * ``history``      (B, N + 3, T) float64 — the bars' log returns again, asset-major, for the historical VaR
                    (its inner loops then run over contiguous time), then the market series of the market-state
                    features (:func:`.features.market_series_update`); filled as bars are reached.
@@ -276,7 +278,7 @@ def _observe_env(
     n_shared = shared_size(n_assets, window, indicators.shape[2])
     progress = t / params[0].episode_length
     weights = scratch[SCR_WEIGHTS, :n_assets + 1]
-    close = bars[b, bar, BAR_CLOSE]
+    close = bars[b, bar % bars.shape[1], BAR_CLOSE]
     truncated = 1.0 if t >= params[0].episode_length else 0.0
     sqrt_periods = np.sqrt(periods)
     for a in range(n_agents):
@@ -321,7 +323,10 @@ def reset_env(
     asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
     obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
 ) -> None:
-    """Start environment ``b``'s episode on its (already filled) ``bars[b]``.
+    """Start environment ``b``'s episode on its warm-up bars ``0..warmup``: their log returns are copied from
+    ``bars[b]`` into ``history[b]`` when ``bars`` holds them (whole episodes), or were written into ``history[b]``
+    by the draw when ``bars`` is a ring shorter than the warm-up (the synthetic market drawn bar by bar), whose
+    row ``warmup % R`` then holds the current bar.
 
     Agents hold only cash. The EWMA covariance starts at the mean of ``r r'`` over bars ``1..W`` (which
     also standardizes those first W warm-up bars) and is updated through the rest of the warm-up:
@@ -335,23 +340,27 @@ def reset_env(
     decay = params[0].ewma_decay
     bound = params[0].obs_clip
     clock[b, CLK_STEP] = 0
+    if bars.shape[1] > warmup:
+        for i in range(n_assets):
+            for t in range(warmup + 1):
+                history[b, i, t] = bars[b, t, BAR_LOGRET, i]
     cov = asset_state[b, :n_assets]
     for i in range(n_assets):
         for j in range(n_assets):
             total = 0.0
             for t in range(1, window + 1):
-                total += bars[b, t, BAR_LOGRET, i] * bars[b, t, BAR_LOGRET, j]
+                total += history[b, i, t] * history[b, j, t]
             cov[i, j] = total / window
         cov[i, i] = max(cov[i, i], 1e-12)
         asset_state[b, n_assets, i] = 0.0
     for i in range(n_assets):
         zret[b, 0, i] = 0.0
-        for t in range(warmup + 1):
-            history[b, i, t] = bars[b, t, BAR_LOGRET, i]
     for t in range(warmup + 1):
         market_series_update(history[b], n_assets, t, window)
+    returns = scratch[SCR_FLOW, :n_assets]  # bar t's returns, contiguous (the flow row is free during a reset)
     for t in range(1, warmup + 1):
-        returns = bars[b, t, BAR_LOGRET]
+        for i in range(n_assets):
+            returns[i] = history[b, i, t]
         for i in range(n_assets):
             zret[b, t, i] = standardized_return(returns[i], cov[i, i], bound)
         if t > window:
@@ -406,7 +415,7 @@ def _trade_agent(
     weights = scratch[SCR_WEIGHTS, :n_assets + 1]
     target = scratch[SCR_TARGET, :n_assets + 1]
     executed = scratch[SCR_EXECUTED, :n_assets]
-    close = bars[b, d, BAR_CLOSE]
+    close = bars[b, d % bars.shape[1], BAR_CLOSE]
     cash = state.cash
     value_d = portfolio_weights(shares, cash, close, weights)
     n_nan = 0
@@ -526,12 +535,13 @@ def step_env(
         return False
     d = params[0].warmup + t
     f = d + 1
+    rows = bars.shape[1]  # bar t is row t % rows: every bar of the episode, or a ring of the last rows
     if params[0].market_by_bar:
         market[b].regime = mk.advance_market_path(
-            f, market[b].regime, market[b].stream, params[0].market_scalars, params[0].regime_params,
+            f % rows, market[b].regime, market[b].stream, params[0].market_scalars, params[0].regime_params,
             params[0].regime_transition, asset_state[b, n_assets + 1:], bars[b])
-    bar_d = bars[b, d]
-    bar_f = bars[b, f]
+    bar_d = bars[b, d % rows]
+    bar_f = bars[b, f % rows]
     cov = asset_state[b, :n_assets]
     impact = params[0].permanent_impact
     if impact > 0.0:
