@@ -81,6 +81,13 @@ explicit address (``--address <ip>:<port>`` or ``RAY_ADDRESS``) then needs ``RAY
 environment (``--address auto`` on the head node finds the token itself).
 ``--env-kwargs '{"reward_mode": "log_return"}'`` changes the training env (as in every example).
 
+**Reward weights per profile.** ``--env-kwargs '{"reward": {...}}'`` changes the reward weights of every agent of
+the arena, each starting from its own profile's preset (``REWARD_PRESETS``): ``{"risk": 0, "target_risk": 20}``
+for every profile; ``{"conservative": {...}, "balanced": {...}, "aggressive": {...}}`` per profile (over the
+common fields); ``{"risk": 0, "target_risk_per_risk_aversion": 5}`` charges the risk of the *requested* target at
+5 x each profile's own risk aversion (conservative 50, balanced 20, aggressive 7.5) instead of the risk held after
+the risk layer (docs/reward.md, docs/training.md). Training only: the evaluation scores returns, not rewards.
+
 **Evaluation.** The leaderboard gives one policy every focal seat, so each trained profile's policy is
 evaluated on its own with :func:`~wealtharena_env.leaderboard.evaluate.evaluate` (what ``wealtharena evaluate
 --policy <run>/checkpoint:<profile>`` runs) on the task's held-out seeds and background populations, and so
