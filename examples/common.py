@@ -146,25 +146,92 @@ def train_kwargs(task: Task, episode_length: int | None = None,
     return kwargs
 
 
-def _reward_override(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``"reward": {weight: value}`` in ``--env-kwargs``: the single agent's reward weights, its profile's preset
-    with those fields replaced (e.g. ``{"risk": 0, "target_risk": 20}``; docs/reward.md). Training only: the
-    evaluation scores the portfolio's returns, not the reward."""
-    from wealtharena_env.config import REWARD_PRESETS, AgentProfile
+#: ``--env-kwargs {"reward": {...}}``: a key that scales ``target_risk`` by each agent's own risk aversion (the
+#: ``risk`` weight of its reward *before* the override): ``{"risk": 0, "target_risk_per_risk_aversion": 5}``
+#: gives conservative agents ``target_risk`` 50, balanced 20, aggressive 7.5.
+TARGET_RISK_PER_RISK_AVERSION = "target_risk_per_risk_aversion"
 
-    if is_multi_agent(task):
-        raise SystemExit(f'--env-kwargs {{"reward": ...}} applies to single-agent tasks; {task.key} is multi-agent.')
+
+def reward_overrides(over: Any, profile: str) -> dict[str, float]:
+    """The reward-weight changes ``--env-kwargs {"reward": over}`` makes for an agent of risk ``profile``.
+
+    ``over`` maps :class:`~wealtharena_env.config.RewardWeights` fields to values (they apply to every agent)
+    and may also map a risk profile name (``"conservative"``, ``"balanced"``, ``"aggressive"``) to such an
+    object (it applies to that profile's agents only, over the common fields). So
+    ``{"risk": 0, "conservative": {"target_risk": 50}}`` sets ``risk`` 0 for everyone and ``target_risk`` 50 for
+    conservative agents. :data:`TARGET_RISK_PER_RISK_AVERSION` is another spelling of ``target_risk`` (see
+    :func:`reward_for`): one object may not give both, and a profile's own (either spelling) replaces the
+    common one.
+    """
+    from wealtharena_env.config import RISK_PROFILES
+
+    if not isinstance(over, Mapping):
+        raise SystemExit(f'--env-kwargs "reward" must be a JSON object of reward weights, got {over!r}')
+    common_fields = {k: v for k, v in over.items() if k not in RISK_PROFILES}
+    mine = over.get(profile, {})
+    for name in RISK_PROFILES:
+        if name in over and not isinstance(over[name], Mapping):
+            raise SystemExit(f'--env-kwargs "reward": "{name}" must be a JSON object of reward weights for the '
+                             f"{name} profile's agents, got {over[name]!r}")
+    spellings = ("target_risk", TARGET_RISK_PER_RISK_AVERSION)  # two spellings of one weight
+    for level, fields in (("", common_fields), (f'"{profile}": ', mine)):
+        if all(k in fields for k in spellings):
+            raise SystemExit(f'--env-kwargs "reward": {level}give "target_risk" or "{TARGET_RISK_PER_RISK_AVERSION}", '
+                             "not both")
+    if any(k in mine for k in spellings):  # the profile's own target risk replaces the common one
+        common_fields = {k: v for k, v in common_fields.items() if k not in spellings}
+    return {**common_fields, **mine}
+
+
+def reward_for(base: Any, over: Any, profile: str) -> Any:
+    """``base`` (a :class:`~wealtharena_env.config.RewardWeights`, the agent's reward without the override)
+    with the fields :func:`reward_overrides` gives for ``profile`` replaced;
+    ``target_risk_per_risk_aversion: k`` becomes ``target_risk = k * base.risk`` (the risk aversion before the
+    override, so ``{"risk": 0, "target_risk_per_risk_aversion": 5}`` moves each agent's risk charge from the
+    held weights to the requested target, 5 times over)."""
+    changes = reward_overrides(over, profile)
+    if TARGET_RISK_PER_RISK_AVERSION in changes:
+        scale = changes.pop(TARGET_RISK_PER_RISK_AVERSION)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+            raise SystemExit(f'--env-kwargs "reward": "{TARGET_RISK_PER_RISK_AVERSION}" must be a number, '
+                             f"got {scale!r}")
+        changes["target_risk"] = float(scale) * base.risk
+    try:
+        return base.replace(**changes)
+    except TypeError as exc:
+        raise SystemExit(f'--env-kwargs "reward": {exc} (the weights are the fields of RewardWeights, a risk '
+                         f'profile name or "{TARGET_RISK_PER_RISK_AVERSION}")') from None
+    except ValueError as exc:  # ConfigError: a negative or non-finite weight
+        raise SystemExit(f'--env-kwargs "reward": {exc}') from None
+
+
+def _reward_override(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``"reward": {...}`` in ``--env-kwargs``: every agent's reward weights, its own preset with the given fields
+    replaced (e.g. ``{"risk": 0, "target_risk": 20}``; per profile ``{"conservative": {...}, ...}``; the target
+    risk scaled by each agent's risk aversion ``{"target_risk_per_risk_aversion": 5}``: :func:`reward_for`,
+    docs/training.md). The agents become explicit :class:`~wealtharena_env.config.AgentProfile` objects
+    (``agents``) carrying those weights: for a single-agent task the one agent of profile ``risk_profile``
+    (default balanced); for an arena every agent of ``agents`` (default the arena's five), seats played by
+    baselines included (their reward is unused). Training only: the evaluation scores the portfolio's
+    returns, not the reward."""
+    from wealtharena_env.config import REWARD_PRESETS, AgentProfile, arena_config
+
     kwargs = dict(kwargs)
     over = kwargs.pop("reward")
     if not isinstance(over, Mapping):
         raise SystemExit(f'--env-kwargs "reward" must be a JSON object of reward weights, got {over!r}')
-    profile = kwargs.get("risk_profile", "balanced")
-    try:
-        reward = REWARD_PRESETS[profile].replace(**over)
-    except TypeError as exc:
-        raise SystemExit(f'--env-kwargs "reward": {exc} (the weights are the fields of RewardWeights)') from None
-    kwargs["agents"] = (AgentProfile("agent", profile, initial_cash=kwargs.pop("initial_cash", 1_000_000.0),
-                                     reward=reward),)
+    if not is_multi_agent(task):
+        profile = kwargs.get("risk_profile", "balanced")
+        if profile not in REWARD_PRESETS:
+            raise SystemExit(f"--env-kwargs: unknown risk_profile {profile!r} (one of {sorted(REWARD_PRESETS)})")
+        reward = reward_for(REWARD_PRESETS[profile], over, profile)
+        kwargs["agents"] = (AgentProfile("agent", profile, initial_cash=kwargs.pop("initial_cash", 1_000_000.0),
+                                         reward=reward),)
+        return kwargs
+    # names ("balanced_0") or AgentProfile objects, as the arena takes them; the arena's default five otherwise
+    agents = arena_config(agents=kwargs.get("agents")).agents
+    kwargs["agents"] = tuple(dataclasses.replace(a, reward=reward_for(a.reward, over, a.risk_profile))
+                             for a in agents)
     return kwargs
 
 
@@ -322,7 +389,9 @@ def add_common_args(parser: Any) -> None:
                         help="JSON object of env keyword arguments merged over the task's training env kwargs, "
                              "e.g. '{\"reward_mode\": \"log_return\"}' (recorded in config.json; the evaluation "
                              "plays the task's env as published, so arguments beyond the reward are not "
-                             "reproduced there)")
+                             "reproduced there); '{\"reward\": {...}}' sets reward weights over each agent's "
+                             "profile preset: '{\"reward\": {\"risk\": 0, \"target_risk_per_risk_aversion\": 5}}', "
+                             "or per profile '{\"reward\": {\"conservative\": {...}, ...}}'")
     parser.add_argument("--eval-seeds", type=int, default=None,
                         help="evaluate on the first N of the task's 16 evaluation seeds (default: all)")
     parser.add_argument("--eval-episode-length", type=int, default=None,
@@ -422,6 +491,7 @@ def _json_default(value: Any) -> Any:
 
 __all__ = [
     "EXAMPLE_TASKS",
+    "TARGET_RISK_PER_RISK_AVERSION",
     "TOY_DRIFT",
     "TOY_DRIFT_MARKET",
     "TRAINING_ONLY_ENV_KWARGS",
@@ -435,6 +505,8 @@ __all__ = [
     "is_published",
     "parse_env_kwargs",
     "resolve_task",
+    "reward_for",
+    "reward_overrides",
     "run_dir_for",
     "summarize",
     "train_kwargs",

@@ -48,13 +48,18 @@ docs/results/rllib_impact.md has the runs and the ablation behind them):
 
     python examples/rllib_train.py --task Impact-v0
 
-What it reaches (2026-12-06, full protocol, paired over the 64 evaluation episodes): both focal policies beat
-``random`` (balanced +0.07 Sharpe [+0.05, +0.10], aggressive +0.06 [+0.02, +0.10]) and tie ``equal_weight``
-(+0.02 [-0.00, +0.04], +0.00 [-0.03, +0.04]) at 1.5-1.8x its turnover. They do so by *staying* near where they
-start: against ``neutral`` (the zero action) they differ by +0.01 and -0.01, within noise. The edge a policy
-could still find on this task is small (the best baseline, ``risk_parity``, scores ~0.08 above equal weight)
-and PPO does not find it in this budget; nor does a conservative policy learn to hold more cash than an
-aggressive one (the risk layer, not the policy, carries the profiles' differences).
+What it reaches (2026-12-06, full protocol, paired over the 64 evaluation episodes, on the synthetic market's
+previous random stream): both focal policies beat ``random`` (balanced +0.07 Sharpe [+0.05, +0.10], aggressive
++0.06 [+0.02, +0.10]) and tie ``equal_weight`` (+0.02 [-0.00, +0.04], +0.00 [-0.03, +0.04]) at 1.5-1.8x its
+turnover. They do so by *staying* near where they start: against ``neutral`` (the zero action) they differ by
++0.01 and -0.01, within noise. The edge a policy could still find on this task is small (the best baseline,
+``risk_parity``, scores ~0.08 above equal weight) and PPO does not find it in this budget; nor does a
+conservative policy learn to hold more cash than an aggressive one (the risk layer, not the policy, carries the
+profiles' differences). With the risk charged on the requested target instead (``--env-kwargs '{"reward":
+{"risk": 0, "target_risk_per_risk_aversion": 2}}'``, below; ``--gamma 0.9 --lambda 0.9 --entropy-coeff 0.005``)
+it does: on today's random stream, two training seeds, every profile's policy beats ``random``, the conservative
+one holds 51-59 % cash against the aggressive one's 23-26 % (mean max drawdown 6.8-7.5 % against 11.3-11.8 %),
+and the conservative one pays 0.06-0.07 Sharpe against equal weight (docs/results/rllib_impact.md).
 
 **Logged returns.** RLlib reports returns of *completed* episodes only. With 252-step episodes, an iteration
 that samples fewer steps per arena than an episode's length completes no episode at all (e.g. 32 env runners
@@ -80,6 +85,13 @@ Ray 2.60's ``ray start`` enables token authentication when ``~/.ray/auth_token``
 explicit address (``--address <ip>:<port>`` or ``RAY_ADDRESS``) then needs ``RAY_AUTH_MODE=token`` in its
 environment (``--address auto`` on the head node finds the token itself).
 ``--env-kwargs '{"reward_mode": "log_return"}'`` changes the training env (as in every example).
+
+**Reward weights per profile.** ``--env-kwargs '{"reward": {...}}'`` changes the reward weights of every agent of
+the arena, each starting from its own profile's preset (``REWARD_PRESETS``): ``{"risk": 0, "target_risk": 20}``
+for every profile; ``{"conservative": {...}, "balanced": {...}, "aggressive": {...}}`` per profile (over the
+common fields); ``{"risk": 0, "target_risk_per_risk_aversion": 5}`` charges the risk of the *requested* target at
+5 x each profile's own risk aversion (conservative 50, balanced 20, aggressive 7.5) instead of the risk held after
+the risk layer (docs/reward.md, docs/training.md). Training only: the evaluation scores returns, not rewards.
 
 **Evaluation.** The leaderboard gives one policy every focal seat, so each trained profile's policy is
 evaluated on its own with :func:`~wealtharena_env.leaderboard.evaluate.evaluate` (what ``wealtharena evaluate
