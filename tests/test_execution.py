@@ -57,7 +57,7 @@ def exponential_inverse(w, temperature):
 @given(arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT), st.sampled_from([0, 1, 2]), st.floats(0.1, 20))
 def test_continuous_mapping_matches_reference(action, mapping, temperature):
     out = np.full(action.shape[0], -99.0)
-    n_nan, n_clip = continuous_action_to_weights(action, mapping, temperature, out)
+    n_nan, n_clip = continuous_action_to_weights(action, mapping, temperature, 0.0, out)
     assert n_nan == np.isnan(action).sum()
     assert n_clip == (np.abs(action[~np.isnan(action)]) > 1).sum()
     if n_nan:
@@ -75,18 +75,18 @@ def test_continuous_mapping_matches_reference(action, mapping, temperature):
 def test_exponential_mapping_reaches_every_weight_vector_exactly(raw, temperature):
     w = raw / raw.sum() if raw.sum() > 0 else np.eye(raw.shape[0])[-1]
     out = np.empty_like(w)
-    continuous_action_to_weights(exponential_inverse(w, temperature), MAPPING_EXPONENTIAL, temperature, out)
+    continuous_action_to_weights(exponential_inverse(w, temperature), MAPPING_EXPONENTIAL, temperature, 0.0, out)
     np.testing.assert_allclose(out, w, rtol=1e-9, atol=1e-12)
     assert np.all(out[w == 0] == 0.0)  # zeros are exact: cash only is cash only
 
 
 def test_exponential_mapping_zero_action_is_equal_weight_and_minus_one_is_cash():
     out = np.empty(5)
-    continuous_action_to_weights(np.zeros(5), MAPPING_EXPONENTIAL, 3.0, out)
+    continuous_action_to_weights(np.zeros(5), MAPPING_EXPONENTIAL, 3.0, 0.0, out)
     np.testing.assert_allclose(out, 0.2, rtol=1e-15)
-    continuous_action_to_weights(np.r_[-np.ones(4), 0.3], MAPPING_EXPONENTIAL, 3.0, out)
+    continuous_action_to_weights(np.r_[-np.ones(4), 0.3], MAPPING_EXPONENTIAL, 3.0, 0.0, out)
     np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
-    continuous_action_to_weights(-np.ones(5), MAPPING_EXPONENTIAL, 3.0, out)  # nothing positive: cash only
+    continuous_action_to_weights(-np.ones(5), MAPPING_EXPONENTIAL, 3.0, 0.0, out)  # nothing positive: cash only
     np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
 
 
