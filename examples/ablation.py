@@ -83,6 +83,20 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "sac_target_risk_5_gamma_0.9": ({}, {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
                                     ("SAC (sb3_train.py defaults) with the risk term on the requested target (lambda x 5), "
                                      "obs normalisation, discount 0.9 (run with --timesteps 500000)")),
+    # a dead zone at the bottom of the exponential mapping (issue 14): every a_j <= -1 + d is exactly weight 0, so a
+    # tanh-squashed (SAC) or Gaussian policy that never quite reaches -1 can still hold exactly nothing (an exactly
+    # flat portfolio has Sharpe 0; ~1e-4 of risky weight scores the market's Sharpe). Played with the same dead zone.
+    "sac_target_risk_5_gamma_0.9_deadzone_0.05": (
+        {"action_dead_zone": 0.05}, {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
+        "sac_target_risk_5_gamma_0.9 with action_dead_zone 0.05 (run with --timesteps 500000)"),
+    "sac_target_risk_5_gamma_0.9_deadzone_0.1": (
+        {"action_dead_zone": 0.1}, {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
+        "sac_target_risk_5_gamma_0.9 with action_dead_zone 0.1 (run with --timesteps 500000)"),
+    "target_risk_5_gamma_0.9_ent_0.005_deadzone_0.05": (
+        {"action_dead_zone": 0.05}, {"_target_risk": 5.0, "_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256,
+                                     "batch_size": 256, "n_epochs": 10, "gamma": 0.9, "gae_lambda": 0.9,
+                                     "ent_coef": 0.005},
+        "target_risk_5_gamma_0.9_ent_0.005 with action_dead_zone 0.05"),
     # observation
     "window_5": ({"window": 5}, {}, "5-bar return window in the observation (not 20)"),
     # the learner
@@ -118,7 +132,8 @@ def setting_env_kwargs(task, name: str) -> dict[str, Any]:
     return kwargs
 
 
-def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eval_seeds: int | None) -> dict[str, Any]:
+def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eval_seeds: int | None,
+                    save_dir: str | None = None) -> dict[str, Any]:
     import sb3_train  # the recipe's hyperparameters
     import torch
     from stable_baselines3 import PPO, SAC
@@ -160,6 +175,14 @@ def train_and_score(task, name: str, seed: int, timesteps: int, n_envs: int, eva
     from wealtharena_env.leaderboard.evaluate import evaluate
 
     doc = evaluate(played, policy, entry=f"ppo-{name}", n_seeds=eval_seeds, trajectories=0, progress=False)
+    if save_dir is not None:  # the model, its observation statistics and the evaluation, for a later look
+        from wealtharena_env.leaderboard.evaluate import write_results
+
+        run = Path(save_dir) / f"{task.key}_{name}_seed{seed}"
+        run.mkdir(parents=True, exist_ok=True)
+        model.save(run / "model.zip")
+        env.save(str(run / "vecnormalize.pkl"))
+        write_results(doc, run / "results.json")
     return row_from_doc(doc, name, seed, train_seconds)
 
 
@@ -192,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-seeds", type=int, default=None)
     parser.add_argument("--baselines", nargs="*", default=[], help="also score these baselines (same env)")
     parser.add_argument("--out", default=None, help="append rows as JSON lines to this file")
+    parser.add_argument("--save-dir", default=None,
+                        help="save each trained model (model.zip, vecnormalize.pkl) and its evaluation (results.json) "
+                             "in <save-dir>/<task>_<setting>_seed<seed>/")
     parser.add_argument("--list", action="store_true", help="list the settings and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -205,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = baseline_rows(task, args.baselines, args.eval_seeds, args.settings) if args.baselines else []
     for name in args.settings:
         for seed in args.seeds:
-            rows.append(train_and_score(task, name, seed, args.timesteps, args.n_envs, args.eval_seeds))
+            rows.append(train_and_score(task, name, seed, args.timesteps, args.n_envs, args.eval_seeds,
+                                        args.save_dir))
             r = rows[-1]
             print(f"| {task.key} | {name} | {seed} | {r['sharpe']:.2f} [{r['low']:.2f}, {r['high']:.2f}] | "
                   f"{100 * r['turnover']:.1f} % | {r['train_seconds']:.0f} s |", flush=True)

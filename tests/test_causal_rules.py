@@ -239,3 +239,27 @@ def test_paired_comparison_of_identical_entries():
     assert same["p_improvement"]["point"] == 0.5
     better = example.compare({s: {k: v + 1.0 for k, v in d.items()} for s, d in scores.items()}, scores, reps=50)
     assert better["paired_wins"] == 1.0 and better["paired_delta"]["point"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", ["equal_weight", "risk_parity", "vol_timing", "cash"])
+def test_baselines_take_the_same_weights_with_an_action_dead_zone(name):
+    """The baselines invert the mapping with the env's dead zone (w = 0 -> a = -1): the same held weights with
+    d = 0 and d = 0.05 on a BullBear-v0 episode (exact zeros stay exact; float32 actions round the rest alike)."""
+    task = get_task("BullBear-v0")
+    held = {}
+    for dead_zone in (0.0, 0.05):
+        env = gym.make(task.env_id, **{**task.scenario_kwargs(task.scenarios[0]), "episode_length": 60,
+                                       "action_dead_zone": dead_zone}, disable_env_checker=True)
+        p = make_baseline(name, env)
+        assert p.action_dead_zone == dead_zone
+        obs, _ = env.reset(seed=7)
+        weights, done = [], False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(p(obs))
+            weights.append(env.unwrapped.sim.info(0)["weights"].copy())  # held, float64, N assets then cash
+            done = terminated or truncated
+        held[dead_zone] = np.array(weights)
+    np.testing.assert_allclose(held[0.05], held[0.0], rtol=1e-7, atol=1e-8)  # the d = 0 inverse: off by 2e-5
+    np.testing.assert_array_equal(held[0.05] == 0.0, held[0.0] == 0.0)
+    if name in ("vol_timing", "cash"):
+        assert (held[0.0][:, :N] == 0.0).all(axis=1).any()  # exactly flat at times: the zeros were exercised

@@ -56,6 +56,13 @@ from wealtharena_env.sim import Simulation
         (lambda: RewardWeights(risk=-1.0), "penalty terms carry their sign"),
         (lambda: RewardWeights(sharpe_rate=1.0), "sharpe_rate"),
         (lambda: ArenaConfig(reward_mode="sharpe"), "reward_mode"),
+        (lambda: ArenaConfig(action_dead_zone=-0.01), r"action_dead_zone must lie in \[0, 1\)"),
+        (lambda: ArenaConfig(action_dead_zone=1.0), r"action_dead_zone must lie in \[0, 1\)"),
+        (lambda: ArenaConfig(action_dead_zone=float("nan")), "action_dead_zone must be a finite number"),
+        (lambda: ArenaConfig(action_dead_zone=float("inf")), "action_dead_zone must be a finite number"),
+        (lambda: ArenaConfig(action_dead_zone="0.1"), "action_dead_zone must be a finite number"),
+        (lambda: ArenaConfig(action_dead_zone=0.05, action_mapping="softmax"), "action_dead_zone=0.05 needs action_mapping='exponential'"),
+        (lambda: ArenaConfig(action_dead_zone=0.05, action_mapping="simplex"), "action_dead_zone=0.05 needs action_mapping='exponential'"),
     ],
 )
 def test_bad_config_raises_config_error_naming_the_field(factory, match):
@@ -155,3 +162,16 @@ def test_preset_tables_in_docs_and_docstrings_match_the_code():
     for table in (risk, reward):
         for line in table.splitlines():
             assert "#:     " + line in source
+
+
+def test_action_dead_zone_reaches_the_kernel_params():
+    from wealtharena_env.sim import pack_params
+
+    assert ArenaConfig().action_dead_zone == 0.0
+    assert pack_params(ArenaConfig())["action_dead_zone"][0] == 0.0
+    assert pack_params(ArenaConfig(action_dead_zone=0.05))["action_dead_zone"][0] == 0.05
+    # only the exponential mapping has a dead zone; 0 is fine with any mapping, and discrete actions ignore it
+    ArenaConfig(action_mapping="softmax", action_dead_zone=0.0)
+    ArenaConfig(action_type="discrete", action_dead_zone=0.1)
+    env = arena_v0.parallel_env(n_assets=3, episode_length=3, action_dead_zone=0.1)
+    assert env.config.action_dead_zone == 0.1

@@ -40,31 +40,36 @@ def reference_softmax(a, temperature):
     return e / e.sum()
 
 
-def reference_exponential(a, temperature):
-    x = np.exp(temperature * np.clip(a, -1.0, 1.0)) - np.exp(-temperature)
+def reference_exponential(a, temperature, dead_zone=0.0):
+    x = np.exp(temperature * np.clip(a, -1.0, 1.0)) - np.exp(temperature * (dead_zone - 1.0))
     x = np.maximum(x, 0.0)
     if x.sum() <= 0:
         return np.eye(a.shape[0])[-1]
     return x / x.sum()
 
 
-def exponential_inverse(w, temperature):
-    """The action the exponential mapping turns into ``w`` (the formula of its docstring)."""
-    return np.log(w * (np.exp(temperature) - np.exp(-temperature)) / w.max() + np.exp(-temperature)) / temperature
+def exponential_inverse(w, temperature, dead_zone=0.0):
+    """The action the exponential mapping turns into ``w`` (the formula of its docstring): -1 where ``w_j = 0``."""
+    floor = np.exp(temperature * (dead_zone - 1.0))
+    with np.errstate(divide="ignore"):
+        a = np.log(w * (np.exp(temperature) - floor) / w.max() + floor) / temperature
+    return np.where(w == 0.0, -1.0, a)
 
 
 @PROPERTY
-@given(arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT), st.sampled_from([0, 1, 2]), st.floats(0.1, 20))
-def test_continuous_mapping_matches_reference(action, mapping, temperature):
+@given(arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT), st.sampled_from([0, 1, 2]), st.floats(0.1, 20),
+       st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.99]))
+def test_continuous_mapping_matches_reference(action, mapping, temperature, dead_zone):
+    """The dead zone is read by the exponential mapping only (the config rejects it with the others)."""
     out = np.full(action.shape[0], -99.0)
-    n_nan, n_clip = continuous_action_to_weights(action, mapping, temperature, out)
+    n_nan, n_clip = continuous_action_to_weights(action, mapping, temperature, dead_zone, out)
     assert n_nan == np.isnan(action).sum()
     assert n_clip == (np.abs(action[~np.isnan(action)]) > 1).sum()
     if n_nan:
         assert np.all(out == -99.0)  # untouched: the caller holds
         return
     expected = {MAPPING_SIMPLEX: reference_simplex, MAPPING_SOFTMAX: lambda a: reference_softmax(a, temperature),
-                MAPPING_EXPONENTIAL: lambda a: reference_exponential(a, temperature)}[mapping](action)
+                MAPPING_EXPONENTIAL: lambda a: reference_exponential(a, temperature, dead_zone)}[mapping](action)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
     assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-12)
 
@@ -75,18 +80,79 @@ def test_continuous_mapping_matches_reference(action, mapping, temperature):
 def test_exponential_mapping_reaches_every_weight_vector_exactly(raw, temperature):
     w = raw / raw.sum() if raw.sum() > 0 else np.eye(raw.shape[0])[-1]
     out = np.empty_like(w)
-    continuous_action_to_weights(exponential_inverse(w, temperature), MAPPING_EXPONENTIAL, temperature, out)
+    continuous_action_to_weights(exponential_inverse(w, temperature), MAPPING_EXPONENTIAL, temperature, 0.0, out)
     np.testing.assert_allclose(out, w, rtol=1e-9, atol=1e-12)
     assert np.all(out[w == 0] == 0.0)  # zeros are exact: cash only is cash only
 
 
+@PROPERTY
+@given(st.integers(1, 9).flatmap(lambda n: arrays(np.float64, n + 1, elements=st.sampled_from([0.0, 0.0, 1e-6, 0.01, 0.3, 1.0])
+                                                  | st.floats(0, 1))),
+       st.floats(0.5, 8.0), st.floats(0.0, 0.95))
+def test_exponential_mapping_with_a_dead_zone_reaches_every_weight_vector_exactly(raw, temperature, dead_zone):
+    """The inverse of the docstring (-1 where w_j = 0) round-trips every weight vector, zeros included."""
+    w = raw / raw.sum() if raw.sum() > 0 else np.eye(raw.shape[0])[-1]
+    out = np.empty_like(w)
+    continuous_action_to_weights(exponential_inverse(w, temperature, dead_zone), MAPPING_EXPONENTIAL, temperature,
+                                 dead_zone, out)
+    np.testing.assert_allclose(out, w, rtol=1e-9, atol=1e-12)
+    assert np.all(out[w == 0] == 0.0)
+
+
+@pytest.mark.parametrize("dead_zone", [0.05, 0.1, 0.5])
+def test_exponential_mapping_dead_zone_entries_are_exactly_zero(dead_zone):
+    rng = np.random.default_rng(0)
+    out = np.empty(6)
+    for _ in range(200):
+        action = rng.uniform(-1.0, 1.0, 6)
+        inside = rng.random(6) < 0.5
+        action[inside] = rng.uniform(-1.0, -1.0 + dead_zone, inside.sum())
+        action[np.flatnonzero(inside)[:1]] = -1.0 + dead_zone  # the edge belongs to the dead zone
+        continuous_action_to_weights(action, MAPPING_EXPONENTIAL, 3.0, dead_zone, out)
+        inside = action <= -1.0 + dead_zone
+        if inside.all():
+            np.testing.assert_array_equal(out, [0, 0, 0, 0, 0, 1])  # all in the dead zone: cash only
+            continue
+        assert np.all(out[inside] == 0.0)
+        assert np.all(out[~inside] > 0.0)  # outside the dead zone every entry keeps a positive weight
+        assert out.sum() == pytest.approx(1.0, abs=1e-12)
+    # a tanh-squashed policy a hair above -1 holds exactly nothing with a dead zone, a sliver without
+    near = np.r_[np.full(5, -1.0 + 1e-6), 1.0]
+    continuous_action_to_weights(near, MAPPING_EXPONENTIAL, 3.0, dead_zone, out)
+    np.testing.assert_array_equal(out, [0, 0, 0, 0, 0, 1])
+    continuous_action_to_weights(near, MAPPING_EXPONENTIAL, 3.0, 0.0, out)
+    assert np.all(out[:5] > 0.0)
+    continuous_action_to_weights(np.full(6, -1.0 + dead_zone), MAPPING_EXPONENTIAL, 3.0, dead_zone, out)
+    np.testing.assert_array_equal(out, [0, 0, 0, 0, 0, 1])  # all in the dead zone: cash only
+
+
+@pytest.mark.parametrize("dead_zone", [0.0, 0.05, 0.5, 0.99])
+def test_exponential_mapping_zero_action_is_equal_weight_with_any_dead_zone(dead_zone):
+    out = np.empty(5)
+    continuous_action_to_weights(np.zeros(5), MAPPING_EXPONENTIAL, 3.0, dead_zone, out)
+    np.testing.assert_allclose(out, 0.2, rtol=1e-15)
+
+
+def test_exponential_mapping_zero_dead_zone_is_the_plain_mapping_bit_for_bit():
+    """d = 0 is today's mapping: its floor exp(T (0 - 1)) is exp(-T) exactly."""
+    rng = np.random.default_rng(1)
+    for temperature in (0.5, 3.0, 5.0, 8.0):
+        assert np.exp(temperature * (0.0 - 1.0)) == np.exp(-temperature)
+        out = np.empty(5)
+        for _ in range(50):
+            action = rng.uniform(-1.2, 1.2, 5)
+            continuous_action_to_weights(action, MAPPING_EXPONENTIAL, temperature, 0.0, out)
+            scores = np.maximum(np.exp(temperature * np.clip(action, -1, 1)) - np.exp(-temperature), 0.0)
+            np.testing.assert_allclose(out, scores / scores.sum(), rtol=1e-14, atol=1e-300)
+
+
 def test_exponential_mapping_zero_action_is_equal_weight_and_minus_one_is_cash():
     out = np.empty(5)
-    continuous_action_to_weights(np.zeros(5), MAPPING_EXPONENTIAL, 3.0, out)
+    continuous_action_to_weights(np.zeros(5), MAPPING_EXPONENTIAL, 3.0, 0.0, out)
     np.testing.assert_allclose(out, 0.2, rtol=1e-15)
-    continuous_action_to_weights(np.r_[-np.ones(4), 0.3], MAPPING_EXPONENTIAL, 3.0, out)
+    continuous_action_to_weights(np.r_[-np.ones(4), 0.3], MAPPING_EXPONENTIAL, 3.0, 0.0, out)
     np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
-    continuous_action_to_weights(-np.ones(5), MAPPING_EXPONENTIAL, 3.0, out)  # nothing positive: cash only
+    continuous_action_to_weights(-np.ones(5), MAPPING_EXPONENTIAL, 3.0, 0.0, out)  # nothing positive: cash only
     np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
 
 

@@ -321,7 +321,8 @@ def test_target_risk_term_charges_the_requested_target_and_is_off_by_default(act
         if action_type == "continuous":
             actions = rng.uniform(-1, 1, (1, 2, 4))
             requested = np.empty(4)
-            kx.continuous_action_to_weights(actions[0, 0], kx.MAPPING_EXPONENTIAL, cfg.softmax_temperature, requested)
+            kx.continuous_action_to_weights(actions[0, 0], kx.MAPPING_EXPONENTIAL, cfg.softmax_temperature,
+                                            cfg.action_dead_zone, requested)
         else:
             actions = rng.integers(0, 3, (1, 2, 3)).astype(np.float64)
             requested = np.empty(4)

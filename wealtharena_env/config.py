@@ -467,6 +467,12 @@ class ArenaConfig:
             weight vector, cash only included, is reachable exactly), ``"softmax"`` (w = softmax(T a)) or
             ``"simplex"`` (w = max(a, 0) / sum max(a, 0), all cash when no entry is positive).
         softmax_temperature: ``T``, the inverse temperature of the exponential and softmax mappings.
+        action_dead_zone: ``d`` in [0, 1), a dead zone at the bottom of the exponential mapping's range:
+            every ``a_j <= -1 + d`` maps to a weight of exactly 0 (w = max(exp(T a) - exp(T (d - 1)), 0) /
+            sum(...)), so a policy whose outputs never quite reach -1 (a tanh-squashed Gaussian) can still
+            hold exactly nothing. 0 (the default) is the plain exponential mapping; the zero action stays equal
+            weight. Only the exponential mapping has one: a non-zero value with ``"softmax"`` or
+            ``"simplex"`` is a ``ConfigError``. Discrete actions ignore it.
         rebalance_rate: continuous actions move each risky weight this fraction of the way from the current
             weight to the mapped target (1: all the way; smaller: the target is an exponential moving
             average of the policy's outputs, so their noise trades less).
@@ -494,6 +500,7 @@ class ArenaConfig:
     action_type: Literal["continuous", "discrete"] = "continuous"
     action_mapping: Literal["exponential", "softmax", "simplex"] = "exponential"
     softmax_temperature: float = 3.0
+    action_dead_zone: float = 0.0
     rebalance_rate: float = 0.1
     rebalance_band: float = 0.0
     discrete_step: float = 0.05
@@ -528,6 +535,14 @@ class ArenaConfig:
             value = getattr(self, name)
             _finite(f"ArenaConfig.{name}", value)
             _require(value > 0, f"ArenaConfig.{name} must be > 0, got {value!r}.")
+        _finite("ArenaConfig.action_dead_zone", self.action_dead_zone)
+        _require(0.0 <= self.action_dead_zone < 1.0,
+                 f"ArenaConfig.action_dead_zone must lie in [0, 1) (actions a <= -1 + d map to weight 0), "
+                 f"got {self.action_dead_zone!r}.")
+        _require(self.action_dead_zone == 0.0 or self.action_mapping == "exponential",
+                 f"ArenaConfig.action_dead_zone={self.action_dead_zone!r} needs action_mapping='exponential' "
+                 f"(the only mapping with a dead zone), got action_mapping={self.action_mapping!r}; set "
+                 "action_dead_zone=0 or use the exponential mapping.")
         _finite("ArenaConfig.rebalance_rate", self.rebalance_rate)
         _require(0.0 < self.rebalance_rate <= 1.0,
                  f"ArenaConfig.rebalance_rate must lie in (0, 1], got {self.rebalance_rate!r}.")

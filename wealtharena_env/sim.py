@@ -58,6 +58,7 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p["action_mapping"] = {"simplex": kx.MAPPING_SIMPLEX, "softmax": kx.MAPPING_SOFTMAX,
                            "exponential": kx.MAPPING_EXPONENTIAL}[config.action_mapping]
     p["softmax_temperature"] = config.softmax_temperature
+    p["action_dead_zone"] = config.action_dead_zone
     p["discrete_step"] = config.discrete_step
     p["obs_clip"] = config.observation_clip
     p["periods_per_year"] = config.market.periods_per_year

@@ -43,7 +43,9 @@ class ArenaEnv(ParallelEnv):
     (``action_mapping="exponential"``, ``T = softmax_temperature`` = 3): a softmax shifted so that ``a_j = -1``
     is exactly 0 — the zero action is equal weight over the assets and cash, every weight vector (cash only
     included) is reachable, all entries at -1 is cash. ``"softmax"`` (``exp(T a_j) / sum_k exp(T a_k)``) and
-    ``"simplex"`` (``max(a_j, 0) / sum_k max(a_k, 0)``) are the alternatives. The portfolio then moves
+    ``"simplex"`` (``max(a_j, 0) / sum_k max(a_k, 0)``) are the alternatives. ``action_dead_zone=d`` (default 0;
+    exponential mapping only) widens the exact zero to every ``a_j <= -1 + d``
+    (``w*_j ∝ max(exp(T a_j) - exp(T (d - 1)), 0)``). The portfolio then moves
     ``rebalance_rate`` (0.1) of the way from its current weights to the target (a residual gap below 1e-4 is
     closed at once): the held weights are a moving average of the policy's targets, so noise in its outputs
     costs little (``rebalance_rate=1`` trades to the target at once); ``rebalance_band`` (default 0) adds a

@@ -50,7 +50,7 @@ def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, wei
 
 @njit(**STEP_KERNEL_OPTIONS)
 def continuous_action_to_weights(
-    action: np.ndarray, mapping: int, temperature: float, weights_out: np.ndarray
+    action: np.ndarray, mapping: int, temperature: float, dead_zone: float, weights_out: np.ndarray
 ) -> tuple[int, int]:
     """Map a Box action ``a`` in [-1, 1]^(N+1) (last entry = cash) to long-only target weights.
 
@@ -59,10 +59,15 @@ def continuous_action_to_weights(
 
     * ``MAPPING_SIMPLEX``: ``w_j = max(a_j, 0) / sum_k max(a_k, 0)``; if no entry is positive, cash only.
     * ``MAPPING_SOFTMAX``: ``w_j = exp(T a_j) / sum_k exp(T a_k)`` with inverse temperature ``T``.
-    * ``MAPPING_EXPONENTIAL``: ``w_j = (exp(T a_j) - exp(-T)) / sum_k (exp(T a_k) - exp(-T))``: a softmax
-      shifted so that ``a_j = -1`` is exactly 0. The zero action is equal weight over the N + 1 slots, every
-      weight vector (zeros included, cash only included) is reached exactly, by
-      ``a_j = log(w_j (exp(T) - exp(-T)) / max_k w_k + exp(-T)) / T``; all entries at -1 means cash only.
+    * ``MAPPING_EXPONENTIAL``: with the floor ``f = exp(T (d - 1))`` of the dead zone ``d`` (0 <= d < 1),
+      ``w_j = max(exp(T a_j) - f, 0) / sum_k max(exp(T a_k) - f, 0)``: a softmax shifted so that every
+      ``a_j <= -1 + d`` is exactly 0 (``d = 0``: ``f = exp(-T)``, only ``a_j = -1`` is 0). The zero action is
+      equal weight over the N + 1 slots; every weight vector (zeros included, cash only included) is reached
+      exactly, by ``a_j = -1`` where ``w_j = 0`` and ``a_j = log(w_j (exp(T) - f) / max_k w_k + f) / T``
+      elsewhere; all entries in the dead zone means cash only.
+
+    ``dead_zone`` (``d``) is read by the exponential mapping only (the configuration rejects a non-zero
+    value with the other mappings).
 
     Returns ``(n_nan, n_clipped)``. When ``n_nan > 0`` ``weights_out`` is left untouched.
     """
@@ -77,7 +82,7 @@ def continuous_action_to_weights(
             n_clipped += 1
     if n_nan > 0:
         return n_nan, n_clipped
-    floor = np.exp(-temperature)
+    floor = np.exp(temperature * (dead_zone - 1.0))  # d = 0: exp(-T), bit for bit
     top = -np.inf  # the largest entry: the softmax is computed relative to it
     if mapping == MAPPING_SOFTMAX:
         for j in range(m):

@@ -114,6 +114,7 @@ PARAMS_DTYPE = np.dtype([
     ("discrete_actions", np.bool_),
     ("action_mapping", np.int64),  # execution.MAPPING_*
     ("softmax_temperature", np.float64),
+    ("action_dead_zone", np.float64),  # exponential mapping: a_j <= -1 + d maps to weight 0
     ("discrete_step", np.float64),
     ("obs_clip", np.float64),
     ("periods_per_year", np.float64),
@@ -429,7 +430,8 @@ def _trade_agent(
             mapped = True
         else:
             n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], params[0].action_mapping,
-                                                            params[0].softmax_temperature, target)
+                                                            params[0].softmax_temperature,
+                                                            params[0].action_dead_zone, target)
             mapped = n_nan == 0
     if not mapped:  # no action, or a NaN continuous action: hold (the risk layer still applies)
         for j in range(n_assets + 1):

@@ -5,8 +5,10 @@ built for an observation layout (``n_assets``, ``window``) and action type; :fun
 them from an env. Each baseline computes target weights ``w`` (N assets then cash, ``w >= 0``, summing to
 1) and turns them into actions:
 
-* continuous actions with the ``exponential`` mapping (the env's default):
-  ``a_j = log(w_j (exp(T) - exp(-T)) / max_k w_k + exp(-T)) / T``, its exact inverse (zeros included);
+* continuous actions with the ``exponential`` mapping (the env's default), with its floor
+  ``f = exp(T (d - 1))`` (``d`` the env's ``action_dead_zone``; ``d = 0``: ``f = exp(-T)``):
+  ``a_j = -1`` where ``w_j = 0`` and ``a_j = log(w_j (exp(T) - f) / max_k w_k + f) / T`` elsewhere, its exact
+  inverse;
 * continuous actions with the ``simplex`` mapping: ``a = w`` (exact: the mapping returns ``w``);
 * continuous actions with the ``softmax`` mapping: ``a_j = max(1 + log(w_j / max_k w_k) / T, -1)``, the
   exact inverse of the softmax for every weight within a factor ``exp(2 T)`` of the largest one (smaller
@@ -38,12 +40,13 @@ class BaselinePolicy:
 
     def __init__(self, n_assets: int, window: int, action_type: str = "continuous", action_mapping: str = "exponential",
                  softmax_temperature: float = 3.0, discrete_step: float = 0.05, periods_per_year: int = 252,
-                 seed: int | None = None, n_indicators: int = 0):
+                 seed: int | None = None, n_indicators: int = 0, action_dead_zone: float = 0.0):
         self.n_assets = n_assets
         self.window = window
         self.action_type = action_type
         self.action_mapping = action_mapping
         self.softmax_temperature = softmax_temperature
+        self.action_dead_zone = action_dead_zone
         self.discrete_step = discrete_step
         self.periods_per_year = periods_per_year
         self.slices = observation_slices(n_assets, window, n_indicators)
@@ -82,9 +85,10 @@ class BaselinePolicy:
         if self.action_mapping == "exponential":  # the exact inverse, zeros included
             top = np.max(weights, axis=1, keepdims=True)
             temperature = self.softmax_temperature
-            floor = np.exp(-temperature)
-            return (np.log(np.maximum(weights, 0.0) * ((np.exp(temperature) - floor) / top) + floor)
-                    / temperature).astype(np.float32)
+            floor = np.exp(temperature * (self.action_dead_zone - 1.0))  # d = 0: exp(-T)
+            weights = np.maximum(weights, 0.0)
+            actions = np.log(weights * ((np.exp(temperature) - floor) / top) + floor) / temperature
+            return np.where(weights == 0.0, -1.0, actions).astype(np.float32)
         if self.action_mapping == "softmax":
             top = np.max(weights, axis=1, keepdims=True)
             with np.errstate(divide="ignore"):
@@ -357,7 +361,8 @@ def make_baseline(name: str, env: Any, seed: int | None = None, **kwargs: Any) -
     return BASELINES[name](
         sim.n_assets, cfg.window, action_type=cfg.action_type, action_mapping=cfg.action_mapping,
         softmax_temperature=cfg.softmax_temperature, discrete_step=cfg.discrete_step,
-        periods_per_year=cfg.market.periods_per_year, seed=seed, n_indicators=sim.n_indicators, **kwargs)
+        periods_per_year=cfg.market.periods_per_year, seed=seed, n_indicators=sim.n_indicators,
+        action_dead_zone=cfg.action_dead_zone, **kwargs)
 
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
