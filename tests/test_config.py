@@ -167,10 +167,17 @@ def test_preset_tables_in_docs_and_docstrings_match_the_code():
 def test_action_dead_zone_reaches_the_kernel_params():
     from wealtharena_env.sim import pack_params
 
-    assert ArenaConfig().action_dead_zone == 0.0
-    assert pack_params(ArenaConfig())["action_dead_zone"][0] == 0.0
+    from wealtharena_env.config import DEFAULT_ACTION_DEAD_ZONE
+
+    assert ArenaConfig().action_dead_zone == DEFAULT_ACTION_DEAD_ZONE == 0.3
+    assert pack_params(ArenaConfig())["action_dead_zone"][0] == 0.3
+    assert pack_params(ArenaConfig(action_dead_zone=0.0))["action_dead_zone"][0] == 0.0
     assert pack_params(ArenaConfig(action_dead_zone=0.05))["action_dead_zone"][0] == 0.05
-    # only the exponential mapping has a dead zone; 0 is fine with any mapping, and discrete actions ignore it
+    # only the exponential mapping has a dead zone: the others default to 0 (also when replaced into a config
+    # that had the exponential default), 0 is fine with any mapping, and discrete actions ignore it
+    assert ArenaConfig(action_mapping="softmax").action_dead_zone == 0.0
+    assert ArenaConfig().replace(action_mapping="simplex").action_dead_zone == 0.0
+    assert ArenaConfig(action_mapping="simplex").replace(action_mapping="exponential").action_dead_zone == 0.3
     ArenaConfig(action_mapping="softmax", action_dead_zone=0.0)
     ArenaConfig(action_type="discrete", action_dead_zone=0.1)
     env = arena_v0.parallel_env(n_assets=3, episode_length=3, action_dead_zone=0.1)

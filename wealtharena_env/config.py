@@ -448,6 +448,13 @@ def default_agents(n_conservative: int = 2, n_balanced: int = 1, n_aggressive: i
     return tuple(agents)
 
 
+#: The exponential mapping's default dead zone: actions ``a_j <= -0.7`` (the bottom 15 % of the range) are a
+#: weight of exactly 0. Chosen on BullBear-v0 (docs/training.md): with SB3 SAC, whose squashed actions never
+#: reach -1, a dead zone of 0, 0.05 or 0.1 left the policy holding ~1e-4 of every asset through bear markets
+#: (exactly flat 0-1 % of the steps of pure-bear episodes); 0.3 let it step aside exactly (96 %).
+DEFAULT_ACTION_DEAD_ZONE = 0.3
+
+
 @dataclass(frozen=True)
 class ArenaConfig:
     """Everything that defines an arena: agents, market, costs, episode and observation layout.
@@ -470,9 +477,10 @@ class ArenaConfig:
         action_dead_zone: ``d`` in [0, 1), a dead zone at the bottom of the exponential mapping's range:
             every ``a_j <= -1 + d`` maps to a weight of exactly 0 (w = max(exp(T a) - exp(T (d - 1)), 0) /
             sum(...)), so a policy whose outputs never quite reach -1 (a tanh-squashed Gaussian) can still
-            hold exactly nothing. 0 (the default) is the plain exponential mapping; the zero action stays equal
-            weight. Only the exponential mapping has one: a non-zero value with ``"softmax"`` or
-            ``"simplex"`` is a ``ConfigError``. Discrete actions ignore it.
+            hold exactly nothing of an asset (or of cash). Default ``None``: :data:`DEFAULT_ACTION_DEAD_ZONE`
+            (0.3) with the exponential mapping, 0 with the others; 0 is the plain exponential mapping. The zero
+            action stays equal weight. Only the exponential mapping has one: a non-zero value with
+            ``"softmax"`` or ``"simplex"`` is a ``ConfigError``. Discrete actions ignore it.
         rebalance_rate: continuous actions move each risky weight this fraction of the way from the current
             weight to the mapped target (1: all the way; smaller: the target is an exponential moving
             average of the policy's outputs, so their noise trades less).
@@ -500,7 +508,7 @@ class ArenaConfig:
     action_type: Literal["continuous", "discrete"] = "continuous"
     action_mapping: Literal["exponential", "softmax", "simplex"] = "exponential"
     softmax_temperature: float = 3.0
-    action_dead_zone: float = 0.0
+    action_dead_zone: float | None = None
     rebalance_rate: float = 0.1
     rebalance_band: float = 0.0
     discrete_step: float = 0.05
@@ -535,8 +543,12 @@ class ArenaConfig:
             value = getattr(self, name)
             _finite(f"ArenaConfig.{name}", value)
             _require(value > 0, f"ArenaConfig.{name} must be > 0, got {value!r}.")
-        _finite("ArenaConfig.action_dead_zone", self.action_dead_zone)
-        _require(0.0 <= self.action_dead_zone < 1.0,
+        dead_zone = self.action_dead_zone
+        if dead_zone is None:
+            dead_zone = DEFAULT_ACTION_DEAD_ZONE if self.action_mapping == "exponential" else 0.0
+            object.__setattr__(self, "action_dead_zone", dead_zone)
+        _finite("ArenaConfig.action_dead_zone", dead_zone)
+        _require(0.0 <= dead_zone < 1.0,
                  f"ArenaConfig.action_dead_zone must lie in [0, 1) (actions a <= -1 + d map to weight 0), "
                  f"got {self.action_dead_zone!r}.")
         _require(self.action_dead_zone == 0.0 or self.action_mapping == "exponential",
@@ -580,7 +592,10 @@ class ArenaConfig:
         return self.warmup + self.episode_length + 1
 
     def replace(self, **changes: Any) -> ArenaConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again). A new ``action_mapping`` without an
+        ``action_dead_zone`` takes that mapping's default dead zone."""
+        if "action_mapping" in changes and "action_dead_zone" not in changes:
+            changes["action_dead_zone"] = None
         return replace(self, **changes)
 
 
@@ -628,10 +643,11 @@ def arena_config(
         changes["agents"] = tuple(profiles)
     if episode_length is not None:
         changes["episode_length"] = episode_length
-    return replace(config, **changes)
+    return config.replace(**changes)
 
 
 __all__ = [
+    "DEFAULT_ACTION_DEAD_ZONE",
     "REGIME_NAMES",
     "REWARD_PRESETS",
     "RISK_PRESETS",
