@@ -92,6 +92,9 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "sac_target_risk_5_gamma_0.9_deadzone_0.1": (
         {"action_dead_zone": 0.1}, {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
         "sac_target_risk_5_gamma_0.9 with action_dead_zone 0.1 (run with --timesteps 500000)"),
+    "sac_target_risk_5_gamma_0.9_deadzone_0.3": (
+        {"action_dead_zone": 0.3}, {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
+        "sac_target_risk_5_gamma_0.9 with action_dead_zone 0.3 (run with --timesteps 500000)"),
     "target_risk_5_gamma_0.9_ent_0.005_deadzone_0.05": (
         {"action_dead_zone": 0.05}, {"_target_risk": 5.0, "_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256,
                                      "batch_size": 256, "n_epochs": 10, "gamma": 0.9, "gae_lambda": 0.9,
