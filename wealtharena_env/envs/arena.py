@@ -39,13 +39,14 @@ class ArenaEnv(ParallelEnv):
 
     ## Action Space
     Continuous (default): ``Box(-1, 1, (N + 1,), float32)``, one entry per asset and a last one for cash,
-    mapped to long-only target weights by ``w*_j = (exp(T a_j) - exp(-T)) / sum_k (exp(T a_k) - exp(-T))``
-    (``action_mapping="exponential"``, ``T = softmax_temperature`` = 3): a softmax shifted so that ``a_j = -1``
-    is exactly 0 — the zero action is equal weight over the assets and cash, every weight vector (cash only
+    mapped to long-only target weights by ``w*_j = (exp(T a_j) - f) / sum_k (exp(T a_k) - f)``, ``f = exp(-T)``
+    with no dead zone (``action_mapping="exponential"``, ``T = softmax_temperature`` = 3): a softmax shifted so
+    that ``a_j = -1`` is exactly 0 — the zero action is equal weight over the assets and cash, every weight vector (cash only
     included) is reachable, all entries at -1 is cash. ``"softmax"`` (``exp(T a_j) / sum_k exp(T a_k)``) and
-    ``"simplex"`` (``max(a_j, 0) / sum_k max(a_k, 0)``) are the alternatives. ``action_dead_zone=d`` (default 0;
+    ``"simplex"`` (``max(a_j, 0) / sum_k max(a_k, 0)``) are the alternatives. ``action_dead_zone=d`` (default 0.3;
     exponential mapping only) widens the exact zero to every ``a_j <= -1 + d``
-    (``w*_j ∝ max(exp(T a_j) - exp(T (d - 1)), 0)``). The portfolio then moves
+    (``w*_j ∝ max(exp(T a_j) - exp(T (d - 1)), 0)``), so that a policy whose outputs never reach -1 exactly
+    (a squashed Gaussian) can hold exactly nothing of an asset; the zero action stays equal weight. The portfolio then moves
     ``rebalance_rate`` (0.1) of the way from its current weights to the target (a residual gap below 1e-4 is
     closed at once): the held weights are a moving average of the policy's targets, so noise in its outputs
     costs little (``rebalance_rate=1`` trades to the target at once); ``rebalance_band`` (default 0) adds a

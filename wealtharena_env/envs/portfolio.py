@@ -31,8 +31,9 @@ class PortfolioEnv(gym.Env):
 
     ## Action Space
     ``Box(-1, 1, (N + 1,), float32)`` (N assets then cash) mapped to long-only target weights by the
-    exponential mapping ``w_j ∝ exp(3 a_j) - exp(-3)`` (the zero action is equal weight over assets and cash;
-    -1 is exactly 0; with ``action_dead_zone=d``, every ``a_j <= -1 + d`` is) or, with ``action_mapping="softmax"`` / ``"simplex"``, the alternatives of
+    exponential mapping ``w_j ∝ max(exp(3 a_j) - exp(3 (d - 1)), 0)`` with the dead zone ``d`` =
+    ``action_dead_zone`` = 0.3 (the zero action is equal weight over assets and cash; every ``a_j <= -0.7`` is
+    exactly 0) or, with ``action_mapping="softmax"`` / ``"simplex"``, the alternatives of
     :class:`~wealtharena_env.envs.arena.ArenaEnv`; the portfolio moves ``rebalance_rate`` (0.1) of the way to
     the target each step. With
     ``action_type="discrete"``, ``MultiDiscrete([3] * N)`` (sell / hold / buy per asset).

@@ -53,7 +53,8 @@ SUITE_VERSION = "2026.2"
 #: trajectories of tests/golden fail until they are regenerated, as a reminder); say so in CHANGELOG.md.
 #: 2: exponential action mapping, partial rebalancing, mean-variance reward (2026-12-06).
 #: 3: synthetic episodes drawn in the kernel from a per-episode xoshiro256** stream (a new random stream; same
-#: market model) (2026-12-06, second change of the day; nothing was published under 2).
+#: market model), and the exponential mapping's dead zone of 0.3 (2026-12-06, second change of the day;
+#: nothing was published under 2).
 ENV_DEFAULTS_VERSION = 3
 
 #: Published training seeds: train (and tune) on any seed in ``range(0, 100_000)``.
