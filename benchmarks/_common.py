@@ -40,8 +40,13 @@ class Timing:
         return self.units_per_step * self.steps_per_s
 
 
-def measure(run: Callable[[int], None], n_steps: int, repeats: int = 7, warmup_steps: int | None = None,
-            clock: Callable[[], float] = time.thread_time) -> tuple[float, float, float]:
+def measure(
+    run: Callable[[int], None],
+    n_steps: int,
+    repeats: int = 7,
+    warmup_steps: int | None = None,
+    clock: Callable[[], float] = time.thread_time,
+) -> tuple[float, float, float]:
     """``run(n)`` performs ``n`` steps; return (median, min, max) microseconds per step over ``repeats``.
 
     ``clock`` is the calling thread's CPU time by default: single-threaded rows then measure the work and not
@@ -95,8 +100,10 @@ def machine_summary() -> str:
         layer = numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
         layer = "not initialised"
-    return (f"{cpu}, {os.cpu_count()} CPUs, numba threads {numba.get_num_threads()} (layer: {layer}); "
-            f"Python {sys.version.split()[0]}, numpy {np.__version__}, numba {numba.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, numba threads {numba.get_num_threads()} (layer: {layer}); "
+        f"Python {sys.version.split()[0]}, numpy {np.__version__}, numba {numba.__version__}"
+    )
 
 
 def price_frame(n_assets: int = 1, n_bars: int = 1258, seed: int = 0):
@@ -125,9 +132,19 @@ def price_frame(n_assets: int = 1, n_bars: int = 1258, seed: int = 0):
         high = np.maximum(open_, close) * 1.005
         low = np.minimum(open_, close) * 0.995
         volume = rng.uniform(1e6, 2e6, n_bars)
-        out[f"SYN{i:02d}"] = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume},
-                                          index=dates)
+        out[f"SYN{i:02d}"] = pd.DataFrame(
+            {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=dates
+        )
     return out, "synthetic random walk"
 
 
-__all__ = ["SHARED_DATA", "Timing", "fmt_rate", "fmt_us", "machine_summary", "measure", "price_frame", "print_table"]
+__all__ = [
+    "SHARED_DATA",
+    "Timing",
+    "fmt_rate",
+    "fmt_us",
+    "machine_summary",
+    "measure",
+    "price_frame",
+    "print_table",
+]

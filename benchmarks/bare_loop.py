@@ -34,8 +34,16 @@ PERIODS = 252.0
 class BareState:
     """Arrays of the bare loop for K environments, A agents, N assets, T bars, window W."""
 
-    def __init__(self, k: int, a: int, n: int, episode_length: int = 252, warmup: int = 60, window: int = 20,
-                 seed: int = 0):
+    def __init__(
+        self,
+        k: int,
+        a: int,
+        n: int,
+        episode_length: int = 252,
+        warmup: int = 60,
+        window: int = 20,
+        seed: int = 0,
+    ):
         rng = np.random.default_rng(seed)
         t = warmup + episode_length + 1
         logret = rng.normal(0.0003, 0.015, (k, t, n))
@@ -61,8 +69,20 @@ class BareState:
         self.config = np.array([episode_length, warmup, window], dtype=np.int64)
 
     def args(self):
-        return (self.bars, self.z, self.asset_var, self.holdings, self.agent, self.position, self.clock, self.actions,
-                self.obs, self.reward, self.scratch, self.config)
+        return (
+            self.bars,
+            self.z,
+            self.asset_var,
+            self.holdings,
+            self.agent,
+            self.position,
+            self.clock,
+            self.actions,
+            self.obs,
+            self.reward,
+            self.scratch,
+            self.config,
+        )
 
 
 @njit(cache=True, fastmath=False)
@@ -150,15 +170,23 @@ def _bare_env(b, bars, z, asset_var, holdings, agent, position, clock, actions, 
 
 
 @njit(cache=True)
-def bare_step_serial(bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config):
+def bare_step_serial(
+    bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config
+):
     for b in range(bars.shape[0]):
-        _bare_env(b, bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config)
+        _bare_env(
+            b, bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config
+        )
 
 
 @njit(cache=True, parallel=True)
-def bare_step_parallel(bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config):
+def bare_step_parallel(
+    bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config
+):
     for b in prange(bars.shape[0]):
-        _bare_env(b, bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config)
+        _bare_env(
+            b, bars, z, asset_var, holdings, agent, position, clock, actions, obs, reward, scratch, config
+        )
 
 
 __all__ = ["BareState", "bare_step_parallel", "bare_step_serial"]

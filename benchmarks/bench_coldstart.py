@@ -60,9 +60,19 @@ BODIES = {
 
 
 def run_child(body: str, cache_dir: str) -> dict[str, float]:
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", CHILD.format(body=body)], env=env, cwd=ROOT, capture_output=True,
-                         text=True, check=False)
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": cache_dir,
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD.format(body=body)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"child failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -78,8 +88,12 @@ def interpreter_startup(repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="warm runs per env (cold runs: max(1, repeats - 1))")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="warm runs per env (cold runs: max(1, repeats - 1))"
+    )
     args = parser.parse_args()
     print(f"Machine: {machine_summary()}")
     print(f"python -c pass (interpreter start-up, not included below): {interpreter_startup(5) * 1e3:.0f} ms")
@@ -93,14 +107,30 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="numba-cold-") as cold:
                 cold_runs.append(run_child(body, cold))
         for label, runs in (("warm cache", warm_runs), ("cold cache", cold_runs)):
-            rows.append([name, label,
-                         f"{statistics.median(r['import'] for r in runs):.2f}",
-                         f"{statistics.median(r['first_step'] for r in runs):.2f}",
-                         f"{statistics.median(r['total'] for r in runs):.2f}",
-                         f"{min(r['total'] for r in runs):.2f}-{max(r['total'] for r in runs):.2f}",
-                         str(len(runs))])
-    print_table(["env", "Numba cache", "import s", "construct + reset + step s", "total s (median)", "min-max", "runs"],
-                rows, "Cold start: import wealtharena_env -> first finished reset + step (fresh process)")
+            rows.append(
+                [
+                    name,
+                    label,
+                    f"{statistics.median(r['import'] for r in runs):.2f}",
+                    f"{statistics.median(r['first_step'] for r in runs):.2f}",
+                    f"{statistics.median(r['total'] for r in runs):.2f}",
+                    f"{min(r['total'] for r in runs):.2f}-{max(r['total'] for r in runs):.2f}",
+                    str(len(runs)),
+                ]
+            )
+    print_table(
+        [
+            "env",
+            "Numba cache",
+            "import s",
+            "construct + reset + step s",
+            "total s (median)",
+            "min-max",
+            "runs",
+        ],
+        rows,
+        "Cold start: import wealtharena_env -> first finished reset + step (fresh process)",
+    )
 
 
 if __name__ == "__main__":

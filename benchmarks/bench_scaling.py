@@ -26,8 +26,13 @@ def step_cost(n_assets: int, n_agents: int, num_envs: int, steps: int, repeats: 
     from wealtharena_env.config import arena_config, default_agents
     from wealtharena_env.sim import Simulation
 
-    agents = default_agents()[:n_agents] if n_agents <= 5 else tuple(
-        f"{p}_{k}" for k in range((n_agents + 2) // 3) for p in ("conservative", "balanced", "aggressive"))[:n_agents]
+    agents = (
+        default_agents()[:n_agents]
+        if n_agents <= 5
+        else tuple(
+            f"{p}_{k}" for k in range((n_agents + 2) // 3) for p in ("conservative", "balanced", "aggressive")
+        )[:n_agents]
+    )
     cfg = arena_config(n_assets=n_assets, agents=agents, episode_length=max(steps + 1, 20))
     sim = Simulation(cfg, batch_size=num_envs)
     rng = np.random.default_rng(0)
@@ -44,19 +49,25 @@ def step_cost(n_assets: int, n_agents: int, num_envs: int, steps: int, repeats: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--png", default=None, help="also draw the three curves into this PNG (matplotlib)")
     args = parser.parse_args()
     steps, repeats = (40, 2) if args.quick else (100, 3)
     sweeps = {
-        "N (A = 5, K = 1)": [(n, 5, 1) for n in ((5, 30, 100, 300) if args.quick else (5, 10, 30, 100, 300, 500))],
+        "N (A = 5, K = 1)": [
+            (n, 5, 1) for n in ((5, 30, 100, 300) if args.quick else (5, 10, 30, 100, 300, 500))
+        ],
         "A (N = 30, K = 1)": [(30, a, 1) for a in ((1, 5, 10) if args.quick else (1, 2, 5, 10, 20))],
         "K (N = 30, A = 5)": [(30, 5, k) for k in ((1, 16) if args.quick else (1, 16, 64, 256))],
     }
     print(f"Machine: {machine_summary()}")
-    print(f"Method: Simulation.step, serial, in-episode, random actions; median of {repeats} blocks of {steps} steps "
-          "(thread CPU time).")
+    print(
+        f"Method: Simulation.step, serial, in-episode, random actions; median of {repeats} blocks of {steps} steps "
+        "(thread CPU time)."
+    )
     curves = {}
     for title, sizes in sweeps.items():
         rows, points = [], []

@@ -30,9 +30,11 @@ import numpy as np
 from _common import Timing, fmt_rate, fmt_us, machine_summary, measure, price_frame, print_table
 
 N_ACTIONS = 64  # pre-sampled actions, cycled
-FINRL_NOTE = ("; FinRL's StockTradingEnv module (loaded without finrl/__init__.py) needs finrl, "
-              "stable-baselines3 (torch) and matplotlib: pip install torch==2.13.0 (first, CPU wheel), then "
-              "pip install finrl==0.3.7 --no-deps && pip install stable-baselines3 matplotlib")
+FINRL_NOTE = (
+    "; FinRL's StockTradingEnv module (loaded without finrl/__init__.py) needs finrl, "
+    "stable-baselines3 (torch) and matplotlib: pip install torch==2.13.0 (first, CPU wheel), then "
+    "pip install finrl==0.3.7 --no-deps && pip install stable-baselines3 matplotlib"
+)
 
 
 # ---------------------------------------------------------------------------------------------- ours
@@ -52,8 +54,14 @@ def ours_arena(n_assets: int = 30, info_level: str = "lean"):
                 env.reset()
             env.step(actions[k % N_ACTIONS])
 
-    return run, len(env.possible_agents) * n_assets, (f"PettingZoo parallel_env, {len(env.possible_agents)} agents x "
-                                                      f"{n_assets} assets, info_level={info_level!r}")
+    return (
+        run,
+        len(env.possible_agents) * n_assets,
+        (
+            f"PettingZoo parallel_env, {len(env.possible_agents)} agents x "
+            f"{n_assets} assets, info_level={info_level!r}"
+        ),
+    )
 
 
 def ours_portfolio(n_assets: int = 1):
@@ -207,11 +215,21 @@ def peer_finrl(n_assets: int = 30):
     # FinRL's tutorial settings; turbulence_threshold=None (its training env): the risk column is never read.
     # print_verbosity: FinRL prints a summary at the end of every print_verbosity-th episode; keep the table
     # clean.
-    env = StockTradingEnv(df=df, stock_dim=n, hmax=100, initial_amount=1_000_000, num_stock_shares=[0] * n,
-                          buy_cost_pct=[0.001] * n, sell_cost_pct=[0.001] * n, reward_scaling=1e-4,
-                          state_space=1 + 2 * n + len(FINRL_INDICATORS) * n, action_space=n,
-                          tech_indicator_list=FINRL_INDICATORS, turbulence_threshold=None,
-                          print_verbosity=10**9)
+    env = StockTradingEnv(
+        df=df,
+        stock_dim=n,
+        hmax=100,
+        initial_amount=1_000_000,
+        num_stock_shares=[0] * n,
+        buy_cost_pct=[0.001] * n,
+        sell_cost_pct=[0.001] * n,
+        reward_scaling=1e-4,
+        state_space=1 + 2 * n + len(FINRL_INDICATORS) * n,
+        action_space=n,
+        tech_indicator_list=FINRL_INDICATORS,
+        turbulence_threshold=None,
+        print_verbosity=10**9,
+    )
     try:
         import importlib.metadata
 
@@ -219,8 +237,12 @@ def peer_finrl(n_assets: int = 30):
     except Exception:  # noqa: BLE001 - the version is only a label
         version = ""
     days = df.index.nunique()
-    return _gym_runner(env, n, f"FinRL{version} StockTradingEnv on {source}, 1 x {n}, "
-                               f"{len(FINRL_INDICATORS)} indicators, {days}-day episodes; {how}")
+    return _gym_runner(
+        env,
+        n,
+        f"FinRL{version} StockTradingEnv on {source}, 1 x {n}, "
+        f"{len(FINRL_INDICATORS)} indicators, {days}-day episodes; {how}",
+    )
 
 
 def peer_rps():
@@ -309,12 +331,28 @@ def portfolio_breakdown(repeats: int) -> list[Timing]:
         counter["k"] += 1
         wrapped.step(actions[counter["k"] & 7])
 
-    out = [Timing("Simulation.step() (output allocation + kernel)", *_in_episode(sim.step, reset_sim, steps, repeats), 1),
-           Timing("PortfolioEnv.step (unwrapped)", *_in_episode(env_step, lambda r: env.reset(seed=r), steps, repeats), 1),
-           Timing("  adapter: PortfolioEnv.step minus the Simulation.step inside it",
-                  *_adapter_only(sim, env_step, lambda r: env.reset(seed=r), steps, repeats), 1),
-           Timing(f"gymnasium.make(...).step ({type(wrapped).__name__} around the env)",
-                  *_in_episode(wrapped_step, lambda r: wrapped.reset(seed=r), steps, repeats), 1)]
+    out = [
+        Timing(
+            "Simulation.step() (output allocation + kernel)",
+            *_in_episode(sim.step, reset_sim, steps, repeats),
+            1,
+        ),
+        Timing(
+            "PortfolioEnv.step (unwrapped)",
+            *_in_episode(env_step, lambda r: env.reset(seed=r), steps, repeats),
+            1,
+        ),
+        Timing(
+            "  adapter: PortfolioEnv.step minus the Simulation.step inside it",
+            *_adapter_only(sim, env_step, lambda r: env.reset(seed=r), steps, repeats),
+            1,
+        ),
+        Timing(
+            f"gymnasium.make(...).step ({type(wrapped).__name__} around the env)",
+            *_in_episode(wrapped_step, lambda r: wrapped.reset(seed=r), steps, repeats),
+            1,
+        ),
+    ]
     return out
 
 
@@ -325,6 +363,7 @@ def arena_breakdown(repeats: int) -> list[Timing]:
     """
     from wealtharena_env import arena_v0
     from wealtharena_env.envs.vector import ArenaVecEnv
+
     env = arena_v0.parallel_env(n_assets=30)
     env.reset(seed=0)
     sim = env.sim
@@ -385,12 +424,23 @@ def arena_breakdown(repeats: int) -> list[Timing]:
     cases = [
         ("kernel only (the kernel call inside Simulation.step, timed around it)", kernel_only, kernel_reset),
         ("Simulation.step() (output allocation + kernel)", sim.step, reset_sim),
-        ("ArenaVecEnv(num_envs=1).step (arrays in/out)", lambda: vec.step(vec_actions), lambda r: vec.reset(seed=r)),
+        (
+            "ArenaVecEnv(num_envs=1).step (arrays in/out)",
+            lambda: vec.step(vec_actions),
+            lambda r: vec.reset(seed=r),
+        ),
         ("ArenaEnv.step (PettingZoo dicts in/out)", env_step, lambda r: env.reset(seed=r)),
-        ("  adapter: ArenaEnv.step minus the Simulation.step inside it (timed around it)", env_step,
-         lambda r: env.reset(seed=r)),
+        (
+            "  adapter: ArenaEnv.step minus the Simulation.step inside it (timed around it)",
+            env_step,
+            lambda r: env.reset(seed=r),
+        ),
         ("  adapter part: actions dict -> buffer (ArenaEnv._write_actions)", write_actions, reset_sim),
-        ("  adapter part: the five step dicts, lean info (InfoDecoder.parallel_step)", build_dicts, reset_sim),
+        (
+            "  adapter part: the five step dicts, lean info (InfoDecoder.parallel_step)",
+            build_dicts,
+            reset_sim,
+        ),
         ("  adapter part: the five step dicts, full info, risk events decoded", build_full_dicts, reset_sim),
     ]
     out = []
@@ -429,7 +479,9 @@ ENVS = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=2000, help="steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="500 steps x 3 repeats")
@@ -437,7 +489,9 @@ def main() -> None:
     if args.quick:
         args.steps, args.repeats = 500, 3
     print(f"Machine: {machine_summary()}")
-    print(f"Method: {args.steps} steps per repeat, {args.repeats} repeats after a warm-up; median (min-max) of thread CPU time.")
+    print(
+        f"Method: {args.steps} steps per repeat, {args.repeats} repeats after a warm-up; median (min-max) of thread CPU time."
+    )
 
     timings: list[Timing] = []
     missing: list[tuple[str, str]] = []
@@ -449,7 +503,9 @@ def main() -> None:
             try:
                 run, units, note = factory()
             except ImportError as exc:
-                missing.append((name, f"not installed ({exc.name or exc})" + FINRL_NOTE * (factory is peer_finrl)))
+                missing.append(
+                    (name, f"not installed ({exc.name or exc})" + FINRL_NOTE * (factory is peer_finrl))
+                )
                 continue
             except Exception as exc:  # noqa: BLE001 - a peer that installs but fails here is reported, not fatal
                 missing.append((name, f"failed: {type(exc).__name__}: {exc}"[:120]))
@@ -457,11 +513,24 @@ def main() -> None:
             med, lo, hi = measure(run, args.steps, args.repeats)
         timings.append(Timing(name, med, lo, hi, units, note))
 
-    rows = [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}", fmt_rate(t.steps_per_s),
-             str(t.units_per_step), fmt_rate(t.units_per_s), t.note] for t in timings]
+    rows = [
+        [
+            t.name,
+            fmt_us(t.us_per_step),
+            f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}",
+            fmt_rate(t.steps_per_s),
+            str(t.units_per_step),
+            fmt_rate(t.units_per_s),
+            t.note,
+        ]
+        for t in timings
+    ]
     rows += [[name, "-", "-", "-", "-", "-", why] for name, why in missing]
-    print_table(["env", "µs/step (median)", "min-max", "steps/s", "agent x asset", "agent-asset-steps/s", "setup"],
-                rows, "Per-step cost (reset amortised)")
+    print_table(
+        ["env", "µs/step (median)", "min-max", "steps/s", "agent x asset", "agent-asset-steps/s", "setup"],
+        rows,
+        "Per-step cost (reset amortised)",
+    )
 
     ours = [t for t in timings if t.name.startswith("ours")]
     peers = [t for t in timings if not t.name.startswith("ours")]
@@ -478,18 +547,28 @@ def main() -> None:
         print_table(headers, table, "Ratios: how many times faster ours is (per step; per agent-asset-step)")
 
     parts = arena_breakdown(args.repeats)
-    print_table(["component (5 agents x 30 assets, one env, in-episode)", "µs/step (median)", "min-max"],
-                [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}"] for t in parts],
-                "Where the time of one Arena-v0 step goes")
-    kernel, sim, full, adapter = (parts[0].us_per_step, parts[1].us_per_step, parts[3].us_per_step,
-                                  parts[4].us_per_step)
-    print(f"\nArenaEnv.step {fmt_us(full)} µs = Simulation.step {fmt_us(sim)} µs (kernel {fmt_us(kernel)} µs) "
-          f"+ PettingZoo dict adapter {fmt_us(full - sim)} µs ({fmt_us(adapter)} µs timed around the "
-          "Simulation.step of the same calls); the issue's target is <= 10 µs per 5 x 30 step.")
+    print_table(
+        ["component (5 agents x 30 assets, one env, in-episode)", "µs/step (median)", "min-max"],
+        [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}"] for t in parts],
+        "Where the time of one Arena-v0 step goes",
+    )
+    kernel, sim, full, adapter = (
+        parts[0].us_per_step,
+        parts[1].us_per_step,
+        parts[3].us_per_step,
+        parts[4].us_per_step,
+    )
+    print(
+        f"\nArenaEnv.step {fmt_us(full)} µs = Simulation.step {fmt_us(sim)} µs (kernel {fmt_us(kernel)} µs) "
+        f"+ PettingZoo dict adapter {fmt_us(full - sim)} µs ({fmt_us(adapter)} µs timed around the "
+        "Simulation.step of the same calls); the issue's target is <= 10 µs per 5 x 30 step."
+    )
     single = portfolio_breakdown(args.repeats)
-    print_table(["component (1 agent x 1 asset, one env, in-episode)", "µs/step (median)", "min-max"],
-                [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}"] for t in single],
-                "Where the time of one Portfolio-v0 step goes")
+    print_table(
+        ["component (1 agent x 1 asset, one env, in-episode)", "µs/step (median)", "min-max"],
+        [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}"] for t in single],
+        "Where the time of one Portfolio-v0 step goes",
+    )
 
 
 if __name__ == "__main__":

@@ -99,8 +99,13 @@ def bare_row(parallel: bool, k: int, repeats: int, a: int = 5, n: int = 30) -> T
         for _ in range(steps):
             fn(*args)
 
-    med, lo, hi = measure(run, _blocks(k, a * n), repeats, warmup_steps=5,
-                          clock=time.perf_counter if parallel else time.thread_time)
+    med, lo, hi = measure(
+        run,
+        _blocks(k, a * n),
+        repeats,
+        warmup_steps=5,
+        clock=time.perf_counter if parallel else time.thread_time,
+    )
     return Timing(f"bare loop {'prange' if parallel else 'serial'} {a}x{n}, K={k}", med, lo, hi, a * n * k)
 
 
@@ -133,7 +138,9 @@ def anytrading_row(repeats: int) -> Timing | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="K = 1, 64 and 3 repeats")
@@ -164,32 +171,72 @@ def main() -> None:
         rows.append((any_t, "-", "-"))
 
     print(f"(machine after the first prange call: {machine_summary()})")
-    print_table(["run", "µs/step (median)", "min-max", "µs per env-step", "env-steps/s", "agent-asset-steps/s",
-                 "µs/step in-episode", "reset ms (all K)"],
-                [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}",
-                  fmt_us(t.us_per_step / _envs(t)), fmt_rate(t.steps_per_s * _envs(t)), fmt_rate(t.units_per_s),
-                  step_only, reset]
-                 for t, step_only, reset in rows], "Vector envs vs the bare loop (autoreset amortised)")
+    print_table(
+        [
+            "run",
+            "µs/step (median)",
+            "min-max",
+            "µs per env-step",
+            "env-steps/s",
+            "agent-asset-steps/s",
+            "µs/step in-episode",
+            "reset ms (all K)",
+        ],
+        [
+            [
+                t.name,
+                fmt_us(t.us_per_step),
+                f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}",
+                fmt_us(t.us_per_step / _envs(t)),
+                fmt_rate(t.steps_per_s * _envs(t)),
+                fmt_rate(t.units_per_s),
+                step_only,
+                reset,
+            ]
+            for t, step_only, reset in rows
+        ],
+        "Vector envs vs the bare loop (autoreset amortised)",
+    )
 
     ratios = []
     kmax = max(args.sizes)
     serial, par = found.get(f"bareS{kmax}"), found.get(f"bareP{kmax}")
     arena, arena_threads = found.get(f"arena{kmax}"), found.get(f"arena{kmax}T")
     if arena and serial:  # serial against serial, threaded against threaded
-        ratios.append([f"(a) ArenaVecEnv K={kmax} 5x30 (serial, the default) / bare serial loop, agent-asset-steps/s",
-                       _ratio(arena.units_per_s / serial.units_per_s), ">= 0.5"])
+        ratios.append(
+            [
+                f"(a) ArenaVecEnv K={kmax} 5x30 (serial, the default) / bare serial loop, agent-asset-steps/s",
+                _ratio(arena.units_per_s / serial.units_per_s),
+                ">= 0.5",
+            ]
+        )
     if arena_threads and par:
-        ratios.append([f"    ArenaVecEnv K={kmax} 5x30 (parallel=True) / bare prange loop, agent-asset-steps/s",
-                       _ratio(arena_threads.units_per_s / par.units_per_s), "-"])
+        ratios.append(
+            [
+                f"    ArenaVecEnv K={kmax} 5x30 (parallel=True) / bare prange loop, agent-asset-steps/s",
+                _ratio(arena_threads.units_per_s / par.units_per_s),
+                "-",
+            ]
+        )
     norisk = found.get(f"arena_norisk{kmax}")
     if norisk and serial:
-        ratios.append([f"    ArenaVecEnv K={kmax} 5x30, risk layer off (serial) / bare serial loop",
-                       _ratio(norisk.units_per_s / serial.units_per_s), "-"])
+        ratios.append(
+            [
+                f"    ArenaVecEnv K={kmax} 5x30, risk layer off (serial) / bare serial loop",
+                _ratio(norisk.units_per_s / serial.units_per_s),
+                "-",
+            ]
+        )
     for key, label in ((f"portfolio{kmax}", "serial, the default"), (f"portfolio{kmax}T", "parallel=True")):
         port = found.get(key)
         if port and any_t:
-            ratios.append([f"(b) Portfolio-v0 vector K={kmax} ({label}) env-steps/s / gym-anytrading steps/s",
-                           _ratio(port.steps_per_s * _envs(port) / any_t.steps_per_s), ">= 100"])
+            ratios.append(
+                [
+                    f"(b) Portfolio-v0 vector K={kmax} ({label}) env-steps/s / gym-anytrading steps/s",
+                    _ratio(port.steps_per_s * _envs(port) / any_t.steps_per_s),
+                    ">= 100",
+                ]
+            )
     if ratios:
         print_table(["ratio", "measured", "target"], ratios, "Targets")
 

@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 if "numba" not in sys.modules:  # only before numba reads it (changing it later makes numba raise)
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # serial kernels: shared cores, no spinning OpenMP workers
+    os.environ.setdefault(
+        "NUMBA_NUM_THREADS", "1"
+    )  # serial kernels: shared cores, no spinning OpenMP workers
 
 import numpy as np
 
@@ -66,14 +68,17 @@ def episode_scores(doc: dict[str, Any], metric: str = "sharpe_ratio") -> dict[st
     return out
 
 
-def compare(entry: dict[str, dict[int, float]], reference: dict[str, dict[int, float]],
-            reps: int) -> dict[str, Any]:
+def compare(
+    entry: dict[str, dict[int, float]], reference: dict[str, dict[int, float]], reps: int
+) -> dict[str, Any]:
     """Unpaired probability of improvement and paired statistics of ``entry`` against ``reference``."""
     scenarios = list(reference)
     x = {s: [entry[s][k] for k in sorted(entry[s])] for s in scenarios}
     y = {s: [reference[s][k] for k in sorted(reference[s])] for s in scenarios}
     poi = agg.probability_of_improvement_ci(x, y, reps=reps)
-    diffs = {s: [entry[s][k] - reference[s][k] for k in sorted(reference[s]) if k in entry[s]] for s in scenarios}
+    diffs = {
+        s: [entry[s][k] - reference[s][k] for k in sorted(reference[s]) if k in entry[s]] for s in scenarios
+    }
     flat = np.array([d for s in scenarios for d in diffs[s]], dtype=np.float64)
     flat = flat[np.isfinite(flat)]
     delta = agg.bootstrap_ci(diffs, "mean", reps=reps)
@@ -86,9 +91,14 @@ def compare(entry: dict[str, dict[int, float]], reference: dict[str, dict[int, f
     }
 
 
-def run(tasks: list[str], entries: tuple[str, ...] = ENTRIES, n_seeds: int | None = None,
-        episode_length: int | None = None, reps: int = agg.DEFAULT_REPS,
-        progress: bool = True) -> list[dict[str, Any]]:
+def run(
+    tasks: list[str],
+    entries: tuple[str, ...] = ENTRIES,
+    n_seeds: int | None = None,
+    episode_length: int | None = None,
+    reps: int = agg.DEFAULT_REPS,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Evaluate every entry on every task; one row per (task, entry) with its scores and comparisons."""
     rows = []
     for key in tasks:
@@ -96,11 +106,21 @@ def run(tasks: list[str], entries: tuple[str, ...] = ENTRIES, n_seeds: int | Non
         docs = {}
         for name in entries:
             start = time.perf_counter()
-            docs[name] = evaluate(task, name, n_seeds=n_seeds, episode_length=episode_length, trajectories=0,
-                                  bootstrap_reps=reps, progress=False)
+            docs[name] = evaluate(
+                task,
+                name,
+                n_seeds=n_seeds,
+                episode_length=episode_length,
+                trajectories=0,
+                bootstrap_reps=reps,
+                progress=False,
+            )
             if progress:
-                print(f"  {task.key:<20} {name:<14} {time.perf_counter() - start:5.1f}s", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"  {task.key:<20} {name:<14} {time.perf_counter() - start:5.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         ref = episode_scores(docs[REFERENCE])
         for name in entries:
             a = docs[name]["aggregates"]
@@ -136,8 +156,10 @@ def _ci(d: dict[str, Any], digits: int = 2) -> str:
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     """The table of :func:`run`'s rows."""
     lines = [
-        (f"| task | entry | Sharpe [95 % CI] | turnover | P(>{REFERENCE}) [95 % CI] | paired wins | "
-         "paired ΔSharpe [95 % CI] |"),
+        (
+            f"| task | entry | Sharpe [95 % CI] | turnover | P(>{REFERENCE}) [95 % CI] | paired wins | "
+            "paired ΔSharpe [95 % CI] |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -148,35 +170,59 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
             wins = f"{r['paired_wins']:.0%}" + (f" ({r['paired_ties']} ties)" if r["paired_ties"] else "")
             d = r["paired_delta"]
             delta = f"{d['point']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
-        lines.append(f"| {r['task']} | {r['entry']} | {_ci(r['sharpe'])} | {_pct(r['turnover'])} | {poi} | {wins} "
-                     f"| {delta} |")
+        lines.append(
+            f"| {r['task']} | {r['entry']} | {_ci(r['sharpe'])} | {_pct(r['turnover'])} | {poi} | {wins} "
+            f"| {delta} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", nargs="+", default=None,
-                        help="task keys (default: every single-agent synthetic task: "
-                             f"{', '.join(synthetic_tasks())})")
-    parser.add_argument("--entries", nargs="+", default=list(ENTRIES),
-                        help=f"baselines to compare with {REFERENCE} (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=None, help="first N evaluation seeds only (default: all 16)")
-    parser.add_argument("--episode-length", type=int, default=None, help="shorter episodes (default: the task's)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=None,
+        help=f"task keys (default: every single-agent synthetic task: {', '.join(synthetic_tasks())})",
+    )
+    parser.add_argument(
+        "--entries",
+        nargs="+",
+        default=list(ENTRIES),
+        help=f"baselines to compare with {REFERENCE} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="first N evaluation seeds only (default: all 16)"
+    )
+    parser.add_argument(
+        "--episode-length", type=int, default=None, help="shorter episodes (default: the task's)"
+    )
     parser.add_argument("--bootstrap-reps", type=int, default=agg.DEFAULT_REPS, help="bootstrap replicates")
     parser.add_argument("--output", help="also write the Markdown table to this file")
-    parser.add_argument("--json", help="also write the rows (every figure, per scenario) as JSON to this file")
+    parser.add_argument(
+        "--json", help="also write the rows (every figure, per scenario) as JSON to this file"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-evaluation timings on stderr")
     args = parser.parse_args(argv)
     entries = tuple(dict.fromkeys([REFERENCE, *args.entries]))
     start = time.perf_counter()
-    rows = run(args.tasks or synthetic_tasks(), entries, args.seeds, args.episode_length, args.bootstrap_reps,
-               progress=not args.quiet)
+    rows = run(
+        args.tasks or synthetic_tasks(),
+        entries,
+        args.seeds,
+        args.episode_length,
+        args.bootstrap_reps,
+        progress=not args.quiet,
+    )
     elapsed = time.perf_counter() - start
     budget = "full protocol" if all(r["official"] for r in rows) else "SMALLER BUDGET (not the protocol)"
     seeds = args.seeds or len(get_task(rows[0]["task"]).eval_seeds) if rows else 0
-    header = (f"wealtharena-env {wealtharena_env.__version__}, {_dt.date.today().isoformat()}: {budget}, "
-              f"{seeds} evaluation seeds x every scenario per task, {elapsed:.0f} s\n\n")
+    header = (
+        f"wealtharena-env {wealtharena_env.__version__}, {_dt.date.today().isoformat()}: {budget}, "
+        f"{seeds} evaluation seeds x every scenario per task, {elapsed:.0f} s\n\n"
+    )
     table = to_markdown(rows)
     print(header + table, end="")
     if args.output:

@@ -28,7 +28,6 @@ the CLI::
         --policy examples/cleanrl_ppo.py:policy
 """
 
-
 import argparse
 import dataclasses
 import os
@@ -130,8 +129,11 @@ class Args:
     """the number of iterations (computed in runtime)"""
 
 
-def parse_args(cls: type = Args, argv: list[str] | None = None,
-               runtime: tuple[str, ...] = ("batch_size", "minibatch_size", "num_iterations")):
+def parse_args(
+    cls: type = Args,
+    argv: list[str] | None = None,
+    runtime: tuple[str, ...] = ("batch_size", "minibatch_size", "num_iterations"),
+):
     """``--kebab-case`` flags from the dataclass fields (what ``tyro.cli(Args)`` gives CleanRL); the
     ``runtime`` fields are computed, not flags."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -165,7 +167,13 @@ class FlatArena:
 
     def step(self, actions):
         obs, rewards, terms, truncs, infos = self.envs.step(actions.reshape(*self.envs.action_space.shape))
-        return obs.reshape(self.num_envs, -1), rewards.reshape(-1), terms.reshape(-1), truncs.reshape(-1), infos
+        return (
+            obs.reshape(self.num_envs, -1),
+            rewards.reshape(-1),
+            terms.reshape(-1),
+            truncs.reshape(-1),
+            infos,
+        )
 
     def close(self):
         self.envs.close()
@@ -198,7 +206,9 @@ class RewardScaler:
             b_mean, b_var, b_count = batch.mean(), batch.var(), batch.size
             delta, total = b_mean - self.mean, self.count + b_count
             self.mean += delta * b_count / total
-            self.var = (self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total) / total
+            self.var = (
+                self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
+            ) / total
             self.count = total
         self.returns[dones] = 0.0
         return rewards / np.sqrt(self.var + self.epsilon)
@@ -219,13 +229,17 @@ def build_agent(obs_dim: int, act_dim: int, logstd_init: float = -1.0):
         def __init__(self):
             super().__init__()
             self.critic = nn.Sequential(
-                layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
-                layer_init(nn.Linear(64, 64)), nn.Tanh(),
+                layer_init(nn.Linear(obs_dim, 64)),
+                nn.Tanh(),
+                layer_init(nn.Linear(64, 64)),
+                nn.Tanh(),
                 layer_init(nn.Linear(64, 1), std=1.0),
             )
             self.actor_mean = nn.Sequential(
-                layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
-                layer_init(nn.Linear(64, 64)), nn.Tanh(),
+                layer_init(nn.Linear(obs_dim, 64)),
+                nn.Tanh(),
+                layer_init(nn.Linear(64, 64)),
+                nn.Tanh(),
                 layer_init(nn.Linear(64, act_dim), std=0.01),
             )
             self.actor_logstd = nn.Parameter(torch.full((1, act_dim), float(logstd_init)))
@@ -360,8 +374,13 @@ def main(args: Args) -> dict:
             episode_length += is_step
             for i in np.flatnonzero(done):
                 recent_returns.append(float(episode_return[i]))
-                tracker.log({"charts/episodic_return": episode_return[i],
-                             "charts/episodic_length": episode_length[i]}, global_step)
+                tracker.log(
+                    {
+                        "charts/episodic_return": episode_return[i],
+                        "charts/episodic_length": episode_length[i],
+                    },
+                    global_step,
+                )
                 episode_return[i], episode_length[i] = 0.0, 0
             autoreset = done
 
@@ -376,7 +395,9 @@ def main(args: Args) -> dict:
                 nextvalues = next_value if t == args.num_steps - 1 else values[t + 1]
                 delta = rewards[t] + args.gamma * nextvalues * (1.0 - terminations[t]) - values[t]
                 # GAE stops at every episode end, so the autoreset step t + 1 never leaks into step t.
-                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * (1.0 - dones[t]) * lastgaelam
+                advantages[t] = lastgaelam = (
+                    delta + args.gamma * args.gae_lambda * (1.0 - dones[t]) * lastgaelam
+                )
             returns = advantages + values
 
         # flatten the batch
@@ -387,7 +408,9 @@ def main(args: Args) -> dict:
         b_returns = returns.reshape(-1)
         b_values = values.reshape(-1)
         b_valid = valid.reshape(-1)
-        b_inds_all = torch.nonzero(b_valid > 0).flatten().cpu().numpy()  # the autoreset steps are not trained on
+        b_inds_all = (
+            torch.nonzero(b_valid > 0).flatten().cpu().numpy()
+        )  # the autoreset steps are not trained on
         minibatch_size = max(1, len(b_inds_all) // args.num_minibatches)
 
         # Optimizing the policy and value network
@@ -395,9 +418,11 @@ def main(args: Args) -> dict:
         for _epoch in range(args.update_epochs):
             b_inds = np.random.permutation(b_inds_all)
             for start in range(0, len(b_inds), minibatch_size):
-                mb_inds = b_inds[start:start + minibatch_size]
+                mb_inds = b_inds[start : start + minibatch_size]
 
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                    b_obs[mb_inds], b_actions[mb_inds]
+                )
                 logratio = newlogprob - b_logprobs[mb_inds]
                 ratio = logratio.exp()
 
@@ -421,7 +446,8 @@ def main(args: Args) -> dict:
                 if args.clip_vloss:
                     v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
                     v_clipped = b_values[mb_inds] + torch.clamp(
-                        newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef)
+                        newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef
+                    )
                     v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
                     v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
                 else:
@@ -444,35 +470,56 @@ def main(args: Args) -> dict:
 
         # TRY NOT TO MODIFY: record rewards for plotting purposes
         sps = int(global_step / (time.time() - start_time))
-        tracker.log({
-            "charts/learning_rate": optimizer.param_groups[0]["lr"],
-            "losses/value_loss": v_loss.item(),
-            "losses/policy_loss": pg_loss.item(),
-            "losses/entropy": entropy_loss.item(),
-            "losses/old_approx_kl": old_approx_kl.item(),
-            "losses/approx_kl": approx_kl.item(),
-            "losses/clipfrac": np.mean(clipfracs),
-            "losses/explained_variance": explained_var,
-            "charts/SPS": sps,
-        }, global_step)
+        tracker.log(
+            {
+                "charts/learning_rate": optimizer.param_groups[0]["lr"],
+                "losses/value_loss": v_loss.item(),
+                "losses/policy_loss": pg_loss.item(),
+                "losses/entropy": entropy_loss.item(),
+                "losses/old_approx_kl": old_approx_kl.item(),
+                "losses/approx_kl": approx_kl.item(),
+                "losses/clipfrac": np.mean(clipfracs),
+                "losses/explained_variance": explained_var,
+                "charts/SPS": sps,
+            },
+            global_step,
+        )
         mean_return = np.mean(recent_returns[-rows:]) if recent_returns else float("nan")
-        print(f"iteration {iteration}/{args.num_iterations} global_step={global_step} "
-              f"episodic_return={mean_return:.4f} SPS={sps}")
+        print(
+            f"iteration {iteration}/{args.num_iterations} global_step={global_step} "
+            f"episodic_return={mean_return:.4f} SPS={sps}"
+        )
 
     envs.close()
     train_seconds = time.time() - start_time
     model_path = run_dir / "model.pt"
-    torch.save({"state_dict": agent.cpu().state_dict(), "obs_dim": obs_dim, "act_dim": act_dim,
-                "action_low": low.tolist(), "action_high": high.tolist(), "task": task.key,
-                "args": dataclasses.asdict(args)}, model_path)
+    torch.save(
+        {
+            "state_dict": agent.cpu().state_dict(),
+            "obs_dim": obs_dim,
+            "act_dim": act_dim,
+            "action_low": low.tolist(),
+            "action_high": high.tolist(),
+            "task": task.key,
+            "args": dataclasses.asdict(args),
+        },
+        model_path,
+    )
     print(f"saved {model_path} after {global_step} steps in {train_seconds:.1f}s")
 
-    doc = common.evaluate_policy(task, make_policy(agent, low, high), run_dir / "results.json",
-                                 n_seeds=args.eval_seeds, episode_length=args.eval_episode_length,
-                                 entry="cleanrl-ppo")
+    doc = common.evaluate_policy(
+        task,
+        make_policy(agent, low, high),
+        run_dir / "results.json",
+        n_seeds=args.eval_seeds,
+        episode_length=args.eval_episode_length,
+        entry="cleanrl-ppo",
+    )
     summary = common.summarize(doc)
-    tracker.log({"eval/mean_return": summary["mean_return"], "eval/mean_total_return": summary["mean_total_return"]},
-                global_step)
+    tracker.log(
+        {"eval/mean_return": summary["mean_return"], "eval/mean_total_return": summary["mean_total_return"]},
+        global_step,
+    )
     tracker.log_artifact(run_dir / "results.json")
     tracker.close()
     common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds, **env_record})

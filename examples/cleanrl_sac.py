@@ -122,7 +122,11 @@ class ReplayBuffer:
 
     def add(self, obs, next_obs, actions, rewards, terminations) -> None:
         for i in range(len(obs)):
-            self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs[i], next_obs[i], actions[i]
+            self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = (
+                obs[i],
+                next_obs[i],
+                actions[i],
+            )
             self.rewards[self.pos], self.terminations[self.pos] = rewards[i], terminations[i]
             self.pos = (self.pos + 1) % self.size
             self.full = self.full or self.pos == 0
@@ -166,7 +170,9 @@ def build_networks(obs_dim: int, act_dim: int, low: np.ndarray, high: np.ndarray
             x = F.relu(self.fc2(F.relu(self.fc1(x))))
             mean = self.fc_mean(x)
             log_std = torch.tanh(self.fc_logstd(x))
-            log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1)  # From SpinUp / Denis Yarats
+            log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (
+                log_std + 1
+            )  # From SpinUp / Denis Yarats
             return mean, log_std
 
         def get_action(self, x):
@@ -265,8 +271,12 @@ def main(args: Args) -> dict:
     else:
         alpha = args.alpha
 
-    rb = ReplayBuffer(min(args.buffer_size, max(args.total_timesteps, 1)), obs_dim, act_dim,
-                      np.random.default_rng(args.seed))
+    rb = ReplayBuffer(
+        min(args.buffer_size, max(args.total_timesteps, 1)),
+        obs_dim,
+        act_dim,
+        np.random.default_rng(args.seed),
+    )
     start_time = time.time()
 
     # TRY NOT TO MODIFY: start the game
@@ -295,15 +305,19 @@ def main(args: Args) -> dict:
         # next_obs is the true final observation when an episode ended (NEXT_STEP autoreset), and truncation
         # is not termination, so the target bootstraps through the time limit.
         keep = np.flatnonzero(is_step)
-        rb.add(obs[keep], next_obs[keep], actions[keep], rewards[keep] * args.reward_scale, terminations[keep])
+        rb.add(
+            obs[keep], next_obs[keep], actions[keep], rewards[keep] * args.reward_scale, terminations[keep]
+        )
 
         dones = terminations | truncations
         episode_return += np.where(is_step, rewards, 0.0)
         episode_length += is_step
         for i in np.flatnonzero(dones):
             recent_returns.append(float(episode_return[i]))
-            tracker.log({"charts/episodic_return": episode_return[i], "charts/episodic_length": episode_length[i]},
-                        global_step)
+            tracker.log(
+                {"charts/episodic_return": episode_return[i], "charts/episodic_length": episode_length[i]},
+                global_step,
+            )
             episode_return[i], episode_length[i] = 0.0, 0
         autoreset = dones
 
@@ -313,8 +327,9 @@ def main(args: Args) -> dict:
         # ALGO LOGIC: training.
         if global_step > args.learning_starts and len(rb) >= args.batch_size:
             n_updates += 1
-            b_obs, b_next_obs, b_actions, b_rewards, b_terms = (torch.as_tensor(x, device=device)
-                                                                  for x in rb.sample(args.batch_size))
+            b_obs, b_next_obs, b_actions, b_rewards, b_terms = (
+                torch.as_tensor(x, device=device) for x in rb.sample(args.batch_size)
+            )
             with torch.no_grad():
                 next_state_actions, next_state_log_pi, _ = actor.get_action(b_next_obs)
                 qf1_next_target = qf1_target(b_next_obs, next_state_actions)
@@ -334,7 +349,9 @@ def main(args: Args) -> dict:
             q_optimizer.step()
 
             if n_updates % args.policy_frequency == 0:  # TD 3 Delayed update support
-                for _ in range(args.policy_frequency):  # compensate for the delay by doing 'actor_update_interval' instead of 1
+                for _ in range(
+                    args.policy_frequency
+                ):  # compensate for the delay by doing 'actor_update_interval' instead of 1
                     pi, log_pi, _ = actor.get_action(b_obs)
                     qf1_pi = qf1(b_obs, pi)
                     qf2_pi = qf2(b_obs, pi)
@@ -364,34 +381,60 @@ def main(args: Args) -> dict:
 
             if n_updates % 100 == 0:
                 sps = int(global_step / (time.time() - start_time))
-                tracker.log({
-                    "losses/qf1_values": qf1_a_values.mean().item(),
-                    "losses/qf2_values": qf2_a_values.mean().item(),
-                    "losses/qf1_loss": qf1_loss.item(),
-                    "losses/qf2_loss": qf2_loss.item(),
-                    "losses/qf_loss": qf_loss.item() / 2.0,
-                    "losses/actor_loss": actor_loss.item() if n_updates >= args.policy_frequency else float("nan"),
-                    "losses/alpha": alpha,
-                    "charts/SPS": sps,
-                }, global_step)
+                tracker.log(
+                    {
+                        "losses/qf1_values": qf1_a_values.mean().item(),
+                        "losses/qf2_values": qf2_a_values.mean().item(),
+                        "losses/qf1_loss": qf1_loss.item(),
+                        "losses/qf2_loss": qf2_loss.item(),
+                        "losses/qf_loss": qf_loss.item() / 2.0,
+                        "losses/actor_loss": actor_loss.item()
+                        if n_updates >= args.policy_frequency
+                        else float("nan"),
+                        "losses/alpha": alpha,
+                        "charts/SPS": sps,
+                    },
+                    global_step,
+                )
                 if n_updates % 1000 == 0:
                     mean_return = np.mean(recent_returns[-10:]) if recent_returns else float("nan")
-                    print(f"global_step={global_step} episodic_return={mean_return:.4f} alpha={alpha:.4f} SPS={sps}")
+                    print(
+                        f"global_step={global_step} episodic_return={mean_return:.4f} alpha={alpha:.4f} SPS={sps}"
+                    )
 
     envs.close()
     train_seconds = time.time() - start_time
     actor = actor.cpu()
     model_path = run_dir / "model.pt"
-    torch.save({"actor": actor.state_dict(), "qf1": qf1.cpu().state_dict(), "qf2": qf2.cpu().state_dict(),
-                "obs_dim": obs_dim, "act_dim": act_dim, "action_low": low.tolist(), "action_high": high.tolist(),
-                "task": task.key, "args": dataclasses.asdict(args)}, model_path)
+    torch.save(
+        {
+            "actor": actor.state_dict(),
+            "qf1": qf1.cpu().state_dict(),
+            "qf2": qf2.cpu().state_dict(),
+            "obs_dim": obs_dim,
+            "act_dim": act_dim,
+            "action_low": low.tolist(),
+            "action_high": high.tolist(),
+            "task": task.key,
+            "args": dataclasses.asdict(args),
+        },
+        model_path,
+    )
     print(f"saved {model_path} after {global_step} steps ({n_updates} updates) in {train_seconds:.1f}s")
 
-    doc = common.evaluate_policy(task, make_policy(actor), run_dir / "results.json", n_seeds=args.eval_seeds,
-                                 episode_length=args.eval_episode_length, entry="cleanrl-sac")
+    doc = common.evaluate_policy(
+        task,
+        make_policy(actor),
+        run_dir / "results.json",
+        n_seeds=args.eval_seeds,
+        episode_length=args.eval_episode_length,
+        entry="cleanrl-sac",
+    )
     summary = common.summarize(doc)
-    tracker.log({"eval/mean_return": summary["mean_return"], "eval/mean_total_return": summary["mean_total_return"]},
-                global_step)
+    tracker.log(
+        {"eval/mean_return": summary["mean_return"], "eval/mean_total_return": summary["mean_total_return"]},
+        global_step,
+    )
     tracker.log_artifact(run_dir / "results.json")
     tracker.close()
     common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds, **env_record})

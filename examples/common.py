@@ -62,16 +62,20 @@ TOY_DRIFT = Task(
     name="ToyDrift",
     version=0,
     env_id="WealthArena/Portfolio-v0",
-    env_kwargs=tuple(sorted({
-        "n_assets": 1,
-        "episode_length": 32,
-        "market": TOY_DRIFT_MARKET,
-        "reward_mode": "log_return",
-        "risk_enabled": False,
-        # trade to the target at once: the optimum (all in the asset) is then reachable from the first step, so
-        # a pipeline that learns gets the whole gain in 32 steps (partial rebalancing would take ~20 of them)
-        "rebalance_rate": 1.0,
-    }.items())),
+    env_kwargs=tuple(
+        sorted(
+            {
+                "n_assets": 1,
+                "episode_length": 32,
+                "market": TOY_DRIFT_MARKET,
+                "reward_mode": "log_return",
+                "risk_enabled": False,
+                # trade to the target at once: the optimum (all in the asset) is then reachable from the first step, so
+                # a pipeline that learns gets the whole gain in 32 steps (partial rebalancing would take ~20 of them)
+                "rebalance_rate": 1.0,
+            }.items()
+        )
+    ),
     scenarios=(Scenario("toy_drift", description="one asset with +80%/yr drift and 8% volatility"),),
     description="Sanity-check task: the optimum is to hold the asset. Not a leaderboard task.",
 )
@@ -101,8 +105,9 @@ def is_multi_agent(task: Task) -> bool:
 #: changing these needs nothing at evaluation. Any other env keyword argument (``action_mapping``,
 #: ``risk_enabled``, ``window``, ``n_assets``, ...) changes how actions are read, what is observed or how the
 #: market moves, and the leaderboard evaluation does not reproduce it: see :func:`unreproduced_env_kwargs`.
-TRAINING_ONLY_ENV_KWARGS = frozenset({"reward_mode", "reward", "episode_length", "max_cycles", "info_level",
-                                      "render_mode", "parallel"})
+TRAINING_ONLY_ENV_KWARGS = frozenset(
+    {"reward_mode", "reward", "episode_length", "max_cycles", "info_level", "render_mode", "parallel"}
+)
 
 
 def parse_env_kwargs(text: str | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -114,8 +119,10 @@ def parse_env_kwargs(text: str | Mapping[str, Any] | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"--env-kwargs must be a JSON object such as '{{\"reward_mode\": \"log_return\"}}', "
-                         f"got {text!r}: {exc}") from None
+        raise SystemExit(
+            f'--env-kwargs must be a JSON object such as \'{{"reward_mode": "log_return"}}\', '
+            f"got {text!r}: {exc}"
+        ) from None
     if not isinstance(value, dict):
         raise SystemExit(f"--env-kwargs must be a JSON object (env keyword argument -> value), got {text!r}")
     return value
@@ -131,8 +138,9 @@ def _env_kwargs_arg(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def train_kwargs(task: Task, episode_length: int | None = None,
-                 env_kwargs: str | Mapping[str, Any] | None = None) -> dict[str, Any]:
+def train_kwargs(
+    task: Task, episode_length: int | None = None, env_kwargs: str | Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Env keyword arguments for training on ``task``: its first scenario (the in-distribution market), with
     ``env_kwargs`` (``--env-kwargs``, a mapping or its JSON text) merged over them; ``episode_length``
     (``--episode-length``) is applied last."""
@@ -171,13 +179,17 @@ def reward_overrides(over: Any, profile: str) -> dict[str, float]:
     mine = over.get(profile, {})
     for name in RISK_PROFILES:
         if name in over and not isinstance(over[name], Mapping):
-            raise SystemExit(f'--env-kwargs "reward": "{name}" must be a JSON object of reward weights for the '
-                             f"{name} profile's agents, got {over[name]!r}")
+            raise SystemExit(
+                f'--env-kwargs "reward": "{name}" must be a JSON object of reward weights for the '
+                f"{name} profile's agents, got {over[name]!r}"
+            )
     spellings = ("target_risk", TARGET_RISK_PER_RISK_AVERSION)  # two spellings of one weight
     for level, fields in (("", common_fields), (f'"{profile}": ', mine)):
         if all(k in fields for k in spellings):
-            raise SystemExit(f'--env-kwargs "reward": {level}give "target_risk" or "{TARGET_RISK_PER_RISK_AVERSION}", '
-                             "not both")
+            raise SystemExit(
+                f'--env-kwargs "reward": {level}give "target_risk" or "{TARGET_RISK_PER_RISK_AVERSION}", '
+                "not both"
+            )
     if any(k in mine for k in spellings):  # the profile's own target risk replaces the common one
         common_fields = {k: v for k, v in common_fields.items() if k not in spellings}
     return {**common_fields, **mine}
@@ -193,14 +205,17 @@ def reward_for(base: Any, over: Any, profile: str) -> Any:
     if TARGET_RISK_PER_RISK_AVERSION in changes:
         scale = changes.pop(TARGET_RISK_PER_RISK_AVERSION)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-            raise SystemExit(f'--env-kwargs "reward": "{TARGET_RISK_PER_RISK_AVERSION}" must be a number, '
-                             f"got {scale!r}")
+            raise SystemExit(
+                f'--env-kwargs "reward": "{TARGET_RISK_PER_RISK_AVERSION}" must be a number, got {scale!r}'
+            )
         changes["target_risk"] = float(scale) * base.risk
     try:
         return base.replace(**changes)
     except TypeError as exc:
-        raise SystemExit(f'--env-kwargs "reward": {exc} (the weights are the fields of RewardWeights, a risk '
-                         f'profile name or "{TARGET_RISK_PER_RISK_AVERSION}")') from None
+        raise SystemExit(
+            f'--env-kwargs "reward": {exc} (the weights are the fields of RewardWeights, a risk '
+            f'profile name or "{TARGET_RISK_PER_RISK_AVERSION}")'
+        ) from None
     except ValueError as exc:  # ConfigError: a negative or non-finite weight
         raise SystemExit(f'--env-kwargs "reward": {exc}') from None
 
@@ -223,15 +238,21 @@ def _reward_override(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
     if not is_multi_agent(task):
         profile = kwargs.get("risk_profile", "balanced")
         if profile not in REWARD_PRESETS:
-            raise SystemExit(f"--env-kwargs: unknown risk_profile {profile!r} (one of {sorted(REWARD_PRESETS)})")
+            raise SystemExit(
+                f"--env-kwargs: unknown risk_profile {profile!r} (one of {sorted(REWARD_PRESETS)})"
+            )
         reward = reward_for(REWARD_PRESETS[profile], over, profile)
-        kwargs["agents"] = (AgentProfile("agent", profile, initial_cash=kwargs.pop("initial_cash", 1_000_000.0),
-                                         reward=reward),)
+        kwargs["agents"] = (
+            AgentProfile(
+                "agent", profile, initial_cash=kwargs.pop("initial_cash", 1_000_000.0), reward=reward
+            ),
+        )
         return kwargs
     # names ("balanced_0") or AgentProfile objects, as the arena takes them; the arena's default five otherwise
     agents = arena_config(agents=kwargs.get("agents")).agents
-    kwargs["agents"] = tuple(dataclasses.replace(a, reward=reward_for(a.reward, over, a.risk_profile))
-                             for a in agents)
+    kwargs["agents"] = tuple(
+        dataclasses.replace(a, reward=reward_for(a.reward, over, a.risk_profile)) for a in agents
+    )
     return kwargs
 
 
@@ -244,19 +265,26 @@ def unreproduced_env_kwargs(task: Task, env_kwargs: str | Mapping[str, Any] | No
     that reads its actions or builds its observations differently from the one it learnt on.
     """
     published = task.scenario_kwargs(task.scenarios[0])
-    return sorted(k for k, v in parse_env_kwargs(env_kwargs).items()
-                  if k not in TRAINING_ONLY_ENV_KWARGS and not (k in published and published[k] == v))
+    return sorted(
+        k
+        for k, v in parse_env_kwargs(env_kwargs).items()
+        if k not in TRAINING_ONLY_ENV_KWARGS and not (k in published and published[k] == v)
+    )
 
 
-def env_kwargs_record(task: Task, episode_length: int | None, env_kwargs: str | Mapping[str, Any] | None,
-                      *, warn: bool = True) -> dict[str, Any]:
+def env_kwargs_record(
+    task: Task, episode_length: int | None, env_kwargs: str | Mapping[str, Any] | None, *, warn: bool = True
+) -> dict[str, Any]:
     """What a run records about its env (in ``config.json`` and ``summary.json``): ``env_kwargs``, the full
     training env kwargs; ``env_kwargs_override``, what ``--env-kwargs`` gave; ``env_kwargs_not_evaluated``,
     the keys the evaluation does not reproduce (warned about on stderr with ``warn``)."""
     override = parse_env_kwargs(env_kwargs)
     keys = check_env_kwargs(task, override) if warn else unreproduced_env_kwargs(task, override)
-    return {"env_kwargs": train_kwargs(task, episode_length, override), "env_kwargs_override": override,
-            "env_kwargs_not_evaluated": keys}
+    return {
+        "env_kwargs": train_kwargs(task, episode_length, override),
+        "env_kwargs_override": override,
+        "env_kwargs_not_evaluated": keys,
+    }
 
 
 def check_env_kwargs(task: Task, env_kwargs: str | Mapping[str, Any] | None) -> list[str]:
@@ -264,10 +292,12 @@ def check_env_kwargs(task: Task, env_kwargs: str | Mapping[str, Any] | None) -> 
     (recorded in ``config.json`` and ``summary.json`` as ``env_kwargs_not_evaluated``)."""
     keys = unreproduced_env_kwargs(task, env_kwargs)
     if keys:
-        print(f"warning: --env-kwargs {keys} change the env beyond the reward; the evaluation plays {task.key} as "
-              "published (it takes no env arguments), so the policy is scored on an env it was not trained on. "
-              "That is your responsibility; config.json and summary.json record the training env kwargs.",
-              file=sys.stderr)
+        print(
+            f"warning: --env-kwargs {keys} change the env beyond the reward; the evaluation plays {task.key} as "
+            "published (it takes no env arguments), so the policy is scored on an env it was not trained on. "
+            "That is your responsibility; config.json and summary.json record the training env kwargs.",
+            file=sys.stderr,
+        )
     return keys
 
 
@@ -303,8 +333,17 @@ class Tracker:
     uploads later) unless ``WANDB_MODE`` is set.
     """
 
-    def __init__(self, kind: str, run_dir: Path, run_name: str, config: Mapping[str, Any], *, tensorboard: bool = True,
-                 mlflow_uri: str | None = None, project: str = "wealtharena"):
+    def __init__(
+        self,
+        kind: str,
+        run_dir: Path,
+        run_name: str,
+        config: Mapping[str, Any],
+        *,
+        tensorboard: bool = True,
+        mlflow_uri: str | None = None,
+        project: str = "wealtharena",
+    ):
         if kind not in ("tensorboard", "mlflow", "wandb", "none"):
             raise SystemExit(f"--track must be tensorboard, mlflow or wandb, got {kind!r}")
         self.kind = kind
@@ -317,8 +356,10 @@ class Tracker:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard not installed: keep training, say so once
-                warnings.warn("TensorBoard is not installed (pip install tensorboard); not writing event files.",
-                              stacklevel=2)
+                warnings.warn(
+                    "TensorBoard is not installed (pip install tensorboard); not writing event files.",
+                    stacklevel=2,
+                )
             else:
                 self.writer = SummaryWriter(str(self.run_dir / "tb"))
                 self.writer.add_text("hyperparameters", "\n".join(f"- {k}: {v}" for k, v in params.items()))
@@ -342,15 +383,20 @@ class Tracker:
 
             os.environ.setdefault("WANDB_MODE", "offline")
             os.environ.setdefault("WANDB_SILENT", "true")
-            self._wandb = wandb.init(project=project, name=run_name, config=params, dir=str(self.run_dir),
-                                     reinit="finish_previous")
+            self._wandb = wandb.init(
+                project=project, name=run_name, config=params, dir=str(self.run_dir), reinit="finish_previous"
+            )
             print(f"W&B run '{run_name}' ({os.environ['WANDB_MODE']}) in {self.run_dir / 'wandb'}")
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         """Log scalar metrics (non-finite and non-numeric values are skipped)."""
-        clean = {k: float(v) for k, v in metrics.items()
-                 if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
-                 and np.isfinite(v)}
+        clean = {
+            k: float(v)
+            for k, v in metrics.items()
+            if isinstance(v, (int, float, np.floating, np.integer))
+            and not isinstance(v, bool)
+            and np.isfinite(v)
+        }
         if not clean:
             return
         if self.writer is not None:
@@ -365,7 +411,9 @@ class Tracker:
         if self._mlflow is not None:
             self._mlflow.log_artifact(str(path))
         if self._wandb is not None:
-            self._wandb.save(str(Path(path).resolve()), base_path=str(Path(path).resolve().parent), policy="now")
+            self._wandb.save(
+                str(Path(path).resolve()), base_path=str(Path(path).resolve().parent), policy="now"
+            )
 
     def close(self) -> None:
         if self.writer is not None:
@@ -378,29 +426,53 @@ class Tracker:
 
 def add_common_args(parser: Any) -> None:
     """Arguments every example shares (task, seeds, budget of the evaluation, output, tracking)."""
-    parser.add_argument("--task", default=TOY_DRIFT.key,
-                        help="a leaderboard task (Calm-v0, Regimes-v0, Crash-v0, HighCorrelation-v0, BullBear-v0, Impact-v0; "
-                             f"see `wealtharena tasks`) or {TOY_DRIFT.key} (default), a sanity task with a clear "
-                             "optimum")
-    parser.add_argument("--seed", type=int, default=0, help="training seed (from the published training range)")
-    parser.add_argument("--episode-length", type=int, default=None,
-                        help="training episode length (default: the task's)")
-    parser.add_argument("--env-kwargs", type=_env_kwargs_arg, default={},
-                        help="JSON object of env keyword arguments merged over the task's training env kwargs, "
-                             "e.g. '{\"reward_mode\": \"log_return\"}' (recorded in config.json; the evaluation "
-                             "plays the task's env as published, so arguments beyond the reward are not "
-                             "reproduced there); '{\"reward\": {...}}' sets reward weights over each agent's "
-                             "profile preset: '{\"reward\": {\"risk\": 0, \"target_risk_per_risk_aversion\": 5}}', "
-                             "or per profile '{\"reward\": {\"conservative\": {...}, ...}}'")
-    parser.add_argument("--eval-seeds", type=int, default=None,
-                        help="evaluate on the first N of the task's 16 evaluation seeds (default: all)")
-    parser.add_argument("--eval-episode-length", type=int, default=None,
-                        help="evaluation episode length (default: the task's; shorter = unofficial)")
+    parser.add_argument(
+        "--task",
+        default=TOY_DRIFT.key,
+        help="a leaderboard task (Calm-v0, Regimes-v0, Crash-v0, HighCorrelation-v0, BullBear-v0, Impact-v0; "
+        f"see `wealtharena tasks`) or {TOY_DRIFT.key} (default), a sanity task with a clear "
+        "optimum",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="training seed (from the published training range)"
+    )
+    parser.add_argument(
+        "--episode-length", type=int, default=None, help="training episode length (default: the task's)"
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        type=_env_kwargs_arg,
+        default={},
+        help="JSON object of env keyword arguments merged over the task's training env kwargs, "
+        'e.g. \'{"reward_mode": "log_return"}\' (recorded in config.json; the evaluation '
+        "plays the task's env as published, so arguments beyond the reward are not "
+        "reproduced there); '{\"reward\": {...}}' sets reward weights over each agent's "
+        'profile preset: \'{"reward": {"risk": 0, "target_risk_per_risk_aversion": 5}}\', '
+        'or per profile \'{"reward": {"conservative": {...}, ...}}\'',
+    )
+    parser.add_argument(
+        "--eval-seeds",
+        type=int,
+        default=None,
+        help="evaluate on the first N of the task's 16 evaluation seeds (default: all)",
+    )
+    parser.add_argument(
+        "--eval-episode-length",
+        type=int,
+        default=None,
+        help="evaluation episode length (default: the task's; shorter = unofficial)",
+    )
     parser.add_argument("--out", default="runs", help="output folder (one sub-folder per run)")
-    parser.add_argument("--run-name", default=None, help="the run's folder name (default: <algo>_<task>_s<seed>)")
-    parser.add_argument("--track", default="tensorboard", choices=("tensorboard", "mlflow", "wandb", "none"),
-                        help="experiment tracking in addition to the console: tensorboard (default), mlflow "
-                             "(local SQLite store, plus TensorBoard), wandb (offline, plus TensorBoard), none")
+    parser.add_argument(
+        "--run-name", default=None, help="the run's folder name (default: <algo>_<task>_s<seed>)"
+    )
+    parser.add_argument(
+        "--track",
+        default="tensorboard",
+        choices=("tensorboard", "mlflow", "wandb", "none"),
+        help="experiment tracking in addition to the console: tensorboard (default), mlflow "
+        "(local SQLite store, plus TensorBoard), wandb (offline, plus TensorBoard), none",
+    )
     parser.add_argument("--mlflow-uri", default=None, help="MLflow tracking URI (default: sqlite in --out)")
 
 
@@ -414,7 +486,11 @@ def run_dir_for(args: Any, algo: str, task: Task) -> Path:
 # ---------------------------------------------------------------------------------------------- evaluation
 def focal_mean(doc: Mapping[str, Any], metric: str) -> float:
     """Mean of a focal metric over the successful evaluation episodes of a results document."""
-    values = [ep["focal"][metric] for ep in doc["episodes"] if ep["status"] == "ok" and ep["focal"][metric] is not None]
+    values = [
+        ep["focal"][metric]
+        for ep in doc["episodes"]
+        if ep["status"] == "ok" and ep["focal"][metric] is not None
+    ]
     return float(np.mean(values)) if values else float("nan")
 
 
@@ -433,9 +509,17 @@ def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def evaluate_policy(task: Task, policy: str | Callable, output: Path, *, n_seeds: int | None = None,
-                    episode_length: int | None = None, entry: str | None = None, use_cli: bool = False,
-                    bootstrap_reps: int = 1000) -> dict[str, Any]:
+def evaluate_policy(
+    task: Task,
+    policy: str | Callable,
+    output: Path,
+    *,
+    n_seeds: int | None = None,
+    episode_length: int | None = None,
+    entry: str | None = None,
+    use_cli: bool = False,
+    bootstrap_reps: int = 1000,
+) -> dict[str, Any]:
     """Play ``task``'s evaluation seeds with ``policy`` and write the results JSON to ``output``.
 
     ``policy`` is anything ``wealtharena evaluate --policy`` takes (``ppo:model.zip``, ``module:callable``,
@@ -446,8 +530,21 @@ def evaluate_policy(task: Task, policy: str | Callable, output: Path, *, n_seeds
     output = Path(output)
     start = time.perf_counter()
     if use_cli and isinstance(policy, str) and is_published(task):
-        cmd = [sys.executable, "-m", "wealtharena_env", "evaluate", "--task", task.key, "--policy", policy,
-               "--output", str(output), "--quiet", "--bootstrap-reps", str(bootstrap_reps)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "wealtharena_env",
+            "evaluate",
+            "--task",
+            task.key,
+            "--policy",
+            policy,
+            "--output",
+            str(output),
+            "--quiet",
+            "--bootstrap-reps",
+            str(bootstrap_reps),
+        ]
         if n_seeds is not None:
             cmd += ["--seeds", str(n_seeds)]
         if episode_length is not None:
@@ -460,14 +557,24 @@ def evaluate_policy(task: Task, policy: str | Callable, output: Path, *, n_seeds
 
         doc = read_results(output)
     else:
-        doc = evaluate(task, policy, entry=entry, n_seeds=n_seeds, episode_length=episode_length,
-                       trajectories=1, bootstrap_reps=bootstrap_reps, progress=False)
+        doc = evaluate(
+            task,
+            policy,
+            entry=entry,
+            n_seeds=n_seeds,
+            episode_length=episode_length,
+            trajectories=1,
+            bootstrap_reps=bootstrap_reps,
+            progress=False,
+        )
         write_results(doc, output)
     summary = summarize(doc)
-    print(f"evaluation {summary['task']} [{summary['entry']}]: mean return {summary['mean_return']:.4f}, "
-          f"mean total return {summary['mean_total_return']:.4f}, mean Sharpe {summary['mean_sharpe']}, "
-          f"{summary['episodes_ok']}/{summary['episodes']} episodes ok ({time.perf_counter() - start:.1f}s) "
-          f"-> {output}")
+    print(
+        f"evaluation {summary['task']} [{summary['entry']}]: mean return {summary['mean_return']:.4f}, "
+        f"mean total return {summary['mean_total_return']:.4f}, mean Sharpe {summary['mean_sharpe']}, "
+        f"{summary['episodes_ok']}/{summary['episodes']} episodes ok ({time.perf_counter() - start:.1f}s) "
+        f"-> {output}"
+    )
     return doc
 
 

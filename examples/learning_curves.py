@@ -43,8 +43,12 @@ def score(task, policy, n_seeds: int | None) -> dict[str, float]:
     doc = evaluate(task, policy, n_seeds=n_seeds, trajectories=0, bootstrap_reps=500, progress=False)
     mean = doc["aggregates"]["score"]["mean"]
     turnover = [ep["focal"]["average_turnover"] for ep in doc["episodes"] if ep["status"] == "ok"]
-    return {"sharpe": mean["point"], "low": mean["low"], "high": mean["high"],
-            "turnover": float(np.mean(turnover)) if turnover else float("nan")}
+    return {
+        "sharpe": mean["point"],
+        "low": mean["low"],
+        "high": mean["high"],
+        "turnover": float(np.mean(turnover)) if turnover else float("nan"),
+    }
 
 
 def train_curve(task, algo: str, seed: int, args: argparse.Namespace, writer: csv.DictWriter, fh) -> None:
@@ -55,10 +59,23 @@ def train_curve(task, algo: str, seed: int, args: argparse.Namespace, writer: cs
     from stable_baselines3.common.vec_env import VecNormalize
 
     torch.set_num_threads(1)
-    train_args = sb3_train.parse_args(["--algo", algo, "--task", task.key, "--seed", str(seed),
-                                       "--n-envs", str(args.n_envs), "--track", "none"])
-    hyperparams = sb3_train.merge_hyperparams(sb3_train.DEFAULT_HYPERPARAMS[algo],
-                                              sb3_train.TASK_HYPERPARAMS.get(task.key, {}).get(algo, {}))
+    train_args = sb3_train.parse_args(
+        [
+            "--algo",
+            algo,
+            "--task",
+            task.key,
+            "--seed",
+            str(seed),
+            "--n-envs",
+            str(args.n_envs),
+            "--track",
+            "none",
+        ]
+    )
+    hyperparams = sb3_train.merge_hyperparams(
+        sb3_train.DEFAULT_HYPERPARAMS[algo], sb3_train.TASK_HYPERPARAMS.get(task.key, {}).get(algo, {})
+    )
     set_random_seed(seed)
     env = sb3_train.make_single_agent_env(task, train_args)
     env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=hyperparams.get("gamma", 0.99))
@@ -71,13 +88,22 @@ def train_curve(task, algo: str, seed: int, args: argparse.Namespace, writer: cs
 
     def record(steps: int) -> None:
         t0 = time.perf_counter()
-        row = {"task": task.key, "algo": algo, "seed": seed, "steps": steps, **score(task, policy, args.eval_seeds),
-               "seconds": round(t0 - start - excluded[0], 1)}
+        row = {
+            "task": task.key,
+            "algo": algo,
+            "seed": seed,
+            "steps": steps,
+            **score(task, policy, args.eval_seeds),
+            "seconds": round(t0 - start - excluded[0], 1),
+        }
         excluded[0] += time.perf_counter() - t0
         writer.writerow(row)
         fh.flush()
-        print(f"{algo} seed {seed} {steps:>8d} steps: Sharpe {row['sharpe']:.2f} [{row['low']:.2f}, {row['high']:.2f}], "
-              f"turnover {100 * row['turnover']:.1f} %, {row['seconds']:.0f} s", flush=True)
+        print(
+            f"{algo} seed {seed} {steps:>8d} steps: Sharpe {row['sharpe']:.2f} [{row['low']:.2f}, {row['high']:.2f}], "
+            f"turnover {100 * row['turnover']:.1f} %, {row['seconds']:.0f} s",
+            flush=True,
+        )
 
     class EvalEvery(BaseCallback):
         def __init__(self) -> None:
@@ -134,16 +160,30 @@ def plot(rows: list[dict[str, Any]], baselines: dict[str, dict[str, float]], pat
         label = f"{algo.upper()} ({len(seeds)} seed{'s' * (len(seeds) > 1)})"
         ax.plot(steps, mean, marker="o", ms=3, color=color, label=label)
         if len(seeds) > 1:
-            lo, hi = np.array([min(at("sharpe", s)) for s in steps]), np.array([max(at("sharpe", s)) for s in steps])
+            lo, hi = (
+                np.array([min(at("sharpe", s)) for s in steps]),
+                np.array([max(at("sharpe", s)) for s in steps]),
+            )
         else:
             lo, hi = np.array([at("low", s)[0] for s in steps]), np.array([at("high", s)[0] for s in steps])
         ax.fill_between(steps, lo, hi, color=color, alpha=0.08, linewidth=0)
-        ax_turn.plot(steps, [100 * np.mean(at("turnover", s)) for s in steps], marker="o", ms=3, color=color,
-                     label=label)
+        ax_turn.plot(
+            steps,
+            [100 * np.mean(at("turnover", s)) for s in steps],
+            marker="o",
+            ms=3,
+            color=color,
+            label=label,
+        )
     styles = ["--", ":", "-."]
     for k, (name, b) in enumerate(baselines.items()):
-        ax.axhline(b["sharpe"], color="black", linestyle=styles[k % 3], linewidth=1,
-                   label=f"{name} {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}]")
+        ax.axhline(
+            b["sharpe"],
+            color="black",
+            linestyle=styles[k % 3],
+            linewidth=1,
+            label=f"{name} {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}]",
+        )
         ax_turn.axhline(100 * b["turnover"], color="black", linestyle=styles[k % 3], linewidth=1, label=name)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean Sharpe, 16 evaluation seeds (band: 95 % CI)")
@@ -168,15 +208,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--algos", nargs="+", default=["ppo", "a2c", "sac"], choices=("ppo", "a2c", "sac"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     parser.add_argument("--timesteps", type=int, default=300_000)
-    parser.add_argument("--timesteps-per-algo", nargs="*", default=[], metavar="ALGO=STEPS",
-                        help="a budget per algorithm, e.g. sac=50000 (SAC updates every step: slower per step)")
-    parser.add_argument("--append", action="store_true", help="add rows to an existing --csv (other algos, seeds)")
-    parser.add_argument("--save-dir", default=None, help="save each trained model here (for wealtharena evaluate)")
+    parser.add_argument(
+        "--timesteps-per-algo",
+        nargs="*",
+        default=[],
+        metavar="ALGO=STEPS",
+        help="a budget per algorithm, e.g. sac=50000 (SAC updates every step: slower per step)",
+    )
+    parser.add_argument(
+        "--append", action="store_true", help="add rows to an existing --csv (other algos, seeds)"
+    )
+    parser.add_argument(
+        "--save-dir", default=None, help="save each trained model here (for wealtharena evaluate)"
+    )
     parser.add_argument("--eval-every", type=int, default=25_000)
     parser.add_argument("--n-envs", type=int, default=8)
-    parser.add_argument("--eval-seeds", type=int, default=None, help="first N evaluation seeds (default all 16)")
+    parser.add_argument(
+        "--eval-seeds", type=int, default=None, help="first N evaluation seeds (default all 16)"
+    )
     parser.add_argument("--baselines", nargs="*", default=["equal_weight", "risk_parity"])
-    parser.add_argument("--csv", default=None, help="CSV of the curves (default runs/learning_curves_<task>.csv)")
+    parser.add_argument(
+        "--csv", default=None, help="CSV of the curves (default runs/learning_curves_<task>.csv)"
+    )
     parser.add_argument("--png", default=None, help="the picture (default: the CSV's path with .png)")
     parser.add_argument("--from-csv", action="store_true", help="only redraw the picture from --csv")
     args = parser.parse_args(argv)
@@ -199,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     with open(csv_path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for name, b in baselines.items():
-        print(f"{name}: Sharpe {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}], turnover {100 * b['turnover']:.2f} %")
+        print(
+            f"{name}: Sharpe {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}], turnover {100 * b['turnover']:.2f} %"
+        )
     plot(rows, baselines, png_path, f"{task.key}: SB3 recipes (sb3_train.py defaults)")
     return 0
 

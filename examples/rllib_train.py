@@ -162,20 +162,39 @@ def neutral_policy(n_action: int):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algo", choices=ALGOS + ("a2c",), default="ppo", help="RLlib algorithm (default ppo)")
-    parser.add_argument("--co-players", choices=CO_PLAYERS, default=None,
-                        help="who plays the seats that do not learn: 'training' = baselines of the task's published "
-                             "training co-populations, drawn per episode (default when the task has them, as "
-                             "Impact-v0 does); 'self-play' = every seat learns")
-    parser.add_argument("--learn-seats", nargs="+", default=None,
-                        help="with --co-players training: the seats RLlib trains (default: the task's focal seats; "
-                             "add conservative_0 to train a conservative policy too)")
-    parser.add_argument("--iterations", type=int, default=100, help="training iterations (algo.train() calls)")
-    parser.add_argument("--timesteps", type=int, default=None,
-                        help="stop after this many sampled env steps (default: only --iterations)")
-    parser.add_argument("--train-batch-size", type=int, default=4000, help="env steps per learner update (PPO/APPO)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--algo", choices=ALGOS + ("a2c",), default="ppo", help="RLlib algorithm (default ppo)"
+    )
+    parser.add_argument(
+        "--co-players",
+        choices=CO_PLAYERS,
+        default=None,
+        help="who plays the seats that do not learn: 'training' = baselines of the task's published "
+        "training co-populations, drawn per episode (default when the task has them, as "
+        "Impact-v0 does); 'self-play' = every seat learns",
+    )
+    parser.add_argument(
+        "--learn-seats",
+        nargs="+",
+        default=None,
+        help="with --co-players training: the seats RLlib trains (default: the task's focal seats; "
+        "add conservative_0 to train a conservative policy too)",
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=100, help="training iterations (algo.train() calls)"
+    )
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=None,
+        help="stop after this many sampled env steps (default: only --iterations)",
+    )
+    parser.add_argument(
+        "--train-batch-size", type=int, default=4000, help="env steps per learner update (PPO/APPO)"
+    )
     parser.add_argument("--minibatch-size", type=int, default=1000, help="PPO/APPO minibatch, SAC batch size")
     parser.add_argument("--num-epochs", type=int, default=4, help="PPO epochs per batch")
     parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (SAC: actor, critic and alpha)")
@@ -183,46 +202,95 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lambda", dest="lambda_", type=float, default=0.9, help="GAE lambda (PPO/APPO)")
     parser.add_argument("--entropy-coeff", type=float, default=0.0, help="entropy bonus (PPO/APPO)")
     parser.add_argument("--clip-param", type=float, default=0.2, help="PPO clip of the probability ratio")
-    parser.add_argument("--vf-clip-param", type=float, default=10.0,
-                        help="PPO clip of the value loss (in scaled reward units)")
+    parser.add_argument(
+        "--vf-clip-param",
+        type=float,
+        default=10.0,
+        help="PPO clip of the value loss (in scaled reward units)",
+    )
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="MLP hidden sizes")
-    parser.add_argument("--init-log-std", type=float, default=-1.0,
-                        help="PPO/APPO: initial log standard deviation of the Gaussian policy (RLlib's is ~0: a "
-                             "std of 1 on the action mapping's logits (temperature 3) draws wildly different portfolios "
-                             "every step); 'nan' keeps RLlib's initialisation")
-    parser.add_argument("--init-action-gain", type=float, default=0.01,
-                        help="PPO/APPO: the last layer of the policy's mean is scaled by this at the start, so the "
-                             "initial policy plays ~the zero action (equal weight over assets and cash) whatever "
-                             "it observes; 1 keeps RLlib's initialisation")
-    parser.add_argument("--reward-scale", type=float, default=100.0,
-                        help="training rewards are multiplied by this (the reward is in daily-return units, ~1e-3)")
-    parser.add_argument("--reward-benchmark", choices=("equal_weight", "none"), default="equal_weight",
-                        help="training rewards are the env's reward minus the log return of this benchmark over "
-                             "the same step (a control variate: the market's noise, shared by every portfolio, "
-                             "leaves the learner's returns; the policy gradient keeps its expectation)")
+    parser.add_argument(
+        "--init-log-std",
+        type=float,
+        default=-1.0,
+        help="PPO/APPO: initial log standard deviation of the Gaussian policy (RLlib's is ~0: a "
+        "std of 1 on the action mapping's logits (temperature 3) draws wildly different portfolios "
+        "every step); 'nan' keeps RLlib's initialisation",
+    )
+    parser.add_argument(
+        "--init-action-gain",
+        type=float,
+        default=0.01,
+        help="PPO/APPO: the last layer of the policy's mean is scaled by this at the start, so the "
+        "initial policy plays ~the zero action (equal weight over assets and cash) whatever "
+        "it observes; 1 keeps RLlib's initialisation",
+    )
+    parser.add_argument(
+        "--reward-scale",
+        type=float,
+        default=100.0,
+        help="training rewards are multiplied by this (the reward is in daily-return units, ~1e-3)",
+    )
+    parser.add_argument(
+        "--reward-benchmark",
+        choices=("equal_weight", "none"),
+        default="equal_weight",
+        help="training rewards are the env's reward minus the log return of this benchmark over "
+        "the same step (a control variate: the market's noise, shared by every portfolio, "
+        "leaves the learner's returns; the policy gradient keeps its expectation)",
+    )
     parser.add_argument("--learning-starts", type=int, default=1000, help="SAC: env steps before learning")
-    parser.add_argument("--rollout-fragment-length", type=int, default=None,
-                        help="env steps per sampling call (default: 'auto' for PPO, 50 for APPO, 1 for SAC, "
-                             "i.e. one SAC update per sampled step)")
-    parser.add_argument("--min-steps-per-iteration", type=int, default=None,
-                        help="env steps an iteration samples at least (default: the algorithm's; SAC 100)")
-    parser.add_argument("--address", default=None,
-                        help="Ray cluster to join: 'auto' (on a cluster node) or 'ray://<head>:10001' "
-                             "(default: start a local Ray)")
+    parser.add_argument(
+        "--rollout-fragment-length",
+        type=int,
+        default=None,
+        help="env steps per sampling call (default: 'auto' for PPO, 50 for APPO, 1 for SAC, "
+        "i.e. one SAC update per sampled step)",
+    )
+    parser.add_argument(
+        "--min-steps-per-iteration",
+        type=int,
+        default=None,
+        help="env steps an iteration samples at least (default: the algorithm's; SAC 100)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join: 'auto' (on a cluster node) or 'ray://<head>:10001' "
+        "(default: start a local Ray)",
+    )
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
-    parser.add_argument("--num-env-runners", type=int, default=0,
-                        help="sampling processes (0: sample in the driver; APPO uses at least 1)")
-    parser.add_argument("--envs-per-env-runner", type=int, default=4,
-                        help="arenas per env runner, stepped together (one batched forward pass)")
-    parser.add_argument("--num-learners", type=int, default=0, help="learner processes (0: learn in the driver)")
-    parser.add_argument("--sample-timeout-s", type=float, default=SAMPLE_TIMEOUT_S,
-                        help="seconds the driver waits for a remote env runner's sample() before discarding it "
-                             f"(default {SAMPLE_TIMEOUT_S:g}; RLlib's 60 is too short for the first sample of a "
-                             "fresh runner, which compiles the Numba kernels)")
-    parser.add_argument("--compare", nargs="*", default=list(COMPARE),
-                        help="baselines evaluated on the same seeds for the comparison table (any `wealtharena "
-                             f"evaluate` baseline, or '{NEUTRAL}': always the zero action, what the initialised "
-                             f"policies play) (default: {' '.join(COMPARE)}; none: --compare)")
+    parser.add_argument(
+        "--num-env-runners",
+        type=int,
+        default=0,
+        help="sampling processes (0: sample in the driver; APPO uses at least 1)",
+    )
+    parser.add_argument(
+        "--envs-per-env-runner",
+        type=int,
+        default=4,
+        help="arenas per env runner, stepped together (one batched forward pass)",
+    )
+    parser.add_argument(
+        "--num-learners", type=int, default=0, help="learner processes (0: learn in the driver)"
+    )
+    parser.add_argument(
+        "--sample-timeout-s",
+        type=float,
+        default=SAMPLE_TIMEOUT_S,
+        help="seconds the driver waits for a remote env runner's sample() before discarding it "
+        f"(default {SAMPLE_TIMEOUT_S:g}; RLlib's 60 is too short for the first sample of a "
+        "fresh runner, which compiles the Numba kernels)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=list(COMPARE),
+        help="baselines evaluated on the same seeds for the comparison table (any `wealtharena "
+        f"evaluate` baseline, or '{NEUTRAL}': always the zero action, what the initialised "
+        f"policies play) (default: {' '.join(COMPARE)}; none: --compare)",
+    )
     common.add_common_args(parser)
     parser.set_defaults(task="Impact-v0")
     return parser.parse_args(argv)
@@ -269,14 +337,18 @@ class CoPlayerArena(MultiAgentEnv):
         import wealtharena_env  # noqa: F401  (registers the IDs in this process: env runners on other nodes)
 
         env_config = env_config if env_config is not None else {}
-        self._stream = (int(getattr(env_config, "worker_index", 0) or 0),
-                        int(getattr(env_config, "vector_index", 0) or 0))
+        self._stream = (
+            int(getattr(env_config, "worker_index", 0) or 0),
+            int(getattr(env_config, "vector_index", 0) or 0),
+        )
         config = dict(env_config)
         env_id = config.pop("env_id")
         self.reward_scale = float(config.pop("reward_scale", 1.0))
         self.reward_benchmark = config.pop("reward_benchmark", None) or None
         if self.reward_benchmark not in (None, "equal_weight"):
-            raise ValueError(f"reward_benchmark must be None or 'equal_weight', got {self.reward_benchmark!r}")
+            raise ValueError(
+                f"reward_benchmark must be None or 'equal_weight', got {self.reward_benchmark!r}"
+            )
         learners = config.pop("learners", None)
         populations = config.pop("co_players", None) or []
         self._base_seed = int(config.pop("seed", 0) or 0)
@@ -286,14 +358,18 @@ class CoPlayerArena(MultiAgentEnv):
         self.learners = list(seats if learners is None else learners)
         unknown = [a for a in self.learners if a not in seats]
         if unknown or not self.learners:
-            raise ValueError(f"learning seats {self.learners} must be a non-empty subset of the env's agents {seats}")
+            raise ValueError(
+                f"learning seats {self.learners} must be a non-empty subset of the env's agents {seats}"
+            )
         self.populations = [(str(name), dict(mapping)) for name, mapping in populations]
         others = [a for a in seats if a not in self.learners]
         for name, mapping in self.populations:
             missing = [a for a in others if a not in mapping]
             if missing:
-                raise ValueError(f"co-population {name!r} has no baseline for seats {missing}, which do not learn "
-                                 f"(learning seats: {self.learners}); add them to the learning seats or the population")
+                raise ValueError(
+                    f"co-population {name!r} has no baseline for seats {missing}, which do not learn "
+                    f"(learning seats: {self.learners}); add them to the learning seats or the population"
+                )
         if others and not self.populations:
             raise ValueError(f"seats {others} do not learn and no co-population plays them")
         self.possible_agents = list(self.learners)
@@ -320,14 +396,19 @@ class CoPlayerArena(MultiAgentEnv):
         self.population = None
         if self.populations:
             self.population, mapping = self.populations[int(self._rng.integers(len(self.populations)))]
-            self._co = {a: make_baseline(mapping[a], self.env, seed=episode_seed + 1 + i)
-                        for i, a in enumerate(self.env.possible_agents) if a not in self.learners}
+            self._co = {
+                a: make_baseline(mapping[a], self.env, seed=episode_seed + 1 + i)
+                for i, a in enumerate(self.env.possible_agents)
+                if a not in self.learners
+            }
         obs, infos = self.env.reset(seed=episode_seed)
         self._obs = obs
         self._t = 0
         self.agents = [a for a in self.learners if a in obs]
-        infos = {a: {**infos.get(a, {}), "train_seed": episode_seed, "co_players": self.population}
-                 for a in self.agents}
+        infos = {
+            a: {**infos.get(a, {}), "train_seed": episode_seed, "co_players": self.population}
+            for a in self.agents
+        }
         return {a: obs[a] for a in self.agents}, infos
 
     def step(self, action_dict: dict[str, Any]):
@@ -386,29 +467,43 @@ def training_setup(task, agents: list[str], co_players: str | None, learn_seats:
     for name, mapping in populations:
         missing = [a for a in agents if a not in learners and a not in mapping]
         if missing:
-            raise SystemExit(f"seats {missing} neither learn nor are played by the training population {name!r}; "
-                             "add them to --learn-seats")
+            raise SystemExit(
+                f"seats {missing} neither learn nor are played by the training population {name!r}; "
+                "add them to --learn-seats"
+            )
     return co_players, learners, populations
 
 
 # ---------------------------------------------------------------------------------------------- config
-def build_config(args: argparse.Namespace, task, profiles: list[str], learners: list[str] | None = None,
-                 populations: list | None = None):
+def build_config(
+    args: argparse.Namespace,
+    task,
+    profiles: list[str],
+    learners: list[str] | None = None,
+    populations: list | None = None,
+):
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    env_config = {"env_id": task.env_id, "reward_scale": args.reward_scale,
-                  "reward_benchmark": None if args.reward_benchmark == "none" else args.reward_benchmark,
-                  "learners": learners,
-                  "co_players": populations or [], "seed": args.seed,
-                  "train_seeds": [task.train_seeds.start, task.train_seeds.stop],
-                  **common.train_kwargs(task, args.episode_length, args.env_kwargs)}
+    env_config = {
+        "env_id": task.env_id,
+        "reward_scale": args.reward_scale,
+        "reward_benchmark": None if args.reward_benchmark == "none" else args.reward_benchmark,
+        "learners": learners,
+        "co_players": populations or [],
+        "seed": args.seed,
+        "train_seeds": [task.train_seeds.start, task.train_seeds.stop],
+        **common.train_kwargs(task, args.episode_length, args.env_kwargs),
+    }
     if args.algo == "sac":
         from ray.rllib.algorithms.sac import SACConfig
 
         config = SACConfig().training(
-            actor_lr=args.lr, critic_lr=args.lr, alpha_lr=args.lr, gamma=args.gamma,
+            actor_lr=args.lr,
+            critic_lr=args.lr,
+            alpha_lr=args.lr,
+            gamma=args.gamma,
             train_batch_size_per_learner=args.minibatch_size,
             num_steps_sampled_before_learning_starts=args.learning_starts,
             # multi-agent SAC on the new API stack needs the multi-agent episode buffer
@@ -421,31 +516,43 @@ def build_config(args: argparse.Namespace, task, profiles: list[str], learners: 
         else:
             from ray.rllib.algorithms.ppo import PPOConfig as AlgoConfig
         config = AlgoConfig().training(
-            lr=args.lr, gamma=args.gamma, train_batch_size_per_learner=args.train_batch_size,
-            minibatch_size=args.minibatch_size, num_epochs=args.num_epochs, lambda_=args.lambda_,
+            lr=args.lr,
+            gamma=args.gamma,
+            train_batch_size_per_learner=args.train_batch_size,
+            minibatch_size=args.minibatch_size,
+            num_epochs=args.num_epochs,
+            lambda_=args.lambda_,
             entropy_coeff=args.entropy_coeff,
         )
         if args.algo == "ppo":
             config.training(clip_param=args.clip_param, vf_clip_param=args.vf_clip_param)
-        model_config = DefaultModelConfig(fcnet_hiddens=list(args.hidden), fcnet_activation="tanh",
-                                          vf_share_layers=False)
+        model_config = DefaultModelConfig(
+            fcnet_hiddens=list(args.hidden), fcnet_activation="tanh", vf_share_layers=False
+        )
     runners = args.num_env_runners
     fragment: int | str = args.rollout_fragment_length or {"ppo": "auto", "appo": 50, "sac": 1}[args.algo]
     if args.algo == "appo":
         runners = max(runners, 1)  # APPO samples asynchronously in remote env runners
         # APPO's minibatches are whole rollout fragments
-        config.training(minibatch_size=max(int(fragment), args.minibatch_size // int(fragment) * int(fragment)))
+        config.training(
+            minibatch_size=max(int(fragment), args.minibatch_size // int(fragment) * int(fragment))
+        )
     if args.min_steps_per_iteration is not None:
         config.reporting(min_sample_timesteps_per_iteration=args.min_steps_per_iteration)
     return (
-        config
-        .environment(ENV_NAME, env_config=env_config)
-        .env_runners(num_env_runners=runners, num_envs_per_env_runner=args.envs_per_env_runner,
-                     rollout_fragment_length=fragment, sample_timeout_s=args.sample_timeout_s)
+        config.environment(ENV_NAME, env_config=env_config)
+        .env_runners(
+            num_env_runners=runners,
+            num_envs_per_env_runner=args.envs_per_env_runner,
+            rollout_fragment_length=fragment,
+            sample_timeout_s=args.sample_timeout_s,
+        )
         .learners(num_learners=args.num_learners)
         .multi_agent(policies=set(profiles), policy_mapping_fn=policy_mapping_fn)
-        .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={p: RLModuleSpec() for p in profiles}),
-                   model_config=model_config)
+        .rl_module(
+            rl_module_spec=MultiRLModuleSpec(rl_module_specs={p: RLModuleSpec() for p in profiles}),
+            model_config=model_config,
+        )
         .debugging(seed=args.seed)
     )
 
@@ -487,8 +594,9 @@ def init_policy_heads(algo, profiles: list[str], log_std: float, gain: float) ->
         return done
 
     done = all(result.get() for result in algo.learner_group.foreach_learner(apply))
-    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True,
-                                       timeout_seconds=None)
+    algo.env_runner_group.sync_weights(
+        from_worker_or_learner_group=algo.learner_group, inference_only=True, timeout_seconds=None
+    )
     return done
 
 
@@ -548,22 +656,29 @@ class ReturnLog:
             v = _finite(v)
             if v is not None:
                 self.per_policy[str(module)] = v
-        row = {"iteration": iteration,
-               "env_steps": int(result.get("num_env_steps_sampled_lifetime", 0) or 0),
-               "episodes_completed": self.episodes, "episodes_this_iteration": new,
-               "episode_return_mean": self.episode_return,
-               "policy_episode_return_mean": dict(sorted(self.per_policy.items()))}
+        row = {
+            "iteration": iteration,
+            "env_steps": int(result.get("num_env_steps_sampled_lifetime", 0) or 0),
+            "episodes_completed": self.episodes,
+            "episodes_this_iteration": new,
+            "episode_return_mean": self.episode_return,
+            "policy_episode_return_mean": dict(sorted(self.per_policy.items())),
+        }
         self.history.append(row)
         return row
 
     def line(self, row: dict[str, Any], scale: float) -> str:
         if self.episode_return is None:
-            return (f"iteration {row['iteration']}: env steps {row['env_steps']}, no episode completed yet "
-                    "(RLlib reports returns of completed episodes only)")
+            return (
+                f"iteration {row['iteration']}: env steps {row['env_steps']}, no episode completed yet "
+                "(RLlib reports returns of completed episodes only)"
+            )
         per = {k: round(v, 3) for k, v in sorted(self.per_policy.items())}
-        return (f"iteration {row['iteration']}: env steps {row['env_steps']}, episodes {row['episodes_completed']} "
-                f"(+{row['episodes_this_iteration']}), episode return mean {self.episode_return:.3f} "
-                f"(training reward x{scale:g}), per policy {json.dumps(per)}")
+        return (
+            f"iteration {row['iteration']}: env steps {row['env_steps']}, episodes {row['episodes_completed']} "
+            f"(+{row['episodes_this_iteration']}), episode return mean {self.episode_return:.3f} "
+            f"(training reward x{scale:g}), per policy {json.dumps(per)}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -572,7 +687,9 @@ def module_policy(module_dir: Path):
     import torch
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    module = RLModule.from_checkpoint(str(Path(module_dir).expanduser().resolve()))  # pyarrow: absolute paths only
+    module = RLModule.from_checkpoint(
+        str(Path(module_dir).expanduser().resolve())
+    )  # pyarrow: absolute paths only
     dist_cls = module.get_inference_action_dist_cls()
 
     def policy(obs: np.ndarray) -> np.ndarray:
@@ -588,18 +705,29 @@ def module_policy(module_dir: Path):
 
 
 def _focal_by_episode(doc: dict[str, Any], metric: str) -> dict[tuple[str, int], float]:
-    return {(ep["scenario"], int(ep["seed"])): float(ep["focal"][metric]) for ep in doc["episodes"]
-            if ep["status"] == "ok" and ep["focal"].get(metric) is not None and math.isfinite(ep["focal"][metric])}
+    return {
+        (ep["scenario"], int(ep["seed"])): float(ep["focal"][metric])
+        for ep in doc["episodes"]
+        if ep["status"] == "ok" and ep["focal"].get(metric) is not None and math.isfinite(ep["focal"][metric])
+    }
 
 
 def _seat_mean(doc: dict[str, Any], seat: str, metric: str) -> float | None:
-    values = [ep["agents"][seat][metric] for ep in doc["episodes"] if ep["status"] == "ok" and ep.get("agents")
-              and seat in ep["agents"] and ep["agents"][seat].get(metric) is not None]
+    values = [
+        ep["agents"][seat][metric]
+        for ep in doc["episodes"]
+        if ep["status"] == "ok"
+        and ep.get("agents")
+        and seat in ep["agents"]
+        and ep["agents"][seat].get(metric) is not None
+    ]
     values = [v for v in values if math.isfinite(v)]
     return float(np.mean(values)) if values else None
 
 
-def paired_difference(doc: dict[str, Any], other: dict[str, Any], metric: str = "sharpe_ratio") -> dict[str, Any]:
+def paired_difference(
+    doc: dict[str, Any], other: dict[str, Any], metric: str = "sharpe_ratio"
+) -> dict[str, Any]:
     """Mean per-episode difference of the focal ``metric`` between two results documents played on the same
     scenarios and seeds, with a stratified-bootstrap 95 % CI (strata: scenarios), and the probability of
     improvement ``P(doc > other)`` (unpaired, rliable's definition)."""
@@ -610,25 +738,35 @@ def paired_difference(doc: dict[str, Any], other: dict[str, Any], metric: str = 
     scenarios = sorted({s for s, _ in keys})
     diffs = {s: [mine[k] - theirs[k] for k in keys if k[0] == s] for s in scenarios}
     ci = agg.bootstrap_ci(diffs, "mean")
-    poi = agg.probability_of_improvement({s: [mine[k] for k in keys if k[0] == s] for s in scenarios},
-                                         {s: [theirs[k] for k in keys if k[0] == s] for s in scenarios})
+    poi = agg.probability_of_improvement(
+        {s: [mine[k] for k in keys if k[0] == s] for s in scenarios},
+        {s: [theirs[k] for k in keys if k[0] == s] for s in scenarios},
+    )
     wins = float(np.mean([mine[k] > theirs[k] for k in keys])) if keys else float("nan")
     return {"mean": ci.point, "low": ci.low, "high": ci.high, "n": ci.n, "poi": poi, "paired_win_rate": wins}
 
 
-def entry_row(name: str, doc: dict[str, Any], references: dict[str, dict[str, Any]],
-              seat: str | None = None) -> dict[str, Any]:
+def entry_row(
+    name: str, doc: dict[str, Any], references: dict[str, dict[str, Any]], seat: str | None = None
+) -> dict[str, Any]:
     """One line of the comparison table: focal Sharpe (mean, 95 % CI), turnover, drawdown, paired deltas."""
     agg_ = doc["aggregates"]
     sharpe = agg_["score"]["mean"]
     metrics = agg_["metrics"]
-    row = {"entry": name, "sharpe": sharpe["point"], "sharpe_low": sharpe["low"], "sharpe_high": sharpe["high"],
-           "turnover": metrics["average_turnover"]["point"], "max_drawdown": metrics["max_drawdown"]["point"],
-           "annual_volatility": metrics["annual_volatility"]["point"], "total_return": metrics["total_return"]["point"],
-           "episodes": agg_["n_ok"],
-           "seat_sharpe": {s: _seat_mean(doc, s, "sharpe_ratio") for s in doc["task"]["focal_agents"]},
-           "seat_max_drawdown": {s: _seat_mean(doc, s, "max_drawdown") for s in doc["task"]["focal_agents"]},
-           "vs": {}}
+    row = {
+        "entry": name,
+        "sharpe": sharpe["point"],
+        "sharpe_low": sharpe["low"],
+        "sharpe_high": sharpe["high"],
+        "turnover": metrics["average_turnover"]["point"],
+        "max_drawdown": metrics["max_drawdown"]["point"],
+        "annual_volatility": metrics["annual_volatility"]["point"],
+        "total_return": metrics["total_return"]["point"],
+        "episodes": agg_["n_ok"],
+        "seat_sharpe": {s: _seat_mean(doc, s, "sharpe_ratio") for s in doc["task"]["focal_agents"]},
+        "seat_max_drawdown": {s: _seat_mean(doc, s, "max_drawdown") for s in doc["task"]["focal_agents"]},
+        "vs": {},
+    }
     for ref, ref_doc in references.items():
         if ref_doc is not doc:
             row["vs"][ref] = paired_difference(doc, ref_doc)
@@ -645,13 +783,21 @@ def comparison_table(rows: list[dict[str, Any]], references: list[str]) -> str:
     head += [f"ΔSharpe vs {r} [95% CI], P(>)" for r in references]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [row["entry"], (f"{_fmt(row['sharpe'], '.2f')} [{_fmt(row['sharpe_low'], '.2f')}, "
-                                f"{_fmt(row['sharpe_high'], '.2f')}]"), _fmt(row["turnover"] * 100, ".2f") + " %",
-                 _fmt(row["max_drawdown"] * 100, ".1f") + " %", _fmt(row["annual_volatility"] * 100, ".1f") + " %"]
+        cells = [
+            row["entry"],
+            (
+                f"{_fmt(row['sharpe'], '.2f')} [{_fmt(row['sharpe_low'], '.2f')}, "
+                f"{_fmt(row['sharpe_high'], '.2f')}]"
+            ),
+            _fmt(row["turnover"] * 100, ".2f") + " %",
+            _fmt(row["max_drawdown"] * 100, ".1f") + " %",
+            _fmt(row["annual_volatility"] * 100, ".1f") + " %",
+        ]
         for ref in references:
             d = row["vs"].get(ref)
-            cells.append("–" if d is None else f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}], "
-                                                f"{d['poi']:.2f}")
+            cells.append(
+                "–" if d is None else f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}], {d['poi']:.2f}"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -660,14 +806,18 @@ def comparison_table(rows: list[dict[str, Any]], references: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.algo == "a2c":
-        raise SystemExit("RLlib 2.60 has no A2C (it left with the old API stack). Use Stable-Baselines3's: "
-                         "python examples/sb3_train.py --algo a2c --task " + args.task)
+        raise SystemExit(
+            "RLlib 2.60 has no A2C (it left with the old API stack). Use Stable-Baselines3's: "
+            "python examples/sb3_train.py --algo a2c --task " + args.task
+        )
     if args.iterations < 1:
         raise SystemExit("--iterations must be >= 1")
     task = common.resolve_task(args.task)
     if not common.is_multi_agent(task):
-        raise SystemExit(f"{task.key} is a single-agent task; this example trains the multi-agent arena "
-                         "(--task Impact-v0). For single-agent tasks see sb3_train.py and cleanrl_ppo.py.")
+        raise SystemExit(
+            f"{task.key} is a single-agent task; this example trains the multi-agent arena "
+            "(--task Impact-v0). For single-agent tasks see sb3_train.py and cleanrl_ppo.py."
+        )
     import pettingzoo
     import ray
     from ray.tune.registry import register_env
@@ -683,39 +833,59 @@ def main(argv: list[str] | None = None) -> int:
     focal_profiles = list(dict.fromkeys(profile_of(a) for a in task.focal_agents))
     missing = [p for p in focal_profiles if p not in profiles]
     if missing:
-        raise SystemExit(f"no learning seat has the profile of the focal seats' {missing}: add one to --learn-seats")
+        raise SystemExit(
+            f"no learning seat has the profile of the focal seats' {missing}: add one to --learn-seats"
+        )
     # focal profiles first (results.json is the first focal seat's), then any other trained profile
     evaluated = focal_profiles + [p for p in profiles if p not in focal_profiles]
     per_arena = steps_per_arena(args)
     if per_arena < episode_length:
-        print(f"note: each arena samples ~{per_arena:.0f} env steps per iteration, fewer than an episode "
-              f"({episode_length}): the first episodes complete after ~{math.ceil(episode_length / per_arena)} "
-              "iterations, and RLlib reports episode returns only from then on", file=sys.stderr)
+        print(
+            f"note: each arena samples ~{per_arena:.0f} env steps per iteration, fewer than an episode "
+            f"({episode_length}): the first episodes complete after ~{math.ceil(episode_length / per_arena)} "
+            "iterations, and RLlib reports episode returns only from then on",
+            file=sys.stderr,
+        )
 
     run_dir = common.run_dir_for(args, f"rllib-{args.algo}", task)
     env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs)
-    co_record = {"co_players": mode, "learners": learners,
-                 "co_populations": {name: mapping for name, mapping in populations},
-                 "policies": {a: profile_of(a) for a in learners}}
+    co_record = {
+        "co_players": mode,
+        "learners": learners,
+        "co_populations": {name: mapping for name, mapping in populations},
+        "policies": {a: profile_of(a) for a in learners},
+    }
     config_record = {**vars(args), "agents": agents, **co_record, **env_record}
     common.write_json(run_dir / "config.json", config_record)
     tracker = common.Tracker(args.track, run_dir, run_dir.name, config_record, mlflow_uri=args.mlflow_uri)
-    print(f"{task.key}: learning seats {learners} -> policies {profiles}; "
-          + (f"other seats played by {', '.join(n for n, _ in populations)} (drawn per episode)" if populations
-             else "self-play"))
+    print(
+        f"{task.key}: learning seats {learners} -> policies {profiles}; "
+        + (
+            f"other seats played by {', '.join(n for n, _ in populations)} (drawn per episode)"
+            if populations
+            else "self-play"
+        )
+    )
 
     runtime_env = {"env_vars": {k: os.environ[k] for k in WORKER_ENV_VARS if k in os.environ}}
     if args.address:
         ray.init(address=args.address, runtime_env=runtime_env)
     else:
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, configure_logging=True, logging_level="ERROR",
-                 runtime_env=runtime_env)
+        ray.init(
+            num_cpus=args.num_cpus,
+            include_dashboard=False,
+            configure_logging=True,
+            logging_level="ERROR",
+            runtime_env=runtime_env,
+        )
     print(f"Ray resources: {ray.cluster_resources()}")
     register_env(ENV_NAME, env_creator)
     algo = build_config(args, task, profiles, learners, populations).build_algo()
     if args.algo != "sac" and init_policy_heads(algo, profiles, args.init_log_std, args.init_action_gain):
-        print(f"policy heads initialised: action mean ~0 (gain {args.init_action_gain:g}), log std "
-              f"{args.init_log_std:g}")
+        print(
+            f"policy heads initialised: action mean ~0 (gain {args.init_action_gain:g}), log std "
+            f"{args.init_log_std:g}"
+        )
 
     start = time.perf_counter()
     sampled = 0
@@ -734,8 +904,10 @@ def main(argv: list[str] | None = None) -> int:
     train_seconds = time.perf_counter() - start
     checkpoint = Path(algo.save_to_path(str((run_dir / "checkpoint").resolve())))
     algo.stop()
-    print(f"trained {args.algo} for {iteration} iterations ({sampled} env steps) in {train_seconds:.1f}s "
-          f"-> {checkpoint}")
+    print(
+        f"trained {args.algo} for {iteration} iterations ({sampled} env steps) in {train_seconds:.1f}s "
+        f"-> {checkpoint}"
+    )
 
     # The leaderboard protocol gives one policy every focal seat: evaluate each trained profile's policy there.
     start_eval = time.perf_counter()
@@ -743,31 +915,55 @@ def main(argv: list[str] | None = None) -> int:
     for i, profile in enumerate(evaluated):
         module_dir = checkpoint / "learner_group" / "learner" / "rl_module" / profile
         output = run_dir / ("results.json" if i == 0 else f"results_{profile}.json")
-        doc = common.evaluate_policy(task, module_policy(module_dir), output, n_seeds=args.eval_seeds,
-                                     episode_length=args.eval_episode_length, entry=f"rllib-{args.algo}-{profile}")
+        doc = common.evaluate_policy(
+            task,
+            module_policy(module_dir),
+            output,
+            n_seeds=args.eval_seeds,
+            episode_length=args.eval_episode_length,
+            entry=f"rllib-{args.algo}-{profile}",
+        )
         docs[f"rllib-{args.algo}-{profile}"] = doc
         summaries[profile] = common.summarize(doc)
-        tracker.log({f"eval/{profile}/mean_return": summaries[profile]["mean_return"],
-                     f"eval/{profile}/mean_total_return": summaries[profile]["mean_total_return"]}, sampled)
+        tracker.log(
+            {
+                f"eval/{profile}/mean_return": summaries[profile]["mean_return"],
+                f"eval/{profile}/mean_total_return": summaries[profile]["mean_total_return"],
+            },
+            sampled,
+        )
         tracker.log_artifact(output)
     baselines = {}
     for name in args.compare:
         output = run_dir / f"results_baseline_{name}.json"
         policy = neutral_policy(n_action) if name == NEUTRAL else name
-        baselines[name] = common.evaluate_policy(task, policy, output, n_seeds=args.eval_seeds,
-                                                 episode_length=args.eval_episode_length, entry=name)
+        baselines[name] = common.evaluate_policy(
+            task, policy, output, n_seeds=args.eval_seeds, episode_length=args.eval_episode_length, entry=name
+        )
     rows = [entry_row(name, doc, baselines) for name, doc in {**docs, **baselines}.items()]
     table = comparison_table(rows, list(baselines))
     (run_dir / "comparison.md").write_text(
         f"{task.key}: {rows[0]['episodes']} evaluation episodes per entry; {args.algo}, co-players {mode}, "
         f"{iteration} iterations, {sampled} env steps, {train_seconds:.0f} s of training\n\n" + table,
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     print(table)
     tracker.close()
-    common.write_json(run_dir / "summary.json", {
-        "train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start_eval, "env_steps": sampled,
-        "iterations": iteration, "checkpoint": str(checkpoint), **co_record, "policies": summaries,
-        "comparison": rows, "training_curve": returns.history, **env_record})
+    common.write_json(
+        run_dir / "summary.json",
+        {
+            "train_seconds": train_seconds,
+            "eval_seconds": time.perf_counter() - start_eval,
+            "env_steps": sampled,
+            "iterations": iteration,
+            "checkpoint": str(checkpoint),
+            **co_record,
+            "policies": summaries,
+            "comparison": rows,
+            "training_curve": returns.history,
+            **env_record,
+        },
+    )
     ray.shutdown()
     return 0
 

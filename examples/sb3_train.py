@@ -54,14 +54,39 @@ DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     # PPO: large rollouts (8 envs x 1024 steps), few epochs and a small learning rate: daily returns are mostly
     # noise, and smaller, better-averaged updates keep the policy from learning to react to it (the ablation in
     # docs/training.md: turnover 6.9 % -> 1.7 % per step on Calm-v0 at the same Sharpe or better).
-    "ppo": {"learning_rate": 1e-4, "n_steps": 1024, "batch_size": 1024, "n_epochs": 5, "gamma": 0.99,
-            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "net_arch": [64, 64],
-            "policy_kwargs": {"log_std_init": -1.0}},
+    "ppo": {
+        "learning_rate": 1e-4,
+        "n_steps": 1024,
+        "batch_size": 1024,
+        "n_epochs": 5,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "clip_range": 0.2,
+        "ent_coef": 0.0,
+        "net_arch": [64, 64],
+        "policy_kwargs": {"log_std_init": -1.0},
+    },
     # A2C: the same reasoning as PPO's (larger, better-averaged updates: 8 x 128 steps at 1e-4, not 8 x 16 at 7e-4)
-    "a2c": {"learning_rate": 1e-4, "n_steps": 128, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0,
-            "net_arch": [64, 64], "policy_kwargs": {"log_std_init": -1.0}},
-    "sac": {"learning_rate": 3e-4, "buffer_size": 100_000, "learning_starts": 1_000, "batch_size": 256,
-            "gamma": 0.99, "tau": 0.005, "train_freq": 1, "gradient_steps": 1, "net_arch": [64, 64]},
+    "a2c": {
+        "learning_rate": 1e-4,
+        "n_steps": 128,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "ent_coef": 0.0,
+        "net_arch": [64, 64],
+        "policy_kwargs": {"log_std_init": -1.0},
+    },
+    "sac": {
+        "learning_rate": 3e-4,
+        "buffer_size": 100_000,
+        "learning_starts": 1_000,
+        "batch_size": 256,
+        "gamma": 0.99,
+        "tau": 0.005,
+        "train_freq": 1,
+        "gradient_steps": 1,
+        "net_arch": [64, 64],
+    },
 }
 
 
@@ -73,25 +98,49 @@ TASK_HYPERPARAMS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--algo", choices=ALGOS, default="ppo", help="SB3 algorithm (default ppo)")
-    parser.add_argument("--timesteps", type=int, default=100_000,
-                        help="environment steps to train for (agent steps in multi-agent tasks)")
-    parser.add_argument("--n-envs", type=int, default=8,
-                        help="parallel environments (multi-agent: arenas, each contributing one row per agent)")
-    parser.add_argument("--hyperparams", default="{}",
-                        help="JSON object overriding the algorithm's defaults, e.g. '{\"learning_rate\": 1e-3}'; "
-                             "'{\"policy_kwargs\": {\"log_std_init\": -1}}' reaches the policy (net_arch is a "
-                             "shortcut for policy_kwargs.net_arch)")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu: small MLPs are faster there)")
-    parser.add_argument("--no-normalize-reward", dest="normalize_reward", action="store_false",
-                        help="train on raw rewards (default: VecNormalize scales rewards, not observations)")
-    parser.add_argument("--normalize-obs", action="store_true",
-                        help="VecNormalize also standardises observations (running mean / std); the statistics are "
-                             "saved in vecnormalize.pkl beside model.zip, where `wealtharena evaluate` finds them")
-    parser.add_argument("--eval-with-cli", action="store_true",
-                        help="evaluate by running `wealtharena evaluate` (published tasks; default: in-process)")
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=100_000,
+        help="environment steps to train for (agent steps in multi-agent tasks)",
+    )
+    parser.add_argument(
+        "--n-envs",
+        type=int,
+        default=8,
+        help="parallel environments (multi-agent: arenas, each contributing one row per agent)",
+    )
+    parser.add_argument(
+        "--hyperparams",
+        default="{}",
+        help="JSON object overriding the algorithm's defaults, e.g. '{\"learning_rate\": 1e-3}'; "
+        '\'{"policy_kwargs": {"log_std_init": -1}}\' reaches the policy (net_arch is a '
+        "shortcut for policy_kwargs.net_arch)",
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="torch device (default cpu: small MLPs are faster there)"
+    )
+    parser.add_argument(
+        "--no-normalize-reward",
+        dest="normalize_reward",
+        action="store_false",
+        help="train on raw rewards (default: VecNormalize scales rewards, not observations)",
+    )
+    parser.add_argument(
+        "--normalize-obs",
+        action="store_true",
+        help="VecNormalize also standardises observations (running mean / std); the statistics are "
+        "saved in vecnormalize.pkl beside model.zip, where `wealtharena evaluate` finds them",
+    )
+    parser.add_argument(
+        "--eval-with-cli",
+        action="store_true",
+        help="evaluate by running `wealtharena evaluate` (published tasks; default: in-process)",
+    )
     common.add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -133,8 +182,14 @@ def tracker_output_format(tracker: common.Tracker):
 
     class TrackerWriter(KVWriter):
         def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
-            tracker.log({k: v for k, v in key_values.items()
-                         if not (key_excluded.get(k) and "mlflow" in key_excluded[k])}, step)
+            tracker.log(
+                {
+                    k: v
+                    for k, v in key_values.items()
+                    if not (key_excluded.get(k) and "mlflow" in key_excluded[k])
+                },
+                step,
+            )
 
         def close(self) -> None:
             pass
@@ -144,8 +199,14 @@ def tracker_output_format(tracker: common.Tracker):
 
 # ---------------------------------------------------------------------------------------------- train
 #: ``policy_kwargs["activation_fn"]`` by name (JSON cannot hold a class).
-ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU", "silu": "SiLU",
-               "gelu": "GELU"}
+ACTIVATIONS = {
+    "tanh": "Tanh",
+    "relu": "ReLU",
+    "elu": "ELU",
+    "leaky_relu": "LeakyReLU",
+    "silu": "SiLU",
+    "gelu": "GELU",
+}
 
 
 def parse_hyperparams(text: str) -> dict[str, Any]:
@@ -193,19 +254,35 @@ def split_policy_kwargs(hyperparams: dict[str, Any]) -> tuple[dict[str, Any], di
 
         name = ACTIVATIONS.get(activation.lower(), activation)
         if not isinstance(getattr(torch.nn, name, None), type):
-            raise SystemExit(f"--hyperparams: unknown activation_fn {activation!r}; use one of {sorted(ACTIVATIONS)}")
+            raise SystemExit(
+                f"--hyperparams: unknown activation_fn {activation!r}; use one of {sorted(ACTIVATIONS)}"
+            )
         policy_kwargs["activation_fn"] = getattr(torch.nn, name)
     return params, policy_kwargs
 
 
-def build_model(algo: str, env, hyperparams: dict[str, Any], args: argparse.Namespace, seed: int | None,
-                tensorboard_log: str | None):
+def build_model(
+    algo: str,
+    env,
+    hyperparams: dict[str, Any],
+    args: argparse.Namespace,
+    seed: int | None,
+    tensorboard_log: str | None,
+):
     import stable_baselines3 as sb3
 
     params, policy_kwargs = split_policy_kwargs(hyperparams)
     cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC}[algo]
-    return cls("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device=args.device,
-               tensorboard_log=tensorboard_log, verbose=0, **params)
+    return cls(
+        "MlpPolicy",
+        env,
+        policy_kwargs=policy_kwargs,
+        seed=seed,
+        device=args.device,
+        tensorboard_log=tensorboard_log,
+        verbose=0,
+        **params,
+    )
 
 
 def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
@@ -221,16 +298,30 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     torch.set_num_threads(1)  # small MLPs: threads only add overhead (and the machine may be shared)
     task = common.resolve_task(args.task)
     multi_agent = common.is_multi_agent(task)
-    hyperparams = merge_hyperparams(DEFAULT_HYPERPARAMS[args.algo], TASK_HYPERPARAMS.get(task.key, {}).get(args.algo, {}),
-                                    parse_hyperparams(args.hyperparams))
+    hyperparams = merge_hyperparams(
+        DEFAULT_HYPERPARAMS[args.algo],
+        TASK_HYPERPARAMS.get(task.key, {}).get(args.algo, {}),
+        parse_hyperparams(args.hyperparams),
+    )
     run_dir = common.run_dir_for(args, args.algo, task)
     env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs, warn=evaluate)
-    config = {"algo": args.algo, "task": task.key, "multi_agent": multi_agent, "timesteps": args.timesteps,
-              "n_envs": args.n_envs, "seed": args.seed, "normalize_reward": args.normalize_reward,
-              "normalize_obs": args.normalize_obs,
-              "episode_length": args.episode_length, "hyperparams": hyperparams, **env_record}
+    config = {
+        "algo": args.algo,
+        "task": task.key,
+        "multi_agent": multi_agent,
+        "timesteps": args.timesteps,
+        "n_envs": args.n_envs,
+        "seed": args.seed,
+        "normalize_reward": args.normalize_reward,
+        "normalize_obs": args.normalize_obs,
+        "episode_length": args.episode_length,
+        "hyperparams": hyperparams,
+        **env_record,
+    }
     common.write_json(run_dir / "config.json", config)
-    tracker = common.Tracker(args.track, run_dir, run_dir.name, config, tensorboard=False, mlflow_uri=args.mlflow_uri)
+    tracker = common.Tracker(
+        args.track, run_dir, run_dir.name, config, tensorboard=False, mlflow_uri=args.mlflow_uri
+    )
 
     set_random_seed(args.seed)
     if multi_agent:
@@ -245,8 +336,12 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
         # (then `wealtharena evaluate` applies the statistics saved in vecnormalize.pkl beside model.zip).
         from stable_baselines3.common.vec_env import VecNormalize
 
-        env = VecNormalize(env, norm_obs=args.normalize_obs, norm_reward=args.normalize_reward,
-                           gamma=hyperparams.get("gamma", 0.99))
+        env = VecNormalize(
+            env,
+            norm_obs=args.normalize_obs,
+            norm_reward=args.normalize_reward,
+            gamma=hyperparams.get("gamma", 0.99),
+        )
     model = build_model(args.algo, env, hyperparams, args, seed, None)
     formats = ["stdout", "csv"] + (["tensorboard"] if args.track != "none" else [])
     logger = configure(str(run_dir / "logs"), formats)
@@ -257,12 +352,17 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
         model.action_space.seed(args.seed)
 
     start = time.perf_counter()
-    model.learn(total_timesteps=args.timesteps, log_interval=1 if args.algo != "a2c" else 100,
-                progress_bar=show_progress_bar())
+    model.learn(
+        total_timesteps=args.timesteps,
+        log_interval=1 if args.algo != "a2c" else 100,
+        progress_bar=show_progress_bar(),
+    )
     train_seconds = time.perf_counter() - start
     model_path = run_dir / "model.zip"
     model.save(model_path)
-    print(f"trained {args.algo} on {task.key} for {args.timesteps} steps in {train_seconds:.1f}s -> {model_path}")
+    print(
+        f"trained {args.algo} on {task.key} for {args.timesteps} steps in {train_seconds:.1f}s -> {model_path}"
+    )
     if args.normalize_reward or args.normalize_obs:
         env.save(str(run_dir / "vecnormalize.pkl"))  # reward statistics, to continue training later
     env.close()
@@ -271,13 +371,26 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
         return {"model": model_path, "results": None, "summary": None, "run_dir": run_dir}
 
     # The evaluation loads the saved file, exactly as `wealtharena evaluate --policy ppo:model.zip` does.
-    doc = common.evaluate_policy(task, f"{args.algo}:{model_path}", run_dir / "results.json",
-                                 n_seeds=args.eval_seeds, episode_length=args.eval_episode_length,
-                                 entry=f"sb3-{args.algo}", use_cli=args.eval_with_cli)
+    doc = common.evaluate_policy(
+        task,
+        f"{args.algo}:{model_path}",
+        run_dir / "results.json",
+        n_seeds=args.eval_seeds,
+        episode_length=args.eval_episode_length,
+        entry=f"sb3-{args.algo}",
+        use_cli=args.eval_with_cli,
+    )
     summary = common.summarize(doc)
-    tracker.log({"eval/mean_return": summary["mean_return"], "eval/mean_total_return": summary["mean_total_return"],
-                 "eval/mean_sharpe": summary["mean_sharpe"] if summary["mean_sharpe"] is not None else float("nan")},
-                step=args.timesteps)
+    tracker.log(
+        {
+            "eval/mean_return": summary["mean_return"],
+            "eval/mean_total_return": summary["mean_total_return"],
+            "eval/mean_sharpe": summary["mean_sharpe"]
+            if summary["mean_sharpe"] is not None
+            else float("nan"),
+        },
+        step=args.timesteps,
+    )
     tracker.log_artifact(run_dir / "results.json")
     tracker.close()
     common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds, **env_record})

@@ -53,16 +53,25 @@ SEARCH_SPACE = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=12, help="Optuna trials (default 12)")
     parser.add_argument("--timesteps", type=int, default=20_000, help="training steps per trial")
     parser.add_argument("--n-envs", type=int, default=8, help="parallel environments per trial")
-    parser.add_argument("--validation-seeds", type=int, default=8,
-                        help="episodes scoring a trial, on the last seeds of the training range")
-    parser.add_argument("--objective", choices=("return", "sharpe"), default="return",
-                        help="validation score: mean episode return (default) or mean Sharpe ratio (the "
-                             "leaderboard's primary metric)")
+    parser.add_argument(
+        "--validation-seeds",
+        type=int,
+        default=8,
+        help="episodes scoring a trial, on the last seeds of the training range",
+    )
+    parser.add_argument(
+        "--objective",
+        choices=("return", "sharpe"),
+        default="return",
+        help="validation score: mean episode return (default) or mean Sharpe ratio (the "
+        "leaderboard's primary metric)",
+    )
     parser.add_argument("--storage", default=None, help="Optuna storage URL (default: in memory)")
     parser.add_argument("--study-name", default=None, help="Optuna study name (default: the run name)")
     common.add_common_args(parser)
@@ -76,8 +85,12 @@ def validation_task(task, n_seeds: int):
     """
     seeds = task.train_seeds
     cut = seeds.stop - n_seeds
-    return dataclasses.replace(task, name=f"{task.name}Validation", train_seeds=range(seeds.start, cut),
-                               eval_seeds=tuple(range(cut, seeds.stop)))
+    return dataclasses.replace(
+        task,
+        name=f"{task.name}Validation",
+        train_seeds=range(seeds.start, cut),
+        eval_seeds=tuple(range(cut, seeds.stop)),
+    )
 
 
 def sample(trial) -> dict[str, Any]:
@@ -103,21 +116,39 @@ def main(argv: list[str] | None = None) -> int:
     validation = validation_task(task, args.validation_seeds)
     metric = "episode_reward" if args.objective == "return" else "sharpe_ratio"
     env_record = common.env_kwargs_record(task, args.episode_length, args.env_kwargs)
-    tracker = common.Tracker(args.track, run_dir, run_dir.name, {**vars(args), **env_record},
-                             mlflow_uri=args.mlflow_uri)
+    tracker = common.Tracker(
+        args.track, run_dir, run_dir.name, {**vars(args), **env_record}, mlflow_uri=args.mlflow_uri
+    )
 
     def objective(trial) -> float:
         params = sample(trial)
-        trial_args = sb3_train.parse_args([
-            "--algo", "ppo", "--task", task.key,
-            "--timesteps", str(args.timesteps), "--n-envs", str(args.n_envs), "--seed", str(args.seed),
-            "--out", str(run_dir), "--run-name", f"trial_{trial.number}", "--track", "none",
-            "--hyperparams", json.dumps(params), "--env-kwargs", json.dumps(args.env_kwargs),
-            *(["--episode-length", str(args.episode_length)] if args.episode_length else []),
-        ])
+        trial_args = sb3_train.parse_args(
+            [
+                "--algo",
+                "ppo",
+                "--task",
+                task.key,
+                "--timesteps",
+                str(args.timesteps),
+                "--n-envs",
+                str(args.n_envs),
+                "--seed",
+                str(args.seed),
+                "--out",
+                str(run_dir),
+                "--run-name",
+                f"trial_{trial.number}",
+                "--track",
+                "none",
+                "--hyperparams",
+                json.dumps(params),
+                "--env-kwargs",
+                json.dumps(args.env_kwargs),
+                *(["--episode-length", str(args.episode_length)] if args.episode_length else []),
+            ]
+        )
         out = sb3_train.train(trial_args, evaluate=False)
-        doc = evaluate(validation, f"ppo:{out['model']}", progress=False, trajectories=0,
-                              bootstrap_reps=200)
+        doc = evaluate(validation, f"ppo:{out['model']}", progress=False, trajectories=0, bootstrap_reps=200)
         score = common.focal_mean(doc, metric)
         trial.set_user_attr("run_dir", str(out["run_dir"]))
         tracker.log({"optuna/validation_score": score}, trial.number)
@@ -125,32 +156,55 @@ def main(argv: list[str] | None = None) -> int:
         return score if math.isfinite(score) else float("-inf")  # NaN (all episodes failed) ranks last
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", study_name=args.study_name or run_dir.name,
-                                storage=args.storage, load_if_exists=args.storage is not None,
-                                sampler=optuna.samplers.TPESampler(seed=args.seed, n_startup_trials=min(5, args.trials)))
+    study = optuna.create_study(
+        direction="maximize",
+        study_name=args.study_name or run_dir.name,
+        storage=args.storage,
+        load_if_exists=args.storage is not None,
+        sampler=optuna.samplers.TPESampler(seed=args.seed, n_startup_trials=min(5, args.trials)),
+    )
     start = time.perf_counter()
     study.optimize(objective, n_trials=args.trials)
     study.trials_dataframe().to_csv(run_dir / "trials.csv", index=False)
     best = study.best_trial
-    print(f"best trial {best.number}: validation {args.objective} {best.value:.4f} with {best.params} "
-          f"({args.trials} trials in {time.perf_counter() - start:.1f}s)")
+    print(
+        f"best trial {best.number}: validation {args.objective} {best.value:.4f} with {best.params} "
+        f"({args.trials} trials in {time.perf_counter() - start:.1f}s)"
+    )
 
     # The best trial's model, evaluated once on the task's evaluation seeds.
     best_dir = Path(best.user_attrs["run_dir"])
     shutil.copyfile(best_dir / "model.zip", run_dir / "model.zip")
-    doc = common.evaluate_policy(task, f"ppo:{run_dir / 'model.zip'}", run_dir / "results.json",
-                                 n_seeds=args.eval_seeds, episode_length=args.eval_episode_length,
-                                 entry="sb3-ppo-optuna")
+    doc = common.evaluate_policy(
+        task,
+        f"ppo:{run_dir / 'model.zip'}",
+        run_dir / "results.json",
+        n_seeds=args.eval_seeds,
+        episode_length=args.eval_episode_length,
+        entry="sb3-ppo-optuna",
+    )
     summary = common.summarize(doc)
-    retrain = (f"python examples/sb3_train.py --algo ppo --task {task.key} --timesteps {args.timesteps} "
-               f"--n-envs {args.n_envs} --hyperparams '{json.dumps(best.params)}'"
-               + (f" --env-kwargs '{json.dumps(args.env_kwargs)}'" if args.env_kwargs else "")
-               + (f" --episode-length {args.episode_length}" if args.episode_length else ""))
-    common.write_json(run_dir / "best.json", {"trial": best.number, "validation_objective": args.objective,
-                                              "validation_score": best.value, "params": best.params,
-                                              "evaluation": summary, "retrain": retrain, **env_record})
-    tracker.log({"optuna/best_validation_score": best.value, "eval/mean_return": summary["mean_return"]},
-                args.trials)
+    retrain = (
+        f"python examples/sb3_train.py --algo ppo --task {task.key} --timesteps {args.timesteps} "
+        f"--n-envs {args.n_envs} --hyperparams '{json.dumps(best.params)}'"
+        + (f" --env-kwargs '{json.dumps(args.env_kwargs)}'" if args.env_kwargs else "")
+        + (f" --episode-length {args.episode_length}" if args.episode_length else "")
+    )
+    common.write_json(
+        run_dir / "best.json",
+        {
+            "trial": best.number,
+            "validation_objective": args.objective,
+            "validation_score": best.value,
+            "params": best.params,
+            "evaluation": summary,
+            "retrain": retrain,
+            **env_record,
+        },
+    )
+    tracker.log(
+        {"optuna/best_validation_score": best.value, "eval/mean_return": summary["mean_return"]}, args.trials
+    )
     tracker.log_artifact(run_dir / "best.json")
     tracker.close()
     print(f"retrain with: {retrain}")

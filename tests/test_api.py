@@ -123,8 +123,14 @@ def test_bad_action_shape_is_a_clear_error():
 
 
 def test_agents_missing_from_actions_hold():
-    env = arena_v0.parallel_env(**SHORT, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0,
-                                info_level="full", allow_missing_actions=True)
+    env = arena_v0.parallel_env(
+        **SHORT,
+        action_mapping="simplex",
+        rebalance_rate=1.0,
+        rebalance_band=0.0,
+        info_level="full",
+        allow_missing_actions=True,
+    )
     env.reset(seed=0)
     act = np.array([1, 1, 1, 1, 0], dtype=np.float32)
     _, _, _, _, infos = env.step({"balanced_0": act})
@@ -139,7 +145,14 @@ def test_agents_missing_from_actions_hold():
 
 def test_public_api_exports():
     assert wealtharena_env.__version__
-    for name in ("ArenaEnv", "PortfolioEnv", "ArenaConfig", "Simulation", "ConfigError", "WealthArenaDataError"):
+    for name in (
+        "ArenaEnv",
+        "PortfolioEnv",
+        "ArenaConfig",
+        "Simulation",
+        "ConfigError",
+        "WealthArenaDataError",
+    ):
         assert hasattr(wealtharena_env, name)
     assert issubclass(wealtharena_env.ConfigError, ValueError)
     assert issubclass(wealtharena_env.WealthArenaDataError, ValueError)
@@ -161,8 +174,9 @@ def test_silent_coercions_are_errors_or_work():
     for name in ("conservativ_1", "agent_x", "agent"):
         with pytest.raises(ConfigError, match=f"agent name '{name}' does not name a risk profile"):
             arena_v0.parallel_env(agents=[name, "balanced_0"])
-    env = arena_v0.parallel_env(agents=[AgentProfile("agent_x", "conservative"), "balanced_0"], n_assets=2,
-                                episode_length=5)
+    env = arena_v0.parallel_env(
+        agents=[AgentProfile("agent_x", "conservative"), "balanced_0"], n_assets=2, episode_length=5
+    )
     assert env.config.agents[0].risk_profile == "conservative"
     with pytest.warns(UserWarning, match="ignored the options \\['start'\\]"):
         env.reset(seed=0, options={"start": 3})
@@ -255,4 +269,6 @@ def test_a_live_agent_without_an_action_is_an_error_unless_allowed():
     env.reset(seed=0)
     with pytest.raises(ActionError, match=r"no action for the live agent\(s\) \['conservative_1'"):
         env.step({a: np.zeros(5, np.float32) for a in env.agents if a != "conservative_1"})
-    env.step({a: None if a == "conservative_1" else np.zeros(5, np.float32) for a in env.agents})  # None holds
+    env.step(
+        {a: None if a == "conservative_1" else np.zeros(5, np.float32) for a in env.agents}
+    )  # None holds

@@ -46,9 +46,16 @@ def dow() -> MarketData:
 def synthetic_data(config: MarketConfig, n_bars: int, seed: int) -> MarketData:
     bars = np.empty((n_bars, 6, config.n_assets))
     SyntheticMarket(config).sample(np.random.default_rng(seed), bars)
-    return MarketData(open=bars[:, 0], high=bars[:, 1], low=bars[:, 2], close=bars[:, 3], volume=bars[:, 4],
-                      dates=pd.bdate_range("2000-01-03", periods=n_bars).to_numpy(),
-                      tickers=tuple(f"S{i}" for i in range(config.n_assets)), source="synthetic")
+    return MarketData(
+        open=bars[:, 0],
+        high=bars[:, 1],
+        low=bars[:, 2],
+        close=bars[:, 3],
+        volume=bars[:, 4],
+        dates=pd.bdate_range("2000-01-03", periods=n_bars).to_numpy(),
+        tickers=tuple(f"S{i}" for i in range(config.n_assets)),
+        source="synthetic",
+    )
 
 
 def show(title: str, config: MarketConfig, frame: pd.DataFrame) -> None:
@@ -91,11 +98,21 @@ def test_recovers_known_garch_dof_correlation_and_bar_parameters(rho):
     """One regime, 4 assets x 3,000 bars, a=0.08, b=0.90, dof=5, no jumps. Tolerances (about 3 standard
     errors, checked over seeds 0-4): a + b within 0.02, a within 0.03, dof within 1 (20 %), correlation
     within 0.05, volume_sensitivity within 0.05, overnight_fraction within 0.02, no jumps found."""
-    truth = MarketConfig(n_assets=4, regime_correlation=(rho,) * 3, regime_transition=((1, 0, 0), (0, 1, 0), (0, 0, 1)),
-                         initial_regime=0, garch_alpha=0.08, garch_beta=0.90, student_t_dof=5.0, jump_intensity=0.0)
+    truth = MarketConfig(
+        n_assets=4,
+        regime_correlation=(rho,) * 3,
+        regime_transition=((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+        initial_regime=0,
+        garch_alpha=0.08,
+        garch_beta=0.90,
+        student_t_dof=5.0,
+        jump_intensity=0.0,
+    )
     fit = calibrate(synthetic_data(truth, 3000, seed=0), n_regimes=1)
-    print(f"\nrho={rho}: a={fit.garch_alpha:.3f} b={fit.garch_beta:.3f} dof={fit.student_t_dof:.2f} "
-          f"corr={fit.regime_correlation[0]:.3f}")
+    print(
+        f"\nrho={rho}: a={fit.garch_alpha:.3f} b={fit.garch_beta:.3f} dof={fit.student_t_dof:.2f} "
+        f"corr={fit.regime_correlation[0]:.3f}"
+    )
     assert abs(fit.garch_alpha + fit.garch_beta - 0.98) < 0.02
     assert abs(fit.garch_alpha - 0.08) < 0.03
     assert abs(fit.student_t_dof - 5.0) < 1.0
@@ -109,12 +126,23 @@ def test_finds_jumps_roughly():
     """Jumps of -5 % (std 2 %), 6 per asset-year, on a thin-tailed diffusion. The Student-t absorbs part of
     them, so this is only rough: the intensity is biased low (1.8-4.3 for the true 6 over seeds 0-7 of two
     random streams), so within a factor 4; mean within 0.03, dof well above 2."""
-    truth = MarketConfig(n_assets=4, regime_correlation=(0.3,) * 3, regime_transition=((1, 0, 0), (0, 1, 0), (0, 0, 1)),
-                         initial_regime=0, garch_alpha=0.05, garch_beta=0.90, student_t_dof=8.0,
-                         jump_intensity=6.0, jump_mean=-0.05, jump_std=0.02)
+    truth = MarketConfig(
+        n_assets=4,
+        regime_correlation=(0.3,) * 3,
+        regime_transition=((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+        initial_regime=0,
+        garch_alpha=0.05,
+        garch_beta=0.90,
+        student_t_dof=8.0,
+        jump_intensity=6.0,
+        jump_mean=-0.05,
+        jump_std=0.02,
+    )
     fit = calibrate(synthetic_data(truth, 3000, seed=0), n_regimes=1)
-    print(f"\njumps: intensity={fit.jump_intensity:.2f} mean={fit.jump_mean:.3f} std={fit.jump_std:.3f} "
-          f"dof={fit.student_t_dof:.2f}")
+    print(
+        f"\njumps: intensity={fit.jump_intensity:.2f} mean={fit.jump_mean:.3f} std={fit.jump_std:.3f} "
+        f"dof={fit.student_t_dof:.2f}"
+    )
     assert 1.5 < fit.jump_intensity < 24.0
     assert abs(fit.jump_mean + 0.05) < 0.03
     assert fit.student_t_dof > 3.5

@@ -33,8 +33,14 @@ def rule(cls, **kwargs):
     return cls(N, W, **kwargs)
 
 
-def observation(policy, *, held_risky: float = 0.0, market_volatility: float = 0.10, market_trend: float = 0.0,
-                fill: float = 0.0) -> np.ndarray:
+def observation(
+    policy,
+    *,
+    held_risky: float = 0.0,
+    market_volatility: float = 0.10,
+    market_trend: float = 0.0,
+    fill: float = 0.0,
+) -> np.ndarray:
     """A hand-made observation: every entry ``fill``, then the market state and the held weights set."""
     size = policy.slices["breaker"].stop
     obs = np.full(size, fill, dtype=np.float32)
@@ -54,7 +60,10 @@ def invested_fraction(policy, obs) -> float:
 # ============================================================================================== decisions
 def test_registered_everywhere():
     assert BASELINES["vol_timing"] is VolatilityTiming and BASELINES["trend_timing"] is TrendTiming
-    assert load_policy("vol_timing").kind == "baseline" and load_policy("baseline:trend_timing").name == "trend_timing"
+    assert (
+        load_policy("vol_timing").kind == "baseline"
+        and load_policy("baseline:trend_timing").name == "trend_timing"
+    )
 
 
 @pytest.mark.parametrize("held", [0.0, 1.0])
@@ -85,7 +94,9 @@ def test_trend_timing_decisions(held):
     p = rule(TrendTiming)
     assert invested_fraction(p, observation(p, held_risky=held, market_trend=-1.5)) == 0.0
     assert invested_fraction(p, observation(p, held_risky=held, market_trend=1.5)) == 1.0
-    assert invested_fraction(p, observation(p, held_risky=held, market_trend=0.2)) == held  # inside [-0.5, 0.5]
+    assert (
+        invested_fraction(p, observation(p, held_risky=held, market_trend=0.2)) == held
+    )  # inside [-0.5, 0.5]
     wide = rule(TrendTiming, band=2.0)
     assert invested_fraction(wide, observation(wide, held_risky=held, market_trend=-1.5)) == held
 
@@ -93,15 +104,25 @@ def test_trend_timing_decisions(held):
 def test_trend_timing_ignores_volatility_and_vol_timing_ignores_trend():
     vol, trend = rule(VolatilityTiming), rule(TrendTiming)
     for v in (0.05, 0.5):
-        assert invested_fraction(trend, observation(trend, held_risky=1.0, market_trend=1.0, market_volatility=v)) == 1.0
+        assert (
+            invested_fraction(
+                trend, observation(trend, held_risky=1.0, market_trend=1.0, market_volatility=v)
+            )
+            == 1.0
+        )
     for t in (-3.0, 3.0):
-        assert invested_fraction(vol, observation(vol, held_risky=1.0, market_trend=t, market_volatility=0.1)) == 1.0
+        assert (
+            invested_fraction(vol, observation(vol, held_risky=1.0, market_trend=t, market_volatility=0.1))
+            == 1.0
+        )
 
 
 def test_partial_derisking():
     p = rule(VolatilityTiming, derisked_exposure=0.4)
-    np.testing.assert_allclose(p.target_weights(observation(p, held_risky=1.0, market_volatility=0.3)[None])[0],
-                               [0.1, 0.1, 0.1, 0.1, 0.6])
+    np.testing.assert_allclose(
+        p.target_weights(observation(p, held_risky=1.0, market_volatility=0.3)[None])[0],
+        [0.1, 0.1, 0.1, 0.1, 0.6],
+    )
     # the state threshold is the midpoint 0.7: holding 0.4 (de-risked) inside the band stays at 0.4
     assert invested_fraction(p, observation(p, held_risky=0.4, market_volatility=0.17)) == pytest.approx(0.4)
     assert invested_fraction(p, observation(p, held_risky=0.9, market_volatility=0.17)) == pytest.approx(1.0)
@@ -156,11 +177,19 @@ def test_actions_go_through_the_env_action_mapping():
     """The rules emit actions with weights_to_actions, for either action mapping: the env follows them (all the
     way, or part of the way each step when the env rebalances partially)."""
     for mapping in ("simplex", "softmax"):
-        env = gym.make("WealthArena/Portfolio-v0", n_assets=N, episode_length=70, action_mapping=mapping,
-                       disable_env_checker=True)
+        env = gym.make(
+            "WealthArena/Portfolio-v0",
+            n_assets=N,
+            episode_length=70,
+            action_mapping=mapping,
+            disable_env_checker=True,
+        )
         p = make_baseline("vol_timing", env)
         obs, _ = env.reset(seed=0)
-        for market_volatility, check in ((0.05, lambda invested: invested > 0.5), (0.5, lambda invested: invested < 0.25)):
+        for market_volatility, check in (
+            (0.05, lambda invested: invested > 0.5),
+            (0.5, lambda invested: invested < 0.25),
+        ):
             for _ in range(30):  # calm: invest in equal weights (capped by the risk layer); stressed: to cash
                 forced = obs.copy()
                 forced[p.slices["market_volatility"]] = market_volatility
@@ -215,8 +244,26 @@ def test_example_lists_the_single_agent_synthetic_tasks():
 def test_example_table_on_a_small_budget(tmp_path, capsys):
     example = _example()
     out, js = tmp_path / "table.md", tmp_path / "rows.json"
-    assert example.main(["--tasks", "Crash-v0", "--seeds", "2", "--episode-length", "12", "--bootstrap-reps", "30",
-                         "--output", str(out), "--json", str(js), "-q"]) == 0
+    assert (
+        example.main(
+            [
+                "--tasks",
+                "Crash-v0",
+                "--seeds",
+                "2",
+                "--episode-length",
+                "12",
+                "--bootstrap-reps",
+                "30",
+                "--output",
+                str(out),
+                "--json",
+                str(js),
+                "-q",
+            ]
+        )
+        == 0
+    )
     text = out.read_text()
     assert "SMALLER BUDGET" in text and "| task | entry | Sharpe" in text
     for name in ("equal_weight", "risk_parity", "vol_timing", "trend_timing", "cash"):
@@ -237,7 +284,9 @@ def test_paired_comparison_of_identical_entries():
     same = example.compare(scores, scores, reps=50)
     assert same["paired_wins"] == 0.0 and same["paired_ties"] == 4 and same["paired_delta"]["point"] == 0.0
     assert same["p_improvement"]["point"] == 0.5
-    better = example.compare({s: {k: v + 1.0 for k, v in d.items()} for s, d in scores.items()}, scores, reps=50)
+    better = example.compare(
+        {s: {k: v + 1.0 for k, v in d.items()} for s, d in scores.items()}, scores, reps=50
+    )
     assert better["paired_wins"] == 1.0 and better["paired_delta"]["point"] == pytest.approx(1.0)
 
 
@@ -248,8 +297,15 @@ def test_baselines_take_the_same_weights_with_an_action_dead_zone(name):
     task = get_task("BullBear-v0")
     held = {}
     for dead_zone in (0.0, 0.05):
-        env = gym.make(task.env_id, **{**task.scenario_kwargs(task.scenarios[0]), "episode_length": 60,
-                                       "action_dead_zone": dead_zone}, disable_env_checker=True)
+        env = gym.make(
+            task.env_id,
+            **{
+                **task.scenario_kwargs(task.scenarios[0]),
+                "episode_length": 60,
+                "action_dead_zone": dead_zone,
+            },
+            disable_env_checker=True,
+        )
         p = make_baseline(name, env)
         assert p.action_dead_zone == dead_zone
         obs, _ = env.reset(seed=7)

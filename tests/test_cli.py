@@ -32,8 +32,13 @@ def test_demo_is_deterministic():
 
 
 def test_console_script_and_module_entry_point():
-    result = subprocess.run([sys.executable, "-m", "wealtharena_env", "demo", "--episode-length", "15",
-                             "--n-assets", "3"], capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "wealtharena_env", "demo", "--episode-length", "15", "--n-assets", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "balanced_0" in result.stdout
     assert main(["list"]) == 0

@@ -61,8 +61,14 @@ from wealtharena_env.sim import Simulation
         (lambda: ArenaConfig(action_dead_zone=float("nan")), "action_dead_zone must be a finite number"),
         (lambda: ArenaConfig(action_dead_zone=float("inf")), "action_dead_zone must be a finite number"),
         (lambda: ArenaConfig(action_dead_zone="0.1"), "action_dead_zone must be a finite number"),
-        (lambda: ArenaConfig(action_dead_zone=0.05, action_mapping="softmax"), "action_dead_zone=0.05 needs action_mapping='exponential'"),
-        (lambda: ArenaConfig(action_dead_zone=0.05, action_mapping="simplex"), "action_dead_zone=0.05 needs action_mapping='exponential'"),
+        (
+            lambda: ArenaConfig(action_dead_zone=0.05, action_mapping="softmax"),
+            "action_dead_zone=0.05 needs action_mapping='exponential'",
+        ),
+        (
+            lambda: ArenaConfig(action_dead_zone=0.05, action_mapping="simplex"),
+            "action_dead_zone=0.05 needs action_mapping='exponential'",
+        ),
     ],
 )
 def test_bad_config_raises_config_error_naming_the_field(factory, match):
@@ -77,13 +83,23 @@ def test_config_error_is_value_error():
 
 def test_default_agents_and_sizes():
     cfg = ArenaConfig()
-    assert cfg.agent_names == ("conservative_0", "conservative_1", "balanced_0", "aggressive_0", "aggressive_1")
+    assert cfg.agent_names == (
+        "conservative_0",
+        "conservative_1",
+        "balanced_0",
+        "aggressive_0",
+        "aggressive_1",
+    )
     assert cfg.n_assets == 10 and cfg.episode_length == 252
-    assert [a.risk_profile for a in default_agents()] == ["conservative"] * 2 + ["balanced"] + ["aggressive"] * 2
+    assert [a.risk_profile for a in default_agents()] == ["conservative"] * 2 + ["balanced"] + [
+        "aggressive"
+    ] * 2
 
 
 def test_env_keywords_build_the_config():
-    env = arena_v0.parallel_env(n_assets=7, agents=["aggressive_0", "balanced_3"], max_cycles=9, window=5, warmup=60)
+    env = arena_v0.parallel_env(
+        n_assets=7, agents=["aggressive_0", "balanced_3"], max_cycles=9, window=5, warmup=60
+    )
     assert env.config.n_assets == 7 and env.config.episode_length == 9
     assert env.possible_agents == ["aggressive_0", "balanced_3"]
     assert env.config.agents[0].risk_profile == "aggressive"
@@ -109,25 +125,51 @@ def test_simulation_rejects_bad_calls():
 
 def test_profiles_are_ordered_and_balanced_has_the_reference_values():
     balanced = RISK_PRESETS["balanced"]
-    assert (balanced.max_position, balanced.volatility_budget, balanced.stop_loss, balanced.take_profit,
-            balanced.max_drawdown, balanced.var_limit, balanced.max_correlation, balanced.max_leverage) == (
-        0.15, 0.12, 0.08, 0.20, 0.15, 0.05, 0.70, 1.0)
-    tighter = ("max_position", "volatility_budget", "var_limit", "cvar_limit", "max_drawdown", "max_correlation",
-               "stop_loss")
+    assert (
+        balanced.max_position,
+        balanced.volatility_budget,
+        balanced.stop_loss,
+        balanced.take_profit,
+        balanced.max_drawdown,
+        balanced.var_limit,
+        balanced.max_correlation,
+        balanced.max_leverage,
+    ) == (0.15, 0.12, 0.08, 0.20, 0.15, 0.05, 0.70, 1.0)
+    tighter = (
+        "max_position",
+        "volatility_budget",
+        "var_limit",
+        "cvar_limit",
+        "max_drawdown",
+        "max_correlation",
+        "stop_loss",
+    )
     for field in tighter:
         c, b, a = (getattr(RISK_PRESETS[p], field) for p in ("conservative", "balanced", "aggressive"))
         assert c < b < a, field
     assert RewardWeights() == REWARD_PRESETS["balanced"]
-    assert (RewardWeights().profit, RewardWeights().risk, RewardWeights().cost, RewardWeights().stability,
-            RewardWeights().sharpe, RewardWeights().momentum, RewardWeights().diversification) == (
-        1.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    assert (
+        RewardWeights().profit,
+        RewardWeights().risk,
+        RewardWeights().cost,
+        RewardWeights().stability,
+        RewardWeights().sharpe,
+        RewardWeights().momentum,
+        RewardWeights().diversification,
+    ) == (1.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def test_any_risk_field_is_overridable_per_agent():
     custom = AgentProfile("balanced_0", risk=RISK_PRESETS["balanced"].replace(max_position=0.5))
-    env = arena_v0.parallel_env(agents=(custom, AgentProfile("aggressive_0", "aggressive")), n_assets=3,
-                                episode_length=3, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0,
-                                info_level="full")
+    env = arena_v0.parallel_env(
+        agents=(custom, AgentProfile("aggressive_0", "aggressive")),
+        n_assets=3,
+        episode_length=3,
+        action_mapping="simplex",
+        rebalance_rate=1.0,
+        rebalance_band=0.0,
+        info_level="full",
+    )
     env.reset(seed=0)
     _, _, _, _, infos = env.step({a: np.array([1, 0, 0, 0], dtype=np.float32) for a in env.agents})
     assert infos["balanced_0"]["weights"][0] > 0.4  # 50% cap (up to volatility / VaR scaling)
@@ -165,9 +207,8 @@ def test_preset_tables_in_docs_and_docstrings_match_the_code():
 
 
 def test_action_dead_zone_reaches_the_kernel_params():
-    from wealtharena_env.sim import pack_params
-
     from wealtharena_env.config import DEFAULT_ACTION_DEAD_ZONE
+    from wealtharena_env.sim import pack_params
 
     assert ArenaConfig().action_dead_zone == DEFAULT_ACTION_DEAD_ZONE == 0.3
     assert pack_params(ArenaConfig())["action_dead_zone"][0] == 0.3

@@ -29,8 +29,14 @@ def closes_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
 def load(obj, **kwargs) -> tuple[MarketData, list[warnings.WarningMessage]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        md = MarketData.from_dataframe(obj, **kwargs) if isinstance(obj, pd.DataFrame) else MarketData.from_csv(obj)
-    return md, [w for w in caught if issubclass(w.category, DataQualityWarning) and "closes-only" in str(w.message)]
+        md = (
+            MarketData.from_dataframe(obj, **kwargs)
+            if isinstance(obj, pd.DataFrame)
+            else MarketData.from_csv(obj)
+        )
+    return md, [
+        w for w in caught if issubclass(w.category, DataQualityWarning) and "closes-only" in str(w.message)
+    ]
 
 
 def _long(closes: pd.DataFrame, column: str = "close") -> pd.DataFrame:
@@ -39,7 +45,9 @@ def _long(closes: pd.DataFrame, column: str = "close") -> pd.DataFrame:
     return out
 
 
-@pytest.mark.parametrize("layout", ["wide_closes", "long_close", "long_adj_close", "csv", "yfinance_close_only"])
+@pytest.mark.parametrize(
+    "layout", ["wide_closes", "long_close", "long_adj_close", "csv", "yfinance_close_only"]
+)
 def test_closes_only_layouts_load_with_one_warning(layout, tmp_path):
     closes = closes_frame()
     if layout == "wide_closes":
@@ -68,12 +76,19 @@ def test_closes_only_layouts_load_with_one_warning(layout, tmp_path):
 def test_closes_only_bars_are_flat_with_unknown_volume_and_the_cap_never_binds():
     closes = closes_frame(n=400)
     md, _ = load(closes)
-    env = PortfolioEnv(data=md, episode_length=60, action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0,
-                       risk_enabled=False, info_level="full")
+    env = PortfolioEnv(
+        data=md,
+        episode_length=60,
+        action_mapping="simplex",
+        rebalance_rate=1.0,
+        rebalance_band=0.0,
+        risk_enabled=False,
+        info_level="full",
+    )
     env.reset(seed=1)
     sim = env.sim
     start = sim.config.warmup
-    bars = sim.bars[0, start:start + 61]
+    bars = sim.bars[0, start : start + 61]
     np.testing.assert_array_equal(bars[:, 0], bars[:, 3])  # open = close
     np.testing.assert_array_equal(bars[:, 1], bars[:, 3])  # high = close
     np.testing.assert_array_equal(bars[:, 2], bars[:, 3])  # low = close
@@ -92,7 +107,9 @@ def test_closes_only_data_drive_every_env_with_finite_outputs(feature_set):
     obs, _ = env.reset(seed=2)
     rng = np.random.default_rng(0)
     while env.agents:
-        obs, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 4).astype(np.float32) for a in env.agents})
+        obs, rewards, _, _, infos = env.step(
+            {a: rng.uniform(-1, 1, 4).astype(np.float32) for a in env.agents}
+        )
         assert all(np.isfinite(o).all() for o in obs.values())
         assert all(np.isfinite(r) for r in rewards.values())
         assert all(np.isfinite(i["portfolio_value"]) for i in infos.values())
@@ -133,8 +150,9 @@ def test_envs_take_the_loaders_options_and_n_assets_selects_tickers():
     closes = closes_frame(n=400)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
-        env = arena_v0.parallel_env(data=closes, start="2019-03-01", on_bad_rows="repair", n_assets=2,
-                                    episode_length=50)
+        env = arena_v0.parallel_env(
+            data=closes, start="2019-03-01", on_bad_rows="repair", n_assets=2, episode_length=50
+        )
         assert env.sim.tickers == ("AAA", "BBB") and env.sim.n_assets == 2
         assert env.sim.source.data.dates[0] >= np.datetime64("2019-03-01")
         single = PortfolioEnv(data=closes, tickers=["CCC", "AAA"], episode_length=50)

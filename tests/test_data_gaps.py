@@ -23,9 +23,19 @@ def bars(tickers=("AAA", "BBB"), seed=0, dates=DATES) -> pd.DataFrame:
     parts = []
     for k, t in enumerate(tickers):
         close = 50.0 * (k + 1) * np.exp(np.cumsum(rng.normal(0.0003, 0.01, len(dates))))
-        parts.append(pd.DataFrame({"date": dates, "ticker": t, "open": close, "high": close * 1.01,
-                                   "low": close * 0.99, "close": close,
-                                   "volume": rng.lognormal(np.log(1e6), 0.3, len(dates))}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "ticker": t,
+                    "open": close,
+                    "high": close * 1.01,
+                    "low": close * 0.99,
+                    "close": close,
+                    "volume": rng.lognormal(np.log(1e6), 0.3, len(dates)),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -50,8 +60,10 @@ def test_nine_month_hole_is_an_error_naming_ticker_and_dates():
         from_dataframe(frame)
     msg = str(err.value)
     assert f"1 hole(s) longer than max_gap_bars={MAX_GAP_BARS} bar(s)" in msg
-    assert (f"BBB 2016-03-01..2016-11-30 ({N_MISSING} bars missing between its bars of {BEFORE:%Y-%m-%d} and "
-            f"{AFTER:%Y-%m-%d})") in msg
+    assert (
+        f"BBB 2016-03-01..2016-11-30 ({N_MISSING} bars missing between its bars of {BEFORE:%Y-%m-%d} and "
+        f"{AFTER:%Y-%m-%d})"
+    ) in msg
     assert "stitched into one bar" in msg
     for fix in ("on_gap='drop_ticker'", "on_gap='cut'", "on_gap='ffill'", "max_gap_bars"):
         assert fix in msg
@@ -64,15 +76,23 @@ def test_nine_month_hole_is_an_error_naming_ticker_and_dates():
 
 def test_policies_drop_cut_and_ffill():
     frame = with_hole(bars(), "BBB", HOLE)
-    with pytest.warns(DataRepairWarning, match=r"on_gap='drop_ticker' dropped 1 ticker\(s\) \(BBB\).*BBB 2016-03-01"):
+    with pytest.warns(
+        DataRepairWarning, match=r"on_gap='drop_ticker' dropped 1 ticker\(s\) \(BBB\).*BBB 2016-03-01"
+    ):
         md = from_dataframe(frame, on_gap="drop_ticker")
     assert md.tickers == ("AAA",) and md.n_steps == len(DATES)
 
     with pytest.warns(DataRepairWarning, match=f"on_gap='cut' kept 2012-01-02..{BEFORE:%Y-%m-%d}"):
         md = from_dataframe(frame, on_gap="cut")
-    assert md.tickers == ("AAA", "BBB") and md.dates[-1] == BEFORE and np.diff(md.dates).max() <= np.timedelta64(4, "D")
+    assert (
+        md.tickers == ("AAA", "BBB")
+        and md.dates[-1] == BEFORE
+        and np.diff(md.dates).max() <= np.timedelta64(4, "D")
+    )
 
-    with pytest.warns(DataRepairWarning, match=r"on_gap='ffill' filled 1 hole\(s\).*BBB 2016-03-01..2016-11-30"):
+    with pytest.warns(
+        DataRepairWarning, match=r"on_gap='ffill' filled 1 hole\(s\).*BBB 2016-03-01..2016-11-30"
+    ):
         md = from_dataframe(frame, on_gap="ffill")
     assert md.n_steps == len(DATES)
     inside = np.flatnonzero(HOLE)
@@ -127,8 +147,11 @@ def test_a_gap_of_the_whole_calendar_is_a_hole_too():
 
 def test_options_are_checked():
     frame = bars()
-    for kw, needle in [({"on_gap": "skip"}, "on_gap='skip'"), ({"max_gap_bars": -1}, "max_gap_bars=-1"),
-                       ({"max_gap_bars": 2.5}, "max_gap_bars=2.5")]:
+    for kw, needle in [
+        ({"on_gap": "skip"}, "on_gap='skip'"),
+        ({"max_gap_bars": -1}, "max_gap_bars=-1"),
+        ({"max_gap_bars": 2.5}, "max_gap_bars=2.5"),
+    ]:
         with pytest.raises(ConfigError, match=needle):
             from_dataframe(frame, **kw)
 
@@ -151,12 +174,18 @@ def test_sp500_stubs_have_a_two_month_hole():
     with pytest.raises(WealthArenaDataError) as err:
         from_dataframe(df, start="2017-06-01", end="2018-12-01")
     msg = str(err.value)
-    assert "ESRX 2018-01-05..2018-03-02 (39 bars missing between its bars of 2018-01-04 and 2018-03-05)" in msg
+    assert (
+        "ESRX 2018-01-05..2018-03-02 (39 bars missing between its bars of 2018-01-04 and 2018-03-05)" in msg
+    )
     with pytest.warns(DataRepairWarning, match=r"dropped 1 ticker\(s\) \(ESRX\)"):
         md = from_dataframe(df, start="2017-06-01", end="2018-12-01", on_gap="drop_ticker")
     assert md.tickers == ("AAPL",)
-    with pytest.raises(WealthArenaDataError, match="keeps only 2 of 1259 dates.*Holes longer than max_gap_bars=5: SNI"):
-        from_dataframe(shared_frame("sp500", ["AAPL", "SNI"]))  # the coverage error comes first, naming the hole
+    with pytest.raises(
+        WealthArenaDataError, match="keeps only 2 of 1259 dates.*Holes longer than max_gap_bars=5: SNI"
+    ):
+        from_dataframe(
+            shared_frame("sp500", ["AAPL", "SNI"])
+        )  # the coverage error comes first, naming the hole
     px = shared_frame("sp500", ["AAPL", "PX"])
     with pytest.raises(WealthArenaDataError, match="PX 2019-06-10..2019-08-29 \\(58 bars"):
         from_dataframe(px, start="2019-01-01", end="2019-10-01")

@@ -50,7 +50,9 @@ def test_arena_and_portfolio_at_full_width(sp500):
     path, universe, md, _ = sp500
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        env = arena_v0.parallel_env(data=path, data_options={"tickers": universe, **REPAIRS}, episode_length=20)
+        env = arena_v0.parallel_env(
+            data=path, data_options={"tickers": universe, **REPAIRS}, episode_length=20
+        )
     assert env.sim.n_assets == md.n_assets == 454 and tuple(env.sim.tickers) == md.tickers
     obs, _ = env.reset(seed=3)
     rng = np.random.default_rng(0)

@@ -53,7 +53,9 @@ def long(bars: dict[str, np.ndarray], tickers=TICKERS) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def scale_bars(bars: dict[str, np.ndarray], rows: slice | int, j: int, factor: float) -> dict[str, np.ndarray]:
+def scale_bars(
+    bars: dict[str, np.ndarray], rows: slice | int, j: int, factor: float
+) -> dict[str, np.ndarray]:
     out = {f: a.copy() for f, a in bars.items()}
     for f in ("open", "high", "low", "close"):
         out[f][rows, j] *= factor
@@ -90,7 +92,9 @@ def test_one_day_print_is_an_error_and_drop_or_repair_removes_the_bar():
     msg = str(err.value)
     c = bad["close"][:, 5]
     assert "1 isolated bad print(s)" in msg and f"T05 {day(200)} (close" in msg
-    assert f"x{c[200] / c[199]:.4g}" in msg and f"→ {c[201]:.6g}" in msg  # the bar and the one that comes back
+    assert (
+        f"x{c[200] / c[199]:.4g}" in msg and f"→ {c[201]:.6g}" in msg
+    )  # the bar and the one that comes back
     assert "sd of T05's moves" in msg and "on_bad_rows='drop' or 'repair'" in msg
     with pytest.warns(DataRepairWarning, match=f"dropped 1 isolated bad print.*T05 {day(200)}"):
         md = from_dataframe(long(bad), on_bad_rows="drop")
@@ -102,12 +106,19 @@ def test_one_day_print_is_an_error_and_drop_or_repair_removes_the_bar():
     np.testing.assert_array_equal(ff.close[:, 4], bars["close"][:, 4])
 
 
-SPLITS = [(1 / q, _ratio_label(1 / q)) for q in SMALL_SPLIT_RATIOS] + [(q, _ratio_label(q)) for q in SMALL_SPLIT_RATIOS]
+SPLITS = [(1 / q, _ratio_label(1 / q)) for q in SMALL_SPLIT_RATIOS] + [
+    (q, _ratio_label(q)) for q in SMALL_SPLIT_RATIOS
+]
 
 
 def test_split_labels():
     assert [label for _, label in SPLITS] == [
-        "3:2 split", "4:3 split", "5:4 split", "2:3 reverse split", "3:4 reverse split", "4:5 reverse split",
+        "3:2 split",
+        "4:3 split",
+        "5:4 split",
+        "2:3 reverse split",
+        "3:4 reverse split",
+        "4:5 reverse split",
     ]
     assert _ratio_label(0.5) == "2:1 split" and _ratio_label(10.0) == "1:10 reverse split"
 
@@ -144,7 +155,9 @@ def test_permanent_level_shift_is_an_error_and_repair_drops_the_ticker():
     assert "on_bad_rows='repair' drops such tickers" in msg and "max_move_sigma" in msg
     with pytest.raises(WealthArenaDataError, match=f"T07 {day(300)}"):
         from_dataframe(long(bad), on_bad_rows="drop")  # rows cannot fix it
-    with pytest.warns(DataRepairWarning, match=rf"dropped 1 ticker\(s\) \(T07\).*cannot repair.*T07 {day(300)}"):
+    with pytest.warns(
+        DataRepairWarning, match=rf"dropped 1 ticker\(s\) \(T07\).*cannot repair.*T07 {day(300)}"
+    ):
         md = from_dataframe(long(bad), on_bad_rows="repair")
     assert "T07" not in md.tickers and md.n_assets == len(TICKERS) - 1 and md.n_steps == N_DAYS
     # a real move: the user says so
@@ -194,10 +207,19 @@ def test_find_implausible_moves_and_volume_ratio_directly():
     moves = find_implausible_moves(r, same, frame["date"].to_numpy(), frame["volume"].to_numpy())
     assert moves.row.tolist() == [120, N_DAYS + 300] and moves.kind.tolist() == ["print", "shift"]
     assert (moves.sigma >= MAX_MOVE_SIGMA).all() and np.isnan(moves.ratio).all()
-    assert len(find_implausible_moves(r, same, frame["date"].to_numpy(), frame["volume"].to_numpy(),
-                                      max_move_sigma=1e4)) == 0
-    vr = volume_ratio(np.r_[np.full(50, 100.0), np.full(50, 7.0)], np.array([10, 60]), np.r_[False, [True] * 49,
-                                                                                            False, [True] * 49])
+    assert (
+        len(
+            find_implausible_moves(
+                r, same, frame["date"].to_numpy(), frame["volume"].to_numpy(), max_move_sigma=1e4
+            )
+        )
+        == 0
+    )
+    vr = volume_ratio(
+        np.r_[np.full(50, 100.0), np.full(50, 7.0)],
+        np.array([10, 60]),
+        np.r_[False, [True] * 49, False, [True] * 49],
+    )
     assert np.isnan(vr).all()  # constant volume = unknown
     vr = volume_ratio(np.r_[np.zeros(20), 5.0, np.zeros(19)], np.array([20]), np.r_[False, [True] * 39])
     assert vr.tolist() == [0.0]  # a ticker that hardly trades: no volume evidence of news

@@ -176,7 +176,9 @@ def test_etf15_qqq_split_raises_warns_or_adjusts():
 
 def test_etf15_all_documented_splits_are_found():
     df = shared_frame("etf15")
-    df = df[df["ticker"] != "XLF"]  # its unadjusted 2016 distribution is a level shift: tests/test_data_moves.py
+    df = df[
+        df["ticker"] != "XLF"
+    ]  # its unadjusted 2016 distribution is a level shift: tests/test_data_moves.py
     with pytest.warns(DataQualityWarning) as rec:
         from_dataframe(df, on_split="warn", min_coverage=0.0)
     msg = " ".join(str(w.message) for w in rec)

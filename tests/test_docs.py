@@ -44,13 +44,21 @@ PAGES = sorted([ROOT / "README.md", *DOCS.glob("*.md"), *DOCS.glob("envs/*.md")]
 NOT_RUNNABLE: dict[tuple[str, str], str] = {
     ("docs/data.md", 'load_market_data("prices.csv.gz")'): "reads the user's own file prices.csv.gz",
     ("docs/data.md", "from_yfinance("): "downloads from Yahoo Finance (network)",
-    ("docs/indicators.md", "ind.rsi(close, 14)"): "fragment: close, close_TN and index_close_T are the user's arrays",
+    (
+        "docs/indicators.md",
+        "ind.rsi(close, 14)",
+    ): "fragment: close, close_TN and index_close_T are the user's arrays",
     ("docs/metrics.md", "summary_metrics(returns, benchmark=None"): "a signature, not code",
     ("docs/benchmarks.md", "python benchmarks/bench_step.py"): (
-        "the benchmarks take minutes and need the peers of benchmarks/requirements.txt"),
-    ("docs/leaderboard.md", "--policy my_package.agents:act"): "placeholders for the user's own policies and files",
+        "the benchmarks take minutes and need the peers of benchmarks/requirements.txt"
+    ),
+    (
+        "docs/leaderboard.md",
+        "--policy my_package.agents:act",
+    ): "placeholders for the user's own policies and files",
     ("docs/leaderboard.md", "--policy baselines --data"): (
-        "the full baseline evaluation (about 30 s, reads ../shared/data, writes docs/results/leaderboard.html)"),
+        "the full baseline evaluation (about 30 s, reads ../shared/data, writes docs/results/leaderboard.html)"
+    ),
 }
 
 #: ``wealtharena`` subcommands that are quick and write nothing (bash blocks made only of these run).
@@ -100,8 +108,15 @@ def extract_blocks(path: Path) -> list[Block]:
         previous = next((lines[k].strip() for k in range(start - 1, -1, -1) if lines[k].strip()), "")
         marker = MARKER.match(previous)
         code = textwrap.dedent("\n".join(line.removeprefix(indent) for line in body))
-        blocks.append(Block(page, start + 1, lang.lower(), code + "\n",
-                            (marker.group(1), marker.group(2)) if marker else None))
+        blocks.append(
+            Block(
+                page,
+                start + 1,
+                lang.lower(),
+                code + "\n",
+                (marker.group(1), marker.group(2)) if marker else None,
+            )
+        )
     return blocks
 
 
@@ -111,7 +126,9 @@ def why_not_run(block: Block) -> str | None:
         kind, value = block.marker
         if kind == "skip":
             return value or "marked <!-- skip -->"
-        missing = [name for name in re.split(r"[\s,]+", value) if name and importlib.util.find_spec(name) is None]
+        missing = [
+            name for name in re.split(r"[\s,]+", value) if name and importlib.util.find_spec(name) is None
+        ]
         if missing:
             return f"needs {', '.join(missing)}"
     for (page, text), reason in NOT_RUNNABLE.items():
@@ -127,16 +144,18 @@ BASH_BLOCKS = [b for b in ALL_BLOCKS if b.lang in ("bash", "sh", "shell", "conso
 
 def _environment(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "WEALTHARENA_CACHE_DIR": str(tmp_path / "cache"),
-        "MPLBACKEND": "Agg",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
-        "COLUMNS": "100",
-    })
+    env.update(
+        {
+            "WEALTHARENA_CACHE_DIR": str(tmp_path / "cache"),
+            "MPLBACKEND": "Agg",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+            "COLUMNS": "100",
+        }
+    )
     return env
 
 
-RUNNER = r'''
+RUNNER = r"""
 import json, sys, traceback
 blocks = json.load(open(sys.argv[1]))
 namespace = {"__name__": "__main__"}
@@ -148,7 +167,7 @@ for block in blocks:
         traceback.print_exc()
         print(f"FAILED at {block['where']}", file=sys.stderr, flush=True)
         sys.exit(1)
-'''
+"""
 
 
 def test_blocks_are_found():
@@ -157,7 +176,9 @@ def test_blocks_are_found():
     assert any(b.lang == "python" for b in readme)
     assert any("wealtharena demo" in b.code for b in readme)
     languages = {b.lang for b in ALL_BLOCKS}
-    assert languages <= {"python", "bash", "text", ""}, f"a code block language this test does not handle: {languages}"
+    assert languages <= {"python", "bash", "text", ""}, (
+        f"a code block language this test does not handle: {languages}"
+    )
 
 
 @pytest.mark.parametrize("page", PYTHON_PAGES)
@@ -170,9 +191,18 @@ def test_python_blocks_run(page: str, tmp_path: Path):
         pytest.skip("; ".join(f"{b.where}: {why_not_run(b)}" for b in blocks))
     spec = tmp_path / "blocks.json"
     spec.write_text(json.dumps([{"where": b.where, "code": b.code} for b in runnable]))
-    result = subprocess.run([sys.executable, "-c", RUNNER, str(spec)], cwd=tmp_path, env=_environment(tmp_path),
-                            capture_output=True, text=True, check=False, timeout=PYTHON_TIMEOUT)
-    assert result.returncode == 0, f"a code block of {page} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(spec)],
+        cwd=tmp_path,
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=PYTHON_TIMEOUT,
+    )
+    assert result.returncode == 0, (
+        f"a code block of {page} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    )
 
 
 def _bash_commands(code: str) -> list[str]:
@@ -193,7 +223,9 @@ def _is_safe(command: str) -> bool:
         args = words[3:]
     else:
         return False
-    return not args or args[0] in SAFE_SUBCOMMANDS or "--help" in args or "-h" in args or args == ["--version"]
+    return (
+        not args or args[0] in SAFE_SUBCOMMANDS or "--help" in args or "-h" in args or args == ["--version"]
+    )
 
 
 @pytest.mark.parametrize("block", BASH_BLOCKS, ids=[b.where for b in BASH_BLOCKS])
@@ -203,19 +235,26 @@ def test_bash_blocks_run(block: Block, tmp_path: Path):
         pytest.skip(reason)
     commands = [c for c in _bash_commands(block.code) if not INSTALL.match(c)]
     unsafe = [c for c in commands if not _is_safe(c)]
-    assert not unsafe, (f"{block.where}: commands this test does not know to be quick and harmless: {unsafe}; "
-                        "mark the block <!-- skip: reason --> or add the command to SAFE_SUBCOMMANDS")
+    assert not unsafe, (
+        f"{block.where}: commands this test does not know to be quick and harmless: {unsafe}; "
+        "mark the block <!-- skip: reason --> or add the command to SAFE_SUBCOMMANDS"
+    )
     if not commands:
         pytest.skip("set-up commands only (tests/test_packaging.py installs the built wheel)")
     env = _environment(tmp_path)
     for command in commands:
         words = shlex.split(command)
         if words[0] == "wealtharena":  # the console script, or the same program when it is not on PATH
-            words = [shutil.which("wealtharena") or sys.executable, *([] if shutil.which("wealtharena")
-                                                                       else ["-m", "wealtharena_env"]), *words[1:]]
+            words = [
+                shutil.which("wealtharena") or sys.executable,
+                *([] if shutil.which("wealtharena") else ["-m", "wealtharena_env"]),
+                *words[1:],
+            ]
         elif words[0] == "python":
             words[0] = sys.executable
-        result = subprocess.run(words, cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=BASH_TIMEOUT)
+        result = subprocess.run(
+            words, cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=BASH_TIMEOUT
+        )
         assert result.returncode == 0, f"{block.where}: `{command}` failed:\n{result.stdout}\n{result.stderr}"
         assert result.stdout.strip(), f"{block.where}: `{command}` printed nothing"
 
@@ -228,7 +267,7 @@ def test_every_block_is_run_or_has_a_reason():
             if reason is not None:
                 print(f"not run: {block.where}: {reason}")
     pages = {b.page for b in ALL_BLOCKS}
-    for (page, text) in NOT_RUNNABLE:  # an entry whose page vanished is stale
+    for page, text in NOT_RUNNABLE:  # an entry whose page vanished is stale
         assert page not in {p.relative_to(ROOT).as_posix() for p in PAGES} or page in pages, page
 
 
@@ -236,7 +275,7 @@ def test_every_block_is_run_or_has_a_reason():
 def test_readme_keeps_the_set_up_commands():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "```bash\npip install . && wealtharena demo\n```" in readme
-    assert "```bash\npip install -e \".[test]\" && python -m pytest\n```" in readme
+    assert '```bash\npip install -e ".[test]" && python -m pytest\n```' in readme
 
 
 def test_readme_and_docs_relative_links_resolve():
@@ -266,13 +305,16 @@ def test_env_cards_equal_the_generated_ones():
     for path, text in gen.render_all().items():
         assert path.exists(), f"{path} is missing: run `python docs/gen_env_cards.py`"
         assert path.read_text(encoding="utf-8") == text, (
-            f"{path.relative_to(ROOT)} differs from the env docstring: run `python docs/gen_env_cards.py`")
+            f"{path.relative_to(ROOT)} differs from the env docstring: run `python docs/gen_env_cards.py`"
+        )
 
 
 def test_every_registered_id_has_a_card():
     gen = _gen_env_cards()
     missing = gen.registered_ids() - gen.card_ids()
-    assert not missing, f"registered IDs without an env card (add them to CARDS in docs/gen_env_cards.py): {missing}"
+    assert not missing, (
+        f"registered IDs without an env card (add them to CARDS in docs/gen_env_cards.py): {missing}"
+    )
     unknown = gen.card_ids() - gen.registered_ids()
     assert not unknown, f"env cards for IDs that are not registered: {unknown}"
 
@@ -281,7 +323,8 @@ def test_sphinx_roles_become_markdown():
     gen = _gen_env_cards()
     text = "see :class:`~wealtharena_env.sim.Simulation`, :func:`load_policy` and :mod:`.risk`"
     assert gen.roles_to_markdown(text) == (
-        "see [`Simulation`][wealtharena_env.sim.Simulation], `load_policy` and `risk`")
+        "see [`Simulation`][wealtharena_env.sim.Simulation], `load_policy` and `risk`"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- site
@@ -291,8 +334,15 @@ def test_mkdocs_build_strict(tmp_path: Path):
         if importlib.util.find_spec(module.split(".")[0]) is None:
             pytest.skip(f"{module} is not installed (pip install -e '.[docs]')")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "index.html").exists()
     assert (tmp_path / "site" / "envs" / "arena" / "index.html").exists()
@@ -327,22 +377,35 @@ def test_cli_help_is_complete():
             if isinstance(action, argparse._HelpAction):
                 continue
             assert action.help and action.help is not argparse.SUPPRESS, (
-                f"`wealtharena {name}`: {action.option_strings or action.dest} has no help text")
+                f"`wealtharena {name}`: {action.option_strings or action.dest} has no help text"
+            )
 
 
 def test_cli_help_has_no_format_leftovers():
     for name, sub in {"": _parser(), **_subparsers(_parser())}.items():
         text = sub.format_help()
-        assert "%%" not in text and "%(" not in text, f"`wealtharena {name} --help` shows a format leftover:\n{text}"
+        assert "%%" not in text and "%(" not in text, (
+            f"`wealtharena {name} --help` shows a format leftover:\n{text}"
+        )
 
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, check=False,
-                          timeout=BASH_TIMEOUT)
+    return subprocess.run(
+        args,
+        cwd=tmp_path,
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=BASH_TIMEOUT,
+    )
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["list"], ["tasks"], ["evaluate"], ["leaderboard"], ["report"],
-                                     ["download"]], ids=lambda c: " ".join(c) or "wealtharena")
+@pytest.mark.parametrize(
+    "command",
+    [[], ["demo"], ["list"], ["tasks"], ["evaluate"], ["leaderboard"], ["report"], ["download"]],
+    ids=lambda c: " ".join(c) or "wealtharena",
+)
 def test_help_of_the_console_script_and_the_module_agree(command: list[str], tmp_path: Path):
     script = shutil.which("wealtharena")
     if script is None:
@@ -382,12 +445,14 @@ def test_changelog_follows_keep_a_changelog():
     released = versions[1:]
     for line in released:
         assert re.fullmatch(r"## \[\d+\.\d+\.\d+([a-z0-9.]*)\] - \d{4}-\d{2}-\d{2}", line), line
-    assert released == sorted(released, key=lambda v: [int(x) for x in re.findall(r"\d+", v)[:3]], reverse=True)
+    assert released == sorted(
+        released, key=lambda v: [int(x) for x in re.findall(r"\d+", v)[:3]], reverse=True
+    )
     allowed = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
     section = None
     for i, line in enumerate(lines):
         if line.startswith("### "):
             assert line[4:] in allowed, f"CHANGELOG.md:{i + 1}: {line!r} is not a Keep a Changelog section"
             section = line
-            entries = next((ln for ln in lines[i + 1:] if ln.strip()), "")
+            entries = next((ln for ln in lines[i + 1 :] if ln.strip()), "")
             assert entries.startswith("- "), f"CHANGELOG.md:{i + 1}: {section} has no entries"

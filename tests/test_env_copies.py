@@ -26,10 +26,14 @@ def _arena_actions(env, rng):
 CASES = {
     "arena": (lambda: ArenaEnv(**SHORT), _arena_actions),
     "portfolio": (lambda: PortfolioEnv(**SHORT), lambda env, rng: rng.uniform(-1, 1, 4).astype(np.float32)),
-    "portfolio_vector": (lambda: PortfolioVectorEnv(num_envs=2, **SHORT),
-                         lambda env, rng: rng.uniform(-1, 1, (2, 4)).astype(np.float32)),
-    "arena_vector": (lambda: ArenaVecEnv(num_envs=2, **SHORT),
-                     lambda env, rng: rng.uniform(-1, 1, (2, 5, 4)).astype(np.float32)),
+    "portfolio_vector": (
+        lambda: PortfolioVectorEnv(num_envs=2, **SHORT),
+        lambda env, rng: rng.uniform(-1, 1, (2, 4)).astype(np.float32),
+    ),
+    "arena_vector": (
+        lambda: ArenaVecEnv(num_envs=2, **SHORT),
+        lambda env, rng: rng.uniform(-1, 1, (2, 5, 4)).astype(np.float32),
+    ),
 }
 
 

@@ -41,15 +41,29 @@ TIMEOUT = 600
 def run_example(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``examples/<script>`` with ``args`` in a fresh interpreter; fail with its output if it fails."""
     start = time.perf_counter()
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
-                **(env or {})}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], check=False, capture_output=True,
-                          text=True, timeout=TIMEOUT, cwd=ROOT, env=full_env)
+    full_env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+        env=full_env,
+    )
     elapsed = time.perf_counter() - start
     print(f"{script} {' '.join(args)}: {elapsed:.1f}s")
     if proc.returncode != 0:
-        pytest.fail(f"{script} exited with {proc.returncode} after {elapsed:.1f}s\n--- stdout\n{proc.stdout[-4000:]}"
-                    f"\n--- stderr\n{proc.stderr[-6000:]}")
+        pytest.fail(
+            f"{script} exited with {proc.returncode} after {elapsed:.1f}s\n--- stdout\n{proc.stdout[-4000:]}"
+            f"\n--- stderr\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -104,10 +118,13 @@ def test_import_never_pulls_optional_dependencies():
         "heavy = ('torch', 'ray', 'yfinance', 'stable_baselines3', 'supersuit', 'tensorflow', 'jax')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
-                          timeout=TIMEOUT, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]", f"importing wealtharena_env pulled in optional packages: {proc.stdout}"
+    assert proc.stdout.strip() == "[]", (
+        f"importing wealtharena_env pulled in optional packages: {proc.stdout}"
+    )
 
 
 @pytest.fixture()
@@ -127,13 +144,24 @@ def test_examples_keep_numba_threads_from_fighting_the_learner(script):
     the user set them."""
     if script == "tune":
         pytest.importorskip("optuna")
-    code = (f"import os, sys\nsys.path.insert(0, {str(EXAMPLES)!r})\nimport {script}\nimport numba\n"
-            "print(numba.config.NUMBA_NUM_THREADS, os.environ['NUMBA_NUM_THREADS'], os.environ['OMP_WAIT_POLICY'])\n")
+    code = (
+        f"import os, sys\nsys.path.insert(0, {str(EXAMPLES)!r})\nimport {script}\nimport numba\n"
+        "print(numba.config.NUMBA_NUM_THREADS, os.environ['NUMBA_NUM_THREADS'], os.environ['OMP_WAIT_POLICY'])\n"
+    )
     base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_NUM_THREADS", "OMP_WAIT_POLICY")}
-    for env, expected in ((base, "1 1 PASSIVE"), ({**base, "NUMBA_NUM_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"},
-                                                   "2 2 ACTIVE")):
-        proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
-                              timeout=TIMEOUT, cwd=ROOT, env=env)
+    for env, expected in (
+        (base, "1 1 PASSIVE"),
+        ({**base, "NUMBA_NUM_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"}, "2 2 ACTIVE"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            cwd=ROOT,
+            env=env,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert proc.stdout.strip().splitlines()[-1] == expected
 
@@ -149,14 +177,22 @@ def test_env_kwargs_merge_over_the_task_and_flag_what_the_evaluation_ignores(exa
     assert common.train_kwargs(task) == task.scenario_kwargs(task.scenarios[0])
     # the evaluation plays the task as published: reward and episode length are training-only, a value equal
     # to the task's changes nothing, anything else is flagged
-    assert common.unreproduced_env_kwargs(task, {"reward_mode": "composite", "episode_length": 8,
-                                                 "risk_enabled": False}) == []
-    assert common.unreproduced_env_kwargs(task, {"action_mapping": "softmax", "window": 10,
-                                                 "reward_mode": "composite"}) == ["action_mapping", "window"]
+    assert (
+        common.unreproduced_env_kwargs(
+            task, {"reward_mode": "composite", "episode_length": 8, "risk_enabled": False}
+        )
+        == []
+    )
+    assert common.unreproduced_env_kwargs(
+        task, {"action_mapping": "softmax", "window": 10, "reward_mode": "composite"}
+    ) == ["action_mapping", "window"]
     record = common.env_kwargs_record(task, None, {"rebalance_band": 0.0}, warn=False)
     assert record["env_kwargs_override"] == {"rebalance_band": 0.0}
-    assert record["env_kwargs_not_evaluated"] == ["rebalance_band"] and record["env_kwargs"]["rebalance_band"] == 0.0
-    for bad in ('[1, 2]', '{"reward_mode": }', '"log_return"'):
+    assert (
+        record["env_kwargs_not_evaluated"] == ["rebalance_band"]
+        and record["env_kwargs"]["rebalance_band"] == 0.0
+    )
+    for bad in ("[1, 2]", '{"reward_mode": }', '"log_return"'):
         with pytest.raises(SystemExit, match="--env-kwargs must be a JSON object"):
             common.train_kwargs(task, None, bad)
 
@@ -172,12 +208,20 @@ def test_sb3_policy_kwargs_merge_with_net_arch(examples_path):
     # layers of hyperparameters merge their policy_kwargs key by key (the recipe's log_std_init survives)
     layered = sb3_train.merge_hyperparams(defaults, {"policy_kwargs": {"ortho_init": False}})
     assert layered["policy_kwargs"] == {"log_std_init": -1.0, "ortho_init": False}
-    merged = {**defaults, **sb3_train.parse_hyperparams(
-        '{"policy_kwargs": {"log_std_init": -1.5, "ortho_init": false, "activation_fn": "relu"}, "net_arch": [32]}')}
+    merged = {
+        **defaults,
+        **sb3_train.parse_hyperparams(
+            '{"policy_kwargs": {"log_std_init": -1.5, "ortho_init": false, "activation_fn": "relu"}, "net_arch": [32]}'
+        ),
+    }
     params, policy_kwargs = sb3_train.split_policy_kwargs(merged)
     assert "policy_kwargs" not in params and params["learning_rate"] == defaults["learning_rate"]
-    assert policy_kwargs == {"log_std_init": -1.5, "ortho_init": False, "activation_fn": torch.nn.ReLU,
-                             "net_arch": [32]}
+    assert policy_kwargs == {
+        "log_std_init": -1.5,
+        "ortho_init": False,
+        "activation_fn": torch.nn.ReLU,
+        "net_arch": [32],
+    }
     # the user's policy_kwargs win over the net_arch shortcut
     _, policy_kwargs = sb3_train.split_policy_kwargs({**defaults, "policy_kwargs": {"net_arch": [8]}})
     assert policy_kwargs == {"net_arch": [8]}
@@ -193,9 +237,27 @@ def test_sb3_hyperparams_policy_kwargs_and_env_kwargs_end_to_end(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
     hyper = '{"n_steps": 64, "batch_size": 64, "policy_kwargs": {"log_std_init": -1.0, "net_arch": [16]}}'
-    proc = run_example("sb3_train.py", "--algo", "ppo", "--task", "ToyDrift-v0", "--timesteps", "128", "--n-envs", "2",
-                       "--eval-seeds", "2", "--track", "none", "--out", str(tmp_path), "--hyperparams", hyper,
-                       "--env-kwargs", '{"reward_mode": "composite", "action_mapping": "softmax"}')
+    proc = run_example(
+        "sb3_train.py",
+        "--algo",
+        "ppo",
+        "--task",
+        "ToyDrift-v0",
+        "--timesteps",
+        "128",
+        "--n-envs",
+        "2",
+        "--eval-seeds",
+        "2",
+        "--track",
+        "none",
+        "--out",
+        str(tmp_path),
+        "--hyperparams",
+        hyper,
+        "--env-kwargs",
+        '{"reward_mode": "composite", "action_mapping": "softmax"}',
+    )
     assert "--env-kwargs ['action_mapping']" in proc.stderr  # the evaluation does not reproduce it: warned
     run = tmp_path / "ppo_ToyDrift-v0_s0"
     check_results(run / "results.json", "ToyDrift-v0", 2)
@@ -233,11 +295,28 @@ def test_rllib_config_takes_env_kwargs_and_sample_timeout(examples_path):
 def test_sb3_single_agent_smoke(tmp_path, algo):
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
-    extra = {"ppo": ["--hyperparams", '{"n_steps": 64, "batch_size": 64}'],
-             "a2c": ["--track", "mlflow"] if _has("mlflow") else [],
-             "sac": ["--hyperparams", '{"learning_starts": 200}'] + (["--track", "wandb"] if _has("wandb") else [])}
-    run_example("sb3_train.py", "--algo", algo, "--task", "ToyDrift-v0", "--timesteps", "600", "--n-envs", "2",
-                "--eval-seeds", "2", "--out", str(tmp_path), *extra[algo])
+    extra = {
+        "ppo": ["--hyperparams", '{"n_steps": 64, "batch_size": 64}'],
+        "a2c": ["--track", "mlflow"] if _has("mlflow") else [],
+        "sac": ["--hyperparams", '{"learning_starts": 200}']
+        + (["--track", "wandb"] if _has("wandb") else []),
+    }
+    run_example(
+        "sb3_train.py",
+        "--algo",
+        algo,
+        "--task",
+        "ToyDrift-v0",
+        "--timesteps",
+        "600",
+        "--n-envs",
+        "2",
+        "--eval-seeds",
+        "2",
+        "--out",
+        str(tmp_path),
+        *extra[algo],
+    )
     run = tmp_path / f"{algo}_ToyDrift-v0_s0"
     assert (run / "model.zip").is_file()
     doc = check_results(run / "results.json", "ToyDrift-v0", 2)
@@ -255,9 +334,28 @@ def test_sb3_multi_agent_supersuit_smoke_with_cli_evaluation(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
     pytest.importorskip("supersuit")
-    proc = run_example("sb3_train.py", "--algo", "ppo", "--task", "Impact-v0", "--timesteps", "640", "--n-envs", "1",
-                       "--episode-length", "16", "--hyperparams", '{"n_steps": 64, "batch_size": 64}',
-                       "--eval-seeds", "1", "--eval-episode-length", "8", "--eval-with-cli", "--out", str(tmp_path))
+    proc = run_example(
+        "sb3_train.py",
+        "--algo",
+        "ppo",
+        "--task",
+        "Impact-v0",
+        "--timesteps",
+        "640",
+        "--n-envs",
+        "1",
+        "--episode-length",
+        "16",
+        "--hyperparams",
+        '{"n_steps": 64, "batch_size": 64}',
+        "--eval-seeds",
+        "1",
+        "--eval-episode-length",
+        "8",
+        "--eval-with-cli",
+        "--out",
+        str(tmp_path),
+    )
     assert "wealtharena evaluate --task Impact-v0 --policy ppo:" in proc.stdout
     run = tmp_path / "ppo_Impact-v0_s0"
     assert (run / "model.zip").is_file()
@@ -270,35 +368,93 @@ def test_sb3_multi_agent_supersuit_smoke_with_cli_evaluation(tmp_path):
 def test_cleanrl_ppo_multi_agent_smoke_and_cli_policy(tmp_path):
     """CleanRL PPO on ArenaVecEnv rows; the saved model evaluated with `--policy examples/cleanrl_ppo.py:policy`."""
     pytest.importorskip("torch")
-    run_example("cleanrl_ppo.py", "--task", "Impact-v0", "--episode-length", "16", "--num-envs", "1",
-                "--num-steps", "32", "--num-minibatches", "2", "--update-epochs", "2", "--total-timesteps", "320",
-                "--eval-seeds", "1", "--eval-episode-length", "8", "--out", str(tmp_path))
+    run_example(
+        "cleanrl_ppo.py",
+        "--task",
+        "Impact-v0",
+        "--episode-length",
+        "16",
+        "--num-envs",
+        "1",
+        "--num-steps",
+        "32",
+        "--num-minibatches",
+        "2",
+        "--update-epochs",
+        "2",
+        "--total-timesteps",
+        "320",
+        "--eval-seeds",
+        "1",
+        "--eval-episode-length",
+        "8",
+        "--out",
+        str(tmp_path),
+    )
     run = one_run_dir(tmp_path)
     assert (run / "model.pt").is_file()
     check_results(run / "results.json", "Impact-v0", 1)
     assert list((run / "tb").glob("events.out.tfevents.*")), "no TensorBoard event file"
     out = tmp_path / "cli.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "wealtharena_env", "evaluate", "--task", "Impact-v0", "--policy",
-         f"{EXAMPLES / 'cleanrl_ppo.py'}:policy", "--seeds", "1", "--episode-length", "4", "-o", str(out), "-q"],
-        check=False, capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT,
-        env={**os.environ, "WEALTHARENA_MODEL": str(run / "model.pt")})
+        [
+            sys.executable,
+            "-m",
+            "wealtharena_env",
+            "evaluate",
+            "--task",
+            "Impact-v0",
+            "--policy",
+            f"{EXAMPLES / 'cleanrl_ppo.py'}:policy",
+            "--seeds",
+            "1",
+            "--episode-length",
+            "4",
+            "-o",
+            str(out),
+            "-q",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+        env={**os.environ, "WEALTHARENA_MODEL": str(run / "model.pt")},
+    )
     assert proc.returncode == 0, proc.stderr
     check_results(out, "Impact-v0", 1)
 
 
 def test_cleanrl_sac_smoke(tmp_path):
     pytest.importorskip("torch")
-    run_example("cleanrl_sac.py", "--task", "ToyDrift-v0", "--num-envs", "2", "--total-timesteps", "400",
-                "--learning-starts", "200", "--batch-size", "64", "--eval-seeds", "2", "--out", str(tmp_path),
-                "--env-kwargs", '{"reward_mode": "composite"}')
+    run_example(
+        "cleanrl_sac.py",
+        "--task",
+        "ToyDrift-v0",
+        "--num-envs",
+        "2",
+        "--total-timesteps",
+        "400",
+        "--learning-starts",
+        "200",
+        "--batch-size",
+        "64",
+        "--eval-seeds",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--env-kwargs",
+        '{"reward_mode": "composite"}',
+    )
     run = one_run_dir(tmp_path)
     assert (run / "model.pt").is_file()
     check_results(run / "results.json", "ToyDrift-v0", 2)
     config = json.loads((run / "config.json").read_text())
     assert config["env_kwargs_override"] == {"reward_mode": "composite"}
     assert config["env_kwargs"]["reward_mode"] == "composite" and config["env_kwargs_not_evaluated"] == []
-    assert json.loads((run / "summary.json").read_text())["env_kwargs_override"] == {"reward_mode": "composite"}
+    assert json.loads((run / "summary.json").read_text())["env_kwargs_override"] == {
+        "reward_mode": "composite"
+    }
 
 
 # ---------------------------------------------------------------------------------------------- Optuna
@@ -306,8 +462,23 @@ def test_tune_smoke(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
     pytest.importorskip("optuna")
-    run_example("tune.py", "--task", "ToyDrift-v0", "--trials", "2", "--timesteps", "512", "--n-envs", "2",
-                "--validation-seeds", "2", "--eval-seeds", "2", "--out", str(tmp_path))
+    run_example(
+        "tune.py",
+        "--task",
+        "ToyDrift-v0",
+        "--trials",
+        "2",
+        "--timesteps",
+        "512",
+        "--n-envs",
+        "2",
+        "--validation-seeds",
+        "2",
+        "--eval-seeds",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
     run = tmp_path / "optuna-ppo_ToyDrift-v0_s0"
     assert (run / "model.zip").is_file()
     check_results(run / "results.json", "ToyDrift-v0", 2)
@@ -317,8 +488,20 @@ def test_tune_smoke(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- RLlib
-RLLIB_SMALL = ["--task", "Impact-v0", "--episode-length", "16", "--iterations", "1", "--num-cpus", "2",
-               "--eval-seeds", "1", "--eval-episode-length", "8"]
+RLLIB_SMALL = [
+    "--task",
+    "Impact-v0",
+    "--episode-length",
+    "16",
+    "--iterations",
+    "1",
+    "--num-cpus",
+    "2",
+    "--eval-seeds",
+    "1",
+    "--eval-episode-length",
+    "8",
+]
 
 
 @pytest.mark.slow
@@ -330,12 +513,33 @@ def test_rllib_multi_agent_smoke(tmp_path, algo):
     old self-play (every seat learns, three policies)."""
     pytest.importorskip("torch")
     pytest.importorskip("ray.rllib")
-    extra = {"ppo": ["--train-batch-size", "160", "--minibatch-size", "80", "--num-epochs", "1"],
-             "appo": ["--train-batch-size", "160", "--minibatch-size", "80", "--num-epochs", "1",
-                      "--rollout-fragment-length", "16", "--co-players", "self-play",
-                      "--min-steps-per-iteration", "160"],  # APPO is asynchronous: wait for samples
-             "sac": ["--minibatch-size", "32", "--learning-starts", "32", "--rollout-fragment-length", "16",
-                     "--min-steps-per-iteration", "64"]}[algo]
+    extra = {
+        "ppo": ["--train-batch-size", "160", "--minibatch-size", "80", "--num-epochs", "1"],
+        "appo": [
+            "--train-batch-size",
+            "160",
+            "--minibatch-size",
+            "80",
+            "--num-epochs",
+            "1",
+            "--rollout-fragment-length",
+            "16",
+            "--co-players",
+            "self-play",
+            "--min-steps-per-iteration",
+            "160",
+        ],  # APPO is asynchronous: wait for samples
+        "sac": [
+            "--minibatch-size",
+            "32",
+            "--learning-starts",
+            "32",
+            "--rollout-fragment-length",
+            "16",
+            "--min-steps-per-iteration",
+            "64",
+        ],
+    }[algo]
     proc = run_example("rllib_train.py", "--algo", algo, *RLLIB_SMALL, *extra, "--out", str(tmp_path))
     assert "return mean nan" not in proc.stdout and "episode return mean" in proc.stdout
     assert ("policy heads initialised" in proc.stdout) == (algo != "sac")  # PPO/APPO start near equal weight
@@ -384,8 +588,9 @@ def test_rllib_co_player_arena_trains_only_the_learning_seats(examples_path):
             assert set(obs) == set(learners)
             rewards, steps = [], 0
             while True:
-                obs, rew, term, trunc, _ = env.step({a: np.zeros(env.action_spaces[a].shape, np.float32)
-                                                     for a in env.agents})
+                obs, rew, term, trunc, _ = env.step(
+                    {a: np.zeros(env.action_spaces[a].shape, np.float32) for a in env.agents}
+                )
                 assert set(obs) == set(rew) == set(learners)
                 rewards.append([rew[a] for a in learners])
                 steps += 1
@@ -410,8 +615,9 @@ def test_rllib_co_player_arena_trains_only_the_learning_seats(examples_path):
 
     mode, learners, populations = rllib_train.training_setup(task, agents, "self-play", None)
     assert (mode, learners, populations) == ("self-play", agents, [])
-    mode, learners, _ = rllib_train.training_setup(task, agents, None, ["balanced_0", "aggressive_0",
-                                                                         "conservative_0"])
+    mode, learners, _ = rllib_train.training_setup(
+        task, agents, None, ["balanced_0", "aggressive_0", "conservative_0"]
+    )
     assert learners[-1] == "conservative_0"
     with pytest.raises(SystemExit, match="neither learn nor"):
         rllib_train.training_setup(task, agents + ["balanced_1"], None, None)
@@ -427,20 +633,35 @@ def test_rllib_logs_returns_only_of_completed_episodes(examples_path):
     row = log.update(1, {"env_runners": {"num_episodes": 0}, "num_env_steps_sampled_lifetime": 100})
     line = log.line(row, 100.0)
     assert "no episode completed yet" in line and "nan" not in line
-    log.update(2, {"env_runners": {"num_episodes": 2, "episode_return_mean": -1.5,
-                                   "module_episode_returns_mean": {"balanced": -0.5, "aggressive": -1.0}}})
+    log.update(
+        2,
+        {
+            "env_runners": {
+                "num_episodes": 2,
+                "episode_return_mean": -1.5,
+                "module_episode_returns_mean": {"balanced": -0.5, "aggressive": -1.0},
+            }
+        },
+    )
     row = log.update(3, {"env_runners": {"num_episodes": 0, "episode_return_mean": float("nan")}})
     assert row["episode_return_mean"] == -1.5 and row["episodes_completed"] == 2
     assert row["policy_episode_return_mean"] == {"aggressive": -1.0, "balanced": -0.5}
     assert "nan" not in log.line(row, 100.0)
-    args = rllib_train.parse_args(["--num-env-runners", "32", "--envs-per-env-runner", "4",
-                                   "--train-batch-size", "2000"])
+    args = rllib_train.parse_args(
+        ["--num-env-runners", "32", "--envs-per-env-runner", "4", "--train-batch-size", "2000"]
+    )
     assert rllib_train.steps_per_arena(args) < 252  # the cluster run of issue 14 completed no episode
 
 
 def test_rllib_a2c_points_to_sb3():
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "rllib_train.py"), "--algo", "a2c"], check=False,
-                          capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "rllib_train.py"), "--algo", "a2c"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+    )
     assert proc.returncode != 0
     assert "no A2C" in proc.stderr and "sb3_train.py --algo a2c" in proc.stderr
 
@@ -450,24 +671,61 @@ def test_rllib_a2c_points_to_sb3():
 def test_sb3_ppo_learns_toy_drift(tmp_path, random_baseline_return):
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
-    run_example("sb3_train.py", "--algo", "ppo", "--task", "ToyDrift-v0", "--timesteps", "30720", "--n-envs", "8",
-                "--seed", "0", "--track", "none", "--out", str(tmp_path))
+    run_example(
+        "sb3_train.py",
+        "--algo",
+        "ppo",
+        "--task",
+        "ToyDrift-v0",
+        "--timesteps",
+        "30720",
+        "--n-envs",
+        "8",
+        "--seed",
+        "0",
+        "--track",
+        "none",
+        "--out",
+        str(tmp_path),
+    )
     doc = check_results(tmp_path / "ppo_ToyDrift-v0_s0" / "results.json", "ToyDrift-v0", 16)
     trained = mean_return(doc)
-    print(f"SB3 PPO {trained:.4f} vs random {random_baseline_return:.4f} (margin {trained - random_baseline_return:.4f})")
+    print(
+        f"SB3 PPO {trained:.4f} vs random {random_baseline_return:.4f} (margin {trained - random_baseline_return:.4f})"
+    )
     assert trained > random_baseline_return + LEARNING_MARGIN
 
 
 @pytest.mark.slow
 def test_cleanrl_ppo_learns_toy_drift(tmp_path, random_baseline_return):
     pytest.importorskip("torch")
-    run_example("cleanrl_ppo.py", "--task", "ToyDrift-v0", "--total-timesteps", "30720", "--num-envs", "8",
-                "--num-steps", "256", "--learning-rate", "3e-4", "--update-epochs", "10",
-                "--seed", "1", "--track", "none", "--out", str(tmp_path))
+    run_example(
+        "cleanrl_ppo.py",
+        "--task",
+        "ToyDrift-v0",
+        "--total-timesteps",
+        "30720",
+        "--num-envs",
+        "8",
+        "--num-steps",
+        "256",
+        "--learning-rate",
+        "3e-4",
+        "--update-epochs",
+        "10",
+        "--seed",
+        "1",
+        "--track",
+        "none",
+        "--out",
+        str(tmp_path),
+    )
     doc = check_results(one_run_dir(tmp_path) / "results.json", "ToyDrift-v0", 16)
     trained = mean_return(doc)
-    print(f"CleanRL PPO {trained:.4f} vs random {random_baseline_return:.4f} "
-          f"(margin {trained - random_baseline_return:.4f})")
+    print(
+        f"CleanRL PPO {trained:.4f} vs random {random_baseline_return:.4f} "
+        f"(margin {trained - random_baseline_return:.4f})"
+    )
     assert trained > random_baseline_return + LEARNING_MARGIN
 
 
@@ -483,12 +741,41 @@ def test_ablation_and_learning_curves_smoke(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
     rows = tmp_path / "rows.jsonl"
-    out = run_example("ablation.py", "--task", "ToyDrift-v0", "--timesteps", "2048", "--settings", "defaults",
-                      "init_std_1", "--eval-seeds", "2", "--baselines", "equal_weight", "--out", str(rows)).stdout
+    out = run_example(
+        "ablation.py",
+        "--task",
+        "ToyDrift-v0",
+        "--timesteps",
+        "2048",
+        "--settings",
+        "defaults",
+        "init_std_1",
+        "--eval-seeds",
+        "2",
+        "--baselines",
+        "equal_weight",
+        "--out",
+        str(rows),
+    ).stdout
     assert "| ToyDrift-v0 | defaults | 0 |" in out and "| ToyDrift-v0 | init_std_1 | 0 |" in out
     assert len(rows.read_text(encoding="utf-8").splitlines()) == 3
     csv_path = tmp_path / "curves.csv"
-    run_example("learning_curves.py", "--task", "ToyDrift-v0", "--algos", "ppo", "--timesteps", "2048",
-                "--eval-every", "2048", "--eval-seeds", "2", "--baselines", "equal_weight", "--csv", str(csv_path))
+    run_example(
+        "learning_curves.py",
+        "--task",
+        "ToyDrift-v0",
+        "--algos",
+        "ppo",
+        "--timesteps",
+        "2048",
+        "--eval-every",
+        "2048",
+        "--eval-seeds",
+        "2",
+        "--baselines",
+        "equal_weight",
+        "--csv",
+        str(csv_path),
+    )
     assert csv_path.is_file() and csv_path.with_suffix(".png").is_file()
     assert len(csv_path.read_text(encoding="utf-8").splitlines()) >= 3  # header, step 0, the end

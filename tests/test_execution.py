@@ -57,8 +57,12 @@ def exponential_inverse(w, temperature, dead_zone=0.0):
 
 
 @PROPERTY
-@given(arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT), st.sampled_from([0, 1, 2]), st.floats(0.1, 20),
-       st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.99]))
+@given(
+    arrays(np.float64, st.integers(2, 8), elements=ANY_FLOAT),
+    st.sampled_from([0, 1, 2]),
+    st.floats(0.1, 20),
+    st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.99]),
+)
 def test_continuous_mapping_matches_reference(action, mapping, temperature, dead_zone):
     """The dead zone is read by the exponential mapping only (the config rejects it with the others)."""
     out = np.full(action.shape[0], -99.0)
@@ -68,33 +72,49 @@ def test_continuous_mapping_matches_reference(action, mapping, temperature, dead
     if n_nan:
         assert np.all(out == -99.0)  # untouched: the caller holds
         return
-    expected = {MAPPING_SIMPLEX: reference_simplex, MAPPING_SOFTMAX: lambda a: reference_softmax(a, temperature),
-                MAPPING_EXPONENTIAL: lambda a: reference_exponential(a, temperature, dead_zone)}[mapping](action)
+    expected = {
+        MAPPING_SIMPLEX: reference_simplex,
+        MAPPING_SOFTMAX: lambda a: reference_softmax(a, temperature),
+        MAPPING_EXPONENTIAL: lambda a: reference_exponential(a, temperature, dead_zone),
+    }[mapping](action)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
     assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-12)
 
 
 @PROPERTY
-@given(st.integers(1, 9).flatmap(lambda n: arrays(np.float64, n + 1, elements=st.floats(0, 1))),
-       st.floats(0.5, 8.0))
+@given(
+    st.integers(1, 9).flatmap(lambda n: arrays(np.float64, n + 1, elements=st.floats(0, 1))),
+    st.floats(0.5, 8.0),
+)
 def test_exponential_mapping_reaches_every_weight_vector_exactly(raw, temperature):
     w = raw / raw.sum() if raw.sum() > 0 else np.eye(raw.shape[0])[-1]
     out = np.empty_like(w)
-    continuous_action_to_weights(exponential_inverse(w, temperature), MAPPING_EXPONENTIAL, temperature, 0.0, out)
+    continuous_action_to_weights(
+        exponential_inverse(w, temperature), MAPPING_EXPONENTIAL, temperature, 0.0, out
+    )
     np.testing.assert_allclose(out, w, rtol=1e-9, atol=1e-12)
     assert np.all(out[w == 0] == 0.0)  # zeros are exact: cash only is cash only
 
 
 @PROPERTY
-@given(st.integers(1, 9).flatmap(lambda n: arrays(np.float64, n + 1, elements=st.sampled_from([0.0, 0.0, 1e-6, 0.01, 0.3, 1.0])
-                                                  | st.floats(0, 1))),
-       st.floats(0.5, 8.0), st.floats(0.0, 0.95))
-def test_exponential_mapping_with_a_dead_zone_reaches_every_weight_vector_exactly(raw, temperature, dead_zone):
+@given(
+    st.integers(1, 9).flatmap(
+        lambda n: arrays(
+            np.float64, n + 1, elements=st.sampled_from([0.0, 0.0, 1e-6, 0.01, 0.3, 1.0]) | st.floats(0, 1)
+        )
+    ),
+    st.floats(0.5, 8.0),
+    st.floats(0.0, 0.95),
+)
+def test_exponential_mapping_with_a_dead_zone_reaches_every_weight_vector_exactly(
+    raw, temperature, dead_zone
+):
     """The inverse of the docstring (-1 where w_j = 0) round-trips every weight vector, zeros included."""
     w = raw / raw.sum() if raw.sum() > 0 else np.eye(raw.shape[0])[-1]
     out = np.empty_like(w)
-    continuous_action_to_weights(exponential_inverse(w, temperature, dead_zone), MAPPING_EXPONENTIAL, temperature,
-                                 dead_zone, out)
+    continuous_action_to_weights(
+        exponential_inverse(w, temperature, dead_zone), MAPPING_EXPONENTIAL, temperature, dead_zone, out
+    )
     np.testing.assert_allclose(out, w, rtol=1e-9, atol=1e-12)
     assert np.all(out[w == 0] == 0.0)
 
@@ -152,7 +172,9 @@ def test_exponential_mapping_zero_action_is_equal_weight_and_minus_one_is_cash()
     np.testing.assert_allclose(out, 0.2, rtol=1e-15)
     continuous_action_to_weights(np.r_[-np.ones(4), 0.3], MAPPING_EXPONENTIAL, 3.0, 0.0, out)
     np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
-    continuous_action_to_weights(-np.ones(5), MAPPING_EXPONENTIAL, 3.0, 0.0, out)  # nothing positive: cash only
+    continuous_action_to_weights(
+        -np.ones(5), MAPPING_EXPONENTIAL, 3.0, 0.0, out
+    )  # nothing positive: cash only
     np.testing.assert_array_equal(out, [0, 0, 0, 0, 1])
 
 
@@ -172,7 +194,9 @@ def reference_rebalance_toward(target, current, rate, band):
 
 
 @PROPERTY
-@given(st.integers(2, 9).flatmap(lambda n: st.tuples(simplex_point(n), simplex_point(n))), st.floats(0.05, 1.0))
+@given(
+    st.integers(2, 9).flatmap(lambda n: st.tuples(simplex_point(n), simplex_point(n))), st.floats(0.05, 1.0)
+)
 def test_partial_rebalancing_reaches_its_target_exactly_in_finitely_many_steps(pair, rate):
     target, current = pair
     w = current.copy()
@@ -187,12 +211,16 @@ def test_partial_rebalancing_reaches_its_target_exactly_in_finitely_many_steps(p
 
 def simplex_point(n):
     return arrays(np.float64, n, elements=st.floats(0, 1)).map(
-        lambda x: x / x.sum() if x.sum() > 0 else np.eye(n)[-1])
+        lambda x: x / x.sum() if x.sum() > 0 else np.eye(n)[-1]
+    )
 
 
 @PROPERTY
-@given(st.integers(2, 9).flatmap(lambda n: st.tuples(simplex_point(n), simplex_point(n))),
-       st.floats(0.01, 1.0), st.sampled_from([0.0, 1e-3, 0.02, 0.1, 0.5]))
+@given(
+    st.integers(2, 9).flatmap(lambda n: st.tuples(simplex_point(n), simplex_point(n))),
+    st.floats(0.01, 1.0),
+    st.sampled_from([0.0, 1e-3, 0.02, 0.1, 0.5]),
+)
 def test_rebalance_toward_matches_reference_and_stays_on_the_simplex(pair, rate, band):
     target, current = pair
     got = target.copy()
@@ -237,8 +265,11 @@ def reference_discrete(action, current, step):
 
 
 @PROPERTY
-@given(arrays(np.float64, st.integers(1, 6), elements=st.one_of(ANY_FLOAT, st.sampled_from([0.0, 1.0, 2.0]))),
-       st.integers(0, 10_000), st.floats(0.01, 0.5))
+@given(
+    arrays(np.float64, st.integers(1, 6), elements=st.one_of(ANY_FLOAT, st.sampled_from([0.0, 1.0, 2.0]))),
+    st.integers(0, 10_000),
+    st.floats(0.01, 0.5),
+)
 def test_discrete_mapping_matches_reference(action, seed, step):
     current = np.random.default_rng(seed).dirichlet(np.ones(action.shape[0] + 1))
     out = np.zeros(action.shape[0] + 1)
@@ -250,7 +281,9 @@ def test_discrete_mapping_matches_reference(action, seed, step):
     assert np.all(out >= 0) and out.sum() == pytest.approx(1.0, abs=1e-9)
 
 
-def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares, commission, half_spread, lot):
+def reference_rebalance(
+    target, holdings, cash, p_dec, p_fill, scale, max_shares, commission, half_spread, lot
+):
     """Straightforward NumPy version of rebalance_to_targets (same documented rules)."""
     holdings = holdings.copy()
     value = cash + holdings @ p_dec
@@ -287,9 +320,17 @@ def reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares
 
 
 @PROPERTY
-@given(st.integers(1, 6), st.integers(0, 100_000), st.floats(0, 0.01), st.floats(0, 0.01), st.floats(0, 1),
-       st.sampled_from([0.0, 1.0, 100.0]))
-@example(4, 1000, 0.0, 0.0, 0.0, 100.0)  # a sell whose rounding up to whole lots would break the participation cap
+@given(
+    st.integers(1, 6),
+    st.integers(0, 100_000),
+    st.floats(0, 0.01),
+    st.floats(0, 0.01),
+    st.floats(0, 1),
+    st.sampled_from([0.0, 1.0, 100.0]),
+)
+@example(
+    4, 1000, 0.0, 0.0, 0.0, 100.0
+)  # a sell whose rounding up to whole lots would break the participation cap
 def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission, half_spread, k, lot):
     rng = np.random.default_rng(seed)
     target = rng.dirichlet(np.ones(n + 1))
@@ -304,10 +345,12 @@ def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission
     h = holdings.copy()
     executed = np.zeros(n)
     max_shares = np.where(rng.random(n) < 0.3, rng.uniform(0, 3000, n), np.inf)
-    new_cash, cost, _traded, fraction = rebalance_to_targets(target, h, cash, p_dec, p_fill, scale, max_shares,
-                                                            commission, half_spread, lot, executed, np.zeros(n))
-    ref_cash, ref_cost, ref_h = reference_rebalance(target, holdings, cash, p_dec, p_fill, scale, max_shares,
-                                                    commission, half_spread, lot)
+    new_cash, cost, _traded, fraction = rebalance_to_targets(
+        target, h, cash, p_dec, p_fill, scale, max_shares, commission, half_spread, lot, executed, np.zeros(n)
+    )
+    ref_cash, ref_cost, ref_h = reference_rebalance(
+        target, holdings, cash, p_dec, p_fill, scale, max_shares, commission, half_spread, lot
+    )
     assert np.all(np.abs(executed) <= max_shares + 1e-9)
     np.testing.assert_allclose([new_cash, cost], [ref_cash, ref_cost], rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(h, ref_h, rtol=1e-12, atol=1e-9)
@@ -324,9 +367,20 @@ def test_hand_checked_rebalance():
     # 1 asset, 1000 cash, price 10 -> 100 shares target at decision; fill at 10 with 10 bp commission, 0 slippage.
     h = np.zeros(1)
     executed = np.zeros(1)
-    cash, cost, traded, _f = rebalance_to_targets(np.array([0.5, 0.5]), h, 1000.0, np.array([10.0]),
-                                                 np.array([10.0]), np.zeros(1), np.array([np.inf]), 0.001, 0.0,
-                                                 0.0, executed, np.zeros(1))
+    cash, cost, traded, _f = rebalance_to_targets(
+        np.array([0.5, 0.5]),
+        h,
+        1000.0,
+        np.array([10.0]),
+        np.array([10.0]),
+        np.zeros(1),
+        np.array([np.inf]),
+        0.001,
+        0.0,
+        0.0,
+        executed,
+        np.zeros(1),
+    )
     assert h[0] == pytest.approx(50.0) and traded == pytest.approx(500.0)
     assert cost == pytest.approx(0.5)  # 10 bp of 500
     assert cash == pytest.approx(1000.0 - 500.0 - 0.5)

@@ -42,11 +42,14 @@ def test_market_state_features_match_direct_computation():
     np.testing.assert_allclose(x[sl["dispersion"]], r[:, d].std() * np.sqrt(ppy), rtol=1e-5)
     m = r.mean(axis=0)
     w = sim.config.window
-    np.testing.assert_allclose(x[sl["market_trend"]], m[d - w + 1:].sum() / (sigma_m * np.sqrt(w)), rtol=1e-4)
+    np.testing.assert_allclose(
+        x[sl["market_trend"]], m[d - w + 1 :].sum() / (sigma_m * np.sqrt(w)), rtol=1e-4
+    )
     lookback = sim.config.warmup
-    window_ss = np.array([np.sum(m[k - w + 1:k + 1] ** 2) for k in range(d - lookback + w, d + 1)])
-    np.testing.assert_allclose(x[sl["volatility_percentile"]], np.mean(window_ss <= window_ss[-1] * (1 + 1e-12)),
-                               rtol=1e-6)
+    window_ss = np.array([np.sum(m[k - w + 1 : k + 1] ** 2) for k in range(d - lookback + w, d + 1)])
+    np.testing.assert_allclose(
+        x[sl["volatility_percentile"]], np.mean(window_ss <= window_ss[-1] * (1 + 1e-12)), rtol=1e-6
+    )
     assert 0 < x[sl["volatility_percentile"]][0] <= 1
 
 
@@ -63,9 +66,12 @@ def test_full_feature_set_matches_the_indicator_library():
     low = np.ascontiguousarray(sim.bars[0, :, 2, 1])
     expected_rsi = (ki.rsi(close, 14)[d] - 50) / 50
     expected_cci = ki.cci(high, low, close, 14)[d] / 100
-    np.testing.assert_allclose(block[INDICATOR_FEATURES.index("rsi_14"), 1], expected_rsi, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(block[INDICATOR_FEATURES.index("cci_14"), 1], np.clip(expected_cci, -10, 10),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        block[INDICATOR_FEATURES.index("rsi_14"), 1], expected_rsi, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        block[INDICATOR_FEATURES.index("cci_14"), 1], np.clip(expected_cci, -10, 10), rtol=1e-5, atol=1e-6
+    )
     assert np.all(np.isfinite(block)) and np.all(np.abs(block) <= 10)
 
 
@@ -76,4 +82,6 @@ def test_baselines_read_the_full_layout():
     obs, _ = env.reset(seed=0)
     policy = make_baseline("buy_and_hold", env)
     action = policy(obs["balanced_0"])
-    np.testing.assert_allclose(action, [0.25, 0.25, 0.25, 0.25, 0.0])  # all cash read from the "weights" slice
+    np.testing.assert_allclose(
+        action, [0.25, 0.25, 0.25, 0.25, 0.0]
+    )  # all cash read from the "weights" slice

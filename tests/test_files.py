@@ -50,6 +50,9 @@ def test_every_writer_of_the_package_uses_it():
     from pathlib import Path
 
     package = Path(__file__).resolve().parents[1] / "wealtharena_env"
-    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
-                 if p.name != "_files.py" and ("mkstemp(" in p.read_text() or "os.replace(" in p.read_text())]
+    offenders = [
+        str(p.relative_to(package))
+        for p in package.rglob("*.py")
+        if p.name != "_files.py" and ("mkstemp(" in p.read_text() or "os.replace(" in p.read_text())
+    ]
     assert offenders == []

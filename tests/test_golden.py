@@ -23,7 +23,8 @@ def test_trajectory_matches_golden(name):
         f"the configuration of {expected['env_id']} changed (a default of its dynamics, reward or observation): "
         "regenerate the golden files with `python tests/golden/make_golden.py`, bump "
         "wealtharena_env.leaderboard.tasks.ENV_DEFAULTS_VERSION if the change alters what a task plays, and say so "
-        "in CHANGELOG.md")
+        "in CHANGELOG.md"
+    )
     got = play(module, kwargs)
     assert set(expected.files) - {"env_id", "config_hash"} == set(got)
     np.testing.assert_array_equal(got["risk_events"], expected["risk_events"])

@@ -25,16 +25,31 @@ def synthetic_frame(n_days=400, tickers=("AAA", "BBB", "CCC"), seed=0):
         high = np.maximum(open_, close) * 1.004
         low = np.minimum(open_, close) * 0.996
         vol = rng.integers(100_000, 1_000_000, n_days)
-        rows.append(pd.DataFrame({"date": dates, "ticker": t, "open": open_, "high": high, "low": low,
-                                  "close": close, "volume": vol}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "ticker": t,
+                    "open": open_,
+                    "high": high,
+                    "low": low,
+                    "close": close,
+                    "volume": vol,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
 def test_env_on_real_dow30_train_split():
     path = shared_file("dow30_yahoo_2015_2020.csv.gz")
     tickers = ["AAPL", "JPM", "XOM", "KO", "MSFT"]
-    env = arena_v0.parallel_env(data=path, split="train", episode_length=120,
-                                data_options={"tickers": tickers, "on_bad_rows": "repair"})
+    env = arena_v0.parallel_env(
+        data=path,
+        split="train",
+        episode_length=120,
+        data_options={"tickers": tickers, "on_bad_rows": "repair"},
+    )
     data = env.sim.source.data
     assert list(env.sim.tickers) == sorted(tickers) or set(env.sim.tickers) == set(tickers)
     full = load_market_data(path, tickers=tickers, on_bad_rows="repair").adjusted()
@@ -42,13 +57,15 @@ def test_env_on_real_dow30_train_split():
     env.reset(seed=7)
     rng = np.random.default_rng(0)
     while env.agents:
-        _obs, rewards, _, _, _infos = env.step({a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents})
+        _obs, rewards, _, _, _infos = env.step(
+            {a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents}
+        )
         assert all(np.isfinite(r) for r in rewards.values())
     # the episode's bars are a contiguous run of the train split's adjusted closes
     closes = env.sim.bars[0, :, BAR_CLOSE, :]
     start = np.flatnonzero(np.all(np.isclose(data.close, closes[0]), axis=1))
     assert len(start) == 1
-    np.testing.assert_allclose(data.close[start[0]:start[0] + len(closes)], closes)
+    np.testing.assert_allclose(data.close[start[0] : start[0] + len(closes)], closes)
 
 
 def test_episode_starts_and_windows_stay_inside_the_split():

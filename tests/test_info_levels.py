@@ -26,9 +26,24 @@ PACKAGE = Path(wealtharena_env.__file__).parent
 SHORT = {"n_assets": 4, "episode_length": 12}
 
 #: The full info's keys before the lean contract (2026-12), which the full level must keep.
-PREVIOUS_FULL_KEYS = ("reward", "portfolio_value", "cash", "cost", "turnover", "drawdown", "nan_actions",
-                      "clipped_actions", "buy_fill_fraction", "volatility", "var", "cvar", "breaker_cooldown",
-                      "weights", "reward_terms", "risk_events")
+PREVIOUS_FULL_KEYS = (
+    "reward",
+    "portfolio_value",
+    "cash",
+    "cost",
+    "turnover",
+    "drawdown",
+    "nan_actions",
+    "clipped_actions",
+    "buy_fill_fraction",
+    "volatility",
+    "var",
+    "cvar",
+    "breaker_cooldown",
+    "weights",
+    "reward_terms",
+    "risk_events",
+)
 EPISODE_KEYS = ("TimeLimit.truncated", "episode")
 
 
@@ -61,20 +76,46 @@ def _reference_full_info(sim, agent: int) -> dict:
     n = sim.n_assets
     events = []
     for k in range(int(row[ks.IN_N_EVENTS])):
-        rule, asset, removed = row[ks.IN_WEIGHTS + n + 1 + 3 * k: ks.IN_WEIGHTS + n + 4 + 3 * k]
-        events.append({"rule": kk.RULE_NAMES[int(rule)],
-                       "asset": sim.tickers[int(asset)] if 0 <= asset < n else "portfolio",
-                       "weight_removed": float(removed)})
-    floats = {key: float(row[col]) for key, col in (
-        ("reward", ks.IN_REWARD), ("portfolio_value", ks.IN_VALUE), ("cash", ks.IN_CASH), ("cost", ks.IN_COST),
-        ("turnover", ks.IN_TURNOVER), ("drawdown", ks.IN_DRAWDOWN), ("buy_fill_fraction", ks.IN_BUY_FILL_FRACTION),
-        ("volatility", ks.IN_VOLATILITY), ("var", ks.IN_VAR), ("cvar", ks.IN_CVAR), ("step_return", ks.IN_STEP_RETURN))}
-    ints = {key: int(row[col]) for key, col in (
-        ("nan_actions", ks.IN_NAN_ACTIONS), ("clipped_actions", ks.IN_CLIPPED_ACTIONS),
-        ("breaker_cooldown", ks.IN_COOLDOWN), ("risk_event_count", ks.IN_N_EVENTS))}
-    return {**floats, **ints, "weights": row[ks.IN_WEIGHTS:ks.IN_WEIGHTS + n + 1],
-            "reward_terms": {name: float(row[ks.IN_TERMS + j]) for j, name in enumerate(kr.TERM_NAMES)},
-            "risk_events": events}
+        rule, asset, removed = row[ks.IN_WEIGHTS + n + 1 + 3 * k : ks.IN_WEIGHTS + n + 4 + 3 * k]
+        events.append(
+            {
+                "rule": kk.RULE_NAMES[int(rule)],
+                "asset": sim.tickers[int(asset)] if 0 <= asset < n else "portfolio",
+                "weight_removed": float(removed),
+            }
+        )
+    floats = {
+        key: float(row[col])
+        for key, col in (
+            ("reward", ks.IN_REWARD),
+            ("portfolio_value", ks.IN_VALUE),
+            ("cash", ks.IN_CASH),
+            ("cost", ks.IN_COST),
+            ("turnover", ks.IN_TURNOVER),
+            ("drawdown", ks.IN_DRAWDOWN),
+            ("buy_fill_fraction", ks.IN_BUY_FILL_FRACTION),
+            ("volatility", ks.IN_VOLATILITY),
+            ("var", ks.IN_VAR),
+            ("cvar", ks.IN_CVAR),
+            ("step_return", ks.IN_STEP_RETURN),
+        )
+    }
+    ints = {
+        key: int(row[col])
+        for key, col in (
+            ("nan_actions", ks.IN_NAN_ACTIONS),
+            ("clipped_actions", ks.IN_CLIPPED_ACTIONS),
+            ("breaker_cooldown", ks.IN_COOLDOWN),
+            ("risk_event_count", ks.IN_N_EVENTS),
+        )
+    }
+    return {
+        **floats,
+        **ints,
+        "weights": row[ks.IN_WEIGHTS : ks.IN_WEIGHTS + n + 1],
+        "reward_terms": {name: float(row[ks.IN_TERMS + j]) for j, name in enumerate(kr.TERM_NAMES)},
+        "risk_events": events,
+    }
 
 
 def _assert_same(a, b, where: str) -> None:
@@ -127,14 +168,18 @@ def test_lean_info_values_equal_the_full_infos_parallel_and_aec(kwargs):
     for agent in aec.agent_iter(max_iter=10):
         *_, info = aec.last()
         assert set(info) - set(EPISODE_KEYS) <= set(LEAN_KEYS)
-        aec.step(None if aec.terminations[agent] or aec.truncations[agent] else aec.action_space(agent).sample())
+        aec.step(
+            None if aec.terminations[agent] or aec.truncations[agent] else aec.action_space(agent).sample()
+        )
 
 
 def test_lean_info_of_the_gymnasium_and_vector_envs_equals_the_full_info():
     rng = np.random.default_rng(1)
     actions = rng.uniform(-1, 1, (30, 3, 5)).astype(np.float32)
-    for make in (lambda level: PortfolioVectorEnv(num_envs=3, info_level=level, **SHORT),
-                 lambda level: ArenaVecEnv(num_envs=3, info_level=level, agents=("balanced_0",), **SHORT)):
+    for make in (
+        lambda level: PortfolioVectorEnv(num_envs=3, info_level=level, **SHORT),
+        lambda level: ArenaVecEnv(num_envs=3, info_level=level, agents=("balanced_0",), **SHORT),
+    ):
         lean, full = make("lean"), make("full")
         a, b = lean.reset(seed=2)[1], full.reset(seed=2)[1]
         for t in range(31):
@@ -161,8 +206,9 @@ def test_step_return_is_the_net_simple_return_of_the_portfolio_value():
     values = {a: [steps[0][1][a]["portfolio_value"]] for a in steps[0][1]}
     for _, rewards, _, _, infos in steps[1:]:
         for a, info in infos.items():
-            assert info["step_return"] == pytest.approx(info["portfolio_value"] / values[a][-1] - 1.0, rel=1e-12,
-                                                        abs=1e-15)
+            assert info["step_return"] == pytest.approx(
+                info["portfolio_value"] / values[a][-1] - 1.0, rel=1e-12, abs=1e-15
+            )
             assert math.log1p(info["step_return"]) == pytest.approx(info["reward_terms"]["profit"], abs=1e-12)
             values[a].append(info["portfolio_value"])
 
@@ -171,17 +217,25 @@ def test_simulation_info_reads_the_full_record_whatever_the_env_level():
     lean_env, lean_steps = _run_parallel("lean")
     _, full_steps = _run_parallel("full")
     for i, name in enumerate(lean_env.possible_agents):
-        _assert_same(lean_env.sim.info(i), {k: v for k, v in full_steps[-1][-1][name].items()
-                                            if k not in EPISODE_KEYS}, name)
-        _assert_same(lean_env.sim.info(i, level="lean"),
-                     {k: v for k, v in lean_steps[-1][-1][name].items() if k not in EPISODE_KEYS}, name)
+        _assert_same(
+            lean_env.sim.info(i),
+            {k: v for k, v in full_steps[-1][-1][name].items() if k not in EPISODE_KEYS},
+            name,
+        )
+        _assert_same(
+            lean_env.sim.info(i, level="lean"),
+            {k: v for k, v in lean_steps[-1][-1][name].items() if k not in EPISODE_KEYS},
+            name,
+        )
 
 
 def test_an_unknown_info_level_is_a_config_error():
-    for make in (lambda: arena_v0.parallel_env(info_level="verbose"),
-                 lambda: PortfolioEnv(info_level="all"),
-                 lambda: PortfolioVectorEnv(num_envs=2, info_level=None),
-                 lambda: ArenaVecEnv(num_envs=2, info_level="FULL")):
+    for make in (
+        lambda: arena_v0.parallel_env(info_level="verbose"),
+        lambda: PortfolioEnv(info_level="all"),
+        lambda: PortfolioVectorEnv(num_envs=2, info_level=None),
+        lambda: ArenaVecEnv(num_envs=2, info_level="FULL"),
+    ):
         with pytest.raises(ConfigError, match="info_level"):
             make()
 
@@ -210,17 +264,30 @@ def test_a_copy_mid_episode_steps_like_the_original(clone):
 
 
 #: Modules above the Simulation: adapters, rendering, CLI, leaderboard, analytics.
-ADAPTER_MODULES = sorted([*PACKAGE.glob("envs/*.py"), PACKAGE / "render.py", PACKAGE / "cli.py",
-                          *PACKAGE.glob("leaderboard/*.py"), *PACKAGE.glob("analytics/*.py"),
-                          PACKAGE / "arena_v0.py", PACKAGE / "impact_arena_v0.py", PACKAGE / "registration.py"])
+ADAPTER_MODULES = sorted(
+    [
+        *PACKAGE.glob("envs/*.py"),
+        PACKAGE / "render.py",
+        PACKAGE / "cli.py",
+        *PACKAGE.glob("leaderboard/*.py"),
+        *PACKAGE.glob("analytics/*.py"),
+        PACKAGE / "arena_v0.py",
+        PACKAGE / "impact_arena_v0.py",
+        PACKAGE / "registration.py",
+    ]
+)
 KERNEL_COLUMN = re.compile(r"\b(?:IN|AG|AP|P|CLK|POS|SCR|RL|BAR)_[A-Z][A-Z_]*\b")
 
 
 @pytest.mark.parametrize("path", ADAPTER_MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_above_the_simulation_reads_kernel_columns(path):
     source = path.read_text()
-    assert not re.search(r"kernels(?:\.| import )(?:step|market)\b", source), f"{path.name} imports kernels.step"
-    assert not KERNEL_COLUMN.findall(source), f"{path.name} uses kernel columns {set(KERNEL_COLUMN.findall(source))}"
+    assert not re.search(r"kernels(?:\.| import )(?:step|market)\b", source), (
+        f"{path.name} imports kernels.step"
+    )
+    assert not KERNEL_COLUMN.findall(source), (
+        f"{path.name} uses kernel columns {set(KERNEL_COLUMN.findall(source))}"
+    )
 
 
 def test_the_package_generates_no_code_and_uses_no_private_numba_api():

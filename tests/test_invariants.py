@@ -38,9 +38,12 @@ def random_actions(rng, sim, scale=1.0):
 
 # ----------------------------------------------------------------------------- batch invariance
 @PROPERTY
-@given(seeds=st.lists(st.integers(0, 2**31 - 1), min_size=2, max_size=4),
-       action_seed=st.integers(0, 1000), impact=st.sampled_from([0.0, 1.0]),
-       action_type=st.sampled_from(["continuous", "discrete"]))
+@given(
+    seeds=st.lists(st.integers(0, 2**31 - 1), min_size=2, max_size=4),
+    action_seed=st.integers(0, 1000),
+    impact=st.sampled_from([0.0, 1.0]),
+    action_type=st.sampled_from(["continuous", "discrete"]),
+)
 def test_batch_env_equals_single_env_bit_for_bit(seeds, action_seed, impact, action_type):
     cfg = small_config(impact=impact, action_type=action_type)
     batch = Simulation(cfg, batch_size=len(seeds))
@@ -65,7 +68,7 @@ def test_batch_env_equals_single_env_bit_for_bit(seeds, action_seed, impact, act
                 acts = rng.integers(-1, 4, (batch.batch_size, batch.n_agents, batch.n_action)).astype(float)
             obs_b, info_b = batch.step(acts)
             for k, s in enumerate(singles):
-                obs_s, info_s = s.step(acts[k:k + 1])
+                obs_s, info_s = s.step(acts[k : k + 1])
                 np.testing.assert_array_equal(obs_b[k], obs_s[0])
                 np.testing.assert_array_equal(info_b[k], info_s[0])
 
@@ -130,8 +133,10 @@ print(h.hexdigest())
 
 
 def test_deterministic_across_processes():
-    runs = [subprocess.run([sys.executable, "-c", TRAJECTORY_SCRIPT], capture_output=True, text=True, check=True)
-            for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", TRAJECTORY_SCRIPT], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
     digests = {r.stdout.strip() for r in runs}
     assert len(digests) == 1 and len(digests.pop()) == 64
     namespace: dict = {}
@@ -171,17 +176,24 @@ def synthetic_bars(cfg, seed):
 
 
 @PROPERTY
-@given(seed=st.integers(0, 10_000), t=st.integers(0, 5), impact=st.sampled_from([0.0, 2.0]),
-       feature_set=st.sampled_from(["default", "full"]), fill=st.sampled_from(["open", "close"]),
-       bump=st.one_of(st.floats(0.5, 0.95), st.floats(1.05, 2.0)))
+@given(
+    seed=st.integers(0, 10_000),
+    t=st.integers(0, 5),
+    impact=st.sampled_from([0.0, 2.0]),
+    feature_set=st.sampled_from(["default", "full"]),
+    fill=st.sampled_from(["open", "close"]),
+    bump=st.one_of(st.floats(0.5, 0.95), st.floats(1.05, 2.0)),
+)
 def test_no_look_ahead(seed, t, impact, feature_set, fill, bump):
     """Perturb every price after decision bar d = warmup + t: obs_0..obs_t and every step before t are unchanged."""
     cfg = small_config(impact=impact, costs=CostModel(fill_price=fill), feature_set=feature_set)
     bars = synthetic_bars(cfg, seed)
     changed = bars.copy()
     d = cfg.warmup + t
-    changed[d + 1:, :5, :] *= bump
-    changed[d + 1:, [BAR_HIGH], :] = np.maximum(changed[d + 1:, [BAR_HIGH], :], changed[d + 1:, [BAR_OPEN], :])
+    changed[d + 1 :, :5, :] *= bump
+    changed[d + 1 :, [BAR_HIGH], :] = np.maximum(
+        changed[d + 1 :, [BAR_HIGH], :], changed[d + 1 :, [BAR_OPEN], :]
+    )
     fill_log_returns(changed)
     fill_log_returns(bars)
     sims = [Simulation(cfg, data=FixedMarket(b)) for b in (bars, changed)]
@@ -199,8 +211,14 @@ def test_no_look_ahead(seed, t, impact, feature_set, fill, bump):
 
 
 def test_orders_fill_at_next_bar_open_not_at_seen_close():
-    cfg = small_config(n_assets=1, costs=CostModel.zero(), risk_enabled=False,  # execution mechanics only
-                       action_mapping="simplex", rebalance_rate=1.0, rebalance_band=0.0)
+    cfg = small_config(
+        n_assets=1,
+        costs=CostModel.zero(),
+        risk_enabled=False,  # execution mechanics only
+        action_mapping="simplex",
+        rebalance_rate=1.0,
+        rebalance_band=0.0,
+    )
     bars = synthetic_bars(cfg, 0)
     d = cfg.warmup
     bars[d, BAR_CLOSE, 0] = 100.0
@@ -235,8 +253,9 @@ def test_zero_costs_conserve_value_and_rewards_telescope(seed, impact):
         cash, holdings = sim.agent_state[0]["cash"].copy(), sim.holdings[0].copy()
         _, info = sim.step(random_actions(rng, sim))
         fill = sim.bar(f)[BAR_OPEN]  # drawn (and, with impact, scaled) when reached; fills never move it
-        np.testing.assert_allclose(sim.agent_state[0]["cash"] + sim.holdings[0] @ fill, cash + holdings @ fill,
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            sim.agent_state[0]["cash"] + sim.holdings[0] @ fill, cash + holdings @ fill, rtol=1e-12
+        )
         assert np.all(info[0, :, ks.IN_COST] == 0.0)
         total_reward += info[0, :, ks.IN_LOG_RETURN]
         assert np.all(info[0, :, ks.IN_CASH] >= 0.0)
@@ -245,12 +264,18 @@ def test_zero_costs_conserve_value_and_rewards_telescope(seed, impact):
 
 
 @PROPERTY
-@given(seed=st.integers(0, 10_000), commission=st.floats(0, 50), spread=st.floats(0, 50),
-       impact_coef=st.floats(0, 2), lot=st.sampled_from([0.0, 1.0, 10.0]))
+@given(
+    seed=st.integers(0, 10_000),
+    commission=st.floats(0, 50),
+    spread=st.floats(0, 50),
+    impact_coef=st.floats(0, 2),
+    lot=st.sampled_from([0.0, 1.0, 10.0]),
+)
 def test_costs_are_nonnegative_and_are_what_value_loses(seed, commission, spread, impact_coef, lot):
     """Mark to market at the fill price around a fill: value lost == costs reported, to rounding."""
-    costs = CostModel(commission_bps=commission, half_spread_bps=spread, impact_coefficient=impact_coef,
-                      lot_size=lot)
+    costs = CostModel(
+        commission_bps=commission, half_spread_bps=spread, impact_coefficient=impact_coef, lot_size=lot
+    )
     cfg = small_config(n_assets=4, costs=costs, episode_length=8)
     sim = Simulation(cfg)
     sim.reset(seeds=[seed])
@@ -279,7 +304,10 @@ BAD_VALUES = st.sampled_from([np.nan, np.inf, -np.inf, 1e300, -1e300, 5.0, -7.0,
 
 
 @PROPERTY
-@given(values=st.lists(BAD_VALUES, min_size=5, max_size=5), action_type=st.sampled_from(["continuous", "discrete"]))
+@given(
+    values=st.lists(BAD_VALUES, min_size=5, max_size=5),
+    action_type=st.sampled_from(["continuous", "discrete"]),
+)
 def test_bad_actions_never_crash_and_are_counted(values, action_type):
     cfg = small_config(n_assets=4, action_type=action_type)
     sim = Simulation(cfg)
@@ -300,7 +328,7 @@ def test_bad_actions_never_crash_and_are_counted(values, action_type):
         n_bad = sum((not np.isnan(v)) and v not in (0.0, 1.0, 2.0) for v in values[: sim.n_action])
         assert row[ks.IN_CLIPPED_ACTIONS] == n_bad
     assert np.all(np.isfinite(info)) and np.all(sim.holdings >= 0)
-    weights = row[ks.IN_WEIGHTS:ks.IN_WEIGHTS + sim.n_assets + 1]
+    weights = row[ks.IN_WEIGHTS : ks.IN_WEIGHTS + sim.n_assets + 1]
     assert np.all(weights >= -1e-12) and abs(weights.sum() - 1.0) < 1e-9
 
 
@@ -339,8 +367,9 @@ def test_impact_arena_stays_finite_under_herding(seed):
     cash never goes negative, everything stays finite."""
     from wealtharena_env import impact_arena_v0
 
-    env = impact_arena_v0.parallel_env(n_assets=4, episode_length=120, impact=5.0, risk_enabled=False,
-                                       info_level="full")
+    env = impact_arena_v0.parallel_env(
+        n_assets=4, episode_length=120, impact=5.0, risk_enabled=False, info_level="full"
+    )
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     while env.agents:
@@ -368,19 +397,59 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
     for _ in range(4):
         sim.actions[..., :-1] = random_actions(rng, sim, scale)
         sim.actions[..., -1] = 1.0
-        saved = [a.copy() for a in (sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
-                                    sim.asset_state, sim.market, sim.clock)]
+        saved = [
+            a.copy()
+            for a in (
+                sim.bars,
+                sim.returns,
+                sim.zret,
+                sim.positions,
+                sim.agent_state,
+                sim.asset_state,
+                sim.market,
+                sim.clock,
+            )
+        ]
         outputs = []
         for fill in (np.nan, 0.0):
-            for array, copy in zip((sim.bars, sim.returns, sim.zret, sim.positions, sim.agent_state,
-                                    sim.asset_state, sim.market, sim.clock), saved):
+            for array, copy in zip(
+                (
+                    sim.bars,
+                    sim.returns,
+                    sim.zret,
+                    sim.positions,
+                    sim.agent_state,
+                    sim.asset_state,
+                    sim.market,
+                    sim.clock,
+                ),
+                saved,
+            ):
                 array[...] = copy
             sim.scratch[...] = fill
             obs = np.full((2, sim.n_agents, sim.obs_size), fill, dtype=np.float32)
             info = np.full((2, sim.n_agents, sim.info_size), fill)
-            assert ks.step_batch(sim._no_reset, sim.bars, sim.returns, sim.zret, sim.indicators, sim.positions,
-                                 sim.agent_state, sim.asset_state, sim.market, sim.clock, sim.actions,
-                                 sim.params, sim.agent_params, obs, info, sim.scratch) == 0
+            assert (
+                ks.step_batch(
+                    sim._no_reset,
+                    sim.bars,
+                    sim.returns,
+                    sim.zret,
+                    sim.indicators,
+                    sim.positions,
+                    sim.agent_state,
+                    sim.asset_state,
+                    sim.market,
+                    sim.clock,
+                    sim.actions,
+                    sim.params,
+                    sim.agent_params,
+                    obs,
+                    info,
+                    sim.scratch,
+                )
+                == 0
+            )
             outputs.append((obs, info))
         (obs_nan, info_nan), (obs_zero, info_zero) = outputs
         assert not np.isnan(obs_nan).any() and not np.isnan(info_nan).any()
@@ -398,9 +467,24 @@ def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
     assert sim.agent_state.dtype == ks.AGENT_STATE_DTYPE and sim.agent_state.dtype["terminated"] == np.bool_
     assert sim.params.dtype["action_mapping"] == np.int64 and sim.params.dtype["risk_enabled"] == np.bool_
     obs, info = sim.observe()
-    args = [np.zeros(0, dtype=np.bool_), sim.bars, sim.returns, sim.zret, sim.indicators, sim.positions,
-            sim.agent_state, sim.asset_state, sim.market, sim.clock, sim.actions, sim.params, sim.agent_params, obs,
-            info, sim.scratch]
+    args = [
+        np.zeros(0, dtype=np.bool_),
+        sim.bars,
+        sim.returns,
+        sim.zret,
+        sim.indicators,
+        sim.positions,
+        sim.agent_state,
+        sim.asset_state,
+        sim.market,
+        sim.clock,
+        sim.actions,
+        sim.params,
+        sim.agent_params,
+        obs,
+        info,
+        sim.scratch,
+    ]
     untyped = list(args)
     untyped[6] = np.zeros((1, sim.n_agents, 30))  # a float array where the agent records belong
     swapped = list(args)
@@ -408,7 +492,9 @@ def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
     untyped_market = list(args)
     untyped_market[8] = np.zeros((1, 5))  # a float array where the market records belong
     for bad in (untyped, swapped, untyped_market):
-        with pytest.raises((TypingError, KeyError)):  # numba's record typing raises KeyError for a missing field
+        with pytest.raises(
+            (TypingError, KeyError)
+        ):  # numba's record typing raises KeyError for a missing field
             ks.step_batch(*bad)
 
 

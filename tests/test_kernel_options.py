@@ -22,8 +22,11 @@ RUNTIME_KERNELS = {"step_batch_parallel", "indicator_features", "_feature", "fil
 
 
 def _dispatchers(module):
-    return {name: obj for name, obj in vars(module).items()
-            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__}
+    return {
+        name: obj
+        for name, obj in vars(module).items()
+        if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__
+    }
 
 
 def test_step_path_kernels_compile_without_reference_counting():
@@ -133,7 +136,9 @@ def test_the_market_drawn_bar_by_bar_is_the_path_drawn_up_front(impact):
     SyntheticMarket(config.market).sample(np.random.default_rng(5), up_front)
     for t in (config.warmup - 1, config.warmup):
         np.testing.assert_array_equal(sim.bar(t), up_front[t])
-    np.testing.assert_array_equal(sim.history[0, :, : config.warmup + 1], up_front[: config.warmup + 1, mk.BAR_LOGRET].T)
+    np.testing.assert_array_equal(
+        sim.history[0, :, : config.warmup + 1], up_front[: config.warmup + 1, mk.BAR_LOGRET].T
+    )
     rng = np.random.default_rng(0)
     for t in range(config.episode_length):
         before = sim.bars[0].copy()
@@ -145,7 +150,7 @@ def test_the_market_drawn_bar_by_bar_is_the_path_drawn_up_front(impact):
         assert set(changed) <= {f % sim.bars.shape[1]}  # one row drawn per step: the bar reached
         if impact == 0.0:
             np.testing.assert_array_equal(sim.bar(f), up_front[f])
-    path_state = sim.asset_state[0, sim.n_assets + 1:]
+    path_state = sim.asset_state[0, sim.n_assets + 1 :]
     np.testing.assert_array_equal(path_state[mk.ASSET_CLOSE], up_front[-1, mk.BAR_CLOSE])
     if impact == 0.0:
         # the closes of the whole episode, rebuilt from the current close and the log returns

@@ -10,9 +10,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wealtharena_env"
 #: what each lower layer may import from the package (besides itself)
 ALLOWED = {
     "kernels": {"wealtharena_env.kernels", "wealtharena_env.errors"},
-    "data": {"wealtharena_env.data", "wealtharena_env.config", "wealtharena_env.errors", "wealtharena_env._files",
-             "wealtharena_env._progress",
-             "wealtharena_env.kernels"},
+    "data": {
+        "wealtharena_env.data",
+        "wealtharena_env.config",
+        "wealtharena_env.errors",
+        "wealtharena_env._files",
+        "wealtharena_env._progress",
+        "wealtharena_env.kernels",
+    },
     "config": {"wealtharena_env.config", "wealtharena_env.errors"},
 }
 

@@ -46,8 +46,15 @@ PUBLISHED = {
 
 # ============================================================================================== tasks
 def test_suite_has_every_track():
-    assert {"Calm-v0", "Regimes-v0", "Crash-v0", "HighCorrelation-v0", "BullBear-v0", "Impact-v0",
-            "Dow30-v0"} <= set(TASKS)
+    assert {
+        "Calm-v0",
+        "Regimes-v0",
+        "Crash-v0",
+        "HighCorrelation-v0",
+        "BullBear-v0",
+        "Impact-v0",
+        "Dow30-v0",
+    } <= set(TASKS)
     assert get_task("calm").key == "Calm-v0"
     with pytest.raises(ConfigError, match="unknown task"):
         get_task("Nope-v9")
@@ -73,8 +80,14 @@ def test_task_rejects_overlapping_seeds_and_training_backgrounds():
         Task("X", 0, "WealthArena/Portfolio-v0", (), (Scenario("s"),), eval_seeds=(5, TRAIN_SEEDS.stop + 1))
     train = IMPACT_TRAINING_BACKGROUNDS[0]
     with pytest.raises(ConfigError, match="training background"):
-        Task("X", 0, "WealthArena/ImpactArena-v0", (), (Scenario("s", background=train),),
-             training_backgrounds=IMPACT_TRAINING_BACKGROUNDS)
+        Task(
+            "X",
+            0,
+            "WealthArena/ImpactArena-v0",
+            (),
+            (Scenario("s", background=train),),
+            training_backgrounds=IMPACT_TRAINING_BACKGROUNDS,
+        )
 
 
 def test_held_out_regimes_and_co_players():
@@ -145,8 +158,9 @@ def test_probability_of_improvement_toy():
 
 
 def test_performance_profile():
-    np.testing.assert_allclose(agg.performance_profile([[0.0, 1.0, 2.0, 3.0]], [-1, 0.5, 2.5, 9]),
-                               [1.0, 0.75, 0.25, 0.0])
+    np.testing.assert_allclose(
+        agg.performance_profile([[0.0, 1.0, 2.0, 3.0]], [-1, 0.5, 2.5, 9]), [1.0, 0.75, 0.25, 0.0]
+    )
 
 
 # ============================================================================================== evaluate
@@ -169,14 +183,26 @@ def test_results_document(calm_doc, tmp_path):
     assert len(doc["episodes"]) == 2 and all(ep["status"] == "ok" for ep in doc["episodes"])
     ep = doc["episodes"][0]
     agent = ep["agents"]["agent"]
-    for key in ("sharpe_ratio", "total_return", "max_drawdown", "cagr", "historical_var", "beta", "final_value",
-                "total_cost", "average_turnover", "risk_events"):
+    for key in (
+        "sharpe_ratio",
+        "total_return",
+        "max_drawdown",
+        "cagr",
+        "historical_var",
+        "beta",
+        "final_value",
+        "total_cost",
+        "average_turnover",
+        "risk_events",
+    ):
         assert key in agent
     assert ep["focal"]["sharpe_ratio"] == agent["sharpe_ratio"]
     assert agent["steps"] == 15
     s = doc["aggregates"]["score"]["mean"]
     assert s["low"] <= s["point"] <= s["high"]
-    assert s["point"] == pytest.approx(np.mean([e["focal"]["sharpe_ratio"] for e in doc["episodes"]]), rel=1e-9)
+    assert s["point"] == pytest.approx(
+        np.mean([e["focal"]["sharpe_ratio"] for e in doc["episodes"]]), rel=1e-9
+    )
     traj = doc["trajectories"][0]
     assert len(traj["agents"]["agent"]["equity"]) == 16 and len(traj["benchmark_equity"]) == 16
     path = write_results(doc, tmp_path / "sub" / "r.json")
@@ -194,8 +220,15 @@ def test_same_policy_twice_is_byte_identical(calm_doc):
 
 
 def test_multi_agent_focal_and_backgrounds():
-    doc = evaluate("Impact-v0", "momentum", n_seeds=2, episode_length=10, bootstrap_reps=50, progress=False,
-                   trajectories=0)
+    doc = evaluate(
+        "Impact-v0",
+        "momentum",
+        n_seeds=2,
+        episode_length=10,
+        bootstrap_reps=50,
+        progress=False,
+        trajectories=0,
+    )
     assert len(doc["episodes"]) == 2 * 4
     by = doc["aggregates"]["by_scenario"]
     assert set(by) == {f"vs_{b.name}" for b in IMPACT_EVAL_BACKGROUNDS}
@@ -205,7 +238,8 @@ def test_multi_agent_focal_and_backgrounds():
     assert roles["balanced_0"] == roles["aggressive_0"] == "focal"
     assert roles["conservative_0"] == "background:momentum"
     assert ep["focal"]["sharpe_ratio"] == pytest.approx(
-        (ep["agents"]["balanced_0"]["sharpe_ratio"] + ep["agents"]["aggressive_0"]["sharpe_ratio"]) / 2)
+        (ep["agents"]["balanced_0"]["sharpe_ratio"] + ep["agents"]["aggressive_0"]["sharpe_ratio"]) / 2
+    )
 
 
 def _raises(obs):
@@ -220,14 +254,18 @@ def _nan(obs):
     return np.full((obs.shape[0], 11), np.nan)
 
 
-@pytest.mark.parametrize("policy, message", [
-    (_raises, "raised RuntimeError: boom"),
-    (_wrong_shape, "returned an action of shape (2, 3) for 2 observation(s); expected (2, 11)"),
-    (_nan, "non-finite"),
-])
+@pytest.mark.parametrize(
+    "policy, message",
+    [
+        (_raises, "raised RuntimeError: boom"),
+        (_wrong_shape, "returned an action of shape (2, 3) for 2 observation(s); expected (2, 11)"),
+        (_nan, "non-finite"),
+    ],
+)
 def test_broken_policy_is_reported_per_episode(policy, message):
-    doc = evaluate("Calm-v0", policy, entry="broken", n_seeds=2, episode_length=5, bootstrap_reps=20,
-                   progress=False)
+    doc = evaluate(
+        "Calm-v0", policy, entry="broken", n_seeds=2, episode_length=5, bootstrap_reps=20, progress=False
+    )
     assert doc["aggregates"]["n_failed"] == 2 and doc["aggregates"]["n_ok"] == 0
     assert len(doc["failures"]) == 2
     for ep, fail in zip(doc["episodes"], doc["failures"]):
@@ -251,7 +289,9 @@ def test_partially_broken_policy_only_fails_its_episodes():
             raise ValueError("transient")
         return out
 
-    doc = evaluate("Calm-v0", flaky, entry="flaky", n_seeds=3, episode_length=8, bootstrap_reps=20, progress=False)
+    doc = evaluate(
+        "Calm-v0", flaky, entry="flaky", n_seeds=3, episode_length=8, bootstrap_reps=20, progress=False
+    )
     assert [ep["status"] for ep in doc["episodes"]] == ["ok", "failed", "ok"]
     err = doc["episodes"][1]["error"]
     assert err["step"] == 2 and "non-finite" in err["message"] and err["agent"] == "agent"
@@ -269,10 +309,14 @@ def test_single_observation_policy_is_detected():
     caller = PolicyCaller(single, 11)
     acts, errs = caller(np.zeros((3, 5), dtype=np.float32))
     assert caller.mode == "single" and errs == [None] * 3 and acts.shape == (3, 11)
-    doc = evaluate("Calm-v0", single, entry="single", n_seeds=2, episode_length=5, bootstrap_reps=20, progress=False)
+    doc = evaluate(
+        "Calm-v0", single, entry="single", n_seeds=2, episode_length=5, bootstrap_reps=20, progress=False
+    )
     ew = evaluate("Calm-v0", "equal_weight", n_seeds=2, episode_length=5, bootstrap_reps=20, progress=False)
     assert doc["aggregates"]["n_ok"] == 2
-    assert [e["focal"]["sharpe_ratio"] for e in doc["episodes"]] == [e["focal"]["sharpe_ratio"] for e in ew["episodes"]]
+    assert [e["focal"]["sharpe_ratio"] for e in doc["episodes"]] == [
+        e["focal"]["sharpe_ratio"] for e in ew["episodes"]
+    ]
 
 
 def test_policy_specs(tmp_path):
@@ -287,7 +331,9 @@ def test_policy_specs(tmp_path):
     with pytest.raises(PolicyLoadError, match="does not exist"):
         load_policy(str(tmp_path / "model.zip"))
     f = tmp_path / "my_policy.py"
-    f.write_text("import numpy as np\n\ndef act(obs):\n    return np.tile(np.r_[-np.ones(10), 1.0], (len(obs), 1))\n")
+    f.write_text(
+        "import numpy as np\n\ndef act(obs):\n    return np.tile(np.r_[-np.ones(10), 1.0], (len(obs), 1))\n"
+    )
     loaded = load_policy(f"{f}:act")
     assert loaded.kind == "callable" and loaded.name == "act"
     doc = evaluate("Calm-v0", loaded, n_seeds=2, episode_length=5, bootstrap_reps=20, progress=False)
@@ -335,8 +381,12 @@ def test_rllib_checkpoint_given_as_a_relative_path(tmp_path, monkeypatch):
 
     task = get_task("Calm-v0")
     env = make_task_env(task, task.scenarios[0], 5)
-    spec = RLModuleSpec(module_class=DefaultPPOTorchRLModule, observation_space=env.unwrapped.observation_space,
-                        action_space=env.unwrapped.action_space, model_config=DefaultModelConfig(fcnet_hiddens=[8]))
+    spec = RLModuleSpec(
+        module_class=DefaultPPOTorchRLModule,
+        observation_space=env.unwrapped.observation_space,
+        action_space=env.unwrapped.action_space,
+        model_config=DefaultModelConfig(fcnet_hiddens=[8]),
+    )
     env.close()
     modules = tmp_path / "runs" / "ckpt" / "learner_group" / "learner" / "rl_module"
     spec.build().save_to_path(str(modules / "default_policy"))
@@ -437,7 +487,9 @@ def test_cash_outranks_a_losing_entry_on_the_board():
     assert cash_row.p_improvement == agg.probability_of_improvement(cash_row.strata, ew_row.strata)
     assert rows[order.index("loser")].p_improvement is not None
     md = to_markdown(groups)
-    assert re.search(r"\| cash \| 0\.00 \| \[0\.00, 0\.00\] \| 0\.00 \| \d\.\d\d \| 0\.00 \| 0\.00 \|", md), md
+    assert re.search(r"\| cash \| 0\.00 \| \[0\.00, 0\.00\] \| 0\.00 \| \d\.\d\d \| 0\.00 \| 0\.00 \|", md), (
+        md
+    )
     assert "nan" not in md.lower()
     assert "<td>0.00</td><td>[0.00, 0.00]</td>" in to_html(groups)
 
@@ -457,9 +509,11 @@ def test_policy_file_with_a_dataclass_loads(tmp_path):
     from wealtharena_env.leaderboard.policies import _import_callable
 
     path = tmp_path / "my_policy.py"
-    path.write_text("from __future__ import annotations\nfrom dataclasses import dataclass\n\n"
-                    "@dataclass\nclass Args:\n    scale: float = 1.0\n\n"
-                    "def policy(obs):\n    return obs[..., :2] * Args().scale\n")
+    path.write_text(
+        "from __future__ import annotations\nfrom dataclasses import dataclass\n\n"
+        "@dataclass\nclass Args:\n    scale: float = 1.0\n\n"
+        "def policy(obs):\n    return obs[..., :2] * Args().scale\n"
+    )
     assert callable(_import_callable(f"{path}:policy"))
 
 
@@ -489,8 +543,11 @@ def test_a_model_trained_on_another_shape_is_refused_once_naming_both_shapes(tmp
     env = gymnasium.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=8)
     sb3.PPO("MlpPolicy", env, n_steps=8, device="cpu").save(tmp_path / "model.zip")
     task = "Calm-v0"
-    with pytest.raises(PolicyLoadError, match=r"trained on observations of shape \(\d+,\), but Calm-v0 gives "
-                                              r"observations of shape \(\d+,\)"):
+    with pytest.raises(
+        PolicyLoadError,
+        match=r"trained on observations of shape \(\d+,\), but Calm-v0 gives "
+        r"observations of shape \(\d+,\)",
+    ):
         evaluate(task, f"ppo:{tmp_path / 'model.zip'}", n_seeds=2, episode_length=10, progress=False)
 
 
@@ -501,9 +558,15 @@ def test_sb3_observation_statistics_beside_a_model_are_applied(tmp_path):
 
     from wealtharena_env.leaderboard.policies import _sb3_observation_normalizer
 
-    assert _sb3_observation_normalizer(tmp_path / "vecnormalize.pkl")(np.ones(3)) is not None  # no file: identity
-    venv = VecNormalize(DummyVecEnv([lambda: gym.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=5)]),
-                        norm_obs=True, norm_reward=True, clip_obs=5.0)
+    assert (
+        _sb3_observation_normalizer(tmp_path / "vecnormalize.pkl")(np.ones(3)) is not None
+    )  # no file: identity
+    venv = VecNormalize(
+        DummyVecEnv([lambda: gym.make("WealthArena/Portfolio-v0", n_assets=2, episode_length=5)]),
+        norm_obs=True,
+        norm_reward=True,
+        clip_obs=5.0,
+    )
     dim = venv.observation_space.shape[0]
     venv.obs_rms.mean = np.linspace(-1, 1, dim)
     venv.obs_rms.var = np.linspace(0.5, 2, dim)

@@ -14,7 +14,9 @@ from wealtharena_env import cli
 FAST = ["--seeds", "2", "--episode-length", "12", "--bootstrap-reps", "50", "-q"]
 
 
-@pytest.mark.parametrize("command", ["evaluate", "leaderboard", "report", "tasks", "download", "demo", "list"])
+@pytest.mark.parametrize(
+    "command", ["evaluate", "leaderboard", "report", "tasks", "download", "demo", "list"]
+)
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main([command, "--help"])
@@ -29,7 +31,15 @@ def test_every_subcommand_has_help(command, capsys):
 def test_tasks_lists_the_suite(capsys):
     assert cli.main(["tasks"]) == 0
     out = capsys.readouterr().out
-    for key in ("Calm-v0", "Regimes-v0", "Crash-v0", "HighCorrelation-v0", "BullBear-v0", "Impact-v0", "Dow30-v0"):
+    for key in (
+        "Calm-v0",
+        "Regimes-v0",
+        "Crash-v0",
+        "HighCorrelation-v0",
+        "BullBear-v0",
+        "Impact-v0",
+        "Dow30-v0",
+    ):
         assert key in out
     assert "[held out]" in out and "evaluation seeds" in out
     assert cli.main(["tasks", "Calm-v0", "--json"]) == 0
@@ -40,16 +50,40 @@ def test_tasks_lists_the_suite(capsys):
 
 def test_evaluate_leaderboard_report(tmp_path, capsys):
     out_dir = tmp_path / "results"
-    code = cli.main(["evaluate", "--task", "Calm-v0", "--policy", "equal_weight", "cash",
-                     "--output-dir", str(out_dir), *FAST])
+    code = cli.main(
+        [
+            "evaluate",
+            "--task",
+            "Calm-v0",
+            "--policy",
+            "equal_weight",
+            "cash",
+            "--output-dir",
+            str(out_dir),
+            *FAST,
+        ]
+    )
     assert code == 0
     files = sorted(p.name for p in out_dir.glob("*.json"))
     assert files == ["Calm-v0__cash.json", "Calm-v0__equal_weight.json"]
     printed = capsys.readouterr().out
     assert "Calm-v0" in printed and "mean sharpe_ratio" in printed
     md, page, marl = tmp_path / "board.md", tmp_path / "board.html", tmp_path / "marl.json"
-    assert cli.main(["leaderboard", str(out_dir / "*.json"), "--markdown", str(md), "--html", str(page),
-                     "--marl-eval", str(marl)]) == 0
+    assert (
+        cli.main(
+            [
+                "leaderboard",
+                str(out_dir / "*.json"),
+                "--markdown",
+                str(md),
+                "--html",
+                str(page),
+                "--marl-eval",
+                str(marl),
+            ]
+        )
+        == 0
+    )
     text = md.read_text()
     assert re.search(r"\| 1 \| equal_weight \|", text) and "| 2 | cash |" in text
     assert "<table>" in page.read_text()
@@ -95,15 +129,19 @@ def test_download_calls_download_to_cache(monkeypatch, capsys):
         return {t: 10 for t in tickers}
 
     monkeypatch.setattr(loaders, "download_to_cache", fake)
-    assert cli.main(["download", "AAPL,MSFT", "SPY", "--start", "2020-01-01", "--end", "2020-02-01", "-q"]) == 0
+    assert (
+        cli.main(["download", "AAPL,MSFT", "SPY", "--start", "2020-01-01", "--end", "2020-02-01", "-q"]) == 0
+    )
     assert calls == [(["AAPL", "MSFT", "SPY"], "2020-01-01", "2020-02-01", "1d", None, False)]
     assert "AAPL" in capsys.readouterr().out
 
 
 def test_import_stays_light():
-    code = ("import sys, wealtharena_env, wealtharena_env.cli, wealtharena_env.leaderboard.evaluate, "
-            "wealtharena_env.leaderboard.board, wealtharena_env.analytics, wealtharena_env.render; "
-            "heavy = [m for m in ('torch', 'ray', 'matplotlib', 'yfinance', 'stable_baselines3') if m in sys.modules]; "
-            "print(heavy)")
+    code = (
+        "import sys, wealtharena_env, wealtharena_env.cli, wealtharena_env.leaderboard.evaluate, "
+        "wealtharena_env.leaderboard.board, wealtharena_env.analytics, wealtharena_env.render; "
+        "heavy = [m for m in ('torch', 'ray', 'matplotlib', 'yfinance', 'stable_baselines3') if m in sys.modules]; "
+        "print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

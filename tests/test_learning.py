@@ -46,10 +46,21 @@ def train_and_score(env_overrides: dict) -> dict[str, tuple[float, float]]:
     kwargs = {**task.kwargs, "n_assets": 5, "episode_length": 63, **env_overrides}
     small = dataclasses.replace(task, env_kwargs=tuple(sorted(kwargs.items())))
     set_random_seed(0)
-    env = VecNormalize(make_vec_env(task.env_id, n_envs=8, seed=0, env_kwargs=kwargs), norm_obs=False,
-                       norm_reward=True)
-    model = PPO("MlpPolicy", env, n_steps=256, batch_size=256, n_epochs=10, learning_rate=3e-4, seed=0,
-                policy_kwargs={"net_arch": [64, 64], "log_std_init": -1.0}, device="cpu", verbose=0)
+    env = VecNormalize(
+        make_vec_env(task.env_id, n_envs=8, seed=0, env_kwargs=kwargs), norm_obs=False, norm_reward=True
+    )
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=256,
+        batch_size=256,
+        n_epochs=10,
+        learning_rate=3e-4,
+        seed=0,
+        policy_kwargs={"net_arch": [64, 64], "log_std_init": -1.0},
+        device="cpu",
+        verbose=0,
+    )
     model.learn(TIMESTEPS)
 
     def trained(obs: np.ndarray) -> np.ndarray:
@@ -59,15 +70,20 @@ def train_and_score(env_overrides: dict) -> dict[str, tuple[float, float]]:
     for name, policy in (("ppo", trained), ("equal_weight", "equal_weight"), ("random", "random")):
         doc = evaluate(small, policy, trajectories=0, bootstrap_reps=100, progress=False)
         episodes = [e for e in doc["episodes"] if e["status"] == "ok"]
-        out[name] = (doc["aggregates"]["score"]["mean"]["point"],
-                     float(np.mean([e["focal"]["average_turnover"] for e in episodes])))
+        out[name] = (
+            doc["aggregates"]["score"]["mean"]["point"],
+            float(np.mean([e["focal"]["average_turnover"] for e in episodes])),
+        )
     return out
 
 
 def learnt(scores: dict[str, tuple[float, float]]) -> dict[str, bool]:
     (ppo, ppo_turnover), (ew, ew_turnover), (rnd, _) = scores["ppo"], scores["equal_weight"], scores["random"]
-    return {"beats random": ppo > rnd, "near equal weight": ppo >= ew - SHARPE_MARGIN,
-            "turnover": ppo_turnover <= TURNOVER_FACTOR * ew_turnover}
+    return {
+        "beats random": ppo > rnd,
+        "near equal weight": ppo >= ew - SHARPE_MARGIN,
+        "turnover": ppo_turnover <= TURNOVER_FACTOR * ew_turnover,
+    }
 
 
 @pytest.mark.slow

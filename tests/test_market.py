@@ -84,8 +84,16 @@ def test_initial_regime_is_respected():
 
 
 def test_no_jumps_and_gaussian_like_when_disabled():
-    bars, _ = path(0, 3000, jump_intensity=0.0, student_t_dof=200.0, garch_alpha=0.0, garch_beta=0.0,
-                   regime_transition=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), initial_regime=0)
+    bars, _ = path(
+        0,
+        3000,
+        jump_intensity=0.0,
+        student_t_dof=200.0,
+        garch_alpha=0.0,
+        garch_beta=0.0,
+        regime_transition=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+        initial_regime=0,
+    )
     x = bars[1:, BAR_LOGRET, 0]
     x = x - x.mean()
     assert abs(np.mean(x**4) / np.mean(x**2) ** 2 - 3.0) < 0.4

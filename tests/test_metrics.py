@@ -200,8 +200,12 @@ def test_flat_zero_series_has_sharpe_and_sortino_zero():
 
 def test_constant_nonzero_series_stays_undefined():
     # a constant non-zero excess return has zero variance and a non-zero mean: +/-c / 0 -> NaN, never +/-inf
-    for r, rf in ((np.full((1, 8), 0.01), 0.0), (np.full((1, 8), -0.002), 0.0), (np.zeros((1, 8)), 1e-4),
-                  (np.full((1, 8), 5e-324), 0.0)):
+    for r, rf in (
+        (np.full((1, 8), 0.01), 0.0),
+        (np.full((1, 8), -0.002), 0.0),
+        (np.zeros((1, 8)), 1e-4),
+        (np.full((1, 8), 5e-324), 0.0),
+    ):
         assert np.isnan(M.sharpe_ratio(r, 252.0, rf)[0])
         out = M.summary_metrics(r, risk_free=rf)
         assert np.isnan(out["sharpe_ratio"][0])

@@ -37,8 +37,19 @@ PACKAGE = ROOT / "wealtharena_env"
 slow = pytest.mark.slow
 
 #: Not part of a build: caches, virtual environments, previous build output, run artefacts.
-_IGNORE_ANYWHERE = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "*.py[cod]", "*.nbi", "*.nbc", "*.egg-info",
-                                          ".pytest_cache", ".hypothesis", ".ruff_cache", ".benchmarks")
+_IGNORE_ANYWHERE = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "__pycache__",
+    "*.py[cod]",
+    "*.nbi",
+    "*.nbc",
+    "*.egg-info",
+    ".pytest_cache",
+    ".hypothesis",
+    ".ruff_cache",
+    ".benchmarks",
+)
 _IGNORE_AT_ROOT = {"venv", "build", "dist", "site", "results", "runs"}
 
 
@@ -47,6 +58,8 @@ def _copy_ignore(directory: str, names: list[str]) -> set[str]:
     if Path(directory).resolve() == ROOT:
         ignored |= _IGNORE_AT_ROOT & set(names)
     return ignored
+
+
 #: Extras that must NOT come with a core install.
 NOT_CORE = ("matplotlib", "yfinance", "torch", "stable_baselines3", "ray", "redis", "pyarrow", "mkdocs")
 CORE = ("numpy", "pandas", "numba", "gymnasium", "pettingzoo")
@@ -55,23 +68,36 @@ CORE = ("numpy", "pandas", "numba", "gymnasium", "pettingzoo")
 def _version() -> str:
     text = (PACKAGE / "_version.py").read_text(encoding="utf-8")
     match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
-    assert match, "wealtharena_env/_version.py must define __version__ = \"...\" (the single source)"
+    assert match, 'wealtharena_env/_version.py must define __version__ = "..." (the single source)'
     return match.group(1)
 
 
 def _clean_env() -> dict[str, str]:
     """The environment for child processes: nothing that points back into the checkout."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV",
-                                                             "NUMBA_CACHE_DIR", "PIP_REQUIRE_VIRTUALENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "NUMBA_CACHE_DIR", "PIP_REQUIRE_VIRTUALENV")
+    }
     env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg", PYTHONNOUSERSITE="1")
     return env
 
 
-def _run(args: list[str | Path], cwd: Path, timeout: float = 900,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env={**_clean_env(), **(env or {})}, capture_output=True,
-                            text=True, timeout=timeout, check=False)
-    assert result.returncode == 0, f"`{' '.join(map(str, args))}` failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+def _run(
+    args: list[str | Path], cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env={**_clean_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"`{' '.join(map(str, args))}` failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
     return result
 
 
@@ -94,7 +120,9 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_twine_check(dist: dict[str, Path]):
     if importlib.util.find_spec("twine") is None:
         pytest.skip("`twine` is not installed (it is in the `test` extra)")
-    result = _run([sys.executable, "-m", "twine", "check", "--strict", dist["wheel"], dist["sdist"]], cwd=dist["dir"])
+    result = _run(
+        [sys.executable, "-m", "twine", "check", "--strict", dist["wheel"], dist["sdist"]], cwd=dist["dir"]
+    )
     assert result.stdout.count("PASSED") == 2, result.stdout
 
 
@@ -108,7 +136,9 @@ def test_version_is_single_sourced(dist: dict[str, Path]):
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "version" not in pyproject["project"], "pyproject.toml must not repeat the version"
     assert "version" in pyproject["project"]["dynamic"]
-    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "wealtharena_env._version.__version__"}
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "wealtharena_env._version.__version__"
+    }
     import wealtharena_env
 
     assert wealtharena_env.__version__ == version
@@ -130,7 +160,9 @@ def test_wheel_contents(dist: dict[str, Path]):
     assert metadata["Version"] == _version()
     assert metadata["Requires-Python"]
     assert metadata.get("License-Expression") == "MIT" or metadata.get("License") == "MIT"
-    assert metadata.get_content_type() == "text/markdown" or "markdown" in (metadata["Description-Content-Type"] or "")
+    assert metadata.get_content_type() == "text/markdown" or "markdown" in (
+        metadata["Description-Content-Type"] or ""
+    )
     requires = metadata.get_all("Requires-Dist") or []
     core = [r for r in requires if "extra ==" not in r]
     assert sorted(re.split(r"[<>=!~ ;\[]", r)[0].lower() for r in core) == sorted(CORE), core
@@ -141,11 +173,22 @@ def test_wheel_contents(dist: dict[str, Path]):
 def test_sdist_contents(dist: dict[str, Path]):
     with tarfile.open(dist["sdist"]) as sdist:
         names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
-    for required in ("pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", "wealtharena_env/py.typed",
-                     "wealtharena_env/_version.py", "wealtharena_env/cli.py", "docs/results/arena_render.png",
-                     "mkdocs.yml", "tests/test_docs.py"):
+    for required in (
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        "wealtharena_env/py.typed",
+        "wealtharena_env/_version.py",
+        "wealtharena_env/cli.py",
+        "docs/results/arena_render.png",
+        "mkdocs.yml",
+        "tests/test_docs.py",
+    ):
         assert required in names, f"{required} is missing from the sdist"
-    assert not [n for n in names if re.search(r"__pycache__|\.py[cod]$|\.nb[ic]$|(^|/)\.venv", n)], "junk in the sdist"
+    assert not [n for n in names if re.search(r"__pycache__|\.py[cod]$|\.nb[ic]$|(^|/)\.venv", n)], (
+        "junk in the sdist"
+    )
 
 
 def _fresh_venv(path: Path) -> tuple[Path, Path]:
@@ -156,8 +199,10 @@ def _fresh_venv(path: Path) -> tuple[Path, Path]:
 
 
 def _installed(python: Path, cwd: Path) -> set[str]:
-    code = ("import importlib.util, sys; names = sys.argv[1:]; "
-            "print(' '.join(n for n in names if importlib.util.find_spec(n) is not None))")
+    code = (
+        "import importlib.util, sys; names = sys.argv[1:]; "
+        "print(' '.join(n for n in names if importlib.util.find_spec(n) is not None))"
+    )
     return set(_run([python, "-c", code, *NOT_CORE, *CORE], cwd=cwd).stdout.split())
 
 
@@ -168,14 +213,23 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(dist: dict[str, Path],
     installed = _installed(python, tmp_path)
     assert set(CORE) <= installed, f"core dependencies missing: {set(CORE) - installed}"
     assert not installed & set(NOT_CORE), f"a core install pulled in extras: {installed & set(NOT_CORE)}"
-    where = _run([python, "-c", "import wealtharena_env, pathlib; print(pathlib.Path(wealtharena_env.__file__).parent)"],
-                 cwd=tmp_path).stdout.strip()
+    where = _run(
+        [
+            python,
+            "-c",
+            "import wealtharena_env, pathlib; print(pathlib.Path(wealtharena_env.__file__).parent)",
+        ],
+        cwd=tmp_path,
+    ).stdout.strip()
     assert Path(where).is_relative_to(tmp_path / "venv"), f"imported {where}, not the installed wheel"
     assert (Path(where) / "py.typed").exists()
     script = bindir / ("wealtharena.exe" if os.name == "nt" else "wealtharena")
     assert _run([script, "--version"], cwd=tmp_path).stdout.strip() == f"wealtharena-env {_version()}"
     # a fresh user cache: the first run says, once, that it compiles the kernels; the next run loads them
-    cache_home = {"XDG_CACHE_HOME": str(tmp_path / "user-cache"), "LOCALAPPDATA": str(tmp_path / "user-cache")}
+    cache_home = {
+        "XDG_CACHE_HOME": str(tmp_path / "user-cache"),
+        "LOCALAPPDATA": str(tmp_path / "user-cache"),
+    }
     first = _run([script, "demo", "--episode-length", "20"], cwd=tmp_path, timeout=600, env=cache_home)
     demo = first.stdout
     assert "WealthArena/Arena-v0 demo" in demo and "aggressive_1" in demo, demo
@@ -195,11 +249,13 @@ def test_sdist_installs_in_a_fresh_venv(dist: dict[str, Path], tmp_path: Path):
     assert not installed & set(NOT_CORE), f"a core install pulled in extras: {installed & set(NOT_CORE)}"
     script = bindir / ("wealtharena.exe" if os.name == "nt" else "wealtharena")
     assert _run([script, "--version"], cwd=tmp_path).stdout.strip() == f"wealtharena-env {_version()}"
-    smoke = ("import gymnasium, pettingzoo, wealtharena_env; "
-             "env = pettingzoo.make('parallel', 'WealthArena/Arena-v0', n_assets=3, episode_length=5); "
-             "obs, infos = env.reset(seed=0); "
-             "single = gymnasium.make('WealthArena/Portfolio-v0', n_assets=3); "
-             "print(len(obs), single.observation_space.shape, wealtharena_env.__version__)")
+    smoke = (
+        "import gymnasium, pettingzoo, wealtharena_env; "
+        "env = pettingzoo.make('parallel', 'WealthArena/Arena-v0', n_assets=3, episode_length=5); "
+        "obs, infos = env.reset(seed=0); "
+        "single = gymnasium.make('WealthArena/Portfolio-v0', n_assets=3); "
+        "print(len(obs), single.observation_space.shape, wealtharena_env.__version__)"
+    )
     out = _run([python, "-c", smoke], cwd=tmp_path, timeout=600).stdout
     assert out.split()[0] == "5" and _version() in out, out
 
@@ -240,7 +296,9 @@ def test_release_workflow_publishes_by_trusted_publishing_on_version_tags():
     assert set(publish["needs"]) == {"test", "build"}
     assert publish["permissions"] == {"id-token": "write"}
     assert any(step.get("uses", "").startswith("pypa/gh-action-pypi-publish@") for step in publish["steps"])
-    assert not any("password" in step.get("with", {}) for step in publish["steps"]), "trusted publishing: no token"
+    assert not any("password" in step.get("with", {}) for step in publish["steps"]), (
+        "trusted publishing: no token"
+    )
 
 
 @slow
@@ -256,20 +314,29 @@ def test_readme_set_up_commands_in_order_in_one_fresh_venv(tmp_path: Path):
     env = {**_clean_env(), "XDG_CACHE_HOME": str(cache_home)}
 
     def run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
-                              check=False)
+        proc = subprocess.run(
+            [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
         assert proc.returncode == 0, f"{args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         return proc
 
     script = bindir / ("wealtharena.exe" if os.name == "nt" else "wealtharena")
     run([python, "-m", "pip", "install", "--quiet", "."], cwd=source)
     assert "aggressive_1" in run([script, "demo", "--episode-length", "10"], cwd=source).stdout
-    site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path).stdout.strip())
-    assert not list((site / "wealtharena_env").rglob("*.nb[ic]")), "Numba cache files inside the installed package"
+    site = Path(
+        run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path
+        ).stdout.strip()
+    )
+    assert not list((site / "wealtharena_env").rglob("*.nb[ic]")), (
+        "Numba cache files inside the installed package"
+    )
     assert list(cache_home.rglob("*.nbi")), "the kernels were not cached in the per-user cache"
     run([python, "-m", "pip", "install", "--quiet", "-e", "."], cwd=source)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     assert run([script, "--version"], cwd=elsewhere).stdout.strip() == f"wealtharena-env {_version()}"
-    where = run([python, "-c", "import wealtharena_env; print(wealtharena_env.__file__)"], cwd=elsewhere).stdout
+    where = run(
+        [python, "-c", "import wealtharena_env; print(wealtharena_env.__file__)"], cwd=elsewhere
+    ).stdout
     assert Path(where.strip()).parent == source / "wealtharena_env", where

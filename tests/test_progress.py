@@ -70,8 +70,15 @@ def test_calibrate_reports_its_stages_when_asked(monkeypatch):
     bars = np.empty((400, 6, 2))
     SyntheticMarket(cfg).sample(np.random.default_rng(0), bars)
     dates = np.arange("2015-01-01", 400, dtype="datetime64[D]")
-    data = MarketData(dates=dates, tickers=("A", "B"), open=bars[:, 0], high=bars[:, 1], low=bars[:, 2],
-                      close=bars[:, 3], volume=bars[:, 4])
+    data = MarketData(
+        dates=dates,
+        tickers=("A", "B"),
+        open=bars[:, 0],
+        high=bars[:, 1],
+        low=bars[:, 2],
+        close=bars[:, 3],
+        volume=bars[:, 4],
+    )
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
     calibrate(data, n_regimes=1, progress=True)

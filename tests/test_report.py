@@ -51,8 +51,15 @@ def test_render_a_batch_member():
 def test_report_writes_pngs_and_tear_sheet(tmp_path):
     import matplotlib.image as mpimg
 
-    doc = evaluate("Impact-v0", "momentum", n_seeds=2, episode_length=12, bootstrap_reps=50, progress=False,
-                   trajectories=1)
+    doc = evaluate(
+        "Impact-v0",
+        "momentum",
+        n_seeds=2,
+        episode_length=12,
+        bootstrap_reps=50,
+        progress=False,
+        trajectories=1,
+    )
     path = write_results(doc, tmp_path / "impact.json")
     index = write_report(path, tmp_path / "report")
     html = index.read_text()
@@ -68,8 +75,15 @@ def test_report_writes_pngs_and_tear_sheet(tmp_path):
 
 
 def test_report_without_trajectories(tmp_path):
-    doc = evaluate("Calm-v0", "equal_weight", n_seeds=2, episode_length=8, bootstrap_reps=20, progress=False,
-                   trajectories=0)
+    doc = evaluate(
+        "Calm-v0",
+        "equal_weight",
+        n_seeds=2,
+        episode_length=8,
+        bootstrap_reps=20,
+        progress=False,
+        trajectories=0,
+    )
     index = write_report(doc, tmp_path)
     assert "No trajectories" in index.read_text()
     assert (tmp_path / "agents.png").exists() and (tmp_path / "scores.png").exists()
@@ -82,11 +96,22 @@ def test_a_seat_played_by_several_populations_is_labelled_with_all_of_them():
     from wealtharena_env.analytics.report import agent_summary
 
     def episode(role_b: str, sharpe: float) -> dict:
-        return {"status": "ok", "agents": {"focal_0": {"role": "focal", "sharpe_ratio": 1.0},
-                                           "seat_1": {"role": f"background:{role_b}", "sharpe_ratio": sharpe}}}
+        return {
+            "status": "ok",
+            "agents": {
+                "focal_0": {"role": "focal", "sharpe_ratio": 1.0},
+                "seat_1": {"role": f"background:{role_b}", "sharpe_ratio": sharpe},
+            },
+        }
 
-    doc = {"episodes": [episode("momentum", 0.2), episode("buy_and_hold", 0.4), episode("momentum", 0.6),
-                        {"status": "failed", "agents": {}}]}
+    doc = {
+        "episodes": [
+            episode("momentum", 0.2),
+            episode("buy_and_hold", 0.4),
+            episode("momentum", 0.6),
+            {"status": "failed", "agents": {}},
+        ]
+    }
     summary = agent_summary(doc)
     assert summary["seat_1"]["role"] == "background: momentum / buy_and_hold"
     assert summary["seat_1"]["sharpe_ratio"] == pytest.approx(0.4)

@@ -28,16 +28,24 @@ from wealtharena_env.sim import Simulation
 
 PROPERTY = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 TOL = 1e-9
-NO_LIMITS = RiskLimits(max_position=1.0, max_correlation=math.inf, volatility_budget=math.inf, var_limit=math.inf,
-                       cvar_limit=math.inf, stop_loss=math.inf, take_profit=math.inf, max_drawdown=math.inf)
+NO_LIMITS = RiskLimits(
+    max_position=1.0,
+    max_correlation=math.inf,
+    volatility_budget=math.inf,
+    var_limit=math.inf,
+    cvar_limit=math.inf,
+    stop_loss=math.inf,
+    take_profit=math.inf,
+    max_drawdown=math.inf,
+)
 
 BAD = st.sampled_from([np.nan, np.inf, -np.inf, 1e300, -1e300, -0.5, 0.0, 0.2, 0.7, 1.0, 3.0])
-
 
 
 #: Actions traded straight to their simplex targets (no softmax, no partial rebalancing, no band): the
 #: tests below check the risk layer and execution against exact target weights.
 DIRECT = {"action_mapping": "simplex", "rebalance_rate": 1.0, "rebalance_band": 0.0}
+
 
 def limits_of(sim, a):
     return sim.agent_params[a]["limits"]
@@ -62,9 +70,12 @@ def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
     assert sigma * math.sqrt(ppy) <= lim[kk.RL_VOLATILITY_BUDGET] * (1 + 1e-9) + tol
     # VaR / CVaR budgets (parametric and historical)
     lookback = int(lim[kk.RL_VAR_LOOKBACK])
-    history = np.ascontiguousarray(sim.history[0, :, d - lookback + 1:d + 1])  # (N, L) log returns of the bars
-    hv, hc = kk.historical_var_cvar(np.append(w, 0.0), history, 0, history.shape[1], lim[kk.RL_TAIL_PROBABILITY],
-                                      np.zeros(lookback + 16))
+    history = np.ascontiguousarray(
+        sim.history[0, :, d - lookback + 1 : d + 1]
+    )  # (N, L) log returns of the bars
+    hv, hc = kk.historical_var_cvar(
+        np.append(w, 0.0), history, 0, history.shape[1], lim[kk.RL_TAIL_PROBABILITY], np.zeros(lookback + 16)
+    )
     assert max(hv, lim[kk.RL_VAR_Z] * sigma) <= lim[kk.RL_VAR_LIMIT] * (1 + 1e-9) + tol
     assert max(hc, lim[kk.RL_CVAR_FACTOR] * sigma) <= lim[kk.RL_CVAR_LIMIT] * (1 + 1e-9) + tol
     # correlation cap: every increased position is not too correlated with any other held position
@@ -94,8 +105,13 @@ def stepped(sim, actions):
 
 
 @PROPERTY
-@given(seed=st.integers(0, 100_000), values=st.lists(BAD, min_size=8, max_size=8), impact=st.sampled_from([0.0, 1.0]),
-       crash=st.booleans(), lot=st.sampled_from([0.0, 0.0, 1.0, 0.3, 7.5, 100.0]))
+@given(
+    seed=st.integers(0, 100_000),
+    values=st.lists(BAD, min_size=8, max_size=8),
+    impact=st.sampled_from([0.0, 1.0]),
+    crash=st.booleans(),
+    lot=st.sampled_from([0.0, 0.0, 1.0, 0.3, 7.5, 100.0]),
+)
 def test_every_limit_holds_after_every_step(seed, values, impact, crash, lot):
     """Hostile actions, price impact, crashes and lot sizes (whole and fractional): after every step every
     agent's portfolio satisfies every limit of its profile."""
@@ -122,8 +138,13 @@ def test_a_stop_loss_exit_with_lots_closes_the_position_and_fires_once(lot, seed
     """With lot sizes (fractional ones too) a full exit leaves no lot behind: the stop-loss fires once, the
     position is 0, and the asset can be bought again afterwards."""
     limits = NO_LIMITS.replace(stop_loss=0.05)
-    cfg = arena_config(n_assets=1, episode_length=12, agents=(AgentProfile("a", risk=limits),),
-                       costs=CostModel(lot_size=lot), **DIRECT)
+    cfg = arena_config(
+        n_assets=1,
+        episode_length=12,
+        agents=(AgentProfile("a", risk=limits),),
+        costs=CostModel(lot_size=lot),
+        **DIRECT,
+    )
     rng = np.random.default_rng(seed)
     closes = [100.0, 100.0, 80.0, 80.0, 80.0, 80.0, 81.0, 82.0, 83.0, 84.0, 85.0, 86.0, 87.0]
     bars = one_asset_bars(cfg, closes, opens=[c * rng.uniform(0.999, 1.001) for c in closes])
@@ -157,8 +178,20 @@ def test_lot_rounding_never_leaves_exposure_above_the_target(lot):
             target = np.array([target_fraction * holdings[0] * prices[0] / value, 0.2, 0.0])
             target[-1] = 1.0 - target[:2].sum()
             h = holdings.copy()
-            kx.rebalance_to_targets(target, h, cash, prices, prices, np.zeros(2), np.full(2, 1e12), 0.0, 0.0, lot,
-                                    np.zeros(2), np.zeros(2))
+            kx.rebalance_to_targets(
+                target,
+                h,
+                cash,
+                prices,
+                prices,
+                np.zeros(2),
+                np.full(2, 1e12),
+                0.0,
+                0.0,
+                lot,
+                np.zeros(2),
+                np.zeros(2),
+            )
             if target_fraction == 0.0:
                 assert h[0] == 0.0, (k, lot)
             else:
@@ -168,8 +201,12 @@ def test_lot_rounding_never_leaves_exposure_above_the_target(lot):
 
 
 @PROPERTY
-@given(seed=st.integers(0, 100_000), values=st.lists(BAD, min_size=6, max_size=6),
-       lot=st.sampled_from([0.0, 1.0, 0.3]), every=st.sampled_from([2, 3, 7]))
+@given(
+    seed=st.integers(0, 100_000),
+    values=st.lists(BAD, min_size=6, max_size=6),
+    lot=st.sampled_from([0.0, 1.0, 0.3]),
+    every=st.sampled_from([2, 3, 7]),
+)
 def test_limits_hold_or_the_shortfall_is_reported_on_zero_volume_bars(seed, values, lot, every):
     """On bars without volume (a forward-filled calendar, a halted stock) the participation limit holds sells
     back: then every position left above a limit is reported as a ``participation_cap`` event with the weight
@@ -178,7 +215,7 @@ def test_limits_hold_or_the_shortfall_is_reported_on_zero_volume_bars(seed, valu
     cfg = arena_config(market=market, episode_length=30, costs=CostModel(lot_size=lot))
     bars = np.zeros((cfg.bars_per_episode, 6, 5))
     SyntheticMarket(market).sample(np.random.default_rng(seed), bars)
-    bars[cfg.warmup::every, BAR_VOLUME] = 0.0  # every `every`-th decision bar has no volume
+    bars[cfg.warmup :: every, BAR_VOLUME] = 0.0  # every `every`-th decision bar has no volume
     sim = Simulation(cfg, data=FixedMarket(bars))
     sim.reset(seeds=[seed])
     rng = np.random.default_rng(seed)
@@ -190,8 +227,14 @@ def test_limits_hold_or_the_shortfall_is_reported_on_zero_volume_bars(seed, valu
         d, before, cov, info = stepped(sim, acts)
         for a in range(sim.n_agents):
             row = info[0, a]
-            events = [(kk.RULE_NAMES[int(row[ks.IN_WEIGHTS + 6 + 3 * k])], int(row[ks.IN_WEIGHTS + 7 + 3 * k]),
-                       row[ks.IN_WEIGHTS + 8 + 3 * k]) for k in range(int(row[ks.IN_N_EVENTS]))]
+            events = [
+                (
+                    kk.RULE_NAMES[int(row[ks.IN_WEIGHTS + 6 + 3 * k])],
+                    int(row[ks.IN_WEIGHTS + 7 + 3 * k]),
+                    row[ks.IN_WEIGHTS + 8 + 3 * k],
+                )
+                for k in range(int(row[ks.IN_N_EVENTS]))
+            ]
             short = {asset: -removed for rule, asset, removed in events if rule == "participation_cap"}
             assert all(left > 0 for left in short.values())
             reported += len(short)
@@ -237,8 +280,13 @@ class FixedMarket:
 @pytest.mark.parametrize("exit_mode", ["close", "trim"])
 def test_exits_trigger_exactly_when_price_crosses_the_threshold(kind, exit_mode):
     limits = NO_LIMITS.replace(stop_loss=0.08, take_profit=0.20, exit_mode=exit_mode, trim_fraction=0.5)
-    cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),), **DIRECT,
-                       episode_length=9, costs=CostModel.zero())
+    cfg = arena_config(
+        market=MarketConfig(n_assets=1),
+        agents=(AgentProfile("solo", risk=limits),),
+        **DIRECT,
+        episode_length=9,
+        costs=CostModel.zero(),
+    )
     # entry at the open of bar warmup+1 = 100; then closes walk toward the threshold, crossing on bar +5
     if kind == "stop_loss":
         closes = [100, 100, 97, 94, 92.01, 92.0, 90, 89, 88, 88]  # threshold 92.0 = 100 * (1 - 0.08)
@@ -269,16 +317,22 @@ def test_reward_is_the_weighted_sum_of_its_terms_and_log_mode_is_plain():
     rng = np.random.default_rng(0)
     weights = {p.name: p.reward for p in env.config.agents}
     while env.agents:
-        _obs, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents})
+        _obs, rewards, _, _, infos = env.step(
+            {a: rng.uniform(-1, 1, 6).astype(np.float32) for a in env.agents}
+        )
         for a, info in infos.items():
             terms = info["reward_terms"]
             assert set(terms) == set(kr.TERM_NAMES)
             expected = sum(getattr(weights[a], k) * v for k, v in terms.items())
             assert rewards[a] == pytest.approx(expected, rel=1e-12, abs=1e-15)
-            assert terms["risk"] <= 0 and terms["cost"] <= 0 and terms["stability"] <= 0 and terms["breach"] <= 0
+            assert (
+                terms["risk"] <= 0 and terms["cost"] <= 0 and terms["stability"] <= 0 and terms["breach"] <= 0
+            )
             assert terms["diversification"] >= 0
-            assert terms["profit"] == pytest.approx(math.log(info["portfolio_value"]) - math.log(
-                info["portfolio_value"] / math.exp(terms["profit"])))
+            assert terms["profit"] == pytest.approx(
+                math.log(info["portfolio_value"])
+                - math.log(info["portfolio_value"] / math.exp(terms["profit"]))
+            )
     plain = arena_v0.parallel_env(n_assets=5, episode_length=5, reward_mode="log_return", info_level="full")
     plain.reset(seed=3)
     _, rewards, _, _, infos = plain.step({a: np.ones(6, dtype=np.float32) for a in plain.agents})
@@ -295,10 +349,10 @@ def test_risk_term_is_half_the_ex_ante_variance_of_the_held_target_and_diversifi
         cov = sim.asset_state[0, :3].copy()  # the EWMA covariance known at the decision bar
         sigma = np.sqrt(np.diag(cov)).mean()
         _, info = sim.step(w[None, None, :])
-        terms = info[0, 0, ks.IN_TERMS:ks.IN_TERMS + kr.N_TERMS]
+        terms = info[0, 0, ks.IN_TERMS : ks.IN_TERMS + kr.N_TERMS]
         assert terms[kr.TERM_RISK] == pytest.approx(-0.5 * w[:3] @ cov @ w[:3], rel=1e-12, abs=1e-18)
         u = w[:3] / w[:3].sum() if w[:3].sum() > 0 else w[:3]
-        expected = (1 - (u ** 2).sum()) * w[:3].sum() * sigma if w[:3].sum() > 0 else 0.0
+        expected = (1 - (u**2).sum()) * w[:3].sum() * sigma if w[:3].sum() > 0 else 0.0
         assert terms[kr.TERM_DIVERSIFICATION] == pytest.approx(expected, rel=1e-12, abs=1e-18)
 
 
@@ -321,8 +375,13 @@ def test_target_risk_term_charges_the_requested_target_and_is_off_by_default(act
         if action_type == "continuous":
             actions = rng.uniform(-1, 1, (1, 2, 4))
             requested = np.empty(4)
-            kx.continuous_action_to_weights(actions[0, 0], kx.MAPPING_EXPONENTIAL, cfg.softmax_temperature,
-                                            cfg.action_dead_zone, requested)
+            kx.continuous_action_to_weights(
+                actions[0, 0],
+                kx.MAPPING_EXPONENTIAL,
+                cfg.softmax_temperature,
+                cfg.action_dead_zone,
+                requested,
+            )
         else:
             actions = rng.integers(0, 3, (1, 2, 3)).astype(np.float64)
             requested = np.empty(4)
@@ -360,8 +419,13 @@ def test_asset_statistics_equal_numpy():
 
 
 @settings(deadline=None, max_examples=200)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12), profile=st.sampled_from(RISK_PROFILES),
-       correlation=st.floats(0.0, 0.95), tails=st.sampled_from([0.005, 0.02, 0.06]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 12),
+    profile=st.sampled_from(RISK_PROFILES),
+    correlation=st.floats(0.0, 0.95),
+    tails=st.sampled_from([0.005, 0.02, 0.06]),
+)
 def test_risk_layer_screens_never_change_the_outcome(seed, n, profile, correlation, tails):
     """The screens of apply_risk_layer (skip the correlation cap when no increased asset is correlated enough,
     skip the historical VaR when its bound is below the limits) give the same target, events, counts, flags
@@ -385,8 +449,24 @@ def test_risk_layer_screens_never_change_the_outcome(seed, n, profile, correlati
     for stats in (screened, unscreened):
         t = target.copy()
         events, counts = np.zeros(3 * (2 * n + 6)), np.zeros(kk.N_RULES)
-        result = kk.apply_risk_layer(t, current, current[:n] * 1e6 / close, close, entry, cov, stats, history, 70,
-                                     lim, 252.0, drawdown, cooldown, events, counts, np.zeros(128))
+        result = kk.apply_risk_layer(
+            t,
+            current,
+            current[:n] * 1e6 / close,
+            close,
+            entry,
+            cov,
+            stats,
+            history,
+            70,
+            lim,
+            252.0,
+            drawdown,
+            cooldown,
+            events,
+            counts,
+            np.zeros(128),
+        )
         outs.append((t, events, counts, result))
     (t1, e1, c1, r1), (t2, e2, c2, r2) = outs
     np.testing.assert_array_equal(t1, t2)
@@ -400,32 +480,74 @@ def test_risk_layer_returns_the_volatility_of_its_final_target():
     leaves, whichever rules scaled it; every scaling rule fires somewhere in the sweep."""
     n = 10
     fired = np.zeros(kk.N_RULES)
-    limits = {p: Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", p),))).agent_params[0]["limits"]
-              for p in ("conservative", "balanced", "aggressive")}
+    limits = {
+        p: Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", p),))).agent_params[0]["limits"]
+        for p in ("conservative", "balanced", "aggressive")
+    }
     for seed in range(150):
         rng = np.random.default_rng(seed)
         factors = rng.normal(size=(n, n)) * rng.uniform(0.002, 0.03)
         cov = factors @ factors.T + np.diag(rng.uniform(1e-5, 4e-4, n))
         close = rng.uniform(50, 150, n)
-        history = rng.standard_t(2, size=(n, 80)) * rng.uniform(0.005, 0.06)  # fat tails: historical VaR binds
+        history = rng.standard_t(2, size=(n, 80)) * rng.uniform(
+            0.005, 0.06
+        )  # fat tails: historical VaR binds
         for profile, lim in limits.items():
             target = rng.dirichlet(np.ones(n + 1) * rng.choice([0.3, 5.0]))
             current = rng.dirichlet(np.ones(n + 1))
             _, _, _, sigma_p = kk.apply_risk_layer(
-                target, current, current[:n] * 1e6 / close, close, close * rng.uniform(0.8, 1.2, n), cov,
-                _asset_stats(cov, history, 70, 60), history, 70, lim, 252.0, rng.choice([0.0, 0.05, 0.4]),
-                rng.choice([0.0, 0.0, 2.0]), np.zeros(3 * (2 * n + 6)), fired, np.zeros(96))
-            assert sigma_p ** 2 == pytest.approx(target[:n] @ cov @ target[:n], rel=1e-9, abs=1e-18), (seed, profile)
+                target,
+                current,
+                current[:n] * 1e6 / close,
+                close,
+                close * rng.uniform(0.8, 1.2, n),
+                cov,
+                _asset_stats(cov, history, 70, 60),
+                history,
+                70,
+                lim,
+                252.0,
+                rng.choice([0.0, 0.05, 0.4]),
+                rng.choice([0.0, 0.0, 2.0]),
+                np.zeros(3 * (2 * n + 6)),
+                fired,
+                np.zeros(96),
+            )
+            assert sigma_p**2 == pytest.approx(target[:n] @ cov @ target[:n], rel=1e-9, abs=1e-18), (
+                seed,
+                profile,
+            )
     # the leverage cap binds only on a calm, broad portfolio: conservative's 0.8 against 10 x 0.09
     target = np.r_[np.full(n, 0.09), 0.1]
     calm = np.diag(np.full(n, 1e-6))
     close = np.full(n, 100.0)
     _, _, _, sigma_p = kk.apply_risk_layer(
-        target, target.copy(), target[:n] * 1e6 / close, close, close, calm, _asset_stats(calm, np.zeros((n, 80)), 70, 60),
-        np.zeros((n, 80)), 70, limits["conservative"], 252.0, 0.0, 0.0, np.zeros(3 * (2 * n + 6)), fired,
-        np.zeros(96))
-    assert sigma_p ** 2 == pytest.approx(target[:n] @ calm @ target[:n], rel=1e-9)
-    scaling = ("volatility_budget", "var_budget", "cvar_budget", "leverage_cap", "drawdown_breaker", "breaker_cooldown")
+        target,
+        target.copy(),
+        target[:n] * 1e6 / close,
+        close,
+        close,
+        calm,
+        _asset_stats(calm, np.zeros((n, 80)), 70, 60),
+        np.zeros((n, 80)),
+        70,
+        limits["conservative"],
+        252.0,
+        0.0,
+        0.0,
+        np.zeros(3 * (2 * n + 6)),
+        fired,
+        np.zeros(96),
+    )
+    assert sigma_p**2 == pytest.approx(target[:n] @ calm @ target[:n], rel=1e-9)
+    scaling = (
+        "volatility_budget",
+        "var_budget",
+        "cvar_budget",
+        "leverage_cap",
+        "drawdown_breaker",
+        "breaker_cooldown",
+    )
     assert all(fired[kk.RULE_NAMES.index(rule)] > 0 for rule in scaling), dict(zip(kk.RULE_NAMES, fired))
 
 
@@ -438,17 +560,20 @@ def test_default_reward_prefers_investing_in_a_calm_market_and_cash_in_a_crash()
 
     from wealtharena_env.leaderboard.tasks import CALM_MARKET, CRASH_MARKET
 
-    crash = dataclasses.replace(CRASH_MARKET, regime_transition=((0.995, 0.004, 0.001), (0.012, 0.983, 0.005),
-                                                                  (0.0, 0.0, 1.0)))
+    crash = dataclasses.replace(
+        CRASH_MARKET, regime_transition=((0.995, 0.004, 0.001), (0.012, 0.983, 0.005), (0.0, 0.0, 1.0))
+    )
     for market, invest_wins in ((CALM_MARKET, True), (crash, False)):
-        cfg = arena_config(market=market, episode_length=252, agents=("balanced_0", "balanced_1"), risk_enabled=False)
+        cfg = arena_config(
+            market=market, episode_length=252, agents=("balanced_0", "balanced_1"), risk_enabled=False
+        )
         sim = Simulation(cfg, batch_size=16)
         sim.reset(seeds=list(range(100, 116)))
         total = np.zeros((16, 2))
         acts = np.zeros((16, 2, cfg.n_assets + 1))
-        acts[:, 0, :cfg.n_assets] = 1.0  # agent 0: equal weight (softmax of equal logits, cash at -1)
+        acts[:, 0, : cfg.n_assets] = 1.0  # agent 0: equal weight (softmax of equal logits, cash at -1)
         acts[:, 0, cfg.n_assets] = -1.0
-        acts[:, 1, :cfg.n_assets] = -1.0  # agent 1: cash
+        acts[:, 1, : cfg.n_assets] = -1.0  # agent 1: cash
         acts[:, 1, cfg.n_assets] = 1.0
         for _ in range(cfg.episode_length):
             _, info = sim.step(acts)
@@ -490,8 +615,30 @@ def test_differential_sharpe_against_its_definition_and_as_derivative_of_the_mov
 
 def test_var_cvar_hand_computed():
     # 20 returns; p = 0.05: h = 19 * 0.05 = 0.95, k = 0 -> VaR = -(s0 + 0.95 (s1 - s0)), CVaR = -s0
-    r = np.array([0.01, -0.03, 0.002, 0.015, -0.01, 0.004, -0.05, 0.02, 0.0, 0.007,
-                  -0.004, 0.011, 0.003, -0.02, 0.009, 0.001, -0.006, 0.013, 0.005, -0.001])
+    r = np.array(
+        [
+            0.01,
+            -0.03,
+            0.002,
+            0.015,
+            -0.01,
+            0.004,
+            -0.05,
+            0.02,
+            0.0,
+            0.007,
+            -0.004,
+            0.011,
+            0.003,
+            -0.02,
+            0.009,
+            0.001,
+            -0.006,
+            0.013,
+            0.005,
+            -0.001,
+        ]
+    )
     var, cvar = kk.historical_var_cvar(np.array([1.0, 0.0]), r[None, :], 0, r.size, 0.05, np.zeros(36))
     assert var == pytest.approx(0.05 - 0.95 * 0.02)  # s0 = -0.05, s1 = -0.03 -> 0.031
     assert cvar == pytest.approx(0.05)
@@ -515,15 +662,26 @@ def test_var_cvar_hand_computed():
 def test_breaker_modes():
     def run(breach):
         limits = NO_LIMITS.replace(max_drawdown=0.05, breach=breach, cooldown=3)
-        cfg = arena_config(market=MarketConfig(n_assets=1), agents=(AgentProfile("solo", risk=limits),), **DIRECT,
-                           episode_length=9, costs=CostModel.zero())
+        cfg = arena_config(
+            market=MarketConfig(n_assets=1),
+            agents=(AgentProfile("solo", risk=limits),),
+            **DIRECT,
+            episode_length=9,
+            costs=CostModel.zero(),
+        )
         closes = [100, 100, 98, 96, 94, 93, 93, 93, 93, 93]  # -6% by bar +4
         sim = Simulation(cfg, data=FixedMarket(one_asset_bars(cfg, closes, opens=[100] + closes[:-1])))
         sim.reset(seeds=[0])
         history = []
         for _ in range(cfg.episode_length):
             _, info = sim.step(np.array([[[1.0, 0.0]]]))
-            history.append((bool(sim.holdings[0, 0, 0] > 0), info[0, 0, ks.IN_TERMINATED], info[0, 0, ks.IN_TERMS + kr.TERM_BREACH]))
+            history.append(
+                (
+                    bool(sim.holdings[0, 0, 0] > 0),
+                    info[0, 0, ks.IN_TERMINATED],
+                    info[0, 0, ks.IN_TERMS + kr.TERM_BREACH],
+                )
+            )
         return history
 
     liquidate = run("liquidate")
@@ -538,8 +696,13 @@ def test_breaker_modes():
 def test_terminated_agents_leave_the_parallel_env():
     limits = NO_LIMITS.replace(max_drawdown=0.01, breach="terminate")
     agents = (AgentProfile("fragile", risk=limits), AgentProfile("balanced_0"))
-    env = arena_v0.parallel_env(agents=agents, n_assets=4, episode_length=60,
-                                market=MarketConfig(n_assets=4, initial_regime=2), info_level="full")
+    env = arena_v0.parallel_env(
+        agents=agents,
+        n_assets=4,
+        episode_length=60,
+        market=MarketConfig(n_assets=4, initial_regime=2),
+        info_level="full",
+    )
     env.reset(seed=1)
     done_at = None
     while env.agents:
@@ -568,5 +731,7 @@ def test_conservative_agents_draw_down_less_than_aggressive_ones_in_crashes():
             if profile in drawdowns:
                 drawdowns[profile].append(dd)
     conservative, aggressive = np.mean(drawdowns["conservative"]), np.mean(drawdowns["aggressive"])
-    print(f"mean max drawdown over 20 crash seeds: conservative {conservative:.4f}, aggressive {aggressive:.4f}")
+    print(
+        f"mean max drawdown over 20 crash seeds: conservative {conservative:.4f}, aggressive {aggressive:.4f}"
+    )
     assert conservative < aggressive

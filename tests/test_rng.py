@@ -27,6 +27,7 @@ def splitmix64_oracle(key: int, n: int) -> list[int]:
 
 def xoshiro_oracle(state: list[int]) -> int:
     """One xoshiro256** step written from its definition with Python integers (state updated in place)."""
+
     def rotl(x: int, k: int) -> int:
         return ((x << k) | (x >> (64 - k))) & MASK
 
@@ -112,19 +113,29 @@ def test_a_path_drawn_bar_by_bar_is_the_path_drawn_at_once():
     n_bars = 300
     at_once = np.empty((n_bars, mk.N_BAR_FIELDS, 4))
     regimes_at_once = np.empty(n_bars, dtype=np.int64)
-    mk.simulate_market_path(rng.new_stream(11), market._scalars, market._regime_params, market._transition,
-                            market._initial_probs, np.empty((mk.N_ASSET_ROWS, 4)), at_once, regimes_at_once)
+    mk.simulate_market_path(
+        rng.new_stream(11),
+        market._scalars,
+        market._regime_params,
+        market._transition,
+        market._initial_probs,
+        np.empty((mk.N_ASSET_ROWS, 4)),
+        at_once,
+        regimes_at_once,
+    )
 
     stream = rng.new_stream(11)
     bars = np.full((n_bars, mk.N_BAR_FIELDS, 4), np.nan)
     asset_state = np.empty((mk.N_ASSET_ROWS, 4))
-    regime = mk.start_market_path(stream, market._scalars, market._regime_params, market._initial_probs,
-                                  asset_state, bars)
+    regime = mk.start_market_path(
+        stream, market._scalars, market._regime_params, market._initial_probs, asset_state, bars
+    )
     regimes = [regime]
     for t in range(1, n_bars):
         assert np.isnan(bars[t:]).all()  # nothing beyond the bars drawn
-        regime = mk.advance_market_path(t, regime, stream, market._scalars, market._regime_params,
-                                        market._transition, asset_state, bars)
+        regime = mk.advance_market_path(
+            t, regime, stream, market._scalars, market._regime_params, market._transition, asset_state, bars
+        )
         regimes.append(regime)
     np.testing.assert_array_equal(bars, at_once)
     np.testing.assert_array_equal(regimes, regimes_at_once)

@@ -47,8 +47,10 @@ def _decode_events(infos: dict, index, tickers) -> list[dict]:
 
     count = int(infos["risk_event_count"][index])
     table = infos["risk_event_table"][index][:count]
-    return [{"rule": RULE_NAMES[int(r)], "asset": tickers[int(a)] if a >= 0 else "portfolio", "weight_removed": w}
-            for r, a, w in table.tolist()]
+    return [
+        {"rule": RULE_NAMES[int(r)], "asset": tickers[int(a)] if a >= 0 else "portfolio", "weight_removed": w}
+        for r, a, w in table.tolist()
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- conventions
@@ -218,7 +220,9 @@ def test_errors():
 
 def test_discrete_actions_and_render():
     k, n = 2, 3
-    envs = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=5, action_type="discrete", render_mode="ansi")
+    envs = PortfolioVectorEnv(
+        num_envs=k, n_assets=n, episode_length=5, action_type="discrete", render_mode="ansi"
+    )
     single = PortfolioEnv(n_assets=n, episode_length=5, action_type="discrete")
     assert envs.single_action_space == single.action_space
     assert envs.action_space == batch_space(single.action_space, k) and envs.action_space.shape == (k, n)
@@ -265,8 +269,9 @@ def _run_single_portfolio(seed: int, actions: np.ndarray, **kwargs):
 )
 def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length, seed, bad, parallel, data):
     n_steps = data.draw(st.integers(length + 2, 2 * length + 3), label="n_steps")  # at least one autoreset
-    envs = PortfolioVectorEnv(num_envs=k, n_assets=n_assets, episode_length=length, parallel=parallel,
-                              info_level="full")
+    envs = PortfolioVectorEnv(
+        num_envs=k, n_assets=n_assets, episode_length=length, parallel=parallel, info_level="full"
+    )
     rng = np.random.default_rng(seed)
     actions = _random_actions(rng, (n_steps, k, n_assets + 1), bad=bad)
     obs0, _ = envs.reset(seed=seed)
@@ -274,8 +279,9 @@ def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length
     for i in range(k):
         single = PortfolioEnv(n_assets=n_assets, episode_length=length)
         np.testing.assert_array_equal(single.reset(seed=seed + i)[0], obs0[i])
-        expected = _run_single_portfolio(seed + i, actions[:, i], n_assets=n_assets, episode_length=length,
-                                         info_level="full")
+        expected = _run_single_portfolio(
+            seed + i, actions[:, i], n_assets=n_assets, episode_length=length, info_level="full"
+        )
         for t, (obs, reward, terminated, truncated, info) in enumerate(expected):
             v_obs, v_rew, v_term, v_trunc, v_info = results[t]
             np.testing.assert_array_equal(v_obs[i], obs, err_msg=f"env {i} step {t}")
@@ -300,8 +306,14 @@ def test_portfolio_vector_batch_invariance_across_autoresets(k, n_assets, length
 )
 def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents, length, seed, parallel):
     agents = [f"balanced_{j}" for j in range(n_agents)]
-    envs = ArenaVecEnv(num_envs=k, n_assets=n_assets, agents=agents, episode_length=length, parallel=parallel,
-                       info_level="full")
+    envs = ArenaVecEnv(
+        num_envs=k,
+        n_assets=n_assets,
+        agents=agents,
+        episode_length=length,
+        parallel=parallel,
+        info_level="full",
+    )
     assert envs.possible_agents == agents and envs.agents == agents
     n_steps = 2 * length + 3  # two autoresets
     rng = np.random.default_rng(seed)
@@ -322,9 +334,13 @@ def test_arena_vec_env_equals_arena_env_across_autoresets(k, n_assets, n_agents,
                 rewards = dict.fromkeys(agents, 0.0)
                 terms = truncs = dict.fromkeys(agents, False)
             else:
-                obs, rewards, terms, truncs, infos = single.step({a: actions[t, i, j] for j, a in enumerate(agents)})
+                obs, rewards, terms, truncs, infos = single.step(
+                    {a: actions[t, i, j] for j, a in enumerate(agents)}
+                )
             for j, name in enumerate(agents):
-                np.testing.assert_array_equal(v_obs[i, j], obs[name], err_msg=f"env {i} step {t} agent {name}")
+                np.testing.assert_array_equal(
+                    v_obs[i, j], obs[name], err_msg=f"env {i} step {t} agent {name}"
+                )
                 assert v_rew[i, j] == rewards[name]
                 assert v_term[i, j] == terms[name] and v_trunc[i, j] == truncs[name]
                 assert v_info["portfolio_value"][i, j] == infos[name]["portfolio_value"]

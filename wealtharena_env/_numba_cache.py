@@ -93,8 +93,12 @@ def announce_first_compile() -> bool:
         _compile_state["state"] = "done"
         return False
     _compile_state["state"] = "compiling"
-    print(f"wealtharena-env: compiling its Numba kernels for this version, once ({FIRST_COMPILE_ESTIMATE}; later runs "
-          f"load them from {marker.parent}) ...", file=sys.stderr, flush=True)
+    print(
+        f"wealtharena-env: compiling its Numba kernels for this version, once ({FIRST_COMPILE_ESTIMATE}; later runs "
+        f"load them from {marker.parent}) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     return True
 
 

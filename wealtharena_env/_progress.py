@@ -24,8 +24,9 @@ class Progress:
     counter prints ``desc: n/total units`` at every update for totals up to 100, else at each tenth.
     """
 
-    def __init__(self, total: int, desc: str, enabled: bool | None = None, unit: str = "step",
-                 defer: bool = False) -> None:
+    def __init__(
+        self, total: int, desc: str, enabled: bool | None = None, unit: str = "step", defer: bool = False
+    ) -> None:
         self.total, self.desc, self.unit, self.n = total, desc, unit, 0
         self.enabled = progress_enabled(enabled)
         self._started = False
@@ -41,8 +42,9 @@ class Progress:
         except ImportError:
             self._bar = None
         else:
-            self._bar = tqdm(total=self.total, initial=self.n, desc=self.desc, unit=self.unit, file=sys.stderr,
-                             leave=False)
+            self._bar = tqdm(
+                total=self.total, initial=self.n, desc=self.desc, unit=self.unit, file=sys.stderr, leave=False
+            )
 
     def update(self, k: int = 1, stage: str | None = None, shown: bool = True) -> None:
         """Advance by ``k`` units; ``stage`` names what comes next (shown beside the bar); ``shown=False``
@@ -64,7 +66,12 @@ class Progress:
         if tenth != self._shown or stage is not None:
             self._shown = tenth
             suffix = f" ({stage})" if stage else ""
-            print(f"\r{self.desc}: {self.n}/{self.total} {self.unit}s{suffix}", end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{self.desc}: {self.n}/{self.total} {self.unit}s{suffix}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         if not (self.enabled and self._started):

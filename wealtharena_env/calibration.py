@@ -180,11 +180,20 @@ def _viterbi(log_lik: np.ndarray, log_trans: np.ndarray, log_initial: np.ndarray
 
 
 def _gaussian_log_lik(x: np.ndarray, means: np.ndarray, variances: np.ndarray) -> np.ndarray:
-    return -0.5 * (np.log(2.0 * np.pi * variances)[None, :] + (x[:, None] - means[None, :]) ** 2 / variances[None, :])
+    return -0.5 * (
+        np.log(2.0 * np.pi * variances)[None, :] + (x[:, None] - means[None, :]) ** 2 / variances[None, :]
+    )
 
 
-def _fit_hmm(x: np.ndarray, n_states: int, rng: np.random.Generator, *, n_starts: int = 4,
-             max_iter: int = 300, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _fit_hmm(
+    x: np.ndarray,
+    n_states: int,
+    rng: np.random.Generator,
+    *,
+    n_starts: int = 4,
+    max_iter: int = 300,
+    tol: float = 1e-7,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian HMM fitted by EM (Baum-Welch) from ``n_starts`` starts; the best log-likelihood wins.
 
     Starts: the states cut the bars by quantiles of a 20-bar rolling volatility (first start), then random
@@ -198,9 +207,15 @@ def _fit_hmm(x: np.ndarray, n_states: int, rng: np.random.Generator, *, n_starts
         key = rolling + (rng.normal(0.0, 0.3 * rolling.std() + 1e-12, n) if start else 0.0)
         cuts = np.quantile(key, np.linspace(0.0, 1.0, n_states + 1)[1:-1])
         labels = np.searchsorted(cuts, key)
-        means = np.array([x[labels == j].mean() if np.any(labels == j) else x.mean() for j in range(n_states)])
-        variances = np.array([max(x[labels == j].var() if np.sum(labels == j) > 1 else x.var(), var_floor)
-                              for j in range(n_states)])
+        means = np.array(
+            [x[labels == j].mean() if np.any(labels == j) else x.mean() for j in range(n_states)]
+        )
+        variances = np.array(
+            [
+                max(x[labels == j].var() if np.sum(labels == j) > 1 else x.var(), var_floor)
+                for j in range(n_states)
+            ]
+        )
         trans = np.full((n_states, n_states), 0.02 / max(n_states - 1, 1))
         np.fill_diagonal(trans, 0.98 if n_states > 1 else 1.0)
         initial = np.full(n_states, 1.0 / n_states)
@@ -213,7 +228,9 @@ def _fit_hmm(x: np.ndarray, n_states: int, rng: np.random.Generator, *, n_starts
             loglik = float(log_scale + top.sum())
             weight = gamma.sum(axis=0) + 1e-12
             means = (gamma * x[:, None]).sum(axis=0) / weight
-            variances = np.maximum((gamma * (x[:, None] - means[None, :]) ** 2).sum(axis=0) / weight, var_floor)
+            variances = np.maximum(
+                (gamma * (x[:, None] - means[None, :]) ** 2).sum(axis=0) / weight, var_floor
+            )
             trans = xi + 1e-12
             trans /= trans.sum(axis=1, keepdims=True)
             initial = gamma[0] + 1e-12
@@ -309,8 +326,9 @@ def _fit_garch_t(u: np.ndarray, jumps: np.ndarray | None = None) -> tuple[float,
 
     best = None
     for start in (pack(0.97, 0.06, 6.0), pack(0.9, 0.15, 4.0), pack(0.5, 0.2, 12.0)):
-        res = optimize.minimize(nll, start, method="Nelder-Mead",
-                                options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 2000})
+        res = optimize.minimize(
+            nll, start, method="Nelder-Mead", options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 2000}
+        )
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None  # three starts
@@ -331,7 +349,12 @@ def _infer_periods_per_year(dates: np.ndarray, n_bars: int, default: int) -> int
     if span_years < 0.5 or n_bars < 2:
         return default
     estimate = (n_bars - 1) / span_years
-    for usual in (252, 365, 52, 12):  # trading days (weekdays incl. holidays: 261), calendar days, weeks, months
+    for usual in (
+        252,
+        365,
+        52,
+        12,
+    ):  # trading days (weekdays incl. holidays: 261), calendar days, weeks, months
         if abs(estimate / usual - 1.0) < 0.1:
             return usual
     return max(1, round(estimate))
@@ -392,11 +415,17 @@ def calibrate(
         ConfigError: ``n_regimes`` not in {1, 2, 3}, or ``jump_threshold`` not > 0.
     """
     if not isinstance(data, MarketData):
-        raise ConfigError(f"calibrate() needs a MarketData (see wealtharena_env.data.load_market_data), got "
-                          f"{type(data).__name__}.")
+        raise ConfigError(
+            f"calibrate() needs a MarketData (see wealtharena_env.data.load_market_data), got "
+            f"{type(data).__name__}."
+        )
     if n_regimes not in (1, 2, 3) or isinstance(n_regimes, bool):
-        raise ConfigError(f"n_regimes must be 1, 2 or 3 (MarketConfig has 3 regime slots), got {n_regimes!r}.")
-    if not (isinstance(jump_threshold, (int, float)) and math.isfinite(jump_threshold) and jump_threshold > 0):
+        raise ConfigError(
+            f"n_regimes must be 1, 2 or 3 (MarketConfig has 3 regime slots), got {n_regimes!r}."
+        )
+    if not (
+        isinstance(jump_threshold, (int, float)) and math.isfinite(jump_threshold) and jump_threshold > 0
+    ):
         raise ConfigError(f"jump_threshold must be a finite number > 0, got {jump_threshold!r}.")
     base = MarketConfig() if base is None else base
     r = _log_returns(data)
@@ -404,9 +433,12 @@ def calibrate(
     if n_obs < MIN_RETURNS:
         raise WealthArenaDataError(
             f"calibrate() needs at least {MIN_RETURNS} returns ({MIN_RETURNS + 1} bars); {data!r} has {n_obs}. "
-            "Load a longer date range.")
+            "Load a longer date range."
+        )
     if not np.all(np.isfinite(r)):
-        raise WealthArenaDataError("calibrate(): the closes give non-finite log returns; validate the data first.")
+        raise WealthArenaDataError(
+            "calibrate(): the closes give non-finite log returns; validate the data first."
+        )
     if periods_per_year is None:
         periods_per_year = _infer_periods_per_year(data.dates, data.n_steps, base.periods_per_year)
     rng = np.random.default_rng(seed)
@@ -417,8 +449,16 @@ def calibrate(
         bar.close()
 
 
-def _calibrate(data: MarketData, r: np.ndarray, n_regimes: int, jump_threshold: float, P: float,
-               base: MarketConfig, rng: np.random.Generator, bar: Progress) -> MarketConfig:
+def _calibrate(
+    data: MarketData,
+    r: np.ndarray,
+    n_regimes: int,
+    jump_threshold: float,
+    P: float,
+    base: MarketConfig,
+    rng: np.random.Generator,
+    bar: Progress,
+) -> MarketConfig:
     """:func:`calibrate` after its checks, reporting its stages to ``bar``."""
     n_obs, n_assets = r.shape
     years = n_obs / P
@@ -534,7 +574,9 @@ def _calibrate(data: MarketData, r: np.ndarray, n_regimes: int, jump_threshold: 
         volume_sensitivity = float(np.clip(np.sum(xc * yc) / np.sum(xc * xc), 0.0, 3.0))
     overnight = np.log(np.asarray(adjusted.open)[1:] / close[:-1])
     cc = r - r.mean(axis=0)
-    overnight_fraction = float(np.clip(np.sum(cc * (overnight - overnight.mean(axis=0))) / np.sum(cc * cc), 0.0, 1.0))
+    overnight_fraction = float(
+        np.clip(np.sum(cc * (overnight - overnight.mean(axis=0))) / np.sum(cc * cc), 0.0, 1.0)
+    )
 
     return replace(
         base,
@@ -572,7 +614,9 @@ def _lagged_corr(x: np.ndarray, y: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-def stylized_facts(returns: np.ndarray, *, periods_per_year: int = 252, max_lag: int = MAX_LAG) -> dict[str, Any]:
+def stylized_facts(
+    returns: np.ndarray, *, periods_per_year: int = 252, max_lag: int = MAX_LAG
+) -> dict[str, Any]:
     """The stylized facts of a ``(T, N)`` (or ``(T,)``) array of per-bar log returns.
 
     Per-asset figures are averaged over the assets (constant columns are skipped).
@@ -595,7 +639,9 @@ def stylized_facts(returns: np.ndarray, *, periods_per_year: int = 252, max_lag:
     if r.ndim != 2:
         raise ConfigError(f"returns must be (T,) or (T, N) log returns, got shape {r.shape}.")
     if r.shape[0] < max_lag + 3 or r.shape[1] < 1:
-        raise WealthArenaDataError(f"stylized_facts() needs more than {max_lag + 2} returns, got shape {r.shape}.")
+        raise WealthArenaDataError(
+            f"stylized_facts() needs more than {max_lag + 2} returns, got shape {r.shape}."
+        )
     if not np.all(np.isfinite(r)):
         raise WealthArenaDataError("stylized_facts(): returns contain NaN or inf.")
     sd = r.std(axis=0)
@@ -623,8 +669,17 @@ def stylized_facts(returns: np.ndarray, *, periods_per_year: int = 252, max_lag:
 
 
 #: Rows of :func:`compare_stylized_facts` (scalar facts; ``abs_autocorr_5`` / ``_20`` are lags 5 and 20).
-FACT_ROWS: tuple[str, ...] = ("annual_return", "annual_volatility", "skewness", "kurtosis", "abs_autocorr_1",
-                              "abs_autocorr_5", "abs_autocorr_20", "leverage_1", "mean_correlation")
+FACT_ROWS: tuple[str, ...] = (
+    "annual_return",
+    "annual_volatility",
+    "skewness",
+    "kurtosis",
+    "abs_autocorr_1",
+    "abs_autocorr_5",
+    "abs_autocorr_20",
+    "leverage_1",
+    "mean_correlation",
+)
 
 
 def _scalar_facts(facts: dict[str, Any]) -> dict[str, float]:
@@ -672,16 +727,22 @@ def compare_stylized_facts(
     periods = config.periods_per_year
     n_bars = real_r.shape[0] if n_bars is None else int(n_bars)
     real = _scalar_facts(stylized_facts(real_r, periods_per_year=periods))
-    synthetic = pd.DataFrame([
-        _scalar_facts(stylized_facts(synthetic_returns(config, n_bars, seed + s), periods_per_year=periods))
-        for s in range(n_seeds)
-    ])
-    frame = pd.DataFrame({
-        "real": pd.Series(real),
-        "synthetic": synthetic.mean(),
-        "synthetic_std": synthetic.std(ddof=1) if n_seeds > 1 else np.nan,
-        "synthetic_median": synthetic.median(),
-    }).loc[list(FACT_ROWS)]
+    synthetic = pd.DataFrame(
+        [
+            _scalar_facts(
+                stylized_facts(synthetic_returns(config, n_bars, seed + s), periods_per_year=periods)
+            )
+            for s in range(n_seeds)
+        ]
+    )
+    frame = pd.DataFrame(
+        {
+            "real": pd.Series(real),
+            "synthetic": synthetic.mean(),
+            "synthetic_std": synthetic.std(ddof=1) if n_seeds > 1 else np.nan,
+            "synthetic_median": synthetic.median(),
+        }
+    ).loc[list(FACT_ROWS)]
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["ratio"] = np.where(frame["real"] != 0, frame["synthetic"] / frame["real"], np.nan)
     frame.index.name = "fact"

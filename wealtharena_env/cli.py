@@ -17,8 +17,9 @@ DEMO_POLICIES = {
 }
 
 
-def run_demo(seed: int = 0, n_assets: int = 10, episode_length: int = 252, impact: bool = False,
-             out=sys.stdout) -> dict[str, dict[str, float]]:
+def run_demo(
+    seed: int = 0, n_assets: int = 10, episode_length: int = 252, impact: bool = False, out=sys.stdout
+) -> dict[str, dict[str, float]]:
     """Play one episode of the default 5-agent arena with baseline policies; print and return a table."""
     from wealtharena_env import arena_v0, impact_arena_v0
     from wealtharena_env.kernels import metrics
@@ -57,18 +58,34 @@ def run_demo(seed: int = 0, n_assets: int = 10, episode_length: int = 252, impac
     mdd = metrics.max_drawdown(simple)
     total = metrics.total_return(simple)
     table = {}
-    header = (f"{'agent':<16}{'policy':<15}{'final value':>15}{'return':>9}{'ann.vol':>9}{'sharpe':>8}"
-              f"{'max dd':>8}{'costs':>12}{'events':>8}")
-    lines = [(f"WealthArena/{'ImpactArena' if impact else 'Arena'}-v0 demo: seed {seed}, {n_assets} assets, "
-             f"{episode_length} steps, {len(names)} agents"), header, "-" * len(header)]
+    header = (
+        f"{'agent':<16}{'policy':<15}{'final value':>15}{'return':>9}{'ann.vol':>9}{'sharpe':>8}"
+        f"{'max dd':>8}{'costs':>12}{'events':>8}"
+    )
+    lines = [
+        (
+            f"WealthArena/{'ImpactArena' if impact else 'Arena'}-v0 demo: seed {seed}, {n_assets} assets, "
+            f"{episode_length} steps, {len(names)} agents"
+        ),
+        header,
+        "-" * len(header),
+    ]
     for k, a in enumerate(names):
-        row = {"final_value": float(last[a]["portfolio_value"]), "total_return": float(total[k]),
-               "annual_volatility": float(vol[k]), "sharpe": float(sharpe[k]), "max_drawdown": float(mdd[k]),
-               "costs": float(costs[a]), "risk_events": int(events[a])}
+        row = {
+            "final_value": float(last[a]["portfolio_value"]),
+            "total_return": float(total[k]),
+            "annual_volatility": float(vol[k]),
+            "sharpe": float(sharpe[k]),
+            "max_drawdown": float(mdd[k]),
+            "costs": float(costs[a]),
+            "risk_events": int(events[a]),
+        }
         table[a] = row
-        lines.append(f"{a:<16}{policies[a].name:<15}{row['final_value']:>15,.2f}{row['total_return']:>9.2%}"
-                     f"{row['annual_volatility']:>9.2%}{row['sharpe']:>8.2f}{row['max_drawdown']:>8.2%}"
-                     f"{row['costs']:>12,.2f}{row['risk_events']:>8d}")
+        lines.append(
+            f"{a:<16}{policies[a].name:<15}{row['final_value']:>15,.2f}{row['total_return']:>9.2%}"
+            f"{row['annual_volatility']:>9.2%}{row['sharpe']:>8.2f}{row['max_drawdown']:>8.2%}"
+            f"{row['costs']:>12,.2f}{row['risk_events']:>8d}"
+        )
     lines.append("Past performance of a simulated market says nothing about real returns.")
     print("\n".join(lines), file=out)
     return table
@@ -96,24 +113,34 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
     tasks = [get_task(k) for k in args.task] if args.task else list_tasks()
     if args.json:
-        print(json.dumps([t.describe() | {"fingerprint": t.fingerprint()} for t in tasks], indent=1, default=str))
+        print(
+            json.dumps(
+                [t.describe() | {"fingerprint": t.fingerprint()} for t in tasks], indent=1, default=str
+            )
+        )
         return 0
     print(f"WealthArena task suite {SUITE_VERSION}")
     for t in tasks:
         print(f"\n{t.key:<20} {t.env_id}   fingerprint {t.fingerprint()}")
         print(f"  {t.description}")
-        print(f"  focal agents: {', '.join(t.focal_agents)}; episode length {t.episode_length}; "
-              f"primary metric: mean focal {t.primary_metric}")
-        print(f"  training seeds: range({t.train_seeds.start}, {t.train_seeds.stop}); evaluation seeds "
-              f"({len(t.eval_seeds)}): {t.eval_seeds[0]}, {t.eval_seeds[1]}, ... (disjoint)")
+        print(
+            f"  focal agents: {', '.join(t.focal_agents)}; episode length {t.episode_length}; "
+            f"primary metric: mean focal {t.primary_metric}"
+        )
+        print(
+            f"  training seeds: range({t.train_seeds.start}, {t.train_seeds.stop}); evaluation seeds "
+            f"({len(t.eval_seeds)}): {t.eval_seeds[0]}, {t.eval_seeds[1]}, ... (disjoint)"
+        )
         for b in t.training_backgrounds:
             print(f"  training co-players {b.name}: " + ", ".join(f"{a}={p}" for a, p in b.seats))
         for s in t.scenarios:
             print(f"  scenario {s.name}{' [held out]' if s.held_out else ''}: {s.description}")
         if t.historical is not None:
             h = t.historical
-            print(f"  data: {', '.join(h.tickers)}; train {h.train[0]}..{h.train[1]}, validation "
-                  f"{h.validation[0]}..{h.validation[1]}, test {h.test[0]}..{h.test[1]} (evaluated: {h.eval_split})")
+            print(
+                f"  data: {', '.join(h.tickers)}; train {h.train[0]}..{h.train[1]}, validation "
+                f"{h.validation[0]}..{h.validation[1]}, test {h.test[0]}..{h.test[1]} (evaluated: {h.eval_split})"
+            )
     return 0
 
 
@@ -134,8 +161,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     tasks = list_tasks() if args.task == ["all"] else [get_task(k) for k in args.task]
     policies = sorted(BASELINES) if args.policy == ["baselines"] else args.policy
     if args.output and (len(tasks) > 1 or len(policies) > 1):
-        print("wealtharena evaluate: error: --output names one file; with several tasks or policies use "
-              "--output-dir", file=sys.stderr)
+        print(
+            "wealtharena evaluate: error: --output names one file; with several tasks or policies use "
+            "--output-dir",
+            file=sys.stderr,
+        )
         return 2
     status = 0
     for spec in policies:
@@ -145,11 +175,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 print(f"skipping {task.key}: historical task and no --data given", file=sys.stderr)
                 continue
             start = time.perf_counter()
-            doc = evaluate(task, loaded, entry=args.name if len(policies) == 1 else None, n_seeds=args.seeds,
-                           episode_length=args.episode_length, data=args.data, policy_seed=args.policy_seed,
-                           trajectories=args.trajectories, bootstrap_reps=args.bootstrap_reps,
-                           progress=not args.quiet)
-            path = args.output or str(Path(args.output_dir) / Path(_default_output(task.key, doc["entry"])).name)
+            doc = evaluate(
+                task,
+                loaded,
+                entry=args.name if len(policies) == 1 else None,
+                n_seeds=args.seeds,
+                episode_length=args.episode_length,
+                data=args.data,
+                policy_seed=args.policy_seed,
+                trajectories=args.trajectories,
+                bootstrap_reps=args.bootstrap_reps,
+                progress=not args.quiet,
+            )
+            path = args.output or str(
+                Path(args.output_dir) / Path(_default_output(task.key, doc["entry"])).name
+            )
             write_results(doc, path)
             a = doc["aggregates"]
             s = a["score"]["mean"]
@@ -157,16 +197,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             def f(x):
                 return "nan" if x is None else f"{x:.3f}"
 
-            print(f"{task.key:<20} {doc['entry']:<16} mean {a['primary_metric']} {f(s['point'])} "
-                  f"[{f(s['low'])}, {f(s['high'])}]  IQM {f(a['score']['iqm']['point'])}  "
-                  f"episodes {a['n_ok']}/{a['n_episodes']} ok  ({time.perf_counter() - start:.1f}s) -> {path}")
+            print(
+                f"{task.key:<20} {doc['entry']:<16} mean {a['primary_metric']} {f(s['point'])} "
+                f"[{f(s['low'])}, {f(s['high'])}]  IQM {f(a['score']['iqm']['point'])}  "
+                f"episodes {a['n_ok']}/{a['n_episodes']} ok  ({time.perf_counter() - start:.1f}s) -> {path}"
+            )
             if a["n_failed"]:
                 status = 1
                 for fail in doc["failures"][:5]:
-                    print(f"  FAILED {fail['scenario']} seed {fail['seed']} step {fail['step']}: {fail['message']}",
-                          file=sys.stderr)
+                    print(
+                        f"  FAILED {fail['scenario']} seed {fail['seed']} step {fail['step']}: {fail['message']}",
+                        file=sys.stderr,
+                    )
                 if len(doc["failures"]) > 5:
-                    print(f"  ... and {len(doc['failures']) - 5} more (see the results file)", file=sys.stderr)
+                    print(
+                        f"  ... and {len(doc['failures']) - 5} more (see the results file)", file=sys.stderr
+                    )
     return status
 
 
@@ -244,94 +290,162 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wealtharena-env {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="play one episode of the 5-agent arena with baseline policies",
-                          description="Play one full episode of WealthArena/Arena-v0 (synthetic market) with a "
-                                      "baseline policy per agent and print a per-agent table: final value, total "
-                                      "return, annualised volatility, Sharpe, max drawdown, costs, risk events.")
+    demo = sub.add_parser(
+        "demo",
+        help="play one episode of the 5-agent arena with baseline policies",
+        description="Play one full episode of WealthArena/Arena-v0 (synthetic market) with a "
+        "baseline policy per agent and print a per-agent table: final value, total "
+        "return, annualised volatility, Sharpe, max drawdown, costs, risk events.",
+    )
     demo.add_argument("--seed", type=int, default=0, help="market seed (default 0)")
     demo.add_argument("--n-assets", type=int, default=10, help="number of assets (default 10)")
     demo.add_argument("--episode-length", type=int, default=252, help="decisions per episode (default 252)")
-    demo.add_argument("--impact", action="store_true", help="play ImpactArena-v0 (agents' trades move prices)")
+    demo.add_argument(
+        "--impact", action="store_true", help="play ImpactArena-v0 (agents' trades move prices)"
+    )
     demo.set_defaults(func=_cmd_demo)
-    lst = sub.add_parser("list", help="list the registered environment IDs",
-                         description="List every registered environment ID and its API.")
+    lst = sub.add_parser(
+        "list",
+        help="list the registered environment IDs",
+        description="List every registered environment ID and its API.",
+    )
     lst.set_defaults(func=_cmd_list)
 
-    tasks = sub.add_parser("tasks", help="list the leaderboard tasks and their protocols",
-                           description="List the leaderboard's task suite: env ID, scenarios (held-out regimes and "
-                                       "co-player populations), focal agents, training and evaluation seeds, "
-                                       "historical data splits and each task's fingerprint.")
+    tasks = sub.add_parser(
+        "tasks",
+        help="list the leaderboard tasks and their protocols",
+        description="List the leaderboard's task suite: env ID, scenarios (held-out regimes and "
+        "co-player populations), focal agents, training and evaluation seeds, "
+        "historical data splits and each task's fingerprint.",
+    )
     tasks.add_argument("task", nargs="*", help="task keys to show (default: all), e.g. Calm-v0")
     tasks.add_argument("--json", action="store_true", help="print the full task definitions as JSON")
     tasks.set_defaults(func=_cmd_tasks)
 
-    ev = sub.add_parser("evaluate", help="evaluate a policy on leaderboard tasks and write results JSON",
-                        description="Play a task's evaluation seeds (every scenario) with a policy and write a "
-                                    "schema-versioned results JSON (atomically). Exit status 1 when some episodes "
-                                    "failed (they are listed in the file), 2 on a usage or configuration error.",
-                        epilog="Policies: a baseline name (cash, random, buy_and_hold, equal_weight, momentum, "
-                               "mean_reversion, min_variance, risk_parity, vol_target, vol_timing, trend_timing) or "
-                               "'baselines' for all; "
-                               "'module:callable' or 'path/to/file.py:callable' (called on (K, D) observation "
-                               "batches, or on single observations); 'path/to/model.zip' (Stable-Baselines3, "
-                               "'sac:model.zip' forces the algorithm); an RLlib checkpoint directory.")
-    ev.add_argument("--task", nargs="+", required=True, metavar="TASK",
-                    help="task key(s), e.g. Calm-v0 Impact-v0, or 'all'")
+    ev = sub.add_parser(
+        "evaluate",
+        help="evaluate a policy on leaderboard tasks and write results JSON",
+        description="Play a task's evaluation seeds (every scenario) with a policy and write a "
+        "schema-versioned results JSON (atomically). Exit status 1 when some episodes "
+        "failed (they are listed in the file), 2 on a usage or configuration error.",
+        epilog="Policies: a baseline name (cash, random, buy_and_hold, equal_weight, momentum, "
+        "mean_reversion, min_variance, risk_parity, vol_target, vol_timing, trend_timing) or "
+        "'baselines' for all; "
+        "'module:callable' or 'path/to/file.py:callable' (called on (K, D) observation "
+        "batches, or on single observations); 'path/to/model.zip' (Stable-Baselines3, "
+        "'sac:model.zip' forces the algorithm); an RLlib checkpoint directory.",
+    )
+    ev.add_argument(
+        "--task",
+        nargs="+",
+        required=True,
+        metavar="TASK",
+        help="task key(s), e.g. Calm-v0 Impact-v0, or 'all'",
+    )
     ev.add_argument("--policy", nargs="+", required=True, metavar="POLICY", help="policy spec(s); see below")
     ev.add_argument("--name", default=None, help="entry name on the leaderboard (default: the policy's name)")
     ev.add_argument("--output", "-o", default=None, help="results file (one task and one policy only)")
-    ev.add_argument("--output-dir", default="results",
-                    help="directory of results files <task>__<entry>.json (default: results)")
-    ev.add_argument("--seeds", type=int, default=None,
-                    help="play only the first N evaluation seeds (reduced budget, recorded in the results)")
-    ev.add_argument("--episode-length", type=int, default=None,
-                    help="shorter episodes than the task's (reduced budget, recorded in the results)")
-    ev.add_argument("--data", default=None,
-                    help="historical tasks: a CSV/Parquet file holding the task's tickers (default: download "
-                         "with yfinance into the cache)")
-    ev.add_argument("--skip-historical", action="store_true",
-                    help="skip historical tasks when --data is not given (instead of downloading)")
-    ev.add_argument("--trajectories", type=int, default=1,
-                    help="record equity/weights/risk-event series of the first N seeds per scenario for "
-                         "`wealtharena report` (default 1; 0 = none, smaller files)")
-    ev.add_argument("--policy-seed", type=int, default=0,
-                    help="seed of stochastic baselines and background populations (default 0)")
-    ev.add_argument("--bootstrap-reps", type=int, default=2000,
-                    help="bootstrap replicates of the confidence intervals (default 2000)")
+    ev.add_argument(
+        "--output-dir",
+        default="results",
+        help="directory of results files <task>__<entry>.json (default: results)",
+    )
+    ev.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="play only the first N evaluation seeds (reduced budget, recorded in the results)",
+    )
+    ev.add_argument(
+        "--episode-length",
+        type=int,
+        default=None,
+        help="shorter episodes than the task's (reduced budget, recorded in the results)",
+    )
+    ev.add_argument(
+        "--data",
+        default=None,
+        help="historical tasks: a CSV/Parquet file holding the task's tickers (default: download "
+        "with yfinance into the cache)",
+    )
+    ev.add_argument(
+        "--skip-historical",
+        action="store_true",
+        help="skip historical tasks when --data is not given (instead of downloading)",
+    )
+    ev.add_argument(
+        "--trajectories",
+        type=int,
+        default=1,
+        help="record equity/weights/risk-event series of the first N seeds per scenario for "
+        "`wealtharena report` (default 1; 0 = none, smaller files)",
+    )
+    ev.add_argument(
+        "--policy-seed",
+        type=int,
+        default=0,
+        help="seed of stochastic baselines and background populations (default 0)",
+    )
+    ev.add_argument(
+        "--bootstrap-reps",
+        type=int,
+        default=2000,
+        help="bootstrap replicates of the confidence intervals (default 2000)",
+    )
     ev.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     ev.set_defaults(func=_cmd_evaluate)
 
-    lb = sub.add_parser("leaderboard", help="rank results files per task (Markdown, HTML, marl-eval JSON)",
-                        description="Rank entries per task (and budget) by the mean focal Sharpe ratio over the "
-                                    "evaluation episodes, with 95% stratified-bootstrap intervals, IQM, "
-                                    "probability of improvement over equal_weight, per-scenario scores and "
-                                    "secondary metrics. Prints Markdown unless --markdown is given.")
+    lb = sub.add_parser(
+        "leaderboard",
+        help="rank results files per task (Markdown, HTML, marl-eval JSON)",
+        description="Rank entries per task (and budget) by the mean focal Sharpe ratio over the "
+        "evaluation episodes, with 95% stratified-bootstrap intervals, IQM, "
+        "probability of improvement over equal_weight, per-scenario scores and "
+        "secondary metrics. Prints Markdown unless --markdown is given.",
+    )
     lb.add_argument("results", nargs="+", help="results files, directories or glob patterns (results/*.json)")
     lb.add_argument("--markdown", default=None, help="write the Markdown table to this file")
     lb.add_argument("--html", default=None, help="write a static HTML page to this file")
-    lb.add_argument("--marl-eval", default=None, help="write the results in marl-eval's JSON layout to this file")
+    lb.add_argument(
+        "--marl-eval", default=None, help="write the results in marl-eval's JSON layout to this file"
+    )
     lb.add_argument("--title", default="WealthArena leaderboard", help="title of the HTML page")
     lb.set_defaults(func=_cmd_leaderboard)
 
-    rp = sub.add_parser("report", help="tear sheet of a results file: PNG plots and an HTML page",
-                        description="Write equity vs benchmark, drawdown, weights, risk events, per-agent and "
-                                    "per-scenario plots (PNG) and an HTML tear sheet for one results file. "
-                                    "Needs matplotlib (pip install 'wealtharena-env[plot]').")
+    rp = sub.add_parser(
+        "report",
+        help="tear sheet of a results file: PNG plots and an HTML page",
+        description="Write equity vs benchmark, drawdown, weights, risk events, per-agent and "
+        "per-scenario plots (PNG) and an HTML tear sheet for one results file. "
+        "Needs matplotlib (pip install 'wealtharena-env[plot]').",
+    )
     rp.add_argument("results", help="a results JSON written by `wealtharena evaluate`")
-    rp.add_argument("--output-dir", "-o", default=None,
-                    help="directory for the PNGs and index.html (default: <results>_report next to the file)")
+    rp.add_argument(
+        "--output-dir",
+        "-o",
+        default=None,
+        help="directory for the PNGs and index.html (default: <results>_report next to the file)",
+    )
     rp.set_defaults(func=_cmd_report)
 
-    dl = sub.add_parser("download", help="download market data into the local cache (yfinance)",
-                        description="Fetch daily (or other interval) bars for tickers from Yahoo Finance into the "
-                                    "local cache, so later runs work offline. Needs the 'data' extra "
-                                    "(pip install 'wealtharena-env[data]').")
-    dl.add_argument("tickers", nargs="+", help="ticker symbols (space or comma separated), e.g. AAPL MSFT SPY")
+    dl = sub.add_parser(
+        "download",
+        help="download market data into the local cache (yfinance)",
+        description="Fetch daily (or other interval) bars for tickers from Yahoo Finance into the "
+        "local cache, so later runs work offline. Needs the 'data' extra "
+        "(pip install 'wealtharena-env[data]').",
+    )
+    dl.add_argument(
+        "tickers", nargs="+", help="ticker symbols (space or comma separated), e.g. AAPL MSFT SPY"
+    )
     dl.add_argument("--start", required=True, help="first date, YYYY-MM-DD")
     dl.add_argument("--end", default=None, help="end date (exclusive), YYYY-MM-DD (default: today)")
     dl.add_argument("--interval", default="1d", help="bar interval understood by yfinance (default 1d)")
-    dl.add_argument("--cache-dir", default=None,
-                    help="cache directory or redis:// URL (default: $WEALTHARENA_CACHE_DIR or the user cache dir)")
+    dl.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache directory or redis:// URL (default: $WEALTHARENA_CACHE_DIR or the user cache dir)",
+    )
     dl.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     dl.set_defaults(func=_cmd_download)
     return parser

@@ -116,12 +116,17 @@ class MarketConfig:
         _require(all(v > 0 for v in vol), f"MarketConfig.regime_volatility must be > 0, got {vol}.")
         object.__setattr__(self, "regime_volatility", vol)
         corr = _triple("MarketConfig.regime_correlation", self.regime_correlation)
-        _require(all(0.0 <= c < 1.0 for c in corr), f"MarketConfig.regime_correlation must lie in [0, 1), got {corr}.")
+        _require(
+            all(0.0 <= c < 1.0 for c in corr),
+            f"MarketConfig.regime_correlation must lie in [0, 1), got {corr}.",
+        )
         object.__setattr__(self, "regime_correlation", corr)
         try:
             matrix = tuple(tuple(float(p) for p in row) for row in self.regime_transition)
         except TypeError as exc:
-            raise ConfigError("MarketConfig.regime_transition must be a 3x3 matrix of probabilities.") from exc
+            raise ConfigError(
+                "MarketConfig.regime_transition must be a 3x3 matrix of probabilities."
+            ) from exc
         _require(
             len(matrix) == 3 and all(len(row) == 3 for row in matrix),
             f"MarketConfig.regime_transition must be 3x3, got {len(matrix)} rows.",
@@ -137,8 +142,17 @@ class MarketConfig:
             self.initial_regime in (-1, 0, 1, 2),
             f"MarketConfig.initial_regime must be -1 (stationary draw) or 0/1/2, got {self.initial_regime!r}.",
         )
-        for name in ("garch_alpha", "garch_beta", "jump_intensity", "jump_std", "asset_volatility_dispersion",
-                     "asset_drift_dispersion", "volume_sensitivity", "impact", "max_impact"):
+        for name in (
+            "garch_alpha",
+            "garch_beta",
+            "jump_intensity",
+            "jump_std",
+            "asset_volatility_dispersion",
+            "asset_drift_dispersion",
+            "volume_sensitivity",
+            "impact",
+            "max_impact",
+        ):
             value = getattr(self, name)
             _finite(f"MarketConfig.{name}", value)
             _require(value >= 0, f"MarketConfig.{name} must be >= 0, got {value!r}.")
@@ -148,16 +162,25 @@ class MarketConfig:
             f"{self.garch_alpha} + {self.garch_beta}.",
         )
         _finite("MarketConfig.student_t_dof", self.student_t_dof)
-        _require(self.student_t_dof > 2.0, f"MarketConfig.student_t_dof must be > 2 (finite variance), got {self.student_t_dof!r}.")
+        _require(
+            self.student_t_dof > 2.0,
+            f"MarketConfig.student_t_dof must be > 2 (finite variance), got {self.student_t_dof!r}.",
+        )
         _finite("MarketConfig.jump_mean", self.jump_mean)
         for name in ("initial_price", "base_volume"):
             _finite(f"MarketConfig.{name}", getattr(self, name))
-            _require(getattr(self, name) > 0, f"MarketConfig.{name} must be > 0, got {getattr(self, name)!r}.")
+            _require(
+                getattr(self, name) > 0, f"MarketConfig.{name} must be > 0, got {getattr(self, name)!r}."
+            )
         _finite("MarketConfig.overnight_fraction", self.overnight_fraction)
-        _require(0.0 <= self.overnight_fraction <= 1.0,
-                 f"MarketConfig.overnight_fraction must lie in [0, 1], got {self.overnight_fraction!r}.")
-        _require(isinstance(self.periods_per_year, int) and self.periods_per_year >= 1,
-                 f"MarketConfig.periods_per_year must be an integer >= 1, got {self.periods_per_year!r}.")
+        _require(
+            0.0 <= self.overnight_fraction <= 1.0,
+            f"MarketConfig.overnight_fraction must lie in [0, 1], got {self.overnight_fraction!r}.",
+        )
+        _require(
+            isinstance(self.periods_per_year, int) and self.periods_per_year >= 1,
+            f"MarketConfig.periods_per_year must be an integer >= 1, got {self.periods_per_year!r}.",
+        )
 
 
 @dataclass(frozen=True)
@@ -197,11 +220,16 @@ class CostModel:
             value = getattr(self, name)
             _finite(f"CostModel.{name}", value)
             _require(value >= 0, f"CostModel.{name} must be >= 0, got {value!r}.")
-        _require(isinstance(self.max_participation, (int, float)) and not math.isnan(self.max_participation)
-                 and self.max_participation > 0,
-                 f"CostModel.max_participation must be > 0 (math.inf disables it), got {self.max_participation!r}.")
-        _require(self.fill_price in ("open", "close"),
-                 f"CostModel.fill_price must be 'open' or 'close', got {self.fill_price!r}.")
+        _require(
+            isinstance(self.max_participation, (int, float))
+            and not math.isnan(self.max_participation)
+            and self.max_participation > 0,
+            f"CostModel.max_participation must be > 0 (math.inf disables it), got {self.max_participation!r}.",
+        )
+        _require(
+            self.fill_price in ("open", "close"),
+            f"CostModel.fill_price must be 'open' or 'close', got {self.fill_price!r}.",
+        )
 
     @classmethod
     def zero(cls) -> CostModel:
@@ -259,30 +287,70 @@ class RiskLimits:
     var_lookback: int = 60
 
     def __post_init__(self) -> None:
-        for name in ("max_position", "max_correlation", "volatility_budget", "var_limit", "cvar_limit",
-                     "max_leverage", "stop_loss", "take_profit", "max_drawdown"):
+        for name in (
+            "max_position",
+            "max_correlation",
+            "volatility_budget",
+            "var_limit",
+            "cvar_limit",
+            "max_leverage",
+            "stop_loss",
+            "take_profit",
+            "max_drawdown",
+        ):
             value = getattr(self, name)
-            _require(isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-                     and value > 0, f"RiskLimits.{name} must be a number > 0 (math.inf disables it), got {value!r}.")
-        _require(self.max_position <= self.max_leverage,
-                 f"RiskLimits.max_position ({self.max_position}) cannot exceed max_leverage ({self.max_leverage}).")
-        _require(self.max_correlation <= 1.0 or math.isinf(self.max_correlation),
-                 f"RiskLimits.max_correlation must be <= 1 (or inf to disable), got {self.max_correlation}.")
-        _require(self.stop_loss < 1.0 or math.isinf(self.stop_loss),
-                 f"RiskLimits.stop_loss must be < 1 (a fraction below entry), got {self.stop_loss}.")
-        _require(self.max_drawdown < 1.0 or math.isinf(self.max_drawdown),
-                 f"RiskLimits.max_drawdown must be < 1, got {self.max_drawdown}.")
-        _require(self.cvar_limit >= self.var_limit,
-                 f"RiskLimits.cvar_limit ({self.cvar_limit}) must be >= var_limit ({self.var_limit}): CVaR is "
-                 "never smaller than VaR at the same level, so the VaR limit would never bind.")
-        _require(self.exit_mode in ("close", "trim"), f"RiskLimits.exit_mode must be 'close' or 'trim', got {self.exit_mode!r}.")
-        _require(0.0 < self.trim_fraction <= 1.0, f"RiskLimits.trim_fraction must lie in (0, 1], got {self.trim_fraction!r}.")
-        _require(self.breach in ("liquidate", "terminate", "penalize"),
-                 f"RiskLimits.breach must be 'liquidate', 'terminate' or 'penalize', got {self.breach!r}.")
-        _require(isinstance(self.cooldown, int) and self.cooldown >= 1, f"RiskLimits.cooldown must be an integer >= 1, got {self.cooldown!r}.")
-        _require(0.5 < self.risk_level < 1.0, f"RiskLimits.risk_level must lie in (0.5, 1), got {self.risk_level!r}.")
-        _require(isinstance(self.var_lookback, int) and self.var_lookback >= 20,
-                 f"RiskLimits.var_lookback must be an integer >= 20 bars, got {self.var_lookback!r}.")
+            _require(
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and not math.isnan(value)
+                and value > 0,
+                f"RiskLimits.{name} must be a number > 0 (math.inf disables it), got {value!r}.",
+            )
+        _require(
+            self.max_position <= self.max_leverage,
+            f"RiskLimits.max_position ({self.max_position}) cannot exceed max_leverage ({self.max_leverage}).",
+        )
+        _require(
+            self.max_correlation <= 1.0 or math.isinf(self.max_correlation),
+            f"RiskLimits.max_correlation must be <= 1 (or inf to disable), got {self.max_correlation}.",
+        )
+        _require(
+            self.stop_loss < 1.0 or math.isinf(self.stop_loss),
+            f"RiskLimits.stop_loss must be < 1 (a fraction below entry), got {self.stop_loss}.",
+        )
+        _require(
+            self.max_drawdown < 1.0 or math.isinf(self.max_drawdown),
+            f"RiskLimits.max_drawdown must be < 1, got {self.max_drawdown}.",
+        )
+        _require(
+            self.cvar_limit >= self.var_limit,
+            f"RiskLimits.cvar_limit ({self.cvar_limit}) must be >= var_limit ({self.var_limit}): CVaR is "
+            "never smaller than VaR at the same level, so the VaR limit would never bind.",
+        )
+        _require(
+            self.exit_mode in ("close", "trim"),
+            f"RiskLimits.exit_mode must be 'close' or 'trim', got {self.exit_mode!r}.",
+        )
+        _require(
+            0.0 < self.trim_fraction <= 1.0,
+            f"RiskLimits.trim_fraction must lie in (0, 1], got {self.trim_fraction!r}.",
+        )
+        _require(
+            self.breach in ("liquidate", "terminate", "penalize"),
+            f"RiskLimits.breach must be 'liquidate', 'terminate' or 'penalize', got {self.breach!r}.",
+        )
+        _require(
+            isinstance(self.cooldown, int) and self.cooldown >= 1,
+            f"RiskLimits.cooldown must be an integer >= 1, got {self.cooldown!r}.",
+        )
+        _require(
+            0.5 < self.risk_level < 1.0,
+            f"RiskLimits.risk_level must lie in (0.5, 1), got {self.risk_level!r}.",
+        )
+        _require(
+            isinstance(self.var_lookback, int) and self.var_lookback >= 20,
+            f"RiskLimits.var_lookback must be an integer >= 20 bars, got {self.var_lookback!r}.",
+        )
 
     def replace(self, **changes: Any) -> RiskLimits:
         return replace(self, **changes)
@@ -309,12 +377,30 @@ class RiskLimits:
 #:     | `var_lookback` | 60 | 60 | 60 |
 RISK_PRESETS: dict[str, RiskLimits] = {
     "conservative": RiskLimits(
-        max_position=0.10, max_correlation=0.60, volatility_budget=0.08, var_limit=0.03, cvar_limit=0.045,
-        max_leverage=0.8, stop_loss=0.05, take_profit=0.15, max_drawdown=0.10, cooldown=10),
+        max_position=0.10,
+        max_correlation=0.60,
+        volatility_budget=0.08,
+        var_limit=0.03,
+        cvar_limit=0.045,
+        max_leverage=0.8,
+        stop_loss=0.05,
+        take_profit=0.15,
+        max_drawdown=0.10,
+        cooldown=10,
+    ),
     "balanced": RiskLimits(),
     "aggressive": RiskLimits(
-        max_position=0.30, max_correlation=0.85, volatility_budget=0.25, var_limit=0.08, cvar_limit=0.12,
-        max_leverage=1.0, stop_loss=0.15, take_profit=0.40, max_drawdown=0.30, cooldown=3),
+        max_position=0.30,
+        max_correlation=0.85,
+        volatility_budget=0.25,
+        var_limit=0.08,
+        cvar_limit=0.12,
+        max_leverage=1.0,
+        stop_loss=0.15,
+        take_profit=0.40,
+        max_drawdown=0.30,
+        cooldown=3,
+    ),
 }
 
 
@@ -361,13 +447,29 @@ class RewardWeights:
     sharpe_rate: float = 2.0 / 64.0
 
     def __post_init__(self) -> None:
-        for name in ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach",
-                     "benchmark", "target_risk"):
+        for name in (
+            "profit",
+            "risk",
+            "cost",
+            "stability",
+            "sharpe",
+            "momentum",
+            "diversification",
+            "breach",
+            "benchmark",
+            "target_risk",
+        ):
             value = getattr(self, name)
             _finite(f"RewardWeights.{name}", value)
-            _require(value >= 0, f"RewardWeights.{name} must be >= 0 (penalty terms carry their sign), got {value!r}.")
+            _require(
+                value >= 0,
+                f"RewardWeights.{name} must be >= 0 (penalty terms carry their sign), got {value!r}.",
+            )
         _finite("RewardWeights.sharpe_rate", self.sharpe_rate)
-        _require(0 < self.sharpe_rate < 1, f"RewardWeights.sharpe_rate must lie in (0, 1), got {self.sharpe_rate!r}.")
+        _require(
+            0 < self.sharpe_rate < 1,
+            f"RewardWeights.sharpe_rate must lie in (0, 1), got {self.sharpe_rate!r}.",
+        )
 
     def replace(self, **changes: Any) -> RewardWeights:
         return replace(self, **changes)
@@ -420,30 +522,56 @@ class AgentProfile:
     reward: RewardWeights = field(kw_only=True)
     __match_args__ = ("name", "risk_profile", "initial_cash", "risk", "reward")
 
-    def __init__(self, name: str, risk_profile: RiskProfile = "balanced", initial_cash: float = 1_000_000.0,
-                 risk: RiskLimits | None = None, reward: RewardWeights | None = None) -> None:
-        _require(isinstance(name, str) and name != "", f"AgentProfile.name must be a non-empty string, got {name!r}.")
-        _require(risk_profile in RISK_PROFILES,
-                 f"AgentProfile.risk_profile must be one of {RISK_PROFILES}, got {risk_profile!r}.")
+    def __init__(
+        self,
+        name: str,
+        risk_profile: RiskProfile = "balanced",
+        initial_cash: float = 1_000_000.0,
+        risk: RiskLimits | None = None,
+        reward: RewardWeights | None = None,
+    ) -> None:
+        _require(
+            isinstance(name, str) and name != "",
+            f"AgentProfile.name must be a non-empty string, got {name!r}.",
+        )
+        _require(
+            risk_profile in RISK_PROFILES,
+            f"AgentProfile.risk_profile must be one of {RISK_PROFILES}, got {risk_profile!r}.",
+        )
         _finite("AgentProfile.initial_cash", initial_cash)
         _require(initial_cash > 0, f"AgentProfile.initial_cash must be > 0, got {initial_cash!r}.")
         if risk is None:
             risk = RISK_PRESETS[risk_profile]
-        _require(isinstance(risk, RiskLimits), f"AgentProfile.risk must be a RiskLimits, got {type(risk).__name__}.")
+        _require(
+            isinstance(risk, RiskLimits),
+            f"AgentProfile.risk must be a RiskLimits, got {type(risk).__name__}.",
+        )
         if reward is None:
             reward = REWARD_PRESETS[risk_profile]
-        _require(isinstance(reward, RewardWeights),
-                 f"AgentProfile.reward must be a RewardWeights, got {type(reward).__name__}.")
-        for attribute, value in (("name", name), ("risk_profile", risk_profile), ("initial_cash", initial_cash),
-                                 ("risk", risk), ("reward", reward)):
+        _require(
+            isinstance(reward, RewardWeights),
+            f"AgentProfile.reward must be a RewardWeights, got {type(reward).__name__}.",
+        )
+        for attribute, value in (
+            ("name", name),
+            ("risk_profile", risk_profile),
+            ("initial_cash", initial_cash),
+            ("risk", risk),
+            ("reward", reward),
+        ):
             object.__setattr__(self, attribute, value)
 
 
-def default_agents(n_conservative: int = 2, n_balanced: int = 1, n_aggressive: int = 2) -> tuple[AgentProfile, ...]:
+def default_agents(
+    n_conservative: int = 2, n_balanced: int = 1, n_aggressive: int = 2
+) -> tuple[AgentProfile, ...]:
     """``conservative_0, conservative_1, balanced_0, aggressive_0, aggressive_1`` by default."""
     agents: list[AgentProfile] = []
     for profile, count in zip(RISK_PROFILES, (n_conservative, n_balanced, n_aggressive)):
-        _require(isinstance(count, int) and count >= 0, f"agent count for {profile} must be an integer >= 0, got {count!r}.")
+        _require(
+            isinstance(count, int) and count >= 0,
+            f"agent count for {profile} must be an integer >= 0, got {count!r}.",
+        )
         agents.extend(AgentProfile(name=f"{profile}_{i}", risk_profile=profile) for i in range(count))
     return tuple(agents)
 
@@ -521,8 +649,10 @@ class ArenaConfig:
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
         _require(len(agents) >= 1, "ArenaConfig.agents must contain at least one AgentProfile.")
-        _require(all(isinstance(a, AgentProfile) for a in agents),
-                 "ArenaConfig.agents must be AgentProfile instances (see wealtharena_env.config.default_agents).")
+        _require(
+            all(isinstance(a, AgentProfile) for a in agents),
+            "ArenaConfig.agents must be AgentProfile instances (see wealtharena_env.config.default_agents).",
+        )
         names = [a.name for a in agents]
         _require(len(set(names)) == len(names), f"ArenaConfig.agents have duplicate names: {names}.")
         object.__setattr__(self, "agents", agents)
@@ -530,15 +660,23 @@ class ArenaConfig:
         _require(isinstance(self.costs, CostModel), "ArenaConfig.costs must be a CostModel.")
         for name in ("episode_length", "window", "warmup"):
             value = getattr(self, name)
-            _require(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-                     f"ArenaConfig.{name} must be an integer >= 1, got {value!r}.")
-        _require(self.warmup >= self.window,
-                 f"ArenaConfig.warmup ({self.warmup}) must be >= window ({self.window}): the first observation "
-                 "needs `window` bars of returns before the first decision.")
-        _require(self.action_type in ("continuous", "discrete"),
-                 f"ArenaConfig.action_type must be 'continuous' or 'discrete', got {self.action_type!r}.")
-        _require(self.action_mapping in ("exponential", "softmax", "simplex"),
-                 f"ArenaConfig.action_mapping must be 'exponential', 'softmax' or 'simplex', got {self.action_mapping!r}.")
+            _require(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                f"ArenaConfig.{name} must be an integer >= 1, got {value!r}.",
+            )
+        _require(
+            self.warmup >= self.window,
+            f"ArenaConfig.warmup ({self.warmup}) must be >= window ({self.window}): the first observation "
+            "needs `window` bars of returns before the first decision.",
+        )
+        _require(
+            self.action_type in ("continuous", "discrete"),
+            f"ArenaConfig.action_type must be 'continuous' or 'discrete', got {self.action_type!r}.",
+        )
+        _require(
+            self.action_mapping in ("exponential", "softmax", "simplex"),
+            f"ArenaConfig.action_mapping must be 'exponential', 'softmax' or 'simplex', got {self.action_mapping!r}.",
+        )
         for name in ("softmax_temperature", "discrete_step", "volatility_halflife", "observation_clip"):
             value = getattr(self, name)
             _finite(f"ArenaConfig.{name}", value)
@@ -548,31 +686,52 @@ class ArenaConfig:
             dead_zone = DEFAULT_ACTION_DEAD_ZONE if self.action_mapping == "exponential" else 0.0
             object.__setattr__(self, "action_dead_zone", dead_zone)
         _finite("ArenaConfig.action_dead_zone", dead_zone)
-        _require(0.0 <= dead_zone < 1.0,
-                 f"ArenaConfig.action_dead_zone must lie in [0, 1) (actions a <= -1 + d map to weight 0), "
-                 f"got {self.action_dead_zone!r}.")
-        _require(self.action_dead_zone == 0.0 or self.action_mapping == "exponential",
-                 f"ArenaConfig.action_dead_zone={self.action_dead_zone!r} needs action_mapping='exponential' "
-                 f"(the only mapping with a dead zone), got action_mapping={self.action_mapping!r}; set "
-                 "action_dead_zone=0 or use the exponential mapping.")
+        _require(
+            0.0 <= dead_zone < 1.0,
+            f"ArenaConfig.action_dead_zone must lie in [0, 1) (actions a <= -1 + d map to weight 0), "
+            f"got {self.action_dead_zone!r}.",
+        )
+        _require(
+            self.action_dead_zone == 0.0 or self.action_mapping == "exponential",
+            f"ArenaConfig.action_dead_zone={self.action_dead_zone!r} needs action_mapping='exponential' "
+            f"(the only mapping with a dead zone), got action_mapping={self.action_mapping!r}; set "
+            "action_dead_zone=0 or use the exponential mapping.",
+        )
         _finite("ArenaConfig.rebalance_rate", self.rebalance_rate)
-        _require(0.0 < self.rebalance_rate <= 1.0,
-                 f"ArenaConfig.rebalance_rate must lie in (0, 1], got {self.rebalance_rate!r}.")
+        _require(
+            0.0 < self.rebalance_rate <= 1.0,
+            f"ArenaConfig.rebalance_rate must lie in (0, 1], got {self.rebalance_rate!r}.",
+        )
         _finite("ArenaConfig.rebalance_band", self.rebalance_band)
-        _require(0.0 <= self.rebalance_band < 1.0,
-                 f"ArenaConfig.rebalance_band must lie in [0, 1), got {self.rebalance_band!r}.")
-        _require(self.reward_mode in ("composite", "log_return"),
-                 f"ArenaConfig.reward_mode must be 'composite' or 'log_return', got {self.reward_mode!r}.")
-        _require(self.feature_set in ("default", "full"),
-                 f"ArenaConfig.feature_set must be 'default' or 'full', got {self.feature_set!r}.")
-        _require(self.feature_set == "default" or self.warmup >= 40,
-                 f"ArenaConfig.feature_set='full' needs warmup >= 40 bars (the indicators' warm-up), got {self.warmup}.")
-        _require(isinstance(self.risk_enabled, bool), f"ArenaConfig.risk_enabled must be a bool, got {self.risk_enabled!r}.")
+        _require(
+            0.0 <= self.rebalance_band < 1.0,
+            f"ArenaConfig.rebalance_band must lie in [0, 1), got {self.rebalance_band!r}.",
+        )
+        _require(
+            self.reward_mode in ("composite", "log_return"),
+            f"ArenaConfig.reward_mode must be 'composite' or 'log_return', got {self.reward_mode!r}.",
+        )
+        _require(
+            self.feature_set in ("default", "full"),
+            f"ArenaConfig.feature_set must be 'default' or 'full', got {self.feature_set!r}.",
+        )
+        _require(
+            self.feature_set == "default" or self.warmup >= 40,
+            f"ArenaConfig.feature_set='full' needs warmup >= 40 bars (the indicators' warm-up), got {self.warmup}.",
+        )
+        _require(
+            isinstance(self.risk_enabled, bool),
+            f"ArenaConfig.risk_enabled must be a bool, got {self.risk_enabled!r}.",
+        )
         for agent in agents:
-            _require(agent.risk.var_lookback <= self.warmup,
-                     f"agent {agent.name!r}: RiskLimits.var_lookback ({agent.risk.var_lookback}) must be <= "
-                     f"ArenaConfig.warmup ({self.warmup}): historical VaR reads that many bars of history.")
-        _require(self.discrete_step <= 1.0, f"ArenaConfig.discrete_step must be <= 1, got {self.discrete_step!r}.")
+            _require(
+                agent.risk.var_lookback <= self.warmup,
+                f"agent {agent.name!r}: RiskLimits.var_lookback ({agent.risk.var_lookback}) must be <= "
+                f"ArenaConfig.warmup ({self.warmup}): historical VaR reads that many bars of history.",
+            )
+        _require(
+            self.discrete_step <= 1.0, f"ArenaConfig.discrete_step must be <= 1, got {self.discrete_step!r}."
+        )
 
     @property
     def agent_names(self) -> tuple[str, ...]:
@@ -615,11 +774,14 @@ def arena_config(
     """
     config = base if base is not None else ArenaConfig()
     unknown = set(overrides) - set(ArenaConfig.__dataclass_fields__)
-    _require(not unknown, f"unknown arena argument(s) {sorted(unknown)}; valid ones are n_assets, agents, "
-                          f"episode_length, impact, the ArenaConfig fields {sorted(ArenaConfig.__dataclass_fields__)}, "
-                          "and with historical data: data, split, splits, adjust, data_options and the loader's "
-                          "options (tickers, start, end, calendar, ffill_limit, min_coverage, on_bad_rows, "
-                          "on_duplicate, on_split, max_jump).")
+    _require(
+        not unknown,
+        f"unknown arena argument(s) {sorted(unknown)}; valid ones are n_assets, agents, "
+        f"episode_length, impact, the ArenaConfig fields {sorted(ArenaConfig.__dataclass_fields__)}, "
+        "and with historical data: data, split, splits, adjust, data_options and the loader's "
+        "options (tickers, start, end, calendar, ffill_limit, min_coverage, on_bad_rows, "
+        "on_duplicate, on_split, max_jump).",
+    )
     changes: dict[str, Any] = dict(overrides)
     market = changes.pop("market", config.market)
     if n_assets is not None:
@@ -638,7 +800,8 @@ def arena_config(
                     raise ConfigError(
                         f"agent name {str(a)!r} does not name a risk profile: a name given as a string is "
                         f"'<profile>_<k>' with profile one of {RISK_PROFILES} (e.g. 'balanced_0'); for another "
-                        f"name give the profile explicitly, AgentProfile({str(a)!r}, risk_profile='balanced').")
+                        f"name give the profile explicitly, AgentProfile({str(a)!r}, risk_profile='balanced')."
+                    )
                 profiles.append(AgentProfile(name=str(a), risk_profile=prefix))
         changes["agents"] = tuple(profiles)
     if episode_length is not None:

@@ -88,13 +88,22 @@ class SyntheticMarket:
         self.start(stream, np.empty((mk.N_ASSET_ROWS, bars_out.shape[2])), bars_out, regimes)
         return regimes
 
-    def start(self, stream: np.ndarray, path_state: np.ndarray, bars_out: np.ndarray,
-              regimes_out: np.ndarray) -> None:
+    def start(
+        self, stream: np.ndarray, path_state: np.ndarray, bars_out: np.ndarray, regimes_out: np.ndarray
+    ) -> None:
         """Draw the first ``len(bars_out)`` bars of a path from ``stream`` (advanced in place), leaving the path's
         per-asset state in ``path_state`` (``kernels.market.N_ASSET_ROWS``, N) so that
         :func:`wealtharena_env.kernels.market.advance_market_path` continues it bar by bar."""
-        mk.simulate_market_path(stream, self._scalars, self._regime_params, self._transition, self._initial_probs,
-                                path_state, bars_out, regimes_out)
+        mk.simulate_market_path(
+            stream,
+            self._scalars,
+            self._regime_params,
+            self._transition,
+            self._initial_probs,
+            path_state,
+            bars_out,
+            regimes_out,
+        )
 
     @property
     def kernel_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,21 +129,33 @@ class HistoricalMarket:
         n_assets: keep the data's first ``n_assets`` tickers (``None``: all of them).
     """
 
-    def __init__(self, data: Any, split: Any = None, splits: Any = None, adjust: bool = True,
-                 data_options: dict[str, Any] | None = None, n_assets: int | None = None):
+    def __init__(
+        self,
+        data: Any,
+        split: Any = None,
+        splits: Any = None,
+        adjust: bool = True,
+        data_options: dict[str, Any] | None = None,
+        n_assets: int | None = None,
+    ):
         from wealtharena_env.data import MarketData, load_market_data, resolve_split
 
         if isinstance(data, MarketData) or not all(
-                hasattr(data, f) for f in ("open", "high", "low", "close", "volume", "tickers")):
+            hasattr(data, f) for f in ("open", "high", "low", "close", "volume", "tickers")
+        ):
             data = load_market_data(data, **(data_options or {}))
             data = resolve_split(data, split, splits)
         elif split is not None or data_options:
-            raise ConfigError("split= and data_options= need data that wealtharena_env.data can load "
-                              "(MarketData, DataFrame, path or tickers).")
+            raise ConfigError(
+                "split= and data_options= need data that wealtharena_env.data can load "
+                "(MarketData, DataFrame, path or tickers)."
+            )
         if n_assets is not None:
             if not isinstance(n_assets, (int, np.integer)) or not 1 <= n_assets <= len(data.tickers):
-                raise ConfigError(f"n_assets={n_assets!r} with data of {len(data.tickers)} tickers: give at most "
-                                  f"{len(data.tickers)} (the first n_assets tickers are kept), or leave n_assets out.")
+                raise ConfigError(
+                    f"n_assets={n_assets!r} with data of {len(data.tickers)} tickers: give at most "
+                    f"{len(data.tickers)} (the first n_assets tickers are kept), or leave n_assets out."
+                )
             if n_assets < len(data.tickers):
                 if not hasattr(data, "select"):
                     raise ConfigError("n_assets= with data= needs data that wealtharena_env.data can load.")
@@ -146,19 +167,26 @@ class HistoricalMarket:
         self.n_assets = len(self.tickers)
         n_steps = np.asarray(data.close).shape[0]
         bars = np.empty((n_steps, mk.N_BAR_FIELDS, self.n_assets))
-        for field, column in ((data.open, mk.BAR_OPEN), (data.high, mk.BAR_HIGH), (data.low, mk.BAR_LOW),
-                              (data.close, mk.BAR_CLOSE), (data.volume, mk.BAR_VOLUME)):
+        for field, column in (
+            (data.open, mk.BAR_OPEN),
+            (data.high, mk.BAR_HIGH),
+            (data.low, mk.BAR_LOW),
+            (data.close, mk.BAR_CLOSE),
+            (data.volume, mk.BAR_VOLUME),
+        ):
             values = np.asarray(field, dtype=np.float64)
             if values.shape != (n_steps, self.n_assets):
                 raise WealthArenaDataError(
-                    f"historical field has shape {values.shape}, expected (T, N) = {(n_steps, self.n_assets)}.")
+                    f"historical field has shape {values.shape}, expected (T, N) = {(n_steps, self.n_assets)}."
+                )
             bars[:, column, :] = values
-        prices = bars[:, :mk.BAR_VOLUME, :]
+        prices = bars[:, : mk.BAR_VOLUME, :]
         if not np.all(np.isfinite(prices)) or np.any(prices <= 0):
             t, _, i = np.argwhere(~np.isfinite(prices) | (prices <= 0))[0]
             raise WealthArenaDataError(
                 f"historical prices must be finite and > 0; bar {t} of {self.tickers[i]!r} is "
-                f"{prices[t, :, i].tolist()}. Validate the data with wealtharena_env.data first.")
+                f"{prices[t, :, i].tolist()}. Validate the data with wealtharena_env.data first."
+            )
         mk.fill_log_returns(bars)
         self._bars = bars
 
@@ -172,7 +200,8 @@ class HistoricalMarket:
         if length > self.n_bars:
             raise ConfigError(
                 f"an episode needs {length} bars (warmup + episode_length + 1) but the data has only "
-                f"{self.n_bars}; shorten episode_length or warmup, or load a longer date range.")
+                f"{self.n_bars}; shorten episode_length or warmup, or load a longer date range."
+            )
         start = int(rng.integers(0, self.n_bars - length + 1))
-        bars_out[...] = self._bars[start:start + length]
+        bars_out[...] = self._bars[start : start + length]
         bars_out[0, mk.BAR_LOGRET, :] = 0.0

@@ -46,11 +46,22 @@ LEAN_KEYS = ("portfolio_value", "step_return", "cost", "turnover", "drawdown", "
 
 # The head of an info row: reward, terminated, truncated, then the lean keys. The decoders below unpack it
 # positionally, so the kernel's column order is checked here, once, at import.
-_HEAD = (ks.IN_REWARD, ks.IN_TERMINATED, ks.IN_TRUNCATED, ks.IN_VALUE, ks.IN_STEP_RETURN, ks.IN_COST,
-         ks.IN_TURNOVER, ks.IN_DRAWDOWN, ks.IN_N_EVENTS)
+_HEAD = (
+    ks.IN_REWARD,
+    ks.IN_TERMINATED,
+    ks.IN_TRUNCATED,
+    ks.IN_VALUE,
+    ks.IN_STEP_RETURN,
+    ks.IN_COST,
+    ks.IN_TURNOVER,
+    ks.IN_DRAWDOWN,
+    ks.IN_N_EVENTS,
+)
 if _HEAD != tuple(range(ks.N_INFO_HEAD)):  # pragma: no cover - a kernel layout change must update this module
-    raise ImportError("kernels.step's info head is not (reward, terminated, truncated, value, step_return, cost, "
-                      "turnover, drawdown, n_events) in columns 0..8; update wealtharena_env.outputs.")
+    raise ImportError(
+        "kernels.step's info head is not (reward, terminated, truncated, value, step_return, cost, "
+        "turnover, drawdown, n_events) in columns 0..8; update wealtharena_env.outputs."
+    )
 N_HEAD = ks.N_INFO_HEAD
 
 #: Scalar columns of the full info beyond the head: (key, column, is an integer count).
@@ -65,22 +76,47 @@ _FULL_SCALARS = (
     ("breaker_cooldown", ks.IN_COOLDOWN, True),
 )
 # The columns after the head, up to the reward terms, in kernel order: the full decoder unpacks them positionally.
-_TAIL = (ks.IN_CASH, ks.IN_NAN_ACTIONS, ks.IN_CLIPPED_ACTIONS, ks.IN_BUY_FILL_FRACTION, ks.IN_LOG_RETURN,
-         ks.IN_VOLATILITY, ks.IN_VAR, ks.IN_CVAR, ks.IN_COOLDOWN)
-if _TAIL != tuple(range(N_HEAD, N_HEAD + len(_TAIL))) or ks.IN_TERMS != N_HEAD + len(_TAIL):  # pragma: no cover
-    raise ImportError("kernels.step's info columns after the head are not (cash, nan_actions, clipped_actions, "
-                      "buy_fill_fraction, log_return, volatility, var, cvar, cooldown, terms...); update "
-                      "wealtharena_env.outputs.")
+_TAIL = (
+    ks.IN_CASH,
+    ks.IN_NAN_ACTIONS,
+    ks.IN_CLIPPED_ACTIONS,
+    ks.IN_BUY_FILL_FRACTION,
+    ks.IN_LOG_RETURN,
+    ks.IN_VOLATILITY,
+    ks.IN_VAR,
+    ks.IN_CVAR,
+    ks.IN_COOLDOWN,
+)
+if _TAIL != tuple(range(N_HEAD, N_HEAD + len(_TAIL))) or ks.IN_TERMS != N_HEAD + len(
+    _TAIL
+):  # pragma: no cover
+    raise ImportError(
+        "kernels.step's info columns after the head are not (cash, nan_actions, clipped_actions, "
+        "buy_fill_fraction, log_return, volatility, var, cvar, cooldown, terms...); update "
+        "wealtharena_env.outputs."
+    )
 _TERMS_START = ks.IN_TERMS
 _TERMS_END = ks.IN_TERMS + kr.N_TERMS
 _TERM_NAMES = kr.TERM_NAMES
-_LEAN_COLUMNS = (("portfolio_value", ks.IN_VALUE, False), ("step_return", ks.IN_STEP_RETURN, False),
-                 ("cost", ks.IN_COST, False), ("turnover", ks.IN_TURNOVER, False),
-                 ("drawdown", ks.IN_DRAWDOWN, False), ("risk_event_count", ks.IN_N_EVENTS, True))
+_LEAN_COLUMNS = (
+    ("portfolio_value", ks.IN_VALUE, False),
+    ("step_return", ks.IN_STEP_RETURN, False),
+    ("cost", ks.IN_COST, False),
+    ("turnover", ks.IN_TURNOVER, False),
+    ("drawdown", ks.IN_DRAWDOWN, False),
+    ("risk_event_count", ks.IN_N_EVENTS, True),
+)
 _TERMS = tuple((name, ks.IN_TERMS + j) for j, name in enumerate(kr.TERM_NAMES))
 
 #: Every key of a full info dict, in order.
-FULL_KEYS = ("reward", *LEAN_KEYS, *(key for key, _, _ in _FULL_SCALARS), "weights", "reward_terms", "risk_events")
+FULL_KEYS = (
+    "reward",
+    *LEAN_KEYS,
+    *(key for key, _, _ in _FULL_SCALARS),
+    "weights",
+    "reward_terms",
+    "risk_events",
+)
 
 
 def check_info_level(info_level: Any) -> str:
@@ -123,30 +159,71 @@ class InfoDecoder:
         n_events = int(row[ks.IN_N_EVENTS])
         if not n_events:
             return []
-        flat = row[self._events:self._events + 3 * n_events].tolist()
+        flat = row[self._events : self._events + 3 * n_events].tolist()
         rule_of, asset_of = self._rule_of, self._asset_of
-        return [{"rule": rule_of[int(flat[k])], "asset": asset_of[int(flat[k + 1])], "weight_removed": flat[k + 2]}
-                for k in range(0, 3 * n_events, 3)]
+        return [
+            {
+                "rule": rule_of[int(flat[k])],
+                "asset": asset_of[int(flat[k + 1])],
+                "weight_removed": flat[k + 2],
+            }
+            for k in range(0, 3 * n_events, 3)
+        ]
 
     def agent(self, row: np.ndarray) -> dict[str, Any]:
         """The info dict of one agent from its row of the info array, at this decoder's level."""
-        return self._agent(row, row[:self._width].tolist())
+        return self._agent(row, row[: self._width].tolist())
 
     def _agent(self, row: np.ndarray, c: list[float]) -> dict[str, Any]:
         """The dict from ``c``, the row's leading ``_width`` columns as Python floats (unpacked by position: the
         layout is checked at import)."""
         if not self.full:
             _, _, _, value, step_return, cost, turnover, drawdown, n_events = c
-            return {"portfolio_value": value, "step_return": step_return, "cost": cost, "turnover": turnover,
-                    "drawdown": drawdown, "risk_event_count": int(n_events)}
-        (reward, _, _, value, step_return, cost, turnover, drawdown, n_events,
-         cash, nan_actions, clipped_actions, fill, _, volatility, var, cvar, cooldown) = c[:_TERMS_START]
+            return {
+                "portfolio_value": value,
+                "step_return": step_return,
+                "cost": cost,
+                "turnover": turnover,
+                "drawdown": drawdown,
+                "risk_event_count": int(n_events),
+            }
+        (
+            reward,
+            _,
+            _,
+            value,
+            step_return,
+            cost,
+            turnover,
+            drawdown,
+            n_events,
+            cash,
+            nan_actions,
+            clipped_actions,
+            fill,
+            _,
+            volatility,
+            var,
+            cvar,
+            cooldown,
+        ) = c[:_TERMS_START]
         return {
-            "reward": reward, "portfolio_value": value, "step_return": step_return, "cost": cost,
-            "turnover": turnover, "drawdown": drawdown, "risk_event_count": int(n_events),
-            "cash": cash, "nan_actions": int(nan_actions), "clipped_actions": int(clipped_actions),
-            "buy_fill_fraction": fill, "volatility": volatility, "var": var, "cvar": cvar,
-            "breaker_cooldown": int(cooldown), "weights": row[self._weights],
+            "reward": reward,
+            "portfolio_value": value,
+            "step_return": step_return,
+            "cost": cost,
+            "turnover": turnover,
+            "drawdown": drawdown,
+            "risk_event_count": int(n_events),
+            "cash": cash,
+            "nan_actions": int(nan_actions),
+            "clipped_actions": int(clipped_actions),
+            "buy_fill_fraction": fill,
+            "volatility": volatility,
+            "var": var,
+            "cvar": cvar,
+            "breaker_cooldown": int(cooldown),
+            "weights": row[self._weights],
             "reward_terms": dict(zip(_TERM_NAMES, c[_TERMS_START:])),
             "risk_events": self.risk_events(row) if n_events else [],
         }
@@ -154,22 +231,24 @@ class InfoDecoder:
     def first(self, info: np.ndarray) -> tuple[dict[str, Any], float, bool, bool]:
         """``(info dict, reward, terminated, truncated)`` of agent 0 of environment 0 (single-agent envs)."""
         row = info[0, 0]
-        c = row[:self._width].tolist()
+        c = row[: self._width].tolist()
         return self._agent(row, c), c[0], c[1] > 0.0, c[2] > 0.0
 
     # ------------------------------------------------------------------ one multi-agent environment
     def agents(self, info: np.ndarray, indices: Any, keys: Any) -> dict[Any, dict[str, Any]]:
         """``{key: info dict}`` for the agents ``indices`` (``keys`` their dict keys, same order) of one
         environment's ``(A, I)`` info array."""
-        heads = info[:, :self._width].tolist()
+        heads = info[:, : self._width].tolist()
         return {key: self._agent(info[i], heads[i]) for i, key in zip(indices, keys)}
 
     def parallel_step(
         self, obs: np.ndarray, info: np.ndarray, indices: Any, keys: Any
-    ) -> tuple[dict[Any, np.ndarray], dict[Any, float], dict[Any, bool], dict[Any, bool], dict[Any, dict[str, Any]]]:
+    ) -> tuple[
+        dict[Any, np.ndarray], dict[Any, float], dict[Any, bool], dict[Any, bool], dict[Any, dict[str, Any]]
+    ]:
         """``(observations, rewards, terminations, truncations, infos)`` of a parallel env's step for the agents
         ``indices`` (``keys`` their dict keys), from one environment's fresh ``(A, D)`` obs and ``(A, I)`` info."""
-        heads = info[:, :self._width].tolist()
+        heads = info[:, : self._width].tolist()
         observations: dict[Any, np.ndarray] = {}
         rewards: dict[Any, float] = {}
         terminations: dict[Any, bool] = {}
@@ -190,11 +269,15 @@ class InfoDecoder:
     def outcomes(info: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rewards, terminated, truncated)`` of a ``(K, A, I)`` info array as ``(K, A)`` arrays (the rewards
         a copy: the vector envs zero them on autoreset steps)."""
-        return (info[:, :, ks.IN_REWARD].copy(), info[:, :, ks.IN_TERMINATED] > 0.0,
-                info[:, :, ks.IN_TRUNCATED] > 0.0)
+        return (
+            info[:, :, ks.IN_REWARD].copy(),
+            info[:, :, ks.IN_TERMINATED] > 0.0,
+            info[:, :, ks.IN_TRUNCATED] > 0.0,
+        )
 
-    def vector(self, info: np.ndarray, present: np.ndarray | None, squeeze: bool,
-               decode_risk_events: bool = False) -> dict[str, Any]:
+    def vector(
+        self, info: np.ndarray, present: np.ndarray | None, squeeze: bool, decode_risk_events: bool = False
+    ) -> dict[str, Any]:
         """Gymnasium's vector-info dict of a ``(K, A, I)`` info array the caller owns (values are views of it).
 
         ``squeeze``: one agent per environment, so arrays are ``(K,)`` (else ``(K, A)``). Every key comes with
@@ -214,7 +297,11 @@ class InfoDecoder:
         mask.flags.writeable = False  # one read-only mask shared by every key
         rows = info[:, 0, :] if squeeze else info
         out: dict[str, Any] = {}
-        scalars = _LEAN_COLUMNS if not self.full else (("reward", ks.IN_REWARD, False), *_LEAN_COLUMNS, *_FULL_SCALARS)
+        scalars = (
+            _LEAN_COLUMNS
+            if not self.full
+            else (("reward", ks.IN_REWARD, False), *_LEAN_COLUMNS, *_FULL_SCALARS)
+        )
         for key, col, is_int in scalars:
             out[key] = rows[..., col].astype(np.int64) if is_int else rows[..., col]
             out["_" + key] = mask
@@ -228,7 +315,7 @@ class InfoDecoder:
         if decode_risk_events:
             out["risk_events"], out["_risk_events"] = self._event_lists(rows, present), mask
         else:
-            table = rows[..., self._events:self._events + 3 * ks.max_events(len(self.tickers))]
+            table = rows[..., self._events : self._events + 3 * ks.max_events(len(self.tickers))]
             out["risk_event_table"], out["_risk_event_table"] = table.reshape(*rows.shape[:-1], -1, 3), mask
         return out
 

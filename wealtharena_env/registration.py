@@ -39,8 +39,12 @@ def register_all() -> None:
             pettingzoo.register("parallel", env_id, entry_point=f"{module}:parallel_env")
     for env_id, entry_point in GYMNASIUM_ENVS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point, disable_env_checker=True,
-                               vector_entry_point=GYMNASIUM_VECTOR_ENVS.get(env_id))
+            gymnasium.register(
+                id=env_id,
+                entry_point=entry_point,
+                disable_env_checker=True,
+                vector_entry_point=GYMNASIUM_VECTOR_ENVS.get(env_id),
+            )
 
 
 register_all()

@@ -35,11 +35,14 @@ def _import_matplotlib():
         from gymnasium.error import DependencyNotInstalled
 
         raise DependencyNotInstalled(
-            "render_mode='rgb_array' needs matplotlib: pip install 'wealtharena-env[plot]'") from exc
+            "render_mode='rgb_array' needs matplotlib: pip install 'wealtharena-env[plot]'"
+        ) from exc
     return Figure, FigureCanvasAgg
 
 
-def _history(sim: Any, env_index: int, step: int, values: np.ndarray, initial: np.ndarray) -> tuple[list, list]:
+def _history(
+    sim: Any, env_index: int, step: int, values: np.ndarray, initial: np.ndarray
+) -> tuple[list, list]:
     per_sim = _HISTORY.setdefault(sim, {})
     steps, vals = per_sim.get(env_index, ([], []))
     if not steps or step < steps[-1] or step == 0:
@@ -51,8 +54,9 @@ def _history(sim: Any, env_index: int, step: int, values: np.ndarray, initial: n
     return steps, vals
 
 
-def render_rgb_array(sim: Any, agent_names: Sequence[str], env_index: int = 0,
-                     size: tuple[int, int] = DEFAULT_SIZE) -> np.ndarray:
+def render_rgb_array(
+    sim: Any, agent_names: Sequence[str], env_index: int = 0, size: tuple[int, int] = DEFAULT_SIZE
+) -> np.ndarray:
     """The current state of environment ``env_index`` of ``sim`` as an ``(H, W, 3)`` uint8 image.
 
     Args:
@@ -68,22 +72,30 @@ def render_rgb_array(sim: Any, agent_names: Sequence[str], env_index: int = 0,
     started = bool(getattr(sim, "_started", np.ones(sim.batch_size, dtype=bool))[env_index])
     cfg = sim.config
     if not started:
-        fig.text(0.5, 0.5, "WealthArena: call reset() to start an episode", ha="center", va="center", fontsize=14)
+        fig.text(
+            0.5, 0.5, "WealthArena: call reset() to start an episode", ha="center", va="center", fontsize=14
+        )
     else:
         step = int(sim.steps[env_index])
         initial = sim.initial_cash
         values = np.array(sim.portfolio_values[env_index], dtype=np.float64)
         history = getattr(sim, "value_history", None)
         if history is not None:  # the whole episode, recorded by the Simulation
-            steps, vals = list(range(step + 1)), history[env_index, :, :step + 1].T
+            steps, vals = list(range(step + 1)), history[env_index, :, : step + 1].T
         else:  # a Simulation built without track_values: the values seen at the renders so far
             steps, vals = _history(sim, env_index, step, values, initial)
         close = np.asarray(sim.closes(env_index), dtype=np.float64)
-        bench = np.concatenate([[1.0], np.cumprod((close[1:] / close[:-1]).mean(axis=1))]) if len(close) else [1.0]
+        bench = (
+            np.concatenate([[1.0], np.cumprod((close[1:] / close[:-1]).mean(axis=1))])
+            if len(close)
+            else [1.0]
+        )
         ax_eq, ax_w = fig.add_axes((0.08, 0.13, 0.46, 0.75)), fig.add_axes((0.72, 0.13, 0.26, 0.75))
         equity = np.asarray(vals) / initial[None, :]
         for a, name in enumerate(agent_names):
-            ax_eq.plot(steps, equity[:, a], lw=1.6, label=str(name), marker="o" if len(steps) < 3 else None, ms=3)
+            ax_eq.plot(
+                steps, equity[:, a], lw=1.6, label=str(name), marker="o" if len(steps) < 3 else None, ms=3
+            )
         ax_eq.plot(np.arange(len(bench)), bench, "k--", lw=1.0, label="equal weight")
         ax_eq.axhline(1.0, color="#999", lw=0.6)
         ax_eq.set_xlim(0, max(cfg.episode_length, 1))

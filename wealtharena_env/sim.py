@@ -55,8 +55,11 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p["permanent_impact"] = config.market.impact
     p["ewma_decay"] = 0.5 ** (1.0 / config.volatility_halflife)
     p["discrete_actions"] = config.action_type == "discrete"
-    p["action_mapping"] = {"simplex": kx.MAPPING_SIMPLEX, "softmax": kx.MAPPING_SOFTMAX,
-                           "exponential": kx.MAPPING_EXPONENTIAL}[config.action_mapping]
+    p["action_mapping"] = {
+        "simplex": kx.MAPPING_SIMPLEX,
+        "softmax": kx.MAPPING_SOFTMAX,
+        "exponential": kx.MAPPING_EXPONENTIAL,
+    }[config.action_mapping]
     p["softmax_temperature"] = config.softmax_temperature
     p["action_dead_zone"] = config.action_dead_zone
     p["discrete_step"] = config.discrete_step
@@ -94,8 +97,11 @@ def pack_agent_params(agent: AgentProfile) -> np.ndarray:
     limits[kk.RL_TRIM] = 1.0 if risk.exit_mode == "trim" else 0.0
     limits[kk.RL_TRIM_FRACTION] = risk.trim_fraction
     limits[kk.RL_MAX_DRAWDOWN] = risk.max_drawdown
-    limits[kk.RL_BREACH] = {"liquidate": kk.BREACH_LIQUIDATE, "terminate": kk.BREACH_TERMINATE,
-                            "penalize": kk.BREACH_PENALIZE}[risk.breach]
+    limits[kk.RL_BREACH] = {
+        "liquidate": kk.BREACH_LIQUIDATE,
+        "terminate": kk.BREACH_TERMINATE,
+        "penalize": kk.BREACH_PENALIZE,
+    }[risk.breach]
     limits[kk.RL_COOLDOWN] = risk.cooldown
     z = NormalDist().inv_cdf(risk.risk_level)
     limits[kk.RL_VAR_Z] = z
@@ -129,8 +135,15 @@ class Simulation:
         obs_size: entries of one agent's observation.
     """
 
-    def __init__(self, config: ArenaConfig, batch_size: int = 1, data: Any = None, parallel: bool | None = None,
-                 track_values: bool = False, **data_kwargs: Any):
+    def __init__(
+        self,
+        config: ArenaConfig,
+        batch_size: int = 1,
+        data: Any = None,
+        parallel: bool | None = None,
+        track_values: bool = False,
+        **data_kwargs: Any,
+    ):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
         if data is None:
@@ -146,7 +159,8 @@ class Simulation:
             raise ConfigError(
                 f"an episode needs {config.bars_per_episode} bars (warmup {config.warmup} + episode_length "
                 f"{config.episode_length} + 1) but the data has only {n_bars}; shorten episode_length or "
-                "warmup, or load a longer date range.")
+                "warmup, or load a longer date range."
+            )
         if source.n_assets != config.market.n_assets:
             config = config.replace(market=dataclasses.replace(config.market, n_assets=source.n_assets))
         self.config = config
@@ -200,14 +214,17 @@ class Simulation:
         # numba.config sets its attributes from the environment at import, out of a type checker's sight
         n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1  # type: ignore[attr-defined]
         lookback = max(int(p.risk.var_lookback) for p in config.agents)
-        self.scratch = np.zeros((n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16))
+        self.scratch = np.zeros(
+            (n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16)
+        )
         self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())
         self._decoders: dict[str, InfoDecoder] = {}
         self._compile_pending = False  # the first-compile notice was shown: record the compile after a step
         #: (B, A, episode_length + 1) portfolio values of the episode so far (NaN after the current step), kept
         #: only with ``track_values=True`` (the rendering envs ask for it; training does not pay for it).
         self.value_history: np.ndarray | None = (
-            np.full((b, a, config.episode_length + 1), np.nan) if track_values else None)
+            np.full((b, a, config.episode_length + 1), np.nan) if track_values else None
+        )
         self._threaded = bool(parallel)
         self._draw_pool: ThreadPoolExecutor | None = None
 
@@ -310,8 +327,12 @@ class Simulation:
         """:meth:`_draw_episode` for each environment of ``indices``, on threads when it pays (see
         ``PARALLEL_DRAW_MIN``); a user's own market source is always drawn serially."""
         n_threads = min(numba.get_num_threads(), len(indices))
-        if (not self._threaded or n_threads < 2 or len(indices) < PARALLEL_DRAW_MIN
-                or type(self.source) not in (SyntheticMarket, HistoricalMarket)):
+        if (
+            not self._threaded
+            or n_threads < 2
+            or len(indices) < PARALLEL_DRAW_MIN
+            or type(self.source) not in (SyntheticMarket, HistoricalMarket)
+        ):
             for k, seed in zip(indices, seeds):
                 self._draw_episode(k, seed)
             return
@@ -334,13 +355,15 @@ class Simulation:
         elif rng is None:
             rng = self._rngs[k] = np.random.default_rng()
         if self.market_by_bar:
-            assert isinstance(self.source, SyntheticMarket)  # market_by_bar is set for the synthetic market only
+            assert isinstance(
+                self.source, SyntheticMarket
+            )  # market_by_bar is set for the synthetic market only
             stream = self.market["stream"][k]
             seed_stream(np.uint64(key_from(rng)), stream)
             first = self.config.warmup + 1
             regimes = np.empty(first, dtype=np.int64)
             warmup_bars = np.empty((first, N_BAR_FIELDS, self.n_assets))
-            self.source.start(stream, self.asset_state[k, self.n_assets + 1:], warmup_bars, regimes)
+            self.source.start(stream, self.asset_state[k, self.n_assets + 1 :], warmup_bars, regimes)
             self.market["regime"][k] = regimes[-1]
             self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
             for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn
@@ -352,8 +375,18 @@ class Simulation:
         self._started[k] = True
 
     def _state(self) -> tuple[np.ndarray, ...]:
-        return (self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state, self.asset_state, self.clock, self.params,
-                self.agent_params)
+        return (
+            self.bars,
+            self.returns,
+            self.zret,
+            self.indicators,
+            self.positions,
+            self.agent_state,
+            self.asset_state,
+            self.clock,
+            self.params,
+            self.agent_params,
+        )
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
         """Fresh ``(obs, info)`` of the current bar of every started environment, without stepping."""
@@ -380,7 +413,8 @@ class Simulation:
             if actions.shape != (self.batch_size, self.n_agents, self.n_action):
                 raise ConfigError(
                     f"actions must have shape (batch, agents, action) = "
-                    f"{(self.batch_size, self.n_agents, self.n_action)}, got {actions.shape}.")
+                    f"{(self.batch_size, self.n_agents, self.n_action)}, got {actions.shape}."
+                )
             self.actions[..., :-1] = actions
             self.actions[..., -1] = 1.0
         if reset_mask is None:
@@ -393,9 +427,24 @@ class Simulation:
             self._draw_episodes(indices, [None] * len(indices))
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.empty((self.batch_size, self.n_agents, self.info_size))  # the kernel writes every column
-        args = (reset_mask, self.bars, self.returns, self.zret, self.indicators, self.positions, self.agent_state,
-                self.asset_state, self.market, self.clock, self.actions, self.params, self.agent_params, obs, info,
-                self.scratch)
+        args = (
+            reset_mask,
+            self.bars,
+            self.returns,
+            self.zret,
+            self.indicators,
+            self.positions,
+            self.agent_state,
+            self.asset_state,
+            self.market,
+            self.clock,
+            self.actions,
+            self.params,
+            self.agent_params,
+            obs,
+            info,
+            self.scratch,
+        )
         finished = self._step_kernel(*args)
         if self.value_history is not None and not finished:
             self._record_values(reset_mask if reset_mask.shape[0] else None)
@@ -405,7 +454,8 @@ class Simulation:
         if finished:
             raise ConfigError(
                 f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "
-                "call reset() first. Their state was left unchanged.")
+                "call reset() first. Their state was left unchanged."
+            )
         self.last_info = info
         return obs, info
 
@@ -474,13 +524,15 @@ class Simulation:
         start = self.config.warmup if start is None else int(start)
         stop = current + 1 if stop is None else int(stop)
         if not 0 <= start <= stop <= current + 1:
-            raise ConfigError(f"closes() of bars [{start}, {stop}): only bars 0..{current} have been reached.")
+            raise ConfigError(
+                f"closes() of bars [{start}, {stop}): only bars 0..{current} have been reached."
+            )
         rows = self.bars.shape[1]
         if not self.market_by_bar:
             return self.bars[env_index, start:stop, BAR_CLOSE, :].copy()
         last = self.bars[env_index, current % rows, BAR_CLOSE, :]
         # since[:, k] = sum of the log returns of bars start + k + 1 .. current
-        returns = self.returns[env_index, : self.n_assets, start + 1: current + 1]
+        returns = self.returns[env_index, : self.n_assets, start + 1 : current + 1]
         since = np.cumsum(returns[:, ::-1], axis=1)[:, ::-1]
         out = np.vstack([last[None, :] * np.exp(-since.T), last[None, :]])
         return out[: stop - start]

@@ -14,7 +14,10 @@ HERE = Path(__file__).resolve().parent
 CASES = {
     "arena_v0": ("wealtharena_env.arena_v0", {"n_assets": 4, "episode_length": 40}),
     "impact_arena_v0": ("wealtharena_env.impact_arena_v0", {"n_assets": 4, "episode_length": 40}),
-    "arena_v0_discrete": ("wealtharena_env.arena_v0", {"n_assets": 3, "episode_length": 30, "action_type": "discrete"}),
+    "arena_v0_discrete": (
+        "wealtharena_env.arena_v0",
+        {"n_assets": 3, "episode_length": 30, "action_type": "discrete"},
+    ),
 }
 SEED = 20261126
 
@@ -51,8 +54,12 @@ def play(module_name: str, kwargs: dict) -> dict[str, np.ndarray]:
         rewards.append([rew[a] for a in names])
         values.append([infos[a]["portfolio_value"] for a in names])
         events.append([infos[a]["risk_event_count"] for a in names])
-    return {"observations": np.array(observations), "rewards": np.array(rewards), "values": np.array(values),
-            "risk_events": np.array(events)}
+    return {
+        "observations": np.array(observations),
+        "rewards": np.array(rewards),
+        "values": np.array(values),
+        "risk_events": np.array(events),
+    }
 
 
 if __name__ == "__main__":
@@ -60,6 +67,10 @@ if __name__ == "__main__":
 
     for name, (module, kwargs) in CASES.items():
         env_id = importlib.import_module(module).parallel_env().metadata["name"]
-        np.savez_compressed(HERE / f"{name}.npz", env_id=np.array(env_id), config_hash=np.array(config_hash(module, kwargs)),
-                            **play(module, kwargs))
+        np.savez_compressed(
+            HERE / f"{name}.npz",
+            env_id=np.array(env_id),
+            config_hash=np.array(config_hash(module, kwargs)),
+            **play(module, kwargs),
+        )
         print("wrote", HERE / f"{name}.npz")

@@ -97,7 +97,13 @@ def plot_equity(doc: dict[str, Any], path: Path, drawdown: bool = False) -> Path
                 ax.plot(np.arange(y.size), y, lw=1.8, color=cmap(k % 10), label=f"{name} (focal)")
                 k += 1
             else:
-                ax.plot(np.arange(y.size), y, lw=0.8, color="#aaaaaa", label=f"{name} ({a['role'].split(':')[-1]})")
+                ax.plot(
+                    np.arange(y.size),
+                    y,
+                    lw=0.8,
+                    color="#aaaaaa",
+                    label=f"{name} ({a['role'].split(':')[-1]})",
+                )
         bench = _series(t["benchmark_equity"])
         yb = _drawdown(bench) if drawdown else bench
         ax.plot(np.arange(yb.size), yb, "k--", lw=1.0, label="equal weight")
@@ -111,7 +117,9 @@ def plot_equity(doc: dict[str, Any], path: Path, drawdown: bool = False) -> Path
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, loc="best")
-    fig.suptitle(f"{doc['task']['key']} — {doc['entry']}: {'drawdown' if drawdown else 'equity vs benchmark'}")
+    fig.suptitle(
+        f"{doc['task']['key']} — {doc['entry']}: {'drawdown' if drawdown else 'equity vs benchmark'}"
+    )
     fig.tight_layout()
     return _save(fig, path)
 
@@ -125,7 +133,9 @@ def plot_weights(doc: dict[str, Any], path: Path) -> Path | None:
     focal = next((n for n, a in t["agents"].items() if a["role"] == "focal" and a.get("weights")), None)
     if focal is None:
         return None
-    w = np.array([[np.nan if v is None else v for v in row] for row in t["agents"][focal]["weights"]], dtype=float)
+    w = np.array(
+        [[np.nan if v is None else v for v in row] for row in t["agents"][focal]["weights"]], dtype=float
+    )
     w = np.nan_to_num(np.clip(w, 0.0, None))
     tickers = t.get("tickers") or [f"asset {i}" for i in range(w.shape[1] - 1)]
     _, _, colormaps = _mpl()
@@ -138,7 +148,9 @@ def plot_weights(doc: dict[str, Any], path: Path) -> Path | None:
     ax.set_ylim(0, max(1.0, float(w.sum(axis=1).max())))
     ax.set_xlabel("step")
     ax.set_ylabel("weight")
-    ax.set_title(f"{doc['task']['key']} — {doc['entry']}: weights of {focal} ({t['scenario']}, seed {t['seed']})")
+    ax.set_title(
+        f"{doc['task']['key']} — {doc['entry']}: weights of {focal} ({t['scenario']}, seed {t['seed']})"
+    )
     ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return _save(fig, path)
@@ -163,8 +175,14 @@ def plot_risk_events(doc: dict[str, Any], path: Path) -> Path | None:
             first = kind not in kinds
             k = kinds.setdefault(kind, len(kinds))
             uniq, counts = np.unique(np.asarray(steps, dtype=np.int64), return_counts=True)
-            ax.scatter(uniq, np.full(uniq.size, y + 0.25 * (k % 3 - 1)), marker=markers[k % len(markers)],
-                       color=cmap(k % 10), s=10 + 8 * np.minimum(counts, 6), label=kind if first else None)
+            ax.scatter(
+                uniq,
+                np.full(uniq.size, y + 0.25 * (k % 3 - 1)),
+                marker=markers[k % len(markers)],
+                color=cmap(k % 10),
+                s=10 + 8 * np.minimum(counts, 6),
+                label=kind if first else None,
+            )
             total += len(steps)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set_xlim(0, max(len(t["agents"][names[0]]["equity"]) - 1, 1))
@@ -202,7 +220,8 @@ def agent_summary(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if len(roles) > 1:
             kinds = {r.split(":", 1)[0] for r in roles}
             row["role"] = (f"{kinds.pop()}: " if len(kinds) == 1 else "") + " / ".join(
-                r.split(":", 1)[-1] for r in roles)
+                r.split(":", 1)[-1] for r in roles
+            )
         values = row.pop("_values")
         for key, vals in values.items():
             finite = [v for v in vals if math.isfinite(v)]
@@ -217,12 +236,16 @@ def plot_agents(doc: dict[str, Any], path: Path) -> Path | None:
         return None
     names = list(summary)
     fig = _figure(10, 3.8)
-    for k, (metric, label) in enumerate((("sharpe_ratio", "mean Sharpe"), ("total_return", "mean total return"))):
+    for k, (metric, label) in enumerate(
+        (("sharpe_ratio", "mean Sharpe"), ("total_return", "mean total return"))
+    ):
         ax = fig.add_subplot(1, 2, k + 1)
         vals = [summary[n].get(metric) or 0.0 for n in names]
         colors = ["#1f77b4" if summary[n]["role"] == "focal" else "#aaaaaa" for n in names]
         ax.bar(range(len(names)), vals, color=colors)
-        ax.set_xticks(range(len(names)), [f"{n}\n{summary[n]['role'].split(':')[-1]}" for n in names], fontsize=7)
+        ax.set_xticks(
+            range(len(names)), [f"{n}\n{summary[n]['role'].split(':')[-1]}" for n in names], fontsize=7
+        )
         ax.axhline(0, color="#666", lw=0.6)
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3, axis="y")
@@ -244,8 +267,14 @@ def plot_scores(doc: dict[str, Any], path: Path) -> Path | None:
         if p is None:
             continue
         color = "#d62728" if n == "overall" else ("#ff7f0e" if by.get(n, {}).get("held_out") else "#1f77b4")
-        ax.errorbar([p], [y], xerr=[[p - (lo if lo is not None else p)], [(hi if hi is not None else p) - p]],
-                    fmt="o", color=color, capsize=3)
+        ax.errorbar(
+            [p],
+            [y],
+            xerr=[[p - (lo if lo is not None else p)], [(hi if hi is not None else p) - p]],
+            fmt="o",
+            color=color,
+            capsize=3,
+        )
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="#666", lw=0.6)
@@ -261,8 +290,16 @@ def _fmt(v: Any, pct: bool = False) -> str:
     return f"{100 * v:.2f}%" if pct else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-_PCT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "historical_cvar", "win_rate", "average_turnover",
-        "tracking_error"}
+_PCT = {
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "max_drawdown",
+    "historical_cvar",
+    "win_rate",
+    "average_turnover",
+    "tracking_error",
+}
 
 
 def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> Path:
@@ -281,68 +318,100 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
     e = html.escape
     a = doc["aggregates"]
     task = doc["task"]
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             (f"<title>{e(task['key'])} — {e(doc['entry'])}</title><style>"
-             "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;color:#222}"
-             "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.2rem}"
-             "td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}"
-             "th:first-child,td:first-child{text-align:left}img{max-width:100%;margin:.5rem 0}"
-             ".warn{color:#b00}.note{color:#666;font-size:.85rem}</style></head><body>"),
-             f"<h1>{e(task['key'])} — {e(doc['entry'])}</h1>",
-             (f"<p class='note'>policy <code>{e(doc['policy']['spec'])}</code>; env <code>{e(task['env_id'])}</code>; "
-             f"task fingerprint <code>{e(task['fingerprint'])}</code>; wealtharena-env "
-             f"{e(doc['package']['version'])}; {doc['budget']['n_seeds']} evaluation seeds x "
-             f"{doc['budget']['n_scenarios']} scenario(s), {doc['budget']['episode_length']} steps"
-             f"{'' if doc['budget']['official'] else ' (reduced budget)'}; created {e(doc['created_utc'])}.</p>")]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        (
+            f"<title>{e(task['key'])} — {e(doc['entry'])}</title><style>"
+            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;color:#222}"
+            "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.2rem}"
+            "td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}"
+            "th:first-child,td:first-child{text-align:left}img{max-width:100%;margin:.5rem 0}"
+            ".warn{color:#b00}.note{color:#666;font-size:.85rem}</style></head><body>"
+        ),
+        f"<h1>{e(task['key'])} — {e(doc['entry'])}</h1>",
+        (
+            f"<p class='note'>policy <code>{e(doc['policy']['spec'])}</code>; env <code>{e(task['env_id'])}</code>; "
+            f"task fingerprint <code>{e(task['fingerprint'])}</code>; wealtharena-env "
+            f"{e(doc['package']['version'])}; {doc['budget']['n_seeds']} evaluation seeds x "
+            f"{doc['budget']['n_scenarios']} scenario(s), {doc['budget']['episode_length']} steps"
+            f"{'' if doc['budget']['official'] else ' (reduced budget)'}; created {e(doc['created_utc'])}.</p>"
+        ),
+    ]
     if doc.get("data"):
         d = doc["data"]
-        parts.append(f"<p class='note'>data: {e(', '.join(d['tickers']))} {e(d['first_date'])}..{e(d['last_date'])}, "
-                     f"content hash <code>{e(d['content_hash'])}</code></p>")
+        parts.append(
+            f"<p class='note'>data: {e(', '.join(d['tickers']))} {e(d['first_date'])}..{e(d['last_date'])}, "
+            f"content hash <code>{e(d['content_hash'])}</code></p>"
+        )
     s = a["score"]
-    parts.append("<h2>Score</h2><table><tr><th>statistic</th><th>value</th><th>95% CI</th><th>episodes</th></tr>")
+    parts.append(
+        "<h2>Score</h2><table><tr><th>statistic</th><th>value</th><th>95% CI</th><th>episodes</th></tr>"
+    )
     for name in ("mean", "iqm", "median"):
-        parts.append(f"<tr><td>{name} {e(a['primary_metric'])}</td><td>{_fmt(s[name]['point'])}</td>"
-                     f"<td>[{_fmt(s[name]['low'])}, {_fmt(s[name]['high'])}]</td><td>{s[name]['n']}</td></tr>")
+        parts.append(
+            f"<tr><td>{name} {e(a['primary_metric'])}</td><td>{_fmt(s[name]['point'])}</td>"
+            f"<td>[{_fmt(s[name]['low'])}, {_fmt(s[name]['high'])}]</td><td>{s[name]['n']}</td></tr>"
+        )
     parts.append("</table>")
     if a["n_failed"]:
         parts.append(f"<p class='warn'>{a['n_failed']} of {a['n_episodes']} episodes failed:</p><ul>")
         for f in doc["failures"][:50]:
-            parts.append(f"<li class='warn'>{e(f['scenario'])} seed {f['seed']} step {f['step']}"
-                         f"{' agent ' + e(str(f['agent'])) if f.get('agent') else ''}: {e(f['message'])}</li>")
+            parts.append(
+                f"<li class='warn'>{e(f['scenario'])} seed {f['seed']} step {f['step']}"
+                f"{' agent ' + e(str(f['agent'])) if f.get('agent') else ''}: {e(f['message'])}</li>"
+            )
         parts.append("</ul>")
-    parts.append("<h2>Focal metrics (mean over episodes)</h2><table><tr><th>metric</th><th>mean</th>"
-                 "<th>95% CI</th></tr>")
+    parts.append(
+        "<h2>Focal metrics (mean over episodes)</h2><table><tr><th>metric</th><th>mean</th>"
+        "<th>95% CI</th></tr>"
+    )
     for m, iv in a["metrics"].items():
         pct = m in _PCT
-        parts.append(f"<tr><td>{e(m)}</td><td>{_fmt(iv['point'], pct)}</td>"
-                     f"<td>[{_fmt(iv['low'], pct)}, {_fmt(iv['high'], pct)}]</td></tr>")
-    parts.append("</table><h2>Scenarios</h2><table><tr><th>scenario</th><th>held out</th><th>background</th>"
-                 "<th>score</th><th>95% CI</th><th>return</th><th>max DD</th><th>ok / failed</th></tr>")
+        parts.append(
+            f"<tr><td>{e(m)}</td><td>{_fmt(iv['point'], pct)}</td>"
+            f"<td>[{_fmt(iv['low'], pct)}, {_fmt(iv['high'], pct)}]</td></tr>"
+        )
+    parts.append(
+        "</table><h2>Scenarios</h2><table><tr><th>scenario</th><th>held out</th><th>background</th>"
+        "<th>score</th><th>95% CI</th><th>return</th><th>max DD</th><th>ok / failed</th></tr>"
+    )
     for name, sc in a["by_scenario"].items():
-        parts.append(f"<tr><td>{e(name)}</td><td>{'yes' if sc['held_out'] else 'no'}</td>"
-                     f"<td>{e(str(sc['background'] or '–'))}</td><td>{_fmt(sc['score']['point'])}</td>"
-                     f"<td>[{_fmt(sc['score']['low'])}, {_fmt(sc['score']['high'])}]</td>"
-                     f"<td>{_fmt(sc['metrics']['total_return'], True)}</td>"
-                     f"<td>{_fmt(sc['metrics']['max_drawdown'], True)}</td><td>{sc['n_ok']} / {sc['n_failed']}</td></tr>")
+        parts.append(
+            f"<tr><td>{e(name)}</td><td>{'yes' if sc['held_out'] else 'no'}</td>"
+            f"<td>{e(str(sc['background'] or '–'))}</td><td>{_fmt(sc['score']['point'])}</td>"
+            f"<td>[{_fmt(sc['score']['low'])}, {_fmt(sc['score']['high'])}]</td>"
+            f"<td>{_fmt(sc['metrics']['total_return'], True)}</td>"
+            f"<td>{_fmt(sc['metrics']['max_drawdown'], True)}</td><td>{sc['n_ok']} / {sc['n_failed']}</td></tr>"
+        )
     bench = a.get("benchmark") or {}
-    parts.append(f"</table><p class='note'>equal-weight benchmark (cost free): mean Sharpe "
-                 f"{_fmt(bench.get('sharpe_ratio'))}, mean return {_fmt(bench.get('total_return'), True)}, "
-                 f"mean max drawdown {_fmt(bench.get('max_drawdown'), True)}.</p>")
-    parts.append("<h2>Agents</h2><table><tr><th>agent</th><th>role</th><th>Sharpe</th><th>return</th>"
-                 "<th>max DD</th><th>costs</th><th>risk events</th></tr>")
+    parts.append(
+        f"</table><p class='note'>equal-weight benchmark (cost free): mean Sharpe "
+        f"{_fmt(bench.get('sharpe_ratio'))}, mean return {_fmt(bench.get('total_return'), True)}, "
+        f"mean max drawdown {_fmt(bench.get('max_drawdown'), True)}.</p>"
+    )
+    parts.append(
+        "<h2>Agents</h2><table><tr><th>agent</th><th>role</th><th>Sharpe</th><th>return</th>"
+        "<th>max DD</th><th>costs</th><th>risk events</th></tr>"
+    )
     for name, row in agent_summary(doc).items():
-        parts.append(f"<tr><td>{e(name)}</td><td>{e(row['role'])}</td><td>{_fmt(row.get('sharpe_ratio'))}</td>"
-                     f"<td>{_fmt(row.get('total_return'), True)}</td><td>{_fmt(row.get('max_drawdown'), True)}</td>"
-                     f"<td>{_fmt(row.get('total_cost'))}</td><td>{_fmt(row.get('risk_events'))}</td></tr>")
+        parts.append(
+            f"<tr><td>{e(name)}</td><td>{e(row['role'])}</td><td>{_fmt(row.get('sharpe_ratio'))}</td>"
+            f"<td>{_fmt(row.get('total_return'), True)}</td><td>{_fmt(row.get('max_drawdown'), True)}</td>"
+            f"<td>{_fmt(row.get('total_cost'))}</td><td>{_fmt(row.get('risk_events'))}</td></tr>"
+        )
     parts.append("</table><h2>Plots</h2>")
     if not doc.get("trajectories"):
-        parts.append("<p class='note'>No trajectories in these results: re-run <code>wealtharena evaluate</code> "
-                     "with <code>--trajectories 1</code> for equity, drawdown, weights and risk-event plots.</p>")
+        parts.append(
+            "<p class='note'>No trajectories in these results: re-run <code>wealtharena evaluate</code> "
+            "with <code>--trajectories 1</code> for equity, drawdown, weights and risk-event plots.</p>"
+        )
     for name in PLOT_NAMES:
         if made.get(name) is not None:
             parts.append(f"<h3>{e(name.replace('_', ' '))}</h3><img src='{name}.png' alt='{e(name)}'>")
-    parts.append("<p class='note'>Simulated and historical results measure a policy under this protocol; they "
-                 "promise nothing about future returns.</p></body></html>")
+    parts.append(
+        "<p class='note'>Simulated and historical results measure a policy under this protocol; they "
+        "promise nothing about future returns.</p></body></html>"
+    )
     return atomic_write(out / "index.html", "\n".join(parts) + "\n")
 
 

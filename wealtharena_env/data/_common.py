@@ -106,8 +106,9 @@ def normalize_tickers(tickers: Any, *, what: str = "tickers") -> tuple[str, ...]
     return tuple(out)
 
 
-def as_float_array(values: Any, *, name: str, tickers: Sequence[str] | None = None,
-                   dates: Any = None) -> np.ndarray:
+def as_float_array(
+    values: Any, *, name: str, tickers: Sequence[str] | None = None, dates: Any = None
+) -> np.ndarray:
     """A fresh C-contiguous float64 copy of ``values`` (a clear error for non-numeric input).
 
     For a (T, N) array with ``tickers`` (N) and ``dates`` (T), the error names the cells that are not numbers
@@ -116,13 +117,20 @@ def as_float_array(values: Any, *, name: str, tickers: Sequence[str] | None = No
     arr = np.asarray(values)
     if arr.dtype.kind not in "biuf":
         where = ""
-        if arr.dtype.kind in "OUS" and arr.ndim == 2 and tickers is not None and dates is not None \
-                and arr.shape == (len(dates), len(tickers)):
+        if (
+            arr.dtype.kind in "OUS"
+            and arr.ndim == 2
+            and tickers is not None
+            and dates is not None
+            and arr.shape == (len(dates), len(tickers))
+        ):
             flat = pd.Series(arr.reshape(-1).astype(object))
             number = pd.to_numeric(flat, errors="coerce").notna().to_numpy() | flat.isna().to_numpy()
             bad = np.flatnonzero(~number)
-            cells = [f"{tickers[i % arr.shape[1]]} {fmt_date(dates[i // arr.shape[1]])} ({flat.iat[i]!r})"
-                     for i in bad[:MAX_EXAMPLES]]
+            cells = [
+                f"{tickers[i % arr.shape[1]]} {fmt_date(dates[i // arr.shape[1]])} ({flat.iat[i]!r})"
+                for i in bad[:MAX_EXAMPLES]
+            ]
             if cells:
                 more = f" and {len(bad) - MAX_EXAMPLES} more" if len(bad) > MAX_EXAMPLES else ""
                 where = f": {len(bad)} cell(s) are not numbers: {', '.join(cells)}{more}"

@@ -114,8 +114,11 @@ def detect_layout(df: pd.DataFrame) -> str:
 def _looks_like_closes(df: pd.DataFrame) -> bool:
     """Dates (index or one date column) and only numeric columns otherwise: a dates x tickers table of closes."""
     values = [c for c in df.columns if not _is_date_name(c)]
-    dated = len(values) < len(df.columns) or isinstance(df.index, pd.DatetimeIndex) or (
-        len(df.index) > 0 and df.index.dtype == object)
+    dated = (
+        len(values) < len(df.columns)
+        or isinstance(df.index, pd.DatetimeIndex)
+        or (len(df.index) > 0 and df.index.dtype == object)
+    )
     return bool(values) and dated and all(_mostly_numeric(df[c]) for c in values)
 
 
@@ -148,11 +151,13 @@ def to_long(df: pd.DataFrame, *, ticker: str | None = None) -> pd.DataFrame:
         for field, ts in filled.items():
             groups.setdefault(tuple(sorted(set(ts))), []).append(field)
         what = "; ".join(f"{', '.join(fields)} of {fmt_list(ts, 6)}" for ts, fields in groups.items())
-        warn(DataQualityWarning,
-             f"closes-only data: filled {what} — "
-             f"open = high = low = close, unknown volume = {UNKNOWN_VOLUME:.0e} shares a bar, so the "
-             "participation cap and market impact never bind and the range- and volume-based indicators are "
-             "degenerate (docs/data.md)")
+        warn(
+            DataQualityWarning,
+            f"closes-only data: filled {what} — "
+            f"open = high = low = close, unknown volume = {UNKNOWN_VOLUME:.0e} shares a bar, so the "
+            "participation cap and market impact never bind and the range- and volume-based indicators are "
+            "degenerate (docs/data.md)",
+        )
     return out
 
 
@@ -191,7 +196,9 @@ def _wide_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFram
     for t in tickers:
         sub = df.loc[:, df.columns.get_level_values(tlvl).astype(str) == t]
         sub.columns = sub.columns.get_level_values(flvl)
-        part = _rename_fields(sub, where=f"ticker {t!r}", filled=filled, ticker=t, row_tickers=t, row_dates=dates)
+        part = _rename_fields(
+            sub, where=f"ticker {t!r}", filled=filled, ticker=t, row_tickers=t, row_dates=dates
+        )
         part.insert(0, "ticker", t)
         part.insert(0, "date", dates)
         # a multi-ticker download has one row per date of the *union* calendar; rows where this
@@ -221,7 +228,9 @@ def _long_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFram
     tick = frame[tick_cols[0]]
     raw_names = tick.to_numpy()
     if date_cols:
-        dates = parse_dates(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}", tickers=raw_names)
+        dates = parse_dates(
+            frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}", tickers=raw_names
+        )
     elif isinstance(frame.index, pd.DatetimeIndex):
         dates = _index_dates(frame)
     else:
@@ -240,8 +249,15 @@ def _long_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFram
             "needs a ticker. Fix: fill in the ticker, or drop those rows."
         )
     body = frame.drop(columns=date_cols + tick_cols)
-    out = _rename_fields(body, where="long frame", ignore_unknown=True, filled=filled, ticker=sorted(set(names)),
-                         row_tickers=names, row_dates=dates)
+    out = _rename_fields(
+        body,
+        where="long frame",
+        ignore_unknown=True,
+        filled=filled,
+        ticker=sorted(set(names)),
+        row_tickers=names,
+        row_dates=dates,
+    )
     out.insert(0, "ticker", names)
     out.insert(0, "date", dates)
     return _finish(out.reset_index(drop=True))
@@ -258,12 +274,21 @@ def _single_to_long(df: pd.DataFrame, ticker: str | None, filled: dict[str, list
     frame = df
     date_cols = [c for c in frame.columns if _is_date_name(c)]
     if date_cols:
-        dates = parse_dates(frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}", tickers=[str(ticker)])
+        dates = parse_dates(
+            frame[date_cols[0]].to_numpy(), what=f"column {date_cols[0]!r}", tickers=[str(ticker)]
+        )
         frame = frame.drop(columns=date_cols)
     else:
         dates = _index_dates(frame, tickers=[str(ticker)])
-    out = _rename_fields(frame, where=f"ticker {ticker!r}", ignore_unknown=True, filled=filled, ticker=str(ticker),
-                         row_tickers=str(ticker), row_dates=dates)
+    out = _rename_fields(
+        frame,
+        where=f"ticker {ticker!r}",
+        ignore_unknown=True,
+        filled=filled,
+        ticker=str(ticker),
+        row_tickers=str(ticker),
+        row_dates=dates,
+    )
     out.insert(0, "ticker", str(ticker))
     out.insert(0, "date", dates)
     fields = [c for c in ALL_FIELDS if c in out.columns]
@@ -286,7 +311,9 @@ def _closes_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFr
     parts = []
     for column in frame.columns:
         t = str(column).strip()
-        part = _numeric_fields(frame[[column]], {column: "close"}, "table of closes", row_tickers=t, row_dates=dates)
+        part = _numeric_fields(
+            frame[[column]], {column: "close"}, "table of closes", row_tickers=t, row_dates=dates
+        )
         part = _rename_fields(part, where=f"ticker {t!r}", filled=filled, ticker=t)
         part.insert(0, "ticker", t)
         part.insert(0, "date", dates)
@@ -355,9 +382,16 @@ def _index_dates(df: pd.DataFrame, tickers: Any = None) -> pd.DatetimeIndex:
     return parse_dates(idx, what="the index (dates)", tickers=tickers)
 
 
-def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = False,
-                   filled: dict[str, list[str]] | None = None, ticker: Any = None, row_tickers: Any = None,
-                   row_dates: Any = None) -> pd.DataFrame:
+def _rename_fields(
+    frame: pd.DataFrame,
+    *,
+    where: str,
+    ignore_unknown: bool = False,
+    filled: dict[str, list[str]] | None = None,
+    ticker: Any = None,
+    row_tickers: Any = None,
+    row_dates: Any = None,
+) -> pd.DataFrame:
     mapping: dict[Any, str] = {}
     for c in frame.columns:
         f = field_name(c)
@@ -381,9 +415,16 @@ def _rename_fields(frame: pd.DataFrame, *, where: str, ignore_unknown: bool = Fa
     return out[[f for f in ALL_FIELDS if f in out.columns]]
 
 
-def _fill_closes_only(frame: pd.DataFrame, mapping: dict[Any, str], missing: list[str],
-                      filled: dict[str, list[str]], ticker: Any, where: str, row_tickers: Any = None,
-                      row_dates: Any = None) -> pd.DataFrame:
+def _fill_closes_only(
+    frame: pd.DataFrame,
+    mapping: dict[Any, str],
+    missing: list[str],
+    filled: dict[str, list[str]],
+    ticker: Any,
+    where: str,
+    row_tickers: Any = None,
+    row_dates: Any = None,
+) -> pd.DataFrame:
     """Bars from closes: ``open = high = low = close`` where missing (``close := adj_close`` if only that is
     given), volume ``UNKNOWN_VOLUME`` where missing; records what was filled in ``filled``."""
     out = _numeric_fields(frame, mapping, where, row_tickers=row_tickers, row_dates=row_dates)
@@ -397,8 +438,14 @@ def _fill_closes_only(frame: pd.DataFrame, mapping: dict[Any, str], missing: lis
     return out[[f for f in ALL_FIELDS if f in out.columns]]
 
 
-def _numeric_fields(frame: pd.DataFrame, mapping: dict[Any, str], where: str, *, row_tickers: Any = None,
-                    row_dates: Any = None) -> pd.DataFrame:
+def _numeric_fields(
+    frame: pd.DataFrame,
+    mapping: dict[Any, str],
+    where: str,
+    *,
+    row_tickers: Any = None,
+    row_dates: Any = None,
+) -> pd.DataFrame:
     """The mapped columns as float64 under their canonical names; non-numeric values are an error naming the
     column, the value, the row and — given ``row_tickers`` (one name or one per row) and ``row_dates`` — the
     ticker and date of each."""
@@ -408,10 +455,15 @@ def _numeric_fields(frame: pd.DataFrame, mapping: dict[Any, str], where: str, *,
         values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.flatnonzero(np.isnan(values) & ~pd.isna(col).to_numpy())
         if len(bad):
+
             def cell(i: int, col: pd.Series = col) -> str:
                 t = row_tickers if isinstance(row_tickers, str) or row_tickers is None else row_tickers[i]
                 d = fmt_date(row_dates[i]) if row_dates is not None else f"index {frame.index[i]!r}"
-                return f"{col.iloc[i]!r} at row {i} (" + (f"ticker {t}, " if t is not None else "") + f"date {d})"
+                return (
+                    f"{col.iloc[i]!r} at row {i} ("
+                    + (f"ticker {t}, " if t is not None else "")
+                    + f"date {d})"
+                )
 
             more = ""
             if len(bad) > 1:

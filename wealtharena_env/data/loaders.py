@@ -134,8 +134,13 @@ def _build(
         where=source,
     )
     dates, names, arrays = align_calendars(
-        clean, calendar=calendar, ffill_limit=ffill_limit, min_coverage=min_coverage, max_gap_bars=max_gap_bars,
-        on_gap=on_gap, where=source
+        clean,
+        calendar=calendar,
+        ffill_limit=ffill_limit,
+        min_coverage=min_coverage,
+        max_gap_bars=max_gap_bars,
+        on_gap=on_gap,
+        where=source,
     )
     return MarketData(
         open=arrays["open"],
@@ -294,14 +299,26 @@ def _quiet_yfinance() -> Iterator[None]:
     """Silence yfinance's own chatter during one of our calls: its loggers (DNS errors, "possibly delisted",
     "N Failed downloads"), what it prints, and the pandas deprecation warnings it triggers. Our own message —
     the error raised when nothing came back, or the data — is what the user sees."""
-    loggers = [logging.getLogger(name) for name in ("yfinance", "yfinance.base", "yfinance.multi", "yfinance.data",
-                                                      "yfinance.utils", "peewee")]
+    loggers = [
+        logging.getLogger(name)
+        for name in (
+            "yfinance",
+            "yfinance.base",
+            "yfinance.multi",
+            "yfinance.data",
+            "yfinance.utils",
+            "peewee",
+        )
+    ]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL + 1)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -413,8 +430,9 @@ def fetch_bars(
     backend = open_cache(cache)
     adjust = "adjusted" if auto_adjust else "raw"
     # nothing shown for one ticker, nor until the first real download (cached tickers count silently)
-    prog = Progress(len(tickers), "wealtharena: downloading", progress and len(tickers) > 1, unit="ticker",
-                    defer=True)
+    prog = Progress(
+        len(tickers), "wealtharena: downloading", progress and len(tickers) > 1, unit="ticker", defer=True
+    )
     try:
         if backend is None:
             out: dict[str, pd.DataFrame] = {}

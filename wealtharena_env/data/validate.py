@@ -205,11 +205,14 @@ def validate_frame(
     if max_jump is not None and not (np.isfinite(max_jump) and max_jump > 1.0):
         raise ConfigError(f"max_jump={max_jump!r} must be a ratio > 1 (e.g. 10.0) or None")
     if max_move_sigma is not None and not (
-        isinstance(max_move_sigma, (int, float, np.integer, np.floating)) and np.isfinite(max_move_sigma)
+        isinstance(max_move_sigma, (int, float, np.integer, np.floating))
+        and np.isfinite(max_move_sigma)
         and max_move_sigma > 0
     ):
-        raise ConfigError(f"max_move_sigma={max_move_sigma!r} must be a positive number of robust standard "
-                          f"deviations (default {MAX_MOVE_SIGMA:g}) or None")
+        raise ConfigError(
+            f"max_move_sigma={max_move_sigma!r} must be a positive number of robust standard "
+            f"deviations (default {MAX_MOVE_SIGMA:g}) or None"
+        )
     pre = _prefix(where)
     if len(df) == 0:
         raise WealthArenaDataError(f"{pre}no rows of market data (the frame is empty)")
@@ -217,8 +220,10 @@ def validate_frame(
     if df["date"].isna().any():
         bad = df["date"].isna().to_numpy()
         rows = np.flatnonzero(bad)
-        ex = "; ".join(f"ticker {df['ticker'].iat[i]} at row {i} (close={_num(df['close'].iat[i])})"
-                       for i in rows[:MAX_EXAMPLES])
+        ex = "; ".join(
+            f"ticker {df['ticker'].iat[i]} at row {i} (close={_num(df['close'].iat[i])})"
+            for i in rows[:MAX_EXAMPLES]
+        )
         more = f" and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
         raise WealthArenaDataError(
             f"{pre}{len(rows)} row(s) have no date (column 'date' is empty or NaT): {ex}{more}; every bar needs a "
@@ -469,7 +474,9 @@ def find_split_jumps(log_returns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mask = np.zeros(r.shape, dtype=bool)
     ratio = np.full(r.shape, np.nan)
     with np.errstate(invalid="ignore"):
-        big = np.flatnonzero((np.abs(r) > np.log1p(SPLIT_MIN_MOVE)).reshape(-1))  # few: only these are compared
+        big = np.flatnonzero(
+            (np.abs(r) > np.log1p(SPLIT_MIN_MOVE)).reshape(-1)
+        )  # few: only these are compared
     if len(big):
         x = r.reshape(-1)[big]
         dist = np.abs(x[:, None] - cands)
@@ -670,8 +677,14 @@ def _spread(rows: np.ndarray, tickers: np.ndarray) -> np.ndarray:
     return rows[np.lexsort((rows, rank))]
 
 
-def _move_examples(df: pd.DataFrame, col: str, rows: np.ndarray, moves: Moves | None = None,
-                   label: Any = None, spread: bool = True) -> str:
+def _move_examples(
+    df: pd.DataFrame,
+    col: str,
+    rows: np.ndarray,
+    moves: Moves | None = None,
+    label: Any = None,
+    spread: bool = True,
+) -> str:
     """``AAA 2021-03-15 (close 100 → 145, x1.45, 37 sd of AAA's moves, volume 1.0x its median)``; ..."""
     x = df[col].to_numpy(dtype=np.float64)
     c = df["close"].to_numpy(dtype=np.float64)
@@ -726,8 +739,9 @@ def _check_jumps(
             junk = (np.abs(lr) > np.log(max_jump)) & ~split
     moves = _empty_moves()
     if max_move_sigma is not None:
-        moves = find_implausible_moves(lr, same, df["date"].to_numpy(), vol, max_move_sigma=max_move_sigma,
-                                       skip=split | junk)
+        moves = find_implausible_moves(
+            lr, same, df["date"].to_numpy(), vol, max_move_sigma=max_move_sigma, skip=split | junk
+        )
     small = moves.row[moves.kind == "split"]
     split[small] = True
     ratio[small] = moves.ratio[moves.kind == "split"]
@@ -788,7 +802,7 @@ def _check_jumps(
     bad_tickers = list(dict.fromkeys(t[np.concatenate([junk_rows, shifts]).astype(np.int64)]))
     if bad_tickers:  # on_bad_rows == "repair": what cannot be repaired goes, with the reason
         reasons = []
-        for name in bad_tickers[:MAX_EXAMPLES * 2]:
+        for name in bad_tickers[: MAX_EXAMPLES * 2]:
             junk_t, shift_t = junk_rows[t[junk_rows] == name], shifts[t[shifts] == name]
             if len(junk_t):
                 what = f"a move larger than x{max_jump:g}: {_move_examples(df, col, junk_t[:1])}"
@@ -796,7 +810,11 @@ def _check_jumps(
                 what = f"a permanent level shift: {_move_examples(df, col, shift_t[:1], moves)}"
             others = len(junk_t) + len(shift_t) - 1
             reasons.append(what + (f" (+{others} more)" if others else ""))
-        more = f"; and {len(bad_tickers) - MAX_EXAMPLES * 2} more tickers" if len(bad_tickers) > MAX_EXAMPLES * 2 else ""
+        more = (
+            f"; and {len(bad_tickers) - MAX_EXAMPLES * 2} more tickers"
+            if len(bad_tickers) > MAX_EXAMPLES * 2
+            else ""
+        )
         keep &= ~np.isin(t, bad_tickers)
         warn(
             DataRepairWarning,
@@ -826,7 +844,7 @@ def _check_jumps(
             first = np.flatnonzero(~same)[gid]
             factor = np.ones(len(df))
             for i in split_rows:
-                factor[first[i]:i] *= ratio[i]
+                factor[first[i] : i] *= ratio[i]
             df = df.copy()
             for c in _price_cols(df):
                 df[c] = df[c].to_numpy(dtype=np.float64) * factor
@@ -926,7 +944,9 @@ def align_calendars(
     if not (0.0 <= float(min_coverage) <= 1.0):
         raise ConfigError(f"min_coverage={min_coverage!r} must be in [0, 1]")
     if isinstance(max_gap_bars, bool) or not isinstance(max_gap_bars, (int, np.integer)) or max_gap_bars < 0:
-        raise ConfigError(f"max_gap_bars={max_gap_bars!r} must be a non-negative integer (default {MAX_GAP_BARS})")
+        raise ConfigError(
+            f"max_gap_bars={max_gap_bars!r} must be a non-negative integer (default {MAX_GAP_BARS})"
+        )
     if on_gap is None:
         on_gap = "ffill" if calendar == "ffill" else "raise"
     _choice("on_gap", on_gap, _GAPS)
@@ -971,8 +991,11 @@ def align_calendars(
         ]
         return fmt_list(items, MAX_EXAMPLES)
 
-    hole_note = (f" Holes longer than max_gap_bars={max_gap_bars}: {_hole_examples(holes, union, tickers)}."
-                 if holes else "")
+    hole_note = (
+        f" Holes longer than max_gap_bars={max_gap_bars}: {_hole_examples(holes, union, tickers)}."
+        if holes
+        else ""
+    )
     if calendar == "strict" and not present.all():
         raise WealthArenaDataError(
             f"{pre}the tickers trade on different calendars ({U} dates in all): {limiting()}. Fix: "
@@ -1069,12 +1092,12 @@ def find_holes(dates: np.ndarray, present: np.ndarray, max_gap_bars: int) -> lis
     if lo >= hi:
         return []
     holes: list[Hole] = []
-    for j in np.flatnonzero((present[lo:hi + 1] == 0).any(axis=0)):
+    for j in np.flatnonzero((present[lo : hi + 1] == 0).any(axis=0)):
         pos = np.flatnonzero(present[:, j])
         gap = np.diff(pos) - 1
         for k in np.flatnonzero((gap > max_gap_bars) & (pos[:-1] >= lo) & (pos[1:] <= hi)):
             holes.append((int(j), int(pos[k]), int(pos[k + 1]), int(gap[k])))
-    missing = _expected_missing(dates[lo:hi + 1])
+    missing = _expected_missing(dates[lo : hi + 1])
     for k in np.flatnonzero(missing > max_gap_bars):
         holes.append((-1, lo + int(k), lo + int(k) + 1, int(missing[k])))
     holes.sort(key=lambda h: (h[1], h[0]))
@@ -1085,11 +1108,15 @@ def _hole_examples(holes: list[Hole], dates: np.ndarray, tickers: tuple[str, ...
     parts = []
     for j, before, after, bars in holes[:MAX_EXAMPLES]:
         if j < 0:
-            parts.append(f"every ticker {fmt_date(dates[before])} → {fmt_date(dates[after])} (no bar at all for "
-                         f"{bars} trading days)")
+            parts.append(
+                f"every ticker {fmt_date(dates[before])} → {fmt_date(dates[after])} (no bar at all for "
+                f"{bars} trading days)"
+            )
         else:
-            parts.append(f"{tickers[j]} {fmt_date(dates[before + 1])}..{fmt_date(dates[after - 1])} ({bars} bars "
-                         f"missing between its bars of {fmt_date(dates[before])} and {fmt_date(dates[after])})")
+            parts.append(
+                f"{tickers[j]} {fmt_date(dates[before + 1])}..{fmt_date(dates[after - 1])} ({bars} bars "
+                f"missing between its bars of {fmt_date(dates[before])} and {fmt_date(dates[after])})"
+            )
     more = f" and {len(holes) - MAX_EXAMPLES} more" if len(holes) > MAX_EXAMPLES else ""
     return "; ".join(parts) + more
 
@@ -1109,7 +1136,9 @@ def _resolve_holes(
     U, N = present.shape
     what = _hole_examples(holes, union, tickers)
     if on_gap == "drop_ticker":
-        cols = sorted({j for j, *_ in holes if j >= 0} | (set(range(N)) if any(j < 0 for j, *_ in holes) else set()))
+        cols = sorted(
+            {j for j, *_ in holes if j >= 0} | (set(range(N)) if any(j < 0 for j, *_ in holes) else set())
+        )
         if len(cols) == N:
             raise WealthArenaDataError(
                 f"{pre}on_gap='drop_ticker' would drop every ticker: holes longer than max_gap_bars={max_gap_bars} "
@@ -1123,8 +1152,12 @@ def _resolve_holes(
         )
         present = present[:, keep_cols]
         rows = present.any(axis=1)  # dates only the dropped tickers traded
-        return (union[rows], tuple(tickers[j] for j in keep_cols), present[rows],
-                {f: a[rows][:, keep_cols] for f, a in wide.items()})
+        return (
+            union[rows],
+            tuple(tickers[j] for j in keep_cols),
+            present[rows],
+            {f: a[rows][:, keep_cols] for f, a in wide.items()},
+        )
     if on_gap == "cut":
         starts = sorted({0} | {after for _, _, after, _ in holes})
         best = (-1, 0, 0)
@@ -1141,9 +1174,16 @@ def _resolve_holes(
         keep_cols = np.flatnonzero(present[kept].any(axis=0))  # tickers without a bar there are gone
         if len(keep_cols) < N:
             gone = [tickers[j] for j in np.setdiff1d(np.arange(N), keep_cols)]
-            warn(DataRepairWarning, f"{pre}on_gap='cut': {fmt_list(gone, 10)} have no bar in the kept range; dropped")
-        return (union[kept], tuple(tickers[j] for j in keep_cols), present[kept][:, keep_cols],
-                {f: a[kept][:, keep_cols] for f, a in wide.items()})
+            warn(
+                DataRepairWarning,
+                f"{pre}on_gap='cut': {fmt_list(gone, 10)} have no bar in the kept range; dropped",
+            )
+        return (
+            union[kept],
+            tuple(tickers[j] for j in keep_cols),
+            present[kept][:, keep_cols],
+            {f: a[kept][:, keep_cols] for f, a in wide.items()},
+        )
     # ffill
     gaps = [h for h in holes if h[0] < 0]
     if gaps:

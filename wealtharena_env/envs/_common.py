@@ -16,8 +16,21 @@ from wealtharena_env.sim import Simulation
 DATA_KWARGS = ("split", "splits", "adjust", "data_options")
 #: Keyword arguments of the data loader (``wealtharena_env.data.load_market_data``) the envs accept directly,
 #: as if given in ``data_options``.
-LOADER_KWARGS = ("tickers", "start", "end", "calendar", "ffill_limit", "min_coverage", "on_bad_rows",
-                 "on_duplicate", "on_split", "max_jump", "max_move_sigma", "max_gap_bars", "on_gap")
+LOADER_KWARGS = (
+    "tickers",
+    "start",
+    "end",
+    "calendar",
+    "ffill_limit",
+    "min_coverage",
+    "on_bad_rows",
+    "on_duplicate",
+    "on_split",
+    "max_jump",
+    "max_move_sigma",
+    "max_gap_bars",
+    "on_gap",
+)
 
 
 def pop_data_kwargs(kwargs: dict[str, Any], data: Any) -> dict[str, Any]:
@@ -53,14 +66,20 @@ def check_reset_options(options: dict | None, accepted: tuple[str, ...] = ()) ->
     unknown = sorted(set(options or {}) - set(accepted))
     if unknown:
         takes = f"only {list(accepted)}" if accepted else "no options"
-        warnings.warn(f"reset() ignored the options {unknown}: this env takes {takes}; the market and episode are "
-                      "set by the constructor's arguments.", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"reset() ignored the options {unknown}: this env takes {takes}; the market and episode are "
+            "set by the constructor's arguments.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def check_render_mode(metadata: dict[str, Any], render_mode: str | None) -> None:
     """Raise :class:`ConfigError` unless ``render_mode`` is None or one of ``metadata["render_modes"]``."""
     if render_mode is not None and render_mode not in metadata["render_modes"]:
-        raise ConfigError(f"render_mode must be one of {metadata['render_modes']} or None, got {render_mode!r}.")
+        raise ConfigError(
+            f"render_mode must be one of {metadata['render_modes']} or None, got {render_mode!r}."
+        )
 
 
 def render_env(sim: Simulation, names: list[str] | tuple[str, ...], render_mode: str | None) -> Any:
@@ -114,14 +133,18 @@ def write_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> 
         try:
             array = np.asarray(action, dtype=np.float64)
         except (ValueError, TypeError) as exc:
-            raise ActionError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
+            raise ActionError(
+                f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}"
+            ) from None
         if array.shape != (n_action,):
             raise ActionError(f"action for agent {agent!r} must have shape ({n_action},), got {array.shape}.")
         action = array
     try:
         buffer[:n_action] = action
     except (ValueError, TypeError) as exc:
-        raise ActionError(f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}") from None
+        raise ActionError(
+            f"action for agent {agent!r} must be numeric of shape ({n_action},): {exc}"
+        ) from None
     buffer[n_action] = 1.0
 
 
@@ -130,16 +153,21 @@ def render_text(sim: Simulation, names: list[str] | tuple[str, ...], env_index: 
     cfg = sim.config
     step = int(sim.steps[env_index])
     lines = [f"WealthArena  step {step}/{cfg.episode_length}  assets {sim.n_assets}  agents {sim.n_agents}"]
-    lines.append(f"{'agent':<16}{'value':>14}{'return':>9}{'cash':>7}{'drawdown':>10}{'costs':>11}  top holding")
+    lines.append(
+        f"{'agent':<16}{'value':>14}{'return':>9}{'cash':>7}{'drawdown':>10}{'costs':>11}  top holding"
+    )
     close = sim.closes(env_index)[-1]
-    values, cash, peaks, costs = (x[env_index] for x in (sim.portfolio_values, sim.cash, sim.peak_values,
-                                                         sim.total_costs))
+    values, cash, peaks, costs = (
+        x[env_index] for x in (sim.portfolio_values, sim.cash, sim.peak_values, sim.total_costs)
+    )
     initial = sim.initial_cash
     for a, name in enumerate(names):
         value = values[a]
         positions = sim.holdings[env_index, a] * close
         top = int(np.argmax(positions)) if positions.size else 0
-        top_text = f"{sim.tickers[top]} {positions[top] / value:6.1%}" if value > 0 and positions[top] > 0 else "-"
+        top_text = (
+            f"{sim.tickers[top]} {positions[top] / value:6.1%}" if value > 0 and positions[top] > 0 else "-"
+        )
         lines.append(
             f"{name:<16}{value:>14,.2f}{value / initial[a] - 1:>9.2%}{cash[a] / value:>7.0%}"
             f"{1 - value / peaks[a]:>10.2%}{costs[a]:>11,.2f}  {top_text}"

@@ -128,8 +128,12 @@ class ArenaEnv(ParallelEnv):
       old defaults; docs/training.md has the ablation). The ID keeps v0: nothing was published yet.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "wealtharena_arena_v0", "render_modes": available_render_modes(),
-                                          "is_parallelizable": True, "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "wealtharena_arena_v0",
+        "render_modes": available_render_modes(),
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
 
     def __init__(
         self,
@@ -149,8 +153,9 @@ class ArenaEnv(ParallelEnv):
             kwargs["episode_length"] = max_cycles
         data_kwargs = pop_data_kwargs(kwargs, data)
         config = arena_config(base=config, **kwargs)
-        self.sim = Simulation(config, batch_size=1, data=data, track_values=render_mode == "rgb_array",
-                              **data_kwargs)
+        self.sim = Simulation(
+            config, batch_size=1, data=data, track_values=render_mode == "rgb_array", **data_kwargs
+        )
         self.config = self.sim.config
         self.render_mode = render_mode
         self.possible_agents = list(self.config.agent_names)
@@ -175,12 +180,15 @@ class ArenaEnv(ParallelEnv):
     def max_cycles(self, value: int) -> None:
         """Change the episode length (``pettingzoo.test.parallel_api_test`` assigns it); between episodes only."""
         if self.agents:
-            raise ConfigError("max_cycles can only change between episodes: set it before reset() or after the "
-                              "episode ended.")
+            raise ConfigError(
+                "max_cycles can only change between episodes: set it before reset() or after the "
+                "episode ended."
+            )
         config = self.config.replace(episode_length=value)
         self.sim.close()
-        self.sim = Simulation(config, batch_size=1, data=self.sim.source,
-                              track_values=self.sim.value_history is not None)
+        self.sim = Simulation(
+            config, batch_size=1, data=self.sim.source, track_values=self.sim.value_history is not None
+        )
         self.config = self.sim.config
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -215,9 +223,11 @@ class ArenaEnv(ParallelEnv):
         if not self.allow_missing_actions and len(actions) < len(self.agents):
             missing = [a for a in self.agents if a not in actions]
             if missing:
-                raise ActionError(f"step() got no action for the live agent(s) {missing}; give one for every agent "
-                                  "in env.agents (None holds an agent's portfolio), or build the env with "
-                                  "allow_missing_actions=True to let missing agents hold.")
+                raise ActionError(
+                    f"step() got no action for the live agent(s) {missing}; give one for every agent "
+                    "in env.agents (None holds an agent's portfolio), or build the env with "
+                    "allow_missing_actions=True to let missing agents hold."
+                )
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
@@ -235,7 +245,8 @@ class ArenaEnv(ParallelEnv):
             live_index = [i for i, a in enumerate(names) if a in live]
             live_names = [names[i] for i in live_index]
         observations, rewards, terminations, truncations, infos = self._infos.parallel_step(
-            obs[0], row, live_index, live_names)
+            obs[0], row, live_index, live_names
+        )
         if True in terminations.values() or True in truncations.values():
             for i, a in zip(live_index, live_names):
                 if truncations[a]:

@@ -98,12 +98,17 @@ class PortfolioEnv(gym.Env):
         check_render_mode(self.metadata, render_mode)
         data_kwargs = pop_data_kwargs(kwargs, data)
         if config is None or "agents" not in kwargs and len(config.agents) != 1:
-            kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))
+            kwargs.setdefault(
+                "agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),)
+            )
         config = arena_config(base=config, **kwargs)
         if config.n_agents != 1:
-            raise ConfigError(f"PortfolioEnv has exactly one agent, the config has {config.n_agents}; use ArenaEnv.")
-        self.sim = Simulation(config, batch_size=1, data=data, track_values=render_mode == "rgb_array",
-                              **data_kwargs)
+            raise ConfigError(
+                f"PortfolioEnv has exactly one agent, the config has {config.n_agents}; use ArenaEnv."
+            )
+        self.sim = Simulation(
+            config, batch_size=1, data=data, track_values=render_mode == "rgb_array", **data_kwargs
+        )
         self.config = self.sim.config
         self.render_mode = render_mode
         self.observation_space = observation_space(self.sim)

@@ -57,7 +57,9 @@ def _seed_list(seed: int | Sequence[int | None] | None, num_envs: int) -> list[i
         return [int(seed) + k for k in range(num_envs)]
     seeds = list(seed)
     if len(seeds) != num_envs:
-        raise ConfigError(f"reset got {len(seeds)} seeds for {num_envs} environments; give one int or {num_envs}.")
+        raise ConfigError(
+            f"reset got {len(seeds)} seeds for {num_envs} environments; give one int or {num_envs}."
+        )
     return [None if s is None else int(s) for s in seeds]
 
 
@@ -67,7 +69,9 @@ def _reset_mask_option(options: dict | None, num_envs: int) -> np.ndarray | None
         return None
     mask = options["reset_mask"]
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
-        raise ConfigError(f"options['reset_mask'] must be a bool numpy array of shape ({num_envs},), got {mask!r}.")
+        raise ConfigError(
+            f"options['reset_mask'] must be a bool numpy array of shape ({num_envs},), got {mask!r}."
+        )
     if not mask.any():
         raise ConfigError("options['reset_mask'] selects no environment.")
     return mask
@@ -94,7 +98,9 @@ def _write_actions(sim: Simulation, actions: Any, expected: tuple[int, ...]) -> 
     buffer[..., -1] = 1.0
 
 
-def _merge_info(out: dict[str, Any], values: dict[str, Any], index: int | tuple[int, int], shape: tuple[int, ...]) -> None:
+def _merge_info(
+    out: dict[str, Any], values: dict[str, Any], index: int | tuple[int, int], shape: tuple[int, ...]
+) -> None:
     """Add one environment's (or one agent's) info dict at ``index`` of arrays shaped ``shape``.
 
     The rule of gymnasium's ``VectorEnv._add_info``: numbers go into zero-initialised arrays of their type,
@@ -122,15 +128,20 @@ def _merge_info(out: dict[str, Any], values: dict[str, Any], index: int | tuple[
         out[key], out["_" + key] = array, mask
 
 
-def _portfolio_config(config: ArenaConfig | None, risk_profile: RiskProfile, initial_cash: float,
-                      kwargs: dict[str, Any]) -> ArenaConfig:
+def _portfolio_config(
+    config: ArenaConfig | None, risk_profile: RiskProfile, initial_cash: float, kwargs: dict[str, Any]
+) -> ArenaConfig:
     """The one-agent config :class:`~wealtharena_env.envs.portfolio.PortfolioEnv` builds from the same arguments."""
     if config is None or "agents" not in kwargs and len(config.agents) != 1:
-        kwargs.setdefault("agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),))
+        kwargs.setdefault(
+            "agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),)
+        )
     config = arena_config(base=config, **kwargs)
     if config.n_agents != 1:
-        raise ConfigError(f"PortfolioVectorEnv has exactly one agent per env, the config has {config.n_agents}; "
-                          "use ArenaVecEnv.")
+        raise ConfigError(
+            f"PortfolioVectorEnv has exactly one agent per env, the config has {config.n_agents}; "
+            "use ArenaVecEnv."
+        )
     return config
 
 
@@ -140,7 +151,9 @@ def _check_num_envs(num_envs: Any) -> int:
     return int(num_envs)
 
 
-def _episode_kwargs(kwargs: dict[str, Any], max_episode_steps: int | None, max_cycles: int | None = None) -> None:
+def _episode_kwargs(
+    kwargs: dict[str, Any], max_episode_steps: int | None, max_cycles: int | None = None
+) -> None:
     for name, value in (("max_episode_steps", max_episode_steps), ("max_cycles", max_cycles)):
         if value is None:
             continue
@@ -215,7 +228,10 @@ class PortfolioVectorEnv(VectorEnv):
     """
 
     # gymnasium's VectorEnv declares metadata an instance variable; it is class-level data (read from the class)
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}  # type: ignore[misc]
+    metadata: ClassVar[dict[str, Any]] = {  # type: ignore[misc]
+        "render_modes": ["human", "ansi"],
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
 
     def __init__(
         self,
@@ -355,7 +371,10 @@ class ArenaVecEnv:
     * v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["human", "ansi"],
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
 
     def __init__(
         self,
@@ -383,7 +402,9 @@ class ArenaVecEnv:
         self.num_agents = len(self.possible_agents)
         self.single_observation_space = observation_space(self.sim)
         self.single_action_space = action_space(self.config, self.sim.n_assets)
-        self.observation_space = batch_space(batch_space(self.single_observation_space, self.num_agents), self.num_envs)
+        self.observation_space = batch_space(
+            batch_space(self.single_observation_space, self.num_agents), self.num_envs
+        )
         self.action_space = batch_space(batch_space(self.single_action_space, self.num_agents), self.num_envs)
         self._action_shape = (self.num_envs, self.num_agents, *self.single_action_space.shape)
         self._agent_ended = np.zeros((self.num_envs, self.num_agents), dtype=np.bool_)
@@ -437,8 +458,12 @@ class ArenaVecEnv:
             ended = (terminations | truncations) & ~self._agent_ended
             self._agent_ended |= ended
             shape = (self.num_envs, self.num_agents)
-            for k, a in zip(*np.nonzero(ended)):  # each agent's episode summary when it ends, as ArenaEnv gives it
-                _merge_info(infos, {"episode": self.sim.episode_summary(int(a), int(k))}, (int(k), int(a)), shape)
+            for k, a in zip(
+                *np.nonzero(ended)
+            ):  # each agent's episode summary when it ends, as ArenaEnv gives it
+                _merge_info(
+                    infos, {"episode": self.sim.episode_summary(int(a), int(k))}, (int(k), int(a)), shape
+                )
         if self.render_mode == "human":
             self.render()
         return obs, rewards, terminations, truncations, infos
@@ -457,8 +482,7 @@ class ArenaVecEnv:
         self.closed = True
 
     def __repr__(self) -> str:
-        return (f"ArenaVecEnv(num_envs={self.num_envs}, agents={self.num_agents}, "
-                f"assets={self.sim.n_assets})")
+        return f"ArenaVecEnv(num_envs={self.num_envs}, agents={self.num_agents}, assets={self.sim.n_assets})"
 
 
 __all__ = ["ArenaVecEnv", "PortfolioVectorEnv"]

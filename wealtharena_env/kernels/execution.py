@@ -27,7 +27,9 @@ MAPPING_EXPONENTIAL = 2
 
 
 @njit(**STEP_KERNEL_OPTIONS)
-def portfolio_weights(holdings: np.ndarray, cash: float, prices: np.ndarray, weights_out: np.ndarray) -> float:
+def portfolio_weights(
+    holdings: np.ndarray, cash: float, prices: np.ndarray, weights_out: np.ndarray
+) -> float:
     """Write ``w_i = q_i P_i / V`` and ``w_cash = cash / V`` into ``weights_out``; return ``V``.
 
     ``V = cash + sum_i q_i P_i``. When ``V <= 0`` the weights are all zero but cash's (set to 1).
@@ -287,7 +289,9 @@ def rebalance_to_targets(
                 order = np.trunc(lots) * lot_size
         order = 0.0 if abs(order) * decision_prices[i] <= dust else order  # float dust, not a trade
         if target_weights[i] <= 0.0 and wanted >= -max_shares[i]:
-            order = -holdings[i]  # a target of 0 closes the position in full (fractional lots and dust included)
+            order = -holdings[
+                i
+            ]  # a target of 0 closes the position in full (fractional lots and dust included)
         order = max(order, -holdings[i])
         executed_out[i] = order
         slippage_out[i] = slippage_fraction(order, half_spread, impact_scale[i])

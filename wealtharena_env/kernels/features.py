@@ -51,8 +51,16 @@ AGENT_VOLATILITY_VS_BUDGET = 5
 AGENT_DRAWDOWN_VS_LIMIT = 6
 AGENT_BREAKER = 7
 N_AGENT_SCALARS = 8
-AGENT_FEATURE_NAMES = ("drawdown", "portfolio_volatility", "progress", "var", "cvar", "volatility_vs_budget",
-                       "drawdown_vs_limit", "breaker")
+AGENT_FEATURE_NAMES = (
+    "drawdown",
+    "portfolio_volatility",
+    "progress",
+    "var",
+    "cvar",
+    "volatility_vs_budget",
+    "drawdown_vs_limit",
+    "breaker",
+)
 
 
 MARKET_FEATURE_NAMES = ("market_trend", "market_volatility", "volatility_percentile", "dispersion")
@@ -160,8 +168,17 @@ def market_series_update(history: np.ndarray, n_assets: int, bar: int, window: i
 
 @njit(**STEP_KERNEL_OPTIONS)
 def write_market_features(
-    zret: np.ndarray, history: np.ndarray, indicators: np.ndarray, bar: int, window: int, lookback: int,
-    cov: np.ndarray, periods_per_year: float, bound: float, work: np.ndarray, out: np.ndarray,
+    zret: np.ndarray,
+    history: np.ndarray,
+    indicators: np.ndarray,
+    bar: int,
+    window: int,
+    lookback: int,
+    cov: np.ndarray,
+    periods_per_year: float,
+    bound: float,
+    work: np.ndarray,
+    out: np.ndarray,
 ) -> None:
     """Write the shared part of the observation for decision bar ``bar`` into ``out[:shared_size]``.
 
@@ -180,7 +197,7 @@ def write_market_features(
     n = zret.shape[1]
     n_ind = indicators.shape[1]
     first = bar - window + 1
-    momentum = out[(window + 1) * n:(window + 2) * n]
+    momentum = out[(window + 1) * n : (window + 2) * n]
     for i in range(n):
         momentum[i] = 0.0
     for k in range(window):
@@ -290,8 +307,17 @@ def indicator_features(bars: np.ndarray, bound: float, out: np.ndarray) -> None:
 
 @njit(**STEP_KERNEL_OPTIONS)
 def write_agent_features(
-    weights: np.ndarray, drawdown: float, annual_volatility: float, progress: float, var: float, cvar: float,
-    volatility_vs_budget: float, drawdown_vs_limit: float, breaker: float, bound: float, offset: int,
+    weights: np.ndarray,
+    drawdown: float,
+    annual_volatility: float,
+    progress: float,
+    var: float,
+    cvar: float,
+    volatility_vs_budget: float,
+    drawdown_vs_limit: float,
+    breaker: float,
+    bound: float,
+    offset: int,
     out: np.ndarray,
 ) -> None:
     """Write one agent's weights (N + 1) and its 8 scalars (module docstring) into ``out[offset:]``."""

@@ -70,8 +70,9 @@ def next_regime(previous: int, uniform: float, transition: np.ndarray) -> int:
 
 
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
-def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
-                          asset_state: np.ndarray) -> None:
+def draw_asset_parameters(
+    stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray, asset_state: np.ndarray
+) -> None:
     """Draw one episode's asset parameters from ``stream`` into ``asset_state`` (N_ASSET_ROWS, N).
 
     Per asset ``i``, in this order: one :func:`~wealtharena_env.kernels.rng.normal_pair` ``(a_i, b_i)`` and two
@@ -103,8 +104,15 @@ def draw_asset_parameters(stream: np.ndarray, scalars: np.ndarray, regime_params
 
 
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
-def simulate_bar(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
-                 asset_state: np.ndarray, bars_out: np.ndarray) -> None:
+def simulate_bar(
+    t: int,
+    regime: int,
+    stream: np.ndarray,
+    scalars: np.ndarray,
+    regime_params: np.ndarray,
+    asset_state: np.ndarray,
+    bars_out: np.ndarray,
+) -> None:
     """Draw the next bar of every asset in regime ``regime`` into row ``t`` of ``bars_out``, from the path's last closes
     (row ``ASSET_CLOSE`` of ``asset_state``, which equal ``bars_out[t - 1]``'s unless the arena moved that bar's
     prices by its agents' impact), advancing them and the GARCH multipliers ``h_i`` (``t`` is only the row: a
@@ -171,8 +179,14 @@ def simulate_bar(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, r
 
 
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
-def start_market_path(stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
-                      initial_regime_probs: np.ndarray, asset_state: np.ndarray, bars_out: np.ndarray) -> int:
+def start_market_path(
+    stream: np.ndarray,
+    scalars: np.ndarray,
+    regime_params: np.ndarray,
+    initial_regime_probs: np.ndarray,
+    asset_state: np.ndarray,
+    bars_out: np.ndarray,
+) -> int:
     """Start a path: :func:`draw_asset_parameters` into ``asset_state``, bar 0 into ``bars_out[0]`` (``open = high
     = low = close = price0_i``, volume ``volume0_i``, log return 0), and return the first regime, drawn from
     ``initial_regime_probs`` by inverse CDF of one uniform."""
@@ -189,8 +203,16 @@ def start_market_path(stream: np.ndarray, scalars: np.ndarray, regime_params: np
 
 
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
-def advance_market_path(t: int, regime: int, stream: np.ndarray, scalars: np.ndarray, regime_params: np.ndarray,
-                        transition: np.ndarray, asset_state: np.ndarray, bars_out: np.ndarray) -> int:
+def advance_market_path(
+    t: int,
+    regime: int,
+    stream: np.ndarray,
+    scalars: np.ndarray,
+    regime_params: np.ndarray,
+    transition: np.ndarray,
+    asset_state: np.ndarray,
+    bars_out: np.ndarray,
+) -> int:
     """Draw bar ``t >= 1``: the next regime (inverse CDF of one uniform on row ``regime`` of ``transition``),
     then :func:`simulate_bar` in it; return the new regime."""
     regime = next_regime(regime, rng.uniform(stream), transition)
@@ -219,7 +241,9 @@ def simulate_market_path(
     regime = start_market_path(stream, scalars, regime_params, initial_regime_probs, asset_state, bars_out)
     regimes_out[0] = regime
     for t in range(1, bars_out.shape[0]):
-        regime = advance_market_path(t, regime, stream, scalars, regime_params, transition, asset_state, bars_out)
+        regime = advance_market_path(
+            t, regime, stream, scalars, regime_params, transition, asset_state, bars_out
+        )
         regimes_out[t] = regime
 
 

@@ -69,8 +69,18 @@ TERM_BREACH = 7
 TERM_BENCHMARK = 8
 TERM_TARGET_RISK = 9
 N_TERMS = 10
-TERM_NAMES = ("profit", "risk", "cost", "stability", "sharpe", "momentum", "diversification", "breach", "benchmark",
-              "target_risk")
+TERM_NAMES = (
+    "profit",
+    "risk",
+    "cost",
+    "stability",
+    "sharpe",
+    "momentum",
+    "diversification",
+    "breach",
+    "benchmark",
+    "target_risk",
+)
 
 DSR_CLIP = 10.0
 
@@ -83,7 +93,7 @@ def differential_sharpe(ret: float, mean: float, second: float, rate: float) -> 
     variance = second - mean * mean
     d = 0.0
     if variance > 1e-14:
-        d = (second * d_mean - 0.5 * mean * d_second) / variance ** 1.5
+        d = (second * d_mean - 0.5 * mean * d_second) / variance**1.5
         d = min(max(d, -DSR_CLIP), DSR_CLIP)
     return d, mean + rate * d_mean, second + rate * d_second
 

@@ -52,8 +52,17 @@ RULE_BREAKER_COOLDOWN = 9
 RULE_PARTICIPATION_CAP = 10  # reported after execution (kernels.step), not a rule of this layer
 N_RULES = 11
 RULE_NAMES = (
-    "position_cap", "correlation_cap", "volatility_budget", "var_budget", "cvar_budget", "leverage_cap",
-    "stop_loss", "take_profit", "drawdown_breaker", "breaker_cooldown", "participation_cap",
+    "position_cap",
+    "correlation_cap",
+    "volatility_budget",
+    "var_budget",
+    "cvar_budget",
+    "leverage_cap",
+    "stop_loss",
+    "take_profit",
+    "drawdown_breaker",
+    "breaker_cooldown",
+    "participation_cap",
 )
 
 # Limit vector entries (``limits`` argument; packed from RiskLimits by the Simulation).
@@ -133,7 +142,12 @@ def portfolio_variance(weights: np.ndarray, cov: np.ndarray, work: np.ndarray) -
 
 @njit(**STEP_KERNEL_OPTIONS)
 def historical_var_cvar(
-    weights: np.ndarray, history: np.ndarray, start: int, length: int, tail_probability: float, work: np.ndarray
+    weights: np.ndarray,
+    history: np.ndarray,
+    start: int,
+    length: int,
+    tail_probability: float,
+    work: np.ndarray,
 ) -> tuple[float, float]:
     """One-day historical VaR and CVaR (positive loss fractions) of ``weights`` over ``L = length`` bars.
 
@@ -152,13 +166,13 @@ def historical_var_cvar(
         wi = weights[i]
         if wi == 0.0:
             continue
-        row = history[i, start:start + length]
+        row = history[i, start : start + length]
         for t in range(length):
             work[t] += wi * row[t]
     h = (length - 1) * tail_probability
     k = int(np.floor(h))
     m = min(k + 2, length)
-    smallest = work[length:length + m]  # the m smallest, ascending (no allocation)
+    smallest = work[length : length + m]  # the m smallest, ascending (no allocation)
     for j in range(m):
         smallest[j] = np.inf
     for t in range(length):
@@ -201,8 +215,16 @@ def risky_sum(weights: np.ndarray) -> float:
 
 @njit(**STEP_KERNEL_OPTIONS)
 def _correlation_cap(
-    target: np.ndarray, current: np.ndarray, cov: np.ndarray, sigma: np.ndarray, max_correlation: np.ndarray,
-    max_corr: float, events: np.ndarray, count: int, counts: np.ndarray, work: np.ndarray,
+    target: np.ndarray,
+    current: np.ndarray,
+    cov: np.ndarray,
+    sigma: np.ndarray,
+    max_correlation: np.ndarray,
+    max_corr: float,
+    events: np.ndarray,
+    count: int,
+    counts: np.ndarray,
+    work: np.ndarray,
 ) -> int:
     """Rule 3 of the module docstring; returns the new event count.
 
@@ -216,8 +238,8 @@ def _correlation_cap(
     """
     n = cov.shape[0]
     held = work[:n]
-    order = work[n:2 * n]
-    keys = work[2 * n:3 * n]
+    order = work[n : 2 * n]
+    keys = work[2 * n : 3 * n]
     n_held = 0
     n_candidates = 0
     for i in range(n):
@@ -301,7 +323,9 @@ def asset_statistics(
                 top = max(top, row[j] * inverse[j])
             max_correlation[i] = top * inverse[i]
     for i in range(n):
-        max_loss[i] = max(-_window_min(history[i, bar - lookback + 1:bar + 1]), 0.0) if lookback > 0 else 0.0
+        max_loss[i] = (
+            max(-_window_min(history[i, bar - lookback + 1 : bar + 1]), 0.0) if lookback > 0 else 0.0
+        )
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -391,8 +415,9 @@ def apply_risk_layer(
                 suspect = True
                 break
         if suspect:
-            count = _correlation_cap(target, current, cov, sigma, max_correlation, max_corr, events, count, counts,
-                                     work)
+            count = _correlation_cap(
+                target, current, cov, sigma, max_correlation, max_corr, events, count, counts, work
+            )
     # 4. volatility budget
     budget = limits[RL_VOLATILITY_BUDGET]
     sigma_p = np.sqrt(portfolio_variance(target, cov, work))
@@ -417,8 +442,9 @@ def apply_risk_layer(
         hist_cvar = 0.0
         if bound >= (1.0 - 1e-9) * min(var_limit, cvar_limit):
             lookback = int(limits[RL_VAR_LOOKBACK])
-            hist_var, hist_cvar = historical_var_cvar(target, history, bar - lookback + 1, lookback,
-                                                      limits[RL_TAIL_PROBABILITY], work)
+            hist_var, hist_cvar = historical_var_cvar(
+                target, history, bar - lookback + 1, lookback, limits[RL_TAIL_PROBABILITY], work
+            )
         par_var = limits[RL_VAR_Z] * sigma_p
         par_cvar = limits[RL_CVAR_FACTOR] * sigma_p
         worst = max(hist_var, par_var)

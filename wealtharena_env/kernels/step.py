@@ -84,72 +84,80 @@ CLK_STEP = 0
 N_CLOCK = 1
 
 #: One agent's state, ``agent_state[b, a]`` (a record; numba reads its fields by name).
-AGENT_STATE_DTYPE = np.dtype([
-    ("cash", np.float64),
-    ("value", np.float64),  # portfolio value at the last close
-    ("peak", np.float64),  # peak value (the drawdown's reference)
-    ("return_variance", np.float64),  # EWMA variance of the agent's daily log returns
-    ("cost_total", np.float64),
-    ("terminated", np.bool_),
-    ("nan_total", np.int64),
-    ("clipped_total", np.int64),
-    ("turnover_total", np.float64),
-    ("cooldown", np.int64),  # breaker cooldown bars remaining
-    ("dsr_mean", np.float64),  # differential Sharpe ratio moments
-    ("dsr_second", np.float64),
-    ("drawdown", np.float64),
-    ("restart_peak", np.bool_),  # the cooldown ended: the peak restarts at the next value
-    ("event_counts", np.int64, (kk.N_RULES,)),  # risk events per rule this episode
-])
+AGENT_STATE_DTYPE = np.dtype(
+    [
+        ("cash", np.float64),
+        ("value", np.float64),  # portfolio value at the last close
+        ("peak", np.float64),  # peak value (the drawdown's reference)
+        ("return_variance", np.float64),  # EWMA variance of the agent's daily log returns
+        ("cost_total", np.float64),
+        ("terminated", np.bool_),
+        ("nan_total", np.int64),
+        ("clipped_total", np.int64),
+        ("turnover_total", np.float64),
+        ("cooldown", np.int64),  # breaker cooldown bars remaining
+        ("dsr_mean", np.float64),  # differential Sharpe ratio moments
+        ("dsr_second", np.float64),
+        ("drawdown", np.float64),
+        ("restart_peak", np.bool_),  # the cooldown ended: the peak restarts at the next value
+        ("event_counts", np.int64, (kk.N_RULES,)),  # risk events per rule this episode
+    ]
+)
 
 #: The scalar configuration (one record, ``params[0]``).
-PARAMS_DTYPE = np.dtype([
-    ("commission", np.float64),
-    ("half_spread", np.float64),
-    ("impact_coefficient", np.float64),
-    ("fill_on_close", np.bool_),
-    ("lot_size", np.float64),
-    ("permanent_impact", np.float64),
-    ("ewma_decay", np.float64),
-    ("discrete_actions", np.bool_),
-    ("action_mapping", np.int64),  # execution.MAPPING_*
-    ("softmax_temperature", np.float64),
-    ("action_dead_zone", np.float64),  # exponential mapping: a_j <= -1 + d maps to weight 0
-    ("discrete_step", np.float64),
-    ("obs_clip", np.float64),
-    ("periods_per_year", np.float64),
-    ("episode_length", np.int64),
-    ("warmup", np.int64),
-    ("window", np.int64),
-    ("risk_enabled", np.bool_),
-    ("log_return_reward", np.bool_),
-    ("max_participation", np.float64),
-    ("max_impact", np.float64),
-    ("rebalance_rate", np.float64),
-    ("rebalance_band", np.float64),
-    # the synthetic market drawn bar by bar (see MARKET_STATE_DTYPE); False: every bar is in ``bars`` at reset
-    ("market_by_bar", np.bool_),
-    ("market_scalars", np.float64, (mk.N_MARKET_SCALARS,)),  # kernels.market.P_*
-    ("regime_params", np.float64, (mk.N_REGIMES, 3)),  # kernels.market.REGIME_* columns
-    ("regime_transition", np.float64, (mk.N_REGIMES, mk.N_REGIMES)),
-])
+PARAMS_DTYPE = np.dtype(
+    [
+        ("commission", np.float64),
+        ("half_spread", np.float64),
+        ("impact_coefficient", np.float64),
+        ("fill_on_close", np.bool_),
+        ("lot_size", np.float64),
+        ("permanent_impact", np.float64),
+        ("ewma_decay", np.float64),
+        ("discrete_actions", np.bool_),
+        ("action_mapping", np.int64),  # execution.MAPPING_*
+        ("softmax_temperature", np.float64),
+        ("action_dead_zone", np.float64),  # exponential mapping: a_j <= -1 + d maps to weight 0
+        ("discrete_step", np.float64),
+        ("obs_clip", np.float64),
+        ("periods_per_year", np.float64),
+        ("episode_length", np.int64),
+        ("warmup", np.int64),
+        ("window", np.int64),
+        ("risk_enabled", np.bool_),
+        ("log_return_reward", np.bool_),
+        ("max_participation", np.float64),
+        ("max_impact", np.float64),
+        ("rebalance_rate", np.float64),
+        ("rebalance_band", np.float64),
+        # the synthetic market drawn bar by bar (see MARKET_STATE_DTYPE); False: every bar is in ``bars`` at reset
+        ("market_by_bar", np.bool_),
+        ("market_scalars", np.float64, (mk.N_MARKET_SCALARS,)),  # kernels.market.P_*
+        ("regime_params", np.float64, (mk.N_REGIMES, 3)),  # kernels.market.REGIME_* columns
+        ("regime_transition", np.float64, (mk.N_REGIMES, mk.N_REGIMES)),
+    ]
+)
 
 #: One environment's synthetic-market generator, ``market[b]``, when its bars are drawn as they are reached
 #: (``market_by_bar``): the random stream (:mod:`.rng`) and the regime of the last bar drawn. The path's
 #: per-asset state (``kernels.market.ASSET_*`` rows) is in ``asset_state[b, N + 1:]``.
-MARKET_STATE_DTYPE = np.dtype([
-    ("stream", np.uint64, (STATE_WORDS,)),
-    ("regime", np.int64),
-])
+MARKET_STATE_DTYPE = np.dtype(
+    [
+        ("stream", np.uint64, (STATE_WORDS,)),
+        ("regime", np.int64),
+    ]
+)
 
 #: One agent's configuration: initial cash, the differential Sharpe rate, risk limits (``RL_*`` of
 #: :mod:`.risk`), reward weights (``TERM_*`` of :mod:`.reward`).
-AGENT_PARAMS_DTYPE = np.dtype([
-    ("initial_cash", np.float64),
-    ("sharpe_rate", np.float64),
-    ("limits", np.float64, (kk.N_LIMITS,)),
-    ("reward", np.float64, (kr.N_TERMS,)),
-])
+AGENT_PARAMS_DTYPE = np.dtype(
+    [
+        ("initial_cash", np.float64),
+        ("sharpe_rate", np.float64),
+        ("limits", np.float64, (kk.N_LIMITS,)),
+        ("reward", np.float64, (kr.N_TERMS,)),
+    ]
+)
 
 # info_out columns. The first N_INFO_HEAD are the "head" the adapters read every step, in this order: the
 # reward, the episode flags, then the lean info (wealtharena_env.outputs decodes them; keep the order).
@@ -258,10 +266,20 @@ def _blank_agent_info(info: np.ndarray, n_assets: int) -> None:
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _observe_env(
-    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
-    obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    b: int,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    clock: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
+    scratch: np.ndarray,
 ) -> None:
     """Write observations and the valuation part of ``info`` of environment ``b`` at its current bar."""
     n_agents = positions.shape[1]
@@ -274,11 +292,12 @@ def _observe_env(
     cov = asset_state[b, :n_assets]
     shared = obs_out[b, 0]
     work = scratch[SCR_WORK]
-    write_market_features(zret[b], history[b], indicators[b], bar, window, params[0].warmup, cov, periods,
-                          bound, work, shared)
+    write_market_features(
+        zret[b], history[b], indicators[b], bar, window, params[0].warmup, cov, periods, bound, work, shared
+    )
     n_shared = shared_size(n_assets, window, indicators.shape[2])
     progress = t / params[0].episode_length
-    weights = scratch[SCR_WEIGHTS, :n_assets + 1]
+    weights = scratch[SCR_WEIGHTS, : n_assets + 1]
     close = bars[b, bar % bars.shape[1], BAR_CLOSE]
     truncated = 1.0 if t >= params[0].episode_length else 0.0
     sqrt_periods = np.sqrt(periods)
@@ -299,10 +318,19 @@ def _observe_env(
         volatility = np.sqrt(state.return_variance) * sqrt_periods
         cooldown = state.cooldown
         write_agent_features(
-            weights, drawdown, volatility, progress,
-            var, cvar, sigma * sqrt_periods / limits[kk.RL_VOLATILITY_BUDGET],
-            drawdown / limits[kk.RL_MAX_DRAWDOWN], cooldown / limits[kk.RL_COOLDOWN],
-            bound, n_shared, row)
+            weights,
+            drawdown,
+            volatility,
+            progress,
+            var,
+            cvar,
+            sigma * sqrt_periods / limits[kk.RL_VOLATILITY_BUDGET],
+            drawdown / limits[kk.RL_MAX_DRAWDOWN],
+            cooldown / limits[kk.RL_COOLDOWN],
+            bound,
+            n_shared,
+            row,
+        )
         info = info_out[b, a]
         info[IN_VALUE] = value
         info[IN_CASH] = state.cash
@@ -319,10 +347,20 @@ def _observe_env(
 
 @njit(**STEP_KERNEL_OPTIONS)
 def reset_env(
-    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
-    obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    b: int,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    clock: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
+    scratch: np.ndarray,
 ) -> None:
     """Start environment ``b``'s episode on its warm-up bars ``0..warmup``: their log returns are copied from
     ``bars[b]`` into ``history[b]`` when ``bars`` holds them (whole episodes), or were written into ``history[b]``
@@ -358,7 +396,9 @@ def reset_env(
         zret[b, 0, i] = 0.0
     for t in range(warmup + 1):
         market_series_update(history[b], n_assets, t, window)
-    returns = scratch[SCR_FLOW, :n_assets]  # bar t's returns, contiguous (the flow row is free during a reset)
+    returns = scratch[
+        SCR_FLOW, :n_assets
+    ]  # bar t's returns, contiguous (the flow row is free during a reset)
     for t in range(1, warmup + 1):
         for i in range(n_assets):
             returns[i] = history[b, i, t]
@@ -378,13 +418,34 @@ def reset_env(
         agent_state[b, a].peak = cash
         agent_state[b, a].dsr_second = mean_variance
         _blank_agent_info(info_out[b, a], n_assets)
-    _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
-                 info_out, scratch)
+    _observe_env(
+        b,
+        bars,
+        history,
+        zret,
+        indicators,
+        positions,
+        agent_state,
+        asset_state,
+        clock,
+        params,
+        agent_params,
+        obs_out,
+        info_out,
+        scratch,
+    )
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
-def _risk_statistics(b: int, d: int, n_agents: int, history: np.ndarray, cov: np.ndarray, agent_params: np.ndarray,
-                     scratch: np.ndarray) -> None:
+def _risk_statistics(
+    b: int,
+    d: int,
+    n_agents: int,
+    history: np.ndarray,
+    cov: np.ndarray,
+    agent_params: np.ndarray,
+    scratch: np.ndarray,
+) -> None:
     """The risk layer's asset statistics at decision bar ``d`` (:func:`.risk.asset_statistics`, rows
     ``SCR_SIGMA .. SCR_MAX_LOSS``): correlations if an agent has a correlation cap, losses over the longest
     lookback of the agents with a finite VaR or CVaR limit."""
@@ -397,15 +458,28 @@ def _risk_statistics(b: int, d: int, n_agents: int, history: np.ndarray, cov: np
         if np.isfinite(limits[kk.RL_VAR_LIMIT]) or np.isfinite(limits[kk.RL_CVAR_LIMIT]):
             lookback = max(lookback, int(limits[kk.RL_VAR_LOOKBACK]))
     n = cov.shape[0]
-    kk.asset_statistics(cov, history[b, :n], d, lookback, correlations and n > 1,
-                        scratch[SCR_SIGMA:SCR_MAX_LOSS + 1, :n])
+    kk.asset_statistics(
+        cov, history[b, :n], d, lookback, correlations and n > 1, scratch[SCR_SIGMA : SCR_MAX_LOSS + 1, :n]
+    )
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _trade_agent(
-    b: int, a: int, d: int, bars: np.ndarray, history: np.ndarray, positions: np.ndarray,
-    agent_state: np.ndarray, cov: np.ndarray, actions: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
-    fill_prices: np.ndarray, mean_sigma: float, info: np.ndarray, scratch: np.ndarray,
+    b: int,
+    a: int,
+    d: int,
+    bars: np.ndarray,
+    history: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    cov: np.ndarray,
+    actions: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    fill_prices: np.ndarray,
+    mean_sigma: float,
+    info: np.ndarray,
+    scratch: np.ndarray,
 ) -> None:
     """One agent's decision on bar ``d``: sanitise and map its action, apply the risk layer, trade."""
     n_assets = cov.shape[0]
@@ -413,8 +487,8 @@ def _trade_agent(
     state = agent_state[b, a]
     shares = positions[b, a, POS_SHARES]
     entry = positions[b, a, POS_ENTRY]
-    weights = scratch[SCR_WEIGHTS, :n_assets + 1]
-    target = scratch[SCR_TARGET, :n_assets + 1]
+    weights = scratch[SCR_WEIGHTS, : n_assets + 1]
+    target = scratch[SCR_TARGET, : n_assets + 1]
     executed = scratch[SCR_EXECUTED, :n_assets]
     close = bars[b, d % bars.shape[1], BAR_CLOSE]
     cash = state.cash
@@ -425,13 +499,18 @@ def _trade_agent(
     requested_variance = 0.0  # of the target the action asks for (the target-risk term; only if weighted)
     if actions[b, a, n_action] != 0.0:
         if params[0].discrete_actions:
-            n_nan, n_clipped = discrete_action_to_weights(actions[b, a, :n_action], weights,
-                                                          params[0].discrete_step, target)
+            n_nan, n_clipped = discrete_action_to_weights(
+                actions[b, a, :n_action], weights, params[0].discrete_step, target
+            )
             mapped = True
         else:
-            n_nan, n_clipped = continuous_action_to_weights(actions[b, a, :n_action], params[0].action_mapping,
-                                                            params[0].softmax_temperature,
-                                                            params[0].action_dead_zone, target)
+            n_nan, n_clipped = continuous_action_to_weights(
+                actions[b, a, :n_action],
+                params[0].action_mapping,
+                params[0].softmax_temperature,
+                params[0].action_dead_zone,
+                target,
+            )
             mapped = n_nan == 0
     if not mapped:  # no action, or a NaN continuous action: hold (the risk layer still applies)
         for j in range(n_assets + 1):
@@ -445,10 +524,23 @@ def _trade_agent(
     if params[0].risk_enabled:
         limits = agent_params[a].limits
         n_events, flags, cooldown, sigma_target = kk.apply_risk_layer(
-            target, weights, shares, close, entry, cov, scratch[SCR_SIGMA:SCR_MAX_LOSS + 1, :n_assets],
-            history[b, :n_assets], d, limits, params[0].periods_per_year,
-            state.drawdown, state.cooldown, info[IN_WEIGHTS + n_assets + 1:],
-            state.event_counts, scratch[SCR_WORK])
+            target,
+            weights,
+            shares,
+            close,
+            entry,
+            cov,
+            scratch[SCR_SIGMA : SCR_MAX_LOSS + 1, :n_assets],
+            history[b, :n_assets],
+            d,
+            limits,
+            params[0].periods_per_year,
+            state.drawdown,
+            state.cooldown,
+            info[IN_WEIGHTS + n_assets + 1 :],
+            state.event_counts,
+            scratch[SCR_WORK],
+        )
         if state.cooldown > 0 and cooldown == 0.0:
             state.restart_peak = True  # the cooldown ends with this step: the peak restarts at its value
         state.cooldown = cooldown
@@ -458,9 +550,19 @@ def _trade_agent(
     else:
         target_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
     cash, cost, traded, fill_fraction = rebalance_to_targets(
-        target, shares, cash, close, fill_prices, scratch[SCR_IMPACT_SCALE, :n_assets],
-        scratch[SCR_MAX_SHARES, :n_assets], params[0].commission,
-        params[0].half_spread, params[0].lot_size, executed, scratch[SCR_SLIPPAGE, :n_assets])
+        target,
+        shares,
+        cash,
+        close,
+        fill_prices,
+        scratch[SCR_IMPACT_SCALE, :n_assets],
+        scratch[SCR_MAX_SHARES, :n_assets],
+        params[0].commission,
+        params[0].half_spread,
+        params[0].lot_size,
+        executed,
+        scratch[SCR_SLIPPAGE, :n_assets],
+    )
     flow = scratch[SCR_FLOW]
     for i in range(n_assets):
         q = executed[i]
@@ -471,7 +573,7 @@ def _trade_agent(
         elif shares[i] <= 0.0:
             entry[i] = 0.0
     if value_d > 0.0:  # positions left above their target: a sell the participation limit cut (reported)
-        events = info[IN_WEIGHTS + n_assets + 1:]
+        events = info[IN_WEIGHTS + n_assets + 1 :]
         counts = state.event_counts
         for i in range(n_assets):
             above = shares[i] * close[i] / value_d - target[i]
@@ -491,7 +593,7 @@ def _trade_agent(
     info[IN_BUY_FILL_FRACTION] = fill_fraction
     info[IN_N_EVENTS] = n_events
     # terms known at decision time (the rest after valuation)
-    terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]
+    terms = info[IN_TERMS : IN_TERMS + kr.N_TERMS]
     terms[kr.TERM_COST] = -cost / value_d if value_d > 0.0 else 0.0
     terms[kr.TERM_STABILITY] = -turnover
     trailing = scratch[SCR_TRAILING]
@@ -507,10 +609,22 @@ def _trade_agent(
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
 def step_env(
-    b: int, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
-    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    b: int,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    market: np.ndarray,
+    clock: np.ndarray,
+    actions: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
+    scratch: np.ndarray,
 ) -> bool:
     """Advance environment ``b`` by one decision; return False (and change nothing) if its episode is over.
 
@@ -540,8 +654,15 @@ def step_env(
     rows = bars.shape[1]  # bar t is row t % rows: every bar of the episode, or a ring of the last rows
     if params[0].market_by_bar:
         market[b].regime = mk.advance_market_path(
-            f % rows, market[b].regime, market[b].stream, params[0].market_scalars, params[0].regime_params,
-            params[0].regime_transition, asset_state[b, n_assets + 1:], bars[b])
+            f % rows,
+            market[b].regime,
+            market[b].stream,
+            params[0].market_scalars,
+            params[0].regime_params,
+            params[0].regime_transition,
+            asset_state[b, n_assets + 1 :],
+            bars[b],
+        )
     bar_d = bars[b, d % rows]
     bar_f = bars[b, f % rows]
     cov = asset_state[b, :n_assets]
@@ -583,14 +704,31 @@ def step_env(
         if agent_state[b, a].terminated:
             _blank_agent_info(info, n_assets)
             continue
-        _trade_agent(b, a, d, bars, history, positions, agent_state, cov, actions, params, agent_params,
-                     fill_prices, mean_sigma, info, scratch)
+        _trade_agent(
+            b,
+            a,
+            d,
+            bars,
+            history,
+            positions,
+            agent_state,
+            cov,
+            actions,
+            params,
+            agent_params,
+            fill_prices,
+            mean_sigma,
+            info,
+            scratch,
+        )
         _clear_events(info, n_assets, min(info[IN_N_EVENTS], max_events(n_assets)))
     if impact > 0.0:
         max_impact = params[0].max_impact
         for i in range(n_assets):
             before = asset_state[b, n_assets, i]
-            after = min(max(before + impact * flow[i] / max(bar_f[BAR_VOLUME, i], 1.0), -max_impact), max_impact)
+            after = min(
+                max(before + impact * flow[i] / max(bar_f[BAR_VOLUME, i], 1.0), -max_impact), max_impact
+            )
             asset_state[b, n_assets, i] = after
             shift = after - before
             m = np.exp(shift)
@@ -614,7 +752,7 @@ def step_env(
     for i in range(n_assets):
         benchmark_growth += close_f[i] / close_d[i]
     benchmark_return = np.log(benchmark_growth / n_assets)
-    weights = scratch[SCR_WEIGHTS, :n_assets + 1]
+    weights = scratch[SCR_WEIGHTS, : n_assets + 1]
     log_mode = params[0].log_return_reward
     for a in range(n_agents):
         state = agent_state[b, a]
@@ -632,10 +770,11 @@ def step_env(
         drawdown = 1.0 - value / state.peak
         state.drawdown = drawdown
         state.return_variance = ewma_variance_update(state.return_variance, log_return, decay)
-        terms = info[IN_TERMS:IN_TERMS + kr.N_TERMS]  # agents done before this step: zeroed above
+        terms = info[IN_TERMS : IN_TERMS + kr.N_TERMS]  # agents done before this step: zeroed above
         terms[kr.TERM_PROFIT] = log_return
         dsr, state.dsr_mean, state.dsr_second = kr.differential_sharpe(
-            log_return, state.dsr_mean, state.dsr_second, agent_params[a].sharpe_rate)
+            log_return, state.dsr_mean, state.dsr_second, agent_params[a].sharpe_rate
+        )
         terms[kr.TERM_SHARPE] = agent_params[a].sharpe_rate * dsr
         terms[kr.TERM_BREACH] = 0.0
         terms[kr.TERM_BENCHMARK] = -benchmark_return
@@ -647,17 +786,44 @@ def step_env(
         else:
             info[IN_REWARD] = kr.weighted_reward(terms, agent_params[a].reward)
     clock[b, CLK_STEP] = t + 1
-    _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
-                 info_out, scratch)
+    _observe_env(
+        b,
+        bars,
+        history,
+        zret,
+        indicators,
+        positions,
+        agent_state,
+        asset_state,
+        clock,
+        params,
+        agent_params,
+        obs_out,
+        info_out,
+        scratch,
+    )
     return True
 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def advance_env(
-    b: int, reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
+    b: int,
+    reset_mask: np.ndarray,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
     positions: np.ndarray,
-    agent_state: np.ndarray, asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
-    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    market: np.ndarray,
+    clock: np.ndarray,
+    actions: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
+    scratch: np.ndarray,
 ) -> bool:
     """Reset environment ``b`` (``reset_mask[b]``) or step it (:func:`step_env`); False if it could not step.
 
@@ -665,19 +831,61 @@ def advance_env(
     itself needs Numba's runtime; the per-environment work does not).
     """
     if reset_mask.shape[0] > 0 and reset_mask[b]:
-        reset_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
-                  info_out, scratch)
+        reset_env(
+            b,
+            bars,
+            history,
+            zret,
+            indicators,
+            positions,
+            agent_state,
+            asset_state,
+            clock,
+            params,
+            agent_params,
+            obs_out,
+            info_out,
+            scratch,
+        )
         return True
-    return step_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, market, clock, actions, params,
-                    agent_params, obs_out, info_out, scratch)
+    return step_env(
+        b,
+        bars,
+        history,
+        zret,
+        indicators,
+        positions,
+        agent_state,
+        asset_state,
+        market,
+        clock,
+        actions,
+        params,
+        agent_params,
+        obs_out,
+        info_out,
+        scratch,
+    )
 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def step_batch(
-    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
-    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    reset_mask: np.ndarray,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    market: np.ndarray,
+    clock: np.ndarray,
+    actions: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
+    scratch: np.ndarray,
 ) -> int:
     """:func:`step_env` for every environment of the batch, serially (best for small batches).
 
@@ -688,18 +896,47 @@ def step_batch(
     finished = 0
     work = scratch[0]
     for b in range(bars.shape[0]):
-        if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state, market,
-                           clock, actions, params, agent_params, obs_out, info_out, work):
+        if not advance_env(
+            b,
+            reset_mask,
+            bars,
+            history,
+            zret,
+            indicators,
+            positions,
+            agent_state,
+            asset_state,
+            market,
+            clock,
+            actions,
+            params,
+            agent_params,
+            obs_out,
+            info_out,
+            work,
+        ):
             finished += 1
     return finished
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def step_batch_parallel(
-    reset_mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, market: np.ndarray, clock: np.ndarray, actions: np.ndarray, params: np.ndarray,
-    agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    reset_mask: np.ndarray,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    market: np.ndarray,
+    clock: np.ndarray,
+    actions: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
+    scratch: np.ndarray,
 ) -> int:
     """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit.
 
@@ -713,34 +950,98 @@ def step_batch_parallel(
     for slot in prange(n_slots):
         work = scratch[slot]
         for b in range(slot * n_envs // n_slots, (slot + 1) * n_envs // n_slots):
-            if not advance_env(b, reset_mask, bars, history, zret, indicators, positions, agent_state, asset_state,
-                               market, clock, actions, params, agent_params, obs_out, info_out, work):
+            if not advance_env(
+                b,
+                reset_mask,
+                bars,
+                history,
+                zret,
+                indicators,
+                positions,
+                agent_state,
+                asset_state,
+                market,
+                clock,
+                actions,
+                params,
+                agent_params,
+                obs_out,
+                info_out,
+                work,
+            ):
                 finished[slot] += 1
     return finished.sum()
 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def reset_batch(
-    mask: np.ndarray, bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray,
-    obs_out: np.ndarray, info_out: np.ndarray, scratch: np.ndarray,
+    mask: np.ndarray,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    clock: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
+    scratch: np.ndarray,
 ) -> None:
     """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true."""
     for b in range(bars.shape[0]):
         if mask[b]:
-            reset_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
-                      info_out, scratch[0])
+            reset_env(
+                b,
+                bars,
+                history,
+                zret,
+                indicators,
+                positions,
+                agent_state,
+                asset_state,
+                clock,
+                params,
+                agent_params,
+                obs_out,
+                info_out,
+                scratch[0],
+            )
 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def observe_batch(
-    bars: np.ndarray, history: np.ndarray, zret: np.ndarray, indicators: np.ndarray,
-    positions: np.ndarray, agent_state: np.ndarray,
-    asset_state: np.ndarray, clock: np.ndarray, params: np.ndarray, agent_params: np.ndarray, obs_out: np.ndarray, info_out: np.ndarray,
+    bars: np.ndarray,
+    history: np.ndarray,
+    zret: np.ndarray,
+    indicators: np.ndarray,
+    positions: np.ndarray,
+    agent_state: np.ndarray,
+    asset_state: np.ndarray,
+    clock: np.ndarray,
+    params: np.ndarray,
+    agent_params: np.ndarray,
+    obs_out: np.ndarray,
+    info_out: np.ndarray,
     scratch: np.ndarray,
 ) -> None:
     """Observation and valuation info of every environment at its current bar (no state change)."""
     for b in range(bars.shape[0]):
-        _observe_env(b, bars, history, zret, indicators, positions, agent_state, asset_state, clock, params, agent_params, obs_out,
-                     info_out, scratch[0])
+        _observe_env(
+            b,
+            bars,
+            history,
+            zret,
+            indicators,
+            positions,
+            agent_state,
+            asset_state,
+            clock,
+            params,
+            agent_params,
+            obs_out,
+            info_out,
+            scratch[0],
+        )

@@ -69,7 +69,7 @@ def interquartile_mean(scores: Any, axis: int | None = None) -> Any:
     if n == 0:
         return float("nan")
     k = n // 4
-    return float(s[k:n - k].mean())
+    return float(s[k : n - k].mean())
 
 
 def _median(x: np.ndarray, axis: int) -> np.ndarray:
@@ -93,12 +93,14 @@ def _statistic(statistic: str | Callable) -> Callable[[np.ndarray, int], np.ndar
     try:
         return STATISTICS[statistic]
     except KeyError:
-        raise ConfigError(f"unknown statistic {statistic!r}; use one of {sorted(STATISTICS)} or a callable "
-                          "f(array, axis).") from None
+        raise ConfigError(
+            f"unknown statistic {statistic!r}; use one of {sorted(STATISTICS)} or a callable f(array, axis)."
+        ) from None
 
 
-def stratified_bootstrap(strata: Strata, statistic: str | Callable = "mean", reps: int = DEFAULT_REPS,
-                         seed: int = DEFAULT_SEED) -> np.ndarray:
+def stratified_bootstrap(
+    strata: Strata, statistic: str | Callable = "mean", reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
+) -> np.ndarray:
     """``reps`` bootstrap replicates of ``statistic`` over the pooled scores, resampled within each stratum.
 
     ``strata``: a list (or ``{name: scores}`` mapping, in its order) of score arrays; a flat list of numbers
@@ -127,11 +129,22 @@ class Interval:
     n_strata: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"point": self.point, "low": self.low, "high": self.high, "n": self.n, "n_strata": self.n_strata}
+        return {
+            "point": self.point,
+            "low": self.low,
+            "high": self.high,
+            "n": self.n,
+            "n_strata": self.n_strata,
+        }
 
 
-def bootstrap_ci(strata: Strata, statistic: str | Callable = "mean", confidence: float = 0.95,
-                 reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED) -> Interval:
+def bootstrap_ci(
+    strata: Strata,
+    statistic: str | Callable = "mean",
+    confidence: float = 0.95,
+    reps: int = DEFAULT_REPS,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
     """Point estimate on the pooled scores and the stratified-bootstrap percentile interval.
 
     The interval is ``[q_{(1-c)/2}, q_{(1+c)/2}]`` of the replicates (NumPy's linear quantile). NaN when
@@ -165,14 +178,16 @@ def probability_of_improvement(x: Strata, y: Strata) -> float:
     """
     gx, gy = _strata(x), _strata(y)
     if len(gx) != len(gy):
-        raise ConfigError(f"probability_of_improvement needs the same strata on both sides, got {len(gx)} and "
-                          f"{len(gy)}.")
+        raise ConfigError(
+            f"probability_of_improvement needs the same strata on both sides, got {len(gx)} and {len(gy)}."
+        )
     values = [_poi_pair(a, b) for a, b in zip(gx, gy) if a.size and b.size]
     return float(np.mean(values)) if values else float("nan")
 
 
-def probability_of_improvement_ci(x: Strata, y: Strata, confidence: float = 0.95, reps: int = 500,
-                                  seed: int = DEFAULT_SEED) -> Interval:
+def probability_of_improvement_ci(
+    x: Strata, y: Strata, confidence: float = 0.95, reps: int = 500, seed: int = DEFAULT_SEED
+) -> Interval:
     """:func:`probability_of_improvement` with a stratified-bootstrap interval (both sides resampled)."""
     gx, gy = _strata(x), _strata(y)
     point = probability_of_improvement(gx, gy)
@@ -182,8 +197,12 @@ def probability_of_improvement_ci(x: Strata, y: Strata, confidence: float = 0.95
     rng = np.random.default_rng(seed)
     boot = np.empty(reps)
     for r in range(reps):
-        boot[r] = np.mean([_poi_pair(a[rng.integers(0, a.size, a.size)], b[rng.integers(0, b.size, b.size)])
-                           for a, b in pairs])
+        boot[r] = np.mean(
+            [
+                _poi_pair(a[rng.integers(0, a.size, a.size)], b[rng.integers(0, b.size, b.size)])
+                for a, b in pairs
+            ]
+        )
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(boot, [alpha, 1.0 - alpha])
     return Interval(point, float(low), float(high), int(sum(a.size for a, _ in pairs)), len(pairs))
@@ -211,8 +230,9 @@ def _finite_list(values: Iterable[Any]) -> list[float]:
     return out
 
 
-def to_marl_eval(results: Iterable[Mapping[str, Any]], env_name: str = "wealtharena",
-                 metrics: Sequence[str] | None = None) -> dict[str, Any]:
+def to_marl_eval(
+    results: Iterable[Mapping[str, Any]], env_name: str = "wealtharena", metrics: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Results documents → marl-eval's raw-data layout.
 
     ::
@@ -231,16 +251,28 @@ def to_marl_eval(results: Iterable[Mapping[str, Any]], env_name: str = "wealthar
     for doc in results:
         task_key = doc["task"]["key"]
         entry = doc["entry"]
-        names = list(metrics) if metrics is not None else [
-            doc["task"].get("primary_metric", "sharpe_ratio"), "total_return", "max_drawdown", "annual_volatility"]
+        names = (
+            list(metrics)
+            if metrics is not None
+            else [
+                doc["task"].get("primary_metric", "sharpe_ratio"),
+                "total_return",
+                "max_drawdown",
+                "annual_volatility",
+            ]
+        )
         k = runs.get((task_key, entry), 0)
         runs[(task_key, entry)] = k + 1
-        per_metric = {m: _finite_list(ep.get("focal", {}).get(m) for ep in doc["episodes"] if ep["status"] == "ok")
-                      for m in names}
+        per_metric = {
+            m: _finite_list(ep.get("focal", {}).get(m) for ep in doc["episodes"] if ep["status"] == "ok")
+            for m in names
+        }
         step: dict[str, Any] = {"step_count": int(doc["budget"]["episode_length"])}
         step.update(per_metric)
         out[env_name].setdefault(task_key, {}).setdefault(entry, {})[f"run_{k}"] = {
-            "step_0": step, "absolute_metrics": dict(per_metric)}
+            "step_0": step,
+            "absolute_metrics": dict(per_metric),
+        }
     return out
 
 

@@ -38,9 +38,19 @@ class BaselinePolicy:
 
     name = "baseline"
 
-    def __init__(self, n_assets: int, window: int, action_type: str = "continuous", action_mapping: str = "exponential",
-                 softmax_temperature: float = 3.0, discrete_step: float = 0.05, periods_per_year: int = 252,
-                 seed: int | None = None, n_indicators: int = 0, action_dead_zone: float = 0.0):
+    def __init__(
+        self,
+        n_assets: int,
+        window: int,
+        action_type: str = "continuous",
+        action_mapping: str = "exponential",
+        softmax_temperature: float = 3.0,
+        discrete_step: float = 0.05,
+        periods_per_year: int = 252,
+        seed: int | None = None,
+        n_indicators: int = 0,
+        action_dead_zone: float = 0.0,
+    ):
         self.n_assets = n_assets
         self.window = window
         self.action_type = action_type
@@ -187,7 +197,7 @@ class MeanReversion(BaselinePolicy):
 
     def target_weights(self, obs):
         z = obs[:, self.slices["returns_window"]].reshape(-1, self.window, self.n_assets)
-        recent = z[:, -self.lookback:, :].sum(axis=1)
+        recent = z[:, -self.lookback :, :].sum(axis=1)
         rank = np.argsort(np.argsort(recent, axis=1), axis=1)
         chosen = (rank < self.top_k) & (recent < 0)
         return self.normalise(chosen.astype(np.float64))
@@ -273,16 +283,26 @@ class _MarketTiming(BaselinePolicy):
     #: (enter, exit) thresholds of the oriented signal when none are given
     default_thresholds: tuple[float, float] = (0.0, 0.0)
 
-    def __init__(self, *args: Any, enter: float | None = None, exit: float | None = None,
-                 derisked_exposure: float = 0.0, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        enter: float | None = None,
+        exit: float | None = None,
+        derisked_exposure: float = 0.0,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.enter = float(self.default_thresholds[0] if enter is None else enter)
         self.exit = float(self.default_thresholds[1] if exit is None else exit)
         if not (math.isfinite(self.enter) and math.isfinite(self.exit) and self.enter <= self.exit):
-            raise ConfigError(f"{self.name}: needs finite thresholds with enter <= exit (the band between them is "
-                              f"the no-trade band), got enter={self.enter}, exit={self.exit}.")
+            raise ConfigError(
+                f"{self.name}: needs finite thresholds with enter <= exit (the band between them is "
+                f"the no-trade band), got enter={self.enter}, exit={self.exit}."
+            )
         if not 0.0 <= derisked_exposure < 1.0:
-            raise ConfigError(f"{self.name}: derisked_exposure must lie in [0, 1), got {derisked_exposure!r}.")
+            raise ConfigError(
+                f"{self.name}: derisked_exposure must lie in [0, 1), got {derisked_exposure!r}."
+            )
         self.derisked_exposure = float(derisked_exposure)
 
     def feature(self, obs: np.ndarray, name: str) -> np.ndarray:
@@ -345,8 +365,19 @@ class TrendTiming(_MarketTiming):
 
 BASELINES: dict[str, type[BaselinePolicy]] = {
     cls.name: cls
-    for cls in (Cash, RandomPolicy, BuyAndHold, EqualWeight, Momentum, MeanReversion, MinimumVariance, RiskParity,
-                VolatilityTarget, VolatilityTiming, TrendTiming)
+    for cls in (
+        Cash,
+        RandomPolicy,
+        BuyAndHold,
+        EqualWeight,
+        Momentum,
+        MeanReversion,
+        MinimumVariance,
+        RiskParity,
+        VolatilityTarget,
+        VolatilityTiming,
+        TrendTiming,
+    )
 }
 
 
@@ -359,12 +390,22 @@ def make_baseline(name: str, env: Any, seed: int | None = None, **kwargs: Any) -
         raise ConfigError(f"make_baseline needs a wealtharena env (with .sim), got {type(env).__name__}.")
     cfg = sim.config
     return BASELINES[name](
-        sim.n_assets, cfg.window, action_type=cfg.action_type, action_mapping=cfg.action_mapping,
-        softmax_temperature=cfg.softmax_temperature, discrete_step=cfg.discrete_step,
-        periods_per_year=cfg.market.periods_per_year, seed=seed, n_indicators=sim.n_indicators,
-        action_dead_zone=cfg.action_dead_zone, **kwargs)
+        sim.n_assets,
+        cfg.window,
+        action_type=cfg.action_type,
+        action_mapping=cfg.action_mapping,
+        softmax_temperature=cfg.softmax_temperature,
+        discrete_step=cfg.discrete_step,
+        periods_per_year=cfg.market.periods_per_year,
+        seed=seed,
+        n_indicators=sim.n_indicators,
+        action_dead_zone=cfg.action_dead_zone,
+        **kwargs,
+    )
 
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
 
-__all__ = ["BASELINES", "BaselinePolicy", "make_baseline", "PolicyFn"] + [cls.__name__ for cls in BASELINES.values()]
+__all__ = ["BASELINES", "BaselinePolicy", "make_baseline", "PolicyFn"] + [
+    cls.__name__ for cls in BASELINES.values()
+]

@@ -100,16 +100,30 @@ def build_board(docs: Iterable[dict[str, Any]], sources: Sequence[str] | None = 
         key = (task["key"], task["fingerprint"], budget["n_seeds"], budget["episode_length"])
         group = groups.get(key)
         if group is None:
-            group = groups[key] = Group(task["key"], task["fingerprint"], int(budget["n_seeds"]),
-                                        int(budget["episode_length"]), bool(budget["official"]), task["scenarios"],
-                                        (doc.get("data") or {}).get("content_hash"))
+            group = groups[key] = Group(
+                task["key"],
+                task["fingerprint"],
+                int(budget["n_seeds"]),
+                int(budget["episode_length"]),
+                bool(budget["official"]),
+                task["scenarios"],
+                (doc.get("data") or {}).get("content_hash"),
+            )
         a = doc["aggregates"]
-        group.rows.append(Row(
-            entry=doc["entry"], policy=doc["policy"]["spec"], score=a["score"]["mean"], iqm=a["score"]["iqm"],
-            by_scenario={name: s["score"]["point"] for name, s in a["by_scenario"].items()},
-            metrics={m: (a["metrics"].get(m) or {}).get("point") for _, m, _, _ in SECONDARY},
-            n_ok=int(a["n_ok"]), n_failed=int(a["n_failed"]), strata=_strata(doc),
-            source=sources[k] if sources else ""))
+        group.rows.append(
+            Row(
+                entry=doc["entry"],
+                policy=doc["policy"]["spec"],
+                score=a["score"]["mean"],
+                iqm=a["score"]["iqm"],
+                by_scenario={name: s["score"]["point"] for name, s in a["by_scenario"].items()},
+                metrics={m: (a["metrics"].get(m) or {}).get("point") for _, m, _, _ in SECONDARY},
+                n_ok=int(a["n_ok"]),
+                n_failed=int(a["n_failed"]),
+                strata=_strata(doc),
+                source=sources[k] if sources else "",
+            )
+        )
     for group in groups.values():
         group.rows.sort(key=_sort_key)
         ref = next((r for r in group.rows if r.entry == REFERENCE_ENTRY), None)
@@ -138,8 +152,14 @@ def _fmt(value: Any, kind: str) -> str:
 
 def _cells(group: Group, row: Row, rank: int) -> list[str]:
     ci = f"[{_fmt(row.score.get('low'), 'num')}, {_fmt(row.score.get('high'), 'num')}]"
-    cells = [str(rank), row.entry, _fmt(row.score.get("point"), "num"), ci, _fmt(row.iqm.get("point"), "num"),
-             _fmt(row.p_improvement, "num") if row.entry != REFERENCE_ENTRY else "ref"]
+    cells = [
+        str(rank),
+        row.entry,
+        _fmt(row.score.get("point"), "num"),
+        ci,
+        _fmt(row.iqm.get("point"), "num"),
+        _fmt(row.p_improvement, "num") if row.entry != REFERENCE_ENTRY else "ref",
+    ]
     if len(group.scenarios) > 1:
         cells += [_fmt(row.by_scenario.get(s["name"]), "num") for s in group.scenarios]
     cells += [_fmt(row.metrics.get(m), kind) for _, m, kind, _ in SECONDARY]
@@ -192,12 +212,16 @@ tr:first-child td{background:#eef7ee}.note{color:#666;font-size:.85rem}
 def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> str:
     """A self-contained static HTML page of the board."""
     e = html.escape
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
-             f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
-             ("<p class='note'>Ranked per task by the mean Sharpe ratio of the focal agents over the evaluation "
-             "episodes, with 95% stratified-bootstrap intervals (strata: scenarios). IQM = interquartile mean; "
-             f"P(&gt;{e(REFERENCE_ENTRY)}) = probability of improvement over the equal-weight baseline. "
-             "† = held-out scenario (market regime or co-player population not seen in training).</p>")]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
+        f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
+        (
+            "<p class='note'>Ranked per task by the mean Sharpe ratio of the focal agents over the evaluation "
+            "episodes, with 95% stratified-bootstrap intervals (strata: scenarios). IQM = interquartile mean; "
+            f"P(&gt;{e(REFERENCE_ENTRY)}) = probability of improvement over the equal-weight baseline. "
+            "† = held-out scenario (market regime or co-player population not seen in training).</p>"
+        ),
+    ]
     for group in groups:
         parts.append(f"<h2>{e(group.title)}</h2>")
         note = f"task fingerprint <code>{e(group.fingerprint)}</code>"
@@ -208,8 +232,14 @@ def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> 
             parts.append(f"<th{' class=entry' if i == 1 else ''}>{e(h)}</th>")
         parts.append("</tr></thead><tbody>")
         for rank, row in enumerate(group.rows, 1):
-            parts.append("<tr>" + "".join(f"<td{' class=entry' if i == 1 else ''}>{e(c)}</td>"
-                                          for i, c in enumerate(_cells(group, row, rank))) + "</tr>")
+            parts.append(
+                "<tr>"
+                + "".join(
+                    f"<td{' class=entry' if i == 1 else ''}>{e(c)}</td>"
+                    for i, c in enumerate(_cells(group, row, rank))
+                )
+                + "</tr>"
+            )
         parts.append("</tbody></table></div>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -44,13 +44,33 @@ from wealtharena_env.leaderboard.results import (
 from wealtharena_env.leaderboard.tasks import SUITE_VERSION, Scenario, Task, get_task
 
 #: Per-agent metrics recorded per episode, besides :data:`~wealtharena_env.kernels.metrics.SUMMARY_METRIC_NAMES`.
-EXTRA_METRICS = ("final_value", "total_cost", "average_turnover", "episode_reward", "nan_actions",
-                 "clipped_actions", "risk_events")
+EXTRA_METRICS = (
+    "final_value",
+    "total_cost",
+    "average_turnover",
+    "episode_reward",
+    "nan_actions",
+    "clipped_actions",
+    "risk_events",
+)
 
 #: Focal metrics aggregated with intervals in ``aggregates["metrics"]``.
-AGGREGATED_METRICS = ("sharpe_ratio", "total_return", "cagr", "annual_volatility", "sortino_ratio", "max_drawdown",
-                      "calmar_ratio", "historical_cvar", "win_rate", "average_turnover", "total_cost",
-                      "information_ratio", "tracking_error", "risk_events")
+AGGREGATED_METRICS = (
+    "sharpe_ratio",
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sortino_ratio",
+    "max_drawdown",
+    "calmar_ratio",
+    "historical_cvar",
+    "win_rate",
+    "average_turnover",
+    "total_cost",
+    "information_ratio",
+    "tracking_error",
+    "risk_events",
+)
 
 
 # =============================================================================================== envs
@@ -153,13 +173,16 @@ def _check_policy_shapes(policy: LoadedPolicy, task: Task, env: Any, agent: str)
     env is a :class:`PolicyLoadError` naming both shapes (not one failed episode per seed)."""
     obs_shape = tuple(env.observation_space(agent).shape)
     act_shape = tuple(env.action_space(agent).shape)
-    for what, want, got in (("observations", obs_shape, policy.observation_shape),
-                            ("actions", act_shape, policy.action_shape)):
+    for what, want, got in (
+        ("observations", obs_shape, policy.observation_shape),
+        ("actions", act_shape, policy.action_shape),
+    ):
         if got is not None and got != want:
             raise PolicyLoadError(
                 f"policy {policy.spec} was trained on {what} of shape {got}, but {task.key} gives {what} of shape "
                 f"{want}: it was trained on another task or env configuration (train it on {task.key}, e.g. "
-                f"examples/sb3_train.py --task {task.key}).")
+                f"examples/sb3_train.py --task {task.key})."
+            )
 
 
 def _full_info(env: Any, agents: list[str], agent: str) -> dict[str, Any]:
@@ -196,8 +219,17 @@ def _agent_metrics(ep: _Episode, agent: str, benchmark: np.ndarray, ppy: float) 
     return out
 
 
-def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: Sequence[int], episode_length: int,
-                  data: Any, policy_seed: int, n_trajectories: int, progress: Progress) -> list[dict[str, Any]]:
+def _run_scenario(
+    task: Task,
+    scenario: Scenario,
+    policy: LoadedPolicy,
+    seeds: Sequence[int],
+    episode_length: int,
+    data: Any,
+    policy_seed: int,
+    n_trajectories: int,
+    progress: Progress,
+) -> list[dict[str, Any]]:
     from wealtharena_env.leaderboard.baselines import make_baseline
 
     envs = [make_task_env(task, scenario, episode_length, data) for _ in seeds]
@@ -205,32 +237,56 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
     agents = list(first.possible_agents)
     focal = [a for a in task.focal_agents if a in agents]
     if len(focal) != len(task.focal_agents):
-        raise ConfigError(f"task {task.key}: focal agents {task.focal_agents} are not all in the env's agents {agents}.")
+        raise ConfigError(
+            f"task {task.key}: focal agents {task.focal_agents} are not all in the env's agents {agents}."
+        )
     background = scenario.background.mapping if scenario.background is not None else {}
     roles = {a: "focal" if a in focal else f"background:{background.get(a, 'cash')}" for a in agents}
     n_action = int(np.prod(first.action_space(focal[0]).shape))
     _check_policy_shapes(policy, task, first, focal[0])
     focal_caller = PolicyCaller(policy.build(first, policy_seed), n_action)
-    background_callers = {a: PolicyCaller(make_baseline(background.get(a, "cash"), first, seed=policy_seed + 1 + i),
-                                          n_action)
-                          for i, a in enumerate(agents) if a not in focal}
+    background_callers = {
+        a: PolicyCaller(make_baseline(background.get(a, "cash"), first, seed=policy_seed + 1 + i), n_action)
+        for i, a in enumerate(agents)
+        if a not in focal
+    }
     episodes: list[_Episode] = []
     obs_now: list[dict[str, Any]] = []
     for k, (env, seed) in enumerate(zip(envs, seeds)):
         obs, infos = env.reset(seed=int(seed))
         traj: dict[str, Any] | None = None
         if k < n_trajectories:
-            traj = {"scenario": scenario.name, "seed": int(seed),
-                    "agents": {a: {"role": roles[a], "equity": [1.0], "cost": [], "weights": [] if a in focal else None,
-                                   "risk_events": {}} for a in agents}}
+            traj = {
+                "scenario": scenario.name,
+                "seed": int(seed),
+                "agents": {
+                    a: {
+                        "role": roles[a],
+                        "equity": [1.0],
+                        "cost": [],
+                        "weights": [] if a in focal else None,
+                        "risk_events": {},
+                    }
+                    for a in agents
+                },
+            }
             for a in focal:
                 weights = _full_info(env, agents, a)["weights"]
                 traj["agents"][a]["weights"].append([round_float(w) for w in weights.tolist()])
-        episodes.append(_Episode(
-            env=env, seed=int(seed), values={a: [float(infos[a]["portfolio_value"])] for a in agents},
-            costs=dict.fromkeys(agents, 0.0), turnover={a: [] for a in agents}, rewards=dict.fromkeys(agents, 0.0),
-            nan_actions=dict.fromkeys(agents, 0), clipped_actions=dict.fromkeys(agents, 0),
-            risk_events=dict.fromkeys(agents, 0), trajectory=traj))
+        episodes.append(
+            _Episode(
+                env=env,
+                seed=int(seed),
+                values={a: [float(infos[a]["portfolio_value"])] for a in agents},
+                costs=dict.fromkeys(agents, 0.0),
+                turnover={a: [] for a in agents},
+                rewards=dict.fromkeys(agents, 0.0),
+                nan_actions=dict.fromkeys(agents, 0),
+                clipped_actions=dict.fromkeys(agents, 0),
+                risk_events=dict.fromkeys(agents, 0),
+                trajectory=traj,
+            )
+        )
         obs_now.append(obs)
     step = 0
     while True:
@@ -245,8 +301,12 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
             acts, errs = focal_caller(batch)
             for (i, a), act, err in zip(rows, acts, errs):
                 if err is not None and episodes[i].error is None:
-                    episodes[i].error = {"step": step, "agent": a, "source": "policy",
-                                          "message": f"policy {err}"}
+                    episodes[i].error = {
+                        "step": step,
+                        "agent": a,
+                        "source": "policy",
+                        "message": f"policy {err}",
+                    }
                     episodes[i].done = True
                 actions[i][a] = act
         live = [i for i in live if not episodes[i].done]
@@ -257,21 +317,29 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
             acts, errs = caller(np.stack([np.asarray(obs_now[i][a]) for i in rows_b]))
             for i, act, err in zip(rows_b, acts, errs):
                 if err is not None:
-                    raise RuntimeError(f"background baseline {roles[a]} failed: {err}")  # our bug, not the entrant's
+                    raise RuntimeError(
+                        f"background baseline {roles[a]} failed: {err}"
+                    )  # our bug, not the entrant's
                 actions[i][a] = act
         for i in live:
             ep = episodes[i]
             try:
                 obs, rewards, _terms, _truncs, infos = ep.env.step(actions[i])
             except Exception as exc:  # noqa: BLE001 - an env crash fails this episode, not the run
-                ep.error = {"step": step, "agent": None, "source": "env",
-                            "message": f"environment raised {type(exc).__name__}: {exc} (a bug in the env, not in "
-                                       "the policy: please report it)"}
+                ep.error = {
+                    "step": step,
+                    "agent": None,
+                    "source": "env",
+                    "message": f"environment raised {type(exc).__name__}: {exc} (a bug in the env, not in "
+                    "the policy: please report it)",
+                }
                 ep.done = True
                 continue
             obs_now[i] = obs
             for a in infos:
-                info = _full_info(ep.env, agents, a)  # the simulation's full record, whatever the env's info level
+                info = _full_info(
+                    ep.env, agents, a
+                )  # the simulation's full record, whatever the env's info level
                 ep.values[a].append(float(info["portfolio_value"]))
                 ep.costs[a] += float(info.get("cost", 0.0))
                 ep.turnover[a].append(float(info.get("turnover", 0.0)))
@@ -302,8 +370,12 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
     for ep in episodes:
         n_steps = len(ep.values[agents[0]]) - 1
         bench = _benchmark_returns(ep.env, n_steps)
-        record: dict[str, Any] = {"scenario": scenario.name, "seed": ep.seed,
-                                  "status": "failed" if ep.error else "ok", "error": ep.error}
+        record: dict[str, Any] = {
+            "scenario": scenario.name,
+            "seed": ep.seed,
+            "status": "failed" if ep.error else "ok",
+            "error": ep.error,
+        }
         if ep.error is None:
             from wealtharena_env.kernels import metrics as km
 
@@ -311,15 +383,19 @@ def _run_scenario(task: Task, scenario: Scenario, policy: LoadedPolicy, seeds: S
             metric_names = [m for m in per_agent[focal[0]] if m not in ("role",)]
             record["focal"] = {m: float(np.mean([per_agent[a][m] for a in focal])) for m in metric_names}
             bsum = km.summary_metrics(bench, None, ppy)
-            record["benchmark"] = {m: float(bsum[m][0]) for m in ("total_return", "sharpe_ratio", "max_drawdown",
-                                                                  "annual_volatility")}
+            record["benchmark"] = {
+                m: float(bsum[m][0])
+                for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility")
+            }
             record["agents"] = per_agent
         else:
             record["focal"] = None
             record["benchmark"] = None
             record["agents"] = None
         if ep.trajectory is not None:
-            ep.trajectory["benchmark_equity"] = [1.0] + [round_float(v) for v in np.cumprod(1.0 + bench).tolist()]
+            ep.trajectory["benchmark_equity"] = [1.0] + [
+                round_float(v) for v in np.cumprod(1.0 + bench).tolist()
+            ]
             ep.trajectory["status"] = record["status"]
             ep.trajectory["tickers"] = list(first.unwrapped.sim.tickers)
             record["_trajectory"] = ep.trajectory
@@ -335,7 +411,9 @@ def _aggregate(task: Task, episodes: list[dict[str, Any]], reps: int) -> dict[st
         by_scen[ep["scenario"]].append(ep)
 
     def strata(metric: str) -> dict[str, list[float]]:
-        return {name: [ep["focal"][metric] for ep in eps if ep["status"] == "ok"] for name, eps in by_scen.items()}
+        return {
+            name: [ep["focal"][metric] for ep in eps if ep["status"] == "ok"] for name, eps in by_scen.items()
+        }
 
     score = strata(primary)
     aggregates: dict[str, Any] = {
@@ -346,7 +424,12 @@ def _aggregate(task: Task, episodes: list[dict[str, Any]], reps: int) -> dict[st
             "median": agg.bootstrap_ci(score, "median", reps=reps).as_dict(),
         },
         "confidence": 0.95,
-        "bootstrap": {"method": "stratified percentile", "strata": "scenario", "reps": reps, "seed": agg.DEFAULT_SEED},
+        "bootstrap": {
+            "method": "stratified percentile",
+            "strata": "scenario",
+            "reps": reps,
+            "seed": agg.DEFAULT_SEED,
+        },
         "metrics": {m: agg.bootstrap_ci(strata(m), "mean", reps=reps).as_dict() for m in AGGREGATED_METRICS},
         "by_scenario": {},
         "held_out": None,
@@ -364,15 +447,21 @@ def _aggregate(task: Task, episodes: list[dict[str, Any]], reps: int) -> dict[st
             "n_ok": len(ok),
             "n_failed": len(eps) - len(ok),
             "score": agg.bootstrap_ci({s.name: score[s.name]}, "mean", reps=reps).as_dict(),
-            "metrics": {m: (float(np.mean([ep["focal"][m] for ep in ok])) if ok else None)
-                        for m in ("total_return", "max_drawdown", "annual_volatility", "average_turnover")},
+            "metrics": {
+                m: (float(np.mean([ep["focal"][m] for ep in ok])) if ok else None)
+                for m in ("total_return", "max_drawdown", "annual_volatility", "average_turnover")
+            },
         }
     held = {s.name: score[s.name] for s in task.scenarios if s.held_out}
     if held and len(held) < len(task.scenarios):
         aggregates["held_out"] = agg.bootstrap_ci(held, "mean", reps=reps).as_dict()
     ok = [ep for ep in episodes if ep["status"] == "ok"]
     for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility"):
-        vals = [ep["benchmark"][m] for ep in ok if ep["benchmark"][m] is not None and math.isfinite(ep["benchmark"][m])]
+        vals = [
+            ep["benchmark"][m]
+            for ep in ok
+            if ep["benchmark"][m] is not None and math.isfinite(ep["benchmark"][m])
+        ]
         aggregates["benchmark"][m] = float(np.mean(vals)) if vals else None
     return aggregates
 
@@ -418,7 +507,9 @@ def evaluate(
         seeds = seeds[:n_seeds]
     length = task.episode_length if episode_length is None else int(episode_length)
     if length < 1 or length > task.episode_length:
-        raise ConfigError(f"episode_length must be in [1, {task.episode_length}] for {task.key}, got {length}.")
+        raise ConfigError(
+            f"episode_length must be in [1, {task.episode_length}] for {task.key}, got {length}."
+        )
     market_data = load_task_data(task, data)
     data_record = None
     if market_data is not None:
@@ -434,12 +525,17 @@ def evaluate(
     episodes: list[dict[str, Any]] = []
     try:
         for scenario in task.scenarios:
-            episodes.extend(_run_scenario(task, scenario, loaded, seeds, length, market_data, policy_seed,
-                                          trajectories, bar))
+            episodes.extend(
+                _run_scenario(
+                    task, scenario, loaded, seeds, length, market_data, policy_seed, trajectories, bar
+                )
+            )
     finally:
         bar.close()
     trajs = [ep.pop("_trajectory") for ep in episodes if "_trajectory" in ep]
-    failures = [{"scenario": ep["scenario"], "seed": ep["seed"], **ep["error"]} for ep in episodes if ep["error"]]
+    failures = [
+        {"scenario": ep["scenario"], "seed": ep["seed"], **ep["error"]} for ep in episodes if ep["error"]
+    ]
     env_version = task.env_id.rsplit("-", 1)[-1]
     import numba
 
@@ -448,7 +544,11 @@ def evaluate(
         "schema_version": SCHEMA_VERSION,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "package": {"name": "wealtharena-env", "version": wealtharena_env.__version__},
-        "versions": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+        },
         "task": {
             "key": task.key,
             "name": task.name,
@@ -460,15 +560,28 @@ def evaluate(
             "env_version": env_version,
             "primary_metric": task.primary_metric,
             "focal_agents": list(task.focal_agents),
-            "scenarios": [{"name": s.name, "held_out": s.held_out,
-                           "background": s.background.mapping if s.background is not None else None,
-                           "description": s.description} for s in task.scenarios],
+            "scenarios": [
+                {
+                    "name": s.name,
+                    "held_out": s.held_out,
+                    "background": s.background.mapping if s.background is not None else None,
+                    "description": s.description,
+                }
+                for s in task.scenarios
+            ],
         },
         "entry": entry or loaded.name,
         "policy": {"spec": loaded.spec, "kind": loaded.kind, "name": loaded.name, "seed": policy_seed},
-        "seeds": {"evaluation": seeds, "training": {"start": task.train_seeds.start, "stop": task.train_seeds.stop}},
-        "budget": {"n_seeds": len(seeds), "episode_length": length, "n_scenarios": len(task.scenarios),
-                   "official": len(seeds) == len(task.eval_seeds) and length == task.episode_length},
+        "seeds": {
+            "evaluation": seeds,
+            "training": {"start": task.train_seeds.start, "stop": task.train_seeds.stop},
+        },
+        "budget": {
+            "n_seeds": len(seeds),
+            "episode_length": length,
+            "n_scenarios": len(task.scenarios),
+            "official": len(seeds) == len(task.eval_seeds) and length == task.episode_length,
+        },
         "data": data_record,
         "aggregates": _aggregate(task, episodes, bootstrap_reps),
         "failures": failures,

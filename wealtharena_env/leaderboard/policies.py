@@ -49,7 +49,9 @@ class LoadedPolicy:
 def _baseline_policy(name: str) -> LoadedPolicy:
     from wealtharena_env.leaderboard.baselines import make_baseline
 
-    return LoadedPolicy(f"baseline:{name}", "baseline", name, lambda env, seed: make_baseline(name, env, seed=seed))
+    return LoadedPolicy(
+        f"baseline:{name}", "baseline", name, lambda env, seed: make_baseline(name, env, seed=seed)
+    )
 
 
 def _import_callable(spec: str) -> Callable:
@@ -72,7 +74,9 @@ def _import_callable(spec: str) -> Callable:
     except PolicyLoadError:
         raise
     except Exception as exc:
-        raise PolicyLoadError(f"policy {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+        raise PolicyLoadError(
+            f"policy {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -99,12 +103,15 @@ def _sb3_policy(spec: str) -> LoadedPolicy:
         import stable_baselines3 as sb3
         from stable_baselines3.common.save_util import load_from_zip_file
     except ImportError as exc:
-        raise PolicyLoadError("loading an SB3 .zip needs stable-baselines3 (and torch): "
-                              "pip install 'wealtharena-env[sb3]'") from exc
+        raise PolicyLoadError(
+            "loading an SB3 .zip needs stable-baselines3 (and torch): pip install 'wealtharena-env[sb3]'"
+        ) from exc
     if algo_name is None:
         data, _, _ = load_from_zip_file(path, device="cpu", load_data=True)
         module = getattr((data or {}).get("policy_class"), "__module__", "")
-        algo_name = next((a for a in ("SAC", "TD3", "DDPG", "DQN") if f".{a.lower()}." in f".{module}."), None)
+        algo_name = next(
+            (a for a in ("SAC", "TD3", "DDPG", "DQN") if f".{a.lower()}." in f".{module}."), None
+        )
         if algo_name is None:  # PPO and A2C share their policy class; PPO alone saves n_epochs / clip_range
             algo_name = "PPO" if data and ("n_epochs" in data or "clip_range" in data) else "A2C"
     model = getattr(sb3, algo_name).load(path, device="cpu")
@@ -113,9 +120,14 @@ def _sb3_policy(spec: str) -> LoadedPolicy:
     def predict(obs: np.ndarray) -> np.ndarray:
         return model.predict(normalize(obs), deterministic=True)[0]
 
-    return LoadedPolicy(f"sb3:{algo_name.lower()}:{path.name}", "sb3", f"{algo_name.lower()}:{path.stem}",
-                        lambda env, seed: predict, tuple(model.observation_space.shape or ()),
-                        tuple(model.action_space.shape or ()))
+    return LoadedPolicy(
+        f"sb3:{algo_name.lower()}:{path.name}",
+        "sb3",
+        f"{algo_name.lower()}:{path.stem}",
+        lambda env, seed: predict,
+        tuple(model.observation_space.shape or ()),
+        tuple(model.action_space.shape or ()),
+    )
 
 
 def _sb3_observation_normalizer(stats_path: Path) -> Callable[[np.ndarray], np.ndarray]:
@@ -155,23 +167,29 @@ def _rllib_policy(spec: str, module_id: str | None = None) -> LoadedPolicy:
     try:
         import ray  # noqa: F401
     except ImportError as exc:
-        raise PolicyLoadError(f"policy {spec!r} looks like an RLlib checkpoint directory, but ray is not "
-                              "installed: pip install 'wealtharena-env[rllib]'") from exc
+        raise PolicyLoadError(
+            f"policy {spec!r} looks like an RLlib checkpoint directory, but ray is not "
+            "installed: pip install 'wealtharena-env[rllib]'"
+        ) from exc
     modules = [c for c in sorted(path.glob("**/rl_module/*")) if c.is_dir()]
     module_dir = None
     if module_id is not None:
         module_dir = next((c for c in modules if c.name == module_id), None)
         if module_dir is None:
-            raise PolicyLoadError(f"policy {spec}:{module_id}: no RLModule {module_id!r} in the checkpoint; it has "
-                                  f"{sorted(c.name for c in modules)}.")
+            raise PolicyLoadError(
+                f"policy {spec}:{module_id}: no RLModule {module_id!r} in the checkpoint; it has "
+                f"{sorted(c.name for c in modules)}."
+            )
     elif modules:
         module_dir = modules[0]
         if len({c.name for c in modules}) > 1:
             import warnings
 
-            warnings.warn(f"RLlib checkpoint {path} holds several modules {sorted({c.name for c in modules})}; "
-                          f"evaluating {module_dir.name!r}. Choose one with 'checkpoint_dir:module_id'.",
-                          stacklevel=3)
+            warnings.warn(
+                f"RLlib checkpoint {path} holds several modules {sorted({c.name for c in modules})}; "
+                f"evaluating {module_dir.name!r}. Choose one with 'checkpoint_dir:module_id'.",
+                stacklevel=3,
+            )
     if module_dir is not None:  # new API stack: an RLModule checkpoint
         import torch
         from ray.rllib.core.rl_module.rl_module import RLModule
@@ -232,7 +250,8 @@ def load_policy(spec: str | Callable, name: str | None = None) -> LoadedPolicy:
     else:
         raise PolicyLoadError(
             f"cannot interpret policy {spec!r}: use a baseline name ({', '.join(sorted(BASELINES))}), "
-            "'module:callable', 'path/to/file.py:callable', an SB3 'model.zip' or an RLlib checkpoint directory.")
+            "'module:callable', 'path/to/file.py:callable', an SB3 'model.zip' or an RLlib checkpoint directory."
+        )
     if name:
         loaded.name = name
     return loaded
@@ -257,8 +276,10 @@ class PolicyCaller:
             return arr
         if rows == 1 and arr.shape == (self.n_action,):
             return arr[None, :]
-        raise ValueError(f"returned an action of shape {arr.shape} for {rows} observation(s); expected "
-                         f"({rows}, {self.n_action})" + (f" or ({self.n_action},)" if rows == 1 else ""))
+        raise ValueError(
+            f"returned an action of shape {arr.shape} for {rows} observation(s); expected "
+            f"({rows}, {self.n_action})" + (f" or ({self.n_action},)" if rows == 1 else "")
+        )
 
     def _batch(self, obs: np.ndarray) -> np.ndarray:
         return self._as_actions(self.fn(obs), obs.shape[0])
@@ -268,7 +289,9 @@ class PolicyCaller:
         if arr.shape == (1, self.n_action):
             arr = arr[0]
         if arr.shape != (self.n_action,):
-            raise ValueError(f"returned an action of shape {arr.shape} for one observation; expected ({self.n_action},)")
+            raise ValueError(
+                f"returned an action of shape {arr.shape} for one observation; expected ({self.n_action},)"
+            )
         return arr
 
     def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
@@ -286,16 +309,20 @@ class PolicyCaller:
                 if self.mode == "batch":  # find the rows that break it: batches of one
                     for i in range(k):
                         try:
-                            actions[i] = self._batch(obs[i:i + 1])[0]
+                            actions[i] = self._batch(obs[i : i + 1])[0]
                         except Exception as row_exc:  # noqa: BLE001
                             errors[i] = _describe(row_exc)
                 elif not self._probe_single(obs, actions, errors):
-                    errors = [f"{batch_error} when called on a batch of {k}; {e} when called on one observation"
-                              for e in errors]
+                    errors = [
+                        f"{batch_error} when called on a batch of {k}; {e} when called on one observation"
+                        for e in errors
+                    ]
         for i in range(k):
             if errors[i] is None and not np.all(np.isfinite(actions[i])):
                 bad = int(np.count_nonzero(~np.isfinite(actions[i])))
-                errors[i] = f"returned {bad} non-finite (NaN/inf) action value(s): {np.array2string(actions[i], precision=3)}"
+                errors[i] = (
+                    f"returned {bad} non-finite (NaN/inf) action value(s): {np.array2string(actions[i], precision=3)}"
+                )
         return actions, errors
 
     def _rows(self, obs: np.ndarray, actions: np.ndarray, errors: list[str | None]) -> int:

@@ -77,8 +77,10 @@ def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ConfigError(f"{path} is not a wealtharena results file (schema {SCHEMA!r}).")
     if doc.get("schema_version") != SCHEMA_VERSION:
-        raise ConfigError(f"{path} has schema_version {doc.get('schema_version')!r}; this version reads "
-                          f"{SCHEMA_VERSION}. Re-run `wealtharena evaluate` with this package version.")
+        raise ConfigError(
+            f"{path} has schema_version {doc.get('schema_version')!r}; this version reads "
+            f"{SCHEMA_VERSION}. Re-run `wealtharena evaluate` with this package version."
+        )
     return doc
 
 

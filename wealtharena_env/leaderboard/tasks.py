@@ -62,9 +62,22 @@ TRAIN_SEEDS: range = range(100_000)
 
 #: The fixed evaluation seeds (all >= 10**9, hence disjoint from :data:`TRAIN_SEEDS`). Never train on them.
 EVAL_SEEDS: tuple[int, ...] = (
-    1_000_003_017, 1_000_019_231, 1_000_042_793, 1_000_067_511, 1_000_088_129, 1_000_102_667, 1_000_131_071,
-    1_000_157_959, 1_000_180_511, 1_000_203_389, 1_000_227_961, 1_000_251_433, 1_000_278_797, 1_000_300_733,
-    1_000_325_177, 1_000_349_901,
+    1_000_003_017,
+    1_000_019_231,
+    1_000_042_793,
+    1_000_067_511,
+    1_000_088_129,
+    1_000_102_667,
+    1_000_131_071,
+    1_000_157_959,
+    1_000_180_511,
+    1_000_203_389,
+    1_000_227_961,
+    1_000_251_433,
+    1_000_278_797,
+    1_000_300_733,
+    1_000_325_177,
+    1_000_349_901,
 )
 
 #: Default universe size and episode length of the synthetic tracks.
@@ -202,7 +215,9 @@ class Task:
         if len(set(self.eval_seeds)) != len(self.eval_seeds):
             raise ConfigError(f"task {self.name!r} has duplicate evaluation seeds.")
         train_pops = {b.name for b in self.training_backgrounds}
-        clash = [s.name for s in self.scenarios if s.background is not None and s.background.name in train_pops]
+        clash = [
+            s.name for s in self.scenarios if s.background is not None and s.background.name in train_pops
+        ]
         if clash:
             raise ConfigError(f"task {self.name!r}: scenarios {clash} use a training background population.")
 
@@ -261,26 +276,38 @@ _BASE = MarketConfig(n_assets=N_ASSETS)
 
 #: Calm: bull forever (row 0 of the chain is absorbing), lower volatility, rare jumps.
 CALM_MARKET = dataclasses.replace(
-    _BASE, initial_regime=0,
+    _BASE,
+    initial_regime=0,
     regime_transition=((1.0, 0.0, 0.0), (0.012, 0.983, 0.005), (0.020, 0.030, 0.950)),
-    regime_volatility=(0.12, 0.24, 0.48), jump_intensity=0.5)
+    regime_volatility=(0.12, 0.24, 0.48),
+    jump_intensity=0.5,
+)
 
 #: Regimes: the default 3-regime market (stationary start).
 REGIMES_MARKET = _BASE
 #: Held out: a more persistent and deeper bear market.
 REGIMES_PERSISTENT_BEAR = dataclasses.replace(
-    _BASE, regime_drift=(0.10, -0.28, -0.45), regime_volatility=(0.16, 0.28, 0.52),
-    regime_transition=((0.990, 0.008, 0.002), (0.006, 0.990, 0.004), (0.020, 0.040, 0.940)))
+    _BASE,
+    regime_drift=(0.10, -0.28, -0.45),
+    regime_volatility=(0.16, 0.28, 0.52),
+    regime_transition=((0.990, 0.008, 0.002), (0.006, 0.990, 0.004), (0.020, 0.040, 0.940)),
+)
 #: Held out: regimes switch every few weeks.
 REGIMES_FAST_SWITCHING = dataclasses.replace(
-    _BASE, regime_transition=((0.960, 0.030, 0.010), (0.050, 0.930, 0.020), (0.080, 0.070, 0.850)))
+    _BASE, regime_transition=((0.960, 0.030, 0.010), (0.050, 0.930, 0.020), (0.080, 0.070, 0.850))
+)
 
 #: Crash: start in high volatility, frequent negative jumps.
-CRASH_MARKET = dataclasses.replace(_BASE, initial_regime=2, jump_intensity=6.0, jump_mean=-0.04, jump_std=0.05)
+CRASH_MARKET = dataclasses.replace(
+    _BASE, initial_regime=2, jump_intensity=6.0, jump_mean=-0.04, jump_std=0.05
+)
 #: Held out: a deeper, longer crash.
 CRASH_DEEPER = dataclasses.replace(
-    CRASH_MARKET, regime_drift=(0.12, -0.25, -0.65), regime_volatility=(0.14, 0.30, 0.65),
-    regime_transition=((0.995, 0.004, 0.001), (0.012, 0.983, 0.005), (0.010, 0.020, 0.970)))
+    CRASH_MARKET,
+    regime_drift=(0.12, -0.25, -0.65),
+    regime_volatility=(0.14, 0.30, 0.65),
+    regime_transition=((0.995, 0.004, 0.001), (0.012, 0.983, 0.005), (0.010, 0.020, 0.970)),
+)
 
 #: High correlation: little to diversify.
 HIGH_CORRELATION_MARKET = dataclasses.replace(_BASE, regime_correlation=(0.70, 0.80, 0.90))
@@ -288,12 +315,13 @@ HIGH_CORRELATION_MARKET = dataclasses.replace(_BASE, regime_correlation=(0.70, 0
 HIGH_CORRELATION_SPIKE = dataclasses.replace(_BASE, regime_correlation=(0.85, 0.92, 0.97))
 
 
-
 def _bull_bear_transition(bull_stay: float, bear_stay: float) -> tuple[tuple[float, ...], ...]:
     """Bull <-> bear chain; a bear turns into a crash with probability 0.002 a bar (crashes last ~14 bars)."""
-    return ((bull_stay, 1.0 - bull_stay, 0.0),
-            (1.0 - bear_stay - 0.002, bear_stay, 0.002),
-            (0.020, 0.050, 0.930))
+    return (
+        (bull_stay, 1.0 - bull_stay, 0.0),
+        (1.0 - bear_stay - 0.002, bear_stay, 0.002),
+        (0.020, 0.050, 0.930),
+    )
 
 
 # BullBear is a new task, not Regimes-v1: Regimes-v0 stays a valid question (regimes that barely show in the
@@ -303,14 +331,20 @@ def _bull_bear_transition(bull_stay: float, bear_stay: float) -> tuple[tuple[flo
 #: (equal-weight volatility ~34 %); a rare crash inside bears. Bull ~143 bars (~7 months), bear ~100 bars
 #: (~5 months); stationary shares 54 / 44 / 1 %. Calibrated on training seeds only (docs/leaderboard.md).
 BULL_BEAR_MARKET = dataclasses.replace(
-    _BASE, regime_drift=(0.30, -0.70, -0.80), regime_volatility=(0.10, 0.40, 0.80),
-    regime_correlation=(0.30, 0.70, 0.85), regime_transition=_bull_bear_transition(0.993, 0.990))
+    _BASE,
+    regime_drift=(0.30, -0.70, -0.80),
+    regime_volatility=(0.10, 0.40, 0.80),
+    regime_correlation=(0.30, 0.70, 0.85),
+    regime_transition=_bull_bear_transition(0.993, 0.990),
+)
 #: Held out: regimes half as long (bull ~67 bars, bear ~50 bars): the volatility signal lags more often.
 BULL_BEAR_SHORT_REGIMES = dataclasses.replace(
-    BULL_BEAR_MARKET, regime_transition=_bull_bear_transition(0.985, 0.980))
+    BULL_BEAR_MARKET, regime_transition=_bull_bear_transition(0.985, 0.980)
+)
 #: Held out: regimes twice as long (bull ~333 bars, bear ~200 bars): many episodes see one regime only.
 BULL_BEAR_LONG_REGIMES = dataclasses.replace(
-    BULL_BEAR_MARKET, regime_transition=_bull_bear_transition(0.997, 0.995))
+    BULL_BEAR_MARKET, regime_transition=_bull_bear_transition(0.997, 0.995)
+)
 
 # ------------------------------------------------------------------------------------------------ co-players
 #: Permanent impact of the Impact track: net buying of 1 % of a bar's volume lifts later prices by ~0.1 %.
@@ -337,11 +371,24 @@ IMPACT_EVAL_BACKGROUNDS = (
 )
 
 
-def _synthetic(name: str, env_id: str, market: MarketConfig, scenarios: tuple[Scenario, ...], description: str,
-               **extra: Any) -> Task:
+def _synthetic(
+    name: str,
+    env_id: str,
+    market: MarketConfig,
+    scenarios: tuple[Scenario, ...],
+    description: str,
+    **extra: Any,
+) -> Task:
     kwargs = {"n_assets": N_ASSETS, "episode_length": EPISODE_LENGTH, "market": market}
-    return Task(name=name, version=0, env_id=env_id, env_kwargs=_freeze(kwargs), scenarios=scenarios,
-                description=description, **extra)
+    return Task(
+        name=name,
+        version=0,
+        env_id=env_id,
+        env_kwargs=_freeze(kwargs),
+        scenarios=scenarios,
+        description=description,
+        **extra,
+    )
 
 
 TASKS: dict[str, Task] = {}
@@ -352,67 +399,148 @@ def _publish(task: Task) -> Task:
     return task
 
 
-_publish(_synthetic(
-    "Calm", "WealthArena/Portfolio-v0", CALM_MARKET,
-    (Scenario("calm", description="bull regime throughout, rare jumps"),),
-    "A calm bull market: the regime chain never leaves 'bull'. Buy-and-hold style policies should do well; "
-    "costs and turnover decide the ranking."))
-_publish(_synthetic(
-    "Regimes", "WealthArena/Portfolio-v0", REGIMES_MARKET,
-    (Scenario("in_distribution", description="the training market (default MarketConfig)"),
-     Scenario("held_out_persistent_bear", REGIMES_PERSISTENT_BEAR, held_out=True,
-              description="bear regime more likely and deeper (drift -28%/yr)"),
-     Scenario("held_out_fast_switching", REGIMES_FAST_SWITCHING, held_out=True,
-              description="regimes switch every few weeks")),
-    "The default bull / bear / high-volatility market, plus two held-out regime parameterisations the "
-    "policy never trained on."))
-_publish(_synthetic(
-    "Crash", "WealthArena/Portfolio-v0", CRASH_MARKET,
-    (Scenario("crash", description="start in high volatility, 6 negative jumps per asset-year"),
-     Scenario("held_out_deeper_crash", CRASH_DEEPER, held_out=True,
-              description="longer, deeper high-volatility regime (drift -65%/yr, vol 65%)")),
-    "Episodes start in the high-volatility regime (initial_regime=2) with frequent negative jumps: "
-    "capital preservation and drawdown control."))
-_publish(_synthetic(
-    "HighCorrelation", "WealthArena/Portfolio-v0", HIGH_CORRELATION_MARKET,
-    (Scenario("high_correlation", description="equicorrelation 0.70 / 0.80 / 0.90 by regime"),
-     Scenario("held_out_correlation_spike", HIGH_CORRELATION_SPIKE, held_out=True,
-              description="equicorrelation 0.85 / 0.92 / 0.97")),
-    "Assets move together, so diversification buys little; timing and cash management matter."))
-_publish(_synthetic(
-    "BullBear", "WealthArena/Portfolio-v0", BULL_BEAR_MARKET,
-    (Scenario("bull_bear", description="bull ~7 months (+30 %/yr, vol 10 %), bear ~5 months (-70 %/yr, vol 40 %)"),
-     Scenario("held_out_short_regimes", BULL_BEAR_SHORT_REGIMES, held_out=True,
-              description="regimes half as long (bull ~3 months, bear ~2.5 months)"),
-     Scenario("held_out_long_regimes", BULL_BEAR_LONG_REGIMES, held_out=True,
-              description="regimes about twice as long (bull ~16 months, bear ~10 months)")),
-    "Persistent bull and bear markets whose volatility gives them away: quiet rising markets alternate with "
-    "turbulent falling ones for months. Equal weight cannot see the regimes (mean Sharpe about 0); the causal "
-    "rule vol_timing, in cash while the market-volatility feature is high, gains about 0.9 Sharpe on training "
-    "seeds: market timing from the observation pays here."))
-_publish(Task(
-    name="Impact", version=0, env_id="WealthArena/ImpactArena-v0",
-    env_kwargs=_freeze({"n_assets": N_ASSETS, "episode_length": EPISODE_LENGTH, "impact": IMPACT}),
-    scenarios=tuple(Scenario(f"vs_{b.name}", background=b, held_out=True,
-                             description="background: " + ", ".join(f"{a}={p}" for a, p in b.seats))
-                    for b in IMPACT_EVAL_BACKGROUNDS),
-    focal_agents=IMPACT_FOCAL,
-    training_backgrounds=IMPACT_TRAINING_BACKGROUNDS,
-    description="Five agents share a market where their aggregate net order flow moves prices (impact=0.1). "
-                "The submitted policy plays the focal seats balanced_0 and aggressive_0; the other three seats "
-                "are held-out background populations. Scores are reported per population."))
-_publish(Task(
-    name="Dow30", version=0, env_id="WealthArena/Portfolio-v0",
-    env_kwargs=_freeze({"episode_length": 126}),
-    scenarios=(Scenario("test_2019", held_out=True, description="the test split, 2019-01-02..2020-01-10"),),
-    historical=HistoricalSpec(
-        tickers=("AAPL", "MSFT", "JPM", "XOM", "PG", "KO", "HD", "INTC", "CVX", "WMT"),
-        start="2015-01-01", end="2020-01-11",
-        train=("2015-01-01", "2018-01-01"), validation=("2018-01-01", "2019-01-01"),
-        test=("2019-01-01", "2020-01-11")),
-    description="Historical daily bars of 10 Dow stocks (Yahoo, split- and dividend-adjusted). Train on "
-                "2015-2017, validate on 2018, evaluate on 2019: each evaluation seed draws the start of a "
-                "126-step episode inside the test split. Results record the dataset's content hash."))
+_publish(
+    _synthetic(
+        "Calm",
+        "WealthArena/Portfolio-v0",
+        CALM_MARKET,
+        (Scenario("calm", description="bull regime throughout, rare jumps"),),
+        "A calm bull market: the regime chain never leaves 'bull'. Buy-and-hold style policies should do well; "
+        "costs and turnover decide the ranking.",
+    )
+)
+_publish(
+    _synthetic(
+        "Regimes",
+        "WealthArena/Portfolio-v0",
+        REGIMES_MARKET,
+        (
+            Scenario("in_distribution", description="the training market (default MarketConfig)"),
+            Scenario(
+                "held_out_persistent_bear",
+                REGIMES_PERSISTENT_BEAR,
+                held_out=True,
+                description="bear regime more likely and deeper (drift -28%/yr)",
+            ),
+            Scenario(
+                "held_out_fast_switching",
+                REGIMES_FAST_SWITCHING,
+                held_out=True,
+                description="regimes switch every few weeks",
+            ),
+        ),
+        "The default bull / bear / high-volatility market, plus two held-out regime parameterisations the "
+        "policy never trained on.",
+    )
+)
+_publish(
+    _synthetic(
+        "Crash",
+        "WealthArena/Portfolio-v0",
+        CRASH_MARKET,
+        (
+            Scenario("crash", description="start in high volatility, 6 negative jumps per asset-year"),
+            Scenario(
+                "held_out_deeper_crash",
+                CRASH_DEEPER,
+                held_out=True,
+                description="longer, deeper high-volatility regime (drift -65%/yr, vol 65%)",
+            ),
+        ),
+        "Episodes start in the high-volatility regime (initial_regime=2) with frequent negative jumps: "
+        "capital preservation and drawdown control.",
+    )
+)
+_publish(
+    _synthetic(
+        "HighCorrelation",
+        "WealthArena/Portfolio-v0",
+        HIGH_CORRELATION_MARKET,
+        (
+            Scenario("high_correlation", description="equicorrelation 0.70 / 0.80 / 0.90 by regime"),
+            Scenario(
+                "held_out_correlation_spike",
+                HIGH_CORRELATION_SPIKE,
+                held_out=True,
+                description="equicorrelation 0.85 / 0.92 / 0.97",
+            ),
+        ),
+        "Assets move together, so diversification buys little; timing and cash management matter.",
+    )
+)
+_publish(
+    _synthetic(
+        "BullBear",
+        "WealthArena/Portfolio-v0",
+        BULL_BEAR_MARKET,
+        (
+            Scenario(
+                "bull_bear",
+                description="bull ~7 months (+30 %/yr, vol 10 %), bear ~5 months (-70 %/yr, vol 40 %)",
+            ),
+            Scenario(
+                "held_out_short_regimes",
+                BULL_BEAR_SHORT_REGIMES,
+                held_out=True,
+                description="regimes half as long (bull ~3 months, bear ~2.5 months)",
+            ),
+            Scenario(
+                "held_out_long_regimes",
+                BULL_BEAR_LONG_REGIMES,
+                held_out=True,
+                description="regimes about twice as long (bull ~16 months, bear ~10 months)",
+            ),
+        ),
+        "Persistent bull and bear markets whose volatility gives them away: quiet rising markets alternate with "
+        "turbulent falling ones for months. Equal weight cannot see the regimes (mean Sharpe about 0); the causal "
+        "rule vol_timing, in cash while the market-volatility feature is high, gains about 0.9 Sharpe on training "
+        "seeds: market timing from the observation pays here.",
+    )
+)
+_publish(
+    Task(
+        name="Impact",
+        version=0,
+        env_id="WealthArena/ImpactArena-v0",
+        env_kwargs=_freeze({"n_assets": N_ASSETS, "episode_length": EPISODE_LENGTH, "impact": IMPACT}),
+        scenarios=tuple(
+            Scenario(
+                f"vs_{b.name}",
+                background=b,
+                held_out=True,
+                description="background: " + ", ".join(f"{a}={p}" for a, p in b.seats),
+            )
+            for b in IMPACT_EVAL_BACKGROUNDS
+        ),
+        focal_agents=IMPACT_FOCAL,
+        training_backgrounds=IMPACT_TRAINING_BACKGROUNDS,
+        description="Five agents share a market where their aggregate net order flow moves prices (impact=0.1). "
+        "The submitted policy plays the focal seats balanced_0 and aggressive_0; the other three seats "
+        "are held-out background populations. Scores are reported per population.",
+    )
+)
+_publish(
+    Task(
+        name="Dow30",
+        version=0,
+        env_id="WealthArena/Portfolio-v0",
+        env_kwargs=_freeze({"episode_length": 126}),
+        scenarios=(
+            Scenario("test_2019", held_out=True, description="the test split, 2019-01-02..2020-01-10"),
+        ),
+        historical=HistoricalSpec(
+            tickers=("AAPL", "MSFT", "JPM", "XOM", "PG", "KO", "HD", "INTC", "CVX", "WMT"),
+            start="2015-01-01",
+            end="2020-01-11",
+            train=("2015-01-01", "2018-01-01"),
+            validation=("2018-01-01", "2019-01-01"),
+            test=("2019-01-01", "2020-01-11"),
+        ),
+        description="Historical daily bars of 10 Dow stocks (Yahoo, split- and dividend-adjusted). Train on "
+        "2015-2017, validate on 2018, evaluate on 2019: each evaluation seed draws the start of a "
+        "126-step episode inside the test split. Results record the dataset's content hash.",
+    )
+)
 
 
 def get_task(key: str) -> Task:
