@@ -84,3 +84,22 @@ def test_calibrate_reports_its_stages_when_asked(monkeypatch):
     calibrate(data, n_regimes=1, progress=True)
     assert "calibrating 2 assets" in err.getvalue() and "8/8 stages" in err.getvalue()
     assert _progress.progress_enabled(None) is False  # StringIO: not a terminal, so quiet by default
+
+
+def test_evaluate_is_quiet_off_a_terminal_by_default(monkeypatch):
+    from wealtharena_env.leaderboard.evaluate import evaluate
+
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    evaluate("Calm-v0", "equal_weight", n_seeds=1, episode_length=5, trajectories=0, bootstrap_reps=50)
+    assert err.getvalue() == ""
+    evaluate(
+        "Calm-v0",
+        "equal_weight",
+        n_seeds=1,
+        episode_length=5,
+        trajectories=0,
+        bootstrap_reps=50,
+        progress=True,
+    )
+    assert "Calm-v0 equal_weight" in err.getvalue()

@@ -185,7 +185,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 policy_seed=args.policy_seed,
                 trajectories=args.trajectories,
                 bootstrap_reps=args.bootstrap_reps,
-                progress=not args.quiet,
+                progress=False if args.quiet else None,  # None: a bar only on a terminal
             )
             path = args.output or str(
                 Path(args.output_dir) / Path(_default_output(task.key, doc["entry"])).name
@@ -275,7 +275,9 @@ def _cmd_download(args: argparse.Namespace) -> int:
     from wealtharena_env.data.loaders import download_to_cache
 
     tickers = [t for item in args.tickers for t in item.replace(",", " ").split()]
-    counts = download_to_cache(tickers, args.start, args.end, args.interval, args.cache_dir, not args.quiet)
+    counts = download_to_cache(
+        tickers, args.start, args.end, args.interval, args.cache_dir, False if args.quiet else None
+    )
     for ticker, n in counts.items():
         print(f"{ticker:<10} {n:>7d} bars")
     return 0

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wealtharena_env._progress import Progress
+from wealtharena_env._progress import Progress, progress_enabled
 from wealtharena_env.data._common import fmt_date, fmt_list, normalize_tickers, to_timestamp
 from wealtharena_env.data.cache import CacheBackend, CacheEntry, CacheKey, open_cache
 from wealtharena_env.data.layouts import _key, detect_layout, field_name, to_long
@@ -398,7 +398,7 @@ def fetch_bars(
     *,
     auto_adjust: bool = True,
     cache: Any = True,
-    progress: bool = True,
+    progress: bool | None = None,
     batch_size: int = 50,
 ) -> dict[str, pd.DataFrame]:
     """Bars per ticker in ``[start, end)`` from the cache, downloading only what is missing.
@@ -431,7 +431,11 @@ def fetch_bars(
     adjust = "adjusted" if auto_adjust else "raw"
     # nothing shown for one ticker, nor until the first real download (cached tickers count silently)
     prog = Progress(
-        len(tickers), "wealtharena: downloading", progress and len(tickers) > 1, unit="ticker", defer=True
+        len(tickers),
+        "wealtharena: downloading",
+        progress_enabled(progress) and len(tickers) > 1,
+        unit="ticker",
+        defer=True,
     )
     try:
         if backend is None:
@@ -583,7 +587,7 @@ def from_yfinance(
     *,
     auto_adjust: bool = True,
     cache: Any = True,
-    progress: bool = True,
+    progress: bool | None = None,
     on_missing: str = "raise",
     batch_size: int = 50,
     **policy: Any,
@@ -598,7 +602,8 @@ def from_yfinance(
             ``False``: raw OHLC plus ``adj_close`` (then :meth:`MarketData.adjusted` adjusts).
         cache: ``True`` (default disk cache, see :func:`~wealtharena_env.data.cache.default_cache_dir`),
             ``False`` (always download), a directory, a ``redis://host:port/db`` URL or a cache backend.
-        progress: show a progress bar (tqdm if installed, else a stderr counter) for several tickers.
+        progress: show a progress bar (tqdm if installed, else a stderr counter) for several tickers; default
+            ``None``: only when stderr is a terminal.
         on_missing: ``"raise"`` (default) when some tickers return no bars, or ``"drop"`` them with a warning.
         batch_size: tickers per ``yfinance.download`` call (and per cache lock batch).
         **policy: validation options as in :func:`from_dataframe`.
@@ -659,7 +664,7 @@ def download_to_cache(
     end: Any,
     interval: str = "1d",
     cache_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     *,
     auto_adjust: bool = True,
     on_missing: str = "raise",

@@ -477,7 +477,7 @@ def evaluate(
     policy_seed: int = 0,
     trajectories: int = 1,
     bootstrap_reps: int = agg.DEFAULT_REPS,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Play the task's evaluation seeds with ``policy``; return the results document (see module docstring).
 
@@ -493,7 +493,7 @@ def evaluate(
         trajectories: record equity / weights / risk-event series of the first this-many seeds of every
             scenario (for ``wealtharena report``); 0 records none.
         bootstrap_reps: bootstrap replicates of the intervals.
-        progress: show a progress bar on stderr.
+        progress: show a progress bar on stderr (default ``None``: only when stderr is a terminal).
     """
     import wealtharena_env
     from wealtharena_env.leaderboard.tasks import TASKS
