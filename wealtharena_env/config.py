@@ -12,7 +12,7 @@ points, 1 bp = 1e-4) or ``_daily``; time is counted in bars (one bar = one tradi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from wealtharena_env.errors import ConfigError
@@ -447,18 +447,7 @@ class RewardWeights:
     sharpe_rate: float = 2.0 / 64.0
 
     def __post_init__(self) -> None:
-        for name in (
-            "profit",
-            "risk",
-            "cost",
-            "stability",
-            "sharpe",
-            "momentum",
-            "diversification",
-            "breach",
-            "benchmark",
-            "target_risk",
-        ):
+        for name in (f.name for f in fields(self) if f.name != "sharpe_rate"):
             value = getattr(self, name)
             _finite(f"RewardWeights.{name}", value)
             _require(

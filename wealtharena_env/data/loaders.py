@@ -61,7 +61,8 @@ _REPORT_EMPTY_DAYS = 5
 #: Relative price change on overlapping cached bars that marks cached history as stale.
 _STALE_RTOL = 1e-4
 
-_POLICY_KEYS = (
+#: The loaders' data-quality and calendar options (every loader takes them, and so do the envs with data=).
+POLICY_OPTIONS = (
     "calendar",
     "ffill_limit",
     "min_coverage",
@@ -194,7 +195,7 @@ def from_dataframe(
             ``on_gap`` ("raise" | "drop_ticker" | "cut" | "ffill"; default "ffill" with ``calendar="ffill"``);
             see :mod:`wealtharena_env.data.validate` and docs/data.md.
     """
-    _check_kwargs(policy, _POLICY_KEYS, "from_dataframe")
+    _check_kwargs(policy, POLICY_OPTIONS, "from_dataframe")
     try:
         long = to_long(df, ticker=ticker)
     except WealthArenaDataError as exc:  # say which data (the file) the bad cells are in
@@ -267,7 +268,7 @@ def from_parquet(path: str | os.PathLike[str], *, ticker: str | None = None, **k
 
 
 def _from_file_frame(df: pd.DataFrame, p: Path, ticker: str | None, kwargs: dict, *, kind: str) -> MarketData:
-    _check_kwargs(kwargs, ("tickers", "start", "end", "source", *_POLICY_KEYS), f"from_{kind}")
+    _check_kwargs(kwargs, ("tickers", "start", "end", "source", *POLICY_OPTIONS), f"from_{kind}")
     if ticker is None and detect_layout(df) == "single":
         ticker = _stem(p)
     kwargs.setdefault("source", f"{kind}:{p}")
@@ -613,7 +614,7 @@ def from_yfinance(
             raising —, Yahoo unreachable, bad symbols, or no trading days in the range), or some tickers
             are missing and ``on_missing="raise"``.
     """
-    _check_kwargs(policy, _POLICY_KEYS, "from_yfinance")
+    _check_kwargs(policy, POLICY_OPTIONS, "from_yfinance")
     if on_missing not in ("raise", "drop"):
         raise ConfigError(f"on_missing={on_missing!r} must be 'raise' or 'drop'")
     names = tuple(t.upper() for t in normalize_tickers(tickers))
@@ -712,7 +713,7 @@ def load_market_data(data: Any, **kwargs: Any) -> MarketData:
     """
     if isinstance(data, MarketData):
         _check_kwargs(
-            kwargs, ("tickers", "start", "end", "source", *_POLICY_KEYS), "load_market_data(MarketData)"
+            kwargs, ("tickers", "start", "end", "source", *POLICY_OPTIONS), "load_market_data(MarketData)"
         )
         out = data
         if kwargs.get("tickers") is not None:
@@ -725,7 +726,9 @@ def load_market_data(data: Any, **kwargs: Any) -> MarketData:
     if isinstance(data, Mapping):
         if not data or not all(isinstance(k, str) and isinstance(v, pd.DataFrame) for k, v in data.items()):
             raise ConfigError("a mapping passed as data must be {ticker: DataFrame} with at least one entry")
-        _check_kwargs(kwargs, ("tickers", "start", "end", "source", *_POLICY_KEYS), "load_market_data(dict)")
+        _check_kwargs(
+            kwargs, ("tickers", "start", "end", "source", *POLICY_OPTIONS), "load_market_data(dict)"
+        )
         parts = [to_long(df, ticker=t).assign(ticker=t) for t, df in data.items()]
         long = pd.concat(parts, ignore_index=True)
         long["ticker"] = long["ticker"].astype(object)

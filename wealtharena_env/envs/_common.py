@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from wealtharena_env.config import ArenaConfig
+from wealtharena_env.data.loaders import POLICY_OPTIONS
 from wealtharena_env.errors import ActionError, ConfigError
 from wealtharena_env.sim import Simulation
 
@@ -16,21 +17,7 @@ from wealtharena_env.sim import Simulation
 DATA_KWARGS = ("split", "splits", "adjust", "data_options")
 #: Keyword arguments of the data loader (``wealtharena_env.data.load_market_data``) the envs accept directly,
 #: as if given in ``data_options``.
-LOADER_KWARGS = (
-    "tickers",
-    "start",
-    "end",
-    "calendar",
-    "ffill_limit",
-    "min_coverage",
-    "on_bad_rows",
-    "on_duplicate",
-    "on_split",
-    "max_jump",
-    "max_move_sigma",
-    "max_gap_bars",
-    "on_gap",
-)
+LOADER_KWARGS = ("tickers", "start", "end", *POLICY_OPTIONS)
 
 
 def pop_data_kwargs(kwargs: dict[str, Any], data: Any) -> dict[str, Any]:
