@@ -178,7 +178,8 @@ class Simulation:
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
         # log returns asset-major, then the market series of kernels.features.market_series_update
         self.returns = np.zeros((b, n + kf.N_MARKET_SERIES, config.bars_per_episode))
-        self.zret = np.zeros((b, config.bars_per_episode, n), dtype=np.float32)
+        # the observation window's standardized returns: a ring of the last `window` bars (bar t in row t % W)
+        self.zret = np.zeros((b, config.window, n), dtype=np.float32)
         self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
         self.positions = np.zeros((b, a, 2, n))
         self.agent_state = np.zeros((b, a), dtype=ks.AGENT_STATE_DTYPE)

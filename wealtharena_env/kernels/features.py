@@ -182,7 +182,8 @@ def write_market_features(
 ) -> None:
     """Write the shared part of the observation for decision bar ``bar`` into ``out[:shared_size]``.
 
-    ``zret`` (T, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``; ``history``
+    ``zret`` (R, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``, bar ``t`` in row
+    ``t % R`` (``R >= window``: a ring of the last bars, or one row per bar); ``history``
     (N + N_MARKET_SERIES, T) the log returns, then the market series of :func:`market_series_update`
     (written once per bar as it is reached; ``lookback >= window``); ``indicators`` (T, K, N) float32 the
     indicator features (K may be 0); ``cov`` the EWMA covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``);
@@ -201,7 +202,7 @@ def write_market_features(
     for i in range(n):
         momentum[i] = 0.0
     for k in range(window):
-        row = zret[first + k]
+        row = zret[(first + k) % zret.shape[0]]
         base = k * n
         for i in range(n):
             z = row[i]

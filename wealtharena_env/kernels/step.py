@@ -15,8 +15,9 @@ N assets and T bars per episode:
                    features (:func:`.features.market_series_update`); filled as bars are reached.
 * ``indicators``   (B, T, K, N) float32 — the indicator features of the ``"full"`` feature set (K = 0 otherwise),
                    computed when an episode is drawn.
-* ``zret``         (B, T, N) float32 — standardized, clipped log returns ``z_t = r_t / sigma_{t-1}`` of the
-                   bars reached so far (the observation window is a copy of W rows of it).
+* ``zret``         (B, W, N) float32 — a ring (bar ``t`` in row ``t % W``) of the standardized, clipped log
+                   returns ``z_t = r_t / sigma_{t-1}`` of the last W bars reached (the observation window is a
+                   copy of it, oldest first).
 * ``positions``    (B, A, 2, N) float64 — shares held (``POS_SHARES``) and their average entry price
                    (``POS_ENTRY``, the volume-weighted fill price of the buys since the position opened).
 * ``agent_state``  (B, A) ``AGENT_STATE_DTYPE`` records — cash, value, peak, EWMA return variance, breaker cooldown,
@@ -396,14 +397,14 @@ def reset_env(
         zret[b, 0, i] = 0.0
     for t in range(warmup + 1):
         market_series_update(history[b], n_assets, t, window)
-    returns = scratch[
-        SCR_FLOW, :n_assets
-    ]  # bar t's returns, contiguous (the flow row is free during a reset)
+    # bar t's returns, contiguous (the flow row is free during a reset)
+    returns = scratch[SCR_FLOW, :n_assets]
+    z_rows = zret.shape[1]
     for t in range(1, warmup + 1):
         for i in range(n_assets):
             returns[i] = history[b, i, t]
         for i in range(n_assets):
-            zret[b, t, i] = standardized_return(returns[i], cov[i, i], bound)
+            zret[b, t % z_rows, i] = standardized_return(returns[i], cov[i, i], bound)
         if t > window:
             kk.ewma_covariance_update(cov, returns, decay)
     mean_variance = 0.0
@@ -742,7 +743,7 @@ def step_env(
     bound = params[0].obs_clip
     returns_f = bar_f[BAR_LOGRET]
     for i in range(n_assets):
-        zret[b, f, i] = standardized_return(returns_f[i], cov[i, i], bound)
+        zret[b, f % zret.shape[1], i] = standardized_return(returns_f[i], cov[i, i], bound)
         history[b, i, f] = returns_f[i]
     market_series_update(history[b], n_assets, f, window)
     kk.ewma_covariance_update(cov, returns_f, decay)
