@@ -38,6 +38,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
+#: The short-horizon PPO of the target-risk runs: obs normalisation, 8 x 256-step rollouts, 10 epochs, lr 3e-4,
+#: gamma = GAE lambda = 0.9 (the effect of a decision is immediate).
+_PPO_SHORT_HORIZON: dict[str, Any] = {
+    "_norm_obs": True,
+    "learning_rate": 3e-4,
+    "n_steps": 256,
+    "batch_size": 256,
+    "n_epochs": 10,
+    "gamma": 0.9,
+    "gae_lambda": 0.9,
+}
+#: The PPO target-risk recipe of docs/training.md (risk term on the requested target, lambda x 5, entropy 0.005).
+_PPO_TARGET_RISK: dict[str, Any] = {"_target_risk": 5.0, **_PPO_SHORT_HORIZON, "ent_coef": 0.005}
+#: The SAC target-risk recipe of docs/training.md (sb3_train.py's SAC, lambda x 5, obs normalisation, gamma 0.9).
+_SAC_TARGET_RISK: dict[str, Any] = {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9}
+
 #: name -> (env kwargs over the task's, PPO overrides, one line of what it tests)
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "defaults": ({}, {}, "the env's defaults and the sb3_train.py PPO recipe"),
@@ -97,64 +113,27 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     ),
     "target_risk_1_gamma_0.9": (
         {},
-        {
-            "_target_risk": 1.0,
-            "_norm_obs": True,
-            "learning_rate": 3e-4,
-            "n_steps": 256,
-            "batch_size": 256,
-            "n_epochs": 10,
-            "gamma": 0.9,
-            "gae_lambda": 0.9,
-        },
+        {"_target_risk": 1.0, **_PPO_SHORT_HORIZON},
         "risk term on the requested target (lambda x 1), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4",
     ),
     "target_risk_5_gamma_0.9": (
         {},
-        {
-            "_target_risk": 5.0,
-            "_norm_obs": True,
-            "learning_rate": 3e-4,
-            "n_steps": 256,
-            "batch_size": 256,
-            "n_epochs": 10,
-            "gamma": 0.9,
-            "gae_lambda": 0.9,
-        },
+        {"_target_risk": 5.0, **_PPO_SHORT_HORIZON},
         "risk term on the requested target (lambda x 5), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4",
     ),
     "target_risk_10_gamma_0.9": (
         {},
-        {
-            "_target_risk": 10.0,
-            "_norm_obs": True,
-            "learning_rate": 3e-4,
-            "n_steps": 256,
-            "batch_size": 256,
-            "n_epochs": 10,
-            "gamma": 0.9,
-            "gae_lambda": 0.9,
-        },
+        {"_target_risk": 10.0, **_PPO_SHORT_HORIZON},
         "risk term on the requested target (lambda x 10), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4",
     ),
     "target_risk_5_gamma_0.9_ent_0.005": (
         {},
-        {
-            "_target_risk": 5.0,
-            "_norm_obs": True,
-            "learning_rate": 3e-4,
-            "n_steps": 256,
-            "batch_size": 256,
-            "n_epochs": 10,
-            "gamma": 0.9,
-            "gae_lambda": 0.9,
-            "ent_coef": 0.005,
-        },
+        _PPO_TARGET_RISK,
         "target_risk_5_gamma_0.9 + entropy bonus 0.005 (keeps exploration from collapsing)",
     ),
     "sac_target_risk_5_gamma_0.9": (
         {},
-        {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
+        _SAC_TARGET_RISK,
         (
             "SAC (sb3_train.py defaults) with the risk term on the requested target (lambda x 5), "
             "obs normalisation, discount 0.9 (run with --timesteps 500000)"
@@ -163,34 +142,19 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     # a dead zone at the bottom of the exponential mapping (issue 14): every a_j <= -1 + d is exactly weight 0, so a
     # tanh-squashed (SAC) or Gaussian policy that never quite reaches -1 can still hold exactly nothing (an exactly
     # flat portfolio has Sharpe 0; ~1e-4 of risky weight scores the market's Sharpe). Played with the same dead zone.
-    "sac_target_risk_5_gamma_0.9_deadzone_0.05": (
-        {"action_dead_zone": 0.05},
-        {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
-        "sac_target_risk_5_gamma_0.9 with action_dead_zone 0.05 (run with --timesteps 500000)",
-    ),
-    "sac_target_risk_5_gamma_0.9_deadzone_0.1": (
-        {"action_dead_zone": 0.1},
-        {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
-        "sac_target_risk_5_gamma_0.9 with action_dead_zone 0.1 (run with --timesteps 500000)",
-    ),
-    "sac_target_risk_5_gamma_0.9_deadzone_0.3": (
-        {"action_dead_zone": 0.3},
-        {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9},
-        "sac_target_risk_5_gamma_0.9 with action_dead_zone 0.3 (run with --timesteps 500000)",
-    ),
+    # The env's default is 0.3 since env defaults version 3, so the settings above play with it; _deadzone_0 is
+    # sac_target_risk_5_gamma_0.9 as it was measured before (no dead zone).
+    **{
+        f"sac_target_risk_5_gamma_0.9_deadzone_{d}": (
+            {"action_dead_zone": float(d)},
+            _SAC_TARGET_RISK,
+            f"sac_target_risk_5_gamma_0.9 with action_dead_zone {d} (run with --timesteps 500000)",
+        )
+        for d in ("0", "0.05", "0.1", "0.3")
+    },
     "target_risk_5_gamma_0.9_ent_0.005_deadzone_0.05": (
         {"action_dead_zone": 0.05},
-        {
-            "_target_risk": 5.0,
-            "_norm_obs": True,
-            "learning_rate": 3e-4,
-            "n_steps": 256,
-            "batch_size": 256,
-            "n_epochs": 10,
-            "gamma": 0.9,
-            "gae_lambda": 0.9,
-            "ent_coef": 0.005,
-        },
+        _PPO_TARGET_RISK,
         "target_risk_5_gamma_0.9_ent_0.005 with action_dead_zone 0.05",
     ),
     # observation
