@@ -397,59 +397,25 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
     for _ in range(4):
         sim.actions[..., :-1] = random_actions(rng, sim, scale)
         sim.actions[..., -1] = 1.0
-        saved = [
-            a.copy()
-            for a in (
-                sim.bars,
-                sim.returns,
-                sim.zret,
-                sim.positions,
-                sim.agent_state,
-                sim.asset_state,
-                sim.market,
-                sim.clock,
-            )
-        ]
+        state = (
+            sim.bars,
+            sim.returns,
+            sim.zret,
+            sim.positions,
+            sim.agent_state,
+            sim.asset_state,
+            sim.market,
+            sim.clock,
+        )
+        saved = [a.copy() for a in state]
         outputs = []
         for fill in (np.nan, 0.0):
-            for array, copy in zip(
-                (
-                    sim.bars,
-                    sim.returns,
-                    sim.zret,
-                    sim.positions,
-                    sim.agent_state,
-                    sim.asset_state,
-                    sim.market,
-                    sim.clock,
-                ),
-                saved,
-            ):
+            for array, copy in zip(state, saved):
                 array[...] = copy
             sim.scratch[...] = fill
             obs = np.full((2, sim.n_agents, sim.obs_size), fill, dtype=np.float32)
             info = np.full((2, sim.n_agents, sim.info_size), fill)
-            assert (
-                ks.step_batch(
-                    sim._no_reset,
-                    sim.bars,
-                    sim.returns,
-                    sim.zret,
-                    sim.indicators,
-                    sim.positions,
-                    sim.agent_state,
-                    sim.asset_state,
-                    sim.market,
-                    sim.clock,
-                    sim.actions,
-                    sim.params,
-                    sim.agent_params,
-                    obs,
-                    info,
-                    sim.scratch,
-                )
-                == 0
-            )
+            assert ks.step_batch(*sim.step_arguments(sim._no_reset, obs, info)) == 0
             outputs.append((obs, info))
         (obs_nan, info_nan), (obs_zero, info_zero) = outputs
         assert not np.isnan(obs_nan).any() and not np.isnan(info_nan).any()
@@ -467,24 +433,7 @@ def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
     assert sim.agent_state.dtype == ks.AGENT_STATE_DTYPE and sim.agent_state.dtype["terminated"] == np.bool_
     assert sim.params.dtype["action_mapping"] == np.int64 and sim.params.dtype["risk_enabled"] == np.bool_
     obs, info = sim.observe()
-    args = [
-        np.zeros(0, dtype=np.bool_),
-        sim.bars,
-        sim.returns,
-        sim.zret,
-        sim.indicators,
-        sim.positions,
-        sim.agent_state,
-        sim.asset_state,
-        sim.market,
-        sim.clock,
-        sim.actions,
-        sim.params,
-        sim.agent_params,
-        obs,
-        info,
-        sim.scratch,
-    ]
+    args = list(sim.step_arguments(np.zeros(0, dtype=np.bool_), obs, info))
     untyped = list(args)
     untyped[6] = np.zeros((1, sim.n_agents, 30))  # a float array where the agent records belong
     swapped = list(args)

@@ -389,6 +389,30 @@ class Simulation:
             self.agent_params,
         )
 
+    def step_arguments(
+        self, reset_mask: np.ndarray, obs: np.ndarray, info: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """The arguments of the step kernels (``kernels.step.step_batch`` / ``step_batch_parallel``), in their
+        order, with the outputs ``obs`` and ``info`` written by the call."""
+        return (
+            reset_mask,
+            self.bars,
+            self.returns,
+            self.zret,
+            self.indicators,
+            self.positions,
+            self.agent_state,
+            self.asset_state,
+            self.market,
+            self.clock,
+            self.actions,
+            self.params,
+            self.agent_params,
+            obs,
+            info,
+            self.scratch,
+        )
+
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
         """Fresh ``(obs, info)`` of the current bar of every started environment, without stepping."""
         obs = np.zeros((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
@@ -428,25 +452,7 @@ class Simulation:
             self._draw_episodes(indices, [None] * len(indices))
         obs = np.empty((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.empty((self.batch_size, self.n_agents, self.info_size))  # the kernel writes every column
-        args = (
-            reset_mask,
-            self.bars,
-            self.returns,
-            self.zret,
-            self.indicators,
-            self.positions,
-            self.agent_state,
-            self.asset_state,
-            self.market,
-            self.clock,
-            self.actions,
-            self.params,
-            self.agent_params,
-            obs,
-            info,
-            self.scratch,
-        )
-        finished = self._step_kernel(*args)
+        finished = self._step_kernel(*self.step_arguments(reset_mask, obs, info))
         if self.value_history is not None and not finished:
             self._record_values(reset_mask if reset_mask.shape[0] else None)
         if self._compile_pending:
