@@ -83,17 +83,24 @@ class SyntheticMarket:
         then drawn in the compiled kernel from the stream that key seeds
         (:func:`wealtharena_env.kernels.market.simulate_market_path`), without the GIL.
         """
-        stream = random_streams.new_stream(random_streams.key_from(rng))
         regimes = np.empty(bars_out.shape[0], dtype=np.int64)
-        self.start(stream, np.empty((mk.N_ASSET_ROWS, bars_out.shape[2])), bars_out, regimes)
+        stream = np.empty(random_streams.STATE_WORDS, dtype=np.uint64)
+        self.start(rng, stream, np.empty((mk.N_ASSET_ROWS, bars_out.shape[2])), bars_out, regimes)
         return regimes
 
     def start(
-        self, stream: np.ndarray, path_state: np.ndarray, bars_out: np.ndarray, regimes_out: np.ndarray
+        self,
+        rng: np.random.Generator,
+        stream: np.ndarray,
+        path_state: np.ndarray,
+        bars_out: np.ndarray,
+        regimes_out: np.ndarray,
     ) -> None:
-        """Draw the first ``len(bars_out)`` bars of a path from ``stream`` (advanced in place), leaving the path's
-        per-asset state in ``path_state`` (``kernels.market.N_ASSET_ROWS``, N) so that
+        """Start an episode: seed ``stream`` with one 64-bit key drawn from ``rng``, then draw the first
+        ``len(bars_out)`` bars of the path from it, leaving the stream and the path's per-asset state in
+        ``path_state`` (``kernels.market.N_ASSET_ROWS``, N) so that
         :func:`wealtharena_env.kernels.market.advance_market_path` continues it bar by bar."""
+        random_streams.seed_stream(np.uint64(random_streams.key_from(rng)), stream)
         mk.simulate_market_path(
             stream,
             self._scalars,

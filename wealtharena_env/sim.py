@@ -32,7 +32,6 @@ from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, N_BAR_FIELDS
-from wealtharena_env.kernels.rng import key_from, seed_stream
 from wealtharena_env.market_sources import HistoricalMarket, MarketSource, SyntheticMarket
 from wealtharena_env.outputs import InfoDecoder
 
@@ -356,15 +355,13 @@ class Simulation:
         elif rng is None:
             rng = self._rngs[k] = np.random.default_rng()
         if self.market_by_bar:
-            assert isinstance(
-                self.source, SyntheticMarket
-            )  # market_by_bar is set for the synthetic market only
-            stream = self.market["stream"][k]
-            seed_stream(np.uint64(key_from(rng)), stream)
+            # market_by_bar is set for the synthetic market only
+            assert isinstance(self.source, SyntheticMarket)
             first = self.config.warmup + 1
             regimes = np.empty(first, dtype=np.int64)
             warmup_bars = np.empty((first, N_BAR_FIELDS, self.n_assets))
-            self.source.start(stream, self.asset_state[k, self.n_assets + 1 :], warmup_bars, regimes)
+            path_state = self.asset_state[k, self.n_assets + 1 :]
+            self.source.start(rng, self.market["stream"][k], path_state, warmup_bars, regimes)
             self.market["regime"][k] = regimes[-1]
             self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
             for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn
