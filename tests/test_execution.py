@@ -14,6 +14,8 @@ from wealtharena_env.kernels.execution import (
     MAPPING_SIMPLEX,
     MAPPING_SOFTMAX,
     SNAP,
+    ExecutionCosts,
+    OrderBar,
     continuous_action_to_weights,
     discrete_action_to_weights,
     impact_scales,
@@ -346,7 +348,13 @@ def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission
     executed = np.zeros(n)
     max_shares = np.where(rng.random(n) < 0.3, rng.uniform(0, 3000, n), np.inf)
     new_cash, cost, _traded, fraction = rebalance_to_targets(
-        target, h, cash, p_dec, p_fill, scale, max_shares, commission, half_spread, lot, executed, np.zeros(n)
+        target,
+        h,
+        cash,
+        OrderBar(p_dec, p_fill, scale, max_shares),
+        ExecutionCosts(commission, half_spread, lot),
+        executed,
+        np.zeros(n),
     )
     ref_cash, ref_cost, ref_h = reference_rebalance(
         target, holdings, cash, p_dec, p_fill, scale, max_shares, commission, half_spread, lot
@@ -371,13 +379,8 @@ def test_hand_checked_rebalance():
         np.array([0.5, 0.5]),
         h,
         1000.0,
-        np.array([10.0]),
-        np.array([10.0]),
-        np.zeros(1),
-        np.array([np.inf]),
-        0.001,
-        0.0,
-        0.0,
+        OrderBar(np.array([10.0]), np.array([10.0]), np.zeros(1), np.array([np.inf])),
+        ExecutionCosts(0.001, 0.0, 0.0),
         executed,
         np.zeros(1),
     )

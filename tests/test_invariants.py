@@ -433,14 +433,17 @@ def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
     assert sim.agent_state.dtype == ks.AGENT_STATE_DTYPE and sim.agent_state.dtype["terminated"] == np.bool_
     assert sim.params.dtype["action_mapping"] == np.int64 and sim.params.dtype["risk_enabled"] == np.bool_
     obs, info = sim.observe()
-    args = list(sim.step_arguments(np.zeros(0, dtype=np.bool_), obs, info))
-    untyped = list(args)
-    untyped[6] = np.zeros((1, sim.n_agents, 30))  # a float array where the agent records belong
-    swapped = list(args)
-    swapped[11], swapped[12] = args[12], args[11]  # params <-> agent_params
-    untyped_market = list(args)
-    untyped_market[8] = np.zeros((1, 5))  # a float array where the market records belong
-    for bad in (untyped, swapped, untyped_market):
+    mask, state, config, actions, outputs, scratch = sim.step_arguments(
+        np.zeros(0, dtype=np.bool_), obs, info
+    )
+    untyped = sim.kernel_state._replace(agent_state=np.zeros((1, sim.n_agents, 30)))  # floats for the records
+    swapped = ks.EnvConfig(params=config[1], agent_params=config[0])  # params <-> agent_params
+    untyped_market = sim.kernel_state._replace(market=np.zeros((1, 5)))  # floats for the market records
+    for bad in (
+        (mask, tuple(untyped), config, actions, outputs, scratch),
+        (mask, state, tuple(swapped), actions, outputs, scratch),
+        (mask, tuple(untyped_market), config, actions, outputs, scratch),
+    ):
         with pytest.raises(
             (TypingError, KeyError)
         ):  # numba's record typing raises KeyError for a missing field

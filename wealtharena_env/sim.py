@@ -217,6 +217,23 @@ class Simulation:
         self.scratch = np.zeros(
             (n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16)
         )
+        #: The kernels' view of this state (``kernels.step.EnvState`` / ``EnvConfig``: the arrays above, by name).
+        self.kernel_state = ks.EnvState(
+            bars=self.bars,
+            history=self.returns,
+            zret=self.zret,
+            indicators=self.indicators,
+            positions=self.positions,
+            agent_state=self.agent_state,
+            asset_state=self.asset_state,
+            market=self.market,
+            clock=self.clock,
+        )
+        self.kernel_config = ks.EnvConfig(params=self.params, agent_params=self.agent_params)
+        # handed to the kernels as plain tuples in the named tuples' order: Numba reads a plain tuple's types
+        # about twice as fast as a named tuple's (benchmarks/bench_step.py, "kernel call")
+        self._state_arrays = tuple(self.kernel_state)
+        self._config_arrays = tuple(self.kernel_config)
         self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())
         self._decoders: dict[str, InfoDecoder] = {}
         self._compile_pending = False  # the first-compile notice was shown: record the compile after a step
@@ -302,7 +319,7 @@ class Simulation:
         indices = [int(k) for k in np.flatnonzero(mask)]
         self._draw_episodes(indices, [seed_list[k] for k in indices])
         obs, info = self.observe()
-        ks.reset_batch(mask, *self._state(), obs, info, self.scratch)
+        ks.reset_batch(mask, self._state_arrays, self._config_arrays, (obs, info), self.scratch)
         self.last_info = info
         if self.value_history is not None:
             self._record_values(mask)
@@ -372,50 +389,17 @@ class Simulation:
             kf.indicator_features(self.bars[k], self.config.observation_clip, self.indicators[k])
         self._started[k] = True
 
-    def _state(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.bars,
-            self.returns,
-            self.zret,
-            self.indicators,
-            self.positions,
-            self.agent_state,
-            self.asset_state,
-            self.clock,
-            self.params,
-            self.agent_params,
-        )
-
-    def step_arguments(
-        self, reset_mask: np.ndarray, obs: np.ndarray, info: np.ndarray
-    ) -> tuple[np.ndarray, ...]:
+    def step_arguments(self, reset_mask: np.ndarray, obs: np.ndarray, info: np.ndarray) -> tuple[Any, ...]:
         """The arguments of the step kernels (``kernels.step.step_batch`` / ``step_batch_parallel``), in their
         order, with the outputs ``obs`` and ``info`` written by the call."""
-        return (
-            reset_mask,
-            self.bars,
-            self.returns,
-            self.zret,
-            self.indicators,
-            self.positions,
-            self.agent_state,
-            self.asset_state,
-            self.market,
-            self.clock,
-            self.actions,
-            self.params,
-            self.agent_params,
-            obs,
-            info,
-            self.scratch,
-        )
+        return (reset_mask, self._state_arrays, self._config_arrays, self.actions, (obs, info), self.scratch)
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
         """Fresh ``(obs, info)`` of the current bar of every started environment, without stepping."""
         obs = np.zeros((self.batch_size, self.n_agents, self.obs_size), dtype=np.float32)
         info = np.zeros((self.batch_size, self.n_agents, self.info_size))
         if self._started.all():
-            ks.observe_batch(*self._state(), obs, info, self.scratch)
+            ks.observe_batch(self._state_arrays, self._config_arrays, (obs, info), self.scratch)
         return obs, info
 
     def step(

@@ -11,10 +11,30 @@ counts are returned upward and reported in ``info``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
+
+
+class OrderBar(NamedTuple):
+    """Where :func:`rebalance_to_targets` sizes and fills one agent's orders, per asset (N each)."""
+
+    decision_prices: np.ndarray  # P^d_i, the decision bar's close (orders are sized on it)
+    fill_prices: np.ndarray  # P_i, the next bar's open (or close): where the orders fill
+    impact_scale: np.ndarray  # slippage's impact scale (:func:`impact_scales`)
+    max_shares: np.ndarray  # the participation limit in shares
+
+
+class ExecutionCosts(NamedTuple):
+    """Costs and lot rounding of :func:`rebalance_to_targets`."""
+
+    commission: float  # c, fraction of the filled notional
+    half_spread: float  # fraction of the price
+    lot_size: float  # shares per lot; 0 = fractional shares
+
 
 DUST = 1e-10
 #: a partial rebalancing step that would leave a gap this small (fraction of value) goes all the way
@@ -235,17 +255,13 @@ def rebalance_to_targets(
     target_weights: np.ndarray,
     holdings: np.ndarray,
     cash: float,
-    decision_prices: np.ndarray,
-    fill_prices: np.ndarray,
-    impact_scale: np.ndarray,
-    max_shares: np.ndarray,
-    commission: float,
-    half_spread: float,
-    lot_size: float,
+    bar: OrderBar,
+    costs: ExecutionCosts,
     executed_out: np.ndarray,
     slippage_out: np.ndarray,
 ) -> tuple[float, float, float, float]:
-    """Trade ``holdings`` toward ``target_weights``; update ``holdings`` in place.
+    """Trade ``holdings`` toward ``target_weights``; update ``holdings`` in place (``bar``: :class:`OrderBar`,
+    ``costs``: :class:`ExecutionCosts`).
 
     Orders are sized on the decision bar: ``V_d = cash + sum_i q_i P^d_i`` and
     ``order_i = w*_i V_d / P^d_i - q_i``, cut to ``|order_i| <= max_shares_i`` (the participation limit). With
@@ -269,6 +285,13 @@ def rebalance_to_targets(
     slippage of each full-size order, sized in one branch-free pass). Returns
     ``(cash', total_cost, traded_notional, buy_fill_fraction f)``.
     """
+    decision_prices = bar.decision_prices
+    fill_prices = bar.fill_prices
+    impact_scale = bar.impact_scale
+    max_shares = bar.max_shares
+    commission = costs.commission
+    half_spread = costs.half_spread
+    lot_size = costs.lot_size
     n = holdings.shape[0]
     value = cash
     for i in range(n):

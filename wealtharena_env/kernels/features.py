@@ -35,6 +35,8 @@ is the regime estimate an agent can use without a model of the regimes.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -61,6 +63,28 @@ AGENT_FEATURE_NAMES = (
     "drawdown_vs_limit",
     "breaker",
 )
+
+
+class AgentReadings(NamedTuple):
+    """One agent's 8 scalar features before clipping (module docstring, offsets ``AGENT_*``)."""
+
+    drawdown: float  # 1 - V / max V
+    annual_volatility: float  # EWMA volatility of the agent's daily log returns * sqrt(P)
+    progress: float  # t / episode_length
+    var: float  # one-day parametric VaR of the held weights
+    cvar: float  # one-day parametric CVaR of the held weights
+    volatility_vs_budget: float  # ex-ante annualised volatility / the volatility budget
+    drawdown_vs_limit: float  # drawdown / max_drawdown
+    breaker: float  # cooldown remaining / cooldown
+
+
+class FeatureSettings(NamedTuple):
+    """The observation's settings that :func:`write_market_features` reads."""
+
+    window: int  # W, bars in the return window
+    lookback: int  # L >= W, bars of the volatility percentile (the warm-up)
+    periods_per_year: float  # P, for annualising
+    bound: float  # every entry is clipped to [-bound, bound]
 
 
 MARKET_FEATURE_NAMES = ("market_trend", "market_volatility", "volatility_percentile", "dispersion")
@@ -171,12 +195,9 @@ def write_market_features(
     zret: np.ndarray,
     history: np.ndarray,
     indicators: np.ndarray,
-    bar: int,
-    window: int,
-    lookback: int,
     cov: np.ndarray,
-    periods_per_year: float,
-    bound: float,
+    bar: int,
+    settings: FeatureSettings,
     work: np.ndarray,
     out: np.ndarray,
 ) -> None:
@@ -195,6 +216,9 @@ def write_market_features(
         out[(W+1) N + i]   = clip(sum_k z_{bar-W+1+k, i} / sqrt(W)) window momentum z-score
         market return      m_t = mean_i r_{t,i};  sigma_m^2 = mean_ij cov_ij
     """
+    window = settings.window
+    lookback = settings.lookback
+    bound = settings.bound
     n = zret.shape[1]
     n_ind = indicators.shape[1]
     first = bar - window + 1
@@ -209,7 +233,7 @@ def write_market_features(
             out[base + i] = z
             momentum[i] += z
     scale = 1.0 / np.sqrt(window)
-    annual = np.sqrt(periods_per_year)
+    annual = np.sqrt(settings.periods_per_year)
     # sigma_m^2 = mean_ij C_ij: column sums accumulate side by side in work[:N] (a vectorizable pass per row)
     for j in range(n):
         work[j] = 0.0
@@ -308,29 +332,19 @@ def indicator_features(bars: np.ndarray, bound: float, out: np.ndarray) -> None:
 
 @njit(**STEP_KERNEL_OPTIONS)
 def write_agent_features(
-    weights: np.ndarray,
-    drawdown: float,
-    annual_volatility: float,
-    progress: float,
-    var: float,
-    cvar: float,
-    volatility_vs_budget: float,
-    drawdown_vs_limit: float,
-    breaker: float,
-    bound: float,
-    offset: int,
-    out: np.ndarray,
+    weights: np.ndarray, readings: AgentReadings, bound: float, offset: int, out: np.ndarray
 ) -> None:
-    """Write one agent's weights (N + 1) and its 8 scalars (module docstring) into ``out[offset:]``."""
+    """Write one agent's weights (N + 1) and its 8 scalars (module docstring, :class:`AgentReadings`) into
+    ``out[offset:]``, each clipped to ``[-bound, bound]``."""
     m = weights.shape[0]
     for j in range(m):
         out[offset + j] = clip(weights[j], bound)
     base = offset + m
-    out[base + AGENT_DRAWDOWN] = clip(drawdown, bound)
-    out[base + AGENT_VOLATILITY] = clip(annual_volatility, bound)
-    out[base + AGENT_PROGRESS] = clip(progress, bound)
-    out[base + AGENT_VAR] = clip(var, bound)
-    out[base + AGENT_CVAR] = clip(cvar, bound)
-    out[base + AGENT_VOLATILITY_VS_BUDGET] = clip(volatility_vs_budget, bound)
-    out[base + AGENT_DRAWDOWN_VS_LIMIT] = clip(drawdown_vs_limit, bound)
-    out[base + AGENT_BREAKER] = clip(breaker, bound)
+    out[base + AGENT_DRAWDOWN] = clip(readings.drawdown, bound)
+    out[base + AGENT_VOLATILITY] = clip(readings.annual_volatility, bound)
+    out[base + AGENT_PROGRESS] = clip(readings.progress, bound)
+    out[base + AGENT_VAR] = clip(readings.var, bound)
+    out[base + AGENT_CVAR] = clip(readings.cvar, bound)
+    out[base + AGENT_VOLATILITY_VS_BUDGET] = clip(readings.volatility_vs_budget, bound)
+    out[base + AGENT_DRAWDOWN_VS_LIMIT] = clip(readings.drawdown_vs_limit, bound)
+    out[base + AGENT_BREAKER] = clip(readings.breaker, bound)

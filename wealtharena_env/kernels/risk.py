@@ -33,10 +33,46 @@ the limit holds after rounding.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
+
+
+class HeldPositions(NamedTuple):
+    """One agent's book at the decision bar, as :func:`apply_risk_layer` reads it."""
+
+    weights: np.ndarray  # (N + 1) the weights held (cash last)
+    shares: np.ndarray  # (N) shares held
+    close: np.ndarray  # (N) the decision bar's closes
+    average_cost: np.ndarray  # (N) average entry price of each position (stop-loss / take-profit)
+
+
+class AssetRisk(NamedTuple):
+    """The market's risk statistics at the decision bar, shared by every agent of the bar."""
+
+    cov: np.ndarray  # (N, N) EWMA covariance of the daily log returns
+    asset_stats: np.ndarray  # (3, N) :func:`asset_statistics`
+    history: np.ndarray  # (N, T) log returns, asset-major
+    bar: int  # the decision bar
+    periods_per_year: float
+
+
+class BreakerState(NamedTuple):
+    """The drawdown breaker's inputs."""
+
+    drawdown: float  # 1 - V / peak at the decision bar
+    cooldown_remaining: float  # bars of cooldown left (0: not tripped)
+
+
+class EventLog(NamedTuple):
+    """Where the risk layer records events: 3 floats per event, and a count per rule for the episode."""
+
+    events: np.ndarray
+    counts: np.ndarray
+
 
 # Rule codes of risk events (index into RULE_NAMES).
 RULE_POSITION_CAP = 0
@@ -218,15 +254,14 @@ def _correlation_cap(
     target: np.ndarray,
     current: np.ndarray,
     cov: np.ndarray,
-    sigma: np.ndarray,
-    max_correlation: np.ndarray,
+    asset_stats: np.ndarray,
     max_corr: float,
-    events: np.ndarray,
+    log: EventLog,
     count: int,
-    counts: np.ndarray,
     work: np.ndarray,
 ) -> int:
-    """Rule 3 of the module docstring; returns the new event count.
+    """Rule 3 of the module docstring; returns the new event count (``asset_stats`` as in
+    :func:`apply_risk_layer`: rows sigma_i and max_correlation_i are read).
 
     The held set starts with the positions the target keeps (``current_i > 0`` and ``target_i > 0``); the
     candidates (assets whose weight increases) are taken by decreasing target (insertion sort into
@@ -237,6 +272,10 @@ def _correlation_cap(
     the candidates' targets (the sort's keys); no allocation on the step path.
     """
     n = cov.shape[0]
+    sigma = asset_stats[0]
+    max_correlation = asset_stats[1]
+    events = log.events
+    counts = log.counts
     held = work[:n]
     order = work[n : 2 * n]
     keys = work[2 * n : 3 * n]
@@ -331,32 +370,25 @@ def asset_statistics(
 @njit(**STEP_KERNEL_OPTIONS)
 def apply_risk_layer(
     target: np.ndarray,
-    current: np.ndarray,
-    holdings: np.ndarray,
-    close: np.ndarray,
-    average_cost: np.ndarray,
-    cov: np.ndarray,
-    asset_stats: np.ndarray,
-    history: np.ndarray,
-    bar: int,
+    held: HeldPositions,
+    market: AssetRisk,
     limits: np.ndarray,
-    periods_per_year: float,
-    drawdown: float,
-    cooldown_remaining: float,
-    events: np.ndarray,
-    counts: np.ndarray,
+    breaker: BreakerState,
+    log: EventLog,
     work: np.ndarray,
 ) -> tuple[int, int, float, float]:
     """Apply the rules of the module docstring to ``target`` (N + 1) in place.
 
-    ``current``: weights held at the decision bar; ``holdings`` / ``close`` / ``average_cost`` (N): for
-    stop-loss and take-profit; ``cov`` (N, N): the EWMA covariance; ``asset_stats`` (3, N): rows ``sigma_i =
-    sqrt(C_ii)``, ``max_correlation_i = max_{j != i} C_ij / (sigma_i sigma_j)`` and ``max_loss_i = max(0,
-    -min_k r_{k,i})`` over the VaR window (a superset of it is fine), shared by the agents of a bar;
-    ``history`` (N, T) and ``bar``: the log returns, of which bars ``bar - L + 1 .. bar`` (L =
-    ``var_lookback``) give the historical VaR; ``drawdown`` and ``cooldown_remaining``:
-    the breaker state. Events go to ``events`` (3 floats each) and ``counts[rule]``; ``work`` is scratch
-    space of at least ``max(3 N, L + k + 2)`` (k of :func:`historical_var_cvar`).
+    ``held`` (:class:`HeldPositions`): the weights held at the decision bar, and the shares, decision-bar
+    closes and average entry prices the stop-loss and take-profit read; ``market`` (:class:`AssetRisk`): the
+    EWMA covariance ``cov`` (N, N), ``asset_stats`` (3, N) with rows ``sigma_i = sqrt(C_ii)``,
+    ``max_correlation_i = max_{j != i} C_ij / (sigma_i sigma_j)`` and ``max_loss_i = max(0, -min_k r_{k,i})``
+    over the VaR window (a superset of it is fine), shared by the agents of a bar, the log returns
+    ``history`` (N, T) of which bars ``bar - L + 1 .. bar`` (L = ``var_lookback``) give the historical VaR,
+    and the periods per year; ``limits``: the ``RL_*`` vector; ``breaker`` (:class:`BreakerState`): the
+    drawdown and the cooldown bars remaining. Events go to ``log.events`` (3 floats each) and
+    ``log.counts[rule]``; ``work`` is scratch space of at least ``max(3 N, L + k + 2)`` (k of
+    :func:`historical_var_cvar`).
 
     Returns ``(n_events, flags, cooldown_remaining', sigma_p)`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``
     and ``sigma_p = sqrt(w' C w)`` of the final target: the rules after the volatility budget only scale the
@@ -371,8 +403,19 @@ def apply_risk_layer(
       ``(1 - 1e-9)`` times the smaller limit: both are at most the worst portfolio loss of the window,
       ``max_k sum_i w_i (-r_{k,i}) <= B``, so below it neither can bind and only the parametric measures count.
     """
+    current = held.weights
+    holdings = held.shares
+    close = held.close
+    average_cost = held.average_cost
+    cov = market.cov
+    asset_stats = market.asset_stats
+    history = market.history
+    bar = market.bar
+    drawdown = breaker.drawdown
+    cooldown_remaining = breaker.cooldown_remaining
+    events = log.events
+    counts = log.counts
     n = cov.shape[0]
-    sigma = asset_stats[0]
     max_correlation = asset_stats[1]
     max_loss = asset_stats[2]
     count = 0
@@ -415,13 +458,11 @@ def apply_risk_layer(
                 suspect = True
                 break
         if suspect:
-            count = _correlation_cap(
-                target, current, cov, sigma, max_correlation, max_corr, events, count, counts, work
-            )
+            count = _correlation_cap(target, current, cov, asset_stats, max_corr, log, count, work)
     # 4. volatility budget
     budget = limits[RL_VOLATILITY_BUDGET]
     sigma_p = np.sqrt(portfolio_variance(target, cov, work))
-    annual = sigma_p * np.sqrt(periods_per_year)
+    annual = sigma_p * np.sqrt(market.periods_per_year)
     if annual > budget:
         factor = budget / annual * SAFETY
         removed = scale_risky(target, factor)

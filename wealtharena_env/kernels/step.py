@@ -50,6 +50,8 @@ at bar ``d + 1``'s open (or close); rewards and the next observation are at bar 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -58,6 +60,8 @@ from wealtharena_env.kernels import market as mk
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels.execution import (
+    ExecutionCosts,
+    OrderBar,
     continuous_action_to_weights,
     discrete_action_to_weights,
     impact_scales,
@@ -66,6 +70,8 @@ from wealtharena_env.kernels.execution import (
     rebalance_toward,
 )
 from wealtharena_env.kernels.features import (
+    AgentReadings,
+    FeatureSettings,
     ewma_variance_update,
     market_series_update,
     shared_size,
@@ -75,6 +81,35 @@ from wealtharena_env.kernels.features import (
 )
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_HIGH, BAR_LOGRET, BAR_LOW, BAR_OPEN, BAR_VOLUME
 from wealtharena_env.kernels.rng import STATE_WORDS
+
+
+class EnvState(NamedTuple):
+    """Every environment's state, batch first (the arrays of the module docstring, owned by ``Simulation``)."""
+
+    bars: np.ndarray  # (B, R, 6, N) float64
+    history: np.ndarray  # (B, N + 3, T) float64
+    zret: np.ndarray  # (B, W, N) float32
+    indicators: np.ndarray  # (B, T, K, N) float32
+    positions: np.ndarray  # (B, A, 2, N) float64
+    agent_state: np.ndarray  # (B, A) AGENT_STATE_DTYPE
+    asset_state: np.ndarray  # (B, N + 1 + N_ASSET_ROWS, N) float64
+    market: np.ndarray  # (B,) MARKET_STATE_DTYPE
+    clock: np.ndarray  # (B, N_CLOCK) int64
+
+
+class EnvConfig(NamedTuple):
+    """The configuration the kernels read: the scalar record and the agents' records."""
+
+    params: np.ndarray  # (1,) PARAMS_DTYPE
+    agent_params: np.ndarray  # (A,) AGENT_PARAMS_DTYPE
+
+
+class StepOutputs(NamedTuple):
+    """What a reset or step writes: observations and the info rows (whose first column is the reward)."""
+
+    obs: np.ndarray  # (B, A, D) float32
+    info: np.ndarray  # (B, A, info_width(N)) float64
+
 
 # positions axis 2
 POS_SHARES = 0
@@ -266,39 +301,32 @@ def _blank_agent_info(info: np.ndarray, n_assets: int) -> None:
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
-def _observe_env(
-    b: int,
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    clock: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
-    scratch: np.ndarray,
-) -> None:
+def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scratch: np.ndarray) -> None:
     """Write observations and the valuation part of ``info`` of environment ``b`` at its current bar."""
+    params = config.params
+    agent_params = config.agent_params
+    positions = state.positions
+    agent_state = state.agent_state
+    obs_out = out.obs
+    info_out = out.info
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
     window = params[0].window
     bound = params[0].obs_clip
     periods = params[0].periods_per_year
-    t = clock[b, CLK_STEP]
+    t = state.clock[b, CLK_STEP]
     bar = params[0].warmup + t
-    cov = asset_state[b, :n_assets]
+    cov = state.asset_state[b, :n_assets]
     shared = obs_out[b, 0]
     work = scratch[SCR_WORK]
+    settings = FeatureSettings(window, params[0].warmup, periods, bound)
     write_market_features(
-        zret[b], history[b], indicators[b], bar, window, params[0].warmup, cov, periods, bound, work, shared
+        state.zret[b], state.history[b], state.indicators[b], cov, bar, settings, work, shared
     )
-    n_shared = shared_size(n_assets, window, indicators.shape[2])
+    n_shared = shared_size(n_assets, window, state.indicators.shape[2])
     progress = t / params[0].episode_length
     weights = scratch[SCR_WEIGHTS, : n_assets + 1]
+    bars = state.bars
     close = bars[b, bar % bars.shape[1], BAR_CLOSE]
     truncated = 1.0 if t >= params[0].episode_length else 0.0
     sqrt_periods = np.sqrt(periods)
@@ -307,19 +335,18 @@ def _observe_env(
         if a > 0:
             for k in range(n_shared):
                 row[k] = shared[k]
-        state = agent_state[b, a]
+        agent = agent_state[b, a]
         limits = agent_params[a].limits
-        value = portfolio_weights(positions[b, a, POS_SHARES], state.cash, close, weights)
-        peak = state.peak
+        value = portfolio_weights(positions[b, a, POS_SHARES], agent.cash, close, weights)
+        peak = agent.peak
         drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
-        state.drawdown = drawdown
+        agent.drawdown = drawdown
         sigma = np.sqrt(kk.portfolio_variance(weights, cov, work))
         var = limits[kk.RL_VAR_Z] * sigma
         cvar = limits[kk.RL_CVAR_FACTOR] * sigma
-        volatility = np.sqrt(state.return_variance) * sqrt_periods
-        cooldown = state.cooldown
-        write_agent_features(
-            weights,
+        volatility = np.sqrt(agent.return_variance) * sqrt_periods
+        cooldown = agent.cooldown
+        readings = AgentReadings(
             drawdown,
             volatility,
             progress,
@@ -328,15 +355,13 @@ def _observe_env(
             sigma * sqrt_periods / limits[kk.RL_VOLATILITY_BUDGET],
             drawdown / limits[kk.RL_MAX_DRAWDOWN],
             cooldown / limits[kk.RL_COOLDOWN],
-            bound,
-            n_shared,
-            row,
         )
+        write_agent_features(weights, readings, bound, n_shared, row)
         info = info_out[b, a]
         info[IN_VALUE] = value
-        info[IN_CASH] = state.cash
+        info[IN_CASH] = agent.cash
         info[IN_DRAWDOWN] = drawdown
-        info[IN_TERMINATED] = state.terminated
+        info[IN_TERMINATED] = agent.terminated
         info[IN_TRUNCATED] = truncated
         info[IN_VOLATILITY] = sigma * sqrt_periods
         info[IN_VAR] = var
@@ -347,22 +372,7 @@ def _observe_env(
 
 
 @njit(**STEP_KERNEL_OPTIONS)
-def reset_env(
-    b: int,
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    clock: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
-    scratch: np.ndarray,
-) -> None:
+def reset_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scratch: np.ndarray) -> None:
     """Start environment ``b``'s episode on its warm-up bars ``0..warmup``: their log returns are copied from
     ``bars[b]`` into ``history[b]`` when ``bars`` holds them (whole episodes), or were written into ``history[b]``
     by the draw when ``bars`` is a ring shorter than the warm-up (the synthetic market drawn bar by bar), whose
@@ -373,13 +383,21 @@ def reset_env(
     ``C <- decay C + (1 - decay) r r'``. All of it is history before the first decision. The differential
     Sharpe moments start at ``A = 0`` and ``B`` = the mean asset variance.
     """
+    params = config.params
+    agent_params = config.agent_params
+    bars = state.bars
+    history = state.history
+    zret = state.zret
+    positions = state.positions
+    agent_state = state.agent_state
+    asset_state = state.asset_state
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
     window = params[0].window
     warmup = params[0].warmup
     decay = params[0].ewma_decay
     bound = params[0].obs_clip
-    clock[b, CLK_STEP] = 0
+    state.clock[b, CLK_STEP] = 0
     if bars.shape[1] > warmup:
         for i in range(n_assets):
             for t in range(warmup + 1):
@@ -418,41 +436,20 @@ def reset_env(
         agent_state[b, a].value = cash
         agent_state[b, a].peak = cash
         agent_state[b, a].dsr_second = mean_variance
-        _blank_agent_info(info_out[b, a], n_assets)
-    _observe_env(
-        b,
-        bars,
-        history,
-        zret,
-        indicators,
-        positions,
-        agent_state,
-        asset_state,
-        clock,
-        params,
-        agent_params,
-        obs_out,
-        info_out,
-        scratch,
-    )
+        _blank_agent_info(out.info[b, a], n_assets)
+    _observe_env(b, state, config, out, scratch)
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _risk_statistics(
-    b: int,
-    d: int,
-    n_agents: int,
-    history: np.ndarray,
-    cov: np.ndarray,
-    agent_params: np.ndarray,
-    scratch: np.ndarray,
+    b: int, d: int, history: np.ndarray, cov: np.ndarray, agent_params: np.ndarray, scratch: np.ndarray
 ) -> None:
     """The risk layer's asset statistics at decision bar ``d`` (:func:`.risk.asset_statistics`, rows
     ``SCR_SIGMA .. SCR_MAX_LOSS``): correlations if an agent has a correlation cap, losses over the longest
     lookback of the agents with a finite VaR or CVaR limit."""
     correlations = False
     lookback = 0
-    for a in range(n_agents):
+    for a in range(agent_params.shape[0]):
         limits = agent_params[a].limits
         if limits[kk.RL_MAX_CORRELATION] < 1.0:
             correlations = True
@@ -469,30 +466,34 @@ def _trade_agent(
     b: int,
     a: int,
     d: int,
-    bars: np.ndarray,
-    history: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    cov: np.ndarray,
+    state: EnvState,
+    config: EnvConfig,
     actions: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    fill_prices: np.ndarray,
-    mean_sigma: float,
     info: np.ndarray,
     scratch: np.ndarray,
 ) -> None:
-    """One agent's decision on bar ``d``: sanitise and map its action, apply the risk layer, trade."""
-    n_assets = cov.shape[0]
+    """One agent's decision on bar ``d``: sanitise and map its action, apply the risk layer, trade at bar
+    ``d + 1``'s fill price. Reads the step's shared rows of ``scratch`` (sigma, trailing returns, impact
+    scales, participation limits) written by :func:`step_env`, and adds the agent's executed shares to the
+    flow row."""
+    params = config.params
+    agent_params = config.agent_params
+    bars = state.bars
+    positions = state.positions
+    n_assets = positions.shape[3]
+    cov = state.asset_state[b, :n_assets]
     n_action = actions.shape[2] - 1
-    state = agent_state[b, a]
+    agent = state.agent_state[b, a]
     shares = positions[b, a, POS_SHARES]
     entry = positions[b, a, POS_ENTRY]
     weights = scratch[SCR_WEIGHTS, : n_assets + 1]
     target = scratch[SCR_TARGET, : n_assets + 1]
     executed = scratch[SCR_EXECUTED, :n_assets]
-    close = bars[b, d % bars.shape[1], BAR_CLOSE]
-    cash = state.cash
+    rows = bars.shape[1]
+    close = bars[b, d % rows, BAR_CLOSE]
+    bar_f = bars[b, (d + 1) % rows]
+    fill_prices = bar_f[BAR_CLOSE] if params[0].fill_on_close else bar_f[BAR_OPEN]
+    cash = agent.cash
     value_d = portfolio_weights(shares, cash, close, weights)
     n_nan = 0
     n_clipped = 0
@@ -522,31 +523,28 @@ def _trade_agent(
     if mapped and not params[0].discrete_actions and partial:
         rebalance_toward(target, weights, params[0].rebalance_rate, params[0].rebalance_band)
     n_events = 0
+    events = info[IN_WEIGHTS + n_assets + 1 :]
     if params[0].risk_enabled:
-        limits = agent_params[a].limits
         n_events, flags, cooldown, sigma_target = kk.apply_risk_layer(
             target,
-            weights,
-            shares,
-            close,
-            entry,
-            cov,
-            scratch[SCR_SIGMA : SCR_MAX_LOSS + 1, :n_assets],
-            history[b, :n_assets],
-            d,
-            limits,
-            params[0].periods_per_year,
-            state.drawdown,
-            state.cooldown,
-            info[IN_WEIGHTS + n_assets + 1 :],
-            state.event_counts,
+            kk.HeldPositions(weights, shares, close, entry),
+            kk.AssetRisk(
+                cov,
+                scratch[SCR_SIGMA : SCR_MAX_LOSS + 1, :n_assets],
+                state.history[b, :n_assets],
+                d,
+                params[0].periods_per_year,
+            ),
+            agent_params[a].limits,
+            kk.BreakerState(agent.drawdown, agent.cooldown),
+            kk.EventLog(events, agent.event_counts),
             scratch[SCR_WORK],
         )
-        if state.cooldown > 0 and cooldown == 0.0:
-            state.restart_peak = True  # the cooldown ends with this step: the peak restarts at its value
-        state.cooldown = cooldown
+        if agent.cooldown > 0 and cooldown == 0.0:
+            agent.restart_peak = True  # the cooldown ends with this step: the peak restarts at its value
+        agent.cooldown = cooldown
         if flags & kk.OUT_TERMINATE:
-            state.terminated = True
+            agent.terminated = True
         target_variance = sigma_target * sigma_target
     else:
         target_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
@@ -554,13 +552,10 @@ def _trade_agent(
         target,
         shares,
         cash,
-        close,
-        fill_prices,
-        scratch[SCR_IMPACT_SCALE, :n_assets],
-        scratch[SCR_MAX_SHARES, :n_assets],
-        params[0].commission,
-        params[0].half_spread,
-        params[0].lot_size,
+        OrderBar(
+            close, fill_prices, scratch[SCR_IMPACT_SCALE, :n_assets], scratch[SCR_MAX_SHARES, :n_assets]
+        ),
+        ExecutionCosts(params[0].commission, params[0].half_spread, params[0].lot_size),
         executed,
         scratch[SCR_SLIPPAGE, :n_assets],
     )
@@ -574,19 +569,18 @@ def _trade_agent(
         elif shares[i] <= 0.0:
             entry[i] = 0.0
     if value_d > 0.0:  # positions left above their target: a sell the participation limit cut (reported)
-        events = info[IN_WEIGHTS + n_assets + 1 :]
-        counts = state.event_counts
+        counts = agent.event_counts
         for i in range(n_assets):
             above = shares[i] * close[i] / value_d - target[i]
             if above > UNFILLED_TOLERANCE:
                 n_events = kk.record_event(events, n_events, kk.RULE_PARTICIPATION_CAP, i, -above)
                 counts[kk.RULE_PARTICIPATION_CAP] += 1
-    state.cash = cash
-    state.cost_total += cost
-    state.nan_total += n_nan
-    state.clipped_total += n_clipped
+    agent.cash = cash
+    agent.cost_total += cost
+    agent.nan_total += n_nan
+    agent.clipped_total += n_clipped
     turnover = traded / value_d if value_d > 0.0 else 0.0
-    state.turnover_total += turnover
+    agent.turnover_total += turnover
     info[IN_COST] = cost
     info[IN_TURNOVER] = turnover
     info[IN_NAN_ACTIONS] = n_nan
@@ -602,6 +596,11 @@ def _trade_agent(
     for i in range(n_assets):
         momentum += target[i] * trailing[i]
     terms[kr.TERM_MOMENTUM] = momentum
+    sigma = scratch[SCR_SIGMA]
+    mean_sigma = 0.0  # the assets' mean daily volatility at bar d (the diversification term's scale)
+    for i in range(n_assets):
+        mean_sigma += sigma[i]
+    mean_sigma /= n_assets
     terms[kr.TERM_DIVERSIFICATION] = kr.herfindahl_diversification(target) * mean_sigma
     # ex-ante daily variance of the weights the agent chose to hold (after its risk layer), at bar d
     terms[kr.TERM_RISK] = -0.5 * target_variance
@@ -610,22 +609,7 @@ def _trade_agent(
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
 def step_env(
-    b: int,
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    market: np.ndarray,
-    clock: np.ndarray,
-    actions: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
-    scratch: np.ndarray,
+    b: int, state: EnvState, config: EnvConfig, actions: np.ndarray, out: StepOutputs, scratch: np.ndarray
 ) -> bool:
     """Advance environment ``b`` by one decision; return False (and change nothing) if its episode is over.
 
@@ -645,9 +629,18 @@ def step_env(
     ``scratch`` here (and in the other per-environment functions) is one slot ``(N_SCRATCH, S)`` of the
     drivers' scratch array, work space only.
     """
+    params = config.params
+    agent_params = config.agent_params
+    bars = state.bars
+    history = state.history
+    positions = state.positions
+    agent_state = state.agent_state
+    asset_state = state.asset_state
+    market = state.market
+    info_out = out.info
     n_agents = positions.shape[1]
     n_assets = positions.shape[3]
-    t = clock[b, CLK_STEP]
+    t = state.clock[b, CLK_STEP]
     if t >= params[0].episode_length:
         return False
     d = params[0].warmup + t
@@ -675,20 +668,17 @@ def step_env(
             bar_f[BAR_HIGH, i] *= m
             bar_f[BAR_LOW, i] *= m
             bar_f[BAR_CLOSE, i] *= m
-    fill_prices = bar_f[BAR_CLOSE] if params[0].fill_on_close else bar_f[BAR_OPEN]
     impact_scale = scratch[SCR_IMPACT_SCALE, :n_assets]
     flow = scratch[SCR_FLOW]
     sigma = scratch[SCR_SIGMA]
     trailing = scratch[SCR_TRAILING]
     window = params[0].window
-    mean_sigma = 0.0
     max_shares = scratch[SCR_MAX_SHARES]
     participation = params[0].max_participation
     for i in range(n_assets):
         max_shares[i] = participation * bar_d[BAR_VOLUME, i]
         flow[i] = 0.0
         sigma[i] = np.sqrt(cov[i, i])
-        mean_sigma += sigma[i]
         trailing[i] = 0.0
     # trailing mean log return per asset over the window; bars outer so the assets' sums run side by side
     for k in range(d - window + 1, d + 1):
@@ -696,32 +686,15 @@ def step_env(
             trailing[i] += history[b, i, k]
     for i in range(n_assets):
         trailing[i] /= window
-    mean_sigma /= n_assets
     impact_scales(params[0].impact_coefficient, sigma[:n_assets], bar_d[BAR_VOLUME], impact_scale)
     if params[0].risk_enabled:
-        _risk_statistics(b, d, n_agents, history, cov, agent_params, scratch)
+        _risk_statistics(b, d, history, cov, agent_params, scratch)
     for a in range(n_agents):
         info = info_out[b, a]
         if agent_state[b, a].terminated:
             _blank_agent_info(info, n_assets)
             continue
-        _trade_agent(
-            b,
-            a,
-            d,
-            bars,
-            history,
-            positions,
-            agent_state,
-            cov,
-            actions,
-            params,
-            agent_params,
-            fill_prices,
-            mean_sigma,
-            info,
-            scratch,
-        )
+        _trade_agent(b, a, d, state, config, actions, info, scratch)
         _clear_events(info, n_assets, min(info[IN_N_EVENTS], max_events(n_assets)))
     if impact > 0.0:
         max_impact = params[0].max_impact
@@ -743,7 +716,7 @@ def step_env(
     bound = params[0].obs_clip
     returns_f = bar_f[BAR_LOGRET]
     for i in range(n_assets):
-        zret[b, f % zret.shape[1], i] = standardized_return(returns_f[i], cov[i, i], bound)
+        state.zret[b, f % state.zret.shape[1], i] = standardized_return(returns_f[i], cov[i, i], bound)
         history[b, i, f] = returns_f[i]
     market_series_update(history[b], n_assets, f, window)
     kk.ewma_covariance_update(cov, returns_f, decay)
@@ -756,25 +729,25 @@ def step_env(
     weights = scratch[SCR_WEIGHTS, : n_assets + 1]
     log_mode = params[0].log_return_reward
     for a in range(n_agents):
-        state = agent_state[b, a]
+        agent = agent_state[b, a]
         info = info_out[b, a]
-        value_prev = state.value
-        value = portfolio_weights(positions[b, a, POS_SHARES], state.cash, close_f, weights)
+        value_prev = agent.value
+        value = portfolio_weights(positions[b, a, POS_SHARES], agent.cash, close_f, weights)
         log_return = np.log(value / value_prev) if value > 0.0 and value_prev > 0.0 else 0.0
         info[IN_STEP_RETURN] = value / value_prev - 1.0 if value_prev > 0.0 else 0.0
-        state.value = value
-        state.peak = max(state.peak, value)
+        agent.value = value
+        agent.peak = max(agent.peak, value)
         limits = agent_params[a].limits
-        if state.restart_peak:
-            state.peak = value
-            state.restart_peak = False
-        drawdown = 1.0 - value / state.peak
-        state.drawdown = drawdown
-        state.return_variance = ewma_variance_update(state.return_variance, log_return, decay)
+        if agent.restart_peak:
+            agent.peak = value
+            agent.restart_peak = False
+        drawdown = 1.0 - value / agent.peak
+        agent.drawdown = drawdown
+        agent.return_variance = ewma_variance_update(agent.return_variance, log_return, decay)
         terms = info[IN_TERMS : IN_TERMS + kr.N_TERMS]  # agents done before this step: zeroed above
         terms[kr.TERM_PROFIT] = log_return
-        dsr, state.dsr_mean, state.dsr_second = kr.differential_sharpe(
-            log_return, state.dsr_mean, state.dsr_second, agent_params[a].sharpe_rate
+        dsr, agent.dsr_mean, agent.dsr_second = kr.differential_sharpe(
+            log_return, agent.dsr_mean, agent.dsr_second, agent_params[a].sharpe_rate
         )
         terms[kr.TERM_SHARPE] = agent_params[a].sharpe_rate * dsr
         terms[kr.TERM_BREACH] = 0.0
@@ -786,23 +759,8 @@ def step_env(
             info[IN_REWARD] = log_return
         else:
             info[IN_REWARD] = kr.weighted_reward(terms, agent_params[a].reward)
-    clock[b, CLK_STEP] = t + 1
-    _observe_env(
-        b,
-        bars,
-        history,
-        zret,
-        indicators,
-        positions,
-        agent_state,
-        asset_state,
-        clock,
-        params,
-        agent_params,
-        obs_out,
-        info_out,
-        scratch,
-    )
+    state.clock[b, CLK_STEP] = t + 1
+    _observe_env(b, state, config, out, scratch)
     return True
 
 
@@ -810,20 +768,10 @@ def step_env(
 def advance_env(
     b: int,
     reset_mask: np.ndarray,
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    market: np.ndarray,
-    clock: np.ndarray,
+    state: EnvState,
+    config: EnvConfig,
     actions: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
+    out: StepOutputs,
     scratch: np.ndarray,
 ) -> bool:
     """Reset environment ``b`` (``reset_mask[b]``) or step it (:func:`step_env`); False if it could not step.
@@ -832,90 +780,36 @@ def advance_env(
     itself needs Numba's runtime; the per-environment work does not).
     """
     if reset_mask.shape[0] > 0 and reset_mask[b]:
-        reset_env(
-            b,
-            bars,
-            history,
-            zret,
-            indicators,
-            positions,
-            agent_state,
-            asset_state,
-            clock,
-            params,
-            agent_params,
-            obs_out,
-            info_out,
-            scratch,
-        )
+        reset_env(b, state, config, out, scratch)
         return True
-    return step_env(
-        b,
-        bars,
-        history,
-        zret,
-        indicators,
-        positions,
-        agent_state,
-        asset_state,
-        market,
-        clock,
-        actions,
-        params,
-        agent_params,
-        obs_out,
-        info_out,
-        scratch,
-    )
+    return step_env(b, state, config, actions, out, scratch)
 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def step_batch(
     reset_mask: np.ndarray,
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    market: np.ndarray,
-    clock: np.ndarray,
+    state_arrays: tuple,
+    config_arrays: tuple,
     actions: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
+    outputs: tuple,
     scratch: np.ndarray,
 ) -> int:
     """:func:`step_env` for every environment of the batch, serially (best for small batches).
 
-    Environments with ``reset_mask[b]`` true (an empty mask means none) are reset instead (their new bars
-    must already be in ``bars[b]``): this serves Gymnasium's next-step autoreset in the same call.
-    Returns the number of environments that could not step because their episode was over.
+    ``state_arrays``, ``config_arrays`` and ``outputs`` are the fields of :class:`EnvState`, :class:`EnvConfig`
+    and :class:`StepOutputs` in their order, as the named tuples or as plain tuples (``Simulation`` passes
+    plain ones: Numba reads the types of a plain tuple's arrays faster). Environments with ``reset_mask[b]``
+    true (an empty mask means none) are reset instead (their new bars must already be in ``bars[b]``): this
+    serves Gymnasium's next-step autoreset in the same call. Returns the number of environments that could not
+    step because their episode was over.
     """
+    state = EnvState(*state_arrays)
+    config = EnvConfig(*config_arrays)
+    out = StepOutputs(*outputs)
     finished = 0
     work = scratch[0]
-    for b in range(bars.shape[0]):
-        if not advance_env(
-            b,
-            reset_mask,
-            bars,
-            history,
-            zret,
-            indicators,
-            positions,
-            agent_state,
-            asset_state,
-            market,
-            clock,
-            actions,
-            params,
-            agent_params,
-            obs_out,
-            info_out,
-            work,
-        ):
+    for b in range(state.bars.shape[0]):
+        if not advance_env(b, reset_mask, state, config, actions, out, work):
             finished += 1
     return finished
 
@@ -923,20 +817,10 @@ def step_batch(
 @njit(cache=True, parallel=True, error_model="numpy")
 def step_batch_parallel(
     reset_mask: np.ndarray,
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    market: np.ndarray,
-    clock: np.ndarray,
+    state_arrays: tuple,
+    config_arrays: tuple,
     actions: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
+    outputs: tuple,
     scratch: np.ndarray,
 ) -> int:
     """:func:`step_batch` spread over threads with ``prange`` (large batches); identical results bit for bit.
@@ -945,104 +829,39 @@ def step_batch_parallel(
     environments ``[l B / L, (l + 1) B / L)`` serially on scratch slot ``l``: the blocks run in parallel, and
     no two of them share a slot, whatever the number of threads.
     """
-    n_envs = bars.shape[0]
+    state = EnvState(*state_arrays)
+    config = EnvConfig(*config_arrays)
+    out = StepOutputs(*outputs)
+    n_envs = state.bars.shape[0]
     n_slots = scratch.shape[0]
     finished = np.zeros(n_slots, dtype=np.int64)
     for slot in prange(n_slots):
         work = scratch[slot]
         for b in range(slot * n_envs // n_slots, (slot + 1) * n_envs // n_slots):
-            if not advance_env(
-                b,
-                reset_mask,
-                bars,
-                history,
-                zret,
-                indicators,
-                positions,
-                agent_state,
-                asset_state,
-                market,
-                clock,
-                actions,
-                params,
-                agent_params,
-                obs_out,
-                info_out,
-                work,
-            ):
+            if not advance_env(b, reset_mask, state, config, actions, out, work):
                 finished[slot] += 1
     return finished.sum()
 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def reset_batch(
-    mask: np.ndarray,
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    clock: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
-    scratch: np.ndarray,
+    mask: np.ndarray, state_arrays: tuple, config_arrays: tuple, outputs: tuple, scratch: np.ndarray
 ) -> None:
-    """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true."""
-    for b in range(bars.shape[0]):
+    """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true (tuples as in :func:`step_batch`)."""
+    state = EnvState(*state_arrays)
+    config = EnvConfig(*config_arrays)
+    out = StepOutputs(*outputs)
+    for b in range(state.bars.shape[0]):
         if mask[b]:
-            reset_env(
-                b,
-                bars,
-                history,
-                zret,
-                indicators,
-                positions,
-                agent_state,
-                asset_state,
-                clock,
-                params,
-                agent_params,
-                obs_out,
-                info_out,
-                scratch[0],
-            )
+            reset_env(b, state, config, out, scratch[0])
 
 
 @njit(**STEP_KERNEL_OPTIONS)
-def observe_batch(
-    bars: np.ndarray,
-    history: np.ndarray,
-    zret: np.ndarray,
-    indicators: np.ndarray,
-    positions: np.ndarray,
-    agent_state: np.ndarray,
-    asset_state: np.ndarray,
-    clock: np.ndarray,
-    params: np.ndarray,
-    agent_params: np.ndarray,
-    obs_out: np.ndarray,
-    info_out: np.ndarray,
-    scratch: np.ndarray,
-) -> None:
-    """Observation and valuation info of every environment at its current bar (no state change)."""
-    for b in range(bars.shape[0]):
-        _observe_env(
-            b,
-            bars,
-            history,
-            zret,
-            indicators,
-            positions,
-            agent_state,
-            asset_state,
-            clock,
-            params,
-            agent_params,
-            obs_out,
-            info_out,
-            scratch[0],
-        )
+def observe_batch(state_arrays: tuple, config_arrays: tuple, outputs: tuple, scratch: np.ndarray) -> None:
+    """Observation and valuation info of every environment at its current bar (no state change; tuples as in
+    :func:`step_batch`)."""
+    state = EnvState(*state_arrays)
+    config = EnvConfig(*config_arrays)
+    out = StepOutputs(*outputs)
+    for b in range(state.bars.shape[0]):
+        _observe_env(b, state, config, out, scratch[0])
