@@ -432,6 +432,8 @@ def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
     sim.reset(seeds=[0])
     assert sim.agent_state.dtype == ks.AGENT_STATE_DTYPE and sim.agent_state.dtype["terminated"] == np.bool_
     assert sim.params.dtype["action_mapping"] == np.int64 and sim.params.dtype["risk_enabled"] == np.bool_
+    limits = sim.agent_params.dtype["limits"]
+    assert limits["trim"] == np.bool_ and limits["breach"] == np.int64 and limits["var_lookback"] == np.int64
     obs, info = sim.observe()
     mask, state, config, actions, outputs, scratch = sim.step_arguments(
         np.zeros(0, dtype=np.bool_), obs, info

@@ -62,22 +62,22 @@ def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
     w = shares * close / value_d
     assert np.all(w >= -tol)
     # position cap and leverage
-    assert w.max() <= lim[kk.RL_MAX_POSITION] + tol
-    assert w.sum() <= lim[kk.RL_MAX_LEVERAGE] + tol
+    assert w.max() <= lim["max_position"] + tol
+    assert w.sum() <= lim["max_leverage"] + tol
     # volatility budget by the kernel's own estimator (EWMA covariance at the decision bar)
     sigma = math.sqrt(max(w @ cov_d @ w, 0.0))
     ppy = sim.config.market.periods_per_year
-    assert sigma * math.sqrt(ppy) <= lim[kk.RL_VOLATILITY_BUDGET] * (1 + 1e-9) + tol
+    assert sigma * math.sqrt(ppy) <= lim["volatility_budget"] * (1 + 1e-9) + tol
     # VaR / CVaR budgets (parametric and historical)
-    lookback = int(lim[kk.RL_VAR_LOOKBACK])
+    lookback = int(lim["var_lookback"])
     history = np.ascontiguousarray(
         sim.history[0, :, d - lookback + 1 : d + 1]
     )  # (N, L) log returns of the bars
     hv, hc = kk.historical_var_cvar(
-        np.append(w, 0.0), history, 0, history.shape[1], lim[kk.RL_TAIL_PROBABILITY], np.zeros(lookback + 16)
+        np.append(w, 0.0), history, 0, history.shape[1], lim["tail_probability"], np.zeros(lookback + 16)
     )
-    assert max(hv, lim[kk.RL_VAR_Z] * sigma) <= lim[kk.RL_VAR_LIMIT] * (1 + 1e-9) + tol
-    assert max(hc, lim[kk.RL_CVAR_FACTOR] * sigma) <= lim[kk.RL_CVAR_LIMIT] * (1 + 1e-9) + tol
+    assert max(hv, lim["var_z"] * sigma) <= lim["var_limit"] * (1 + 1e-9) + tol
+    assert max(hc, lim["cvar_factor"] * sigma) <= lim["cvar_limit"] * (1 + 1e-9) + tol
     # correlation cap: every increased position is not too correlated with any other held position
     increased = np.flatnonzero(shares > before_shares * (1 + 1e-12) + 1e-12)
     held = np.flatnonzero(shares > 0)
@@ -85,9 +85,9 @@ def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
     for i in increased:
         for j in held:
             if j != i:
-                assert cov_d[i, j] / (sd[i] * sd[j]) <= lim[kk.RL_MAX_CORRELATION] + 1e-9
+                assert cov_d[i, j] / (sd[i] * sd[j]) <= lim["max_correlation"] + 1e-9
     # drawdown breaker (liquidate): in breach or cooldown -> no risky position
-    if sim._drawdown_before[a] >= lim[kk.RL_MAX_DRAWDOWN] or sim._cooldown_before[a] > 0:
+    if sim._drawdown_before[a] >= lim["max_drawdown"] or sim._cooldown_before[a] > 0:
         assert np.all(shares == 0)
 
 
@@ -241,9 +241,9 @@ def test_limits_hold_or_the_shortfall_is_reported_on_zero_volume_bars(seed, valu
             close = sim.bar(d)[BAR_CLOSE]
             w = sim.holdings[0, a] * close / sim._value_before[a]
             lim = limits_of(sim, a)
-            for i in np.flatnonzero(w > lim[kk.RL_MAX_POSITION] + TOL):
-                assert i in short and short[i] >= w[i] - lim[kk.RL_MAX_POSITION] - TOL, (i, w[i], short)
-            if w.sum() > lim[kk.RL_MAX_LEVERAGE] + TOL or sim._drawdown_before[a] >= lim[kk.RL_MAX_DRAWDOWN]:
+            for i in np.flatnonzero(w > lim["max_position"] + TOL):
+                assert i in short and short[i] >= w[i] - lim["max_position"] - TOL, (i, w[i], short)
+            if w.sum() > lim["max_leverage"] + TOL or sim._drawdown_before[a] >= lim["max_drawdown"]:
                 assert short or not np.any(w > TOL)
     assert reported > 0  # the zero-volume path was exercised
 
@@ -623,8 +623,8 @@ def test_var_cvar_hand_computed():
     # parametric: z_0.95 = 1.6448536, CVaR factor phi(z) / 0.05 = 2.0627128
     sim = Simulation(arena_config(n_assets=2, episode_length=2))
     lim = limits_of(sim, 0)
-    assert lim[kk.RL_VAR_Z] == pytest.approx(1.6448536269514722)
-    assert lim[kk.RL_CVAR_FACTOR] == pytest.approx(2.0627128075074257)
+    assert lim["var_z"] == pytest.approx(1.6448536269514722)
+    assert lim["cvar_factor"] == pytest.approx(2.0627128075074257)
 
 
 def test_breaker_modes():

@@ -85,28 +85,28 @@ def pack_agent_params(agent: AgentProfile) -> np.ndarray:
     assert risk is not None and reward is not None  # filled by AgentProfile.__post_init__
     row["sharpe_rate"] = reward.sharpe_rate
     limits = row["limits"]
-    limits[kk.RL_MAX_POSITION] = risk.max_position
-    limits[kk.RL_MAX_CORRELATION] = risk.max_correlation
-    limits[kk.RL_VOLATILITY_BUDGET] = risk.volatility_budget
-    limits[kk.RL_VAR_LIMIT] = risk.var_limit
-    limits[kk.RL_CVAR_LIMIT] = risk.cvar_limit
-    limits[kk.RL_MAX_LEVERAGE] = risk.max_leverage
-    limits[kk.RL_STOP_LOSS] = risk.stop_loss
-    limits[kk.RL_TAKE_PROFIT] = risk.take_profit
-    limits[kk.RL_TRIM] = 1.0 if risk.exit_mode == "trim" else 0.0
-    limits[kk.RL_TRIM_FRACTION] = risk.trim_fraction
-    limits[kk.RL_MAX_DRAWDOWN] = risk.max_drawdown
-    limits[kk.RL_BREACH] = {
+    limits["max_position"] = risk.max_position
+    limits["max_correlation"] = risk.max_correlation
+    limits["volatility_budget"] = risk.volatility_budget
+    limits["var_limit"] = risk.var_limit
+    limits["cvar_limit"] = risk.cvar_limit
+    limits["max_leverage"] = risk.max_leverage
+    limits["stop_loss"] = risk.stop_loss
+    limits["take_profit"] = risk.take_profit
+    limits["trim"] = risk.exit_mode == "trim"
+    limits["trim_fraction"] = risk.trim_fraction
+    limits["max_drawdown"] = risk.max_drawdown
+    limits["breach"] = {
         "liquidate": kk.BREACH_LIQUIDATE,
         "terminate": kk.BREACH_TERMINATE,
         "penalize": kk.BREACH_PENALIZE,
     }[risk.breach]
-    limits[kk.RL_COOLDOWN] = risk.cooldown
+    limits["cooldown"] = risk.cooldown
     z = NormalDist().inv_cdf(risk.risk_level)
-    limits[kk.RL_VAR_Z] = z
-    limits[kk.RL_CVAR_FACTOR] = NormalDist().pdf(z) / (1.0 - risk.risk_level)
-    limits[kk.RL_TAIL_PROBABILITY] = 1.0 - risk.risk_level
-    limits[kk.RL_VAR_LOOKBACK] = risk.var_lookback
+    limits["var_z"] = z
+    limits["cvar_factor"] = NormalDist().pdf(z) / (1.0 - risk.risk_level)
+    limits["tail_probability"] = 1.0 - risk.risk_level
+    limits["var_lookback"] = risk.var_lookback
     weights = row["reward"]
     for k, name in enumerate(kr.TERM_NAMES):
         weights[k] = getattr(reward, name)

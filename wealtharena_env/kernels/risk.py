@@ -33,7 +33,7 @@ the limit holds after rounding.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -101,29 +101,36 @@ RULE_NAMES = (
     "participation_cap",
 )
 
-# Limit vector entries (``limits`` argument; packed from RiskLimits by the Simulation).
-RL_MAX_POSITION = 0
-RL_MAX_CORRELATION = 1
-RL_VOLATILITY_BUDGET = 2
-RL_VAR_LIMIT = 3
-RL_CVAR_LIMIT = 4
-RL_MAX_LEVERAGE = 5
-RL_STOP_LOSS = 6
-RL_TAKE_PROFIT = 7
-RL_TRIM = 8  # 1 = trim, 0 = close
-RL_TRIM_FRACTION = 9
-RL_MAX_DRAWDOWN = 10
-RL_BREACH = 11  # BREACH_* code
-RL_COOLDOWN = 12
-RL_VAR_Z = 13  # standard normal quantile z at the risk level
-RL_CVAR_FACTOR = 14  # phi(z) / (1 - level): parametric CVaR = factor * sigma
-RL_TAIL_PROBABILITY = 15  # 1 - level
-RL_VAR_LOOKBACK = 16
-N_LIMITS = 17
-
 BREACH_LIQUIDATE = 0
 BREACH_TERMINATE = 1
 BREACH_PENALIZE = 2
+
+#: One agent's limits as the kernels read them (a record packed from ``config.RiskLimits`` by the Simulation;
+#: booleans, enums and counts with their own types).
+LIMITS_DTYPE = np.dtype(
+    [
+        ("max_position", np.float64),  # largest weight of one asset
+        (
+            "max_correlation",
+            np.float64,
+        ),  # largest EWMA correlation of a new position with a held one (1: off)
+        ("volatility_budget", np.float64),  # annualised ex-ante volatility of the target
+        ("var_limit", np.float64),  # one-day VaR (fraction of value; inf: off)
+        ("cvar_limit", np.float64),  # one-day CVaR (inf: off)
+        ("max_leverage", np.float64),  # sum of |risky weights|
+        ("stop_loss", np.float64),  # exit when close <= entry * (1 - stop_loss)
+        ("take_profit", np.float64),  # exit when close >= entry * (1 + take_profit)
+        ("trim", np.bool_),  # exits trim the position (True) or close it (False)
+        ("trim_fraction", np.float64),  # share of the position a trim sells
+        ("max_drawdown", np.float64),  # the breaker's drawdown
+        ("breach", np.int64),  # BREACH_*: what the breaker does
+        ("cooldown", np.int64),  # bars the breaker keeps the agent flat (liquidate mode)
+        ("var_z", np.float64),  # standard normal quantile z at the risk level
+        ("cvar_factor", np.float64),  # phi(z) / (1 - level): parametric CVaR = factor * sigma
+        ("tail_probability", np.float64),  # 1 - level
+        ("var_lookback", np.int64),  # bars of history of the historical VaR / CVaR
+    ]
+)
 
 # Risk-layer outcome flags (returned).
 OUT_TRIPPED = 1
@@ -372,7 +379,7 @@ def apply_risk_layer(
     target: np.ndarray,
     held: HeldPositions,
     market: AssetRisk,
-    limits: np.ndarray,
+    limits: Any,  # a LIMITS_DTYPE record (numba reads its fields by name)
     breaker: BreakerState,
     log: EventLog,
     work: np.ndarray,
@@ -385,7 +392,7 @@ def apply_risk_layer(
     ``max_correlation_i = max_{j != i} C_ij / (sigma_i sigma_j)`` and ``max_loss_i = max(0, -min_k r_{k,i})``
     over the VaR window (a superset of it is fine), shared by the agents of a bar, the log returns
     ``history`` (N, T) of which bars ``bar - L + 1 .. bar`` (L = ``var_lookback``) give the historical VaR,
-    and the periods per year; ``limits``: the ``RL_*`` vector; ``breaker`` (:class:`BreakerState`): the
+    and the periods per year; ``limits``: the agent's ``LIMITS_DTYPE`` record; ``breaker`` (:class:`BreakerState`): the
     drawdown and the cooldown bars remaining. Events go to ``log.events`` (3 floats each) and
     ``log.counts[rule]``; ``work`` is scratch space of at least ``max(3 N, L + k + 2)`` (k of
     :func:`historical_var_cvar`).
@@ -421,10 +428,10 @@ def apply_risk_layer(
     count = 0
     flags = 0
     # 1. stop-loss / take-profit on held positions
-    stop = limits[RL_STOP_LOSS]
-    take = limits[RL_TAKE_PROFIT]
-    trim = limits[RL_TRIM] > 0.0
-    keep = 1.0 - limits[RL_TRIM_FRACTION]
+    stop = limits.stop_loss
+    take = limits.take_profit
+    trim = limits.trim
+    keep = 1.0 - limits.trim_fraction
     for i in range(n):
         if holdings[i] > 0.0 and average_cost[i] > 0.0:
             rule = -1
@@ -441,7 +448,7 @@ def apply_risk_layer(
                 count = record_event(events, count, rule, i, removed)
                 counts[rule] += 1
     # 2. position cap
-    cap = limits[RL_MAX_POSITION]
+    cap = limits.max_position
     for i in range(n):
         if target[i] > cap:
             removed = target[i] - cap
@@ -450,7 +457,7 @@ def apply_risk_layer(
             count = record_event(events, count, RULE_POSITION_CAP, i, removed)
             counts[RULE_POSITION_CAP] += 1
     # 3. correlation cap: increases, largest target first, against the assets held in the result
-    max_corr = limits[RL_MAX_CORRELATION]
+    max_corr = limits.max_correlation
     if max_corr < 1.0 and n > 1:
         suspect = False
         for i in range(n):
@@ -460,7 +467,7 @@ def apply_risk_layer(
         if suspect:
             count = _correlation_cap(target, current, cov, asset_stats, max_corr, log, count, work)
     # 4. volatility budget
-    budget = limits[RL_VOLATILITY_BUDGET]
+    budget = limits.volatility_budget
     sigma_p = np.sqrt(portfolio_variance(target, cov, work))
     annual = sigma_p * np.sqrt(market.periods_per_year)
     if annual > budget:
@@ -470,8 +477,8 @@ def apply_risk_layer(
         count = record_event(events, count, RULE_VOLATILITY_BUDGET, -1, removed)
         counts[RULE_VOLATILITY_BUDGET] += 1
     # 5. VaR then CVaR budgets (parametric and historical; both homogeneous of degree 1 in the weights)
-    var_limit = limits[RL_VAR_LIMIT]
-    cvar_limit = limits[RL_CVAR_LIMIT]
+    var_limit = limits.var_limit
+    cvar_limit = limits.cvar_limit
     if np.isfinite(var_limit) or np.isfinite(cvar_limit):
         bound = 0.0  # the window's worst portfolio loss is at most this (module docstring)
         for i in range(n):
@@ -482,12 +489,12 @@ def apply_risk_layer(
         hist_var = 0.0
         hist_cvar = 0.0
         if bound >= (1.0 - 1e-9) * min(var_limit, cvar_limit):
-            lookback = int(limits[RL_VAR_LOOKBACK])
+            lookback = limits.var_lookback
             hist_var, hist_cvar = historical_var_cvar(
-                target, history, bar - lookback + 1, lookback, limits[RL_TAIL_PROBABILITY], work
+                target, history, bar - lookback + 1, lookback, limits.tail_probability, work
             )
-        par_var = limits[RL_VAR_Z] * sigma_p
-        par_cvar = limits[RL_CVAR_FACTOR] * sigma_p
+        par_var = limits.var_z * sigma_p
+        par_cvar = limits.cvar_factor * sigma_p
         worst = max(hist_var, par_var)
         if worst > var_limit:
             factor = var_limit / worst * SAFETY
@@ -506,21 +513,21 @@ def apply_risk_layer(
             counts[RULE_CVAR_BUDGET] += 1
     # 6. leverage cap
     gross = risky_sum(target)
-    if gross > limits[RL_MAX_LEVERAGE]:
-        factor = limits[RL_MAX_LEVERAGE] / gross * SAFETY
+    if gross > limits.max_leverage:
+        factor = limits.max_leverage / gross * SAFETY
         removed = scale_risky(target, factor)
         sigma_p *= factor
         count = record_event(events, count, RULE_LEVERAGE_CAP, -1, removed)
         counts[RULE_LEVERAGE_CAP] += 1
     # 7. drawdown breaker
-    breach = int(limits[RL_BREACH])
+    breach = limits.breach
     if cooldown_remaining > 0.0:
         removed = scale_risky(target, 0.0)
         sigma_p = 0.0
         count = record_event(events, count, RULE_BREAKER_COOLDOWN, -1, removed)
         counts[RULE_BREAKER_COOLDOWN] += 1
         cooldown_remaining -= 1.0
-    elif drawdown >= limits[RL_MAX_DRAWDOWN] and breach != BREACH_PENALIZE:
+    elif drawdown >= limits.max_drawdown and breach != BREACH_PENALIZE:
         removed = scale_risky(target, 0.0)
         sigma_p = 0.0
         count = record_event(events, count, RULE_DRAWDOWN_BREAKER, -1, removed)
@@ -529,5 +536,5 @@ def apply_risk_layer(
         if breach == BREACH_TERMINATE:
             flags |= OUT_TERMINATE
         else:
-            cooldown_remaining = limits[RL_COOLDOWN]
+            cooldown_remaining = float(limits.cooldown)
     return count, flags, cooldown_remaining, sigma_p

@@ -30,7 +30,7 @@ N assets and T bars per episode:
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
 * ``params``       (1,) ``PARAMS_DTYPE`` — the scalar configuration (costs, episode, features), ``params[0]``.
 * ``agent_params`` (A,) ``AGENT_PARAMS_DTYPE`` records — per-agent configuration: initial cash, risk limits
-                   (``limits``, indexed by ``RL_*`` of :mod:`.risk`), reward weights (``reward``, indexed by
+                   (``limits``, a ``LIMITS_DTYPE`` record of :mod:`.risk`), reward weights (``reward``, indexed by
                    ``TERM_*`` of :mod:`.reward`), the differential Sharpe rate.
 * ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(3 N + 2, W, var_lookback) + 16`` — work space (no
                    allocation per step) in L slots, not per environment: the serial drivers use slot 0 for
@@ -184,13 +184,13 @@ MARKET_STATE_DTYPE = np.dtype(
     ]
 )
 
-#: One agent's configuration: initial cash, the differential Sharpe rate, risk limits (``RL_*`` of
+#: One agent's configuration: initial cash, the differential Sharpe rate, risk limits (``LIMITS_DTYPE`` of
 #: :mod:`.risk`), reward weights (``TERM_*`` of :mod:`.reward`).
 AGENT_PARAMS_DTYPE = np.dtype(
     [
         ("initial_cash", np.float64),
         ("sharpe_rate", np.float64),
-        ("limits", np.float64, (kk.N_LIMITS,)),
+        ("limits", kk.LIMITS_DTYPE),
         ("reward", np.float64, (kr.N_TERMS,)),
     ]
 )
@@ -342,8 +342,8 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
         drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
         agent.drawdown = drawdown
         sigma = np.sqrt(kk.portfolio_variance(weights, cov, work))
-        var = limits[kk.RL_VAR_Z] * sigma
-        cvar = limits[kk.RL_CVAR_FACTOR] * sigma
+        var = limits.var_z * sigma
+        cvar = limits.cvar_factor * sigma
         volatility = np.sqrt(agent.return_variance) * sqrt_periods
         cooldown = agent.cooldown
         readings = AgentReadings(
@@ -352,9 +352,9 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
             progress,
             var,
             cvar,
-            sigma * sqrt_periods / limits[kk.RL_VOLATILITY_BUDGET],
-            drawdown / limits[kk.RL_MAX_DRAWDOWN],
-            cooldown / limits[kk.RL_COOLDOWN],
+            sigma * sqrt_periods / limits.volatility_budget,
+            drawdown / limits.max_drawdown,
+            cooldown / limits.cooldown,
         )
         write_agent_features(weights, readings, bound, n_shared, row)
         info = info_out[b, a]
@@ -451,10 +451,10 @@ def _risk_statistics(
     lookback = 0
     for a in range(agent_params.shape[0]):
         limits = agent_params[a].limits
-        if limits[kk.RL_MAX_CORRELATION] < 1.0:
+        if limits.max_correlation < 1.0:
             correlations = True
-        if np.isfinite(limits[kk.RL_VAR_LIMIT]) or np.isfinite(limits[kk.RL_CVAR_LIMIT]):
-            lookback = max(lookback, int(limits[kk.RL_VAR_LOOKBACK]))
+        if np.isfinite(limits.var_limit) or np.isfinite(limits.cvar_limit):
+            lookback = max(lookback, limits.var_lookback)
     n = cov.shape[0]
     kk.asset_statistics(
         cov, history[b, :n], d, lookback, correlations and n > 1, scratch[SCR_SIGMA : SCR_MAX_LOSS + 1, :n]
@@ -752,8 +752,8 @@ def step_env(
         terms[kr.TERM_SHARPE] = agent_params[a].sharpe_rate * dsr
         terms[kr.TERM_BREACH] = 0.0
         terms[kr.TERM_BENCHMARK] = -benchmark_return
-        if limits[kk.RL_BREACH] == kk.BREACH_PENALIZE:
-            terms[kr.TERM_BREACH] = -max(drawdown - limits[kk.RL_MAX_DRAWDOWN], 0.0)
+        if limits.breach == kk.BREACH_PENALIZE:
+            terms[kr.TERM_BREACH] = -max(drawdown - limits.max_drawdown, 0.0)
         info[IN_LOG_RETURN] = log_return
         if log_mode:
             info[IN_REWARD] = log_return
