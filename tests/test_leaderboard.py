@@ -15,7 +15,13 @@ from wealtharena_env.leaderboard import aggregate as agg
 from wealtharena_env.leaderboard.board import build_board, to_html, to_markdown
 from wealtharena_env.leaderboard.evaluate import evaluate
 from wealtharena_env.leaderboard.policies import PolicyCaller, PolicyLoadError, load_policy
-from wealtharena_env.leaderboard.results import SCHEMA_VERSION, dumps_results, read_results, write_results
+from wealtharena_env.leaderboard.results import (
+    SCHEMA_VERSION,
+    dumps_results,
+    read_results,
+    round_float,
+    write_results,
+)
 from wealtharena_env.leaderboard.tasks import (
     EVAL_SEEDS,
     IMPACT_EVAL_BACKGROUNDS,
@@ -578,3 +584,42 @@ def test_sb3_observation_statistics_beside_a_model_are_applied(tmp_path):
     venv.norm_obs = False  # reward-only statistics: observations pass through
     venv.save(str(tmp_path / "vecnormalize.pkl"))
     np.testing.assert_array_equal(_sb3_observation_normalizer(tmp_path / "vecnormalize.pkl")(obs), obs)
+
+
+def test_batched_evaluation_plays_what_single_envs_play():
+    """evaluate() plays each scenario's seeds as one batched Simulation: every episode's final value, cost and
+    turnover equal those of a single env built from the task's registered ID, reset with that seed and stepped
+    with the same deterministic policy (the background seats' baselines included)."""
+    from wealtharena_env.leaderboard.baselines import make_baseline
+    from wealtharena_env.leaderboard.evaluate import make_task_env
+
+    for key, policy in (("Impact-v0", "risk_parity"), ("Regimes-v0", "momentum")):
+        task = TASKS[key]
+        doc = evaluate(
+            key, policy, n_seeds=3, episode_length=25, trajectories=0, bootstrap_reps=50, progress=False
+        )
+        checked = 0
+        for record in doc["episodes"]:
+            scenario = next(s for s in task.scenarios if s.name == record["scenario"])
+            background = scenario.background.mapping if scenario.background is not None else {}
+            env = make_task_env(task, scenario, 25)
+            obs, _ = env.reset(seed=record["seed"])
+            players = {
+                a: make_baseline(policy if a in task.focal_agents else background.get(a, "cash"), env)
+                for a in env.possible_agents
+            }
+            if any(p.name == "random" for p in players.values()):
+                continue  # a random background draws per batch row: its draws depend on the batch
+            cost = dict.fromkeys(env.possible_agents, 0.0)
+            while env.agents:
+                actions = {a: players[a](obs[a][None, :])[0] for a in env.agents}
+                obs, _, _, _, infos = env.step(actions)
+                for a, info in infos.items():
+                    cost[a] += info["cost"]
+            sim = env.unwrapped.sim
+            for k, a in enumerate(env.possible_agents):
+                # the results document keeps 10 significant digits (results.round_float)
+                assert record["agents"][a]["final_value"] == round_float(float(sim.portfolio_values[0, k])), a
+                assert record["agents"][a]["total_cost"] == round_float(cost[a]), (key, a)
+            checked += 1
+        assert checked >= 3, key

@@ -2,11 +2,11 @@
 
 Protocol
 --------
-For each scenario of the task, one environment per evaluation seed is created from the task's registered
-env ID and reset with that seed; the environments are stepped in lock-step and the policy is called once
-per step on the **batch** of every focal agent's observation ``(K, D)`` (a policy that only accepts one
-observation ``(D,)`` is detected and called row by row). Non-focal seats are played by the scenario's
-background population. Each episode's focal score is the mean over focal agents of the task's primary
+For each scenario of the task, the env is built from the task's registered env ID, and its Simulation is
+played as one batch of K environments, environment ``k`` reset with evaluation seed ``k`` (bit for bit what
+K single envs reset with those seeds play); the policy is called once per step on the **batch** of every
+focal agent's observation ``(K, D)`` (a policy that only accepts one observation ``(D,)`` is detected and
+called row by row). Non-focal seats are played by the scenario's background population. Each episode's focal score is the mean over focal agents of the task's primary
 metric (Sharpe ratio of daily simple returns of portfolio value, net of all costs, annualised with 252
 periods, risk-free 0, sample std; 0 for an episode held in cash, whose returns are all exactly 0); the
 task score is the mean over every evaluation episode, with a 95 % stratified-bootstrap interval (strata =
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from wealtharena_env._progress import Progress
+from wealtharena_env.envs._common import copy_action
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.leaderboard import aggregate as agg
 from wealtharena_env.leaderboard.policies import LoadedPolicy, PolicyCaller, PolicyLoadError, load_policy
@@ -42,6 +43,8 @@ from wealtharena_env.leaderboard.results import (
     round_float,
 )
 from wealtharena_env.leaderboard.tasks import SUITE_VERSION, Scenario, Task, get_task
+from wealtharena_env.outputs import InfoDecoder
+from wealtharena_env.sim import Simulation
 
 #: Per-agent metrics recorded per episode, besides :data:`~wealtharena_env.kernels.metrics.SUMMARY_METRIC_NAMES`.
 EXTRA_METRICS = (
@@ -143,8 +146,11 @@ def load_task_data(task: Task, data: Any = None):
 # =============================================================================================== evaluation
 @dataclass
 class _Episode:
-    env: Any
+    """What one evaluation episode (environment ``index`` of the scenario's batch) has recorded so far."""
+
+    index: int
     seed: int
+    live: list[str]  # its agents still playing (terminated or truncated agents leave)
     values: dict[str, list[float]]
     costs: dict[str, float]
     turnover: dict[str, list[float]]
@@ -155,17 +161,6 @@ class _Episode:
     trajectory: dict[str, Any] | None
     error: dict[str, Any] | None = None
     done: bool = False
-
-
-def _risk_event_names(info: dict[str, Any]) -> list[str]:
-    events = info.get("risk_events") or ()
-    out = []
-    for e in events:
-        if isinstance(e, dict):
-            out.append(str(e.get("rule") or e.get("type") or e.get("name") or e.get("event") or "risk_event"))
-        else:
-            out.append(str(e))
-    return out
 
 
 def _check_policy_shapes(policy: LoadedPolicy, task: Task, env: Any, agent: str) -> None:
@@ -185,17 +180,10 @@ def _check_policy_shapes(policy: LoadedPolicy, task: Task, env: Any, agent: str)
             )
 
 
-def _full_info(env: Any, agents: list[str], agent: str) -> dict[str, Any]:
-    """The full info dict of ``agent`` after the env's last reset / step, read from its Simulation (so the
-    evaluation does not depend on the ``info_level`` the task's env was built with)."""
-    return env.unwrapped.sim.info(agents.index(agent), level="full")
-
-
-def _benchmark_returns(env: Any, n_steps: int) -> np.ndarray:
-    """Equal-weight, daily-rebalanced, cost-free benchmark over the episode's decision bars."""
-    sim = env.unwrapped.sim
+def _benchmark_returns(sim: Simulation, index: int, n_steps: int) -> np.ndarray:
+    """Equal-weight, daily-rebalanced, cost-free benchmark over episode ``index``'s decision bars."""
     w = sim.config.warmup
-    close = sim.closes(0, w, w + n_steps + 1)
+    close = sim.closes(index, w, w + n_steps + 1)
     return (close[1:] / close[:-1]).mean(axis=1) - 1.0
 
 
@@ -219,6 +207,130 @@ def _agent_metrics(ep: _Episode, agent: str, benchmark: np.ndarray, ppy: float) 
     return out
 
 
+def _new_episode(
+    index: int,
+    seed: int,
+    agents: list[str],
+    focal: list[str],
+    roles: dict[str, str],
+    scenario: Scenario,
+    record: bool,
+    values: dict[str, Any],
+    weights: np.ndarray,
+) -> _Episode:
+    """Episode ``index`` after its reset: ``values`` (K, A) and ``weights`` (K, A, N + 1) of the reset's info."""
+    traj: dict[str, Any] | None = None
+    if record:
+        traj = {
+            "scenario": scenario.name,
+            "seed": seed,
+            "agents": {
+                a: {
+                    "role": roles[a],
+                    "equity": [1.0],
+                    "cost": [],
+                    "weights": [[round_float(w) for w in weights[index, k].tolist()]] if a in focal else None,
+                    "risk_events": {},
+                }
+                for k, a in enumerate(agents)
+            },
+        }
+    return _Episode(
+        index=index,
+        seed=seed,
+        live=list(agents),
+        values={a: [float(values[index, k])] for k, a in enumerate(agents)},
+        costs=dict.fromkeys(agents, 0.0),
+        turnover={a: [] for a in agents},
+        rewards=dict.fromkeys(agents, 0.0),
+        nan_actions=dict.fromkeys(agents, 0),
+        clipped_actions=dict.fromkeys(agents, 0),
+        risk_events=dict.fromkeys(agents, 0),
+        trajectory=traj,
+    )
+
+
+def _record_step(
+    ep: _Episode,
+    step: int,
+    agents: list[str],
+    focal: list[str],
+    info: dict[str, Any],
+    raw: np.ndarray,
+    decoder: InfoDecoder,
+) -> None:
+    """Add one step of episode ``ep`` for its live agents: ``info`` the step's full vector info (arrays (K, A)),
+    ``raw`` its (K, A, I) info array (decoded for the risk-event names of recorded trajectories)."""
+    i = ep.index
+    for a in ep.live:
+        k = agents.index(a)
+        ep.values[a].append(float(info["portfolio_value"][i, k]))
+        cost = float(info["cost"][i, k])
+        ep.costs[a] += cost
+        ep.turnover[a].append(float(info["turnover"][i, k]))
+        ep.rewards[a] += float(info["reward"][i, k])
+        nan_actions = int(info["nan_actions"][i, k])
+        clipped_actions = int(info["clipped_actions"][i, k])
+        ep.nan_actions[a] += nan_actions
+        ep.clipped_actions[a] += clipped_actions
+        ep.risk_events[a] += int(info["risk_event_count"][i, k])
+        if ep.trajectory is not None:
+            t = ep.trajectory["agents"][a]
+            t["equity"].append(round_float(ep.values[a][-1] / ep.values[a][0]))
+            t["cost"].append(round_float(cost))
+            if a in focal:
+                t["weights"].append([round_float(w) for w in info["weights"][i, k].tolist()])
+            names = [event["rule"] for event in decoder.risk_events(raw[i, k])]
+            if nan_actions:
+                names.append("nan_action")
+            if clipped_actions:
+                names.append("clipped_action")
+            for name in names:
+                t["risk_events"].setdefault(name, []).append(step + 1)
+
+
+def _episode_record(
+    ep: _Episode,
+    scenario: Scenario,
+    sim: Simulation,
+    agents: list[str],
+    focal: list[str],
+    roles: dict[str, str],
+    ppy: float,
+) -> dict[str, Any]:
+    """The results record of one finished episode: status, focal and per-agent metrics, the benchmark's, and
+    its trajectory (``"_trajectory"``) if it was recorded."""
+    from wealtharena_env.kernels import metrics as km
+
+    n_steps = len(ep.values[agents[0]]) - 1
+    bench = _benchmark_returns(sim, ep.index, n_steps)
+    record: dict[str, Any] = {
+        "scenario": scenario.name,
+        "seed": ep.seed,
+        "status": "failed" if ep.error else "ok",
+        "error": ep.error,
+        "focal": None,
+        "benchmark": None,
+        "agents": None,
+    }
+    if ep.error is None:
+        per_agent = {a: {"role": roles[a], **_agent_metrics(ep, a, bench, ppy)} for a in agents}
+        metric_names = [m for m in per_agent[focal[0]] if m not in ("role",)]
+        record["focal"] = {m: float(np.mean([per_agent[a][m] for a in focal])) for m in metric_names}
+        bsum = km.summary_metrics(bench, None, ppy)
+        record["benchmark"] = {
+            m: float(bsum[m][0])
+            for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility")
+        }
+        record["agents"] = per_agent
+    if ep.trajectory is not None:
+        ep.trajectory["benchmark_equity"] = [1.0] + [round_float(v) for v in np.cumprod(1.0 + bench).tolist()]
+        ep.trajectory["status"] = record["status"]
+        ep.trajectory["tickers"] = list(sim.tickers)
+        record["_trajectory"] = ep.trajectory
+    return record
+
+
 def _run_scenario(
     task: Task,
     scenario: Scenario,
@@ -230,10 +342,12 @@ def _run_scenario(
     n_trajectories: int,
     progress: Progress,
 ) -> list[dict[str, Any]]:
+    """Play every evaluation seed of ``scenario`` at once: one batched Simulation (environment ``k`` = seed ``k``,
+    bit for bit the single env reset with that seed), the policy called once per step on the live episodes'
+    focal observations."""
     from wealtharena_env.leaderboard.baselines import make_baseline
 
-    envs = [make_task_env(task, scenario, episode_length, data) for _ in seeds]
-    first = envs[0]
+    first = make_task_env(task, scenario, episode_length, data)  # spaces and configuration for the policies
     agents = list(first.possible_agents)
     focal = [a for a in task.focal_agents if a in agents]
     if len(focal) != len(task.focal_agents):
@@ -250,82 +364,59 @@ def _run_scenario(
         for i, a in enumerate(agents)
         if a not in focal
     }
-    episodes: list[_Episode] = []
-    obs_now: list[dict[str, Any]] = []
-    for k, (env, seed) in enumerate(zip(envs, seeds)):
-        obs, infos = env.reset(seed=int(seed))
-        traj: dict[str, Any] | None = None
-        if k < n_trajectories:
-            traj = {
-                "scenario": scenario.name,
-                "seed": int(seed),
-                "agents": {
-                    a: {
-                        "role": roles[a],
-                        "equity": [1.0],
-                        "cost": [],
-                        "weights": [] if a in focal else None,
-                        "risk_events": {},
-                    }
-                    for a in agents
-                },
-            }
-            for a in focal:
-                weights = _full_info(env, agents, a)["weights"]
-                traj["agents"][a]["weights"].append([round_float(w) for w in weights.tolist()])
-        episodes.append(
-            _Episode(
-                env=env,
-                seed=int(seed),
-                values={a: [float(infos[a]["portfolio_value"])] for a in agents},
-                costs=dict.fromkeys(agents, 0.0),
-                turnover={a: [] for a in agents},
-                rewards=dict.fromkeys(agents, 0.0),
-                nan_actions=dict.fromkeys(agents, 0),
-                clipped_actions=dict.fromkeys(agents, 0),
-                risk_events=dict.fromkeys(agents, 0),
-                trajectory=traj,
-            )
+    single = first.unwrapped.sim
+    sim = Simulation(single.config, batch_size=len(seeds), data=single.source)
+    first.close()
+    decoder = sim.decoder("full")
+    obs, raw = sim.reset(seeds=[int(s) for s in seeds])
+    info = decoder.vector(raw, None, squeeze=False)
+    episodes = [
+        _new_episode(
+            k,
+            int(seed),
+            agents,
+            focal,
+            roles,
+            scenario,
+            k < n_trajectories,
+            info["portfolio_value"],
+            info["weights"],
         )
-        obs_now.append(obs)
+        for k, seed in enumerate(seeds)
+    ]
     step = 0
     while True:
-        live = [i for i, ep in enumerate(episodes) if not ep.done]
+        live = [ep for ep in episodes if not ep.done]
         if not live:
             break
-        actions: list[dict[str, Any]] = [{} for _ in episodes]
+        sim.actions[..., n_action] = 0.0  # agents without an action this step hold
         # focal agents: one batch over every live episode and focal seat
-        rows = [(i, a) for i in live for a in focal if a in episodes[i].env.agents]
+        rows = [(ep, a) for ep in live for a in focal if a in ep.live]
         if rows:
-            batch = np.stack([np.asarray(obs_now[i][a]) for i, a in rows])
-            acts, errs = focal_caller(batch)
-            for (i, a), act, err in zip(rows, acts, errs):
-                if err is not None and episodes[i].error is None:
-                    episodes[i].error = {
-                        "step": step,
-                        "agent": a,
-                        "source": "policy",
-                        "message": f"policy {err}",
-                    }
-                    episodes[i].done = True
-                actions[i][a] = act
-        live = [i for i in live if not episodes[i].done]
+            acts, errs = focal_caller(np.stack([obs[ep.index, agents.index(a)] for ep, a in rows]))
+            for (ep, a), act, err in zip(rows, acts, errs):
+                if err is not None and ep.error is None:
+                    ep.error = {"step": step, "agent": a, "source": "policy", "message": f"policy {err}"}
+                    ep.done = True
+                if not ep.done:
+                    copy_action(sim.actions[ep.index, agents.index(a)], act, a, n_action)
+        live = [ep for ep in live if not ep.done]
         for a, caller in background_callers.items():
-            rows_b = [i for i in live if a in episodes[i].env.agents]
+            rows_b = [ep for ep in live if a in ep.live]
             if not rows_b:
                 continue
-            acts, errs = caller(np.stack([np.asarray(obs_now[i][a]) for i in rows_b]))
-            for i, act, err in zip(rows_b, acts, errs):
+            k = agents.index(a)
+            acts, errs = caller(np.stack([obs[ep.index, k] for ep in rows_b]))
+            for ep, act, err in zip(rows_b, acts, errs):
                 if err is not None:
                     raise RuntimeError(
                         f"background baseline {roles[a]} failed: {err}"
                     )  # our bug, not the entrant's
-                actions[i][a] = act
-        for i in live:
-            ep = episodes[i]
-            try:
-                obs, rewards, _terms, _truncs, infos = ep.env.step(actions[i])
-            except Exception as exc:  # noqa: BLE001 - an env crash fails this episode, not the run
+                copy_action(sim.actions[ep.index, k], act, a, n_action)
+        try:
+            obs, raw = sim.step()
+        except Exception as exc:  # noqa: BLE001 - an env crash fails the episodes still playing, not the run
+            for ep in live:
                 ep.error = {
                     "step": step,
                     "agent": None,
@@ -334,73 +425,21 @@ def _run_scenario(
                     "the policy: please report it)",
                 }
                 ep.done = True
-                continue
-            obs_now[i] = obs
-            for a in infos:
-                info = _full_info(
-                    ep.env, agents, a
-                )  # the simulation's full record, whatever the env's info level
-                ep.values[a].append(float(info["portfolio_value"]))
-                ep.costs[a] += float(info.get("cost", 0.0))
-                ep.turnover[a].append(float(info.get("turnover", 0.0)))
-                ep.rewards[a] += float(rewards.get(a, 0.0))
-                ep.nan_actions[a] += int(info.get("nan_actions", 0))
-                ep.clipped_actions[a] += int(info.get("clipped_actions", 0))
-                names = _risk_event_names(info)
-                ep.risk_events[a] += len(names)
-                if ep.trajectory is not None:
-                    t = ep.trajectory["agents"][a]
-                    t["equity"].append(round_float(ep.values[a][-1] / ep.values[a][0]))
-                    t["cost"].append(round_float(float(info.get("cost", 0.0))))
-                    if a in focal:
-                        t["weights"].append([round_float(w) for w in info["weights"].tolist()])
-                    if int(info.get("nan_actions", 0)):
-                        names.append("nan_action")
-                    if int(info.get("clipped_actions", 0)):
-                        names.append("clipped_action")
-                    for name in names:
-                        t["risk_events"].setdefault(name, []).append(step + 1)
-            if not ep.env.agents:
+            break
+        info = decoder.vector(raw, None, squeeze=False)
+        _, terminated, truncated = decoder.outcomes(raw)
+        ended = terminated | truncated
+        for ep in live:
+            _record_step(ep, step, agents, focal, info, raw, decoder)
+            ep.live = [a for a in ep.live if not ended[ep.index, agents.index(a)]]
+            if not ep.live:
                 ep.done = True
         step += 1
         progress.update(1)
     progress.update(max(0, episode_length - step))
-    ppy = float(first.unwrapped.sim.config.market.periods_per_year)
-    out = []
-    for ep in episodes:
-        n_steps = len(ep.values[agents[0]]) - 1
-        bench = _benchmark_returns(ep.env, n_steps)
-        record: dict[str, Any] = {
-            "scenario": scenario.name,
-            "seed": ep.seed,
-            "status": "failed" if ep.error else "ok",
-            "error": ep.error,
-        }
-        if ep.error is None:
-            from wealtharena_env.kernels import metrics as km
-
-            per_agent = {a: {"role": roles[a], **_agent_metrics(ep, a, bench, ppy)} for a in agents}
-            metric_names = [m for m in per_agent[focal[0]] if m not in ("role",)]
-            record["focal"] = {m: float(np.mean([per_agent[a][m] for a in focal])) for m in metric_names}
-            bsum = km.summary_metrics(bench, None, ppy)
-            record["benchmark"] = {
-                m: float(bsum[m][0])
-                for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility")
-            }
-            record["agents"] = per_agent
-        else:
-            record["focal"] = None
-            record["benchmark"] = None
-            record["agents"] = None
-        if ep.trajectory is not None:
-            ep.trajectory["benchmark_equity"] = [1.0] + [
-                round_float(v) for v in np.cumprod(1.0 + bench).tolist()
-            ]
-            ep.trajectory["status"] = record["status"]
-            ep.trajectory["tickers"] = list(first.unwrapped.sim.tickers)
-            record["_trajectory"] = ep.trajectory
-        out.append(record)
-        ep.env.close()
+    ppy = float(sim.config.market.periods_per_year)
+    out = [_episode_record(ep, scenario, sim, agents, focal, roles, ppy) for ep in episodes]
+    sim.close()
     return out
 
 
