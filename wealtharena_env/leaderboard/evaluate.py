@@ -215,7 +215,7 @@ def _new_episode(
     roles: dict[str, str],
     scenario: Scenario,
     record: bool,
-    values: dict[str, Any],
+    values: np.ndarray,
     weights: np.ndarray,
 ) -> _Episode:
     """Episode ``index`` after its reset: ``values`` (K, A) and ``weights`` (K, A, N + 1) of the reset's info."""
