@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,3 +114,39 @@ def test_clear_errors_for_short_data_and_misplaced_options():
         Simulation(arena_config(episode_length=252), data=data)
     with pytest.raises(ConfigError, match="historical data"):
         arena_v0.parallel_env(split="train")
+
+
+def test_a_users_own_data_object_gets_the_same_checks_as_marketdata():
+    """Bars from a duck-typed object (open/high/low/close/volume/tickers, not a MarketData) pass through the same
+    value check as MarketData's constructor (data.market_data.check_bar_values): same messages, bars named by
+    date when the object has dates, by number otherwise."""
+    from types import SimpleNamespace
+
+    from wealtharena_env.data import MarketData
+    from wealtharena_env.errors import WealthArenaDataError
+    from wealtharena_env.market_sources import HistoricalMarket
+
+    close = np.linspace(10.0, 20.0, 40)[:, None] * np.array([1.0, 2.0])
+    fields = {
+        "open": close,
+        "high": close * 1.01,
+        "low": close * 0.99,
+        "close": close,
+        "volume": np.full_like(close, 1e6),
+    }
+    dates = np.arange("2024-01-01", 40, dtype="datetime64[D]").astype("datetime64[ns]")
+    HistoricalMarket(SimpleNamespace(**fields, tickers=("A", "B")))  # clean data is accepted
+    for name, bad, message in (
+        ("close", np.nan, "close is NaN or infinite in 1 cell(s): B bar 7"),
+        ("low", 0.0, "low is <= 0 in 1 cell(s): B bar 7"),
+        ("volume", -1.0, "volume is negative in 1 cell(s): B bar 7"),
+    ):
+        broken = {k: v.copy() for k, v in fields.items()}
+        broken[name][7, 1] = bad
+        with pytest.raises(WealthArenaDataError, match=re.escape(message)):
+            HistoricalMarket(SimpleNamespace(**broken, tickers=("A", "B")))
+        with pytest.raises(WealthArenaDataError) as dated:
+            HistoricalMarket(SimpleNamespace(**broken, tickers=("A", "B"), dates=dates))
+        with pytest.raises(WealthArenaDataError) as reference:
+            MarketData(**broken, dates=dates, tickers=("A", "B"))
+        assert str(dated.value) == str(reference.value) and "B 2024-01-08" in str(dated.value)

@@ -146,6 +146,7 @@ class HistoricalMarket:
         n_assets: int | None = None,
     ):
         from wealtharena_env.data import MarketData, load_market_data, resolve_split
+        from wealtharena_env.data.market_data import check_bar_values
 
         if isinstance(data, MarketData) or not all(
             hasattr(data, f) for f in ("open", "high", "low", "close", "volume", "tickers")
@@ -174,26 +175,22 @@ class HistoricalMarket:
         self.n_assets = len(self.tickers)
         n_steps = np.asarray(data.close).shape[0]
         bars = np.empty((n_steps, mk.N_BAR_FIELDS, self.n_assets))
-        for field, column in (
-            (data.open, mk.BAR_OPEN),
-            (data.high, mk.BAR_HIGH),
-            (data.low, mk.BAR_LOW),
-            (data.close, mk.BAR_CLOSE),
-            (data.volume, mk.BAR_VOLUME),
+        validated = isinstance(data, MarketData)  # its constructor ran check_bar_values on every field
+        for name, column in (
+            ("open", mk.BAR_OPEN),
+            ("high", mk.BAR_HIGH),
+            ("low", mk.BAR_LOW),
+            ("close", mk.BAR_CLOSE),
+            ("volume", mk.BAR_VOLUME),
         ):
-            values = np.asarray(field, dtype=np.float64)
+            values = np.asarray(getattr(data, name), dtype=np.float64)
             if values.shape != (n_steps, self.n_assets):
                 raise WealthArenaDataError(
-                    f"historical field has shape {values.shape}, expected (T, N) = {(n_steps, self.n_assets)}."
+                    f"historical {name} has shape {values.shape}, expected (T, N) = {(n_steps, self.n_assets)}."
                 )
+            if not validated:  # a user's own object with the MarketData fields
+                check_bar_values(name, values, self.tickers, getattr(data, "dates", None))
             bars[:, column, :] = values
-        prices = bars[:, : mk.BAR_VOLUME, :]
-        if not np.all(np.isfinite(prices)) or np.any(prices <= 0):
-            t, _, i = np.argwhere(~np.isfinite(prices) | (prices <= 0))[0]
-            raise WealthArenaDataError(
-                f"historical prices must be finite and > 0; bar {t} of {self.tickers[i]!r} is "
-                f"{prices[t, :, i].tolist()}. Validate the data with wealtharena_env.data first."
-            )
         mk.fill_log_returns(bars)
         self._bars = bars
 

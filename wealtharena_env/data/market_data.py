@@ -7,6 +7,7 @@ C-contiguous ``float64``. Prices are in each asset's trading currency; volume is
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,39 @@ if TYPE_CHECKING:  # pragma: no cover
     from wealtharena_env.data.splits import DateSplits
 
 _HASH_VERSION = b"wealtharena-marketdata-v1"
+
+
+def check_bar_values(name: str, values: np.ndarray, tickers: Sequence[str], dates: Any = None) -> None:
+    """The one check of a bar field's values, wherever bars enter (``MarketData``, a user's duck-typed data in
+    ``HistoricalMarket``): every cell finite; prices (``open``, ``high``, ``low``, ``close``, ``adj_close``)
+    ``> 0``, ``volume >= 0``. ``values`` is (T, N); ``dates`` (T,) names the bars (``None``: bar numbers).
+    Raises :class:`~wealtharena_env.errors.WealthArenaDataError` naming the field, the first cells (ticker,
+    date) and the fix."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        what, fix = (
+            "is NaN or infinite",
+            (
+                "drop or fill those bars before building MarketData (load_market_data(..., on_bad_rows='drop') "
+                "drops them)"
+            ),
+        )
+    elif name == "volume":
+        bad = values < 0
+        what, fix = "is negative", "volume must be >= 0; fix the source rows"
+    else:
+        bad = values <= 0
+        what, fix = "is <= 0", "prices must be > 0; drop those rows (on_bad_rows='drop') or fix the source"
+    if not bad.any():
+        return
+    rows, cols = np.nonzero(bad)
+    tick = [tickers[c] for c in cols[:MAX_EXAMPLES]]
+    if dates is None:
+        where = fmt_list([f"{t} bar {r}" for t, r in zip(tick, rows[:MAX_EXAMPLES])])
+    else:
+        where = fmt_pairs(tick, [dates[r] for r in rows[:MAX_EXAMPLES]])
+    more = f" (+{len(rows) - MAX_EXAMPLES} more)" if len(rows) > MAX_EXAMPLES else ""
+    raise WealthArenaDataError(f"{name} {what} in {len(rows)} cell(s): {where}{more}. Fix: {fix}.")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -141,39 +175,9 @@ class MarketData:
                     f"{name} has shape {arr.shape}; expected (T, N) = ({T}, {N}) — time on axis 0 "
                     f"({T} dates), assets on axis 1 ({N} tickers)"
                 )
-            bad = ~np.isfinite(arr)
-            if bad.any():
-                self._raise_cells(
-                    name,
-                    bad,
-                    "is NaN or infinite",
-                    "drop or fill those bars before building "
-                    "MarketData (load_market_data(..., on_bad_rows='drop') drops them)",
-                )
-            if name == "volume":
-                neg = arr < 0
-                if neg.any():
-                    self._raise_cells(name, neg, "is negative", "volume must be >= 0; fix the source rows")
-            else:
-                nonpos = arr <= 0
-                if nonpos.any():
-                    self._raise_cells(
-                        name,
-                        nonpos,
-                        "is <= 0",
-                        "prices must be > 0; drop those rows (on_bad_rows='drop') or fix the source",
-                    )
+            check_bar_values(name, arr, tickers, dates)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
-
-    def _raise_cells(self, name: str, mask: np.ndarray, what: str, fix: str) -> None:
-        rows, cols = np.nonzero(mask)
-        tick = [self.tickers[c] for c in cols[:MAX_EXAMPLES]]
-        dts = [self.dates[r] for r in rows[:MAX_EXAMPLES]]
-        more = f" (+{len(rows) - MAX_EXAMPLES} more)" if len(rows) > MAX_EXAMPLES else ""
-        raise WealthArenaDataError(
-            f"{name} {what} in {len(rows)} cell(s): {fmt_pairs(tick, dts)}{more}. Fix: {fix}."
-        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_hash"}
