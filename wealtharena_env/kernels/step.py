@@ -1,7 +1,8 @@
 """The arena's reset and step over a batch of environments: one compiled call per batch step.
 
-State arrays (all owned by :class:`wealtharena_env.sim.Simulation`), with B environments, A agents,
-N assets and T bars per episode:
+State arrays (all owned by :class:`wealtharena_env.sim.Simulation`, which hands them to the kernels grouped by
+name: :class:`EnvState`, :class:`EnvConfig`, :class:`StepOutputs`), with B environments, A agents, N assets and
+T bars per episode:
 
 * ``bars``         (B, R, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`), bar ``t`` in row
                    ``t % R``: ``R = T`` rows hold the whole episode (historical data, users' sources, the
