@@ -109,7 +109,8 @@ def machine_summary() -> str:
 def price_frame(n_assets: int = 1, n_bars: int = 1258, seed: int = 0):
     """A wide OHLCV DataFrame: dow30 from ../shared/data when present, else a seeded random walk.
 
-    Returns ``(frame_by_ticker: dict[str, DataFrame with date index and open/high/low/close/volume], source)``.
+    Returns
+    ``(frame_by_ticker: dict[str, DataFrame with date index and open/high/low/close/volume], source)``.
     """
     import pandas as pd
 

@@ -11,9 +11,9 @@ bar ``d``, fill bar ``f = d + 1``), for every agent ``a`` and asset ``i``:
 * per asset: standardized return ``z = r / sigma`` (clipped) and EWMA variance update;
 * per agent: ``V_f``, reward ``log(V_f / V_d)``, EWMA variance of the reward, peak and drawdown;
 * per agent-asset: position value, its running log return, EWMA variance and drawdown;
-* the agent's observation, ``(W + 3) N + 4`` floats (the env's layout before its risk-state features) (market part computed once per
-  environment and copied to every agent, as the env does): W x N window of z, volatility,
-  momentum, weights, drawdown, volatility, progress.
+* the agent's observation, ``(W + 3) N + 4`` floats (the env's layout before its risk-state features) (market
+  part computed once per environment and copied to every agent, as the env does): W x N window of z,
+  volatility, momentum, weights, drawdown, volatility, progress.
 
 ``bare_step_serial`` loops over environments; ``bare_step_parallel`` is the same with ``prange``.
 """

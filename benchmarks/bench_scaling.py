@@ -65,8 +65,8 @@ def main() -> None:
     }
     print(f"Machine: {machine_summary()}")
     print(
-        f"Method: Simulation.step, serial, in-episode, random actions; median of {repeats} blocks of {steps} steps "
-        "(thread CPU time)."
+        f"Method: Simulation.step, serial, in-episode, random actions; median of {repeats} blocks of {steps} "
+        "steps (thread CPU time)."
     )
     curves = {}
     for title, sizes in sweeps.items():

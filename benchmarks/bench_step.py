@@ -306,7 +306,8 @@ def _adapter_only(sim, step, reset, steps: int, repeats: int) -> tuple[float, fl
 
 
 def portfolio_breakdown(repeats: int) -> list[Timing]:
-    """One Portfolio-v0 step (1 agent x 1 asset): Simulation.step, the env, its adapter, gymnasium.make's wrappers."""
+    """One Portfolio-v0 step (1 agent x 1 asset): Simulation.step, the env, its adapter, gymnasium.make's
+    wrappers."""
     import gymnasium as gym
 
     wrapped = gym.make("WealthArena/Portfolio-v0", n_assets=1)
@@ -490,7 +491,8 @@ def main() -> None:
         args.steps, args.repeats = 500, 3
     print(f"Machine: {machine_summary()}")
     print(
-        f"Method: {args.steps} steps per repeat, {args.repeats} repeats after a warm-up; median (min-max) of thread CPU time."
+        f"Method: {args.steps} steps per repeat, {args.repeats} repeats after a warm-up; median (min-max) of "
+        "thread CPU time."
     )
 
     timings: list[Timing] = []

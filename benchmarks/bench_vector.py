@@ -205,7 +205,10 @@ def main() -> None:
     if arena and serial:  # serial against serial, threaded against threaded
         ratios.append(
             [
-                f"(a) ArenaVecEnv K={kmax} 5x30 (serial, the default) / bare serial loop, agent-asset-steps/s",
+                (
+                    f"(a) ArenaVecEnv K={kmax} 5x30 (serial, the default) / bare serial loop, "
+                    "agent-asset-steps/s"
+                ),
                 _ratio(arena.units_per_s / serial.units_per_s),
                 ">= 0.5",
             ]

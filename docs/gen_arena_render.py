@@ -1,5 +1,5 @@
-"""Draw docs/results/arena_render.png, the README's picture: Arena-v0's five agents playing the demo's baseline
-policies for half an episode, rendered once with ``render_mode="rgb_array"``.
+"""Draw docs/results/arena_render.png, the README's picture: Arena-v0's five agents playing the demo's
+baseline policies for half an episode, rendered once with ``render_mode="rgb_array"``.
 
     python docs/gen_arena_render.py
 """

@@ -38,8 +38,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
-#: The short-horizon PPO of the target-risk runs: obs normalisation, 8 x 256-step rollouts, 10 epochs, lr 3e-4,
-#: gamma = GAE lambda = 0.9 (the effect of a decision is immediate).
+#: The short-horizon PPO of the target-risk runs: obs normalisation, 8 x 256-step rollouts, 10 epochs,
+#: lr 3e-4, gamma = GAE lambda = 0.9 (the effect of a decision is immediate).
 _PPO_SHORT_HORIZON: dict[str, Any] = {
     "_norm_obs": True,
     "learning_rate": 3e-4,
@@ -49,9 +49,11 @@ _PPO_SHORT_HORIZON: dict[str, Any] = {
     "gamma": 0.9,
     "gae_lambda": 0.9,
 }
-#: The PPO target-risk recipe of docs/training.md (risk term on the requested target, lambda x 5, entropy 0.005).
+#: The PPO target-risk recipe of docs/training.md (risk term on the requested target, lambda x 5,
+#: entropy 0.005).
 _PPO_TARGET_RISK: dict[str, Any] = {"_target_risk": 5.0, **_PPO_SHORT_HORIZON, "ent_coef": 0.005}
-#: The SAC target-risk recipe of docs/training.md (sb3_train.py's SAC, lambda x 5, obs normalisation, gamma 0.9).
+#: The SAC target-risk recipe of docs/training.md (sb3_train.py's SAC, lambda x 5, obs normalisation,
+#: gamma 0.9).
 _SAC_TARGET_RISK: dict[str, Any] = {"_algo": "sac", "_target_risk": 5.0, "_norm_obs": True, "gamma": 0.9}
 
 #: name -> (env kwargs over the task's, PPO overrides, one line of what it tests)
@@ -101,11 +103,12 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         {"gamma": 0.9, "learning_rate": 3e-4},
         "full rebalancing, discount 0.9, learning rate 3e-4",
     ),
-    # the risk layer flattens the held-weight reward in volatile markets (BullBear-v0, Crash-v0): every target above
-    # the volatility budget is scaled to the same held weights, so asking for more cash changes nothing until the
-    # target itself is under budget. `_target_risk: k` trains with the reward term target_risk = k x the risk
-    # aversion in place of the held-weight risk term (training only, scored on the task's env). Measured
-    # 2026-12-06 on BullBear-v0 and Crash-v0 (docs/training.md), then with an equivalent reward wrapper.
+    # the risk layer flattens the held-weight reward in volatile markets (BullBear-v0, Crash-v0): every target
+    # above the volatility budget is scaled to the same held weights, so asking for more cash changes nothing
+    # until the target itself is under budget. `_target_risk: k` trains with the reward term
+    # target_risk = k x the risk aversion in place of the held-weight risk term (training only, scored on the
+    # task's env). Measured 2026-12-06 on BullBear-v0 and Crash-v0 (docs/training.md), then with an
+    # equivalent reward wrapper.
     "bench_norm_fast": (
         {"reward": {"benchmark": 1.0}},
         {"_norm_obs": True, "learning_rate": 3e-4, "n_steps": 256, "batch_size": 256, "n_epochs": 10},
@@ -114,17 +117,26 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "target_risk_1_gamma_0.9": (
         {},
         {"_target_risk": 1.0, **_PPO_SHORT_HORIZON},
-        "risk term on the requested target (lambda x 1), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4",
+        (
+            "risk term on the requested target (lambda x 1), obs normalisation, gamma = GAE lambda = 0.9, "
+            "8 x 256, lr 3e-4"
+        ),
     ),
     "target_risk_5_gamma_0.9": (
         {},
         {"_target_risk": 5.0, **_PPO_SHORT_HORIZON},
-        "risk term on the requested target (lambda x 5), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4",
+        (
+            "risk term on the requested target (lambda x 5), obs normalisation, gamma = GAE lambda = 0.9, "
+            "8 x 256, lr 3e-4"
+        ),
     ),
     "target_risk_10_gamma_0.9": (
         {},
         {"_target_risk": 10.0, **_PPO_SHORT_HORIZON},
-        "risk term on the requested target (lambda x 10), obs normalisation, gamma = GAE lambda = 0.9, 8 x 256, lr 3e-4",
+        (
+            "risk term on the requested target (lambda x 10), obs normalisation, gamma = GAE lambda = 0.9, "
+            "8 x 256, lr 3e-4"
+        ),
     ),
     "target_risk_5_gamma_0.9_ent_0.005": (
         {},
@@ -139,11 +151,12 @@ SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
             "obs normalisation, discount 0.9 (run with --timesteps 500000)"
         ),
     ),
-    # a dead zone at the bottom of the exponential mapping (issue 14): every a_j <= -1 + d is exactly weight 0, so a
-    # tanh-squashed (SAC) or Gaussian policy that never quite reaches -1 can still hold exactly nothing (an exactly
-    # flat portfolio has Sharpe 0; ~1e-4 of risky weight scores the market's Sharpe). Played with the same dead zone.
-    # The env's default is 0.3 since env defaults version 3, so the settings above play with it; _deadzone_0 is
-    # sac_target_risk_5_gamma_0.9 as it was measured before (no dead zone).
+    # a dead zone at the bottom of the exponential mapping (issue 14): every a_j <= -1 + d is exactly
+    # weight 0, so a tanh-squashed (SAC) or Gaussian policy that never quite reaches -1 can still hold
+    # exactly nothing (an exactly flat portfolio has Sharpe 0; ~1e-4 of risky weight scores the market's
+    # Sharpe). Played with the same dead zone. The env's default is 0.3 since env defaults version 3, so the
+    # settings above play with it; _deadzone_0 is sac_target_risk_5_gamma_0.9 as it was measured before (no
+    # dead zone).
     **{
         f"sac_target_risk_5_gamma_0.9_deadzone_{d}": (
             {"action_dead_zone": float(d)},

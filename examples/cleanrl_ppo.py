@@ -20,9 +20,9 @@ CleanRL's ``NormalizeReward`` wrapper does; the policy is evaluated on the raw e
     python examples/cleanrl_ppo.py --task Calm-v0 --total-timesteps 500000 --track mlflow
     tensorboard --logdir runs
 
-Outputs in ``<out>/<run_name>/``: ``model.pt`` (state dict and sizes), ``results.json`` (leaderboard results on
-the task's held-out evaluation seeds), ``summary.json`` and TensorBoard logs. To evaluate the saved model with
-the CLI::
+Outputs in ``<out>/<run_name>/``: ``model.pt`` (state dict and sizes), ``results.json`` (leaderboard results
+on the task's held-out evaluation seeds), ``summary.json`` and TensorBoard logs. To evaluate the saved model
+with the CLI::
 
     WEALTHARENA_MODEL=runs/<run_name>/model.pt wealtharena evaluate --task Calm-v0 \\
         --policy examples/cleanrl_ppo.py:policy
@@ -62,7 +62,8 @@ class Args:
     cuda: bool = False
     """if toggled, use CUDA when available"""
     track: str = "tensorboard"
-    """experiment tracking: tensorboard, mlflow (local SQLite, plus TensorBoard), wandb (offline, plus TensorBoard)"""
+    """experiment tracking: tensorboard, mlflow (local SQLite, plus TensorBoard), wandb (offline, plus
+    TensorBoard)"""
     mlflow_uri: str | None = None
     """MLflow tracking URI (default: sqlite in --out)"""
     out: str = "runs"
@@ -192,7 +193,8 @@ def make_envs(task, args: Args):
 
 
 class RewardScaler:
-    """Divides rewards by the running std of each environment's discounted return (CleanRL's NormalizeReward)."""
+    """Divides rewards by the running std of each environment's discounted return (CleanRL's
+    NormalizeReward)."""
 
     def __init__(self, num_envs: int, gamma: float, epsilon: float = 1e-8):
         self.returns = np.zeros(num_envs)
@@ -274,7 +276,8 @@ _LOADED: dict[str, typing.Callable] = {}
 
 
 def policy(obs: np.ndarray) -> np.ndarray:
-    """``wealtharena evaluate --policy examples/cleanrl_ppo.py:policy`` with ``WEALTHARENA_MODEL=model.pt``."""
+    """``wealtharena evaluate --policy examples/cleanrl_ppo.py:policy`` with
+    ``WEALTHARENA_MODEL=model.pt``."""
     path = os.environ.get("WEALTHARENA_MODEL")
     if not path:
         raise RuntimeError("set WEALTHARENA_MODEL to the model.pt written by examples/cleanrl_ppo.py")
@@ -390,8 +393,9 @@ def main(args: Args) -> dict:
             advantages = torch.zeros_like(rewards).to(device)
             lastgaelam = 0
             for t in reversed(range(args.num_steps)):
-                # values[t + 1] is the value of the observation that step t returned: the true final observation
-                # when step t ended an episode (NEXT_STEP autoreset), so truncations bootstrap; terminations do not.
+                # values[t + 1] is the value of the observation that step t returned: the true final
+                # observation when step t ended an episode (NEXT_STEP autoreset), so truncations bootstrap;
+                # terminations do not.
                 nextvalues = next_value if t == args.num_steps - 1 else values[t + 1]
                 delta = rewards[t] + args.gamma * nextvalues * (1.0 - terminations[t]) - values[t]
                 # GAE stops at every episode end, so the autoreset step t + 1 never leaks into step t.

@@ -1,13 +1,14 @@
 """Soft Actor-Critic with continuous actions in one file, CleanRL-style, on WealthArena's batched vector env.
 
-Follows CleanRL's ``sac_continuous_action.py`` conventions (a dataclass of arguments, seeding, TensorBoard under
-``runs/<run_name>``, twin Q networks with target networks, a tanh-squashed Gaussian actor, delayed policy
-updates, automatic entropy tuning), on ``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K)`` (or
-:class:`~wealtharena_env.envs.vector.ArenaVecEnv` rows for the multi-agent ``Impact-v0`` task: parameter sharing).
+Follows CleanRL's ``sac_continuous_action.py`` conventions (a dataclass of arguments, seeding, TensorBoard
+under ``runs/<run_name>``, twin Q networks with target networks, a tanh-squashed Gaussian actor, delayed
+policy updates, automatic entropy tuning), on ``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K)``
+(or :class:`~wealtharena_env.envs.vector.ArenaVecEnv` rows for the multi-agent ``Impact-v0`` task: parameter
+sharing).
 
-**Gymnasium 1.x autoreset** (``AutoresetMode.NEXT_STEP``): the step that ends an episode returns its true final
-observation, so ``(obs, action, reward, next_obs, terminated)`` is stored as is — a truncated transition keeps
-``terminated = False`` and bootstraps through the time limit — and the next step, which only resets that
+**Gymnasium 1.x autoreset** (``AutoresetMode.NEXT_STEP``): the step that ends an episode returns its true
+final observation, so ``(obs, action, reward, next_obs, terminated)`` is stored as is — a truncated transition
+keeps ``terminated = False`` and bootstraps through the time limit — and the next step, which only resets that
 environment (reward 0, action ignored), is not stored at all. The replay buffer is a small NumPy ring buffer,
 so the file needs nothing but torch.
 
@@ -17,8 +18,8 @@ entropy bonus of SAC dwarfs rewards of ~1e-3 and the policy stays random.
     python examples/cleanrl_sac.py --task ToyDrift-v0 --total-timesteps 5000
     python examples/cleanrl_sac.py --task Calm-v0 --total-timesteps 200000 --track wandb
 
-Outputs in ``<out>/<run_name>/``: ``model.pt`` (actor state dict and sizes), ``results.json`` (leaderboard results
-on the task's held-out evaluation seeds), ``summary.json`` and TensorBoard logs. CLI evaluation::
+Outputs in ``<out>/<run_name>/``: ``model.pt`` (actor state dict and sizes), ``results.json`` (leaderboard
+results on the task's held-out evaluation seeds), ``summary.json`` and TensorBoard logs. CLI evaluation::
 
     WEALTHARENA_MODEL=runs/<run_name>/model.pt wealtharena evaluate --task Calm-v0 \\
         --policy examples/cleanrl_sac.py:policy
@@ -58,7 +59,8 @@ class Args:
     cuda: bool = False
     """if toggled, use CUDA when available"""
     track: str = "tensorboard"
-    """experiment tracking: tensorboard, mlflow (local SQLite, plus TensorBoard), wandb (offline, plus TensorBoard)"""
+    """experiment tracking: tensorboard, mlflow (local SQLite, plus TensorBoard), wandb (offline, plus
+    TensorBoard)"""
     mlflow_uri: str | None = None
     """MLflow tracking URI (default: sqlite in --out)"""
     out: str = "runs"
@@ -208,7 +210,8 @@ _LOADED: dict[str, typing.Callable] = {}
 
 
 def policy(obs: np.ndarray) -> np.ndarray:
-    """``wealtharena evaluate --policy examples/cleanrl_sac.py:policy`` with ``WEALTHARENA_MODEL=model.pt``."""
+    """``wealtharena evaluate --policy examples/cleanrl_sac.py:policy`` with
+    ``WEALTHARENA_MODEL=model.pt``."""
     path = os.environ.get("WEALTHARENA_MODEL")
     if not path:
         raise RuntimeError("set WEALTHARENA_MODEL to the model.pt written by examples/cleanrl_sac.py")
@@ -399,7 +402,8 @@ def main(args: Args) -> dict:
                 if n_updates % 1000 == 0:
                     mean_return = np.mean(recent_returns[-10:]) if recent_returns else float("nan")
                     print(
-                        f"global_step={global_step} episodic_return={mean_return:.4f} alpha={alpha:.4f} SPS={sps}"
+                        f"global_step={global_step} episodic_return={mean_return:.4f} alpha={alpha:.4f} "
+                        f"SPS={sps}"
                     )
 
     envs.close()

@@ -166,8 +166,8 @@ def test_unknown_id_is_a_clear_error():
 
 def test_silent_coercions_are_errors_or_work():
     """A string agent name that names no profile and max_cycles set on a live env are ConfigErrors; reset
-    options the env does not take are named in a warning (the conformance tests pass arbitrary ones); max_cycles
-    set between episodes changes the episode length."""
+    options the env does not take are named in a warning (the conformance tests pass arbitrary ones);
+    max_cycles set between episodes changes the episode length."""
     from wealtharena_env.config import AgentProfile
     from wealtharena_env.envs.vector import ArenaVecEnv
 
@@ -215,8 +215,9 @@ def test_bad_actions_raise_action_error_a_config_error():
 
 
 def test_base_install_without_matplotlib_neither_advertises_nor_half_serves_rgb_array(monkeypatch):
-    """Without the plot extra, "rgb_array" is not in metadata["render_modes"] (so check_env / render_test pass on
-    a base install), and rendering an image anyway raises Gymnasium's DependencyNotInstalled with the hint."""
+    """Without the plot extra, "rgb_array" is not in metadata["render_modes"] (so check_env / render_test pass
+    on a base install), and rendering an image anyway raises Gymnasium's DependencyNotInstalled with the
+    hint."""
     import sys
 
     from gymnasium.error import DependencyNotInstalled
@@ -234,8 +235,8 @@ def test_base_install_without_matplotlib_neither_advertises_nor_half_serves_rgb_
 
 
 def test_rendering_once_draws_the_whole_episode_from_the_simulations_value_history():
-    """With render_mode="rgb_array" the Simulation records every step's portfolio values, so one render at step
-    k draws the episode from its start (it used to draw a straight line from the start to step k); a new
+    """With render_mode="rgb_array" the Simulation records every step's portfolio values, so one render at
+    step k draws the episode from its start (it used to draw a straight line from the start to step k); a new
     episode, or an autoreset of one environment of a batch, clears that environment's history."""
     from wealtharena_env.config import arena_config
     from wealtharena_env.sim import Simulation

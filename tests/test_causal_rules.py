@@ -174,8 +174,8 @@ def test_rules_are_stateless(name):
 
 
 def test_actions_go_through_the_env_action_mapping():
-    """The rules emit actions with weights_to_actions, for either action mapping: the env follows them (all the
-    way, or part of the way each step when the env rebalances partially)."""
+    """The rules emit actions with weights_to_actions, for either action mapping: the env follows them (all
+    the way, or part of the way each step when the env rebalances partially)."""
     for mapping in ("simplex", "softmax"):
         env = gym.make(
             "WealthArena/Portfolio-v0",
@@ -293,7 +293,8 @@ def test_paired_comparison_of_identical_entries():
 @pytest.mark.parametrize("name", ["equal_weight", "risk_parity", "vol_timing", "cash"])
 def test_baselines_take_the_same_weights_with_an_action_dead_zone(name):
     """The baselines invert the mapping with the env's dead zone (w = 0 -> a = -1): the same held weights with
-    d = 0 and d = 0.05 on a BullBear-v0 episode (exact zeros stay exact; float32 actions round the rest alike)."""
+    d = 0 and d = 0.05 on a BullBear-v0 episode (exact zeros stay exact; float32 actions round the rest
+    alike)."""
     task = get_task("BullBear-v0")
     held = {}
     for dead_zone in (0.0, 0.05):

@@ -50,8 +50,8 @@ def test_non_numeric_value_names_ticker_date_and_column_in_every_layout():
     )  # (Price, Ticker) like yfinance
     wide.loc[DATES[3], ("High", "AAA")] = "x"
     assert (
-        "ticker 'AAA': column 'High' (high) holds non-numeric value 'x' at row 3 (ticker AAA, date 2024-01-04)"
-        in error(wide)
+        "ticker 'AAA': column 'High' (high) holds non-numeric value 'x' at row 3 (ticker AAA, date "
+        "2024-01-04)" in error(wide)
     )
 
     single = long().query("Ticker == 'AAA'").drop(columns="Ticker").set_index("Date").astype(object)

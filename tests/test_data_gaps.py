@@ -1,5 +1,5 @@
-"""Holes (issue 16, item 5): a run of missing bars longer than ``max_gap_bars`` is an error naming the ticker and
-the dates, unless ``on_gap`` says what to do — never one "daily" bar spanning months."""
+"""Holes (issue 16, item 5): a run of missing bars longer than ``max_gap_bars`` is an error naming the ticker
+and the dates, unless ``on_gap`` says what to do — never one "daily" bar spanning months."""
 
 from __future__ import annotations
 

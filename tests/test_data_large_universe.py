@@ -1,5 +1,5 @@
-"""Large universes (issue 16, item 10): the 482-ticker S&P 500 file, loaded with the repairs, drives Arena-v0 and
-Portfolio-v0 at full width (skipped without ../shared/data)."""
+"""Large universes (issue 16, item 10): the 482-ticker S&P 500 file, loaded with the repairs, drives Arena-v0
+and Portfolio-v0 at full width (skipped without ../shared/data)."""
 
 from __future__ import annotations
 

@@ -156,7 +156,10 @@ def test_content_hash_is_stable_and_sensitive():
     assert make(adj=False).content_hash() != h
     # the same digest in a fresh interpreter (no per-process salt)
     here = str(__import__("pathlib").Path(__file__).parent)
-    code = f"import sys; sys.path.insert(0, {here!r}); from test_data_market_data import make; print(make().content_hash())"
+    code = (
+        f"import sys; sys.path.insert(0, {here!r}); from test_data_market_data import make; "
+        "print(make().content_hash())"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()

@@ -125,7 +125,8 @@ def test_split_labels():
 
 @pytest.mark.parametrize(("ratio", "label"), SPLITS)
 def test_unadjusted_small_split_is_named_and_repair_adjusts_it(ratio, label):
-    """``ratio`` = price after / before: a 3:2 split (2/3) leaves the earlier, unadjusted prices 1.5x too high."""
+    """``ratio`` = price after / before: a 3:2 split (2/3) leaves the earlier, unadjusted prices 1.5x too
+    high."""
     bars = panel()
     k = quiet_day(bars, 3)
     bad = scale_bars(bars, slice(0, k), 3, 1 / ratio)

@@ -1,10 +1,11 @@
 """The docs cannot rot: every code block of README.md and docs/ that claims to run is run.
 
-``python`` blocks of one page run in order in one fresh interpreter (like a notebook: a block may use the names
-an earlier block of the same page defined), in a temporary working directory with a temporary data cache.
-``bash`` blocks run when every command in them is a quick, side-effect-free ``wealtharena`` command (demo,
-list, tasks, help, version); install commands (``pip install ...``) are never run here (tests/test_packaging.py
-installs the built wheel instead), nor is the test suite itself (``python -m pytest``). Any other command makes the test fail until the block is marked.
+``python`` blocks of one page run in order in one fresh interpreter (like a notebook: a block may use the
+names an earlier block of the same page defined), in a temporary working directory with a temporary data
+cache. ``bash`` blocks run when every command in them is a quick, side-effect-free ``wealtharena`` command
+(demo, list, tasks, help, version); install commands (``pip install ...``) are never run here
+(tests/test_packaging.py installs the built wheel instead), nor is the test suite itself
+(``python -m pytest``). Any other command makes the test fail until the block is marked.
 
 A block is not run when the last non-blank line before its fence is a marker comment:
 
@@ -13,8 +14,9 @@ A block is not run when the last non-blank line before its fence is a marker com
 
 Blocks in pages whose authors have not added markers yet are listed in :data:`NOT_RUNNABLE` with the reason.
 
-Also here: the env cards equal what docs/gen_env_cards.py generates, ``mkdocs build --strict`` passes, README's
-links resolve, and the command line's help is complete (``wealtharena`` and ``python -m wealtharena_env``).
+Also here: the env cards equal what docs/gen_env_cards.py generates, ``mkdocs build --strict`` passes,
+README's links resolve, and the command line's help is complete (``wealtharena`` and
+``python -m wealtharena_env``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ NOT_RUNNABLE: dict[tuple[str, str], str] = {
         "--policy my_package.agents:act",
     ): "placeholders for the user's own policies and files",
     ("docs/leaderboard.md", "--policy baselines --data"): (
-        "the full baseline evaluation (about 30 s, reads ../shared/data, writes docs/results/leaderboard.html)"
+        "the full baseline evaluation (about 30 s, reads ../shared/data, writes "
+        "docs/results/leaderboard.html)"
     ),
 }
 
@@ -436,8 +439,8 @@ def test_module_runs_like_the_console_script(tmp_path: Path):
 
 # ---------------------------------------------------------------------------------------------- CHANGELOG
 def test_changelog_follows_keep_a_changelog():
-    """An ``[Unreleased]`` section first, then ``[x.y.z] - YYYY-MM-DD`` releases, newest first; only the standard
-    subsections, each with at least one entry."""
+    """An ``[Unreleased]`` section first, then ``[x.y.z] - YYYY-MM-DD`` releases, newest first; only the
+    standard subsections, each with at least one entry."""
     lines = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "# Changelog"
     versions = [line for line in lines if line.startswith("## ")]

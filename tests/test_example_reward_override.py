@@ -1,5 +1,6 @@
-"""``--env-kwargs '{"reward": {...}}'`` of the training examples (examples/common.py): reward weights for single-agent
-tasks and for every agent of an arena, per profile, and ``target_risk`` scaled by each profile's risk aversion.
+"""``--env-kwargs '{"reward": {...}}'`` of the training examples (examples/common.py): reward weights for
+single-agent tasks and for every agent of an arena, per profile, and ``target_risk`` scaled by each profile's
+risk aversion.
 
 Fast (no training): these parse and build env keyword arguments, and build one arena."""
 
@@ -78,8 +79,8 @@ def test_per_profile_reward_overrides_merge_over_the_common_fields(common):
     assert got["conservative_1"] == REWARD_PRESETS["conservative"].replace(risk=0, target_risk=50, cost=3)
     assert got["balanced_0"] == REWARD_PRESETS["balanced"].replace(risk=0, target_risk=1)
     assert got["aggressive_0"] == REWARD_PRESETS["aggressive"].replace(risk=0, target_risk=1, momentum=0)
-    # target_risk and target_risk_per_risk_aversion are two spellings of one weight: a profile's own, in either
-    # spelling, replaces the common one
+    # target_risk and target_risk_per_risk_aversion are two spellings of one weight: a profile's own, in
+    # either spelling, replaces the common one
     got = rewards(
         common.train_kwargs(
             task, None, {"reward": {"target_risk_per_risk_aversion": 5, "aggressive": {"target_risk": 1}}}

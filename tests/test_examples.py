@@ -146,7 +146,8 @@ def test_examples_keep_numba_threads_from_fighting_the_learner(script):
         pytest.importorskip("optuna")
     code = (
         f"import os, sys\nsys.path.insert(0, {str(EXAMPLES)!r})\nimport {script}\nimport numba\n"
-        "print(numba.config.NUMBA_NUM_THREADS, os.environ['NUMBA_NUM_THREADS'], os.environ['OMP_WAIT_POLICY'])\n"
+        "print(numba.config.NUMBA_NUM_THREADS, os.environ['NUMBA_NUM_THREADS'], "
+        "os.environ['OMP_WAIT_POLICY'])\n"
     )
     base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_NUM_THREADS", "OMP_WAIT_POLICY")}
     for env, expected in (
@@ -211,7 +212,8 @@ def test_sb3_policy_kwargs_merge_with_net_arch(examples_path):
     merged = {
         **defaults,
         **sb3_train.parse_hyperparams(
-            '{"policy_kwargs": {"log_std_init": -1.5, "ortho_init": false, "activation_fn": "relu"}, "net_arch": [32]}'
+            '{"policy_kwargs": {"log_std_init": -1.5, "ortho_init": false, "activation_fn": "relu"}, '
+            '"net_arch": [32]}'
         ),
     }
     params, policy_kwargs = sb3_train.split_policy_kwargs(merged)
@@ -366,7 +368,8 @@ def test_sb3_multi_agent_supersuit_smoke_with_cli_evaluation(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- CleanRL
 def test_cleanrl_ppo_multi_agent_smoke_and_cli_policy(tmp_path):
-    """CleanRL PPO on ArenaVecEnv rows; the saved model evaluated with `--policy examples/cleanrl_ppo.py:policy`."""
+    """CleanRL PPO on ArenaVecEnv rows; the saved model evaluated with
+    `--policy examples/cleanrl_ppo.py:policy`."""
     pytest.importorskip("torch")
     run_example(
         "cleanrl_ppo.py",
@@ -691,7 +694,8 @@ def test_sb3_ppo_learns_toy_drift(tmp_path, random_baseline_return):
     doc = check_results(tmp_path / "ppo_ToyDrift-v0_s0" / "results.json", "ToyDrift-v0", 16)
     trained = mean_return(doc)
     print(
-        f"SB3 PPO {trained:.4f} vs random {random_baseline_return:.4f} (margin {trained - random_baseline_return:.4f})"
+        f"SB3 PPO {trained:.4f} vs random {random_baseline_return:.4f} (margin "
+        f"{trained - random_baseline_return:.4f})"
     )
     assert trained > random_baseline_return + LEARNING_MARGIN
 
@@ -736,8 +740,8 @@ def _has(module: str) -> bool:
 
 
 def test_ablation_and_learning_curves_smoke(tmp_path):
-    """examples/ablation.py and examples/learning_curves.py run end to end on a tiny budget (their tables and the
-    CSV / PNG of the curves)."""
+    """examples/ablation.py and examples/learning_curves.py run end to end on a tiny budget (their tables and
+    the CSV / PNG of the curves)."""
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
     rows = tmp_path / "rows.jsonl"

@@ -51,7 +51,8 @@ def reference_exponential(a, temperature, dead_zone=0.0):
 
 
 def exponential_inverse(w, temperature, dead_zone=0.0):
-    """The action the exponential mapping turns into ``w`` (the formula of its docstring): -1 where ``w_j = 0``."""
+    """The action the exponential mapping turns into ``w`` (the formula of its docstring): -1 where
+    ``w_j = 0``."""
     floor = np.exp(temperature * (dead_zone - 1.0))
     with np.errstate(divide="ignore"):
         a = np.log(w * (np.exp(temperature) - floor) / w.max() + floor) / temperature
@@ -372,7 +373,8 @@ def test_rebalance_matches_reference_and_accounting_is_exact(n, seed, commission
 
 
 def test_hand_checked_rebalance():
-    # 1 asset, 1000 cash, price 10 -> 100 shares target at decision; fill at 10 with 10 bp commission, 0 slippage.
+    # 1 asset, 1000 cash, price 10 -> 100 shares target at decision; fill at 10 with 10 bp commission,
+    # 0 slippage.
     h = np.zeros(1)
     executed = np.zeros(1)
     cash, cost, traded, _f = rebalance_to_targets(

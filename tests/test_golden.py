@@ -20,10 +20,10 @@ def test_trajectory_matches_golden(name):
     module, kwargs = CASES[name]
     expected = np.load(HERE / f"{name}.npz")
     assert str(expected["config_hash"]) == config_hash(module, kwargs), (
-        f"the configuration of {expected['env_id']} changed (a default of its dynamics, reward or observation): "
-        "regenerate the golden files with `python tests/golden/make_golden.py`, bump "
-        "wealtharena_env.leaderboard.tasks.ENV_DEFAULTS_VERSION if the change alters what a task plays, and say so "
-        "in CHANGELOG.md"
+        f"the configuration of {expected['env_id']} changed (a default of its dynamics, reward or "
+        "observation): regenerate the golden files with `python tests/golden/make_golden.py`, bump "
+        "wealtharena_env.leaderboard.tasks.ENV_DEFAULTS_VERSION if the change alters what a task plays, and "
+        "say so in CHANGELOG.md"
     )
     got = play(module, kwargs)
     assert set(expected.files) - {"env_id", "config_hash"} == set(got)

@@ -1,6 +1,6 @@
-"""The info contract: lean info by default, ``info_level="full"`` for every detail, one decoder of the kernels'
-layout (``wealtharena_env.outputs``) under every adapter, no generated code and no kernel columns above the
-Simulation."""
+"""The info contract: lean info by default, ``info_level="full"`` for every detail, one decoder of the
+kernels' layout (``wealtharena_env.outputs``) under every adapter, no generated code and no kernel columns
+above the Simulation."""
 
 from __future__ import annotations
 

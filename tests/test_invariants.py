@@ -185,7 +185,8 @@ def synthetic_bars(cfg, seed):
     bump=st.one_of(st.floats(0.5, 0.95), st.floats(1.05, 2.0)),
 )
 def test_no_look_ahead(seed, t, impact, feature_set, fill, bump):
-    """Perturb every price after decision bar d = warmup + t: obs_0..obs_t and every step before t are unchanged."""
+    """Perturb every price after decision bar d = warmup + t: obs_0..obs_t and every step before t are
+    unchanged."""
     cfg = small_config(impact=impact, costs=CostModel(fill_price=fill), feature_set=feature_set)
     bars = synthetic_bars(cfg, seed)
     changed = bars.copy()
@@ -424,8 +425,9 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
 
 
 def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
-    """agent_state, market, params and agent_params are typed records (booleans and enums with their own types): a
-    plain float array in their place, or two arguments swapped, is a typing error, not wrong numbers."""
+    """agent_state, market, params and agent_params are typed records (booleans and enums with their own
+    types): a plain float array in their place, or two arguments swapped, is a typing error, not wrong
+    numbers."""
     from numba.core.errors import TypingError
 
     sim = Simulation(small_config(n_assets=2, episode_length=5))

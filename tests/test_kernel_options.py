@@ -16,8 +16,8 @@ from wealtharena_env.kernels import STEP_KERNEL_OPTIONS, execution, features, ma
 from wealtharena_env.sim import Simulation
 
 # Kernels outside the per-step path, or that need Numba's runtime: the prange driver (parfor scheduling
-# allocates) and the indicator features (computed once per episode; they allocate their outputs). The synthetic
-# market (kernels.market, kernels.rng) is on the step path: the steps draw the bars they reach.
+# allocates) and the indicator features (computed once per episode; they allocate their outputs). The
+# synthetic market (kernels.market, kernels.rng) is on the step path: the steps draw the bars they reach.
 RUNTIME_KERNELS = {"step_batch_parallel", "indicator_features", "_feature", "fill_log_returns"}
 
 
@@ -122,9 +122,9 @@ def test_threads_are_opt_in():
 @pytest.mark.parametrize("impact", [0.0, 2.0])
 def test_the_market_drawn_bar_by_bar_is_the_path_drawn_up_front(impact):
     """A synthetic episode is drawn as it is reached: a reset draws the warm-up bars (their returns kept in
-    the history), each step the bar it reaches into a ring of two rows, and nothing beyond (so no look-ahead is possible); the episode is
-    the path that SyntheticMarket.sample draws from the same generator, whatever the agents' price impact did
-    to the bars."""
+    the history), each step the bar it reaches into a ring of two rows, and nothing beyond (so no look-ahead
+    is possible); the episode is the path that SyntheticMarket.sample draws from the same generator, whatever
+    the agents' price impact did to the bars."""
     from wealtharena_env.kernels import market as mk
     from wealtharena_env.market_sources import SyntheticMarket
 

@@ -63,8 +63,8 @@ def test_the_simulation_hands_the_kernels_its_arrays_by_name():
 
 
 def test_named_and_plain_tuples_give_the_same_step():
-    """The step kernel takes its groups as named tuples (as a user calling it would) or as plain tuples (as the
-    Simulation does): same bits."""
+    """The step kernel takes its groups as named tuples (as a user calling it would) or as plain tuples (as
+    the Simulation does): same bits."""
     config = ArenaConfig(market=MarketConfig(n_assets=3), agents=(AgentProfile("balanced_0"),))
     results = []
     for named in (False, True):

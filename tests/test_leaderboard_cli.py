@@ -140,8 +140,8 @@ def test_import_stays_light():
     code = (
         "import sys, wealtharena_env, wealtharena_env.cli, wealtharena_env.leaderboard.evaluate, "
         "wealtharena_env.leaderboard.board, wealtharena_env.analytics, wealtharena_env.render; "
-        "heavy = [m for m in ('torch', 'ray', 'matplotlib', 'yfinance', 'stable_baselines3') if m in sys.modules]; "
-        "print(heavy)"
+        "heavy = [m for m in ('torch', 'ray', 'matplotlib', 'yfinance', 'stable_baselines3') if m in "
+        "sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

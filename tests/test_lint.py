@@ -1,5 +1,5 @@
-"""Code habits checked on every run: ruff (the rules of pyproject.toml's [tool.ruff]) over the package, the tests,
-the benchmarks and the examples, and mypy (pyproject.toml's [tool.mypy]) over the package, which ships
+"""Code habits checked on every run: ruff (the rules of pyproject.toml's [tool.ruff]) over the package, the
+tests, the benchmarks and the examples, and mypy (pyproject.toml's [tool.mypy]) over the package, which ships
 ``py.typed``. Both come with the test extra (``pip install -e ".[test]"``)."""
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def test_ruff_passes_on_the_package_tests_benchmarks_and_examples():
 
 
 def test_ruff_format_is_clean():
-    """``ruff format --check`` over the same trees (ruff is pinned in the test extra: formatters change between
-    versions)."""
+    """``ruff format --check`` over the same trees (ruff is pinned in the test extra: formatters change
+    between versions)."""
     result = subprocess.run(
         [
             sys.executable,

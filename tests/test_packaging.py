@@ -1,5 +1,5 @@
-"""Release readiness: ``python -m build`` and ``twine check`` pass, the version is single-sourced, the wheel and
-sdist hold what they should, and both install into a fresh virtual environment with only the core
+"""Release readiness: ``python -m build`` and ``twine check`` pass, the version is single-sourced, the wheel
+and sdist hold what they should, and both install into a fresh virtual environment with only the core
 dependencies, where ``wealtharena demo`` runs.
 
 Everything happens in temporary directories: the checkout is copied (without caches, venvs and build output)
@@ -8,7 +8,8 @@ isolation downloads setuptools; the fresh venvs download numpy, pandas, numba, g
 take them from pip's cache). Those tests are marked ``slow`` (about 2 minutes together: most of it is
 downloading and the first compilation of the Numba kernels in the fresh install); slow tests still run in CI.
 
-Also here (fast): the GitHub workflows run README's test command and publish by trusted publishing on ``v*`` tags.
+Also here (fast): the GitHub workflows run README's test command and publish by trusted publishing on ``v*``
+tags.
 """
 
 from __future__ import annotations

@@ -91,8 +91,8 @@ def test_report_without_trajectories(tmp_path):
 
 
 def test_a_seat_played_by_several_populations_is_labelled_with_all_of_them():
-    """On Impact-v0 a background seat is played by a different baseline in each scenario: its averaged row names
-    every population's baseline, not only the first one's."""
+    """On Impact-v0 a background seat is played by a different baseline in each scenario: its averaged row
+    names every population's baseline, not only the first one's."""
     from wealtharena_env.analytics.report import agent_summary
 
     def episode(role_b: str, sharpe: float) -> dict:

@@ -166,7 +166,8 @@ def test_a_stop_loss_exit_with_lots_closes_the_position_and_fires_once(lot, seed
 @pytest.mark.parametrize("lot", [0.1, 0.3, 0.7, 1.0, 2.5])
 def test_lot_rounding_never_leaves_exposure_above_the_target(lot):
     """Sells round up to whole lots (at most the position), buys down; a target of 0 closes the position in
-    full — for every position size, including those whose share count is not an exact float multiple of the lot."""
+    full — for every position size, including those whose share count is not an exact float multiple of the
+    lot."""
     from wealtharena_env.kernels import execution as kx
 
     for k in range(1, 1500):
@@ -354,7 +355,8 @@ def test_risk_term_is_half_the_ex_ante_variance_of_the_held_target_and_diversifi
 @pytest.mark.parametrize("action_type", ["continuous", "discrete"])
 def test_target_risk_term_charges_the_requested_target_and_is_off_by_default(action_type):
     """``target_risk`` is -v'Cv/2 of the target the action asks for (mapped, before partial rebalancing and
-    the risk layer), C the covariance known at the decision bar; weighted into the reward; 0 unless weighted."""
+    the risk layer), C the covariance known at the decision bar; weighted into the reward; 0 unless
+    weighted."""
     from wealtharena_env.config import REWARD_PRESETS
     from wealtharena_env.kernels import execution as kx
 
@@ -520,10 +522,10 @@ def test_risk_layer_returns_the_volatility_of_its_final_target():
 
 
 def test_default_reward_prefers_investing_in_a_calm_market_and_cash_in_a_crash():
-    """The default reward agrees with the leaderboard's metric: in a calm bull market an equal-weight portfolio
-    earns more reward than cash, in a persistent high-volatility bear market less. (Under the old default,
-    a risk term linear in volatility and a turnover penalty made cash the optimum of the reward in every
-    market.)"""
+    """The default reward agrees with the leaderboard's metric: in a calm bull market an equal-weight
+    portfolio earns more reward than cash, in a persistent high-volatility bear market less. (Under the old
+    default, a risk term linear in volatility and a turnover penalty made cash the optimum of the reward in
+    every market.)"""
     import dataclasses
 
     from wealtharena_env.leaderboard.tasks import CALM_MARKET, CRASH_MARKET

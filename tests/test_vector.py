@@ -238,9 +238,10 @@ def test_discrete_actions_and_render():
     assert isinstance(texts, tuple) and len(texts) == k and "step 1/5" in texts[0]
 
 
-# ---------------------------------------------------------------------------------------------- batch invariance
+# ----------------------------------------------------------------------------------------- batch invariance
 def _run_single_portfolio(seed: int, actions: np.ndarray, **kwargs):
-    """A single env fed ``actions`` (T, n_action); reset without a seed after each episode, as a vector does."""
+    """A single env fed ``actions`` (T, n_action); reset without a seed after each episode, as a vector
+    does."""
     env = PortfolioEnv(**kwargs)
     obs, info = env.reset(seed=seed)
     out = []

@@ -7,11 +7,11 @@ README's two set-up commands broke each other. Numba's cache is also keyed by ea
 so a kernel compiled against an older version of a function in another file could be reused.
 
 :func:`use_per_user_numba_cache` therefore points ``NUMBA_CACHE_DIR`` (unless the user set it) at
-``<user cache>/wealtharena-env/numba/<version>-<digest>``, the digest being a hash of every kernel source file:
-another version of the kernels compiles into a fresh directory, and nothing is ever deleted. The user cache
-is ``$XDG_CACHE_HOME`` or ``~/.cache`` (Linux), ``~/Library/Caches`` (macOS), ``%LOCALAPPDATA%`` (Windows).
-A ``NUMBA_CACHE_DIR`` you set is used as it is (then clear it yourself after changing kernel sources). The
-variable applies to the whole process, so other Numba code of the same process caches there too.
+``<user cache>/wealtharena-env/numba/<version>-<digest>``, the digest being a hash of every kernel source
+file: another version of the kernels compiles into a fresh directory, and nothing is ever deleted. The user
+cache is ``$XDG_CACHE_HOME`` or ``~/.cache`` (Linux), ``~/Library/Caches`` (macOS), ``%LOCALAPPDATA%``
+(Windows). A ``NUMBA_CACHE_DIR`` you set is used as it is (then clear it yourself after changing kernel
+sources). The variable applies to the whole process, so other Numba code of the same process caches there too.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ _PACKAGE = Path(__file__).resolve().parent
 
 @functools.lru_cache(maxsize=1)
 def kernels_digest() -> str:
-    """SHA-256 (12 hex digits) of the paths and bytes of every package source file that compiles with Numba."""
+    """SHA-256 (12 hex digits) of the paths and bytes of every package source file that compiles with
+    Numba."""
     digest = hashlib.sha256()
     for source in sorted(_PACKAGE.rglob("*.py")):
         text = source.read_bytes()
@@ -94,8 +95,8 @@ def announce_first_compile() -> bool:
         return False
     _compile_state["state"] = "compiling"
     print(
-        f"wealtharena-env: compiling its Numba kernels for this version, once ({FIRST_COMPILE_ESTIMATE}; later runs "
-        f"load them from {marker.parent}) ...",
+        f"wealtharena-env: compiling its Numba kernels for this version, once ({FIRST_COMPILE_ESTIMATE}; "
+        f"later runs load them from {marker.parent}) ...",
         file=sys.stderr,
         flush=True,
     )
@@ -103,7 +104,8 @@ def announce_first_compile() -> bool:
 
 
 def mark_compiled() -> None:
-    """Record that this version's kernels are compiled (after a first step), so no later run shows the notice."""
+    """Record that this version's kernels are compiled (after a first step), so no later run shows the
+    notice."""
     if _compile_state["state"] != "compiling":
         return
     _compile_state["state"] = "done"

@@ -14,8 +14,8 @@ class ConfigError(ValueError):
 class ActionError(ConfigError):
     """An action that is not an action of the env's space: wrong shape, not numeric, an unknown agent.
 
-    Raised by ``step()``; a subclass of :class:`ConfigError` (so existing handlers keep working). Values out of
-    range, ``inf`` and ``NaN`` are not errors: the kernels sanitise and count them.
+    Raised by ``step()``; a subclass of :class:`ConfigError` (so existing handlers keep working). Values out
+    of range, ``inf`` and ``NaN`` are not errors: the kernels sanitise and count them.
     """
 
 

@@ -1,4 +1,5 @@
-"""PettingZoo-style module for ``WealthArena/ImpactArena-v0``: ``env()``, ``raw_env()`` and ``parallel_env()``.
+"""PettingZoo-style module for ``WealthArena/ImpactArena-v0``: ``env()``, ``raw_env()`` and
+``parallel_env()``.
 
 ```python
 from wealtharena_env import impact_arena_v0
@@ -16,7 +17,8 @@ from typing import Any
 
 from wealtharena_env.envs.arena import pettingzoo_constructors
 
-#: Permanent impact: after a bar's fills, log price moves by IMPACT * (net shares traded by all agents) / volume.
+#: Permanent impact: after a bar's fills, log price moves by IMPACT * (net shares traded by all agents) /
+#: volume.
 IMPACT = 1.0
 
 #: Arguments that make this version; user keywords override them.

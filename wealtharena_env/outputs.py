@@ -75,7 +75,8 @@ _FULL_SCALARS = (
     ("cvar", ks.IN_CVAR, False),
     ("breaker_cooldown", ks.IN_COOLDOWN, True),
 )
-# The columns after the head, up to the reward terms, in kernel order: the full decoder unpacks them positionally.
+# The columns after the head, up to the reward terms, in kernel order: the full decoder unpacks them
+# positionally.
 _TAIL = (
     ks.IN_CASH,
     ks.IN_NAN_ACTIONS,
@@ -175,8 +176,8 @@ class InfoDecoder:
         return self._agent(row, row[: self._width].tolist())
 
     def _agent(self, row: np.ndarray, c: list[float]) -> dict[str, Any]:
-        """The dict from ``c``, the row's leading ``_width`` columns as Python floats (unpacked by position: the
-        layout is checked at import)."""
+        """The dict from ``c``, the row's leading ``_width`` columns as Python floats (unpacked by position:
+        the layout is checked at import)."""
         if not self.full:
             _, _, _, value, step_return, cost, turnover, drawdown, n_events = c
             return {
@@ -246,8 +247,9 @@ class InfoDecoder:
     ) -> tuple[
         dict[Any, np.ndarray], dict[Any, float], dict[Any, bool], dict[Any, bool], dict[Any, dict[str, Any]]
     ]:
-        """``(observations, rewards, terminations, truncations, infos)`` of a parallel env's step for the agents
-        ``indices`` (``keys`` their dict keys), from one environment's fresh ``(A, D)`` obs and ``(A, I)`` info."""
+        """``(observations, rewards, terminations, truncations, infos)`` of a parallel env's step for the
+        agents ``indices`` (``keys`` their dict keys), from one environment's fresh ``(A, D)`` obs and
+        ``(A, I)`` info."""
         heads = info[:, : self._width].tolist()
         observations: dict[Any, np.ndarray] = {}
         rewards: dict[Any, float] = {}
@@ -267,8 +269,8 @@ class InfoDecoder:
     # ------------------------------------------------------------------ a batch (vector envs)
     @staticmethod
     def outcomes(info: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(rewards, terminated, truncated)`` of a ``(K, A, I)`` info array as ``(K, A)`` arrays (the rewards
-        a copy: the vector envs zero them on autoreset steps)."""
+        """``(rewards, terminated, truncated)`` of a ``(K, A, I)`` info array as ``(K, A)`` arrays (the
+        rewards a copy: the vector envs zero them on autoreset steps)."""
         return (
             info[:, :, ks.IN_REWARD].copy(),
             info[:, :, ks.IN_TERMINATED] > 0.0,
@@ -278,7 +280,8 @@ class InfoDecoder:
     def vector(
         self, info: np.ndarray, present: np.ndarray | None, squeeze: bool, decode_risk_events: bool = False
     ) -> dict[str, Any]:
-        """Gymnasium's vector-info dict of a ``(K, A, I)`` info array the caller owns (values are views of it).
+        """Gymnasium's vector-info dict of a ``(K, A, I)`` info array the caller owns (values are views of
+        it).
 
         ``squeeze``: one agent per environment, so arrays are ``(K,)`` (else ``(K, A)``). Every key comes with
         its ``"_" + key`` mask over environments; ``present`` (K,) bool marks the environments that carry info
@@ -320,7 +323,8 @@ class InfoDecoder:
         return out
 
     def _event_lists(self, rows: np.ndarray, present: np.ndarray | None) -> np.ndarray:
-        """Object array of the rows' ``risk_events`` lists (``None`` where the environment carries no info)."""
+        """Object array of the rows' ``risk_events`` lists (``None`` where the environment carries no
+        info)."""
         values = np.empty(rows.shape[:-1], dtype=object)
         flat = values.reshape(-1)
         flat_rows = rows.reshape(-1, rows.shape[-1])

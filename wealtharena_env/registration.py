@@ -1,9 +1,10 @@
 """Every environment ID, registered in one place (imported by ``import wealtharena_env``).
 
 PettingZoo (>= 1.27 registry): ``pettingzoo.make("parallel" | "aec", "WealthArena/Arena-v0")``.
-Gymnasium: ``gymnasium.make("WealthArena/Portfolio-v0")``, and ``gymnasium.make_vec("WealthArena/Portfolio-v0",
-num_envs=K)`` served by the batched :class:`~wealtharena_env.envs.vector.PortfolioVectorEnv` (one kernel call
-per step; ``vectorization_mode="sync"`` still gives a ``SyncVectorEnv`` of single envs).
+Gymnasium: ``gymnasium.make("WealthArena/Portfolio-v0")``, and
+``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K)`` served by the batched
+:class:`~wealtharena_env.envs.vector.PortfolioVectorEnv` (one kernel call per step;
+``vectorization_mode="sync"`` still gives a ``SyncVectorEnv`` of single envs).
 """
 
 from __future__ import annotations

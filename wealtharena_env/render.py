@@ -122,8 +122,8 @@ def render_rgb_array(
             w = np.clip(weights[:, j], 0.0, None)
             ax_w.barh(ypos, w, left=left, color=color, edgecolor="white", linewidth=0.3)
             left += w
-        # a long label ("conservative_0 (min_variance)") breaks before its parenthesis, so it stays clear of the
-        # equity chart
+        # a long label ("conservative_0 (min_variance)") breaks before its parenthesis, so it stays clear of
+        # the equity chart
         ax_w.set_yticks(ypos, [str(a).replace(" (", "\n(") for a in agent_names], fontsize=7)
         ax_w.invert_yaxis()
         ax_w.set_xlim(0, max(1.0, float(left.max()) if left.size else 1.0))

@@ -135,7 +135,7 @@ def as_float_array(
                 more = f" and {len(bad) - MAX_EXAMPLES} more" if len(bad) > MAX_EXAMPLES else ""
                 where = f": {len(bad)} cell(s) are not numbers: {', '.join(cells)}{more}"
         raise WealthArenaDataError(
-            f"{name} has dtype {arr.dtype}{where}; expected a numeric array (float64). Convert the column with "
-            "pd.to_numeric(...) and check for stray text such as 'null' or '-'."
+            f"{name} has dtype {arr.dtype}{where}; expected a numeric array (float64). Convert the column "
+            "with pd.to_numeric(...) and check for stray text such as 'null' or '-'."
         )
     return np.array(arr, dtype=np.float64, order="C", copy=True)

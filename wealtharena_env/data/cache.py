@@ -498,8 +498,8 @@ class RedisCache(CacheBackend):
         )
         if not lk.acquire():
             raise WealthArenaDataError(
-                f"could not lock {self.redis_key(key)} in Redis within {self.lock_timeout:g} s; another client "
-                "holds it (it expires after lock_ttl seconds)"
+                f"could not lock {self.redis_key(key)} in Redis within {self.lock_timeout:g} s; another "
+                "client holds it (it expires after lock_ttl seconds)"
             )
         try:
             yield

@@ -112,7 +112,8 @@ def detect_layout(df: pd.DataFrame) -> str:
 
 
 def _looks_like_closes(df: pd.DataFrame) -> bool:
-    """Dates (index or one date column) and only numeric columns otherwise: a dates x tickers table of closes."""
+    """Dates (index or one date column) and only numeric columns otherwise: a dates x tickers table of
+    closes."""
     values = [c for c in df.columns if not _is_date_name(c)]
     dated = (
         len(values) < len(df.columns)
@@ -176,7 +177,8 @@ def _field_level(columns: pd.MultiIndex) -> int:
         raise WealthArenaDataError(
             "wide frame: neither column level holds OHLCV field names (Open, High, Low, Close, Adj Close, "
             f"Volume); levels are {list(columns.names)} with values "
-            f"{fmt_list(columns.get_level_values(0).unique(), 6)} / {fmt_list(columns.get_level_values(1).unique(), 6)}"
+            f"{fmt_list(columns.get_level_values(0).unique(), 6)} / "
+            f"{fmt_list(columns.get_level_values(1).unique(), 6)}"
         )
     if scores[0] == scores[1]:
         # e.g. a ticker literally called "Open": prefer the level named like yfinance's "Price"
@@ -245,8 +247,8 @@ def _long_to_long(df: pd.DataFrame, filled: dict[str, list[str]]) -> pd.DataFram
         ex = "; ".join(f"row {i} (date {fmt_date(dates[i])})" for i in rows[:MAX_EXAMPLES])
         more = f" and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
         raise WealthArenaDataError(
-            f"long frame: ticker column {tick_cols[0]!r} is empty in {len(rows)} row(s): {ex}{more}; every row "
-            "needs a ticker. Fix: fill in the ticker, or drop those rows."
+            f"long frame: ticker column {tick_cols[0]!r} is empty in {len(rows)} row(s): {ex}{more}; every "
+            "row needs a ticker. Fix: fill in the ticker, or drop those rows."
         )
     body = frame.drop(columns=date_cols + tick_cols)
     out = _rename_fields(
@@ -363,8 +365,8 @@ def parse_dates(values: Any, *, what: str, tickers: Any = None) -> pd.DatetimeIn
         more = f" and {len(bad) - MAX_EXAMPLES} more" if len(bad) > MAX_EXAMPLES else ""
         in_fmt = f" in the format of the others ({fmt})" if fmt else ""
         raise WealthArenaDataError(
-            f"{what} holds {len(bad)} value(s) that are not dates{in_fmt}: {ex}{more}. Fix: correct those values "
-            "or drop their rows; every bar needs a date such as '2020-01-31', all in one format."
+            f"{what} holds {len(bad)} value(s) that are not dates{in_fmt}: {ex}{more}. Fix: correct those "
+            "values or drop their rows; every bar needs a date such as '2020-01-31', all in one format."
         ) from None
 
 
@@ -408,8 +410,9 @@ def _rename_fields(
         return _fill_closes_only(frame, mapping, missing, filled, ticker, where, row_tickers, row_dates)
     if missing:
         raise WealthArenaDataError(
-            f"{where}: missing column(s) {', '.join(missing)}; found {fmt_list(map(str, frame.columns), 12)}. "
-            "Expected open, high, low, close, volume (and optionally adj_close / 'Adj Close')."
+            f"{where}: missing column(s) {', '.join(missing)}; found "
+            f"{fmt_list(map(str, frame.columns), 12)}. Expected open, high, low, close, volume (and "
+            "optionally adj_close / 'Adj Close')."
         )
     out = _numeric_fields(frame, mapping, where, row_tickers=row_tickers, row_dates=row_dates)
     return out[[f for f in ALL_FIELDS if f in out.columns]]
@@ -470,10 +473,10 @@ def _numeric_fields(
                 more = f"; {len(bad) - 1} more: " + "; ".join(cell(i) for i in bad[1:MAX_EXAMPLES])
                 more += f" and {len(bad) - MAX_EXAMPLES} others" if len(bad) > MAX_EXAMPLES else ""
             raise WealthArenaDataError(
-                f"{where}: column {c!r}{'' if str(c) == f else f' ({f})'} holds non-numeric value {cell(bad[0])}{more}. "
-                "Fix: clean the source, "
-                f"or convert with pd.to_numeric(df[{c!r}], errors='coerce') so that the values become NaN, which "
-                "on_bad_rows='drop' / 'repair' handle."
+                f"{where}: column {c!r}{'' if str(c) == f else f' ({f})'} holds non-numeric value "
+                f"{cell(bad[0])}{more}. Fix: clean the source, "
+                f"or convert with pd.to_numeric(df[{c!r}], errors='coerce') so that the values become NaN, "
+                "which on_bad_rows='drop' / 'repair' handle."
             )
         out[f] = values
     return out

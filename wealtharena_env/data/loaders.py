@@ -105,7 +105,8 @@ def _build(
         unknown = [t for t in wanted if t not in set(have)]
         if unknown:
             raise WealthArenaDataError(
-                f"{source}: ticker(s) {fmt_list(unknown)} not in the data; it has {len(have)}: {fmt_list(have, 10)}"
+                f"{source}: ticker(s) {fmt_list(unknown)} not in the data; it has {len(have)}: "
+                f"{fmt_list(have, 10)}"
             )
         long = long.loc[long["ticker"].isin(wanted)]
         long = long.iloc[
@@ -359,8 +360,8 @@ def _yf_download(
                 raw = yf.download(**kwargs)
     except Exception as exc:  # yfinance raises for bad arguments, not for network failures
         raise WealthArenaDataError(
-            f"yfinance.download({fmt_list(tickers)}, {_day(start_ns)}..{_day(end_ns)}, interval={interval!r}) "
-            f"failed: {type(exc).__name__}: {exc}"
+            f"yfinance.download({fmt_list(tickers)}, {_day(start_ns)}..{_day(end_ns)}, "
+            f"interval={interval!r}) failed: {type(exc).__name__}: {exc}"
         ) from exc
     return _split_by_ticker(raw, tickers)
 
@@ -373,8 +374,8 @@ def _split_by_ticker(raw: Any, tickers: Sequence[str]) -> dict[str, pd.DataFrame
     else:
         if len(tickers) != 1:
             raise WealthArenaDataError(
-                f"yfinance returned flat columns {fmt_list(map(str, raw.columns), 8)} for {len(tickers)} tickers; "
-                "expected a (Price, Ticker) MultiIndex"
+                f"yfinance returned flat columns {fmt_list(map(str, raw.columns), 8)} for {len(tickers)} "
+                "tickers; expected a (Price, Ticker) MultiIndex"
             )
         long = to_long(raw, ticker=tickers[0])
     by_upper = {t.upper(): t for t in tickers}
@@ -543,8 +544,8 @@ def _fetch_batch(
                 warn(
                     DataQualityWarning,
                     f"yfinance returned no bars for {t} in "
-                    f"{', '.join(f'[{_day(a)}, {_day(b)})' for a, b in bad)} (offline, Yahoo unreachable, or no "
-                    f"trading there); using the {len(out[t])} bars the {backend.describe()} has for "
+                    f"{', '.join(f'[{_day(a)}, {_day(b)})' for a, b in bad)} (offline, Yahoo unreachable, or "
+                    f"no trading there); using the {len(out[t])} bars the {backend.describe()} has for "
                     f"{_day(s_ns)}..{_day(e_ns)}",
                 )
         return out
@@ -634,22 +635,25 @@ def from_yfinance(
     got = [t for t in names if len(frames[t])]
     missing = [t for t in names if not len(frames[t])]
     causes = (
-        "Likely causes: no network or Yahoo Finance unreachable (yfinance does not raise offline — it logs an "
-        "error and returns an empty frame), a misspelt or delisted symbol, or a date range with no trading "
-        "days (weekend, holiday, before the listing)"
+        "Likely causes: no network or Yahoo Finance unreachable (yfinance does not raise offline — it logs "
+        "an error and returns an empty frame), a misspelt or delisted symbol, or a date range with no "
+        "trading days (weekend, holiday, before the listing)"
     )
     if not got:
         raise WealthArenaDataError(
             f"yfinance returned no data for {fmt_list(names, 10)} in {rng} (interval={interval}). {causes}. "
-            "Fix: check the connection and the symbols (https://finance.yahoo.com/lookup), widen the dates, or "
-            "load local data instead: load_market_data('prices.csv') / a DataFrame."
+            "Fix: check the connection and the symbols (https://finance.yahoo.com/lookup), widen the dates, "
+            "or load local data instead: load_market_data('prices.csv') / a DataFrame."
         )
     if missing:
-        msg = f"yfinance returned no data for {len(missing)} of {len(names)} tickers: {fmt_list(missing, 10)} in {rng}"
+        msg = (
+            f"yfinance returned no data for {len(missing)} of {len(names)} tickers: "
+            f"{fmt_list(missing, 10)} in {rng}"
+        )
         if on_missing == "raise":
             raise WealthArenaDataError(
-                f"{msg}. {causes}. Fix: correct or remove those symbols, or pass on_missing='drop' to continue "
-                "without them."
+                f"{msg}. {causes}. Fix: correct or remove those symbols, or pass on_missing='drop' to "
+                "continue without them."
             )
         warn(DataRepairWarning, f"{msg}; dropped them (on_missing='drop')")
     long = pd.concat([frames[t].assign(ticker=t) for t in got], ignore_index=True)
@@ -685,10 +689,11 @@ def download_to_cache(
     missing = [t for t, n in counts.items() if n == 0]
     if missing and (on_missing == "raise" or len(missing) == len(names)):
         raise WealthArenaDataError(
-            f"yfinance returned no data for {fmt_list(missing, 10)} in [{fmt_date(to_timestamp(start, what='start'))}, "
-            f"{fmt_date(to_timestamp(end, what='end')) if end is not None else 'today'}) (interval={interval}). "
-            "Likely causes: no network or Yahoo Finance unreachable (yfinance returns an empty frame offline), a "
-            "misspelt or delisted symbol, or no trading days in the range."
+            f"yfinance returned no data for {fmt_list(missing, 10)} in "
+            f"[{fmt_date(to_timestamp(start, what='start'))}, "
+            f"{fmt_date(to_timestamp(end, what='end')) if end is not None else 'today'}) "
+            f"(interval={interval}). Likely causes: no network or Yahoo Finance unreachable (yfinance "
+            "returns an empty frame offline), a misspelt or delisted symbol, or no trading days in the range."
         )
     return counts
 
@@ -706,7 +711,8 @@ def load_market_data(data: Any, **kwargs: Any) -> MarketData:
       validation options are ignored, it is already validated);
     * a ``pandas.DataFrame`` in any accepted layout → :func:`from_dataframe`;
     * a ``{ticker: DataFrame}`` mapping of single-ticker frames;
-    * a path (``str`` / ``Path``) to ``.csv``, ``.csv.gz`` or ``.parquet`` → :func:`from_csv` / :func:`from_parquet`;
+    * a path (``str`` / ``Path``) to ``.csv``, ``.csv.gz`` or ``.parquet`` → :func:`from_csv` /
+      :func:`from_parquet`;
     * a list or tuple of tickers → :func:`from_yfinance` (``start=`` required).
 
     Keyword arguments are those of the chosen loader; unknown ones raise :class:`ConfigError`.
@@ -751,7 +757,8 @@ def load_market_data(data: Any, **kwargs: Any) -> MarketData:
     if isinstance(data, (list, tuple)) and data and all(isinstance(t, str) for t in data):
         if kwargs.get("start") is None:
             raise ConfigError(
-                f"downloading {fmt_list(data)} needs a start date: load_market_data({list(data)!r}, start='2020-01-01')"
+                f"downloading {fmt_list(data)} needs a start date: load_market_data({list(data)!r}, "
+                "start='2020-01-01')"
             )
         kw = dict(kwargs)
         start = kw.pop("start")

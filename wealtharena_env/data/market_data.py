@@ -45,8 +45,8 @@ def check_bar_values(name: str, values: np.ndarray, tickers: Sequence[str], date
         what, fix = (
             "is NaN or infinite",
             (
-                "drop or fill those bars before building MarketData (load_market_data(..., on_bad_rows='drop') "
-                "drops them)"
+                "drop or fill those bars before building MarketData (load_market_data(..., "
+                "on_bad_rows='drop') drops them)"
             ),
         )
     elif name == "volume":
@@ -346,7 +346,8 @@ class MarketData:
 
     @classmethod
     def from_csv(cls, path: str | PathLike[str], **kwargs: Any) -> MarketData:
-        """Read a long or wide CSV (``.csv`` or ``.csv.gz``); see :func:`~wealtharena_env.data.loaders.from_csv`."""
+        """Read a long or wide CSV (``.csv`` or ``.csv.gz``); see
+        :func:`~wealtharena_env.data.loaders.from_csv`."""
         from wealtharena_env.data.loaders import from_csv
 
         return from_csv(path, **kwargs)
@@ -360,7 +361,8 @@ class MarketData:
 
     @classmethod
     def from_yfinance(cls, tickers: Any, start: Any, end: Any = None, **kwargs: Any) -> MarketData:
-        """Download (through the cache) from Yahoo Finance; see :func:`~wealtharena_env.data.loaders.from_yfinance`."""
+        """Download (through the cache) from Yahoo Finance; see
+        :func:`~wealtharena_env.data.loaders.from_yfinance`."""
         from wealtharena_env.data.loaders import from_yfinance
 
         return from_yfinance(tickers, start, end, **kwargs)

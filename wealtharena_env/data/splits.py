@@ -218,8 +218,8 @@ def resolve_split(data: MarketData, split: Any, splits: DateSplits | None = None
         e = to_timestamp(split[1], what="split end")
         return _cut(data, (s, e), "split")
     raise ConfigError(
-        f"split={split!r} is not valid; use None, 'train', 'validation', 'test', a (start, end) pair of dates or "
-        "(DateSplits, name)"
+        f"split={split!r} is not valid; use None, 'train', 'validation', 'test', a (start, end) pair of "
+        "dates or (DateSplits, name)"
     )
 
 
@@ -295,7 +295,8 @@ def walk_forward(
     need = tr + int(gap) + te
     if need > T:
         raise ConfigError(
-            f"walk_forward: train_size {tr} + gap {gap} + test_size {te} = {need} bars > the {T} bars of the data"
+            f"walk_forward: train_size {tr} + gap {gap} + test_size {te} = {need} bars > the {T} bars of the "
+            "data"
         )
     if n_folds is not None and (not isinstance(n_folds, (int, np.integer)) or n_folds < 1):
         raise ConfigError(f"walk_forward n_folds={n_folds!r} must be a positive integer")
@@ -304,7 +305,8 @@ def walk_forward(
             st = (T - need) // (n_folds - 1)
             if st < 1:
                 raise ConfigError(
-                    f"walk_forward: {n_folds} folds of {need} bars do not fit in {T} bars with a step of at least 1"
+                    f"walk_forward: {n_folds} folds of {need} bars do not fit in {T} bars with a step of at "
+                    "least 1"
                 )
         else:
             st = te
@@ -313,8 +315,8 @@ def walk_forward(
     available = (T - need) // st + 1
     if n_folds is not None and available < n_folds:
         raise ConfigError(
-            f"walk_forward: only {available} fold(s) of train {tr} + gap {gap} + test {te} bars with step {st} "
-            f"fit in {T} bars, not {n_folds}; shrink the sizes or the step, or ask for fewer folds"
+            f"walk_forward: only {available} fold(s) of train {tr} + gap {gap} + test {te} bars with step "
+            f"{st} fit in {T} bars, not {n_folds}; shrink the sizes or the step, or ask for fewer folds"
         )
     count = n_folds if n_folds is not None else available
     d = data.dates

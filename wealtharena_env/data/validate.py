@@ -90,8 +90,8 @@ SPLIT_RATIOS: tuple[float, ...] = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0
 SPLIT_MIN_MOVE = 0.40
 #: ... and as split-like when ``|log return - log ratio| < SPLIT_LOG_TOL`` for a ratio above.
 SPLIT_LOG_TOL = 0.05
-#: Split ratios (and reciprocals) whose moves (-20 % to +50 %) are also ordinary market moves: a move is called
-#: such a split only when it is already implausible for the ticker (:func:`find_implausible_moves`).
+#: Split ratios (and reciprocals) whose moves (-20 % to +50 %) are also ordinary market moves: a move is
+#: called such a split only when it is already implausible for the ticker (:func:`find_implausible_moves`).
 SMALL_SPLIT_RATIOS: tuple[float, ...] = (1.5, 4.0 / 3.0, 1.25)
 #: Default of ``max_move_sigma``: a one-bar move beyond this many robust standard deviations of the ticker's
 #: own moves, on ordinary volume, is implausible (the real files in ../shared/data peak at 12 with ordinary
@@ -99,7 +99,8 @@ SMALL_SPLIT_RATIOS: tuple[float, ...] = (1.5, 4.0 / 3.0, 1.25)
 MAX_MOVE_SIGMA = 15.0
 #: Bars each side of a move used for its ticker's robust scale and median volume.
 MOVE_WINDOW = 32
-#: A return spanning more than this many typical bar spacings (at least days) is not judged: it crosses a hole.
+#: A return spanning more than this many typical bar spacings (at least days) is not judged: it crosses a
+#: hole.
 MOVE_MAX_SPAN = 7
 #: Tickers with fewer returns than this are not checked for implausible moves (no meaningful scale).
 MOVE_MIN_RETURNS = 20
@@ -226,8 +227,8 @@ def validate_frame(
         )
         more = f" and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
         raise WealthArenaDataError(
-            f"{pre}{len(rows)} row(s) have no date (column 'date' is empty or NaT): {ex}{more}; every bar needs a "
-            "date. Fix: fill in the dates, or drop those rows."
+            f"{pre}{len(rows)} row(s) have no date (column 'date' is empty or NaT): {ex}{more}; every bar "
+            "needs a date. Fix: fill in the dates, or drop those rows."
         )
     df = _check_missing(df, on_bad_rows, pre)
     df = _check_nonpositive(df, on_bad_rows, pre)
@@ -349,7 +350,8 @@ def _sort(df: pd.DataFrame, pre: str) -> pd.DataFrame:
         warn(
             DataRepairWarning,
             f"{pre}dates were not in increasing order for {len(bad)} ticker(s) ({fmt_list(bad)}); sorted "
-            f"them by date. First out-of-order bar: {tickers[ct[i]]} {fmt_date(dt[i].astype('datetime64[ns]'))}",
+            f"them by date. First out-of-order bar: {tickers[ct[i]]} "
+            f"{fmt_date(dt[i].astype('datetime64[ns]'))}",
         )
     keys = np.lexsort((d, code))
     return df.iloc[keys].reset_index(drop=True)
@@ -431,7 +433,8 @@ def _check_ohlc(df: pd.DataFrame, policy: str, pre: str) -> pd.DataFrame:
     if policy == "raise":
         raise WealthArenaDataError(
             f"{pre}{desc}. Fix: pass on_bad_rows='repair' to widen high/low to include open and close "
-            "(high := max(o,h,l,c), low := min(o,h,l,c)), on_bad_rows='drop' to drop the rows, or clean the source."
+            "(high := max(o,h,l,c), low := min(o,h,l,c)), on_bad_rows='drop' to drop the rows, or clean the "
+            "source."
         )
     if policy == "drop":
         warn(DataRepairWarning, f"{pre}dropped {desc}")
@@ -557,8 +560,8 @@ def find_implausible_moves(
     moves come with heavy volume; bad prints, unadjusted splits and rescaled histories do not) or when the
     volume is unknown (constant). It is then a **print** when the next bar comes back
     (``|r_i + r_{i+1}| <= REVERT_FRACTION * |r_i|``; the next bar is not reported again), a **split** when the
-    level stays, ``r`` is within ``clip(2 s, 0.01, 0.02)`` of ``±log k`` for ``k`` in :data:`SMALL_SPLIT_RATIOS`
-    and the volume is not heavy for such a split, and a **shift** otherwise.
+    level stays, ``r`` is within ``clip(2 s, 0.01, 0.02)`` of ``±log k`` for ``k`` in
+    :data:`SMALL_SPLIT_RATIOS` and the volume is not heavy for such a split, and a **shift** otherwise.
     """
     r = np.asarray(log_returns, dtype=np.float64)
     n = len(r)
@@ -633,7 +636,8 @@ def find_implausible_moves(
 
 
 def _windows(values: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``values`` over ``MOVE_WINDOW`` rows each side of each of ``rows``, NaN outside ``[lo, hi)``: (k, 2W+1)."""
+    """``values`` over ``MOVE_WINDOW`` rows each side of each of ``rows``, NaN outside ``[lo, hi)``:
+    (k, 2W+1)."""
     pos = rows[:, None] + np.arange(-MOVE_WINDOW, MOVE_WINDOW + 1)[None, :]
     inside = (pos >= lo[:, None]) & (pos < hi[:, None])
     out = np.asarray(values, dtype=np.float64)[np.clip(pos, 0, len(values) - 1)]
@@ -663,13 +667,15 @@ def volume_ratio(volume: np.ndarray, rows: np.ndarray, same_ticker: np.ndarray) 
 
 
 def _heavy_for_split(volume_ratio: float, price_ratio: float) -> bool:
-    """Heavy volume for a split of ``price_ratio`` (after / before): a k:1 split multiplies the share volume by k,
-    so only more than ``HEAVY_VOLUME`` times that is news-like. Unknown volume (NaN) is not heavy here."""
+    """Heavy volume for a split of ``price_ratio`` (after / before): a k:1 split multiplies the share volume
+    by k, so only more than ``HEAVY_VOLUME`` times that is news-like. Unknown volume (NaN) is not heavy
+    here."""
     return bool(volume_ratio >= HEAVY_VOLUME * max(1.0, 1.0 / price_ratio))
 
 
 def _spread(rows: np.ndarray, tickers: np.ndarray) -> np.ndarray:
-    """``rows`` reordered so that examples cover many tickers: each ticker's first row, then each one's second..."""
+    """``rows`` reordered so that examples cover many tickers: each ticker's first row, then each one's
+    second..."""
     if len(rows) < 2:
         return rows
     names = tickers[rows]
@@ -755,19 +761,19 @@ def _check_jumps(
     if len(junk_rows) and on_bad_rows != "repair":
         errors.append(
             f"{pre}{len(junk_rows)} implausible one-bar move(s) larger than x{max_jump:g} that are not a "
-            f"split ratio: {_move_examples(df, col, junk_rows)}. The bars before such a jump are usually junk "
-            "placeholder prices (e.g. before a listing). Fix: start the data at the jump date (start=... or "
-            "MarketData.slice), drop the ticker (tickers=[...]), on_bad_rows='repair' to drop such tickers with a "
-            "warning, or pass max_jump=None if the move is real."
+            f"split ratio: {_move_examples(df, col, junk_rows)}. The bars before such a jump are usually "
+            "junk placeholder prices (e.g. before a listing). Fix: start the data at the jump date "
+            "(start=... or MarketData.slice), drop the ticker (tickers=[...]), on_bad_rows='repair' to drop "
+            "such tickers with a warning, or pass max_jump=None if the move is real."
         )
     if len(shifts) and on_bad_rows != "repair":
         errors.append(
             f"{pre}{len(shifts)} implausible one-bar move(s) that do not come back and match no split ratio "
-            f"(max_move_sigma={max_move_sigma:g}): {_move_examples(df, col, shifts, moves)}. A permanent level "
-            "shift this large for the ticker, without the heavy volume of real news, is usually a data error: an "
-            "unadjusted spin-off or special distribution, part of the history rescaled, or another instrument's "
-            "prices. Fix: check the source, cut the bad part away (start=/end=) or drop the ticker "
-            "(tickers=[...]); on_bad_rows='repair' drops such tickers with a warning; pass a larger "
+            f"(max_move_sigma={max_move_sigma:g}): {_move_examples(df, col, shifts, moves)}. A permanent "
+            "level shift this large for the ticker, without the heavy volume of real news, is usually a data "
+            "error: an unadjusted spin-off or special distribution, part of the history rescaled, or another "
+            "instrument's prices. Fix: check the source, cut the bad part away (start=/end=) or drop the "
+            "ticker (tickers=[...]); on_bad_rows='repair' drops such tickers with a warning; pass a larger "
             "max_move_sigma (or None) if the moves are real."
         )
     if len(prints) and on_bad_rows == "raise":
@@ -818,10 +824,10 @@ def _check_jumps(
         keep &= ~np.isin(t, bad_tickers)
         warn(
             DataRepairWarning,
-            f"{pre}dropped {len(bad_tickers)} ticker(s) ({fmt_list(bad_tickers, MAX_EXAMPLES * 2)}) with implausible "
-            f"moves that on_bad_rows='repair' cannot repair (which side of the jump is wrong is unknown) — "
-            f"{'; '.join(reasons)}{more}. Keep a ticker by cutting the bad part away (start=/end=) or, if the move is "
-            "real, with a larger max_move_sigma / max_jump.",
+            f"{pre}dropped {len(bad_tickers)} ticker(s) ({fmt_list(bad_tickers, MAX_EXAMPLES * 2)}) with "
+            "implausible moves that on_bad_rows='repair' cannot repair (which side of the jump is wrong is "
+            f"unknown) — {'; '.join(reasons)}{more}. Keep a ticker by cutting the bad part away "
+            "(start=/end=) or, if the move is real, with a larger max_move_sigma / max_jump.",
         )
     prints = prints[keep[prints]]
     if len(prints):
@@ -884,9 +890,9 @@ def _check_adj_ratio(df: pd.DataFrame, pre: str) -> None:
     warn(
         DataQualityWarning,
         f"{pre}the adj_close/close ratio jumps on {len(idx)} bar(s): {ex}{more}. OHLC are not adjusted for "
-        "these events (a split, or an error in the raw prices), so returns computed from close show a phantom "
-        "jump there. MarketData.adjusted() rescales OHLC by adj_close/close and removes it (the environments "
-        "call it automatically when adj_close is present).",
+        "these events (a split, or an error in the raw prices), so returns computed from close show a "
+        "phantom jump there. MarketData.adjusted() rescales OHLC by adj_close/close and removes it (the "
+        "environments call it automatically when adj_close is present).",
     )
 
 
@@ -923,11 +929,11 @@ def align_calendars(
         ffill_limit: longest run of filled bars allowed per ticker (``None``: unlimited).
         min_coverage: raise if the aligned calendar keeps fewer than this fraction of all dates (the
             error names the tickers that start late, end early or have holes).
-        max_gap_bars: a **hole** is a run of more than this many missing bars inside the common span — a ticker
-            without bars between two of its bars, counted on the union calendar of all tickers, or a gap of
-            the union calendar itself (no ticker has a bar), counted in weekdays for daily bars and in typical
-            bar spacings for weekly or monthly bars (intraday calendars are not checked for the latter).
-            Shorter runs are holidays and halts that ``calendar`` handles.
+        max_gap_bars: a **hole** is a run of more than this many missing bars inside the common span — a
+            ticker without bars between two of its bars, counted on the union calendar of all tickers, or a
+            gap of the union calendar itself (no ticker has a bar), counted in weekdays for daily bars and in
+            typical bar spacings for weekly or monthly bars (intraday calendars are not checked for the
+            latter). Shorter runs are holidays and halts that ``calendar`` handles.
         on_gap: what to do with holes: ``"raise"`` (the default, unless ``calendar="ffill"``: a bar across a
             hole would span weeks or months), ``"drop_ticker"`` (drop the tickers with holes), ``"cut"`` (keep
             the longest range of dates without a hole) or ``"ffill"`` (fill the hole with the last close,
@@ -985,7 +991,8 @@ def align_calendars(
         if mask_cols is not None:
             order = [j for j in order if mask_cols[j]]
         items = [
-            f"{tickers[j]} ({rows[j]} rows, {fmt_date(first[j])}..{fmt_date(last[j])}, lacks {lacking[j]} dates)"
+            f"{tickers[j]} ({rows[j]} rows, {fmt_date(first[j])}..{fmt_date(last[j])}, lacks {lacking[j]} "
+            "dates)"
             for j in order
             if lacking[j] > 0
         ]
@@ -1015,18 +1022,20 @@ def align_calendars(
             span_note = f" (the common span {fmt_date(first.max())}..{fmt_date(last.min())})"
         raise WealthArenaDataError(
             f"{pre}aligning {N} tickers with calendar={calendar!r} keeps only {kept} of {U} dates{span_note} "
-            f"({kept / U:.1%} < min_coverage={min_coverage:g}). Tickers that limit it: {limiting()}. Fix: drop "
-            "those tickers (tickers=[...] or MarketData.select), restrict the dates to where all of them trade "
-            f"(start=/end=), use calendar='ffill' for holiday gaps, or lower min_coverage.{hole_note}"
+            f"({kept / U:.1%} < min_coverage={min_coverage:g}). Tickers that limit it: {limiting()}. Fix: "
+            "drop those tickers (tickers=[...] or MarketData.select), restrict the dates to where all of "
+            "them trade (start=/end=), use calendar='ffill' for holiday gaps, or lower "
+            f"min_coverage.{hole_note}"
         )
     if holes:
         raise WealthArenaDataError(
             f"{pre}{len(holes)} hole(s) longer than max_gap_bars={max_gap_bars} bar(s): "
-            f"{_hole_examples(holes, union, tickers)}. With calendar={calendar!r} the bars on either side of a "
-            "hole would be stitched into one bar whose return spans the whole hole. Fix: on_gap='drop_ticker' "
-            "drops these tickers, on_gap='cut' keeps the longest range of dates without a hole, on_gap='ffill' "
-            "fills the hole with the last close (volume 0); or cut the dates (start=/end=), drop the tickers "
-            "(tickers=[...]), or raise max_gap_bars if such closures are expected."
+            f"{_hole_examples(holes, union, tickers)}. With calendar={calendar!r} the bars on either side of "
+            "a hole would be stitched into one bar whose return spans the whole hole. Fix: "
+            "on_gap='drop_ticker' drops these tickers, on_gap='cut' keeps the longest range of dates without "
+            "a hole, on_gap='ffill' fills the hole with the last close (volume 0); or cut the dates "
+            "(start=/end=), drop the tickers (tickers=[...]), or raise max_gap_bars if such closures are "
+            "expected."
         )
     dropped = np.flatnonzero(~keep)
     if calendar == "intersect" and len(dropped):
@@ -1054,8 +1063,8 @@ def align_calendars(
     return dates, tickers, out
 
 
-#: A hole: ``column`` (ticker position, -1 for a gap of the union calendar), the union-calendar rows ``before``
-#: and ``after`` it (the bars on either side), and ``bars``, the number of bars missing in between.
+#: A hole: ``column`` (ticker position, -1 for a gap of the union calendar), the union-calendar rows
+#: ``before`` and ``after`` it (the bars on either side), and ``bars``, the number of bars missing in between.
 Hole = tuple[int, int, int, int]
 
 
@@ -1076,11 +1085,13 @@ def _expected_missing(dates: np.ndarray) -> np.ndarray:
 
 
 def find_holes(dates: np.ndarray, present: np.ndarray, max_gap_bars: int) -> list[Hole]:
-    """Runs of more than ``max_gap_bars`` missing bars inside the common span of ``present`` (dates × tickers).
+    """Runs of more than ``max_gap_bars`` missing bars inside the common span of ``present`` (dates ×
+    tickers).
 
-    A ticker's hole lies between two of its own bars, counted on the union calendar ``dates``; a gap of the union
-    calendar itself (two consecutive dates farther apart than ``max_gap_bars`` trading bars) is a hole of every
-    ticker (``column = -1``). Runs at the edges of the common span are late starts or early ends, not holes.
+    A ticker's hole lies between two of its own bars, counted on the union calendar ``dates``; a gap of the
+    union calendar itself (two consecutive dates farther apart than ``max_gap_bars`` trading bars) is a hole
+    of every ticker (``column = -1``). Runs at the edges of the common span are late starts or early ends, not
+    holes.
     """
     U, N = present.shape
     if U < 2 or N == 0:
@@ -1141,14 +1152,16 @@ def _resolve_holes(
         )
         if len(cols) == N:
             raise WealthArenaDataError(
-                f"{pre}on_gap='drop_ticker' would drop every ticker: holes longer than max_gap_bars={max_gap_bars} "
-                f"bar(s): {what}. Use on_gap='cut' to keep the longest range of dates without a hole."
+                f"{pre}on_gap='drop_ticker' would drop every ticker: holes longer than "
+                f"max_gap_bars={max_gap_bars} bar(s): {what}. Use on_gap='cut' to keep the longest range of "
+                "dates without a hole."
             )
         keep_cols = np.setdiff1d(np.arange(N), cols)
         warn(
             DataRepairWarning,
-            f"{pre}on_gap='drop_ticker' dropped {len(cols)} ticker(s) ({fmt_list([tickers[j] for j in cols], 10)}) "
-            f"with holes longer than max_gap_bars={max_gap_bars} bar(s): {what}",
+            f"{pre}on_gap='drop_ticker' dropped {len(cols)} ticker(s) "
+            f"({fmt_list([tickers[j] for j in cols], 10)}) with holes longer than "
+            f"max_gap_bars={max_gap_bars} bar(s): {what}",
         )
         present = present[:, keep_cols]
         rows = present.any(axis=1)  # dates only the dropped tickers traded
@@ -1167,8 +1180,9 @@ def _resolve_holes(
         _, s0, end = best
         warn(
             DataRepairWarning,
-            f"{pre}on_gap='cut' kept {fmt_date(union[s0])}..{fmt_date(union[end])} ({end - s0 + 1} of {U} dates), "
-            f"the longest range without a hole longer than max_gap_bars={max_gap_bars} bar(s): {what}",
+            f"{pre}on_gap='cut' kept {fmt_date(union[s0])}..{fmt_date(union[end])} ({end - s0 + 1} of {U} "
+            f"dates), the longest range without a hole longer than max_gap_bars={max_gap_bars} bar(s): "
+            f"{what}",
         )
         kept = slice(s0, end + 1)
         keep_cols = np.flatnonzero(present[kept].any(axis=0))  # tickers without a bar there are gone
@@ -1188,15 +1202,16 @@ def _resolve_holes(
     gaps = [h for h in holes if h[0] < 0]
     if gaps:
         raise WealthArenaDataError(
-            f"{pre}on_gap='ffill' cannot fill a gap of the calendar itself (no ticker has a bar there, so its dates "
-            f"are unknown): {_hole_examples(gaps, union, tickers)}. Use on_gap='cut' to keep the longest range of "
-            "dates without it, or start=/end=."
+            f"{pre}on_gap='ffill' cannot fill a gap of the calendar itself (no ticker has a bar there, so "
+            f"its dates are unknown): {_hole_examples(gaps, union, tickers)}. Use on_gap='cut' to keep the "
+            "longest range of dates without it, or start=/end=."
         )
     if ffill_limit is not None and any(bars > ffill_limit for *_, bars in holes):
         long_ones = [h for h in holes if h[3] > ffill_limit]
         raise WealthArenaDataError(
-            f"{pre}holes longer than ffill_limit={ffill_limit} bar(s): {_hole_examples(long_ones, union, tickers)}. "
-            "Fix: raise ffill_limit, pass on_gap='drop_ticker' or 'cut', or drop those tickers."
+            f"{pre}holes longer than ffill_limit={ffill_limit} bar(s): "
+            f"{_hole_examples(long_ones, union, tickers)}. Fix: raise ffill_limit, pass on_gap='drop_ticker' "
+            "or 'cut', or drop those tickers."
         )
     present = present.copy()
     wide = {f: a.copy() for f, a in wide.items()}
@@ -1212,8 +1227,8 @@ def _resolve_holes(
         present[filled, j] = True
     warn(
         DataRepairWarning,
-        f"{pre}on_gap='ffill' filled {len(holes)} hole(s) longer than max_gap_bars={max_gap_bars} bar(s) with the "
-        f"last close (open = high = low = close, volume 0): {what}",
+        f"{pre}on_gap='ffill' filled {len(holes)} hole(s) longer than max_gap_bars={max_gap_bars} bar(s) "
+        f"with the last close (open = high = low = close, volume 0): {what}",
     )
     return union, tickers, present, wide
 

@@ -99,7 +99,8 @@ def action_space(config: ArenaConfig, n_assets: int) -> spaces.Box | spaces.Mult
 def copy_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> None:
     """Copy one agent's action into its row of the simulation's action buffer and mark it as acted (last
     column): directly for a NumPy array of the right shape (the common case, checked cheaply), otherwise
-    through :func:`write_action`, which converts or raises the :class:`~wealtharena_env.errors.ActionError`."""
+    through :func:`write_action`, which converts or raises the
+    :class:`~wealtharena_env.errors.ActionError`."""
     if type(action) is np.ndarray and action.shape == (n_action,):
         try:
             buffer[:n_action] = action
@@ -114,7 +115,8 @@ def write_action(buffer: np.ndarray, action: Any, agent: Any, n_action: int) -> 
     """Copy one agent's action into its row of the simulation's action buffer (last column = acted).
 
     Values are not checked here (NaN / inf / out of range are sanitised and counted by the kernels);
-    a wrong shape or a non-numeric action is a programming error and raises :class:`~wealtharena_env.errors.ActionError`.
+    a wrong shape or a non-numeric action is a programming error and raises
+    :class:`~wealtharena_env.errors.ActionError`.
     """
     if getattr(action, "shape", None) != (n_action,):
         try:

@@ -39,19 +39,20 @@ class ArenaEnv(ParallelEnv):
 
     ## Action Space
     Continuous (default): ``Box(-1, 1, (N + 1,), float32)``, one entry per asset and a last one for cash,
-    mapped to long-only target weights by ``w*_j = (exp(T a_j) - f) / sum_k (exp(T a_k) - f)``, ``f = exp(-T)``
-    with no dead zone (``action_mapping="exponential"``, ``T = softmax_temperature`` = 3): a softmax shifted so
-    that ``a_j = -1`` is exactly 0 — the zero action is equal weight over the assets and cash, every weight vector (cash only
-    included) is reachable, all entries at -1 is cash. ``"softmax"`` (``exp(T a_j) / sum_k exp(T a_k)``) and
-    ``"simplex"`` (``max(a_j, 0) / sum_k max(a_k, 0)``) are the alternatives. ``action_dead_zone=d`` (default 0.3;
-    exponential mapping only) widens the exact zero to every ``a_j <= -1 + d``
-    (``w*_j ∝ max(exp(T a_j) - exp(T (d - 1)), 0)``), so that a policy whose outputs never reach -1 exactly
-    (a squashed Gaussian) can hold exactly nothing of an asset; the zero action stays equal weight. The portfolio then moves
-    ``rebalance_rate`` (0.1) of the way from its current weights to the target (a residual gap below 1e-4 is
-    closed at once): the held weights are a moving average of the policy's targets, so noise in its outputs
-    costs little (``rebalance_rate=1`` trades to the target at once); ``rebalance_band`` (default 0) adds a
-    no-trade band. The risk layer acts after this and can still force a trade (a stop-loss, a cap).
-    Every live agent needs an entry in the actions dict (``None`` holds its portfolio); a missing one is an
+    mapped to long-only target weights by ``w*_j = (exp(T a_j) - f) / sum_k (exp(T a_k) - f)``,
+    ``f = exp(-T)`` with no dead zone (``action_mapping="exponential"``, ``T = softmax_temperature`` = 3): a
+    softmax shifted so that ``a_j = -1`` is exactly 0 — the zero action is equal weight over the assets and
+    cash, every weight vector (cash only included) is reachable, all entries at -1 is cash. ``"softmax"``
+    (``exp(T a_j) / sum_k exp(T a_k)``) and ``"simplex"`` (``max(a_j, 0) / sum_k max(a_k, 0)``) are the
+    alternatives. ``action_dead_zone=d`` (default 0.3; exponential mapping only) widens the exact zero to
+    every ``a_j <= -1 + d`` (``w*_j ∝ max(exp(T a_j) - exp(T (d - 1)), 0)``), so that a policy whose outputs
+    never reach -1 exactly (a squashed Gaussian) can hold exactly nothing of an asset; the zero action stays
+    equal weight. The portfolio then moves ``rebalance_rate`` (0.1) of the way from its current weights to the
+    target (a residual gap below 1e-4 is closed at once): the held weights are a moving average of the
+    policy's targets, so noise in its outputs costs little (``rebalance_rate=1`` trades to the target at
+    once); ``rebalance_band`` (default 0) adds a no-trade band. The risk layer acts after this and can still
+    force a trade (a stop-loss, a cap). Every live agent needs an entry in the actions dict (``None`` holds
+    its portfolio); a missing one is an
     :class:`~wealtharena_env.errors.ActionError` unless the env is built with ``allow_missing_actions=True``,
     when it holds. Discrete (``action_type="discrete"``):
     ``MultiDiscrete([3] * N)``, per asset 0 = sell, 1 = hold, 2 = buy ``discrete_step`` of portfolio value.
@@ -61,27 +62,33 @@ class ArenaEnv(ParallelEnv):
     ``Box(-clip, clip, (D,), float32)`` with ``D = (W + 3) N + 13`` (W = ``window``, default 20), or
     ``D = (W + 3 + 12) N + 13`` with ``feature_set="full"`` (12 technical indicators per asset):
 
-    | slice                         | content                                                          |
-    |-------------------------------|------------------------------------------------------------------|
-    | ``[0, W N)``                  | standardized log returns ``r_t / sigma_{t-1}`` of the last W bars (oldest first, asset-minor) |
-    | ``[W N, (W+1) N)``            | annualised EWMA volatility per asset                             |
-    | ``[(W+1) N, (W+2) N)``        | window momentum z-score per asset (sum of the window's z / sqrt(W)) |
-    | ``[(W+2) N, (W+2+K) N)``      | ``feature_set="full"`` only: K = 12 indicator features per asset (RSI, MACD histogram, Bollinger %B, NATR, stochastic %K, Williams %R, CCI, ADX, MFI, ROC, z-score, CMF), scaled near [-1, 1] |
-    | ``M = (W+2+K) N`` .. ``M+3``  | market state: trend z-score, annualised volatility and its percentile over the warm-up span, cross-sectional dispersion |
-    | ``[M+4, M+5+N)``              | the agent's weights: N assets, then cash                         |
-    | ``M+5+N`` .. ``M+7+N``        | the agent's drawdown, annualised portfolio volatility, episode progress |
-    | ``M+8+N`` .. ``M+12+N``       | risk state: one-day VaR and CVaR of the held weights, volatility / budget, drawdown / limit, breaker cooldown |
+    | slice                        | content                                                                 |
+    |------------------------------|-------------------------------------------------------------------------|
+    | ``[0, W N)``                 | standardized log returns ``r_t / sigma_{t-1}`` of the last W bars       |
+    |                              | (oldest first, asset-minor)                                             |
+    | ``[W N, (W+1) N)``           | annualised EWMA volatility per asset                                    |
+    | ``[(W+1) N, (W+2) N)``       | window momentum z-score per asset (sum of the window's z / sqrt(W))     |
+    | ``[(W+2) N, (W+2+K) N)``     | ``feature_set="full"`` only: K = 12 indicator features per asset (RSI,  |
+    |                              | MACD histogram, Bollinger %B, NATR, stochastic %K, Williams %R, CCI,    |
+    |                              | ADX, MFI, ROC, z-score, CMF), scaled near [-1, 1]                       |
+    | ``M = (W+2+K) N`` .. ``M+3`` | market state: trend z-score, annualised volatility and its percentile   |
+    |                              | over the warm-up span, cross-sectional dispersion                       |
+    | ``[M+4, M+5+N)``             | the agent's weights: N assets, then cash                                |
+    | ``M+5+N`` .. ``M+7+N``       | the agent's drawdown, annualised portfolio volatility, episode progress |
+    | ``M+8+N`` .. ``M+12+N``      | risk state: one-day VaR and CVaR of the held weights, volatility /      |
+    |                              | budget, drawdown / limit, breaker cooldown                              |
 
     ``env.unwrapped.sim.observation_slices`` gives these slices by name.
 
     ## Rewards
-    The composite reward ``sum_k weight_k * term_k`` of the agent's :class:`~wealtharena_env.config.RewardWeights`
-    (profile presets): profit (log return of value net of every cost), risk (half the ex-ante variance of the
-    held weights), cost, stability (turnover), differential Sharpe ratio, momentum, diversification and
-    drawdown-breach terms, each in daily-return units (docs/reward.md). By default it is the mean-variance
-    utility ``log return - lambda w'Cw / 2 - kappa cost / V`` with the profile's risk aversion ``lambda``
-    (conservative 10, balanced 4, aggressive 1.5). ``reward_mode="log_return"`` gives the plain ``log(V_{t+1} / V_t)``. Every term is in
-    ``info[agent]["reward_terms"]``.
+    The composite reward ``sum_k weight_k * term_k`` of the agent's
+    :class:`~wealtharena_env.config.RewardWeights` (profile presets): profit (log return of value net of every
+    cost), risk (half the ex-ante variance of the held weights), cost, stability (turnover), differential
+    Sharpe ratio, momentum, diversification and drawdown-breach terms, each in daily-return units
+    (docs/reward.md). By default it is the mean-variance utility
+    ``log return - lambda w'Cw / 2 - kappa cost / V`` with the profile's risk aversion ``lambda``
+    (conservative 10, balanced 4, aggressive 1.5). ``reward_mode="log_return"`` gives the plain
+    ``log(V_{t+1} / V_t)``. Every term is in ``info[agent]["reward_terms"]``.
 
     ## Starting State
     Each agent holds ``initial_cash`` (1,000,000) in cash. The first decision is on bar ``warmup`` (60) of a
@@ -94,22 +101,23 @@ class ArenaEnv(ParallelEnv):
     ``env.agents``). By default breaches de-risk the agent (to cash for a cooldown) and keep it alive.
 
     ## Info
-    ``info_level="lean"`` (default), per agent: ``portfolio_value``, ``step_return`` (``V_{t+1} / V_t - 1``, net
-    of costs), ``cost`` (paid this step), ``turnover`` (traded notional / value), ``drawdown`` and
+    ``info_level="lean"`` (default), per agent: ``portfolio_value``, ``step_return`` (``V_{t+1} / V_t - 1``,
+    net of costs), ``cost`` (paid this step), ``turnover`` (traded notional / value), ``drawdown`` and
     ``risk_event_count`` (interventions of the risk layer this step). ``info_level="full"`` adds ``reward``,
     ``cash``, ``weights`` (N + 1), ``nan_actions`` / ``clipped_actions`` (sanitised entries this step),
     ``buy_fill_fraction`` (< 1 when buys were scaled down to the cash available), ``volatility`` / ``var`` /
     ``cvar`` (ex-ante, of the held weights), ``breaker_cooldown``, ``reward_terms`` (every term of the reward)
     and ``risk_events`` (each intervention: rule, asset, weight removed — docs/risk.md); it costs a few
     microseconds per agent and step. Both levels: ``TimeLimit.truncated`` on truncation, and at the end of an
-    agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="full")`` reads
-    the full info of agent ``i`` whatever the level.
+    agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="full")``
+    reads the full info of agent ``i`` whatever the level.
 
     ## Arguments
     ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
-    synthetic market), ``info_level`` (``"lean"`` or ``"full"``), ``allow_missing_actions``, ``render_mode`` (``"human"`` prints, ``"ansi"`` returns the table, ``"rgb_array"`` an
-    image of equity curves and weights — needs the ``plot`` extra), ``max_cycles`` /
-    ``episode_length``, ``n_assets``, ``agents``, ``impact`` and any other ``ArenaConfig`` field as keyword.
+    synthetic market), ``info_level`` (``"lean"`` or ``"full"``), ``allow_missing_actions``, ``render_mode``
+    (``"human"`` prints, ``"ansi"`` returns the table, ``"rgb_array"`` an image of equity curves and weights —
+    needs the ``plot`` extra), ``max_cycles`` / ``episode_length``, ``n_assets``, ``agents``, ``impact`` and
+    any other ``ArenaConfig`` field as keyword.
 
     ```python
     from wealtharena_env import arena_v0
@@ -178,7 +186,8 @@ class ArenaEnv(ParallelEnv):
 
     @max_cycles.setter
     def max_cycles(self, value: int) -> None:
-        """Change the episode length (``pettingzoo.test.parallel_api_test`` assigns it); between episodes only."""
+        """Change the episode length (``pettingzoo.test.parallel_api_test`` assigns it); between episodes
+        only."""
         if self.agents:
             raise ConfigError(
                 "max_cycles can only change between episodes: set it before reset() or after the "

@@ -58,13 +58,15 @@ class PortfolioEnv(gym.Env):
     ``breach="terminate"`` and the drawdown reaches ``max_drawdown``.
 
     ## Info
-    ``info_level="lean"`` (default): ``portfolio_value``, ``step_return``, ``cost``, ``turnover``, ``drawdown``,
-    ``risk_event_count``; ``info_level="full"`` adds the weights, reward terms, risk events and risk measures
-    of :class:`~wealtharena_env.envs.arena.ArenaEnv`; ``episode`` (totals) when the episode ends.
+    ``info_level="lean"`` (default): ``portfolio_value``, ``step_return``, ``cost``, ``turnover``,
+    ``drawdown``, ``risk_event_count``; ``info_level="full"`` adds the weights, reward terms, risk events and
+    risk measures of :class:`~wealtharena_env.envs.arena.ArenaEnv`; ``episode`` (totals) when the episode
+    ends.
 
     ## Arguments
-    ``config``, ``data``, ``info_level``, ``render_mode`` (``"human"``, ``"ansi"``, ``"rgb_array"`` with the ``plot`` extra), ``risk_profile``, ``initial_cash``,
-    ``n_assets``, ``episode_length`` and any other ``ArenaConfig`` field as keyword.
+    ``config``, ``data``, ``info_level``, ``render_mode`` (``"human"``, ``"ansi"``, ``"rgb_array"`` with the
+    ``plot`` extra), ``risk_profile``, ``initial_cash``, ``n_assets``, ``episode_length`` and any other
+    ``ArenaConfig`` field as keyword.
 
     ```python
     import gymnasium as gym

@@ -1,4 +1,5 @@
-"""Batched vector envs: K environments in ONE :class:`~wealtharena_env.sim.Simulation`, one kernel call per step.
+"""Batched vector envs: K environments in ONE :class:`~wealtharena_env.sim.Simulation`, one kernel call per
+step.
 
 * :class:`PortfolioVectorEnv` — a :class:`gymnasium.vector.VectorEnv` of K single-agent portfolio envs
   (``gymnasium.make_vec("WealthArena/Portfolio-v0", num_envs=K)``).
@@ -7,8 +8,8 @@
 
 Both follow Gymnasium 1.x ``NEXT_STEP`` autoreset: the step after environment ``k``'s episode ended resets
 environment ``k`` (continuing its own generator, never reseeding it), returns its reset observation and reset
-info, reward 0, ``terminated = truncated = False``, and ignores its action. Environment ``k`` of a vector seeded
-``s`` (``reset(seed=s)`` seeds environment ``k`` with ``s + k``) is bit-identical to a single
+info, reward 0, ``terminated = truncated = False``, and ignores its action. Environment ``k`` of a vector
+seeded ``s`` (``reset(seed=s)`` seeds environment ``k`` with ``s + k``) is bit-identical to a single
 :class:`~wealtharena_env.envs.portfolio.PortfolioEnv` / :class:`~wealtharena_env.envs.arena.ArenaEnv` seeded
 ``s + k`` and reset without a seed after each episode.
 """
@@ -131,7 +132,8 @@ def _merge_info(
 def _portfolio_config(
     config: ArenaConfig | None, risk_profile: RiskProfile, initial_cash: float, kwargs: dict[str, Any]
 ) -> ArenaConfig:
-    """The one-agent config :class:`~wealtharena_env.envs.portfolio.PortfolioEnv` builds from the same arguments."""
+    """The one-agent config :class:`~wealtharena_env.envs.portfolio.PortfolioEnv` builds from the same
+    arguments."""
     if config is None or "agents" not in kwargs and len(config.agents) != 1:
         kwargs.setdefault(
             "agents", (AgentProfile("agent", risk_profile=risk_profile, initial_cash=initial_cash),)
@@ -211,9 +213,9 @@ class PortfolioVectorEnv(VectorEnv):
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``: ``render()`` returns one text table
-    per env; ``"human"`` prints them), ``risk_profile``, ``initial_cash``, ``parallel`` (``True``: threads; default
-    serial), ``max_episode_steps`` (alias of ``episode_length``), ``info_level``, ``decode_risk_events`` and any
-    ``ArenaConfig`` field as keyword.
+    per env; ``"human"`` prints them), ``risk_profile``, ``initial_cash``, ``parallel`` (``True``: threads;
+    default serial), ``max_episode_steps`` (alias of ``episode_length``), ``info_level``,
+    ``decode_risk_events`` and any ``ArenaConfig`` field as keyword.
 
     ```python
     import gymnasium as gym
@@ -227,7 +229,8 @@ class PortfolioVectorEnv(VectorEnv):
     * v0: initial release.
     """
 
-    # gymnasium's VectorEnv declares metadata an instance variable; it is class-level data (read from the class)
+    # gymnasium's VectorEnv declares metadata an instance variable; it is class-level data (read from the
+    # class)
     metadata: ClassVar[dict[str, Any]] = {  # type: ignore[misc]
         "render_modes": ["human", "ansi"],
         "autoreset_mode": AutoresetMode.NEXT_STEP,
@@ -307,8 +310,8 @@ class PortfolioVectorEnv(VectorEnv):
         if getattr(self, "sim", None) is not None:  # __del__ also closes an env whose constructor raised
             self.sim.close()
 
-    # gymnasium declares render() -> tuple[RenderFrame, ...] with RenderFrame a TypeVar bound to nothing, which no
-    # concrete frame type (here the text tables) can match
+    # gymnasium declares render() -> tuple[RenderFrame, ...] with RenderFrame a TypeVar bound to nothing,
+    # which no concrete frame type (here the text tables) can match
     def render(self) -> tuple[str, ...] | None:  # type: ignore[override]
         if self.render_mode is None or not self._ready:
             return None
@@ -337,8 +340,8 @@ class ArenaVecEnv:
     :attr:`single_action_space` is one agent's space, :attr:`action_space` the batched ``(K, A, ...)`` one.
 
     ## Observation Space
-    ``(K, A, D)`` float32 (fresh each call), ``D = sim.obs_size = (W + 3) N + 13`` (``(W + 3 + 12) N + 13`` with
-    ``feature_set="full"``); :attr:`single_observation_space` is one
+    ``(K, A, D)`` float32 (fresh each call), ``D = sim.obs_size = (W + 3) N + 13`` (``(W + 3 + 12) N + 13``
+    with ``feature_set="full"``); :attr:`single_observation_space` is one
     agent's ``Box``, :attr:`observation_space` the ``(K, A, D)`` one.
 
     ## Rewards
@@ -351,14 +354,14 @@ class ArenaVecEnv:
 
     ## Info
     ``infos[key]`` ``(K, A)`` arrays (``weights`` ``(K, A, N + 1)``) with ``infos["_" + key]`` ``(K,)``
-    masks, the keys of :class:`PortfolioVectorEnv` at the same ``info_level``; ``episode`` carries each agent's summary on the step
-    it ends. Agents that end before their environment (terminated) keep their rows (arrays cannot drop
-    agents): their actions are ignored by the simulation until the environment resets.
+    masks, the keys of :class:`PortfolioVectorEnv` at the same ``info_level``; ``episode`` carries each
+    agent's summary on the step it ends. Agents that end before their environment (terminated) keep their rows
+    (arrays cannot drop agents): their actions are ignored by the simulation until the environment resets.
 
     ## Arguments
     ``num_envs`` (K), ``config``, ``data``, ``render_mode`` (``"ansi"``/``"human"``), ``max_cycles`` /
-    ``episode_length``, ``parallel``, ``info_level``, ``decode_risk_events``, ``n_assets``, ``agents``, ``impact`` and any
-    ``ArenaConfig`` field.
+    ``episode_length``, ``parallel``, ``info_level``, ``decode_risk_events``, ``n_assets``, ``agents``,
+    ``impact`` and any ``ArenaConfig`` field.
 
     ```python
     from wealtharena_env.envs.vector import ArenaVecEnv

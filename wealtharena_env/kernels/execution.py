@@ -135,9 +135,9 @@ def fit_buys_into_cash(target: np.ndarray, current: np.ndarray) -> None:
     """Scale the buys of ``target`` (N risky weights, then cash; in place) so that they fit the cash there is,
     then give cash the rest.
 
-    With ``kept = sum_i min(w*_i, w_i)`` and ``increase = sum_i max(w*_i - w_i, 0)``: if ``kept + increase > 1``,
-    every increase is scaled by ``(1 - kept) / increase`` (sells and holds are kept in full); then
-    ``w*_cash = max(1 - sum_i w*_i, 0)``.
+    With ``kept = sum_i min(w*_i, w_i)`` and ``increase = sum_i max(w*_i - w_i, 0)``: if
+    ``kept + increase > 1``, every increase is scaled by ``(1 - kept) / increase`` (sells and holds are kept
+    in full); then ``w*_cash = max(1 - sum_i w*_i, 0)``.
     """
     n = target.shape[0] - 1
     kept = 0.0
@@ -245,8 +245,8 @@ def slippage_fraction(shares: float, half_spread: float, impact_scale: float) ->
     return half_spread + impact_scale * np.sqrt(abs(shares))
 
 
-#: Relative tolerance of the lot rounding of sells: an order within 1e-9 lots of a whole number of lots is that
-#: number (float noise must not add a lot).
+#: Relative tolerance of the lot rounding of sells: an order within 1e-9 lots of a whole number of lots is
+#: that number (float noise must not add a lot).
 LOT_TOLERANCE = 1e-9
 
 
@@ -267,8 +267,9 @@ def rebalance_to_targets(
     ``order_i = w*_i V_d / P^d_i - q_i``, cut to ``|order_i| <= max_shares_i`` (the participation limit). With
     ``lot_size > 0`` buys are rounded down to whole lots and sells up (``-ceil(-order / lot) * lot``, at most
     the position), so that no position ends above its target; a sell whose rounding up would break the
-    participation cap is rounded toward zero instead (it stays within the cap; the step reports the weight left). A target of 0 sells the whole position, whatever its lots,
-    unless the participation cap holds it back.
+    participation cap is rounded toward zero instead (it stays within the cap; the step reports the weight
+    left). A target of 0 sells the whole position, whatever its lots, unless the participation cap holds it
+    back.
 
     They fill at ``P_i = fill_prices[i]`` (the next bar). Sells fill first at ``P_i (1 - s_i)``; buys at
     ``P_i (1 + s_i)``, with ``s_i`` from :func:`slippage_fraction` (``impact_scale`` from

@@ -12,8 +12,10 @@ for the ``"default"`` feature set, ``len(INDICATOR_FEATURES)`` for ``"full"``), 
                              known before the bar
     [W N, (W+1) N)           annualised EWMA volatility sigma_i(d) * sqrt(P)
     [(W+1) N, (W+2) N)       window momentum z-score: sum of the window's z / sqrt(W)
-    [(W+2) N, (W+2+K) N)     indicator features, feature k of asset i at (W+2+k) N + i (``INDICATOR_FEATURES``)
-    M = (W+2+K) N + 0        market trend: sum of the window's equal-weight market log returns / (sigma_m sqrt(W))
+    [(W+2) N, (W+2+K) N)     indicator features, feature k of asset i at (W+2+k) N + i
+                             (``INDICATOR_FEATURES``)
+    M = (W+2+K) N + 0        market trend: sum of the window's equal-weight market log returns
+                             / (sigma_m sqrt(W))
     M + 1                    market volatility: annualised EWMA volatility of the equal-weight portfolio
     M + 2                    volatility percentile: share of the rolling W-bar volatilities of the market
                              return over the last L bars (L = warmup) at or below the current one, in (0, 1]
@@ -155,7 +157,8 @@ def clip(value: float, bound: float) -> float:
 
 @njit(**STEP_KERNEL_OPTIONS)
 def standardized_return(log_return: float, previous_variance: float, bound: float) -> float:
-    """``z_t = clip(r_t / sigma_{t-1})``: a bar's log return in units of the EWMA volatility known before it."""
+    """``z_t = clip(r_t / sigma_{t-1})``: a bar's log return in units of the EWMA volatility known before
+    it."""
     return clip(log_return / np.sqrt(previous_variance), bound)
 
 
@@ -207,8 +210,8 @@ def write_market_features(
     ``t % R`` (``R >= window``: a ring of the last bars, or one row per bar); ``history``
     (N + N_MARKET_SERIES, T) the log returns, then the market series of :func:`market_series_update`
     (written once per bar as it is reached; ``lookback >= window``); ``indicators`` (T, K, N) float32 the
-    indicator features (K may be 0); ``cov`` the EWMA covariance after bar ``bar`` (``sigma_i^2 = cov[i, i]``);
-    ``work`` scratch of at least N.
+    indicator features (K may be 0); ``cov`` the EWMA covariance after bar ``bar``
+    (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least N.
     Layout and formulas in the module docstring::
 
         out[k N + i]       = z_{bar-W+1+k, i}                      k = 0..W-1 (oldest first)

@@ -932,8 +932,9 @@ def bop(open_, high, low, close):
 def mfi(high, low, close, volume, period=14):
     """Money flow index. TP = (H+L+C)/3, MF_t = TP_t*V_t counted as positive if TP_t > TP_{t-1}, negative
     if TP_t < TP_{t-1}, neither on a tie (|TP_t - TP_{t-1}| <= 1e-12*|TP_t|: prices quoted to a few
-    decimals tie exactly, which float rounding of (H+L+C)/3 would otherwise break); MFI_t = 100*sum(pos MF)/(sum(pos MF) + sum(neg MF)) over the last n bars
-    (0 when both sums are 0). Percent. Lookback n. TA-Lib: MFI."""
+    decimals tie exactly, which float rounding of (H+L+C)/3 would otherwise break);
+    MFI_t = 100*sum(pos MF)/(sum(pos MF) + sum(neg MF)) over the last n bars (0 when both sums are 0).
+    Percent. Lookback n. TA-Lib: MFI."""
     _check_period(period, 1)
     tp = _typical_price(high, low, close)
     T = close.shape[0]

@@ -53,8 +53,8 @@ Undefined values (NaN) -- never an exception, never a spurious inf
   reaches exactly 0. It may overflow to +inf for absurd growth.
 
 All kernels are pure ``@njit(cache=True, error_model="numpy")`` functions (a division by zero can never
-raise inside a kernel; the cases above are handled explicitly); :func:`summary_metrics` (plain Python) computes
-every metric in one call of the fused kernel :func:`summary_kernel`, which uses the same per-series
+raise inside a kernel; the cases above are handled explicitly); :func:`summary_metrics` (plain Python)
+computes every metric in one call of the fused kernel :func:`summary_kernel`, which uses the same per-series
 helpers as the individual kernels and therefore agrees with them exactly.
 """
 

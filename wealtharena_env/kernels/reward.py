@@ -87,7 +87,8 @@ DSR_CLIP = 10.0
 
 @njit(**STEP_KERNEL_OPTIONS)
 def differential_sharpe(ret: float, mean: float, second: float, rate: float) -> tuple[float, float, float]:
-    """Return ``(D_t, A_t, B_t)`` from ``R_t = ret``, ``A_{t-1} = mean``, ``B_{t-1} = second`` (module docstring)."""
+    """Return ``(D_t, A_t, B_t)`` from ``R_t = ret``, ``A_{t-1} = mean``, ``B_{t-1} = second`` (module
+    docstring)."""
     d_mean = ret - mean
     d_second = ret * ret - second
     variance = second - mean * mean
@@ -100,9 +101,9 @@ def differential_sharpe(ret: float, mean: float, second: float, rate: float) -> 
 
 @njit(**STEP_KERNEL_OPTIONS)
 def herfindahl_diversification(weights: np.ndarray) -> float:
-    """``(1 - sum_i u_i^2) * sum_i w_i`` with ``u_i = w_i / sum_j w_j`` over the N risky weights: one minus the
-    Herfindahl index of the risky sleeve, times the invested fraction (a 1 %-invested sleeve earns 1 % of a
-    fully invested one's bonus); 0 when nothing is held."""
+    """``(1 - sum_i u_i^2) * sum_i w_i`` with ``u_i = w_i / sum_j w_j`` over the N risky weights: one minus
+    the Herfindahl index of the risky sleeve, times the invested fraction (a 1 %-invested sleeve earns 1 % of
+    a fully invested one's bonus); 0 when nothing is held."""
     n = weights.shape[0] - 1
     total = 0.0
     for i in range(n):

@@ -327,7 +327,8 @@ def _correlation_cap(
 
 @njit(fastmath={"nnan", "nsz"}, **STEP_KERNEL_OPTIONS)
 def _window_min(values: np.ndarray) -> float:
-    """``min(values)`` of a non-empty array of non-NaN values; the fast-math flags let the reduction vectorize."""
+    """``min(values)`` of a non-empty array of non-NaN values; the fast-math flags let the reduction
+    vectorize."""
     low = values[0]
     for k in range(1, values.shape[0]):
         low = min(low, values[k])
@@ -338,14 +339,15 @@ def _window_min(values: np.ndarray) -> float:
 def asset_statistics(
     cov: np.ndarray, history: np.ndarray, bar: int, lookback: int, correlations: bool, out: np.ndarray
 ) -> None:
-    """The ``asset_stats`` (3, N) of :func:`apply_risk_layer`, written to ``out``, shared by every agent of a bar:
+    """The ``asset_stats`` (3, N) of :func:`apply_risk_layer`, written to ``out``, shared by every agent of a
+    bar:
 
     * ``out[0, i] = sigma_i = sqrt(C_ii)``;
     * ``out[1, i] = max_{j != i} C_ij / (sigma_i sigma_j)``, the asset's largest EWMA correlation with another
       (``-inf`` when ``correlations`` is False or N = 1: no agent has a correlation cap), computed as
       ``(max_j C_ij / sigma_j) / sigma_i`` up to rounding (the risk layer's screen allows a 1e-9 margin);
-    * ``out[2, i] = max(0, -min_k r_{k,i})`` over bars ``bar - lookback + 1 .. bar`` of ``history`` (N, T): the
-      asset's worst one-bar log loss (0 for ``lookback = 0``: no agent has a finite VaR or CVaR limit).
+    * ``out[2, i] = max(0, -min_k r_{k,i})`` over bars ``bar - lookback + 1 .. bar`` of ``history`` (N, T):
+      the asset's worst one-bar log loss (0 for ``lookback = 0``: no agent has a finite VaR or CVaR limit).
 
     O(N^2) for the correlations and O(N L) for the losses, once per environment and bar instead of per agent.
     """
@@ -392,9 +394,9 @@ def apply_risk_layer(
     ``max_correlation_i = max_{j != i} C_ij / (sigma_i sigma_j)`` and ``max_loss_i = max(0, -min_k r_{k,i})``
     over the VaR window (a superset of it is fine), shared by the agents of a bar, the log returns
     ``history`` (N, T) of which bars ``bar - L + 1 .. bar`` (L = ``var_lookback``) give the historical VaR,
-    and the periods per year; ``limits``: the agent's ``LIMITS_DTYPE`` record; ``breaker`` (:class:`BreakerState`): the
-    drawdown and the cooldown bars remaining. Events go to ``log.events`` (3 floats each) and
-    ``log.counts[rule]``; ``work`` is scratch space of at least ``max(3 N, L + k + 2)`` (k of
+    and the periods per year; ``limits``: the agent's ``LIMITS_DTYPE`` record; ``breaker``
+    (:class:`BreakerState`): the drawdown and the cooldown bars remaining. Events go to ``log.events`` (3
+    floats each) and ``log.counts[rule]``; ``work`` is scratch space of at least ``max(3 N, L + k + 2)`` (k of
     :func:`historical_var_cvar`).
 
     Returns ``(n_events, flags, cooldown_remaining', sigma_p)`` with flags ``OUT_TRIPPED`` / ``OUT_TERMINATE``
@@ -408,7 +410,8 @@ def apply_risk_layer(
       max_corr - 1e-9``: below that, no ``C_ij > max_corr sigma_i sigma_j`` can hold, whatever the held set;
     * the historical VaR / CVaR are computed only if ``B = sum_i w_i max_loss_i`` (long weights) reaches
       ``(1 - 1e-9)`` times the smaller limit: both are at most the worst portfolio loss of the window,
-      ``max_k sum_i w_i (-r_{k,i}) <= B``, so below it neither can bind and only the parametric measures count.
+      ``max_k sum_i w_i (-r_{k,i}) <= B``, so below it neither can bind and only the parametric measures
+      count.
     """
     current = held.weights
     holdings = held.shares

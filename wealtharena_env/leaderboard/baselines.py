@@ -186,7 +186,8 @@ class Momentum(BaselinePolicy):
 
 
 class MeanReversion(BaselinePolicy):
-    """Equal weights on the ``top_k`` assets that fell most over the last ``lookback`` bars (losers rebound)."""
+    """Equal weights on the ``top_k`` assets that fell most over the last ``lookback`` bars (losers
+    rebound)."""
 
     name = "mean_reversion"
 
@@ -349,7 +350,8 @@ class TrendTiming(_MarketTiming):
     volatility, ``sum_k m_k / (sigma_m sqrt(W))``, W = 20 bars: a z-score, about N(0, 1) without drift).
     De-risks to cash when the trend falls below ``-band`` and re-invests when it rises above ``+band``
     (default ``band = 0.5``): ``[-0.5, 0.5]`` is the no-trade band. The band was fixed a priori (half a
-    standard deviation of the driftless z-score), not tuned on any seed. State machine: :class:`_MarketTiming`.
+    standard deviation of the driftless z-score), not tuned on any seed. State machine:
+    :class:`_MarketTiming`.
     """
 
     name = "trend_timing"

@@ -73,7 +73,10 @@ class Group:
 
     @property
     def title(self) -> str:
-        budget = f"{self.n_seeds} evaluation seeds x {len(self.scenarios)} scenario(s), {self.episode_length} steps"
+        budget = (
+            f"{self.n_seeds} evaluation seeds x {len(self.scenarios)} scenario(s), "
+            f"{self.episode_length} steps"
+        )
         return f"{self.task_key} ({budget}{'' if self.official else ', reduced budget'})"
 
 
@@ -197,7 +200,8 @@ def to_markdown(groups: Sequence[Group]) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1400px;color:#222;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1400px;\
+color:#222;
 padding:0 1.5rem;box-sizing:border-box}
 .scroll{overflow-x:auto;max-width:100%;margin:.5rem 0 1rem}.scroll table{margin:0}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
@@ -216,10 +220,11 @@ def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> 
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
         f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
         (
-            "<p class='note'>Ranked per task by the mean Sharpe ratio of the focal agents over the evaluation "
-            "episodes, with 95% stratified-bootstrap intervals (strata: scenarios). IQM = interquartile mean; "
-            f"P(&gt;{e(REFERENCE_ENTRY)}) = probability of improvement over the equal-weight baseline. "
-            "† = held-out scenario (market regime or co-player population not seen in training).</p>"
+            "<p class='note'>Ranked per task by the mean Sharpe ratio of the focal agents over the "
+            "evaluation episodes, with 95% stratified-bootstrap intervals (strata: scenarios). IQM = "
+            f"interquartile mean; P(&gt;{e(REFERENCE_ENTRY)}) = probability of improvement over the "
+            "equal-weight baseline. † = held-out scenario (market regime or co-player population not seen in "
+            "training).</p>"
         ),
     ]
     for group in groups:

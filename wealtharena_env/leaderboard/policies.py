@@ -250,7 +250,8 @@ def load_policy(spec: str | Callable, name: str | None = None) -> LoadedPolicy:
     else:
         raise PolicyLoadError(
             f"cannot interpret policy {spec!r}: use a baseline name ({', '.join(sorted(BASELINES))}), "
-            "'module:callable', 'path/to/file.py:callable', an SB3 'model.zip' or an RLlib checkpoint directory."
+            "'module:callable', 'path/to/file.py:callable', an SB3 'model.zip' or an RLlib checkpoint "
+            "directory."
         )
     if name:
         loaded.name = name
@@ -321,7 +322,8 @@ class PolicyCaller:
             if errors[i] is None and not np.all(np.isfinite(actions[i])):
                 bad = int(np.count_nonzero(~np.isfinite(actions[i])))
                 errors[i] = (
-                    f"returned {bad} non-finite (NaN/inf) action value(s): {np.array2string(actions[i], precision=3)}"
+                    f"returned {bad} non-finite (NaN/inf) action value(s): "
+                    f"{np.array2string(actions[i], precision=3)}"
                 )
         return actions, errors
 

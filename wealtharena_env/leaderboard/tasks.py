@@ -9,9 +9,9 @@ task's *focal* agents only, and results report focal performance per background 
 
 Tracks (suite :data:`SUITE_VERSION`):
 
-==================  =============================  ============================================================
+==================  =============================  ===========================================================
 task                env ID                         what it tests
-==================  =============================  ============================================================
+==================  =============================  ===========================================================
 ``Calm-v0``         ``WealthArena/Portfolio-v0``   a bull market that never leaves its regime, low jump risk
 ``Regimes-v0``      ``WealthArena/Portfolio-v0``   the default 3-regime market; held-out: persistent bear,
                                                    fast switching
@@ -25,7 +25,7 @@ task                env ID                         what it tests
                                                    3 seats of held-out background populations
 ``Dow30-v0``        ``WealthArena/Portfolio-v0``   historical: 10 Dow stocks, trained on 2015-2017, evaluated
                                                    on 2019 (the test split); results record the data hash
-==================  =============================  ============================================================
+==================  =============================  ===========================================================
 
 Immutability: a published task never changes. :meth:`Task.fingerprint` hashes its full definition and
 the test-suite pins every fingerprint, so a change is caught; a changed protocol is a new version
@@ -47,8 +47,8 @@ from wealtharena_env.errors import ConfigError
 #: Version of the suite as a whole (bumped when a task is added or a new task version is published).
 SUITE_VERSION = "2026.2"
 
-#: Version of the envs' default dynamics (action mapping, rebalancing, reward, costs, risk presets: everything a
-#: task leaves at its default). Task fingerprints include it, so results produced under other defaults never
+#: Version of the envs' default dynamics (action mapping, rebalancing, reward, costs, risk presets: everything
+#: a task leaves at its default). Task fingerprints include it, so results produced under other defaults never
 #: rank beside today's. Bump it deliberately whenever a default changes what an env does (the golden
 #: trajectories of tests/golden fail until they are regenerated, as a reminder); say so in CHANGELOG.md.
 #: 2: exponential action mapping, partial rebalancing, mean-variance reward (2026-12-06).
@@ -266,7 +266,8 @@ class Task:
         }
 
     def fingerprint(self) -> str:
-        """SHA-256 (first 16 hex digits) of :meth:`describe` as canonical JSON: changes iff the task changes."""
+        """SHA-256 (first 16 hex digits) of :meth:`describe` as canonical JSON: changes iff the task
+        changes."""
         text = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -405,8 +406,8 @@ _publish(
         "WealthArena/Portfolio-v0",
         CALM_MARKET,
         (Scenario("calm", description="bull regime throughout, rare jumps"),),
-        "A calm bull market: the regime chain never leaves 'bull'. Buy-and-hold style policies should do well; "
-        "costs and turnover decide the ranking.",
+        "A calm bull market: the regime chain never leaves 'bull'. Buy-and-hold style policies should do "
+        "well; costs and turnover decide the ranking.",
     )
 )
 _publish(
@@ -491,10 +492,10 @@ _publish(
                 description="regimes about twice as long (bull ~16 months, bear ~10 months)",
             ),
         ),
-        "Persistent bull and bear markets whose volatility gives them away: quiet rising markets alternate with "
-        "turbulent falling ones for months. Equal weight cannot see the regimes (mean Sharpe about 0); the causal "
-        "rule vol_timing, in cash while the market-volatility feature is high, gains about 0.9 Sharpe on training "
-        "seeds: market timing from the observation pays here.",
+        "Persistent bull and bear markets whose volatility gives them away: quiet rising markets alternate "
+        "with turbulent falling ones for months. Equal weight cannot see the regimes (mean Sharpe about 0); "
+        "the causal rule vol_timing, in cash while the market-volatility feature is high, gains about 0.9 "
+        "Sharpe on training seeds: market timing from the observation pays here.",
     )
 )
 _publish(
@@ -514,9 +515,9 @@ _publish(
         ),
         focal_agents=IMPACT_FOCAL,
         training_backgrounds=IMPACT_TRAINING_BACKGROUNDS,
-        description="Five agents share a market where their aggregate net order flow moves prices (impact=0.1). "
-        "The submitted policy plays the focal seats balanced_0 and aggressive_0; the other three seats "
-        "are held-out background populations. Scores are reported per population.",
+        description="Five agents share a market where their aggregate net order flow moves prices "
+        "(impact=0.1). The submitted policy plays the focal seats balanced_0 and aggressive_0; the other "
+        "three seats are held-out background populations. Scores are reported per population.",
     )
 )
 _publish(
