@@ -117,9 +117,9 @@ def test_clear_errors_for_short_data_and_misplaced_options():
 
 
 def test_a_users_own_data_object_gets_the_same_checks_as_marketdata():
-    """Bars from a duck-typed object (open/high/low/close/volume/tickers, not a MarketData) pass through the same
-    value check as MarketData's constructor (data.market_data.check_bar_values): same messages, bars named by
-    date when the object has dates, by number otherwise."""
+    """Bars from a duck-typed object (open/high/low/close/volume/tickers, not a MarketData) pass through the
+    same value check as MarketData's constructor (data.market_data.check_bar_values): same messages, bars
+    named by date when the object has dates, by number otherwise."""
     from types import SimpleNamespace
 
     from wealtharena_env.data import MarketData

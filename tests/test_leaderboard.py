@@ -432,7 +432,7 @@ def test_historical_task_records_data_hash():
     assert doc["aggregates"]["n_ok"] == 2
 
 
-# ============================================================================================== board + export
+# ============================================================================================ board + export
 def test_board_ranks_by_mean_sharpe(calm_doc):
     cash = evaluate("Calm-v0", "cash", **FAST)
     rnd = evaluate("Calm-v0", "random", **FAST)

@@ -1,38 +1,40 @@
 """The arena's reset and step over a batch of environments: one compiled call per batch step.
 
-State arrays (all owned by :class:`wealtharena_env.sim.Simulation`, which hands them to the kernels grouped by
-name: :class:`EnvState`, :class:`EnvConfig`, :class:`StepOutputs`), with B environments, A agents, N assets and
-T bars per episode:
+State arrays (all owned by :class:`wealtharena_env.sim.Simulation`, which hands them to the kernels grouped
+by name: :class:`EnvState`, :class:`EnvConfig`, :class:`StepOutputs`), with B environments, A agents,
+N assets and T bars per episode:
 
 * ``bars``         (B, R, 6, N) float64 — OHLCV + log return per bar (see :mod:`.market`), bar ``t`` in row
                    ``t % R``: ``R = T`` rows hold the whole episode (historical data, users' sources, the
                    ``"full"`` feature set), or, with ``params[0].market_by_bar``, ``R = 2`` rows are a ring:
                    a reset draws the warm-up bars aside (their log returns go to ``history``, the current bar
-                   to its row) and each step draws the bar it reaches (:func:`step_env`) over the older row. A step reads only its decision bar ``d`` and its
-                   fill bar ``d + 1``; bars after the current one are never read before they are reached (and,
-                   with price impact, are rewritten when they are reached).
+                   to its row) and each step draws the bar it reaches (:func:`step_env`) over the older row.
+                   A step reads only its decision bar ``d`` and its fill bar ``d + 1``; bars after the
+                   current one are never read before they are reached (and, with price impact, are
+                   rewritten when they are reached).
 * ``history``      (B, N + 3, T) float64 — the bars' log returns again, asset-major, for the historical VaR
                    (its inner loops then run over contiguous time), then the market series of the market-state
                    features (:func:`.features.market_series_update`); filled as bars are reached.
-* ``indicators``   (B, T, K, N) float32 — the indicator features of the ``"full"`` feature set (K = 0 otherwise),
-                   computed when an episode is drawn.
+* ``indicators``   (B, T, K, N) float32 — the indicator features of the ``"full"`` feature set (K = 0
+                   otherwise), computed when an episode is drawn.
 * ``zret``         (B, W, N) float32 — a ring (bar ``t`` in row ``t % W``) of the standardized, clipped log
                    returns ``z_t = r_t / sigma_{t-1}`` of the last W bars reached (the observation window is a
                    copy of it, oldest first).
 * ``positions``    (B, A, 2, N) float64 — shares held (``POS_SHARES``) and their average entry price
                    (``POS_ENTRY``, the volume-weighted fill price of the buys since the position opened).
-* ``agent_state``  (B, A) ``AGENT_STATE_DTYPE`` records — cash, value, peak, EWMA return variance, breaker cooldown,
-                   differential-Sharpe moments, totals and per-rule risk-event counts.
+* ``agent_state``  (B, A) ``AGENT_STATE_DTYPE`` records — cash, value, peak, EWMA return variance, breaker
+                   cooldown, differential-Sharpe moments, totals and per-rule risk-event counts.
 * ``asset_state``  (B, N + 1 + mk.N_ASSET_ROWS, N) float64 — rows ``[:N]`` the EWMA covariance of the assets'
-                   daily log returns (C-contiguous, so its loops vectorize), row ``N`` the cumulative log price
-                   impact of the agents' flow, rows ``N + 1:`` the synthetic path's per-asset state
+                   daily log returns (C-contiguous, so its loops vectorize), row ``N`` the cumulative log
+                   price impact of the agents' flow, rows ``N + 1:`` the synthetic path's per-asset state
                    (:mod:`.market` ``ASSET_*``) when its bars are drawn as they are reached.
-* ``market``       (B,) ``MARKET_STATE_DTYPE`` records — each environment's synthetic-market stream and regime.
+* ``market``       (B,) ``MARKET_STATE_DTYPE`` records — each environment's synthetic-market stream and
+                   regime.
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
 * ``params``       (1,) ``PARAMS_DTYPE`` — the scalar configuration (costs, episode, features), ``params[0]``.
 * ``agent_params`` (A,) ``AGENT_PARAMS_DTYPE`` records — per-agent configuration: initial cash, risk limits
-                   (``limits``, a ``LIMITS_DTYPE`` record of :mod:`.risk`), reward weights (``reward``, indexed by
-                   ``TERM_*`` of :mod:`.reward`), the differential Sharpe rate.
+                   (``limits``, a ``LIMITS_DTYPE`` record of :mod:`.risk`), reward weights (``reward``,
+                   indexed by ``TERM_*`` of :mod:`.reward`), the differential Sharpe rate.
 * ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(3 N + 2, W, var_lookback) + 16`` — work space (no
                    allocation per step) in L slots, not per environment: the serial drivers use slot 0 for
                    every environment, the ``prange`` driver one slot per block of environments. It carries
@@ -85,7 +87,8 @@ from wealtharena_env.kernels.rng import STATE_WORDS
 
 
 class EnvState(NamedTuple):
-    """Every environment's state, batch first (the arrays of the module docstring, owned by ``Simulation``)."""
+    """Every environment's state, batch first (the arrays of the module docstring, owned by the
+    ``Simulation``)."""
 
     bars: np.ndarray  # (B, R, 6, N) float64
     history: np.ndarray  # (B, N + 3, T) float64
@@ -167,7 +170,8 @@ PARAMS_DTYPE = np.dtype(
         ("max_impact", np.float64),
         ("rebalance_rate", np.float64),
         ("rebalance_band", np.float64),
-        # the synthetic market drawn bar by bar (see MARKET_STATE_DTYPE); False: every bar is in ``bars`` at reset
+        # the synthetic market drawn bar by bar (see MARKET_STATE_DTYPE); False: every bar is in ``bars`` at
+        # reset
         ("market_by_bar", np.bool_),
         ("market_scalars", np.float64, (mk.N_MARKET_SCALARS,)),  # kernels.market.P_*
         ("regime_params", np.float64, (mk.N_REGIMES, 3)),  # kernels.market.REGIME_* columns
@@ -226,7 +230,8 @@ SCR_TARGET = 1
 SCR_EXECUTED = 2
 SCR_IMPACT_SCALE = 3
 SCR_FLOW = 4
-# rows SCR_SIGMA .. SCR_MAX_LOSS: the risk layer's asset statistics (kernels.risk.apply_risk_layer's asset_stats)
+# rows SCR_SIGMA .. SCR_MAX_LOSS: the risk layer's asset statistics (the asset_stats of
+# kernels.risk.apply_risk_layer)
 SCR_SIGMA = 5  # sqrt(diag(cov)) at the decision bar
 SCR_MAX_CORRELATION = 6  # each asset's largest EWMA correlation with another asset at the decision bar
 SCR_MAX_LOSS = 7  # each asset's largest one-bar loss over the longest VaR lookback of the agents
@@ -375,9 +380,9 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
 @njit(**STEP_KERNEL_OPTIONS)
 def reset_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scratch: np.ndarray) -> None:
     """Start environment ``b``'s episode on its warm-up bars ``0..warmup``: their log returns are copied from
-    ``bars[b]`` into ``history[b]`` when ``bars`` holds them (whole episodes), or were written into ``history[b]``
-    by the draw when ``bars`` is a ring shorter than the warm-up (the synthetic market drawn bar by bar), whose
-    row ``warmup % R`` then holds the current bar.
+    ``bars[b]`` into ``history[b]`` when ``bars`` holds them (whole episodes), or were written into
+    ``history[b]`` by the draw when ``bars`` is a ring shorter than the warm-up (the synthetic market drawn
+    bar by bar), whose row ``warmup % R`` then holds the current bar.
 
     Agents hold only cash. The EWMA covariance starts at the mean of ``r r'`` over bars ``1..W`` (which
     also standardizes those first W warm-up bars) and is updated through the rest of the warm-up:
@@ -797,12 +802,12 @@ def step_batch(
 ) -> int:
     """:func:`step_env` for every environment of the batch, serially (best for small batches).
 
-    ``state_arrays``, ``config_arrays`` and ``outputs`` are the fields of :class:`EnvState`, :class:`EnvConfig`
-    and :class:`StepOutputs` in their order, as the named tuples or as plain tuples (``Simulation`` passes
-    plain ones: Numba reads the types of a plain tuple's arrays faster). Environments with ``reset_mask[b]``
-    true (an empty mask means none) are reset instead (their new bars must already be in ``bars[b]``): this
-    serves Gymnasium's next-step autoreset in the same call. Returns the number of environments that could not
-    step because their episode was over.
+    ``state_arrays``, ``config_arrays`` and ``outputs`` are the fields of :class:`EnvState`,
+    :class:`EnvConfig` and :class:`StepOutputs` in their order, as the named tuples or as plain tuples
+    (``Simulation`` passes plain ones: Numba reads the types of a plain tuple's arrays faster). Environments
+    with ``reset_mask[b]`` true (an empty mask means none) are reset instead (their new bars must already be
+    in ``bars[b]``): this serves Gymnasium's next-step autoreset in the same call. Returns the number of
+    environments that could not step because their episode was over.
     """
     state = EnvState(*state_arrays)
     config = EnvConfig(*config_arrays)
@@ -848,7 +853,8 @@ def step_batch_parallel(
 def reset_batch(
     mask: np.ndarray, state_arrays: tuple, config_arrays: tuple, outputs: tuple, scratch: np.ndarray
 ) -> None:
-    """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true (tuples as in :func:`step_batch`)."""
+    """:func:`reset_env` for every environment ``b`` with ``mask[b]`` true (the tuples as in
+    :func:`step_batch`)."""
     state = EnvState(*state_arrays)
     config = EnvConfig(*config_arrays)
     out = StepOutputs(*outputs)

@@ -6,11 +6,11 @@ For each scenario of the task, the env is built from the task's registered env I
 played as one batch of K environments, environment ``k`` reset with evaluation seed ``k`` (bit for bit what
 K single envs reset with those seeds play); the policy is called once per step on the **batch** of every
 focal agent's observation ``(K, D)`` (a policy that only accepts one observation ``(D,)`` is detected and
-called row by row). Non-focal seats are played by the scenario's background population. Each episode's focal score is the mean over focal agents of the task's primary
-metric (Sharpe ratio of daily simple returns of portfolio value, net of all costs, annualised with 252
-periods, risk-free 0, sample std; 0 for an episode held in cash, whose returns are all exactly 0); the
-task score is the mean over every evaluation episode, with a 95 % stratified-bootstrap interval (strata =
-scenarios, 2000 replicates, seed 0) and the IQM.
+called row by row). Non-focal seats are played by the scenario's background population. Each episode's
+focal score is the mean over focal agents of the task's primary metric (Sharpe ratio of daily simple returns
+of portfolio value, net of all costs, annualised with 252 periods, risk-free 0, sample std; 0 for an episode
+held in cash, whose returns are all exactly 0); the task score is the mean over every evaluation episode,
+with a 95 % stratified-bootstrap interval (strata = scenarios, 2000 replicates, seed 0) and the IQM.
 
 A broken policy (it raises, returns the wrong shape, or NaN / inf) fails only the episodes it broke:
 each failure is recorded with the step, agent and message, the episode is stopped and excluded from the
@@ -46,7 +46,8 @@ from wealtharena_env.leaderboard.tasks import SUITE_VERSION, Scenario, Task, get
 from wealtharena_env.outputs import InfoDecoder
 from wealtharena_env.sim import Simulation
 
-#: Per-agent metrics recorded per episode, besides :data:`~wealtharena_env.kernels.metrics.SUMMARY_METRIC_NAMES`.
+#: Per-agent metrics recorded per episode, besides
+#: :data:`~wealtharena_env.kernels.metrics.SUMMARY_METRIC_NAMES`.
 EXTRA_METRICS = (
     "final_value",
     "total_cost",
@@ -174,9 +175,9 @@ def _check_policy_shapes(policy: LoadedPolicy, task: Task, env: Any, agent: str)
     ):
         if got is not None and got != want:
             raise PolicyLoadError(
-                f"policy {policy.spec} was trained on {what} of shape {got}, but {task.key} gives {what} of shape "
-                f"{want}: it was trained on another task or env configuration (train it on {task.key}, e.g. "
-                f"examples/sb3_train.py --task {task.key})."
+                f"policy {policy.spec} was trained on {what} of shape {got}, but {task.key} gives {what} "
+                f"of shape {want}: it was trained on another task or env configuration (train it on "
+                f"{task.key}, e.g. examples/sb3_train.py --task {task.key})."
             )
 
 
@@ -218,7 +219,8 @@ def _new_episode(
     values: np.ndarray,
     weights: np.ndarray,
 ) -> _Episode:
-    """Episode ``index`` after its reset: ``values`` (K, A) and ``weights`` (K, A, N + 1) of the reset's info."""
+    """Episode ``index`` after its reset: ``values`` (K, A) and ``weights`` (K, A, N + 1) of the reset's
+    info."""
     traj: dict[str, Any] | None = None
     if record:
         traj = {
@@ -259,8 +261,8 @@ def _record_step(
     raw: np.ndarray,
     decoder: InfoDecoder,
 ) -> None:
-    """Add one step of episode ``ep`` for its live agents: ``info`` the step's full vector info (arrays (K, A)),
-    ``raw`` its (K, A, I) info array (decoded for the risk-event names of recorded trajectories)."""
+    """Add one step of episode ``ep`` for its live agents: ``info`` the step's full vector info (arrays
+    (K, A)), ``raw`` its (K, A, I) info array (decoded for the risk-event names of recorded trajectories)."""
     i = ep.index
     for a in ep.live:
         k = agents.index(a)
@@ -342,9 +344,9 @@ def _run_scenario(
     n_trajectories: int,
     progress: Progress,
 ) -> list[dict[str, Any]]:
-    """Play every evaluation seed of ``scenario`` at once: one batched Simulation (environment ``k`` = seed ``k``,
-    bit for bit the single env reset with that seed), the policy called once per step on the live episodes'
-    focal observations."""
+    """Play every evaluation seed of ``scenario`` at once: one batched Simulation (environment ``k`` = seed
+    ``k``, bit for bit the single env reset with that seed), the policy called once per step on the live
+    episodes' focal observations."""
     from wealtharena_env.leaderboard.baselines import make_baseline
 
     first = make_task_env(task, scenario, episode_length, data)  # spaces and configuration for the policies
