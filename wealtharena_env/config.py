@@ -47,7 +47,7 @@ _MARKET_OPT_IN_FIELDS = frozenset(
 )
 
 #: Most factors of :attr:`MarketConfig.factor_loadings` (the market kernel's ``MAX_FACTORS``).
-MAX_MARKET_FACTORS = 5
+MAX_MARKET_FACTORS = 8
 
 
 def _matrix(name: str, values: Any, n_rows: int, n_cols: int | None) -> tuple[tuple[float, ...], ...]:
@@ -118,7 +118,7 @@ class MarketConfig:
         garch_gamma: GJR asymmetry ``g >= 0``: a negative shock raises the next variance by ``(a + g) z^2``
             instead of ``a z^2`` (the leverage effect); ``h <- (1 - a - b - g/2) + (a + g 1[z < 0]) z^2 h + b h``
             keeps ``E[h] = 1``; needs ``a + b + g/2 < 1``.
-        factor_loadings: ``None`` (equicorrelation ``regime_correlation``), or an N x K matrix ``B`` (1 <= K <= 5)
+        factor_loadings: ``None`` (equicorrelation ``regime_correlation``), or an N x K matrix ``B`` (1 <= K <= min(8, N))
             of the assets' loadings on K Student-t factors: the shock is ``z_i = c_k sum_j B_ij f_j + w_ik e_i``
             with ``w_ik = sqrt(1 - c_k^2 sum_j B_ij^2)``, so the shocks' correlation matrix is
             ``c_k^2 B B' + diag(w_k^2)`` in regime ``k`` (any signs, any spread); ``regime_correlation`` is
@@ -268,8 +268,9 @@ class MarketConfig:
             loadings = _matrix("MarketConfig.factor_loadings", self.factor_loadings, n, None)
             k = len(loadings[0])
             _require(
-                1 <= k <= MAX_MARKET_FACTORS,
-                f"MarketConfig.factor_loadings must have 1 to {MAX_MARKET_FACTORS} factors (columns), got {k}.",
+                1 <= k <= min(MAX_MARKET_FACTORS, n),
+                f"MarketConfig.factor_loadings must have 1 to min({MAX_MARKET_FACTORS}, n_assets) factors (columns), "
+                f"got {k}.",
             )
             for i, row in enumerate(loadings):
                 share = max(scale) ** 2 * sum(b * b for b in row)

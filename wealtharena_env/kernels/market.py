@@ -33,13 +33,14 @@ ASSET_VOLUME0 = 2  # base volume
 ASSET_CLOSE = 3  # the path's last close (before any price impact the arena applies to its bars)
 ASSET_VOL = 4  # 3 rows: sigma_k * scale_i for each regime k (3 regimes)
 ASSET_MEAN = 7  # 3 rows: (mu_k + alpha_i) / P for each regime k
+ASSET_FACTOR_DRAW = 10  # the bar's factor draws: f_j in column j < P_N_FACTORS (so K <= N)
 # Parameter rows (written by the caller before a path starts, read only when a scalar flag below says so):
-ASSET_OWN_VOL = 10  # 3 rows: asset i's own annual volatility in regime k (P_OWN_VOLS)
-ASSET_OWN_DRIFT = 13  # 3 rows: asset i's own annual drift in regime k (P_OWN_DRIFTS)
-ASSET_OWN_PRICE = 16  # asset i's first price (P_OWN_LEVELS)
-ASSET_OWN_VOLUME = 17  # asset i's base volume (P_OWN_LEVELS)
-MAX_FACTORS = 5
-ASSET_LOADING = 18  # MAX_FACTORS rows: loading B_ij of asset i on factor j (j < P_N_FACTORS)
+ASSET_OWN_VOL = 11  # 3 rows: asset i's own annual volatility in regime k (P_OWN_VOLS)
+ASSET_OWN_DRIFT = 14  # 3 rows: asset i's own annual drift in regime k (P_OWN_DRIFTS)
+ASSET_OWN_PRICE = 17  # asset i's first price (P_OWN_LEVELS)
+ASSET_OWN_VOLUME = 18  # asset i's base volume (P_OWN_LEVELS)
+MAX_FACTORS = 8
+ASSET_LOADING = 19  # MAX_FACTORS rows: loading B_ij of asset i on factor j (j < P_N_FACTORS)
 ASSET_FACTOR_SCALE = ASSET_LOADING + MAX_FACTORS  # 3 rows: c_ik, the factor part's weight in regime k
 ASSET_IDIO = ASSET_FACTOR_SCALE + N_REGIMES  # 3 rows: w_ik = sqrt(1 - c_ik^2 sum_j B_ij^2)
 N_ASSET_ROWS = ASSET_IDIO + N_REGIMES
@@ -171,8 +172,8 @@ def simulate_bar(
     plain ``(1 - a - b) + a z^2 h + b h``); ``sigma_k``, ``mu_k`` may be asset ``i``'s own
     (:func:`draw_asset_parameters`).
 
-    **Factor model** (``K = P_N_FACTORS >= 1``): the market factor ``f`` is replaced by ``K`` factors, drawn
-    first (``K`` Student-t ``f_1..f_K``), and with asset ``i``'s loadings ``B_ij`` (rows ``ASSET_LOADING + j``)
+    **Factor model** (``K = P_N_FACTORS``, ``1 <= K <= min(MAX_FACTORS, N)``): the market factor ``f`` is
+    replaced by ``K`` factors, drawn first (``K`` Student-t ``f_1..f_K``, kept in row ``ASSET_FACTOR_DRAW``), and with asset ``i``'s loadings ``B_ij`` (rows ``ASSET_LOADING + j``)
     and its regime weights ``c_ik`` (row ``ASSET_FACTOR_SCALE + k``), ``w_ik`` (row ``ASSET_IDIO + k``)::
 
         z_i = c_ik * sum_j B_ij * u * f_j + w_ik * u * e_i,      w_ik = sqrt(1 - c_ik^2 sum_j B_ij^2)
@@ -194,37 +195,22 @@ def simulate_bar(
     if garch_g > 0.0:
         garch_omega -= 0.5 * garch_g
     n_factors = int(scalars[P_N_FACTORS])
-    # the factors (at most MAX_FACTORS, kept in scalars: the step kernels run without the allocator)
-    f0 = f1 = f2 = f3 = f4 = 0.0
     common_part = 0.0
     w_idio = 0.0
     if n_factors == 0:
         rho = regime_params[regime, REGIME_CORR]
         common_part = np.sqrt(rho) * t_scale * rng.student_t(stream, dof)
         w_idio = np.sqrt(1.0 - rho) * t_scale
-    else:
-        f0 = t_scale * rng.student_t(stream, dof)
-        if n_factors > 1:
-            f1 = t_scale * rng.student_t(stream, dof)
-        if n_factors > 2:
-            f2 = t_scale * rng.student_t(stream, dof)
-        if n_factors > 3:
-            f3 = t_scale * rng.student_t(stream, dof)
-        if n_factors > 4:
-            f4 = t_scale * rng.student_t(stream, dof)
+    else:  # the factors, into the path state's draw row (the step kernels run without the allocator)
+        for j in range(n_factors):
+            asset_state[ASSET_FACTOR_DRAW, j] = t_scale * rng.student_t(stream, dof)
     for i in range(n_assets):
         if n_factors == 0:
             z = common_part + w_idio * rng.student_t(stream, dof)
         else:
-            common = asset_state[ASSET_LOADING, i] * f0
-            if n_factors > 1:
-                common += asset_state[ASSET_LOADING + 1, i] * f1
-            if n_factors > 2:
-                common += asset_state[ASSET_LOADING + 2, i] * f2
-            if n_factors > 3:
-                common += asset_state[ASSET_LOADING + 3, i] * f3
-            if n_factors > 4:
-                common += asset_state[ASSET_LOADING + 4, i] * f4
+            common = 0.0
+            for j in range(n_factors):
+                common += asset_state[ASSET_LOADING + j, i] * asset_state[ASSET_FACTOR_DRAW, j]
             z = asset_state[ASSET_FACTOR_SCALE + regime, i] * common + asset_state[
                 ASSET_IDIO + regime, i
             ] * t_scale * rng.student_t(stream, dof)
