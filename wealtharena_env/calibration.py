@@ -73,10 +73,25 @@ from wealtharena_env._progress import Progress
 from wealtharena_env.config import MAX_MARKET_FACTORS, MarketConfig
 from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
-from wealtharena_env.kernels.market import BAR_LOGRET, N_BAR_FIELDS
+from wealtharena_env.kernels.market import (
+    BAR_CLOSE,
+    BAR_HIGH,
+    BAR_LOGRET,
+    BAR_LOW,
+    BAR_OPEN,
+    BAR_VOLUME,
+    N_BAR_FIELDS,
+)
 from wealtharena_env.market_sources import SyntheticMarket
 
-__all__ = ["calibrate", "compare_stylized_facts", "stylized_facts", "stylized_facts_markdown"]
+__all__ = [
+    "calibrate",
+    "compare_assets",
+    "compare_stylized_facts",
+    "simulate_prices",
+    "stylized_facts",
+    "stylized_facts_markdown",
+]
 
 #: Fewest returns :func:`calibrate` accepts (about one year of daily bars).
 MIN_RETURNS = 250
@@ -828,6 +843,8 @@ def stylized_facts(
         * ``n_obs``, ``n_assets``;
         * ``annual_return``: ``P mean(r)``; ``annual_volatility``: ``sqrt(P) std(r)``;
         * ``skewness``; ``kurtosis``: ``E[(r - m)^4] / var^2`` (**non-excess**: 3 for a Gaussian);
+        * ``autocorr_1``: ``corr(r_t, r_{t+1})``, the lag-1 autocorrelation of the returns (near 0: no linear
+            predictability);
         * ``abs_autocorr``: ``corr(|r_t|, |r_{t+k}|)`` for ``k = 1..max_lag`` (array, volatility clustering)
             and ``abs_autocorr_1`` (lag 1);
         * ``leverage``: ``corr(r_t, |r_{t+k}|)`` for ``k = 1..max_lag`` (array; negative = falls raise later
@@ -859,6 +876,7 @@ def stylized_facts(
         "n_assets": int(r.shape[1]),
         "annual_return": float(np.mean(r.mean(axis=0)) * periods_per_year),
         "annual_volatility": float(np.mean(np.sqrt(var * periods_per_year))),
+        "autocorr_1": float(np.nanmean(_lagged_corr(r, r, 1))),
         "skewness": float(np.mean((x**3).mean(axis=0) / var**1.5)),
         "kurtosis": float(np.mean((x**4).mean(axis=0) / var**2)),
         "abs_autocorr": abs_ac,
@@ -875,6 +893,7 @@ FACT_ROWS: tuple[str, ...] = (
     "annual_volatility",
     "skewness",
     "kurtosis",
+    "autocorr_1",
     "abs_autocorr_1",
     "abs_autocorr_5",
     "abs_autocorr_20",
@@ -961,3 +980,148 @@ def stylized_facts_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
         cells = ["" if not np.isfinite(v) else f"{v:.{digits}f}" for v in row.to_numpy(dtype=float)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# ============================================================================ per asset
+def _kurtosis(x: np.ndarray) -> np.ndarray:
+    c = x - x.mean(axis=0)
+    return (c**4).mean(axis=0) / np.maximum((c**2).mean(axis=0), 1e-300) ** 2
+
+
+def compare_assets(
+    data: MarketData | np.ndarray,
+    config: MarketConfig,
+    n_seeds: int = 20,
+    n_bars: int | None = None,
+    *,
+    seed: int = 0,
+    tickers: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Each asset of the real data next to the same asset of the synthetic market of ``config``.
+
+    Simulates ``n_seeds`` paths (seeds ``seed, seed + 1, ...``, as long as the data unless ``n_bars``) and
+    averages per asset over them (the kurtosis: median, as one crash day dominates a path's).
+
+    Returns:
+        A dict with ``assets``, a DataFrame indexed by ticker with ``real_volatility``,
+        ``synthetic_volatility`` and ``volatility_ratio`` (annual), ``real_kurtosis``, ``synthetic_kurtosis``
+        (non-excess), ``real_autocorr_1``, ``synthetic_autocorr_1`` (lag-1 autocorrelation of the returns),
+        ``real_leverage_1``, ``synthetic_leverage_1`` (``corr(r_t, |r_{t+1}|)``); ``real_correlation`` and
+        ``synthetic_correlation`` (N, N) matrices; ``max_correlation_error`` and ``mean_correlation_error``
+        (largest and mean absolute off-diagonal difference); ``real_facts`` / ``synthetic_facts``: the
+        :func:`stylized_facts` of the data and of each path (a list).
+    """
+    if not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ConfigError(f"n_seeds must be an integer >= 1, got {n_seeds!r}.")
+    real_r = _log_returns(data) if isinstance(data, MarketData) else np.asarray(data, dtype=np.float64)
+    if real_r.ndim == 1:
+        real_r = real_r[:, None]
+    if real_r.shape[1] != config.n_assets:
+        raise ConfigError(
+            f"compare_assets(): the data has {real_r.shape[1]} assets, the config {config.n_assets}; "
+            "compare a config with the data it was fitted to."
+        )
+    if tickers is None:
+        tickers = tuple(data.tickers) if isinstance(data, MarketData) else SyntheticMarket(config).tickers
+    periods = config.periods_per_year
+    n_bars = real_r.shape[0] if n_bars is None else int(n_bars)
+    paths = [synthetic_returns(config, n_bars, seed + s) for s in range(n_seeds)]
+
+    def per_asset(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "volatility": x.std(axis=0) * math.sqrt(periods),
+            "kurtosis": _kurtosis(x),
+            "autocorr_1": _lagged_corr(x, x, 1),
+            "leverage_1": _lagged_corr(x, np.abs(x), 1),
+        }
+
+    real = per_asset(real_r)
+    synthetic = [per_asset(x) for x in paths]
+    frame = pd.DataFrame(index=pd.Index(list(tickers), name="ticker"))
+    for name in ("volatility", "kurtosis", "autocorr_1", "leverage_1"):
+        stack = np.array([s[name] for s in synthetic])
+        frame[f"real_{name}"] = real[name]
+        frame[f"synthetic_{name}"] = np.median(stack, axis=0) if name == "kurtosis" else stack.mean(axis=0)
+    frame.insert(2, "volatility_ratio", frame["synthetic_volatility"] / frame["real_volatility"])
+    n = real_r.shape[1]
+    real_corr = np.corrcoef(real_r, rowvar=False).reshape(n, n)
+    synthetic_corr = np.mean([np.corrcoef(x, rowvar=False).reshape(n, n) for x in paths], axis=0)
+    error = np.abs(_offdiagonal(synthetic_corr - real_corr)) if n > 1 else np.zeros(1)
+    return {
+        "assets": frame,
+        "real_correlation": real_corr,
+        "synthetic_correlation": synthetic_corr,
+        "max_correlation_error": float(error.max()),
+        "mean_correlation_error": float(error.mean()),
+        "real_facts": stylized_facts(real_r, periods_per_year=periods),
+        "synthetic_facts": [stylized_facts(x, periods_per_year=periods) for x in paths],
+        "n_seeds": n_seeds,
+        "n_bars": n_bars,
+    }
+
+
+#: pandas frequencies of simulate_prices' dates, by bars per year (others: business days)
+_FREQUENCIES = {252: "B", 365: "D", 52: "W-FRI", 12: "BME"}
+
+
+def simulate_prices(
+    config: MarketConfig,
+    n_bars: int,
+    *,
+    seed: int = 0,
+    start: str | pd.Timestamp = "2000-01-03",
+    layout: str = "long",
+) -> pd.DataFrame:
+    """A simulated OHLCV panel of the synthetic market of ``config`` (synthetic data for backtests).
+
+    With a config from :func:`calibrate`, the panel has the fitted data's tickers, first prices and volume
+    levels, each asset's own volatility, the correlation matrix (factor model), regimes, GARCH clustering,
+    leverage effect and fat tails; every ``seed`` gives a new path.
+
+    Args:
+        config: the market (``calibrate(data)``, or any :class:`~wealtharena_env.config.MarketConfig`).
+        n_bars: bars per asset (>= 1); the first bar is the start (open = high = low = close).
+        seed: seed of the path (the same seed gives the same panel, on any machine).
+        start: the first date; the dates follow ``config.periods_per_year`` (252: business days, 365:
+            calendar days, 52: weeks, 12: month ends).
+        layout: ``"long"`` (default): one row per (date, ticker) with columns ``date, ticker, open, high,
+            low, close, volume``, sorted by ticker then date, the layout of the project's data files, which
+            :func:`wealtharena_env.data.load_market_data` reads back; ``"wide"``: a DataFrame indexed by date
+            with columns ``(field, ticker)``.
+
+    Returns:
+        The panel; volume is rounded to whole shares (int64).
+    """
+    if not isinstance(config, MarketConfig):
+        raise ConfigError(f"simulate_prices() needs a MarketConfig, got {type(config).__name__}.")
+    if not isinstance(n_bars, (int, np.integer)) or isinstance(n_bars, bool) or n_bars < 1:
+        raise ConfigError(f"n_bars must be an integer >= 1, got {n_bars!r}.")
+    if layout not in ("long", "wide"):
+        raise ConfigError(f"layout must be 'long' or 'wide', got {layout!r}.")
+    source = SyntheticMarket(config)
+    bars = np.empty((int(n_bars), N_BAR_FIELDS, config.n_assets))
+    source.sample(np.random.default_rng(seed), bars)
+    dates = pd.date_range(
+        pd.Timestamp(start),
+        periods=int(n_bars),
+        freq=_FREQUENCIES.get(config.periods_per_year, "B"),
+        name="date",
+    )
+    fields = {"open": BAR_OPEN, "high": BAR_HIGH, "low": BAR_LOW, "close": BAR_CLOSE, "volume": BAR_VOLUME}
+    tickers = list(source.tickers)
+    if layout == "wide":
+        columns = pd.MultiIndex.from_product([list(fields), tickers], names=["field", "ticker"])
+        values = np.concatenate([bars[:, f, :] for f in fields.values()], axis=1)
+        wide = pd.DataFrame(values, index=dates, columns=columns)
+        wide["volume"] = np.round(wide["volume"]).astype(np.int64)
+        return wide
+    n_assets = config.n_assets
+    frame = pd.DataFrame(
+        {
+            "date": np.tile(dates.to_numpy(), n_assets),
+            "ticker": np.repeat(tickers, int(n_bars)),
+            **{name: bars[:, f, :].T.reshape(-1) for name, f in fields.items()},
+        }
+    )
+    frame["volume"] = np.round(frame["volume"]).astype(np.int64)
+    return frame
