@@ -101,6 +101,8 @@ MAX_JUMP_ROUNDS = 6
 MAX_COMMUNALITY = 0.995
 #: :func:`calibrate` adds factors (up to ``max_factors``) until no off-diagonal correlation misses by more.
 FACTOR_TOLERANCE = 0.05
+#: The per-asset fit lowers the dof towards this for the factor mix (see step 7), never below it.
+MIX_MIN_DOF = 6.0
 #: Lags of the |r| autocorrelation and leverage-effect curves in :func:`stylized_facts`.
 MAX_LAG = 20
 
@@ -625,8 +627,10 @@ def _calibrate(
             P,
             max_factors,
         )
-        if dof > 4.0:
-            dof = 4.0 + (dof - 4.0) * mix
+        # (only where the Student-t's kurtosis 3 + 6 / (dof - 4) is moderate: near dof 4 it explodes, and the
+        # correction with it; there the mixed shock keeps the fitted dof)
+        if dof > MIX_MIN_DOF:
+            dof = MIX_MIN_DOF + (dof - MIX_MIN_DOF) * mix
         vol_dispersion, drift_dispersion = 0.0, 0.0
         # regime_correlation (unused by a factor model) reports the mean off-diagonal shock correlation per regime
         loadings = np.array(structure["factor_loadings"])
