@@ -16,11 +16,12 @@ part of that recursion, so the fitted pieces compose the way the kernel composes
    transitions (so the synthetic regimes last as long as the classified ones).
 2. **Asset scales** ``scale_i``: each asset's volatility over the geometric mean of all assets'
    volatilities; ``asset_volatility_dispersion`` is the standard deviation of ``log scale_i``.
-3. **GARCH(1,1) and Student-t**: returns standardised by their regime (``u = (r - mean_k) /
-   (sigma_k scale_i)``) follow ``u = sqrt(h) z`` with ``h_t = (1-a-b) + a u_{t-1}^2 + b h_{t-1}`` (``h_0 = 1``,
-   ``E[h] = 1`` — the kernel's recursion). ``a``, ``b`` and the dof ``nu`` are fitted jointly by maximum
-   likelihood of the unit-variance Student-t (``scipy.optimize``, ``a, b >= 0``, ``a + b <= 0.999``,
-   ``nu > 2``), pooled over assets.
+3. **GJR-GARCH(1,1) and Student-t**: returns standardised by their regime (``u = (r - mean_k) /
+   (sigma_k scale_i)``; per asset, ``u = (r - mean_ki) / sd_ki``) follow ``u = sqrt(h) z`` with
+   ``h_t = (1-a-b-g/2) + (a + g 1[u_{t-1} < 0]) u_{t-1}^2 + b h_{t-1}`` (``h_0 = 1``, ``E[h] = 1`` — the
+   kernel's recursion; ``g``, the leverage effect, is 0 with ``asymmetric=False``). ``a``, ``b``, ``g`` and
+   the dof ``nu`` are fitted jointly by maximum likelihood of the unit-variance Student-t
+   (``scipy.optimize``, ``a, b, g >= 0``, ``a + b + g/2 <= 0.999``, ``nu > 2``), pooled over assets.
 4. **Jumps**: GARCH-standardised residuals beyond ``jump_threshold`` (4 by default) in absolute value
    are counted; the fitted Student-t already predicts ``2 n F_nu(-threshold)`` of them, and only the
    *excess* count becomes jumps, and only when it is significant (the count exceeds the expected one by
@@ -43,6 +44,20 @@ part of that recursion, so the fitted pieces compose the way the kernel composes
    independent Student-t draws whose excess kurtosis is ``(rho^2 + (1-rho)^2)`` times a single draw's,
    so the kernel's dof is lowered to ``4 + (nu - 4) (rho^2 + (1-rho)^2)`` (stationary average over regimes)
    when ``nu > 4``, which keeps the per-asset kurtosis.
+7b. **Per asset** (``per_asset``, the default with several assets; the config then sets the opt-in
+   fields of :class:`~wealtharena_env.config.MarketConfig`): each asset's own volatility per regime
+   ``sqrt(P (v_ki - v_J))`` and drift ``P m_ki + sigma_ki^2 / 2 - lambda m`` (``asset_volatility``,
+   ``asset_drift``; the random dispersions are then 0), and the correlation as a factor model
+   ``z_i = c_k sum_j B_ij f_j + w_ik e_i``. ``K`` (at most ``max_factors``, default 5) is the fewest principal
+   factors of the returns' correlation matrix that miss no off-diagonal entry by more than
+   :data:`FACTOR_TOLERANCE`; ``c_k^2`` is the least-squares scale of regime ``k``'s off-diagonal correlations
+   on ``B B'`` (the most correlated regime has ``c = 1``); and the loadings are refitted (iterated principal
+   factors, communalities <= :data:`MAX_COMMUNALITY`) to the real correlation divided by what dilutes the
+   kernel's: ``sum_k w_k c_k^2 s_ik s_jk / sqrt((sum_k w_k s_ik^2 + v_J)(sum_k w_k s_jk^2 + v_J))`` (regime
+   weights ``w_k``, per-asset regime volatilities, idiosyncratic jumps) times ``E[sqrt(h_i h_j)]`` over the
+   fitted GARCH paths. The dof is lowered for the mix as in step 7, with the mix ``sum_j (c_k B_ij)^4 +
+   w_ik^4``, towards :data:`MIX_MIN_DOF` and only above it. ``asset_initial_price`` is each asset's first
+   (adjusted) close, ``asset_base_volume`` its median volume, ``tickers`` the data's.
 8. **Bars**: ``initial_price`` is the geometric mean of the assets' median close, ``base_volume`` the
    geometric mean of their median volume, ``volume_sensitivity`` the pooled slope of detrended log volume
    on ``|GARCH residual|``, ``overnight_fraction`` the slope of the close-to-open log return on the
