@@ -89,7 +89,12 @@ def test_dow_multi_asset_calibration_reproduces_correlation():
     assert abs(synth["annual_volatility"] / real["annual_volatility"] - 1.0) < 0.20
     assert 0.5 < synth["kurtosis"] / real["kurtosis"] < 2.0
     assert abs(synth["abs_autocorr_1"] - real["abs_autocorr_1"]) < 0.1
-    assert 0.0 < config.asset_volatility_dispersion < 1.0
+    # several assets: each keeps its own volatility (no random dispersion) and the correlation is a factor model
+    assert config.asset_volatility_dispersion == 0.0 and config.asset_volatility is not None
+    assert config.n_factors >= 1 and config.tickers == tuple(DOW_TICKERS)
+    # the common-parameter market is still there on request
+    common = calibrate(data, per_asset=False)
+    assert 0.0 < common.asset_volatility_dispersion < 1.0 and common.factor_loadings is None
 
 
 # ----------------------------------------------------------------------------- known parameters
@@ -108,7 +113,7 @@ def test_recovers_known_garch_dof_correlation_and_bar_parameters(rho):
         student_t_dof=5.0,
         jump_intensity=0.0,
     )
-    fit = calibrate(synthetic_data(truth, 3000, seed=0), n_regimes=1)
+    fit = calibrate(synthetic_data(truth, 3000, seed=0), n_regimes=1, per_asset=False)
     print(
         f"\nrho={rho}: a={fit.garch_alpha:.3f} b={fit.garch_beta:.3f} dof={fit.student_t_dof:.2f} "
         f"corr={fit.regime_correlation[0]:.3f}"

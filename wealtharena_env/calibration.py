@@ -16,11 +16,12 @@ part of that recursion, so the fitted pieces compose the way the kernel composes
    transitions (so the synthetic regimes last as long as the classified ones).
 2. **Asset scales** ``scale_i``: each asset's volatility over the geometric mean of all assets'
    volatilities; ``asset_volatility_dispersion`` is the standard deviation of ``log scale_i``.
-3. **GARCH(1,1) and Student-t**: returns standardised by their regime (``u = (r - mean_k) /
-   (sigma_k scale_i)``) follow ``u = sqrt(h) z`` with ``h_t = (1-a-b) + a u_{t-1}^2 + b h_{t-1}`` (``h_0 = 1``,
-   ``E[h] = 1`` — the kernel's recursion). ``a``, ``b`` and the dof ``nu`` are fitted jointly by maximum
-   likelihood of the unit-variance Student-t (``scipy.optimize``, ``a, b >= 0``, ``a + b <= 0.999``,
-   ``nu > 2``), pooled over assets.
+3. **GJR-GARCH(1,1) and Student-t**: returns standardised by their regime (``u = (r - mean_k) /
+   (sigma_k scale_i)``; per asset, ``u = (r - mean_ki) / sd_ki``) follow ``u = sqrt(h) z`` with
+   ``h_t = (1-a-b-g/2) + (a + g 1[u_{t-1} < 0]) u_{t-1}^2 + b h_{t-1}`` (``h_0 = 1``, ``E[h] = 1`` — the
+   kernel's recursion; ``g``, the leverage effect, is 0 with ``asymmetric=False``). ``a``, ``b``, ``g`` and
+   the dof ``nu`` are fitted jointly by maximum likelihood of the unit-variance Student-t
+   (``scipy.optimize``, ``a, b, g >= 0``, ``a + b + g/2 <= 0.999``, ``nu > 2``), pooled over assets.
 4. **Jumps**: GARCH-standardised residuals beyond ``jump_threshold`` (4 by default) in absolute value
    are counted; the fitted Student-t already predicts ``2 n F_nu(-threshold)`` of them, and only the
    *excess* count becomes jumps, and only when it is significant (the count exceeds the expected one by
@@ -43,6 +44,20 @@ part of that recursion, so the fitted pieces compose the way the kernel composes
    independent Student-t draws whose excess kurtosis is ``(rho^2 + (1-rho)^2)`` times a single draw's,
    so the kernel's dof is lowered to ``4 + (nu - 4) (rho^2 + (1-rho)^2)`` (stationary average over regimes)
    when ``nu > 4``, which keeps the per-asset kurtosis.
+7b. **Per asset** (``per_asset``, the default with several assets; the config then sets the opt-in
+   fields of :class:`~wealtharena_env.config.MarketConfig`): each asset's own volatility per regime
+   ``sqrt(P (v_ki - v_J))`` and drift ``P m_ki + sigma_ki^2 / 2 - lambda m`` (``asset_volatility``,
+   ``asset_drift``; the random dispersions are then 0), and the correlation as a factor model
+   ``z_i = c_k sum_j B_ij f_j + w_ik e_i``. ``K`` (at most ``max_factors``, default 5) is the fewest principal
+   factors of the returns' correlation matrix that miss no off-diagonal entry by more than
+   :data:`FACTOR_TOLERANCE`; ``c_k^2`` is the least-squares scale of regime ``k``'s off-diagonal correlations
+   on ``B B'`` (the most correlated regime has ``c = 1``); and the loadings are refitted (iterated principal
+   factors, communalities <= :data:`MAX_COMMUNALITY`) to the real correlation divided by what dilutes the
+   kernel's: ``sum_k w_k c_k^2 s_ik s_jk / sqrt((sum_k w_k s_ik^2 + v_J)(sum_k w_k s_jk^2 + v_J))`` (regime
+   weights ``w_k``, per-asset regime volatilities, idiosyncratic jumps) times ``E[sqrt(h_i h_j)]`` over the
+   fitted GARCH paths. The dof is lowered for the mix as in step 7, with the mix ``sum_j (c_k B_ij)^4 +
+   w_ik^4``, towards :data:`MIX_MIN_DOF` and only above it. ``asset_initial_price`` is each asset's first
+   (adjusted) close, ``asset_base_volume`` its median volume, ``tickers`` the data's.
 8. **Bars**: ``initial_price`` is the geometric mean of the assets' median close, ``base_volume`` the
    geometric mean of their median volume, ``volume_sensitivity`` the pooled slope of detrended log volume
    on ``|GARCH residual|``, ``overnight_fraction`` the slope of the close-to-open log return on the
@@ -70,18 +85,39 @@ import pandas as pd
 from numba import njit
 
 from wealtharena_env._progress import Progress
-from wealtharena_env.config import MarketConfig
+from wealtharena_env.config import MAX_MARKET_FACTORS, MarketConfig
 from wealtharena_env.data.market_data import MarketData
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
-from wealtharena_env.kernels.market import BAR_LOGRET, N_BAR_FIELDS
+from wealtharena_env.kernels.market import (
+    BAR_CLOSE,
+    BAR_HIGH,
+    BAR_LOGRET,
+    BAR_LOW,
+    BAR_OPEN,
+    BAR_VOLUME,
+    N_BAR_FIELDS,
+)
 from wealtharena_env.market_sources import SyntheticMarket
 
-__all__ = ["calibrate", "compare_stylized_facts", "stylized_facts", "stylized_facts_markdown"]
+__all__ = [
+    "calibrate",
+    "compare_assets",
+    "compare_stylized_facts",
+    "simulate_prices",
+    "stylized_facts",
+    "stylized_facts_markdown",
+]
 
 #: Fewest returns :func:`calibrate` accepts (about one year of daily bars).
 MIN_RETURNS = 250
 #: Rounds of "fit GARCH-t, flag the excess exceedances as jumps, refit without them" in :func:`calibrate`.
 MAX_JUMP_ROUNDS = 6
+#: Largest factor share of an asset's variance ``sum_j B_ij^2`` (and ``c_k^2 sum_j B_ij^2``) in :func:`calibrate`.
+MAX_COMMUNALITY = 0.995
+#: :func:`calibrate` adds factors (up to ``max_factors``) until no off-diagonal correlation misses by more.
+FACTOR_TOLERANCE = 0.05
+#: The per-asset fit lowers the dof towards this for the factor mix (see step 7), never below it.
+MIX_MIN_DOF = 6.0
 #: Lags of the |r| autocorrelation and leverage-effect curves in :func:`stylized_facts`.
 MAX_LAG = 20
 
@@ -281,11 +317,13 @@ def _count_transitions(regimes: np.ndarray) -> np.ndarray:
 
 
 # ============================================================================ GARCH(1,1) with Student-t
-def _garch_variance(u: np.ndarray, a: float, b: float) -> np.ndarray:
-    """``h_0 = 1``, ``h_t = (1 - a - b) + a u_{t-1}^2 + b h_{t-1}`` along axis 0 (a linear filter in u^2)."""
+def _garch_variance(u: np.ndarray, a: float, b: float, g: float = 0.0) -> np.ndarray:
+    """``h_0 = 1``, ``h_t = (1 - a - b - g/2) + (a + g 1[u_{t-1} < 0]) u_{t-1}^2 + b h_{t-1}`` along axis 0 (the
+    kernel's GJR recursion written in ``u = sqrt(h) z``; a linear filter in the driving term)."""
     drive = np.empty_like(u)
     drive[0] = 1.0
-    drive[1:] = (1.0 - a - b) + a * u[:-1] ** 2
+    previous = u[:-1]
+    drive[1:] = (1.0 - a - b - 0.5 * g) + (a + g * (previous < 0.0)) * previous**2
     return _scipy().signal.lfilter([1.0], [1.0, -b], drive, axis=0)
 
 
@@ -295,15 +333,18 @@ def _t_log_density(z2: np.ndarray, dof: float) -> np.ndarray:
     return const - 0.5 * (dof + 1.0) * np.log1p(z2 / (dof - 2.0))
 
 
-def _fit_garch_t(u: np.ndarray, jumps: np.ndarray | None = None) -> tuple[float, float, float]:
-    """Maximum-likelihood GARCH(1,1) ``(a, b)`` with unit-variance Student-t(``dof``) shocks on ``u`` (T, N).
+def _fit_garch_t(
+    u: np.ndarray, jumps: np.ndarray | None = None, *, asymmetric: bool = True
+) -> tuple[float, float, float, float]:
+    """Maximum-likelihood GJR-GARCH(1,1) ``(a, b, g)`` with unit-variance Student-t(``dof``) shocks on ``u`` (T, N).
 
     Bars flagged in ``jumps`` leave the likelihood and feed ``u^2 = 1`` to the variance recursion (the
     kernel's jumps do not move ``h``).
 
-    Optimised over unconstrained ``x``: persistence ``a + b = 0.999 sigmoid(x0)``, reaction share
-    ``a / (a + b) = sigmoid(x1)`` and ``dof = 2.05 + exp(x2)``, so ``a, b >= 0``, ``a + b < 1`` and ``dof > 2``
-    hold everywhere; Nelder-Mead from a few starts, then BFGS polishing from the best.
+    Optimised over unconstrained ``x``: persistence ``a + b + g/2 = 0.999 sigmoid(x0)``, shared out as
+    ``(a, g/2, b) ∝ (exp(x1), exp(x2), 1)`` (``g = 0`` when not ``asymmetric``) and ``dof = 2.05 + exp(x3)``, so
+    ``a, b, g >= 0``, ``a + b + g/2 < 1`` and ``dof > 2`` hold everywhere; Nelder-Mead from a few starts, then
+    BFGS polishing from the best. Returns ``(a, b, g, dof)``.
     """
     scipy = _scipy()
     special, optimize = scipy.special, scipy.optimize
@@ -311,23 +352,34 @@ def _fit_garch_t(u: np.ndarray, jumps: np.ndarray | None = None) -> tuple[float,
     u = np.where(keep, u, 1.0)
     u2 = u**2
 
-    def unpack(x: np.ndarray) -> tuple[float, float, float]:
+    def unpack(x: np.ndarray) -> tuple[float, float, float, float]:
         p = 0.999 * special.expit(x[0])
-        w = special.expit(x[1])
-        return p * w, p * (1.0 - w), 2.05 + math.exp(min(x[2], 6.0))
+        ea = math.exp(min(max(x[1], -30.0), 30.0))
+        eg = math.exp(min(max(x[2], -30.0), 30.0)) if asymmetric else 0.0
+        total = 1.0 + ea + eg
+        return p * ea / total, p / total, 2.0 * p * eg / total, 2.05 + math.exp(min(x[3], 6.0))
 
     def nll(x: np.ndarray) -> float:
-        a, b, dof = unpack(x)
-        h = np.maximum(_garch_variance(u, a, b), 1e-12)
+        a, b, g, dof = unpack(x)
+        h = np.maximum(_garch_variance(u, a, b, g), 1e-12)
         return float(-np.sum((_t_log_density(u2 / h, dof) - 0.5 * np.log(h))[keep]))
 
-    def pack(p: float, w: float, dof: float) -> np.ndarray:
-        return np.array([special.logit(p / 0.999), special.logit(w), math.log(dof - 2.05)])
+    def pack(p: float, a_share: float, g_share: float, dof: float) -> np.ndarray:
+        b_share = 1.0 - a_share - g_share
+        return np.array(
+            [
+                special.logit(p / 0.999),
+                math.log(a_share / b_share),
+                math.log(max(g_share, 1e-9) / b_share),
+                math.log(dof - 2.05),
+            ]
+        )
 
+    starts = [pack(0.97, 0.05, 0.03, 6.0), pack(0.9, 0.12, 0.05, 4.0), pack(0.5, 0.2, 0.05, 12.0)]
     best = None
-    for start in (pack(0.97, 0.06, 6.0), pack(0.9, 0.15, 4.0), pack(0.5, 0.2, 12.0)):
+    for start in starts:
         res = optimize.minimize(
-            nll, start, method="Nelder-Mead", options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 2000}
+            nll, start, method="Nelder-Mead", options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 3000}
         )
         if best is None or res.fun < best.fun:
             best = res
@@ -387,6 +439,9 @@ def calibrate(
     periods_per_year: int | None = None,
     base: MarketConfig | None = None,
     progress: bool | None = None,
+    per_asset: bool | None = None,
+    max_factors: int = 5,
+    asymmetric: bool = True,
 ) -> MarketConfig:
     """Fit a :class:`~wealtharena_env.config.MarketConfig` to the daily log returns of ``data``.
 
@@ -406,6 +461,13 @@ def calibrate(
             default ``MarketConfig()``.
         progress: show the fit's stages on stderr (default ``None``: only when stderr is a terminal; a fit on
             years of many tickers takes 10-30 s).
+        per_asset: fit each asset's own volatility and drift per regime, its first price and base volume, and the
+            assets' correlation matrix as a factor model (``factor_loadings``, ``regime_factor_scale``); the
+            result then draws no random per-asset volatility or drift (both dispersions 0). Default ``None``:
+            on when the data has several assets. ``False``: the common-parameter market (equicorrelation).
+        max_factors: most factors of the correlation model (1 to 8); :func:`calibrate` adds factors until no
+            off-diagonal correlation misses by more than :data:`FACTOR_TOLERANCE`.
+        asymmetric: fit the GJR term ``garch_gamma`` (the leverage effect); ``False`` fits ``garch_gamma = 0``.
 
     Returns:
         A validated ``MarketConfig`` with ``n_assets = data.n_assets`` and ``initial_regime = -1``.
@@ -427,6 +489,14 @@ def calibrate(
         isinstance(jump_threshold, (int, float)) and math.isfinite(jump_threshold) and jump_threshold > 0
     ):
         raise ConfigError(f"jump_threshold must be a finite number > 0, got {jump_threshold!r}.")
+    if (
+        not isinstance(max_factors, int)
+        or isinstance(max_factors, bool)
+        or not 1 <= max_factors <= MAX_MARKET_FACTORS
+    ):
+        raise ConfigError(
+            f"max_factors must be an integer from 1 to {MAX_MARKET_FACTORS}, got {max_factors!r}."
+        )
     base = MarketConfig() if base is None else base
     r = _log_returns(data)
     n_obs, n_assets = r.shape
@@ -444,7 +514,19 @@ def calibrate(
     rng = np.random.default_rng(seed)
     bar = Progress(2 + MAX_JUMP_ROUNDS, f"calibrating {n_assets} assets", progress, unit="stage")
     try:
-        return _calibrate(data, r, n_regimes, jump_threshold, float(periods_per_year), base, rng, bar)
+        return _calibrate(
+            data,
+            r,
+            n_regimes,
+            jump_threshold,
+            float(periods_per_year),
+            base,
+            rng,
+            bar,
+            per_asset=n_assets > 1 if per_asset is None else bool(per_asset) and n_assets > 1,
+            max_factors=max_factors,
+            asymmetric=bool(asymmetric),
+        )
     finally:
         bar.close()
 
@@ -458,6 +540,9 @@ def _calibrate(
     base: MarketConfig,
     rng: np.random.Generator,
     bar: Progress,
+    per_asset: bool,
+    max_factors: int,
+    asymmetric: bool,
 ) -> MarketConfig:
     """:func:`calibrate` after its checks, reporting its stages to ``bar``."""
     n_obs, n_assets = r.shape
@@ -489,14 +574,17 @@ def _calibrate(
     # total (diffusion + jumps) regime volatility of a unit-scale asset, per bar
     total_var_k = (var_ki / scale[None, :] ** 2).mean(axis=1)
 
-    # 3. GARCH(1,1)-t on regime-standardised returns
-    u = (r - mean_ki[regimes]) / (np.sqrt(total_var_k[regimes])[:, None] * scale[None, :])
+    # 3. GARCH(1,1)-t on regime-standardised returns (per asset and regime with per_asset)
+    if per_asset:
+        u = (r - mean_ki[regimes]) / np.sqrt(var_ki[regimes])
+    else:
+        u = (r - mean_ki[regimes]) / (np.sqrt(total_var_k[regimes])[:, None] * scale[None, :])
     # 4. jumps: exceedances beyond what the fitted Student-t predicts, refitted without them until stable
     jumps = np.zeros(u.shape, dtype=bool)
     for _ in range(MAX_JUMP_ROUNDS):
         bar.update(1)
-        garch_a, garch_b, dof = _fit_garch_t(u, jumps)
-        h = _garch_variance(np.where(jumps, 1.0, u), garch_a, garch_b)
+        garch_a, garch_b, garch_g, dof = _fit_garch_t(u, jumps, asymmetric=asymmetric)
+        h = _garch_variance(np.where(jumps, 1.0, u), garch_a, garch_b, garch_g)
         e = u / np.sqrt(h)
         t_threshold = jump_threshold * math.sqrt(dof / (dof - 2.0))  # the threshold in raw-t units
         expected = 2.0 * e.size * float(_scipy().stats.t.sf(t_threshold, dof))
@@ -535,7 +623,35 @@ def _calibrate(
 
     # 7. correlations (diluted by idiosyncratic jumps) and the dof of the factor/idiosyncratic mix
     corr = np.zeros(3)
-    if n_assets > 1:
+    weights = np.bincount(regimes, minlength=3) / n_obs
+    structure: dict[str, Any] = {}
+    if n_assets > 1 and per_asset:
+        structure, mix = _fit_asset_structure(
+            data,
+            r,
+            regimes,
+            present,
+            weights,
+            mean_ki,
+            var_ki,
+            h,
+            jumps,
+            jump_var,
+            jump_intensity,
+            jump_mean,
+            P,
+            max_factors,
+        )
+        # (only where the Student-t's kurtosis 3 + 6 / (dof - 4) is moderate: near dof 4 it explodes, and the
+        # correction with it; there the mixed shock keeps the fitted dof)
+        if dof > MIX_MIN_DOF:
+            dof = MIX_MIN_DOF + (dof - MIX_MIN_DOF) * mix
+        vol_dispersion, drift_dispersion = 0.0, 0.0
+        # regime_correlation (unused by a factor model) reports the mean off-diagonal shock correlation per regime
+        loadings = np.array(structure["factor_loadings"])
+        mean_offdiagonal = float(np.mean(_offdiagonal(loadings @ loadings.T)))
+        corr = np.clip(np.array(structure["regime_factor_scale"]) ** 2 * mean_offdiagonal, 0.0, 0.99)
+    elif n_assets > 1:
         # each asset has its own GARCH multiplier, so corr(r_i, r_j) = rho E[sqrt(h_i h_j)] (E[h] = 1)
         root_h = np.sqrt(h / h.mean(axis=0))
         cross = root_h.T @ root_h / n_obs
@@ -545,7 +661,6 @@ def _calibrate(
             if math.isfinite(c):
                 corr[k] = c * total_var_k[k] / diffusion_var_k[k] / garch_dilution
         corr = np.clip(corr, 0.0, 0.99)
-        weights = np.bincount(regimes, minlength=3) / n_obs
         mix = float(np.sum(weights * (corr**2 + (1.0 - corr) ** 2)))
         if dof > 4.0:
             dof = 4.0 + (dof - 4.0) * mix
@@ -577,8 +692,15 @@ def _calibrate(
     overnight_fraction = float(
         np.clip(np.sum(cc * (overnight - overnight.mean(axis=0))) / np.sum(cc * cc), 0.0, 1.0)
     )
+    if structure:
+        first = close[0]
+        median_volume = np.median(volume, axis=0)
+        fallback = base_volume if math.isfinite(base_volume) else base.base_volume
+        structure["asset_initial_price"] = tuple(float(p) for p in first)
+        structure["asset_base_volume"] = tuple(float(v) if v > 0 else float(fallback) for v in median_volume)
+        structure["tickers"] = tuple(str(t) for t in data.tickers)
 
-    return replace(
+    config = replace(
         base,
         n_assets=n_assets,
         regime_drift=(float(regime_drift[0]), float(regime_drift[1]), float(regime_drift[2])),
@@ -588,6 +710,7 @@ def _calibrate(
         initial_regime=-1,
         garch_alpha=float(garch_a),
         garch_beta=float(garch_b),
+        garch_gamma=float(garch_g),
         student_t_dof=float(max(dof, 2.05)),
         jump_intensity=float(jump_intensity),
         jump_mean=float(jump_mean),
@@ -599,7 +722,119 @@ def _calibrate(
         volume_sensitivity=volume_sensitivity,
         overnight_fraction=overnight_fraction,
         periods_per_year=round(P),
+        **structure,
     )
+    return config
+
+
+def _principal_factors(corr: np.ndarray, k: int, iterations: int = 200) -> np.ndarray:
+    """Loadings ``B`` (N, k) of a ``k``-factor model ``corr ~ B B' + diag(1 - rowsum B^2)``: iterated principal
+    factors (the top ``k`` eigenpairs of ``corr`` with its diagonal replaced by the communalities
+    ``sum_j B_ij^2``, started at 1, until they settle), communalities capped at :data:`MAX_COMMUNALITY`;
+    each column's sign makes its loadings sum >= 0."""
+    reduced = corr.copy()
+    loadings = np.zeros((corr.shape[0], k))
+    for _ in range(iterations):
+        values, vectors = np.linalg.eigh(reduced)
+        top = np.argsort(values)[::-1][:k]
+        loadings = vectors[:, top] * np.sqrt(np.maximum(values[top], 0.0))
+        share = (loadings**2).sum(axis=1)
+        too_big = share > MAX_COMMUNALITY
+        loadings[too_big] *= np.sqrt(MAX_COMMUNALITY / share[too_big])[:, None]
+        communality = (loadings**2).sum(axis=1)
+        if np.max(np.abs(communality - np.diag(reduced))) < 1e-8:
+            break
+        np.fill_diagonal(reduced, communality)
+    signs = np.where(loadings.sum(axis=0) < 0, -1.0, 1.0)
+    return loadings * signs
+
+
+def _offdiagonal(matrix: np.ndarray) -> np.ndarray:
+    return matrix[~np.eye(matrix.shape[0], dtype=bool)]
+
+
+def _fit_asset_structure(
+    data: MarketData,
+    r: np.ndarray,
+    regimes: np.ndarray,
+    present: list[int],
+    weights: np.ndarray,
+    mean_ki: np.ndarray,
+    var_ki: np.ndarray,
+    h: np.ndarray,
+    jumps: np.ndarray,
+    jump_var: float,
+    jump_intensity: float,
+    jump_mean: float,
+    P: float,
+    max_factors: int,
+) -> tuple[dict[str, Any], float]:
+    """The per-asset fields of :func:`calibrate` (``per_asset``): own regime volatilities and drifts, factor
+    loadings and per-regime factor weights; and the kurtosis ``mix`` of the factor/idiosyncratic shock (the
+    share of a single Student-t draw's excess kurtosis that the mixed shock keeps)."""
+    n_assets = r.shape[1]
+    # own volatility per regime, net of the jump variance; own drift undoes -s^2/2 and the jumps' mean
+    diffusion_var = np.maximum(var_ki - jump_var, 0.25 * var_ki)
+    own_vol = np.sqrt(diffusion_var * P)
+    own_drift = P * mean_ki + 0.5 * own_vol**2 - jump_intensity * jump_mean
+    fill = present[0]
+    for k in range(3):
+        if k not in present:
+            own_vol[k], own_drift[k] = own_vol[fill], own_drift[fill]
+    # factors of the returns' correlation, chosen by its fit: fewest factors (<= max_factors) such that no
+    # off-diagonal entry misses by more than FACTOR_TOLERANCE
+    corr = np.corrcoef(r, rowvar=False)
+    n_max = min(max_factors, n_assets - 1) if n_assets > 2 else 1
+    n_factors = n_max
+    for k in range(1, n_max + 1):
+        loadings = _principal_factors(corr, k)
+        if np.max(np.abs(_offdiagonal(corr - loadings @ loadings.T))) <= FACTOR_TOLERANCE:
+            n_factors = k
+            break
+    loadings = _principal_factors(corr, n_factors)
+    # per regime: the factor part's weight c_k^2 by least squares of the regime's off-diagonal correlations
+    template = _offdiagonal(loadings @ loadings.T)
+    c2 = np.ones(3)
+    for k in present:
+        rows = regimes == k
+        if rows.sum() > n_assets + 10:
+            target = _offdiagonal(np.corrcoef(r[rows], rowvar=False))
+            c2[k] = max(float(np.dot(template, target) / np.dot(template, template)), 0.0)
+    for k in range(3):
+        if k not in present:
+            c2[k] = c2[fill]
+    # the most correlated regime has c = 1: the loadings carry its correlation, the others scale it down
+    c2 /= max(float(c2.max()), 1e-12)
+    # What the kernel's returns' correlation is, given shocks correlated c_k^2 M_ij in regime k:
+    #   corr(r_i, r_j) = M_ij G_ij sum_k w_k c_k^2 s_ik s_jk / sqrt((sum_k w_k s_ik^2 + v_J)(sum_k w_k s_jk^2 + v_J))
+    # (w_k the regime's share of bars, s_ik the diffusion volatility per bar, v_J the idiosyncratic jump variance,
+    # G_ij = E[sqrt(h_i h_j)] the dilution by each asset's own GARCH multiplier, measured on the fitted h).
+    # So the loadings fit M = corr / dilution, not corr itself.
+    s_ik = np.sqrt(diffusion_var)
+    cross = np.einsum("k,ki,kj->ij", weights * c2, s_ik, s_ik)
+    total = (weights[:, None] * diffusion_var).sum(axis=0) + jump_var
+    root_h = np.sqrt(np.maximum(h, 1e-12) / np.maximum(h, 1e-12).mean(axis=0))
+    garch = root_h.T @ root_h / h.shape[0]
+    dilution = cross / np.sqrt(np.outer(total, total)) * garch
+    target = np.clip(corr / np.maximum(dilution, 0.05), -0.99, 0.99)
+    np.fill_diagonal(target, 1.0)
+    loadings = _principal_factors(target, n_factors)
+    # cap c_k^2 sum_j B_ij^2 (the factors' share of an asset's shock variance)
+    share = float((loadings**2).sum(axis=1).max())
+    c2 = np.minimum(c2, MAX_COMMUNALITY / share)
+    c = np.sqrt(c2)
+    # kurtosis of z_i = c_k sum_j B_ij f_j + w_ik e_i: (sum_j (c_k B_ij)^4 + w_ik^4) times a single draw's
+    b4 = (loadings**4).sum(axis=1)
+    w2 = 1.0 - c2[:, None] * (loadings**2).sum(axis=1)[None, :]
+    mix_k = (c2[:, None] ** 2 * b4[None, :] + w2**2).mean(axis=1)
+    mix = float(np.sum(weights * mix_k))
+    structure = {
+        "factor_loadings": tuple(tuple(float(x) for x in row) for row in loadings),
+        "regime_factor_scale": (float(c[0]), float(c[1]), float(c[2])),
+        "asset_volatility": tuple(tuple(float(own_vol[k, i]) for k in range(3)) for i in range(n_assets)),
+        "asset_drift": tuple(tuple(float(own_drift[k, i]) for k in range(3)) for i in range(n_assets)),
+    }
+    return structure, mix
 
 
 # ============================================================================ stylized facts
@@ -627,6 +862,8 @@ def stylized_facts(
         * ``n_obs``, ``n_assets``;
         * ``annual_return``: ``P mean(r)``; ``annual_volatility``: ``sqrt(P) std(r)``;
         * ``skewness``; ``kurtosis``: ``E[(r - m)^4] / var^2`` (**non-excess**: 3 for a Gaussian);
+        * ``autocorr_1``: ``corr(r_t, r_{t+1})``, the lag-1 autocorrelation of the returns (near 0: no linear
+            predictability);
         * ``abs_autocorr``: ``corr(|r_t|, |r_{t+k}|)`` for ``k = 1..max_lag`` (array, volatility clustering)
             and ``abs_autocorr_1`` (lag 1);
         * ``leverage``: ``corr(r_t, |r_{t+k}|)`` for ``k = 1..max_lag`` (array; negative = falls raise later
@@ -658,6 +895,7 @@ def stylized_facts(
         "n_assets": int(r.shape[1]),
         "annual_return": float(np.mean(r.mean(axis=0)) * periods_per_year),
         "annual_volatility": float(np.mean(np.sqrt(var * periods_per_year))),
+        "autocorr_1": float(np.nanmean(_lagged_corr(r, r, 1))),
         "skewness": float(np.mean((x**3).mean(axis=0) / var**1.5)),
         "kurtosis": float(np.mean((x**4).mean(axis=0) / var**2)),
         "abs_autocorr": abs_ac,
@@ -674,6 +912,7 @@ FACT_ROWS: tuple[str, ...] = (
     "annual_volatility",
     "skewness",
     "kurtosis",
+    "autocorr_1",
     "abs_autocorr_1",
     "abs_autocorr_5",
     "abs_autocorr_20",
@@ -760,3 +999,148 @@ def stylized_facts_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
         cells = ["" if not np.isfinite(v) else f"{v:.{digits}f}" for v in row.to_numpy(dtype=float)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# ============================================================================ per asset
+def _kurtosis(x: np.ndarray) -> np.ndarray:
+    c = x - x.mean(axis=0)
+    return (c**4).mean(axis=0) / np.maximum((c**2).mean(axis=0), 1e-300) ** 2
+
+
+def compare_assets(
+    data: MarketData | np.ndarray,
+    config: MarketConfig,
+    n_seeds: int = 20,
+    n_bars: int | None = None,
+    *,
+    seed: int = 0,
+    tickers: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Each asset of the real data next to the same asset of the synthetic market of ``config``.
+
+    Simulates ``n_seeds`` paths (seeds ``seed, seed + 1, ...``, as long as the data unless ``n_bars``) and
+    averages per asset over them (the kurtosis: median, as one crash day dominates a path's).
+
+    Returns:
+        A dict with ``assets``, a DataFrame indexed by ticker with ``real_volatility``,
+        ``synthetic_volatility`` and ``volatility_ratio`` (annual), ``real_kurtosis``, ``synthetic_kurtosis``
+        (non-excess), ``real_autocorr_1``, ``synthetic_autocorr_1`` (lag-1 autocorrelation of the returns),
+        ``real_leverage_1``, ``synthetic_leverage_1`` (``corr(r_t, |r_{t+1}|)``); ``real_correlation`` and
+        ``synthetic_correlation`` (N, N) matrices; ``max_correlation_error`` and ``mean_correlation_error``
+        (largest and mean absolute off-diagonal difference); ``real_facts`` / ``synthetic_facts``: the
+        :func:`stylized_facts` of the data and of each path (a list).
+    """
+    if not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ConfigError(f"n_seeds must be an integer >= 1, got {n_seeds!r}.")
+    real_r = _log_returns(data) if isinstance(data, MarketData) else np.asarray(data, dtype=np.float64)
+    if real_r.ndim == 1:
+        real_r = real_r[:, None]
+    if real_r.shape[1] != config.n_assets:
+        raise ConfigError(
+            f"compare_assets(): the data has {real_r.shape[1]} assets, the config {config.n_assets}; "
+            "compare a config with the data it was fitted to."
+        )
+    if tickers is None:
+        tickers = tuple(data.tickers) if isinstance(data, MarketData) else SyntheticMarket(config).tickers
+    periods = config.periods_per_year
+    n_bars = real_r.shape[0] if n_bars is None else int(n_bars)
+    paths = [synthetic_returns(config, n_bars, seed + s) for s in range(n_seeds)]
+
+    def per_asset(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "volatility": x.std(axis=0) * math.sqrt(periods),
+            "kurtosis": _kurtosis(x),
+            "autocorr_1": _lagged_corr(x, x, 1),
+            "leverage_1": _lagged_corr(x, np.abs(x), 1),
+        }
+
+    real = per_asset(real_r)
+    synthetic = [per_asset(x) for x in paths]
+    frame = pd.DataFrame(index=pd.Index(list(tickers), name="ticker"))
+    for name in ("volatility", "kurtosis", "autocorr_1", "leverage_1"):
+        stack = np.array([s[name] for s in synthetic])
+        frame[f"real_{name}"] = real[name]
+        frame[f"synthetic_{name}"] = np.median(stack, axis=0) if name == "kurtosis" else stack.mean(axis=0)
+    frame.insert(2, "volatility_ratio", frame["synthetic_volatility"] / frame["real_volatility"])
+    n = real_r.shape[1]
+    real_corr = np.corrcoef(real_r, rowvar=False).reshape(n, n)
+    synthetic_corr = np.mean([np.corrcoef(x, rowvar=False).reshape(n, n) for x in paths], axis=0)
+    error = np.abs(_offdiagonal(synthetic_corr - real_corr)) if n > 1 else np.zeros(1)
+    return {
+        "assets": frame,
+        "real_correlation": real_corr,
+        "synthetic_correlation": synthetic_corr,
+        "max_correlation_error": float(error.max()),
+        "mean_correlation_error": float(error.mean()),
+        "real_facts": stylized_facts(real_r, periods_per_year=periods),
+        "synthetic_facts": [stylized_facts(x, periods_per_year=periods) for x in paths],
+        "n_seeds": n_seeds,
+        "n_bars": n_bars,
+    }
+
+
+#: pandas frequencies of simulate_prices' dates, by bars per year (others: business days)
+_FREQUENCIES = {252: "B", 365: "D", 52: "W-FRI", 12: "BME"}
+
+
+def simulate_prices(
+    config: MarketConfig,
+    n_bars: int,
+    *,
+    seed: int = 0,
+    start: str | pd.Timestamp = "2000-01-03",
+    layout: str = "long",
+) -> pd.DataFrame:
+    """A simulated OHLCV panel of the synthetic market of ``config`` (synthetic data for backtests).
+
+    With a config from :func:`calibrate`, the panel has the fitted data's tickers, first prices and volume
+    levels, each asset's own volatility, the correlation matrix (factor model), regimes, GARCH clustering,
+    leverage effect and fat tails; every ``seed`` gives a new path.
+
+    Args:
+        config: the market (``calibrate(data)``, or any :class:`~wealtharena_env.config.MarketConfig`).
+        n_bars: bars per asset (>= 1); the first bar is the start (open = high = low = close).
+        seed: seed of the path (the same seed gives the same panel, on any machine).
+        start: the first date; the dates follow ``config.periods_per_year`` (252: business days, 365:
+            calendar days, 52: weeks, 12: month ends).
+        layout: ``"long"`` (default): one row per (date, ticker) with columns ``date, ticker, open, high,
+            low, close, volume``, sorted by ticker then date, the layout of the project's data files, which
+            :func:`wealtharena_env.data.load_market_data` reads back; ``"wide"``: a DataFrame indexed by date
+            with columns ``(field, ticker)``.
+
+    Returns:
+        The panel; volume is rounded to whole shares (int64).
+    """
+    if not isinstance(config, MarketConfig):
+        raise ConfigError(f"simulate_prices() needs a MarketConfig, got {type(config).__name__}.")
+    if not isinstance(n_bars, (int, np.integer)) or isinstance(n_bars, bool) or n_bars < 1:
+        raise ConfigError(f"n_bars must be an integer >= 1, got {n_bars!r}.")
+    if layout not in ("long", "wide"):
+        raise ConfigError(f"layout must be 'long' or 'wide', got {layout!r}.")
+    source = SyntheticMarket(config)
+    bars = np.empty((int(n_bars), N_BAR_FIELDS, config.n_assets))
+    source.sample(np.random.default_rng(seed), bars)
+    dates = pd.date_range(
+        pd.Timestamp(start),
+        periods=int(n_bars),
+        freq=_FREQUENCIES.get(config.periods_per_year, "B"),
+        name="date",
+    )
+    fields = {"open": BAR_OPEN, "high": BAR_HIGH, "low": BAR_LOW, "close": BAR_CLOSE, "volume": BAR_VOLUME}
+    tickers = list(source.tickers)
+    if layout == "wide":
+        columns = pd.MultiIndex.from_product([list(fields), tickers], names=["field", "ticker"])
+        values = np.concatenate([bars[:, f, :] for f in fields.values()], axis=1)
+        wide = pd.DataFrame(values, index=dates, columns=columns)
+        wide["volume"] = np.round(wide["volume"]).astype(np.int64)
+        return wide
+    n_assets = config.n_assets
+    frame = pd.DataFrame(
+        {
+            "date": np.tile(dates.to_numpy(), n_assets),
+            "ticker": np.repeat(tickers, int(n_bars)),
+            **{name: bars[:, f, :].T.reshape(-1) for name, f in fields.items()},
+        }
+    )
+    frame["volume"] = np.round(frame["volume"]).astype(np.int64)
+    return frame

@@ -283,6 +283,61 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    from typing import Any
+
+    from wealtharena_env.calibration import calibrate, compare_assets, compare_stylized_facts, simulate_prices
+    from wealtharena_env.data import load_market_data
+
+    options: dict[str, Any] = {"on_bad_rows": args.on_bad_rows}
+    if args.tickers:
+        options["tickers"] = [t for item in args.tickers for t in item.replace(",", " ").split()]
+    for name in ("start", "end"):
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    data = load_market_data(args.data, **options)
+    config = calibrate(
+        data,
+        n_regimes=args.n_regimes,
+        per_asset=False if args.common else None,
+        max_factors=args.max_factors,
+        progress=False if args.quiet else None,
+    )
+    print(f"{data!r}\n")
+    print(compare_stylized_facts(data, config, n_seeds=args.seeds).attrs["markdown"])
+    comparison = compare_assets(data, config, n_seeds=args.seeds)
+    print()
+    print(comparison["assets"].round(3).to_string())
+    if config.n_assets > 1:
+        print(
+            f"\ncorrelation: largest |synthetic - real| {comparison['max_correlation_error']:.3f}, "
+            f"mean {comparison['mean_correlation_error']:.3f}"
+        )
+    if args.save_config:
+        _write_text(args.save_config, json.dumps(dataclasses.asdict(config), indent=1) + "\n")
+    if args.simulate:
+        frame = simulate_prices(config, args.n_bars or data.n_steps, seed=args.seed)
+        from wealtharena_env._files import atomic_write
+
+        buffer = frame.to_csv(index=False, date_format="%Y-%m-%d")
+        payload: str | bytes = buffer
+        if args.simulate.endswith(".gz"):
+            import gzip
+
+            payload = gzip.compress(buffer.encode("utf-8"), mtime=0)
+        print(f"wrote {atomic_write(args.simulate, payload)}", file=sys.stderr)
+    if args.report:
+        from wealtharena_env.analytics.calibration_report import write_calibration_report
+
+        print(
+            f"wrote {write_calibration_report(data, config, args.report, n_seeds=args.seeds)}",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from wealtharena_env import __version__
 
@@ -429,6 +484,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for the PNGs and index.html (default: <results>_report next to the file)",
     )
     rp.set_defaults(func=_cmd_report)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit the synthetic market to data; real vs simulated stylized facts (--report out.html)",
+        description="Fit a MarketConfig to a data file (wealtharena_env.calibration.calibrate): regimes, "
+        "GJR-GARCH-t, jumps and, on several assets, each asset's own volatility and the correlation matrix "
+        "(factor model). Prints the real vs simulated stylized facts and per-asset table; --report writes "
+        "them as an HTML page with plots (plots need matplotlib: pip install 'wealtharena-env[plot]').",
+    )
+    cal.add_argument("data", help="a CSV/Parquet file (long or wide layout) that load_market_data reads")
+    cal.add_argument(
+        "--tickers", nargs="+", default=None, help="keep these tickers (space or comma separated)"
+    )
+    cal.add_argument("--start", default=None, help="first date, YYYY-MM-DD")
+    cal.add_argument("--end", default=None, help="end date (exclusive), YYYY-MM-DD")
+    cal.add_argument(
+        "--on-bad-rows",
+        default="repair",
+        choices=("raise", "drop", "repair"),
+        help="what the loader does with bad rows (default repair: splits adjusted, bad prints dropped)",
+    )
+    cal.add_argument("--n-regimes", type=int, default=3, choices=(1, 2, 3), help="hidden regimes (default 3)")
+    cal.add_argument("--max-factors", type=int, default=5, help="most factors of the correlation model (1-8)")
+    cal.add_argument(
+        "--common", action="store_true", help="common parameters (equicorrelation) instead of per-asset ones"
+    )
+    cal.add_argument(
+        "--seeds", type=int, default=20, help="simulated paths compared with the data (default 20)"
+    )
+    cal.add_argument("--report", default=None, help="write the real vs simulated HTML report to this file")
+    cal.add_argument("--save-config", default=None, help="write the fitted MarketConfig as JSON to this file")
+    cal.add_argument(
+        "--simulate", default=None, help="write a simulated panel (long CSV, .gz compresses) to this file"
+    )
+    cal.add_argument(
+        "--n-bars", type=int, default=None, help="bars of --simulate (default: as many as the data)"
+    )
+    cal.add_argument("--seed", type=int, default=0, help="seed of --simulate (default 0)")
+    cal.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    cal.set_defaults(func=_cmd_calibrate)
 
     dl = sub.add_parser(
         "download",

@@ -32,6 +32,43 @@ def _finite(name: str, value: float) -> None:
     )
 
 
+#: MarketConfig's opt-in per-asset fields (its repr shows them only when they differ from their defaults).
+_MARKET_OPT_IN_FIELDS = frozenset(
+    {
+        "garch_gamma",
+        "factor_loadings",
+        "regime_factor_scale",
+        "asset_volatility",
+        "asset_drift",
+        "asset_initial_price",
+        "asset_base_volume",
+        "tickers",
+    }
+)
+
+#: Most factors of :attr:`MarketConfig.factor_loadings` (the market kernel's ``MAX_FACTORS``).
+MAX_MARKET_FACTORS = 8
+
+
+def _matrix(name: str, values: Any, n_rows: int, n_cols: int | None) -> tuple[tuple[float, ...], ...]:
+    """``values`` as an ``n_rows`` x ``n_cols`` tuple of tuples of finite floats (``n_cols=None``: any, but equal)."""
+    try:
+        rows = tuple(tuple(float(v) for v in row) for row in values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a matrix (rows of numbers), got {values!r}.") from exc
+    _require(len(rows) == n_rows, f"{name} must have {n_rows} rows (one per asset), got {len(rows)}.")
+    widths = {len(row) for row in rows}
+    _require(
+        len(widths) == 1 and (n_cols is None or widths == {n_cols}) and 0 not in widths,
+        f"{name} must have {'equal-length' if n_cols is None else n_cols} entries per row, got row lengths "
+        f"{sorted(widths)}.",
+    )
+    _require(
+        all(math.isfinite(v) for row in rows for v in row), f"{name} must be finite, got a NaN or inf entry."
+    )
+    return rows
+
+
 def _triple(name: str, values: Any) -> tuple[float, float, float]:
     try:
         out = tuple(float(v) for v in values)
@@ -78,6 +115,29 @@ class MarketConfig:
         max_impact: bound on the cumulative log price impact of an asset, ``|C_i| <= max_impact`` (the agents
             can move a price at most ``exp(max_impact)`` times away from its exogenous path).
         periods_per_year: bars per year used to de-annualise drifts and volatilities.
+        garch_gamma: GJR asymmetry ``g >= 0``: a negative shock raises the next variance by ``(a + g) z^2``
+            instead of ``a z^2`` (the leverage effect); ``h <- (1 - a - b - g/2) + (a + g 1[z < 0]) z^2 h + b h``
+            keeps ``E[h] = 1``; needs ``a + b + g/2 < 1``.
+        factor_loadings: ``None`` (equicorrelation ``regime_correlation``), or an N x K matrix ``B`` (1 <= K <= min(8, N))
+            of the assets' loadings on K Student-t factors: the shock is ``z_i = c_k sum_j B_ij f_j + w_ik e_i``
+            with ``w_ik = sqrt(1 - c_k^2 sum_j B_ij^2)``, so the shocks' correlation matrix is
+            ``c_k^2 B B' + diag(w_k^2)`` in regime ``k`` (any signs, any spread); ``regime_correlation`` is
+            then unused. Each row needs ``sum_j B_ij^2 < 1``.
+        regime_factor_scale: ``c_k >= 0``, the factor part's weight per regime (bull, bear, high_volatility): the
+            regime scales the off-diagonal correlations by ``c_k^2`` (``c_k^2 sum_j B_ij^2 < 1`` for every asset).
+        asset_volatility: ``None``, or per asset its own annual volatility in each regime (N rows of 3), which
+            replaces ``regime_volatility``; ``asset_volatility_dispersion`` still multiplies it by a random
+            ``exp(N(0, dispersion))`` per episode (0: every episode keeps each asset's own volatility).
+        asset_drift: ``None``, or per asset its own annual drift in each regime (N rows of 3), which replaces
+            ``regime_drift``; ``asset_drift_dispersion`` still adds a random ``alpha_i`` per episode.
+        asset_initial_price, asset_base_volume: ``None``, or (both) per asset its first price and its base
+            volume, which replace the random draws around ``initial_price`` / ``base_volume``.
+        tickers: ``None`` (``ASSET_00``, ``ASSET_01``, ...) or the N asset names (of the data a config was fitted
+            to; :func:`wealtharena_env.data.simulate_prices` labels its columns with them).
+
+    The fields from ``garch_gamma`` on are an opt-in per-asset structure (what
+    :func:`~wealtharena_env.calibration.calibrate` fits on several assets); their defaults leave the market
+    above unchanged, bit for bit.
     """
 
     n_assets: int = 10
@@ -105,6 +165,14 @@ class MarketConfig:
     impact: float = 0.0
     max_impact: float = 1.0
     periods_per_year: int = 252
+    garch_gamma: float = 0.0
+    factor_loadings: tuple[tuple[float, ...], ...] | None = None
+    regime_factor_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    asset_volatility: tuple[tuple[float, float, float], ...] | None = None
+    asset_drift: tuple[tuple[float, float, float], ...] | None = None
+    asset_initial_price: tuple[float, ...] | None = None
+    asset_base_volume: tuple[float, ...] | None = None
+    tickers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -181,6 +249,80 @@ class MarketConfig:
             isinstance(self.periods_per_year, int) and self.periods_per_year >= 1,
             f"MarketConfig.periods_per_year must be an integer >= 1, got {self.periods_per_year!r}.",
         )
+        self._check_per_asset_structure()
+
+    def _check_per_asset_structure(self) -> None:
+        """Validate (and normalise to tuples of floats) the opt-in per-asset fields."""
+        n = self.n_assets
+        _finite("MarketConfig.garch_gamma", self.garch_gamma)
+        _require(self.garch_gamma >= 0, f"MarketConfig.garch_gamma must be >= 0, got {self.garch_gamma!r}.")
+        _require(
+            self.garch_alpha + self.garch_beta + 0.5 * self.garch_gamma < 1.0,
+            f"MarketConfig.garch_alpha + garch_beta + garch_gamma / 2 must be < 1 for a stationary variance, got "
+            f"{self.garch_alpha} + {self.garch_beta} + {self.garch_gamma} / 2.",
+        )
+        scale = _triple("MarketConfig.regime_factor_scale", self.regime_factor_scale)
+        _require(all(c >= 0 for c in scale), f"MarketConfig.regime_factor_scale must be >= 0, got {scale}.")
+        object.__setattr__(self, "regime_factor_scale", scale)
+        if self.factor_loadings is not None:
+            loadings = _matrix("MarketConfig.factor_loadings", self.factor_loadings, n, None)
+            k = len(loadings[0])
+            _require(
+                1 <= k <= min(MAX_MARKET_FACTORS, n),
+                f"MarketConfig.factor_loadings must have 1 to min({MAX_MARKET_FACTORS}, n_assets) factors (columns), "
+                f"got {k}.",
+            )
+            for i, row in enumerate(loadings):
+                share = max(scale) ** 2 * sum(b * b for b in row)
+                _require(
+                    share < 1.0,
+                    f"MarketConfig.factor_loadings row {i}: max(regime_factor_scale)^2 * sum of squared loadings "
+                    f"must be < 1 (the factors' share of the asset's variance), got {share:.4g}.",
+                )
+            object.__setattr__(self, "factor_loadings", loadings)
+        for name in ("asset_volatility", "asset_drift"):
+            value = getattr(self, name)
+            if value is not None:
+                rows = _matrix(f"MarketConfig.{name}", value, n, 3)
+                if name == "asset_volatility":
+                    _require(
+                        all(v > 0 for row in rows for v in row),
+                        "MarketConfig.asset_volatility must be > 0 for every asset and regime.",
+                    )
+                object.__setattr__(self, name, rows)
+        levels = (self.asset_initial_price, self.asset_base_volume)
+        _require(
+            (levels[0] is None) == (levels[1] is None),
+            "MarketConfig.asset_initial_price and asset_base_volume go together: give both or neither.",
+        )
+        for name in ("asset_initial_price", "asset_base_volume"):
+            value = getattr(self, name)
+            if value is not None:
+                (row,) = _matrix(f"MarketConfig.{name}", (value,), 1, n)
+                _require(all(v > 0 for v in row), f"MarketConfig.{name} must be > 0 for every asset.")
+                object.__setattr__(self, name, row)
+        if self.tickers is not None:
+            names = tuple(self.tickers) if not isinstance(self.tickers, str) else (self.tickers,)
+            _require(
+                len(names) == n and all(isinstance(t, str) and t for t in names) and len(set(names)) == n,
+                f"MarketConfig.tickers must be {n} distinct non-empty strings (one per asset), got {names!r}.",
+            )
+            object.__setattr__(self, "tickers", names)
+
+    def __repr__(self) -> str:
+        # The opt-in per-asset fields show only when set: at their defaults the market is the one it was before
+        # they existed, so its repr (which the golden files' configuration hash reads) stays the same too.
+        parts = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name not in _MARKET_OPT_IN_FIELDS or getattr(self, f.name) != f.default
+        ]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    @property
+    def n_factors(self) -> int:
+        """K, the factors of :attr:`factor_loadings` (0: the equicorrelation model)."""
+        return 0 if self.factor_loadings is None else len(self.factor_loadings[0])
 
 
 @dataclass(frozen=True)

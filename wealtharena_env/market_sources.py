@@ -40,6 +40,42 @@ def stationary_distribution(transition: np.ndarray) -> np.ndarray:
     return pi / pi.sum()
 
 
+def asset_parameter_rows(config: MarketConfig) -> np.ndarray | None:
+    """The parameter rows ``[ASSET_PARAMETERS:]`` of a path's per-asset state (see
+    :mod:`wealtharena_env.kernels.market`) for ``config``'s opt-in per-asset fields, or ``None`` when it has none.
+
+    Own volatilities and drifts per regime, first prices and base volumes, factor loadings ``B_ij``, and per
+    regime the factor weight ``c_k`` and the idiosyncratic weight ``w_ik = sqrt(1 - c_k^2 sum_j B_ij^2)``.
+    """
+    if (
+        config.factor_loadings is None
+        and config.asset_volatility is None
+        and config.asset_drift is None
+        and config.asset_initial_price is None
+    ):
+        return None
+    rows = np.zeros((mk.N_ASSET_ROWS - mk.ASSET_PARAMETERS, config.n_assets))
+
+    def put(row: int, values: np.ndarray) -> None:
+        rows[row - mk.ASSET_PARAMETERS : row - mk.ASSET_PARAMETERS + values.shape[0]] = values
+
+    if config.asset_volatility is not None:
+        put(mk.ASSET_OWN_VOL, np.array(config.asset_volatility, dtype=np.float64).T)
+    if config.asset_drift is not None:
+        put(mk.ASSET_OWN_DRIFT, np.array(config.asset_drift, dtype=np.float64).T)
+    if config.asset_initial_price is not None and config.asset_base_volume is not None:
+        put(mk.ASSET_OWN_PRICE, np.array([config.asset_initial_price], dtype=np.float64))
+        put(mk.ASSET_OWN_VOLUME, np.array([config.asset_base_volume], dtype=np.float64))
+    if config.factor_loadings is not None:
+        loadings = np.array(config.factor_loadings, dtype=np.float64)  # (N, K)
+        share = (loadings**2).sum(axis=1)
+        scale = np.array(config.regime_factor_scale, dtype=np.float64)
+        put(mk.ASSET_LOADING, loadings.T)
+        put(mk.ASSET_FACTOR_SCALE, np.repeat(scale[:, None], config.n_assets, axis=1))
+        put(mk.ASSET_IDIO, np.sqrt(1.0 - scale[:, None] ** 2 * share[None, :]))
+    return rows
+
+
 class SyntheticMarket:
     """The seeded synthetic market of :class:`~wealtharena_env.config.MarketConfig`.
 
@@ -51,7 +87,7 @@ class SyntheticMarket:
     def __init__(self, config: MarketConfig):
         self.config = config
         self.n_assets = config.n_assets
-        self.tickers = tuple(f"ASSET_{i:02d}" for i in range(config.n_assets))
+        self.tickers = config.tickers or tuple(f"ASSET_{i:02d}" for i in range(config.n_assets))
         self._regime_params = np.array(
             [config.regime_drift, config.regime_volatility, config.regime_correlation], dtype=np.float64
         ).T.copy()
@@ -74,7 +110,13 @@ class SyntheticMarket:
         scalars[mk.P_BASE_VOLUME] = config.base_volume
         scalars[mk.P_VOL_DISPERSION] = config.asset_volatility_dispersion
         scalars[mk.P_DRIFT_DISPERSION] = config.asset_drift_dispersion
+        scalars[mk.P_GARCH_GAMMA] = config.garch_gamma
+        scalars[mk.P_N_FACTORS] = config.n_factors
+        scalars[mk.P_OWN_VOLS] = config.asset_volatility is not None
+        scalars[mk.P_OWN_DRIFTS] = config.asset_drift is not None
+        scalars[mk.P_OWN_LEVELS] = config.asset_initial_price is not None
         self._scalars = scalars
+        self._parameter_rows = asset_parameter_rows(config)
 
     def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> np.ndarray:
         """Draw a path into ``bars_out`` (T, 6, N); return the regime of each bar (T,) int64.
@@ -101,6 +143,8 @@ class SyntheticMarket:
         ``path_state`` (``kernels.market.N_ASSET_ROWS``, N) so that
         :func:`wealtharena_env.kernels.market.advance_market_path` continues it bar by bar."""
         random_streams.seed_stream(np.uint64(random_streams.key_from(rng)), stream)
+        if self._parameter_rows is not None:
+            path_state[mk.ASSET_PARAMETERS :] = self._parameter_rows
         mk.simulate_market_path(
             stream,
             self._scalars,

