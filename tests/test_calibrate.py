@@ -89,7 +89,8 @@ def test_dow_multi_asset_calibration_reproduces_correlation():
     assert abs(synth["annual_volatility"] / real["annual_volatility"] - 1.0) < 0.20
     assert 0.5 < synth["kurtosis"] / real["kurtosis"] < 2.0
     assert abs(synth["abs_autocorr_1"] - real["abs_autocorr_1"]) < 0.1
-    # several assets: each keeps its own volatility (no random dispersion) and the correlation is a factor model
+    # several assets: each keeps its own volatility (no random dispersion) and the
+    # correlation is a factor model
     assert config.asset_volatility_dispersion == 0.0 and config.asset_volatility is not None
     assert config.n_factors >= 1 and config.tickers == tuple(DOW_TICKERS)
     # the common-parameter market is still there on request

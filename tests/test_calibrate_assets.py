@@ -154,7 +154,8 @@ def test_gjr_term_makes_the_leverage_effect():
 
 
 def test_factor_paths_are_deterministic_and_continue_bar_by_bar():
-    """Same key, same path; a path drawn whole equals one started and advanced bar by bar (the arena's way)."""
+    """Same key, same path; a path drawn whole equals one started and advanced
+    bar by bar (the arena's way)."""
     source = SyntheticMarket(truth())
     a = np.empty((300, mk.N_BAR_FIELDS, 6))
     b = np.empty_like(a)
@@ -223,8 +224,9 @@ def test_defaults_print_as_before():
 
 # ----------------------------------------------------------------------------- calibrate on known parameters
 def test_calibrate_recovers_own_volatility_correlation_and_gjr():
-    """6 assets x 4,000 bars of the known market: each asset's volatility within 3 % of the path's, the correlation matrix
-    within 0.08 entrywise (the negative entries negative), g within 0.06 of 0.10 and a + b + g/2 within 0.03."""
+    """6 assets x 4,000 bars of the known market: each asset's volatility within 3 % of the path's,
+    the correlation matrix within 0.08 entrywise (the negative entries negative), g within 0.06 of
+    0.10 and a + b + g/2 within 0.03."""
     config = truth(tickers=tuple("ABCDEF"))
     data = as_data(simulate_prices(config, 4000, seed=11))
     fit = calibrate(data, n_regimes=1)
@@ -270,9 +272,10 @@ def check_real(data: MarketData, *, max_corr_error: float, mean_corr_error: floa
             f"dof={config.student_t_dof:.2f}\n{assets.round(3)}"
         )
     print(
-        f"correlation error max {result['max_correlation_error']:.3f} mean {result['mean_correlation_error']:.3f}; "
-        f"leverage_1 real {real_facts['leverage_1']:.3f} synthetic {synthetic_leverage:.3f}; kurtosis (mean over "
-        f"assets) real {real_facts['kurtosis']:.1f} synthetic {synthetic_kurtosis:.1f}"
+        f"correlation error max {result['max_correlation_error']:.3f} "
+        f"mean {result['mean_correlation_error']:.3f}; "
+        f"leverage_1 real {real_facts['leverage_1']:.3f} synthetic {synthetic_leverage:.3f}; "
+        f"kurtosis (mean over assets) real {real_facts['kurtosis']:.1f} synthetic {synthetic_kurtosis:.1f}"
     )
     # each asset keeps its own volatility
     assert assets["volatility_ratio"].between(0.85, 1.2).all()
@@ -285,8 +288,8 @@ def check_real(data: MarketData, *, max_corr_error: float, mean_corr_error: floa
     assert synthetic_leverage < 0 and 0.4 <= synthetic_leverage / real_facts["leverage_1"] <= 1.5
     # no linear predictability in the simulated returns
     assert assets["synthetic_autocorr_1"].abs().max() <= 0.03
-    # kurtosis: the average within a factor 1.75 of the real one (measured: ETF 14.9 vs 17.6, Dow 14.8 vs 9.5),
-    # every asset's within a factor 4 (ETF AGG: 56.6 real, one 2008 day)
+    # kurtosis: the average within a factor 1.75 of the real one (measured: ETF 14.9 vs 17.6, Dow
+    # 14.8 vs 9.5), every asset's within a factor 4 (ETF AGG: 56.6 real, one 2008 day)
     assert 1 / 1.75 <= synthetic_kurtosis / real_facts["kurtosis"] <= 1.75
     assert (assets["synthetic_kurtosis"] / assets["real_kurtosis"]).between(0.25, 4.0).all()
     return result
@@ -300,7 +303,8 @@ def test_etf_calibration_keeps_each_asset_and_the_correlation_matrix():
 
 
 def test_dow_calibration_keeps_each_asset_and_the_correlation_matrix():
-    """29 Dow stocks, 2015-2020. Five factors leave the largest pairs (GS-JPM 0.83) short; the rest is close."""
+    """29 Dow stocks, 2015-2020. Five factors leave the largest pairs
+    (GS-JPM 0.83) short; the rest is close."""
     check_real(dow(), max_corr_error=0.3, mean_corr_error=0.04)
 
 

@@ -112,7 +112,8 @@ __all__ = [
 MIN_RETURNS = 250
 #: Rounds of "fit GARCH-t, flag the excess exceedances as jumps, refit without them" in :func:`calibrate`.
 MAX_JUMP_ROUNDS = 6
-#: Largest factor share of an asset's variance ``sum_j B_ij^2`` (and ``c_k^2 sum_j B_ij^2``) in :func:`calibrate`.
+#: Largest factor share of an asset's variance ``sum_j B_ij^2`` (and
+#: ``c_k^2 sum_j B_ij^2``) in :func:`calibrate`.
 MAX_COMMUNALITY = 0.995
 #: :func:`calibrate` adds factors (up to ``max_factors``) until no off-diagonal correlation misses by more.
 FACTOR_TOLERANCE = 0.05
@@ -318,8 +319,8 @@ def _count_transitions(regimes: np.ndarray) -> np.ndarray:
 
 # ============================================================================ GARCH(1,1) with Student-t
 def _garch_variance(u: np.ndarray, a: float, b: float, g: float = 0.0) -> np.ndarray:
-    """``h_0 = 1``, ``h_t = (1 - a - b - g/2) + (a + g 1[u_{t-1} < 0]) u_{t-1}^2 + b h_{t-1}`` along axis 0 (the
-    kernel's GJR recursion written in ``u = sqrt(h) z``; a linear filter in the driving term)."""
+    """``h_0 = 1``, ``h_t = (1 - a - b - g/2) + (a + g 1[u_{t-1} < 0]) u_{t-1}^2 + b h_{t-1}`` along axis 0
+    (the kernel's GJR recursion written in ``u = sqrt(h) z``; a linear filter in the driving term)."""
     drive = np.empty_like(u)
     drive[0] = 1.0
     previous = u[:-1]
@@ -336,15 +337,16 @@ def _t_log_density(z2: np.ndarray, dof: float) -> np.ndarray:
 def _fit_garch_t(
     u: np.ndarray, jumps: np.ndarray | None = None, *, asymmetric: bool = True
 ) -> tuple[float, float, float, float]:
-    """Maximum-likelihood GJR-GARCH(1,1) ``(a, b, g)`` with unit-variance Student-t(``dof``) shocks on ``u`` (T, N).
+    """Maximum-likelihood GJR-GARCH(1,1) ``(a, b, g)`` with unit-variance
+    Student-t(``dof``) shocks on ``u`` (T, N).
 
     Bars flagged in ``jumps`` leave the likelihood and feed ``u^2 = 1`` to the variance recursion (the
     kernel's jumps do not move ``h``).
 
     Optimised over unconstrained ``x``: persistence ``a + b + g/2 = 0.999 sigmoid(x0)``, shared out as
-    ``(a, g/2, b) ∝ (exp(x1), exp(x2), 1)`` (``g = 0`` when not ``asymmetric``) and ``dof = 2.05 + exp(x3)``, so
-    ``a, b, g >= 0``, ``a + b + g/2 < 1`` and ``dof > 2`` hold everywhere; Nelder-Mead from a few starts, then
-    BFGS polishing from the best. Returns ``(a, b, g, dof)``.
+    ``(a, g/2, b) ∝ (exp(x1), exp(x2), 1)`` (``g = 0`` when not ``asymmetric``) and ``dof = 2.05 + exp(x3)``,
+    so ``a, b, g >= 0``, ``a + b + g/2 < 1`` and ``dof > 2`` hold everywhere; Nelder-Mead from a few starts,
+    then BFGS polishing from the best. Returns ``(a, b, g, dof)``.
     """
     scipy = _scipy()
     special, optimize = scipy.special, scipy.optimize
@@ -461,13 +463,15 @@ def calibrate(
             default ``MarketConfig()``.
         progress: show the fit's stages on stderr (default ``None``: only when stderr is a terminal; a fit on
             years of many tickers takes 10-30 s).
-        per_asset: fit each asset's own volatility and drift per regime, its first price and base volume, and the
-            assets' correlation matrix as a factor model (``factor_loadings``, ``regime_factor_scale``); the
-            result then draws no random per-asset volatility or drift (both dispersions 0). Default ``None``:
-            on when the data has several assets. ``False``: the common-parameter market (equicorrelation).
+        per_asset: fit each asset's own volatility and drift per regime, its first price and base volume,
+            and the assets' correlation matrix as a factor model (``factor_loadings``,
+            ``regime_factor_scale``); the result then draws no random per-asset volatility or drift (both
+            dispersions 0). Default ``None``: on when the data has several assets. ``False``: the
+            common-parameter market (equicorrelation).
         max_factors: most factors of the correlation model (1 to 8); :func:`calibrate` adds factors until no
             off-diagonal correlation misses by more than :data:`FACTOR_TOLERANCE`.
-        asymmetric: fit the GJR term ``garch_gamma`` (the leverage effect); ``False`` fits ``garch_gamma = 0``.
+        asymmetric: fit the GJR term ``garch_gamma`` (the leverage effect);
+            ``False`` fits ``garch_gamma = 0``.
 
     Returns:
         A validated ``MarketConfig`` with ``n_assets = data.n_assets`` and ``initial_regime = -1``.
@@ -502,7 +506,8 @@ def calibrate(
     n_obs, n_assets = r.shape
     if n_obs < MIN_RETURNS:
         raise WealthArenaDataError(
-            f"calibrate() needs at least {MIN_RETURNS} returns ({MIN_RETURNS + 1} bars); {data!r} has {n_obs}. "
+            f"calibrate() needs at least {MIN_RETURNS} returns ({MIN_RETURNS + 1} bars); "
+            f"{data!r} has {n_obs}. "
             "Load a longer date range."
         )
     if not np.all(np.isfinite(r)):
@@ -647,7 +652,8 @@ def _calibrate(
         if dof > MIX_MIN_DOF:
             dof = MIX_MIN_DOF + (dof - MIX_MIN_DOF) * mix
         vol_dispersion, drift_dispersion = 0.0, 0.0
-        # regime_correlation (unused by a factor model) reports the mean off-diagonal shock correlation per regime
+        # regime_correlation (unused by a factor model) reports the mean off-diagonal
+        # shock correlation per regime
         loadings = np.array(structure["factor_loadings"])
         mean_offdiagonal = float(np.mean(_offdiagonal(loadings @ loadings.T)))
         corr = np.clip(np.array(structure["regime_factor_scale"]) ** 2 * mean_offdiagonal, 0.0, 0.99)
@@ -728,10 +734,10 @@ def _calibrate(
 
 
 def _principal_factors(corr: np.ndarray, k: int, iterations: int = 200) -> np.ndarray:
-    """Loadings ``B`` (N, k) of a ``k``-factor model ``corr ~ B B' + diag(1 - rowsum B^2)``: iterated principal
-    factors (the top ``k`` eigenpairs of ``corr`` with its diagonal replaced by the communalities
-    ``sum_j B_ij^2``, started at 1, until they settle), communalities capped at :data:`MAX_COMMUNALITY`;
-    each column's sign makes its loadings sum >= 0."""
+    """Loadings ``B`` (N, k) of a ``k``-factor model ``corr ~ B B' + diag(1 - rowsum B^2)``: iterated
+    principal factors (the top ``k`` eigenpairs of ``corr`` with its diagonal replaced by the communalities
+    ``sum_j B_ij^2``, started at 1, until they settle), communalities capped at :data:`MAX_COMMUNALITY`; each
+    column's sign makes its loadings sum >= 0."""
     reduced = corr.copy()
     loadings = np.zeros((corr.shape[0], k))
     for _ in range(iterations):
@@ -806,9 +812,11 @@ def _fit_asset_structure(
     # the most correlated regime has c = 1: the loadings carry its correlation, the others scale it down
     c2 /= max(float(c2.max()), 1e-12)
     # What the kernel's returns' correlation is, given shocks correlated c_k^2 M_ij in regime k:
-    #   corr(r_i, r_j) = M_ij G_ij sum_k w_k c_k^2 s_ik s_jk / sqrt((sum_k w_k s_ik^2 + v_J)(sum_k w_k s_jk^2 + v_J))
-    # (w_k the regime's share of bars, s_ik the diffusion volatility per bar, v_J the idiosyncratic jump variance,
-    # G_ij = E[sqrt(h_i h_j)] the dilution by each asset's own GARCH multiplier, measured on the fitted h).
+    #   corr(r_i, r_j) = M_ij G_ij sum_k w_k c_k^2 s_ik s_jk
+    #                    / sqrt((sum_k w_k s_ik^2 + v_J)(sum_k w_k s_jk^2 + v_J))
+    # (w_k the regime's share of bars, s_ik the diffusion volatility per bar, v_J the
+    # idiosyncratic jump variance, G_ij = E[sqrt(h_i h_j)] the dilution by each asset's own GARCH
+    # multiplier, measured on the fitted h).
     # So the loadings fit M = corr / dilution, not corr itself.
     s_ik = np.sqrt(diffusion_var)
     cross = np.einsum("k,ki,kj->ij", weights * c2, s_ik, s_ik)

@@ -51,7 +51,8 @@ MAX_MARKET_FACTORS = 8
 
 
 def _matrix(name: str, values: Any, n_rows: int, n_cols: int | None) -> tuple[tuple[float, ...], ...]:
-    """``values`` as an ``n_rows`` x ``n_cols`` tuple of tuples of finite floats (``n_cols=None``: any, but equal)."""
+    """``values`` as an ``n_rows`` x ``n_cols`` tuple of tuples of finite floats
+    (``n_cols=None``: any, but equal)."""
     try:
         rows = tuple(tuple(float(v) for v in row) for row in values)
     except (TypeError, ValueError) as exc:
@@ -89,7 +90,8 @@ class MarketConfig:
         regime_t ~ Markov(regime_transition)           bull / bear / high_volatility
         h_{t,i} = (1 - a - b) + a * z_{t-1,i}^2 h_{t-1,i} + b * h_{t-1,i}   GARCH(1,1) variance multiplier
         z_{t,i} = sqrt(rho_r) f_t + sqrt(1 - rho_r) e_{t,i}   f, e ~ Student-t(dof) scaled to unit variance
-        r_{t,i} = (mu_r + alpha_i - s^2/2)/P + s/sqrt(P) * z_{t,i} + jump_{t,i},  s = sigma_r * scale_i * sqrt(h)
+        r_{t,i} = (mu_r + alpha_i - s^2/2)/P + s/sqrt(P) * z_{t,i}
+                  + jump_{t,i},  s = sigma_r * scale_i * sqrt(h)
 
     Attributes:
         n_assets: number of traded assets N (>= 1).
@@ -115,16 +117,18 @@ class MarketConfig:
         max_impact: bound on the cumulative log price impact of an asset, ``|C_i| <= max_impact`` (the agents
             can move a price at most ``exp(max_impact)`` times away from its exogenous path).
         periods_per_year: bars per year used to de-annualise drifts and volatilities.
-        garch_gamma: GJR asymmetry ``g >= 0``: a negative shock raises the next variance by ``(a + g) z^2``
-            instead of ``a z^2`` (the leverage effect); ``h <- (1 - a - b - g/2) + (a + g 1[z < 0]) z^2 h + b h``
-            keeps ``E[h] = 1``; needs ``a + b + g/2 < 1``.
-        factor_loadings: ``None`` (equicorrelation ``regime_correlation``), or an N x K matrix ``B`` (1 <= K <= min(8, N))
-            of the assets' loadings on K Student-t factors: the shock is ``z_i = c_k sum_j B_ij f_j + w_ik e_i``
-            with ``w_ik = sqrt(1 - c_k^2 sum_j B_ij^2)``, so the shocks' correlation matrix is
-            ``c_k^2 B B' + diag(w_k^2)`` in regime ``k`` (any signs, any spread); ``regime_correlation`` is
-            then unused. Each row needs ``sum_j B_ij^2 < 1``.
-        regime_factor_scale: ``c_k >= 0``, the factor part's weight per regime (bull, bear, high_volatility): the
-            regime scales the off-diagonal correlations by ``c_k^2`` (``c_k^2 sum_j B_ij^2 < 1`` for every asset).
+        garch_gamma: GJR asymmetry ``g >= 0``: a negative shock raises the next variance
+            by ``(a + g) z^2`` instead of ``a z^2`` (the leverage effect);
+            ``h <- (1 - a - b - g/2) + (a + g 1[z < 0]) z^2 h + b h`` keeps
+            ``E[h] = 1``; needs ``a + b + g/2 < 1``.
+        factor_loadings: ``None`` (equicorrelation ``regime_correlation``), or an N x K matrix ``B``
+            (1 <= K <= min(8, N)) of the assets' loadings on K Student-t factors: the shock is
+            ``z_i = c_k sum_j B_ij f_j + w_ik e_i`` with ``w_ik = sqrt(1 - c_k^2 sum_j B_ij^2)``, so the
+            shocks' correlation matrix is ``c_k^2 B B' + diag(w_k^2)`` in regime ``k`` (any signs, any
+            spread); ``regime_correlation`` is then unused. Each row needs ``sum_j B_ij^2 < 1``.
+        regime_factor_scale: ``c_k >= 0``, the factor part's weight per regime (bull, bear,
+            high_volatility): the regime scales the off-diagonal correlations by ``c_k^2``
+            (``c_k^2 sum_j B_ij^2 < 1`` for every asset).
         asset_volatility: ``None``, or per asset its own annual volatility in each regime (N rows of 3), which
             replaces ``regime_volatility``; ``asset_volatility_dispersion`` still multiplies it by a random
             ``exp(N(0, dispersion))`` per episode (0: every episode keeps each asset's own volatility).
@@ -132,8 +136,8 @@ class MarketConfig:
             ``regime_drift``; ``asset_drift_dispersion`` still adds a random ``alpha_i`` per episode.
         asset_initial_price, asset_base_volume: ``None``, or (both) per asset its first price and its base
             volume, which replace the random draws around ``initial_price`` / ``base_volume``.
-        tickers: ``None`` (``ASSET_00``, ``ASSET_01``, ...) or the N asset names (of the data a config was fitted
-            to; :func:`wealtharena_env.data.simulate_prices` labels its columns with them).
+        tickers: ``None`` (``ASSET_00``, ``ASSET_01``, ...) or the N asset names (of the data a config was
+            fitted to; :func:`wealtharena_env.data.simulate_prices` labels its columns with them).
 
     The fields from ``garch_gamma`` on are an opt-in per-asset structure (what
     :func:`~wealtharena_env.calibration.calibrate` fits on several assets); their defaults leave the market
@@ -208,7 +212,8 @@ class MarketConfig:
         object.__setattr__(self, "regime_transition", matrix)
         _require(
             self.initial_regime in (-1, 0, 1, 2),
-            f"MarketConfig.initial_regime must be -1 (stationary draw) or 0/1/2, got {self.initial_regime!r}.",
+            f"MarketConfig.initial_regime must be -1 (stationary draw) or 0/1/2, "
+            f"got {self.initial_regime!r}.",
         )
         for name in (
             "garch_alpha",
@@ -258,8 +263,8 @@ class MarketConfig:
         _require(self.garch_gamma >= 0, f"MarketConfig.garch_gamma must be >= 0, got {self.garch_gamma!r}.")
         _require(
             self.garch_alpha + self.garch_beta + 0.5 * self.garch_gamma < 1.0,
-            f"MarketConfig.garch_alpha + garch_beta + garch_gamma / 2 must be < 1 for a stationary variance, got "
-            f"{self.garch_alpha} + {self.garch_beta} + {self.garch_gamma} / 2.",
+            f"MarketConfig.garch_alpha + garch_beta + garch_gamma / 2 must be < 1 for a stationary variance, "
+            f"got {self.garch_alpha} + {self.garch_beta} + {self.garch_gamma} / 2.",
         )
         scale = _triple("MarketConfig.regime_factor_scale", self.regime_factor_scale)
         _require(all(c >= 0 for c in scale), f"MarketConfig.regime_factor_scale must be >= 0, got {scale}.")
@@ -269,15 +274,15 @@ class MarketConfig:
             k = len(loadings[0])
             _require(
                 1 <= k <= min(MAX_MARKET_FACTORS, n),
-                f"MarketConfig.factor_loadings must have 1 to min({MAX_MARKET_FACTORS}, n_assets) factors (columns), "
-                f"got {k}.",
+                f"MarketConfig.factor_loadings must have 1 to min({MAX_MARKET_FACTORS}, n_assets) factors "
+                f"(columns), got {k}.",
             )
             for i, row in enumerate(loadings):
                 share = max(scale) ** 2 * sum(b * b for b in row)
                 _require(
                     share < 1.0,
-                    f"MarketConfig.factor_loadings row {i}: max(regime_factor_scale)^2 * sum of squared loadings "
-                    f"must be < 1 (the factors' share of the asset's variance), got {share:.4g}.",
+                    f"MarketConfig.factor_loadings row {i}: max(regime_factor_scale)^2 * sum of squared "
+                    f"loadings must be < 1 (the factors' share of the asset's variance), got {share:.4g}.",
                 )
             object.__setattr__(self, "factor_loadings", loadings)
         for name in ("asset_volatility", "asset_drift"):
@@ -305,13 +310,15 @@ class MarketConfig:
             names = tuple(self.tickers) if not isinstance(self.tickers, str) else (self.tickers,)
             _require(
                 len(names) == n and all(isinstance(t, str) and t for t in names) and len(set(names)) == n,
-                f"MarketConfig.tickers must be {n} distinct non-empty strings (one per asset), got {names!r}.",
+                f"MarketConfig.tickers must be {n} distinct non-empty strings (one per asset), "
+                f"got {names!r}.",
             )
             object.__setattr__(self, "tickers", names)
 
     def __repr__(self) -> str:
-        # The opt-in per-asset fields show only when set: at their defaults the market is the one it was before
-        # they existed, so its repr (which the golden files' configuration hash reads) stays the same too.
+        # The opt-in per-asset fields show only when set: at their defaults the market is the
+        # one it was before they existed, so its repr (which the golden files' configuration
+        # hash reads) stays the same too.
         parts = [
             f"{f.name}={getattr(self, f.name)!r}"
             for f in fields(self)
@@ -366,7 +373,8 @@ class CostModel:
             isinstance(self.max_participation, (int, float))
             and not math.isnan(self.max_participation)
             and self.max_participation > 0,
-            f"CostModel.max_participation must be > 0 (math.inf disables it), got {self.max_participation!r}.",
+            f"CostModel.max_participation must be > 0 (math.inf disables it), "
+            f"got {self.max_participation!r}.",
         )
         _require(
             self.fill_price in ("open", "close"),
@@ -450,7 +458,8 @@ class RiskLimits:
             )
         _require(
             self.max_position <= self.max_leverage,
-            f"RiskLimits.max_position ({self.max_position}) cannot exceed max_leverage ({self.max_leverage}).",
+            f"RiskLimits.max_position ({self.max_position}) cannot exceed "
+            f"max_leverage ({self.max_leverage}).",
         )
         _require(
             self.max_correlation <= 1.0 or math.isinf(self.max_correlation),
@@ -733,12 +742,12 @@ class ArenaConfig:
             weight vector, cash only included, is reachable exactly), ``"softmax"`` (w = softmax(T a)) or
             ``"simplex"`` (w = max(a, 0) / sum max(a, 0), all cash when no entry is positive).
         softmax_temperature: ``T``, the inverse temperature of the exponential and softmax mappings.
-        action_dead_zone: ``d`` in [0, 1), a dead zone at the bottom of the exponential mapping's range:
-            every ``a_j <= -1 + d`` maps to a weight of exactly 0 (w = max(exp(T a) - exp(T (d - 1)), 0) /
+        action_dead_zone: ``d`` in [0, 1), a dead zone at the bottom of the exponential mapping's range: every
+            ``a_j <= -1 + d`` maps to a weight of exactly 0 (w = max(exp(T a) - exp(T (d - 1)), 0) /
             sum(...)), so a policy whose outputs never quite reach -1 (a tanh-squashed Gaussian) can still
             hold exactly nothing of an asset (or of cash). Default ``None``: :data:`DEFAULT_ACTION_DEAD_ZONE`
-            (0.3) with the exponential mapping, 0 with the others; 0 is the plain exponential mapping. The zero
-            action stays equal weight. Only the exponential mapping has one: a non-zero value with
+            (0.3) with the exponential mapping, 0 with the others; 0 is the plain exponential mapping. The
+            zero action stays equal weight. Only the exponential mapping has one: a non-zero value with
             ``"softmax"`` or ``"simplex"`` is a ``ConfigError``. Discrete actions ignore it.
         rebalance_rate: continuous actions move each risky weight this fraction of the way from the current
             weight to the mapped target (1: all the way; smaller: the target is an exponential moving
@@ -806,7 +815,8 @@ class ArenaConfig:
         )
         _require(
             self.action_mapping in ("exponential", "softmax", "simplex"),
-            f"ArenaConfig.action_mapping must be 'exponential', 'softmax' or 'simplex', got {self.action_mapping!r}.",
+            f"ArenaConfig.action_mapping must be 'exponential', 'softmax' or 'simplex', "
+            f"got {self.action_mapping!r}.",
         )
         for name in ("softmax_temperature", "discrete_step", "volatility_halflife", "observation_clip"):
             value = getattr(self, name)
@@ -848,7 +858,8 @@ class ArenaConfig:
         )
         _require(
             self.feature_set == "default" or self.warmup >= 40,
-            f"ArenaConfig.feature_set='full' needs warmup >= 40 bars (the indicators' warm-up), got {self.warmup}.",
+            f"ArenaConfig.feature_set='full' needs warmup >= 40 bars (the indicators' warm-up), "
+            f"got {self.warmup}.",
         )
         _require(
             isinstance(self.risk_enabled, bool),
@@ -930,8 +941,9 @@ def arena_config(
                 if prefix not in RISK_PROFILES:  # (narrows prefix to a RiskProfile)
                     raise ConfigError(
                         f"agent name {str(a)!r} does not name a risk profile: a name given as a string is "
-                        f"'<profile>_<k>' with profile one of {RISK_PROFILES} (e.g. 'balanced_0'); for another "
-                        f"name give the profile explicitly, AgentProfile({str(a)!r}, risk_profile='balanced')."
+                        f"'<profile>_<k>' with profile one of {RISK_PROFILES} (e.g. 'balanced_0'); "
+                        "for another name give the profile explicitly, "
+                        f"AgentProfile({str(a)!r}, risk_profile='balanced')."
                     )
                 profiles.append(AgentProfile(name=str(a), risk_profile=prefix))
         changes["agents"] = tuple(profiles)

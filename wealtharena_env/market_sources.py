@@ -42,7 +42,8 @@ def stationary_distribution(transition: np.ndarray) -> np.ndarray:
 
 def asset_parameter_rows(config: MarketConfig) -> np.ndarray | None:
     """The parameter rows ``[ASSET_PARAMETERS:]`` of a path's per-asset state (see
-    :mod:`wealtharena_env.kernels.market`) for ``config``'s opt-in per-asset fields, or ``None`` when it has none.
+    :mod:`wealtharena_env.kernels.market`) for ``config``'s opt-in per-asset fields, or
+    ``None`` when it has none.
 
     Own volatilities and drifts per regime, first prices and base volumes, factor loadings ``B_ij``, and per
     regime the factor weight ``c_k`` and the idiosyncratic weight ``w_ik = sqrt(1 - c_k^2 sum_j B_ij^2)``.
@@ -158,8 +159,8 @@ class SyntheticMarket:
 
     @property
     def kernel_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(scalars, regime_params, transition)`` as :func:`~wealtharena_env.kernels.market.advance_market_path`
-        reads them."""
+        """``(scalars, regime_params, transition)`` as
+        :func:`~wealtharena_env.kernels.market.advance_market_path` reads them."""
         return self._scalars, self._regime_params, self._transition
 
 
@@ -170,9 +171,9 @@ class HistoricalMarket:
         data: anything :func:`wealtharena_env.data.load_market_data` accepts (a ``MarketData``, a DataFrame,
             a CSV/Parquet path or a list of tickers), or an object with ``open, high, low, close, volume``
             (T, N) arrays and ``tickers``.
-        split: restrict the data to a split (``"train"``, ``"validation"``, ``"test"``, a ``(start, end)`` pair
-            or ``(DateSplits, name)``; see :func:`wealtharena_env.data.resolve_split`). Episodes then start
-            and their observation windows read only inside it.
+        split: restrict the data to a split (``"train"``, ``"validation"``, ``"test"``, a ``(start, end)``
+            pair or ``(DateSplits, name)``; see :func:`wealtharena_env.data.resolve_split`). Episodes then
+            start and their observation windows read only inside it.
         splits: the :class:`~wealtharena_env.data.DateSplits` that named splits refer to (default 70/15/15).
         adjust: use dividend/split-adjusted prices when the data has ``adj_close`` (default True).
         data_options: keyword arguments of the loader (``tickers``, ``start``, ``end``, ``on_bad_rows``,
@@ -230,7 +231,8 @@ class HistoricalMarket:
             values = np.asarray(getattr(data, name), dtype=np.float64)
             if values.shape != (n_steps, self.n_assets):
                 raise WealthArenaDataError(
-                    f"historical {name} has shape {values.shape}, expected (T, N) = {(n_steps, self.n_assets)}."
+                    f"historical {name} has shape {values.shape}, "
+                    f"expected (T, N) = {(n_steps, self.n_assets)}."
                 )
             if not validated:  # a user's own object with the MarketData fields
                 check_bar_values(name, values, self.tickers, getattr(data, "dates", None))

@@ -233,7 +233,8 @@ def write_calibration_report(
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         (
             f"<title>{e(title)}</title><style>"
-            "body{font-family:system-ui,sans-serif;max-width:1150px;margin:2rem auto;color:#222;padding:0 1rem}"
+            "body{font-family:system-ui,sans-serif;max-width:1150px;margin:2rem auto;"
+            "color:#222;padding:0 1rem}"
             "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.2rem}"
             "td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}"
             "th:first-child,td:first-child{text-align:left}img{max-width:100%;margin:.5rem 0}"
@@ -242,7 +243,8 @@ def write_calibration_report(
         f"<h1>{e(title)}</h1>",
         (
             f"<p class='note'>{comparison['n_seeds']} synthetic paths of {comparison['n_bars']} bars each, "
-            f"seeds 0-{comparison['n_seeds'] - 1}. Synthetic figures are means over the paths (kurtosis: median). "
+            f"seeds 0-{comparison['n_seeds'] - 1}. "
+            "Synthetic figures are means over the paths (kurtosis: median). "
             f"Market: {e(structure)}; GARCH a = {config.garch_alpha:.3f}, b = {config.garch_beta:.3f}, "
             f"GJR g = {config.garch_gamma:.3f}, Student-t dof {config.student_t_dof:.2f}, "
             f"jumps {config.jump_intensity:.2f} per asset-year.</p>"

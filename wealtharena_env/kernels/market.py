@@ -92,8 +92,8 @@ def draw_asset_parameters(
 ) -> None:
     """Draw one episode's asset parameters from ``stream`` into ``asset_state`` (N_ASSET_ROWS, N).
 
-    Per asset ``i``, in this order: one :func:`~wealtharena_env.kernels.rng.normal_pair` ``(a_i, b_i)`` and two
-    uniforms ``c_i, d_i``; with the dispersions ``s_vol``, ``s_drift``::
+    Per asset ``i``, in this order: one :func:`~wealtharena_env.kernels.rng.normal_pair` ``(a_i, b_i)`` and
+    two uniforms ``c_i, d_i``; with the dispersions ``s_vol``, ``s_drift``::
 
         scale_i = exp(s_vol * a_i)          volatility scale
         alpha_i = s_drift * b_i             annual excess drift
@@ -145,10 +145,10 @@ def simulate_bar(
     asset_state: np.ndarray,
     bars_out: np.ndarray,
 ) -> None:
-    """Draw the next bar of every asset in regime ``regime`` into row ``t`` of ``bars_out``, from the path's last closes
-    (row ``ASSET_CLOSE`` of ``asset_state``, which equal ``bars_out[t - 1]``'s unless the arena moved that bar's
-    prices by its agents' impact), advancing them and the GARCH multipliers ``h_i`` (``t`` is only the row: a
-    ring of rows works as well as one row per bar).
+    """Draw the next bar of every asset in regime ``regime`` into row ``t`` of ``bars_out``, from the path's
+    last closes (row ``ASSET_CLOSE`` of ``asset_state``, which equal ``bars_out[t - 1]``'s unless the arena
+    moved that bar's prices by its agents' impact), advancing them and the GARCH multipliers ``h_i`` (``t`` is
+    only the row: a ring of rows works as well as one row per bar).
 
     Draws, in this order: the market factor's Student-t ``f``; then per asset ``i``: a Student-t ``e_i``, a
     uniform ``U_i``, a normal ``n_i`` only when ``U_i < jump_prob`` (the first of a normal pair), and two
@@ -173,8 +173,9 @@ def simulate_bar(
     (:func:`draw_asset_parameters`).
 
     **Factor model** (``K = P_N_FACTORS``, ``1 <= K <= min(MAX_FACTORS, N)``): the market factor ``f`` is
-    replaced by ``K`` factors, drawn first (``K`` Student-t ``f_1..f_K``, kept in row ``ASSET_FACTOR_DRAW``), and with asset ``i``'s loadings ``B_ij`` (rows ``ASSET_LOADING + j``)
-    and its regime weights ``c_ik`` (row ``ASSET_FACTOR_SCALE + k``), ``w_ik`` (row ``ASSET_IDIO + k``)::
+    replaced by ``K`` factors, drawn first (``K`` Student-t ``f_1..f_K``, kept in row ``ASSET_FACTOR_DRAW``),
+    and with asset ``i``'s loadings ``B_ij`` (rows ``ASSET_LOADING + j``) and its regime weights ``c_ik`` (row
+    ``ASSET_FACTOR_SCALE + k``), ``w_ik`` (row ``ASSET_IDIO + k``)::
 
         z_i = c_ik * sum_j B_ij * u * f_j + w_ik * u * e_i,      w_ik = sqrt(1 - c_ik^2 sum_j B_ij^2)
 
@@ -251,13 +252,13 @@ def start_market_path(
     asset_state: np.ndarray,
     bars_out: np.ndarray,
 ) -> int:
-    """Start a path: :func:`draw_asset_parameters` into ``asset_state``, bar 0 into ``bars_out[0]`` (``open = high
-    = low = close = price0_i``, volume ``volume0_i``, log return 0), and return the first regime, drawn from
-    ``initial_regime_probs`` by inverse CDF of one uniform.
+    """Start a path: :func:`draw_asset_parameters` into ``asset_state``, bar 0 into ``bars_out[0]``
+    (``open = high = low = close = price0_i``, volume ``volume0_i``, log return 0), and return the first
+    regime, drawn from ``initial_regime_probs`` by inverse CDF of one uniform.
 
-    The parameter rows ``asset_state[ASSET_PARAMETERS:]`` (own volatilities, drifts, levels, factor loadings and
-    weights) are the caller's: it writes them before the path starts, and they are read only when the scalars'
-    flags (``P_OWN_*``, ``P_N_FACTORS``) say so."""
+    The parameter rows ``asset_state[ASSET_PARAMETERS:]`` (own volatilities, drifts, levels, factor loadings
+    and weights) are the caller's: it writes them before the path starts, and they are read only when the
+    scalars' flags (``P_OWN_*``, ``P_N_FACTORS``) say so."""
     draw_asset_parameters(stream, scalars, regime_params, asset_state)
     for i in range(bars_out.shape[2]):
         p0 = asset_state[ASSET_PRICE0, i]
@@ -299,12 +300,12 @@ def simulate_market_path(
     bars_out: np.ndarray,
     regimes_out: np.ndarray,
 ) -> None:
-    """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with the first T bars of a synthetic OHLCV path drawn
-    from ``stream`` (a :mod:`~wealtharena_env.kernels.rng` stream, advanced in place): :func:`start_market_path`,
-    then :func:`advance_market_path` for each bar ``t >= 1``; ``asset_state`` (N_ASSET_ROWS, N) ends with the
-    path's state after bar T - 1. The draws run bar by bar, so the path continues with
-    :func:`advance_market_path` from there exactly as if T had been longer: the arena draws the warm-up bars
-    here and the rest as it reaches them (:func:`wealtharena_env.kernels.step.step_env`).
+    """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with the first T bars of a synthetic OHLCV path
+    drawn from ``stream`` (a :mod:`~wealtharena_env.kernels.rng` stream, advanced in place):
+    :func:`start_market_path`, then :func:`advance_market_path` for each bar ``t >= 1``; ``asset_state``
+    (N_ASSET_ROWS, N) ends with the path's state after bar T - 1. The draws run bar by bar, so the path
+    continues with :func:`advance_market_path` from there exactly as if T had been longer: the arena draws the
+    warm-up bars here and the rest as it reaches them (:func:`wealtharena_env.kernels.step.step_env`).
     """
     regime = start_market_path(stream, scalars, regime_params, initial_regime_probs, asset_state, bars_out)
     regimes_out[0] = regime
