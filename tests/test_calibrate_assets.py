@@ -170,7 +170,9 @@ def test_factor_paths_are_deterministic_and_continue_bar_by_bar():
     rest = np.empty((1, mk.N_BAR_FIELDS, 6))
     regime = 0
     for t in range(50, 300):
-        regime = mk.advance_market_path(0, regime, stream, scalars, regime_params, transition, state, rest)
+        regime = mk.advance_market_path(
+            0, regime, stream, mk.MarketDynamics(scalars, regime_params, transition), state, rest
+        )
         np.testing.assert_array_equal(rest[0], a[t])
 
 

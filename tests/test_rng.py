@@ -115,9 +115,7 @@ def test_a_path_drawn_bar_by_bar_is_the_path_drawn_at_once():
     regimes_at_once = np.empty(n_bars, dtype=np.int64)
     mk.simulate_market_path(
         rng.new_stream(11),
-        market._scalars,
-        market._regime_params,
-        market._transition,
+        market.dynamics,
         market._initial_probs,
         np.empty((mk.N_ASSET_ROWS, 4)),
         at_once,
@@ -133,9 +131,32 @@ def test_a_path_drawn_bar_by_bar_is_the_path_drawn_at_once():
     regimes = [regime]
     for t in range(1, n_bars):
         assert np.isnan(bars[t:]).all()  # nothing beyond the bars drawn
-        regime = mk.advance_market_path(
-            t, regime, stream, market._scalars, market._regime_params, market._transition, asset_state, bars
-        )
+        regime = mk.advance_market_path(t, regime, stream, market.dynamics, asset_state, bars)
         regimes.append(regime)
     np.testing.assert_array_equal(bars, at_once)
     np.testing.assert_array_equal(regimes, regimes_at_once)
+
+
+def test_a_warm_up_drawn_returns_only_is_the_same_path():
+    """``full_from`` skips the open, high, low and volume of the bars before it (a warm-up whose OHLCV is not
+    kept) but makes the same draws: the same log returns, regimes, path state and stream, and the same whole bars
+    from ``full_from`` on."""
+    market = SyntheticMarket(MarketConfig(n_assets=5, garch_beta=0.85, garch_gamma=0.05))
+    n_bars, full_from = 61, 59
+    outs = []
+    for start in (0, full_from):
+        stream = rng.new_stream(7)
+        state = np.zeros((mk.N_ASSET_ROWS, 5))
+        bars = np.full((n_bars, mk.N_BAR_FIELDS, 5), np.nan)
+        regimes = np.empty(n_bars, dtype=np.int64)
+        mk.simulate_market_path(stream, market.dynamics, market._initial_probs, state, bars, regimes, start)
+        outs.append((stream, state, bars, regimes))
+    (s0, a0, b0, r0), (s1, a1, b1, r1) = outs
+    np.testing.assert_array_equal(s0, s1)
+    np.testing.assert_array_equal(a0, a1)
+    np.testing.assert_array_equal(r0, r1)
+    np.testing.assert_array_equal(b0[:, mk.BAR_LOGRET], b1[:, mk.BAR_LOGRET])
+    np.testing.assert_array_equal(b0[full_from:], b1[full_from:])
+    np.testing.assert_array_equal(b0[0], b1[0])
+    assert np.isnan(b1[1:full_from, mk.BAR_OPEN]).all()  # not computed
+    assert not np.isnan(b0[1:full_from, mk.BAR_OPEN]).any()

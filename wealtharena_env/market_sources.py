@@ -138,30 +138,29 @@ class SyntheticMarket:
         path_state: np.ndarray,
         bars_out: np.ndarray,
         regimes_out: np.ndarray,
+        full_from: int = 0,
     ) -> None:
         """Start an episode: seed ``stream`` with one 64-bit key drawn from ``rng``, then draw the first
         ``len(bars_out)`` bars of the path from it, leaving the stream and the path's per-asset state in
         ``path_state`` (``kernels.market.N_ASSET_ROWS``, N) so that
-        :func:`wealtharena_env.kernels.market.advance_market_path` continues it bar by bar."""
+        :func:`wealtharena_env.kernels.market.advance_market_path` continues it bar by bar. Bars ``1 <= t <
+        full_from`` get only their log return (the same path; for a warm-up whose OHLCV is not kept)."""
         random_streams.seed_stream(np.uint64(random_streams.key_from(rng)), stream)
         if self._parameter_rows is not None:
             path_state[mk.ASSET_PARAMETERS :] = self._parameter_rows
         mk.simulate_market_path(
-            stream,
-            self._scalars,
-            self._regime_params,
-            self._transition,
-            self._initial_probs,
-            path_state,
-            bars_out,
-            regimes_out,
+            stream, self.dynamics, self._initial_probs, path_state, bars_out, regimes_out, full_from
         )
 
     @property
     def kernel_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(scalars, regime_params, transition)`` as
-        :func:`~wealtharena_env.kernels.market.advance_market_path` reads them."""
+        """``(scalars, regime_params, transition)``: the fields of :attr:`dynamics`."""
         return self._scalars, self._regime_params, self._transition
+
+    @property
+    def dynamics(self) -> mk.MarketDynamics:
+        """The path's dynamics as :func:`~wealtharena_env.kernels.market.advance_market_path` reads them."""
+        return mk.MarketDynamics(self._scalars, self._regime_params, self._transition)
 
 
 class HistoricalMarket:

@@ -378,7 +378,9 @@ class Simulation:
             regimes = np.empty(first, dtype=np.int64)
             warmup_bars = np.empty((first, N_BAR_FIELDS, self.n_assets))
             path_state = self.asset_state[k, self.n_assets + 1 :]
-            self.source.start(rng, self.market["stream"][k], path_state, warmup_bars, regimes)
+            # the ring keeps the last bars drawn whole; the earlier warm-up bars only give their log returns
+            full_from = first - self.bars.shape[1]
+            self.source.start(rng, self.market["stream"][k], path_state, warmup_bars, regimes, full_from)
             self.market["regime"][k] = regimes[-1]
             self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
             for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn

@@ -11,6 +11,8 @@ parameters, identical across processes, threads and batch positions.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -72,6 +74,15 @@ P_OWN_VOLS = 15  # 1: volatilities from the ASSET_OWN_VOL rows instead of REGIME
 P_OWN_DRIFTS = 16  # 1: drifts from the ASSET_OWN_DRIFT rows instead of REGIME_DRIFT
 P_OWN_LEVELS = 17  # 1: first price and base volume from the ASSET_OWN_PRICE / ASSET_OWN_VOLUME rows
 N_MARKET_SCALARS = 18
+
+
+class MarketDynamics(NamedTuple):
+    """What drives a path from bar to bar: the scalars (``P_*``), the regimes' parameters (``REGIME_*``
+    columns, one row per regime) and the regime transition matrix."""
+
+    scalars: np.ndarray  # (N_MARKET_SCALARS,)
+    regime_params: np.ndarray  # (N_REGIMES, 3)
+    transition: np.ndarray  # (N_REGIMES, N_REGIMES), rows sum to 1
 
 
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
@@ -144,6 +155,7 @@ def simulate_bar(
     regime_params: np.ndarray,
     asset_state: np.ndarray,
     bars_out: np.ndarray,
+    full_bar: bool = True,
 ) -> None:
     """Draw the next bar of every asset in regime ``regime`` into row ``t`` of ``bars_out``, from the path's
     last closes (row ``ASSET_CLOSE`` of ``asset_state``, which equal ``bars_out[t - 1]``'s unless the arena
@@ -232,6 +244,9 @@ def simulate_bar(
         prev_close = asset_state[ASSET_CLOSE, i]
         close = prev_close * np.exp(r)
         asset_state[ASSET_CLOSE, i] = close
+        bars_out[t, BAR_LOGRET, i] = r
+        if not full_bar:  # only the log return (and the path's close) of a bar nobody reads as OHLCV
+            continue
         open_ = prev_close * np.exp(overnight * r + 0.1 * s * gap)
         bars_out[t, BAR_OPEN, i] = open_
         bars_out[t, BAR_CLOSE, i] = close
@@ -240,7 +255,6 @@ def simulate_bar(
         bars_out[t, BAR_VOLUME, i] = asset_state[ASSET_VOLUME0, i] * np.exp(
             vol_sens * (abs(r - mean) / s - 0.8) + 0.25 * noise
         )
-        bars_out[t, BAR_LOGRET, i] = r
 
 
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
@@ -276,29 +290,27 @@ def advance_market_path(
     t: int,
     regime: int,
     stream: np.ndarray,
-    scalars: np.ndarray,
-    regime_params: np.ndarray,
-    transition: np.ndarray,
+    dynamics: MarketDynamics,
     asset_state: np.ndarray,
     bars_out: np.ndarray,
+    full_bar: bool = True,
 ) -> int:
-    """Draw bar ``t >= 1``: the next regime (inverse CDF of one uniform on row ``regime`` of ``transition``),
-    then :func:`simulate_bar` in it; return the new regime."""
-    regime = next_regime(regime, rng.uniform(stream), transition)
-    simulate_bar(t, regime, stream, scalars, regime_params, asset_state, bars_out)
+    """Draw bar ``t >= 1``: the next regime (inverse CDF of one uniform on row ``regime`` of
+    ``dynamics.transition``), then :func:`simulate_bar` in it; return the new regime."""
+    regime = next_regime(regime, rng.uniform(stream), dynamics.transition)
+    simulate_bar(t, regime, stream, dynamics.scalars, dynamics.regime_params, asset_state, bars_out, full_bar)
     return regime
 
 
 @njit(nogil=True, **STEP_KERNEL_OPTIONS)
 def simulate_market_path(
     stream: np.ndarray,
-    scalars: np.ndarray,
-    regime_params: np.ndarray,
-    transition: np.ndarray,
+    dynamics: MarketDynamics,
     initial_regime_probs: np.ndarray,
     asset_state: np.ndarray,
     bars_out: np.ndarray,
     regimes_out: np.ndarray,
+    full_from: int = 0,
 ) -> None:
     """Fill ``bars_out`` (T, 6, N) and ``regimes_out`` (T,) with the first T bars of a synthetic OHLCV path
     drawn from ``stream`` (a :mod:`~wealtharena_env.kernels.rng` stream, advanced in place):
@@ -306,13 +318,17 @@ def simulate_market_path(
     (N_ASSET_ROWS, N) ends with the path's state after bar T - 1. The draws run bar by bar, so the path
     continues with :func:`advance_market_path` from there exactly as if T had been longer: the arena draws the
     warm-up bars here and the rest as it reaches them (:func:`wealtharena_env.kernels.step.step_env`).
+
+    Bars ``1 <= t < full_from`` get only their log return (open, high, low and volume are not computed: the
+    same draws, the same path, less work for a warm-up whose OHLCV nobody reads); bar 0 and bars
+    ``>= full_from`` are whole.
     """
-    regime = start_market_path(stream, scalars, regime_params, initial_regime_probs, asset_state, bars_out)
+    regime = start_market_path(
+        stream, dynamics.scalars, dynamics.regime_params, initial_regime_probs, asset_state, bars_out
+    )
     regimes_out[0] = regime
     for t in range(1, bars_out.shape[0]):
-        regime = advance_market_path(
-            t, regime, stream, scalars, regime_params, transition, asset_state, bars_out
-        )
+        regime = advance_market_path(t, regime, stream, dynamics, asset_state, bars_out, t >= full_from)
         regimes_out[t] = regime
 
 

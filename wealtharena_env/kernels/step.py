@@ -657,9 +657,7 @@ def step_env(
             f % rows,
             market[b].regime,
             market[b].stream,
-            params[0].market_scalars,
-            params[0].regime_params,
-            params[0].regime_transition,
+            mk.MarketDynamics(params[0].market_scalars, params[0].regime_params, params[0].regime_transition),
             asset_state[b, n_assets + 1 :],
             bars[b],
         )
