@@ -31,7 +31,7 @@ from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
-from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, N_BAR_FIELDS
+from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_VOLUME, N_BAR_FIELDS
 from wealtharena_env.market_sources import HistoricalMarket, MarketSource, SyntheticMarket
 from wealtharena_env.outputs import InfoDecoder
 
@@ -194,6 +194,8 @@ class Simulation:
         self.market_by_bar = type(source) is SyntheticMarket and self.n_indicators == 0
         # bar t lives in row t % rows: the whole episode, or (drawn bar by bar) a ring of two rows, the decision
         # and the fill bar of a step (a reset draws the warm-up aside and keeps its log returns in `returns`)
+        #: bars arrive one at a time (:meth:`append_bar`): a reset fills the warm-up, later rows are NaN until then
+        self.bar_by_bar = bool(getattr(source, "bar_by_bar", False))
         rows = 2 if self.market_by_bar else config.bars_per_episode
         self.bars = np.zeros((b, rows, N_BAR_FIELDS, n))
         if self.market_by_bar:
@@ -383,6 +385,10 @@ class Simulation:
             self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
             for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn
                 self.bars[k, t % self.bars.shape[1]] = warmup_bars[t]
+        elif self.bar_by_bar:
+            first = self.config.warmup + 1
+            self.source.sample(rng, self.bars[k, :first])
+            self.bars[k, first:] = np.nan  # not arrived yet: any read of them would show as NaN
         else:
             self.source.sample(rng, self.bars[k])
         if self.n_indicators:
@@ -446,6 +452,41 @@ class Simulation:
             )
         self.last_info = info
         return obs, info
+
+    def append_bar(self, fields: np.ndarray, env_index: int = 0) -> int:
+        """Hand a bar-by-bar Simulation the bar after its current one, ``t = warmup + steps + 1``; return ``t``.
+
+        ``fields`` (5, N): open, high, low, close, volume (``kernels.market.BAR_OPEN .. BAR_VOLUME``). Its log
+        return ``log(close_t / close_{t-1})`` is computed by the same kernel as a historical market's
+        (:func:`~wealtharena_env.kernels.market.fill_log_returns`), so a replay holds the backtest's bits. The
+        next :meth:`step` fills the current decision at this bar. Appending twice before a step replaces the
+        first bar (it was never read). Prices must be finite and > 0 (the runner validates bars before).
+        """
+        if not self.bar_by_bar:
+            raise ConfigError("append_bar() needs a bar-by-bar market source (e.g. ReplayMarket or a live feed).")
+        fields = np.asarray(fields, dtype=np.float64)
+        if fields.shape != (N_BAR_FIELDS - 1, self.n_assets):
+            raise ConfigError(
+                f"a bar has shape (5, N) = (5, {self.n_assets}) (open, high, low, close, volume), got {fields.shape}."
+            )
+        prices = fields[:BAR_VOLUME]
+        if not (np.all(np.isfinite(fields)) and np.all(prices > 0) and np.all(fields[BAR_VOLUME] >= 0)):
+            raise ConfigError(f"append_bar() got a bar with non-finite or non-positive values: {fields.tolist()}.")
+        t = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP]) + 1
+        if t >= self.config.bars_per_episode:
+            raise ConfigError(
+                f"bar {t} is past the run's last bar ({self.config.bars_per_episode - 1}); build the Simulation "
+                "with a longer episode_length."
+            )
+        pair = self.bars[env_index, t - 1 : t + 1].copy()
+        pair[1, :BAR_LOGRET] = fields
+        mk.fill_log_returns(pair)
+        self.bars[env_index, t] = pair[1]
+        if self.n_indicators:  # causal indicators: the reached bars' values do not depend on the NaN rows
+            kf.indicator_features(
+                self.bars[env_index, : t + 1], self.config.observation_clip, self.indicators[env_index, : t + 1]
+            )
+        return t
 
     # ------------------------------------------------------------------ reading the state (no kernel layout above)
     def info(self, agent: int, env_index: int = 0, level: str = "full") -> dict[str, Any]:
