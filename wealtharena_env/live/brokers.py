@@ -103,6 +103,7 @@ class SimBroker:
 
     name = "sim"
     executes_in_simulation = True
+    reconcile_cash = True
 
     def __init__(self, cash: float = 0.0):
         self._positions: dict[str, float] = {}
@@ -166,14 +167,17 @@ class PaperBroker:
     Market orders stay ``new`` until :meth:`on_bar` hands the account the next bar: then sells fill first,
     then buys in submission order, each at the bar's open ``P`` with slippage ``s``
     (:func:`~wealtharena_env.kernels.execution.slippage_fraction`, half spread, no impact) and commission
-    ``c``: a sell of ``q`` shares adds ``q P - (q P s + c q P (1 - s))`` to cash, a buy of ``q`` costs
-    ``q P + q P s + c q P (1 + s)``. A buy the cash cannot pay is cut to what it can (``partially_filled``, the
+    ``c``: the order's average price is ``P (1 - s)`` for a sell and ``P (1 + s)`` for a buy (the spread is in
+    the price, as a broker reports it) and its fees are the commission ``c q P (1 -/+ s)``; so a sell of ``q``
+    shares adds ``q P - (q P s + c q P (1 - s))`` to cash and a buy costs ``q P + q P s + c q P (1 + s)``, the
+    env's cost formula without impact. A buy the cash cannot pay is cut to what it can (``partially_filled``, the
     rest cancelled: "insufficient buying power"); a sell beyond the position, or of a symbol the bar does not
     quote, is rejected. Every submit call is logged in ``submissions`` (a duplicate client order ID is
     refused and logged as refused), so tests can prove no ID ever reached the account twice.
     """
 
     name = "paper"
+    reconcile_cash = True
 
     def __init__(
         self,
@@ -295,11 +299,11 @@ class PaperBroker:
                     if q > held.get(symbol, 0.0) * (1.0 + 1e-12):
                         self._finish(cid, 0.0, 0.0, 0.0, "rejected", "insufficient qty (no short selling)")
                         continue
-                    notional = q * price
-                    fee = notional * slip + self.commission * notional * (1.0 - slip)
-                    cash += notional - fee
+                    fill_price = price * (1.0 - slip)
+                    fee = self.commission * q * fill_price
+                    cash += q * fill_price - fee
                     held[symbol] = held.get(symbol, 0.0) - q
-                    self._finish(cid, -q, price * (1.0 - slip), fee, "filled", None)
+                    self._finish(cid, -q, fill_price, fee, "filled", None)
                 else:
                     unit = price * (1.0 + slip) * (1.0 + self.commission)
                     status, reason = "filled", None
@@ -310,11 +314,11 @@ class PaperBroker:
                         if q <= 0.0:
                             self._finish(cid, 0.0, 0.0, 0.0, "rejected", "insufficient buying power")
                             continue
-                    notional = q * price
-                    fee = notional * slip + self.commission * notional * (1.0 + slip)
-                    cash -= notional + fee
+                    fill_price = price * (1.0 + slip)
+                    fee = self.commission * q * fill_price
+                    cash -= q * fill_price + fee
                     held[symbol] = held.get(symbol, 0.0) + q
-                    self._finish(cid, q, price * (1.0 + slip), fee, status, reason)
+                    self._finish(cid, q, fill_price, fee, status, reason)
             self._db.execute("UPDATE account SET value = ? WHERE key = 'cash'", (cash,))
             for symbol, qty in held.items():
                 self._db.execute("INSERT OR REPLACE INTO positions (symbol, qty) VALUES (?, ?)", (symbol, qty))

@@ -210,6 +210,7 @@ class Runner:
         fn = self.loaded.build(SimpleNamespace(sim=self.sim), policy_seed)
         self.caller = PolicyCaller(fn, self.sim.n_action)
         self.summary = RunSummary(resumed=self.resumed)
+        self._decision_events: list[list[dict[str, Any]]] = [[] for _ in self.agents]
 
     # ------------------------------------------------------------------ the loop
     def run(self, max_bars: int | None = None) -> RunSummary:
@@ -231,8 +232,10 @@ class Runner:
             actions, acted = self._decide(t, obs)
             if not self.in_simulation:
                 self._send_orders(t, actions, acted)
-            journaled = self.journal.get(f"bar:{t + 1}") is not None
-            if not journaled and max_bars is not None and new_bars >= max_bars:
+            # a bar whose step is journaled is replayed through the kernels (a restart rebuilding its state):
+            # the broker is not asked about the past, only about what is new
+            replayed = self.journal.get(f"step:{t + 1}") is not None
+            if not replayed and max_bars is not None and new_bars >= max_bars:
                 break
             fields = self._await_bar(t + 1)
             if fields is None:
@@ -242,10 +245,10 @@ class Runner:
                 obs = self._fill_in_simulation(t + 1, actions, acted)
             else:
                 obs = self._book_broker_fills(t + 1, fields)
-            self._reconcile(t + 1)
             t += 1
             self.summary.bars += 1
-            if not journaled:
+            if not replayed:
+                self._reconcile(t)
                 new_bars += 1
                 self._progress(t)
                 if self.bar_interval > 0:
@@ -402,11 +405,15 @@ class Runner:
             self._journal_step(f)
         return obs
 
-    def _journal_step(self, f: int) -> None:
+    def _journal_step(self, f: int, decision_events: list[list[dict[str, Any]]] | None = None) -> None:
+        """Journal the step that reached bar ``f``: each agent's value, cash, costs, weights, shares and the risk
+        events of its decision (``decision_events``: those of the trial step of an external broker)."""
         events = 0
         agents: dict[str, Any] = {}
         for a, agent in enumerate(self.agents):
             info = self.sim.info(a, level="full")
+            if decision_events is not None:
+                info["risk_events"] = decision_events[a]
             events += len(info["risk_events"])
             agents[agent] = {
                 "value": info["portfolio_value"],
@@ -451,6 +458,7 @@ class Runner:
 
     def _send_orders(self, t: int, actions: np.ndarray, acted: np.ndarray) -> None:
         targets, events = self._targets(t, actions, acted)
+        self._decision_events = events
         held = self.sim.holdings[0]
         close = self.sim.bars[0, t, BAR_CLOSE]
         values = self.sim.portfolio_values[0]
@@ -572,7 +580,7 @@ class Runner:
             finally:
                 sim.params["risk_enabled"] = risk_enabled
             sim.total_costs[0] += fees_total
-            self._journal_step(f)
+            self._journal_step(f, self._decision_events)
         return obs
 
     def _final_status(self, cid: str) -> OrderStatus | None:
@@ -591,10 +599,15 @@ class Runner:
 
     # ------------------------------------------------------------------ reconciliation
     def _start_positions(self) -> None:
-        """The positions the account held before the run (journaled once): reconciliation adds them."""
+        """The positions and cash the account held before the run (journaled once): reconciliation adds the
+        agents' ledgers to them."""
         if self.journal.get("start_positions") is None:
             held = {} if self.in_simulation else self.broker.positions()
-            self.journal.append(-1, "start_positions", "start_positions", {s: float(q) for s, q in held.items()})
+            with self.journal.transaction():
+                self.journal.append(
+                    -1, "start_positions", "start_positions", {s: float(q) for s, q in held.items()}
+                )
+                self.journal.append(-1, "start_cash", "start_cash", float(self.broker.cash()))
 
     def _reconcile(self, f: int) -> None:
         start = self.journal.get("start_positions") or {}
@@ -606,10 +619,16 @@ class Runner:
             actual = float(broker.get(ticker, 0.0))
             if abs(expected - actual) > RECONCILE_TOLERANCE * max(1.0, abs(actual)):
                 gaps[ticker] = {"ledgers": expected, "broker": actual}
+        if getattr(self.broker, "reconcile_cash", False):
+            # broker cash - its start = sum over agents of (ledger cash - initial cash)
+            expected = float(self.journal.get("start_cash")) + float((self.sim.cash[0] - self.sim.initial_cash).sum())
+            actual = float(self.broker.cash())
+            if abs(expected - actual) > 1e-9 * max(1.0, abs(actual)) + 1e-6:
+                gaps["cash"] = {"ledgers": expected, "broker": actual}
         self.journal.append(f, "reconcile", f"reconcile:{f}", {"ok": not gaps, "gaps": gaps})
         if gaps:
             message = (
-                f"bar {f}: the agents' ledgers do not reconcile with the broker's positions: "
+                f"bar {f}: the agents' ledgers do not reconcile with the broker's account: "
                 + "; ".join(f"{t} ledgers {g['ledgers']:.8g} vs broker {g['broker']:.8g}" for t, g in gaps.items())
                 + ". Trading halted; nothing more is sent."
             )
