@@ -211,6 +211,8 @@ class Runner:
         self.caller = PolicyCaller(fn, self.sim.n_action)
         self.summary = RunSummary(resumed=self.resumed)
         self._decision_events: list[list[dict[str, Any]]] = [[] for _ in self.agents]
+        self._replaying = False
+        self._halt_message: str | None = None
 
     # ------------------------------------------------------------------ the loop
     def run(self, max_bars: int | None = None) -> RunSummary:
@@ -241,14 +243,17 @@ class Runner:
             if fields is None:
                 break
             self.sim.append_bar(fields)
+            self._replaying = replayed
+            self._halt_message = None
             if self.in_simulation:
                 obs = self._fill_in_simulation(t + 1, actions, acted)
             else:
                 obs = self._book_broker_fills(t + 1, fields)
+            if self._halt_message is not None:
+                raise TradingHalted(self._halt_message)
             t += 1
             self.summary.bars += 1
             if not replayed:
-                self._reconcile(t)
                 new_bars += 1
                 self._progress(t)
                 if self.bar_interval > 0:
@@ -403,6 +408,7 @@ class Runner:
                     self.broker.book(status)
             self.broker.adjust_cash(float((sim.cash[0] - cash_before).sum()))
             self._journal_step(f)
+            self._reconcile(f)
         return obs
 
     def _journal_step(self, f: int, decision_events: list[list[dict[str, Any]]] | None = None) -> None:
@@ -581,6 +587,7 @@ class Runner:
                 sim.params["risk_enabled"] = risk_enabled
             sim.total_costs[0] += fees_total
             self._journal_step(f, self._decision_events)
+            self._reconcile(f)
         return obs
 
     def _final_status(self, cid: str) -> OrderStatus | None:
@@ -610,6 +617,11 @@ class Runner:
                 self.journal.append(-1, "start_cash", "start_cash", float(self.broker.cash()))
 
     def _reconcile(self, f: int) -> None:
+        """Compare the ledgers' sum with the broker's account after bar ``f`` (inside the step's transaction, so a
+        step is never journaled without its reconciliation); a gap journals a halt, raised after the commit.
+        A replayed bar is not reconciled again: the broker's account has moved on since."""
+        if self._replaying:
+            return
         start = self.journal.get("start_positions") or {}
         broker = self.broker.positions()
         ledger = self.sim.holdings[0].sum(axis=0)
@@ -633,7 +645,7 @@ class Runner:
                 + ". Trading halted; nothing more is sent."
             )
             self.journal.append(f, "halt", f"halt:{f}", {"message": message})
-            raise TradingHalted(message)
+            self._halt_message = message
 
     # ------------------------------------------------------------------ output
     def _say(self, text: str) -> None:
