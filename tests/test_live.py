@@ -81,7 +81,9 @@ def _assert_parity(runner, env, steps):
 
 @pytest.mark.parametrize("baseline", ["equal_weight", "momentum"])
 def test_replay_through_simbroker_reproduces_the_backtest(tmp_path, market_data, baseline):
-    runner = Runner(baseline, ReplayMarket(market_data), SimBroker(), tmp_path / "j.sqlite", _config(), progress=None)
+    runner = Runner(
+        baseline, ReplayMarket(market_data), SimBroker(), tmp_path / "j.sqlite", _config(), progress=None
+    )
     summary = runner.run()
     assert summary.finished and summary.refused_bars == 0 and summary.policy_errors == 0
     env, steps = _backtest(runner.config, market_data, make_baseline(baseline, _FakeEnv(runner.sim)))
@@ -91,7 +93,9 @@ def test_replay_through_simbroker_reproduces_the_backtest(tmp_path, market_data,
         assert n_events > 0  # the risk layer acted (position caps of the conservative agent), and matched
     # the SimBroker's netted book adds up to the agents' ledgers
     book = runner.broker.positions()
-    assert np.allclose([book.get(t, 0.0) for t in runner.tickers], runner.sim.holdings[0].sum(axis=0), rtol=1e-12)
+    assert np.allclose(
+        [book.get(t, 0.0) for t in runner.tickers], runner.sim.holdings[0].sum(axis=0), rtol=1e-12
+    )
     runner.close()
 
 
@@ -100,10 +104,9 @@ class _FakeEnv:
         self.sim = sim
 
 
-@pytest.mark.slow
 def test_replay_parity_with_a_trained_sb3_policy(tmp_path, market_data):
-    sb3 = pytest.importorskip("stable_baselines3")
     import gymnasium
+    import stable_baselines3 as sb3  # in the test extra
 
     env = gymnasium.make("WealthArena/Portfolio-v0", data=market_data, episode_length=40)
     model = sb3.PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
@@ -111,7 +114,9 @@ def test_replay_parity_with_a_trained_sb3_policy(tmp_path, market_data):
     path = tmp_path / "ppo.zip"
     model.save(path)
     config = env.unwrapped.sim.config.replace(episode_length=10_000)
-    runner = Runner(str(path), ReplayMarket(market_data), SimBroker(), tmp_path / "j.sqlite", config, progress=None)
+    runner = Runner(
+        str(path), ReplayMarket(market_data), SimBroker(), tmp_path / "j.sqlite", config, progress=None
+    )
     assert runner.run().finished
     loaded = load_policy(str(path)).build(None, 0)
     arena, steps = _backtest(runner.config, market_data, loaded)
@@ -172,7 +177,9 @@ def test_journal_is_append_only_and_idempotent(tmp_path):
 
 
 def test_paper_broker_fills_at_the_next_open_with_the_env_costs(tmp_path):
-    broker = PaperBroker(tmp_path / "acct.sqlite", initial_cash=10_000.0, commission_bps=5.0, half_spread_bps=2.0)
+    broker = PaperBroker(
+        tmp_path / "acct.sqlite", initial_cash=10_000.0, commission_bps=5.0, half_spread_bps=2.0
+    )
     broker.submit(OrderRequest("o1", "AAA", 10.0))
     with pytest.raises(BrokerError, match="already exists"):
         broker.submit(OrderRequest("o1", "AAA", 10.0))
@@ -203,7 +210,9 @@ def test_paper_broker_fills_at_the_next_open_with_the_env_costs(tmp_path):
 
 def test_paper_trading_reconciles_every_bar_and_nets_the_agents_orders(tmp_path, market_data):
     broker = PaperBroker(tmp_path / "acct.sqlite", initial_cash=3e6)
-    runner = Runner("momentum", ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None)
+    runner = Runner(
+        "momentum", ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None
+    )
     summary = runner.run()
     assert summary.finished
     reconciled = [p for _, _, _, p in runner.journal.entries("reconcile")]
@@ -222,13 +231,17 @@ def test_paper_trading_reconciles_every_bar_and_nets_the_agents_orders(tmp_path,
 
 def test_a_ledger_that_does_not_reconcile_halts_trading(tmp_path, market_data):
     broker = PaperBroker(tmp_path / "acct.sqlite", initial_cash=3e6)
-    runner = Runner("equal_weight", ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None)
+    runner = Runner(
+        "equal_weight", ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None
+    )
     runner.run(max_bars=3)
     broker.submit(OrderRequest("someone-else", "AAA", 5.0))  # an order the runner did not send
     with pytest.raises(TradingHalted, match="do not reconcile.*AAA"):
         runner.run(max_bars=3)
     runner.close()
-    again = Runner("equal_weight", ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None)
+    again = Runner(
+        "equal_weight", ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None
+    )
     with pytest.raises(TradingHalted, match="records a halt"):
         again.run()
     again.close()
@@ -237,7 +250,13 @@ def test_a_ledger_that_does_not_reconcile_halts_trading(tmp_path, market_data):
 def test_dry_run_journals_orders_without_sending(tmp_path, market_data):
     broker = PaperBroker(tmp_path / "acct.sqlite", initial_cash=3e6)
     runner = Runner(
-        "equal_weight", ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), dry_run=True, progress=None
+        "equal_weight",
+        ReplayMarket(market_data),
+        broker,
+        tmp_path / "j.sqlite",
+        _config(),
+        dry_run=True,
+        progress=None,
     )
     runner.run(max_bars=5)
     assert runner.journal.count("order") > 0 and broker.submissions() == [] and broker.positions() == {}
@@ -279,7 +298,11 @@ def _jump(date, fields):
 
 @pytest.mark.parametrize(
     ("edit", "message"),
-    [(_nan_close, "missing or non-finite values for \\['BBB'\\]"), (_stale, "stale"), (_jump, "data validator")],
+    [
+        (_nan_close, "missing or non-finite values for \\['BBB'\\]"),
+        (_stale, "stale"),
+        (_jump, "data validator"),
+    ],
 )
 def test_a_bad_bar_is_refused_journaled_and_never_traded_on(tmp_path, market_data, edit, message, capsys):
     import sys
@@ -311,8 +334,25 @@ def test_an_unknown_ticker_is_a_clear_error_before_any_order(tmp_path, market_da
     path = tmp_path / "bars.csv"
     synthetic_frame(n_days=N_DAYS).to_csv(path, index=False)
     journal = tmp_path / "j.sqlite"
-    code = main(["trade", "--policy", "equal_weight", "--broker", "paper", "--bars", str(path), "--tickers",
-                 "AAA", "NOPE", "--journal", str(journal), "--paper-account", str(tmp_path / "a.sqlite"), "-q"])
+    code = main(
+        [
+            "trade",
+            "--policy",
+            "equal_weight",
+            "--broker",
+            "paper",
+            "--bars",
+            str(path),
+            "--tickers",
+            "AAA",
+            "NOPE",
+            "--journal",
+            str(journal),
+            "--paper-account",
+            str(tmp_path / "a.sqlite"),
+            "-q",
+        ]
+    )
     assert code == 2
     assert not journal.exists() or Journal(journal).count("order") == 0
     with pytest.raises(WealthArenaDataError, match="NOPE"):
@@ -327,10 +367,14 @@ def _nan_policy(obs):
     return np.full((obs.shape[0], 4), np.nan)
 
 
-@pytest.mark.parametrize(("policy", "message"), [(_raising, "raised RuntimeError: model crashed"), (_nan_policy, "NaN")])
+@pytest.mark.parametrize(
+    ("policy", "message"), [(_raising, "raised RuntimeError: model crashed"), (_nan_policy, "NaN")]
+)
 def test_a_failing_policy_holds_and_is_journaled(tmp_path, market_data, policy, message):
     broker = PaperBroker(tmp_path / "acct.sqlite", initial_cash=3e6)
-    runner = Runner(policy, ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None)
+    runner = Runner(
+        policy, ReplayMarket(market_data), broker, tmp_path / "j.sqlite", _config(), progress=None
+    )
     summary = runner.run(max_bars=5)
     assert summary.policy_errors == 5 * 3 + 3  # every agent on every decision (5 filled, 1 waiting)
     errors = [p["message"] for _, _, _, p in runner.journal.entries("policy_error")]
@@ -338,3 +382,37 @@ def test_a_failing_policy_holds_and_is_journaled(tmp_path, market_data, policy, 
     assert runner.journal.count("order") == 0 and broker.submissions() == []
     assert np.all(runner.sim.holdings[0] == 0.0)
     runner.close()
+
+
+# ---------------------------------------------------------------------- report
+
+
+def test_report_reads_a_journal(tmp_path, market_data):
+    from wealtharena_env.cli import main  # (matplotlib is in the test extra)
+
+    broker = PaperBroker(tmp_path / "acct.sqlite", initial_cash=3e6)
+    runner = Runner(
+        "momentum",
+        _Tampered(market_data, {70: _nan_close}),
+        broker,
+        tmp_path / "j.sqlite",
+        _config(),
+        progress=None,
+    )
+    runner.run()
+    final = dict(zip(runner.agents, runner.sim.portfolio_values[0].tolist()))
+    fees = runner.sim.total_costs[0].tolist()
+    runner.close()
+    assert main(["report", str(tmp_path / "j.sqlite"), "-o", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "index.html").read_text()
+    for name in ("equity", "drawdown", "weights", "risk_events"):
+        assert (tmp_path / "report" / f"{name}.png").stat().st_size > 10_000
+    from wealtharena_env.analytics.report import journal_trajectory
+
+    doc = journal_trajectory(tmp_path / "j.sqlite")
+    for k, name in enumerate(runner.agents):
+        assert doc["agents"][name]["values"][-1] == final[name]
+        assert doc["agents"][name]["cost"] == pytest.approx(fees[k], rel=1e-9)  # the broker's fees, booked
+        ret = final[name] / 1e6 - 1.0
+        assert f"<td>{name}</td><td>{100 * ret:.2f}%</td>" in page
+    assert "refused: missing or non-finite values" in page  # the journal's problems are listed

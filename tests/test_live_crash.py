@@ -60,10 +60,19 @@ def _account(path: Path) -> tuple[list, list, float, list]:
 def test_killed_runner_restarts_to_the_uninterrupted_result(tmp_path):
     bars = tmp_path / "bars.csv"
     synthetic_frame(n_days=200).to_csv(bars, index=False)
-    done = subprocess.run(_command(tmp_path, "clean", bars), env=_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        _command(tmp_path, "clean", bars),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     started = time.perf_counter()
-    subprocess.run(_command(tmp_path, "probe", bars), env=_env(), capture_output=True, timeout=300)
+    subprocess.run(
+        _command(tmp_path, "probe", bars), env=_env(), capture_output=True, timeout=300, check=True
+    )
     span = time.perf_counter() - started  # one full run, startup included
 
     rng = np.random.default_rng(18)

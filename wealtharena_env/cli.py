@@ -441,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Needs matplotlib (pip install 'wealtharena-env[plot]').",
     )
     rp.add_argument(
-        "results", help="a results JSON written by `wealtharena evaluate`, or a journal written by `wealtharena trade`"
+        "results",
+        help="a results JSON written by `wealtharena evaluate`, or a journal written by `wealtharena trade`",
     )
     rp.add_argument(
         "--output-dir",

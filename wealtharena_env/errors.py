@@ -37,4 +37,11 @@ class TradingHalted(LiveTradingError):
     broker's state contradicts the journal. Nothing further is sent until a person looks."""
 
 
-__all__ = ["ActionError", "BrokerError", "ConfigError", "LiveTradingError", "TradingHalted", "WealthArenaDataError"]
+__all__ = [
+    "ActionError",
+    "BrokerError",
+    "ConfigError",
+    "LiveTradingError",
+    "TradingHalted",
+    "WealthArenaDataError",
+]

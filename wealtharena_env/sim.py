@@ -463,7 +463,9 @@ class Simulation:
         first bar (it was never read). Prices must be finite and > 0 (the runner validates bars before).
         """
         if not self.bar_by_bar:
-            raise ConfigError("append_bar() needs a bar-by-bar market source (e.g. ReplayMarket or a live feed).")
+            raise ConfigError(
+                "append_bar() needs a bar-by-bar market source (e.g. ReplayMarket or a live feed)."
+            )
         fields = np.asarray(fields, dtype=np.float64)
         if fields.shape != (N_BAR_FIELDS - 1, self.n_assets):
             raise ConfigError(
@@ -471,7 +473,9 @@ class Simulation:
             )
         prices = fields[:BAR_VOLUME]
         if not (np.all(np.isfinite(fields)) and np.all(prices > 0) and np.all(fields[BAR_VOLUME] >= 0)):
-            raise ConfigError(f"append_bar() got a bar with non-finite or non-positive values: {fields.tolist()}.")
+            raise ConfigError(
+                f"append_bar() got a bar with non-finite or non-positive values: {fields.tolist()}."
+            )
         t = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP]) + 1
         if t >= self.config.bars_per_episode:
             raise ConfigError(
@@ -484,7 +488,9 @@ class Simulation:
         self.bars[env_index, t] = pair[1]
         if self.n_indicators:  # causal indicators: the reached bars' values do not depend on the NaN rows
             kf.indicator_features(
-                self.bars[env_index, : t + 1], self.config.observation_clip, self.indicators[env_index, : t + 1]
+                self.bars[env_index, : t + 1],
+                self.config.observation_clip,
+                self.indicators[env_index, : t + 1],
             )
         return t
 

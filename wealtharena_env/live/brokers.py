@@ -195,7 +195,9 @@ class PaperBroker:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_PAPER_SCHEMA)
         self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("INSERT OR IGNORE INTO account (key, value) VALUES ('cash', ?)", (float(initial_cash),))
+        self._db.execute(
+            "INSERT OR IGNORE INTO account (key, value) VALUES ('cash', ?)", (float(initial_cash),)
+        )
         self._db.execute("COMMIT")
 
     def close(self) -> None:
@@ -310,7 +312,10 @@ class PaperBroker:
                     if q * unit > cash:
                         q = max(cash, 0.0) / unit * (1.0 - 1e-12)
                         slip = kx.slippage_fraction(q, self.half_spread, 0.0)
-                        status, reason = "canceled", "insufficient buying power: partially filled, rest cancelled"
+                        status, reason = (
+                            "canceled",
+                            "insufficient buying power: partially filled, rest cancelled",
+                        )
                         if q <= 0.0:
                             self._finish(cid, 0.0, 0.0, 0.0, "rejected", "insufficient buying power")
                             continue
@@ -321,13 +326,17 @@ class PaperBroker:
                     self._finish(cid, q, fill_price, fee, status, reason)
             self._db.execute("UPDATE account SET value = ? WHERE key = 'cash'", (cash,))
             for symbol, qty in held.items():
-                self._db.execute("INSERT OR REPLACE INTO positions (symbol, qty) VALUES (?, ?)", (symbol, qty))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO positions (symbol, qty) VALUES (?, ?)", (symbol, qty)
+                )
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
 
-    def _finish(self, cid: str, filled: float, price: float, fee: float, status: str, reason: str | None) -> None:
+    def _finish(
+        self, cid: str, filled: float, price: float, fee: float, status: str, reason: str | None
+    ) -> None:
         self._db.execute(
             "UPDATE orders SET filled_qty = ?, avg_price = ?, fees = ?, status = ?, reason = ? WHERE client_order_id = ?",
             (filled, price, fee, status, reason, cid),

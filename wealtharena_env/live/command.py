@@ -27,7 +27,9 @@ def add_trade_parser(sub: Any, handler: Callable[[argparse.Namespace], int]) -> 
         "order twice. --bars FILE replays recorded bars as if live; without it bars are polled from "
         "Yahoo Finance (the 'data' extra). See docs/live.md.",
     )
-    tr.add_argument("--policy", required=True, help="baseline name, module:callable, SB3 .zip or RLlib checkpoint")
+    tr.add_argument(
+        "--policy", required=True, help="baseline name, module:callable, SB3 .zip or RLlib checkpoint"
+    )
     tr.add_argument(
         "--broker",
         choices=("sim", "paper", "alpaca"),
@@ -35,7 +37,9 @@ def add_trade_parser(sub: Any, handler: Callable[[argparse.Namespace], int]) -> 
         help="sim: the env's own execution model; paper: a local paper account file; alpaca: Alpaca "
         "(paper account unless --live; needs the 'live' extra and APCA_API_KEY_ID / APCA_API_SECRET_KEY)",
     )
-    tr.add_argument("--tickers", nargs="+", default=None, help="tickers to trade (default: every ticker of --bars)")
+    tr.add_argument(
+        "--tickers", nargs="+", default=None, help="tickers to trade (default: every ticker of --bars)"
+    )
     tr.add_argument(
         "--agents",
         nargs="+",
@@ -45,14 +49,18 @@ def add_trade_parser(sub: Any, handler: Callable[[argparse.Namespace], int]) -> 
     tr.add_argument("--bars", default=None, help="a recorded bar file (CSV/Parquet) replayed bar by bar")
     tr.add_argument("--journal", default=None, help="journal file (default: <run-id>.journal.sqlite)")
     tr.add_argument("--run-id", default="run", help="the run's name in client order IDs (default 'run')")
-    tr.add_argument("--paper-account", default=None, help="paper account file (default: <run-id>.paper.sqlite)")
+    tr.add_argument(
+        "--paper-account", default=None, help="paper account file (default: <run-id>.paper.sqlite)"
+    )
     tr.add_argument("--initial-cash", type=float, default=1_000_000.0, help="each agent's starting cash")
     tr.add_argument("--episode-length", type=int, default=None, help="bars to trade at most (default: all)")
     tr.add_argument("--warmup", type=int, default=None, help="history bars before the first decision")
     tr.add_argument("--dry-run", action="store_true", help="journal the orders without sending them")
     tr.add_argument("--live", action="store_true", help="Alpaca's live account (real money); default: paper")
     tr.add_argument("--max-bars", type=int, default=None, help="stop after this many new bars")
-    tr.add_argument("--bar-interval", type=float, default=0.0, help="seconds to pause after each bar (replay)")
+    tr.add_argument(
+        "--bar-interval", type=float, default=0.0, help="seconds to pause after each bar (replay)"
+    )
     tr.add_argument("--poll-interval", type=float, default=60.0, help="seconds between polls of a live feed")
     tr.add_argument("--max-wait", type=float, default=None, help="stop after this many seconds without a bar")
     tr.add_argument("--interval", default="1d", help="bar interval of a live feed (default 1d)")
@@ -71,7 +79,9 @@ def run_trade(args: argparse.Namespace) -> int:
     for name in agent_names:
         prefix = name.rsplit("_", 1)[0]
         if prefix not in ("conservative", "balanced", "aggressive"):
-            raise ConfigError(f"agent {name!r}: names are '<profile>_<k>' with profile conservative, balanced or aggressive.")
+            raise ConfigError(
+                f"agent {name!r}: names are '<profile>_<k>' with profile conservative, balanced or aggressive."
+            )
         profiles.append(AgentProfile(name, prefix, initial_cash=args.initial_cash))  # type: ignore[arg-type]
     if args.bars is not None:
         from wealtharena_env.market_sources import ReplayMarket

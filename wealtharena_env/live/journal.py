@@ -93,10 +93,10 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> Journal:
+    def __enter__(self) -> Journal:  # noqa: PYI034 (a final class in practice)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ writing
@@ -180,7 +180,7 @@ class _Transaction:
             self.journal._db.execute("BEGIN IMMEDIATE")
         self.journal._depth += 1
 
-    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         self.journal._depth -= 1
         if self.journal._depth == 0:
             self.journal._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")

@@ -51,7 +51,6 @@ import numpy as np
 
 from wealtharena_env.config import ArenaConfig, arena_config
 from wealtharena_env.errors import BrokerError, ConfigError, TradingHalted, WealthArenaDataError
-from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_OPEN, BAR_VOLUME
 from wealtharena_env.leaderboard.policies import LoadedPolicy, PolicyCaller, load_policy
 from wealtharena_env.live.brokers import Broker, OrderRequest, OrderStatus, SimBroker, snapshot_status
@@ -273,7 +272,9 @@ class Runner:
         """The agents' raw actions on bar ``t`` and whether each acted (a policy error: it holds)."""
         recorded = self.journal.get(f"decision:{t}")
         if recorded is not None:
-            return np.asarray(recorded["actions"], dtype=np.float64), np.asarray(recorded["acted"], dtype=np.float64)
+            return np.asarray(recorded["actions"], dtype=np.float64), np.asarray(
+                recorded["acted"], dtype=np.float64
+            )
         actions, errors = self.caller(obs[0])
         acted = np.ones(len(self.agents))
         with self.journal.transaction():
@@ -281,8 +282,12 @@ class Runner:
                 if err is not None:
                     acted[a] = 0.0
                     actions[a] = 0.0
-                    message = f"agent {self.agents[a]} on bar {t}: policy {err}; the agent holds its positions."
-                    self.journal.append(t, "policy_error", f"policy_error:{t}:{self.agents[a]}", {"message": message})
+                    message = (
+                        f"agent {self.agents[a]} on bar {t}: policy {err}; the agent holds its positions."
+                    )
+                    self.journal.append(
+                        t, "policy_error", f"policy_error:{t}:{self.agents[a]}", {"message": message}
+                    )
                     self._say(f"WARNING {message}")
             self.journal.append(
                 t,
@@ -317,8 +322,10 @@ class Runner:
             if problem is not None:
                 message = f"bar {date!s} refused: {problem}; positions held, no order built from it."
                 self.journal.append(
-                    t, "refused_bar", f"refused:{self._source}", {"date": str(date), "source_index": self._source,
-                                                                   "message": message},
+                    t,
+                    "refused_bar",
+                    f"refused:{self._source}",
+                    {"date": str(date), "source_index": self._source, "message": message},
                 )
                 self._say(f"WARNING {message}")
                 self._source += 1
@@ -402,7 +409,12 @@ class Runner:
                             f,
                             "fill",
                             f"fill:{cid}:{agent}",
-                            {"agent": agent, "symbol": ticker, "qty": float(executed[a, i]), "price": float(fill_price[i])},
+                            {
+                                "agent": agent,
+                                "symbol": ticker,
+                                "qty": float(executed[a, i]),
+                                "price": float(fill_price[i]),
+                            },
                         )
                 if self.broker.get_order(cid) is None:
                     self.broker.book(status)
@@ -411,15 +423,23 @@ class Runner:
             self._reconcile(f)
         return obs
 
-    def _journal_step(self, f: int, decision_events: list[list[dict[str, Any]]] | None = None) -> None:
+    def _journal_step(
+        self,
+        f: int,
+        decision_events: list[list[dict[str, Any]]] | None = None,
+        fees: np.ndarray | None = None,
+    ) -> None:
         """Journal the step that reached bar ``f``: each agent's value, cash, costs, weights, shares and the risk
-        events of its decision (``decision_events``: those of the trial step of an external broker)."""
+        events of its decision (external brokers: ``decision_events`` of the trial step, ``fees`` the broker's
+        fees booked to each agent)."""
         events = 0
         agents: dict[str, Any] = {}
         for a, agent in enumerate(self.agents):
             info = self.sim.info(a, level="full")
             if decision_events is not None:
                 info["risk_events"] = decision_events[a]
+            if fees is not None:
+                info["cost"] = float(fees[a])
             events += len(info["risk_events"])
             agents[agent] = {
                 "value": info["portfolio_value"],
@@ -431,7 +451,8 @@ class Runner:
                 "weights": [float(w) for w in info["weights"]],
                 "shares": self.sim.holdings[0, a].tolist(),
                 "risk_events": [
-                    {k: (v if isinstance(v, (str, int)) else float(v)) for k, v in e.items()} for e in info["risk_events"]
+                    {k: (v if isinstance(v, (str, int)) else float(v)) for k, v in e.items()}
+                    for e in info["risk_events"]
                 ],
             }
         self.summary.risk_events += events
@@ -454,8 +475,10 @@ class Runner:
         sim.step()
         targets = sim.holdings[0].copy()
         events = [sim.info(a, level="full")["risk_events"] for a in range(len(self.agents))]
-        kept = {k: state.agent_state[k].copy() for k in ("cooldown", "terminated", "restart_peak", "event_counts",
-                                                         "nan_total", "clipped_total")}
+        kept = {
+            k: state.agent_state[k].copy()
+            for k in ("cooldown", "terminated", "restart_peak", "event_counts", "nan_total", "clipped_total")
+        }
         for array, copy in zip(state, saved):
             np.copyto(array, copy)
         for k, v in kept.items():
@@ -476,8 +499,13 @@ class Runner:
             for a, agent in enumerate(self.agents):
                 for e in events[a]:
                     self.journal.append(
-                        t, "risk_event", f"risk:{t}:{agent}:{e['rule']}:{e.get('asset')}",
-                        {"agent": agent, **{k: (v if isinstance(v, (str, int)) else float(v)) for k, v in e.items()}},
+                        t,
+                        "risk_event",
+                        f"risk:{t}:{agent}:{e['rule']}:{e.get('asset')}",
+                        {
+                            "agent": agent,
+                            **{k: (v if isinstance(v, (str, int)) else float(v)) for k, v in e.items()},
+                        },
                     )
                 for i, ticker in enumerate(self.tickers):
                     if requests[a, i] != 0.0:
@@ -491,8 +519,15 @@ class Runner:
                 net = float(requests[:, i].sum())
                 cid = client_order_id(self.run_id, t, "net", ticker)
                 self.journal.append(
-                    t, "order", cid, {"client_order_id": cid, "symbol": ticker, "qty": net,
-                                      "requests": requests[:, i].tolist()},
+                    t,
+                    "order",
+                    cid,
+                    {
+                        "client_order_id": cid,
+                        "symbol": ticker,
+                        "qty": net,
+                        "requests": requests[:, i].tolist(),
+                    },
                 )
                 if net != 0.0:
                     orders.append(OrderRequest(cid, ticker, net))
@@ -541,23 +576,24 @@ class Runner:
         with self.journal.transaction():
             booked = self.journal.get(f"fills:{f}")
             if booked is None:
-                statuses = {}
+                statuses: dict[str, dict[str, Any] | None] = {}
                 for cid, p in orders:
-                    status = None if p["qty"] == 0.0 or self.dry_run else self._final_status(cid)
-                    statuses[cid] = None if status is None else snapshot_status(status)
+                    final = None if p["qty"] == 0.0 or self.dry_run else self._final_status(cid)
+                    statuses[cid] = None if final is None else snapshot_status(final)
                 self.journal.append(f, "fills", f"fills:{f}", statuses)
                 booked = statuses
             fees_total = np.zeros(len(self.agents))
             for cid, p in orders:
                 i = self.tickers.index(p["symbol"])
                 requests = np.asarray(p["requests"])
-                status = booked.get(cid)
+                reported = booked.get(cid)
                 if p["qty"] == 0.0:  # the agents' requests cancel out: they cross at the fill bar's open
                     phi, price, fees = 1.0, float(fields[BAR_OPEN, i]), 0.0
-                elif status is None:
+                elif reported is None:
                     continue
                 else:
-                    phi, price, fees = status["filled_qty"] / p["qty"], status["avg_price"], status["fees"]
+                    phi, price = reported["filled_qty"] / p["qty"], reported["avg_price"]
+                    fees = reported["fees"]
                 if phi == 0.0:
                     continue
                 weights = np.abs(requests) / np.abs(requests).sum()
@@ -567,8 +603,10 @@ class Runner:
                         continue
                     fee = fees * weights[a]
                     self.journal.append(
-                        f, "fill", f"fill:{cid}:{agent}", {"agent": agent, "symbol": p["symbol"], "qty": q,
-                                                          "price": price, "fee": fee},
+                        f,
+                        "fill",
+                        f"fill:{cid}:{agent}",
+                        {"agent": agent, "symbol": p["symbol"], "qty": q, "price": price, "fee": fee},
                     )
                     if q > 0.0:
                         entry[a, i] = (shares[a, i] * entry[a, i] + q * price) / (shares[a, i] + q)
@@ -586,7 +624,7 @@ class Runner:
             finally:
                 sim.params["risk_enabled"] = risk_enabled
             sim.total_costs[0] += fees_total
-            self._journal_step(f, self._decision_events)
+            self._journal_step(f, self._decision_events, fees_total)
             self._reconcile(f)
         return obs
 
@@ -602,7 +640,9 @@ class Runner:
             if status is None or status.final:
                 return status
             time.sleep(0.5)
-        raise BrokerError(f"order {cid} is still {status.status if status else 'unknown'} after cancelling it.")
+        raise BrokerError(
+            f"order {cid} is still {status.status if status else 'unknown'} after cancelling it."
+        )
 
     # ------------------------------------------------------------------ reconciliation
     def _start_positions(self) -> None:
@@ -615,6 +655,9 @@ class Runner:
                     -1, "start_positions", "start_positions", {s: float(q) for s, q in held.items()}
                 )
                 self.journal.append(-1, "start_cash", "start_cash", float(self.broker.cash()))
+                self.journal.append(
+                    -1, "initial_cash", "initial_cash", dict(zip(self.agents, self.sim.initial_cash.tolist()))
+                )
 
     def _reconcile(self, f: int) -> None:
         """Compare the ledgers' sum with the broker's account after bar ``f`` (inside the step's transaction, so a
@@ -633,7 +676,9 @@ class Runner:
                 gaps[ticker] = {"ledgers": expected, "broker": actual}
         if getattr(self.broker, "reconcile_cash", False):
             # broker cash - its start = sum over agents of (ledger cash - initial cash)
-            expected = float(self.journal.get("start_cash")) + float((self.sim.cash[0] - self.sim.initial_cash).sum())
+            expected = float(self.journal.get("start_cash") or 0.0) + float(
+                (self.sim.cash[0] - self.sim.initial_cash).sum()
+            )
             actual = float(self.broker.cash())
             if abs(expected - actual) > 1e-9 * max(1.0, abs(actual)) + 1e-6:
                 gaps["cash"] = {"ledgers": expected, "broker": actual}
@@ -641,7 +686,9 @@ class Runner:
         if gaps:
             message = (
                 f"bar {f}: the agents' ledgers do not reconcile with the broker's account: "
-                + "; ".join(f"{t} ledgers {g['ledgers']:.8g} vs broker {g['broker']:.8g}" for t, g in gaps.items())
+                + "; ".join(
+                    f"{t} ledgers {g['ledgers']:.8g} vs broker {g['broker']:.8g}" for t, g in gaps.items()
+                )
                 + ". Trading halted; nothing more is sent."
             )
             self.journal.append(f, "halt", f"halt:{f}", {"message": message})
