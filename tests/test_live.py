@@ -275,8 +275,8 @@ class _Tampered(ReplayMarket):
         super().__init__(data)
         self.edits = edits
 
-    def next_bar(self, t):
-        got = super().next_bar(t)
+    def next_bar(self, t, after=None):
+        got = super().next_bar(t, after)
         if got is None or t not in self.edits:
             return got
         return self.edits[t](*got)
@@ -416,3 +416,54 @@ def test_report_reads_a_journal(tmp_path, market_data):
         ret = final[name] / 1e6 - 1.0
         assert f"<td>{name}</td><td>{100 * ret:.2f}%</td>" in page
     assert "refused: missing or non-finite values" in page  # the journal's problems are listed
+
+
+# ---------------------------------------------------------------------- live feed (yfinance, faked)
+
+
+def _yahoo(frame_days, tickers=("AAA", "BBB", "CCC")):
+    frame = synthetic_frame(n_days=frame_days, tickers=tickers)
+    by_ticker = {t: part.drop(columns="ticker").reset_index(drop=True) for t, part in frame.groupby("ticker")}
+    calls = []
+
+    def download(symbols, start, end):
+        calls.append((tuple(symbols), start, end))
+        return {t: f[(f["date"] >= start) & (f["date"] < end)] for t, f in by_ticker.items() if t in symbols}
+
+    return frame, download, calls
+
+
+def test_yfinance_feed_serves_complete_bars_after_the_last_one():
+    from wealtharena_env.live.feeds import YFinanceFeed
+
+    frame, download, calls = _yahoo(120)
+    dates = sorted(frame["date"].unique())
+    now = {"t": pd.Timestamp(dates[99]) + pd.Timedelta(hours=12)}  # bar 99 is today's: not complete yet
+    feed = YFinanceFeed(["aaa", "bbb", "ccc"], download=download, now=lambda: now["t"])
+    bars = np.empty((61, 6, 3))
+    feed.sample(np.random.default_rng(0), bars)
+    assert [c[0] for c in calls] == [("AAA", "BBB", "CCC")]  # one download, of the upper-cased symbols
+    assert feed.dates[-1] == pd.Timestamp(dates[98]).isoformat() and len(feed.dates) == 61
+    closes = frame.pivot(index="date", columns="ticker", values="close").to_numpy()
+    assert np.array_equal(bars[:, BAR_CLOSE], closes[38:99])
+    assert bars[0, 5].tolist() == [0.0, 0.0, 0.0]
+    assert feed.next_bar(61) is None  # nothing new yet: bar 99 is still forming
+    now["t"] += pd.Timedelta(days=1)
+    date, fields = feed.next_bar(61)
+    assert date == pd.Timestamp(dates[99]).isoformat() and fields[3].tolist() == closes[99].tolist()
+    assert feed.next_bar(62, after=date) is None  # a restarted runner passes the journal's last bar
+    assert feed.next_bar(62, after=feed.dates[-2])[0] == feed.dates[-1]
+
+
+def test_yfinance_feed_offline_or_unknown_tickers():
+    from wealtharena_env.live.feeds import YFinanceFeed
+
+    _, download, _calls = _yahoo(120)
+    offline = YFinanceFeed(["AAA"], download=lambda *a: {})  # yfinance offline: an empty frame, no exception
+    with pytest.raises(WealthArenaDataError, match="offline"):
+        offline.sample(np.random.default_rng(0), np.empty((61, 6, 1)))
+    offline.dates = ["2020-01-01T00:00:00"]
+    assert offline.next_bar(61) is None  # a poll that gets nothing is "no new bar"
+    unknown = YFinanceFeed(["AAA", "NOPE"], download=download, now=lambda: pd.Timestamp("2021-01-01"))
+    with pytest.raises(WealthArenaDataError, match="NOPE"):
+        unknown.sample(np.random.default_rng(0), np.empty((61, 6, 2)))

@@ -251,9 +251,10 @@ class ReplayMarket(HistoricalMarket):
         bars_out[...] = self._bars[:length]
         bars_out[0, mk.BAR_LOGRET, :] = 0.0
 
-    def next_bar(self, t: int) -> tuple[str, np.ndarray] | None:
+    def next_bar(self, t: int, after: str | None = None) -> tuple[str, np.ndarray] | None:
         """``(timestamp, fields)`` of recorded bar ``t``, fields ``(5, N)`` = open, high, low, close, volume
-        (``kernels.market.BAR_OPEN .. BAR_VOLUME`` rows); ``None`` once the recording is exhausted."""
+        (``kernels.market.BAR_OPEN .. BAR_VOLUME`` rows); ``None`` once the recording is exhausted. (``after``,
+        the last bar the runner accepted, is what a live feed polls from; a replay counts bars instead.)"""
         if t >= self.n_bars:
             return None
         return self.dates[t], self._bars[t, : mk.BAR_VOLUME + 1].copy()

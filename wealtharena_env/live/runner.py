@@ -72,7 +72,7 @@ class BarFeed(Protocol):
 
     def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> Any: ...
 
-    def next_bar(self, t: int) -> tuple[str, np.ndarray] | None: ...
+    def next_bar(self, t: int, after: str | None = None) -> tuple[str, np.ndarray] | None: ...
 
 
 @dataclass
@@ -306,7 +306,7 @@ class Runner:
             return np.asarray(recorded["fields"], dtype=np.float64)
         waited = 0.0
         while True:
-            got = self.market.next_bar(self._source)
+            got = self.market.next_bar(self._source, self.dates[-1])
             if got is None:
                 if getattr(self.market, "n_bars", None) is not None:
                     return None  # a replay ended
