@@ -4,7 +4,7 @@ A source fills one environment's bar array ``(T, 6, N)`` (see :mod:`wealtharena_
 new episode from a ``numpy.random.Generator``; it is the only place randomness enters the simulation.
 
 A *bar-by-bar* source (attribute ``bar_by_bar = True``: :class:`ReplayMarket`, and the live feeds of
-:mod:`wealtharena_env.live`) fills only the warm-up bars at reset; every later bar reaches the
+``wealtharena_env.live``) fills only the warm-up bars at reset; every later bar reaches the
 :class:`~wealtharena_env.sim.Simulation` through :meth:`~wealtharena_env.sim.Simulation.append_bar` when it
 arrives, so nothing can read a bar before it exists.
 """
