@@ -73,3 +73,14 @@ def test_only_the_alpaca_adapter_imports_alpaca_py():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_nothing_below_the_live_layer_imports_it():
+    """live/ sits above sim.py like the envs: only the CLI and the analytics (reports of journals) import it."""
+    users = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "live" not in path.relative_to(PACKAGE).parts[:1]
+        and any(n == "wealtharena_env.live" or n.startswith("wealtharena_env.live.") for n in _imports(path))
+    }
+    assert users <= {"cli.py", "analytics/report.py"}, users

@@ -467,3 +467,25 @@ def test_yfinance_feed_offline_or_unknown_tickers():
     unknown = YFinanceFeed(["AAA", "NOPE"], download=download, now=lambda: pd.Timestamp("2021-01-01"))
     with pytest.raises(WealthArenaDataError, match="NOPE"):
         unknown.sample(np.random.default_rng(0), np.empty((61, 6, 2)))
+
+
+def test_trade_command_replays_resumes_and_prints_a_progress_line(tmp_path, capsys):
+    from wealtharena_env.cli import main
+
+    path = tmp_path / "bars.csv"
+    synthetic_frame(n_days=75).to_csv(path, index=False)
+    args = ["trade", "--policy", "equal_weight", "--broker", "sim", "--bars", str(path), "--agents", "balanced_0",
+            "aggressive_1", "--journal", str(tmp_path / "j.sqlite"), "--run-id", "cli"]  # fmt: skip
+    assert main([*args, "--max-bars", "5"]) == 0
+    out = capsys.readouterr()
+    lines = [line for line in out.err.splitlines() if line.startswith("[cli] bar ")]
+    assert (
+        len(lines) == 5 and "| value 1,999," in lines[0] and "| orders " in lines[0] and "| sim" in lines[0]
+    )
+    assert "stopped (re-run the same command to resume): 5 bars" in out.out
+    assert main(args) == 0  # the same command again: resumes from the journal and finishes
+    out = capsys.readouterr()
+    assert "resuming run 'cli'" in out.err and "finished: 14 bars" in out.out
+    assert len([line for line in out.err.splitlines() if line.startswith("[cli] bar ")]) == 9  # only new bars
+    with Journal(tmp_path / "j.sqlite") as journal:
+        assert journal.count("step") == 14 and journal.count("bar") == 14
