@@ -20,6 +20,21 @@ from wealtharena_env.errors import ConfigError, WealthArenaDataError
 from wealtharena_env.kernels import market as mk
 from wealtharena_env.kernels import rng as random_streams
 
+#: The fields of a bar as the bar-by-bar sources hand it over and the runner journals it: a (5, N) array whose
+#: rows are, in this order, the first five rows of the Simulation's bars (``kernels.market.BAR_OPEN ..
+#: BAR_VOLUME``; the sixth, the log return, is computed when the bar arrives).
+OHLCV = ("open", "high", "low", "close", "volume")
+assert OHLCV.index("open") == mk.BAR_OPEN and OHLCV.index("close") == mk.BAR_CLOSE
+assert len(OHLCV) == mk.BAR_VOLUME + 1 == mk.BAR_LOGRET
+
+
+def write_bar_fields(fields: np.ndarray, bars_out: np.ndarray) -> None:
+    """Write consecutive bars' ``fields`` (T, 5, N) (:data:`OHLCV`) into ``bars_out`` (T, 6, N) with their
+    log returns (:func:`~wealtharena_env.kernels.market.fill_log_returns`, 0 on the first bar), as a
+    historical market holds them."""
+    bars_out[:, : len(OHLCV)] = fields
+    mk.fill_log_returns(bars_out)
+
 
 class MarketSource(Protocol):
     """Fills ``bars_out`` (T, 6, N) with a new episode's bars drawn with ``rng``.

@@ -494,6 +494,16 @@ class Simulation:
             )
         return t
 
+    def reached_bars(self, start: int = 0, env_index: int = 0) -> np.ndarray:
+        """The fields (``market_sources.OHLCV``: open, high, low, close, volume) of the bars ``start`` ..
+        current of a Simulation that holds its whole episode, (K, 5, N) (a copy)."""
+        if self.market_by_bar:
+            raise ConfigError(
+                "reached_bars() needs the bars held whole (not a synthetic market drawn bar by bar)."
+            )
+        current = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP])
+        return self.bars[env_index, start : current + 1, :BAR_LOGRET].copy()
+
     # ------------------------------------------------------------------ reading the state (no kernel layout above)
     def info(self, agent: int, env_index: int = 0, level: str = "full") -> dict[str, Any]:
         """The info dict of agent ``agent`` of environment ``env_index`` after the last reset / step, at ``level``

@@ -423,8 +423,8 @@ def journal_trajectory(path: str | Path) -> dict[str, Any]:
     """A trading journal as a results-like document: one trajectory whose agents' equity (value / initial),
     weights and risk events (per rule, the step they happened at) come from the journaled steps, the
     benchmark an equal-weight buy of the journaled closes, plus the journal's problems and counts."""
-    from wealtharena_env.kernels.market import BAR_CLOSE
     from wealtharena_env.live.journal import Journal
+    from wealtharena_env.market_sources import OHLCV
 
     with Journal(path) as journal:
         meta = journal.meta()
@@ -445,7 +445,10 @@ def journal_trajectory(path: str | Path) -> dict[str, Any]:
 
         raise ConfigError(f"journal {path} has no traded bar yet: nothing to report.")
     names = list(steps[0]["agents"])
-    closes = [np.asarray(warmup["bars"])[-1, BAR_CLOSE]] + [np.asarray(b["fields"])[BAR_CLOSE] for b in bars]
+    close = OHLCV.index(
+        "close"
+    )  # the warm-up is journaled as the Simulation's bars, whose first rows these are
+    closes = [np.asarray(warmup["bars"])[-1, close]] + [np.asarray(b["fields"])[close] for b in bars]
     closes_arr = np.asarray(closes[: len(steps) + 1], dtype=np.float64)
     bench = (closes_arr / closes_arr[0]).mean(axis=1)
     agents: dict[str, Any] = {}

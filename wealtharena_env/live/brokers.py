@@ -27,7 +27,7 @@ import numpy as np
 
 from wealtharena_env.errors import BrokerError, ConfigError
 from wealtharena_env.kernels import execution as kx
-from wealtharena_env.kernels.market import BAR_OPEN
+from wealtharena_env.market_sources import OHLCV
 
 #: Order states after which nothing more fills.
 FINAL_STATES = ("filled", "canceled", "rejected", "expired")
@@ -276,7 +276,7 @@ class PaperBroker:
         fields = np.asarray(fields, dtype=np.float64)
         if fields.shape[1] != len(tickers):
             raise ConfigError(f"paper: a bar of {fields.shape[1]} assets for {len(tickers)} tickers.")
-        prices = {t: float(fields[BAR_OPEN, i]) for i, t in enumerate(tickers)}
+        prices = {t: float(fields[OHLCV.index("open"), i]) for i, t in enumerate(tickers)}
         self._db.execute("BEGIN IMMEDIATE")
         try:
             if self._db.execute("SELECT 1 FROM bars WHERE timestamp = ?", (timestamp,)).fetchone():

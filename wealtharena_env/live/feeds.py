@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
-from wealtharena_env.kernels import market as mk
+from wealtharena_env.market_sources import OHLCV, write_bar_fields
 
 #: The bar length of each yfinance interval (a bar is complete once its start plus this has passed).
 _INTERVALS = {
@@ -90,7 +90,7 @@ class YFinanceFeed:
         now = self._now()
         frames = self._download(self.tickers, now - pd.Timedelta(days=days), now + pd.Timedelta(days=1))
         if not frames:
-            return [], np.empty((0, mk.BAR_VOLUME + 1, self.n_assets))
+            return [], np.empty((0, len(OHLCV), self.n_assets))
         dates = sorted(
             {
                 pd.Timestamp(d)
@@ -99,9 +99,9 @@ class YFinanceFeed:
                 if pd.Timestamp(d) + self.length <= now
             }
         )
-        fields = np.full((len(dates), mk.BAR_VOLUME + 1, self.n_assets), np.nan)
+        fields = np.full((len(dates), len(OHLCV), self.n_assets), np.nan)
         index = {d: k for k, d in enumerate(dates)}
-        columns = ("open", "high", "low", "close", "volume")
+        columns = OHLCV
         for i, ticker in enumerate(self.tickers):
             frame = frames.get(ticker)
             if frame is None:
@@ -121,7 +121,9 @@ class YFinanceFeed:
                 f"no bars for {list(self.tickers)} from Yahoo Finance: offline (yfinance returns an empty frame "
                 "without raising), or the tickers are unknown. Check the connection and the symbols."
             )
-        missing = [t for i, t in enumerate(self.tickers) if np.isnan(fields[:, mk.BAR_CLOSE, i]).all()]
+        missing = [
+            t for i, t in enumerate(self.tickers) if np.isnan(fields[:, OHLCV.index("close"), i]).all()
+        ]
         if missing:
             raise WealthArenaDataError(
                 f"Yahoo Finance has no bars for {missing}: unknown or delisted ticker(s). Fix --tickers."
@@ -133,8 +135,7 @@ class YFinanceFeed:
                 f"the warm-up needs {n} complete bars of {list(self.tickers)} but the last {self.history_days} "
                 f"days hold {rows.size}; raise history_days or lower the warmup."
             )
-        bars_out[:, : mk.BAR_VOLUME + 1] = fields[rows]
-        mk.fill_log_returns(bars_out)
+        write_bar_fields(fields[rows], bars_out)
         self.dates[:] = [_iso(dates[k]) for k in rows]
 
     def next_bar(self, t: int, after: str | None = None) -> tuple[str, np.ndarray] | None:

@@ -51,11 +51,14 @@ import numpy as np
 
 from wealtharena_env.config import ArenaConfig, arena_config
 from wealtharena_env.errors import BrokerError, ConfigError, TradingHalted, WealthArenaDataError
-from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, BAR_OPEN, BAR_VOLUME
 from wealtharena_env.leaderboard.policies import LoadedPolicy, PolicyCaller, load_policy
 from wealtharena_env.live.brokers import Broker, OrderRequest, OrderStatus, SimBroker, snapshot_status
 from wealtharena_env.live.journal import Journal, client_order_id
+from wealtharena_env.market_sources import OHLCV
 from wealtharena_env.sim import Simulation
+
+#: rows of a bar's fields (5, N), :data:`~wealtharena_env.market_sources.OHLCV`
+OPEN, CLOSE, VOLUME = (OHLCV.index(name) for name in ("open", "close", "volume"))
 
 #: Reconciliation tolerance: ``|ledger sum - broker| <= RECONCILE_TOLERANCE * max(1, |broker|)`` shares.
 RECONCILE_TOLERANCE = 1e-9
@@ -343,7 +346,7 @@ class Runner:
     def _check_bar(self, date: Any, fields: np.ndarray) -> str | None:
         """Why bar ``fields`` (5, N) dated ``date`` cannot be traded on, or ``None``."""
         n = self.sim.n_assets
-        if fields.shape != (BAR_VOLUME + 1, n):
+        if fields.shape != (len(OHLCV), n):
             return f"expected (5, {n}) fields (open, high, low, close, volume), got shape {fields.shape}"
         missing = [self.tickers[i] for i in range(n) if not np.all(np.isfinite(fields[:, i]))]
         if missing:
@@ -359,20 +362,16 @@ class Runner:
         from wealtharena_env.data.validate import validate_frame
 
         current = self.config.warmup + int(self.sim.steps[0])
-        start = max(0, current + 1 - VALIDATION_WINDOW)
-        history = self.sim.bars[0, start : current + 1, : BAR_VOLUME + 1]  # (K, 5, N) reached bars
+        history = self.sim.reached_bars(max(0, current + 1 - VALIDATION_WINDOW))  # (K, 5, N)
         block = np.concatenate([history, fields[None]], axis=0)
         k = block.shape[0]
         dates = pd.date_range("2000-01-03", periods=k, freq="D")
+        columns = {name: block[:, row].ravel() for row, name in enumerate(OHLCV)}
         frame = pd.DataFrame(
             {
                 "date": np.repeat(dates.values, self.sim.n_assets),
                 "ticker": np.tile(np.array(self.tickers, dtype=object), k),
-                "open": block[:, BAR_OPEN].ravel(),
-                "high": block[:, 1].ravel(),
-                "low": block[:, 2].ravel(),
-                "close": block[:, BAR_CLOSE].ravel(),
-                "volume": block[:, BAR_VOLUME].ravel(),
+                **columns,
             }
         )
         try:
@@ -393,7 +392,7 @@ class Runner:
         sim.actions[0, :, -1] = acted
         obs, _ = sim.step()
         executed = sim.holdings[0] - before
-        fill_price = sim.bar(f)[BAR_CLOSE if sim.config.costs.fill_price == "close" else BAR_OPEN]
+        fill_price = sim.reached_bars(f)[0, CLOSE if sim.config.costs.fill_price == "close" else OPEN]
         d = f - 1
         with self.journal.transaction():
             for i, ticker in enumerate(self.tickers):
@@ -466,10 +465,10 @@ class Runner:
         sim = self.sim
         state = sim.kernel_state
         saved = [np.copy(a) for a in state]
-        row = sim.bars[0, t + 1]
-        row[:BAR_LOGRET] = sim.bars[0, t, BAR_CLOSE]
-        row[BAR_VOLUME] = sim.bars[0, t, BAR_VOLUME]
-        row[BAR_LOGRET] = 0.0
+        decision_bar = sim.reached_bars(t)[0]
+        fill_bar = np.repeat(decision_bar[CLOSE][None], len(OHLCV), axis=0)  # every price at the close
+        fill_bar[VOLUME] = decision_bar[VOLUME]
+        sim.append_bar(fill_bar)  # (restored below, with the rest of the state)
         sim.actions[0, :, :-1] = actions
         sim.actions[0, :, -1] = acted
         sim.step()
@@ -489,7 +488,7 @@ class Runner:
         targets, events = self._targets(t, actions, acted)
         self._decision_events = events
         held = self.sim.holdings[0]
-        close = self.sim.bars[0, t, BAR_CLOSE]
+        close = self.sim.reached_bars(t)[0, CLOSE]
         values = self.sim.portfolio_values[0]
         requests = targets - held
         for a in range(len(self.agents)):  # float dust of an unchanged weight is not an order
@@ -588,7 +587,7 @@ class Runner:
                 requests = np.asarray(p["requests"])
                 reported = booked.get(cid)
                 if p["qty"] == 0.0:  # the agents' requests cancel out: they cross at the fill bar's open
-                    phi, price, fees = 1.0, float(fields[BAR_OPEN, i]), 0.0
+                    phi, price, fees = 1.0, float(fields[OPEN, i]), 0.0
                 elif reported is None:
                     continue
                 else:
