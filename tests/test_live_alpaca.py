@@ -33,6 +33,8 @@ class FakeAlpaca:
         self.fail_next = 0  # answer the next requests with 503
         self.drop_next_submit = False  # accept the next order but drop the connection before answering
         self.auto_fill: float | None = None  # fill every new order at this price at once
+        self.bars: dict[str, list[dict]] = {}  # market data: symbol -> bars {t, o, h, l, c, v}
+        self.data_requests: list[dict] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,6 +57,15 @@ class FakeAlpaca:
                 if fake.fail_next:
                     fake.fail_next -= 1
                     return self._send(503, {"message": "service unavailable"})
+                if url.path == "/v2/stocks/bars":
+                    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                    fake.data_requests.append(query)
+                    symbols = query["symbols"].split(",")
+                    bars = {s: [b for b in fake.bars.get(s, []) if query["start"] <= b["t"] < query["end"]]
+                            for s in symbols}  # fmt: skip
+                    return self._send(
+                        200, {"bars": {s: b for s, b in bars.items() if b}, "next_page_token": None}
+                    )
                 if url.path == "/v2/orders" and method == "POST":
                     return self._submit(body)
                 if url.path == "/v2/orders:by_client_order_id":
@@ -333,3 +344,40 @@ def test_live_paper_account_smoke(request):
     assert broker.cash() >= 0.0
     assert isinstance(broker.positions(), dict)
     assert broker.get_order("wealtharena-smoke-does-not-exist") is None
+
+
+def test_alpaca_feed_polls_market_data(fake):
+    import pandas as pd
+    from test_historical import synthetic_frame
+
+    from wealtharena_env.errors import WealthArenaDataError
+    from wealtharena_env.live.alpaca import AlpacaFeed
+
+    frame = synthetic_frame(n_days=80, tickers=("AAPL", "MSFT"))
+    for ticker, part in frame.groupby("ticker"):
+        fake.bars[ticker] = [
+            {"t": (pd.Timestamp(r.date) + pd.Timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ"), "o": r.open,
+             "h": r.high, "l": r.low, "c": r.close, "v": int(r.volume)}
+            for r in part.itertuples()
+        ]  # fmt: skip
+    dates = sorted(frame["date"].unique())
+    clock = {"t": pd.Timestamp(dates[70]) + pd.Timedelta(hours=12)}
+    feed = AlpacaFeed(["AAPL", "MSFT"], url_override=fake.url, now=lambda: clock["t"])
+    bars = np.empty((41, 6, 2))
+    feed.sample(np.random.default_rng(0), bars)
+    closes = frame.pivot(index="date", columns="ticker", values="close").to_numpy()
+    assert np.array_equal(bars[:, 3], closes[29:70])  # bar 70 is still forming
+    query = fake.data_requests[-1]
+    assert query["timeframe"] == "1Day" and query["adjustment"] == "all" and query["feed"] == "iex"
+    assert feed.next_bar(41) is None
+    clock["t"] += pd.Timedelta(days=1)
+    date, fields = feed.next_bar(41)
+    assert pd.Timestamp(date) == pd.Timestamp(dates[70]) + pd.Timedelta(hours=5)
+    assert fields[3].tolist() == closes[70].tolist()
+    fake.fail_next = 1  # a failing poll is "no new bar", and says why
+    assert feed.next_bar(42, after=date) is None and "503" in feed.last_error
+    fake.fail_next = 100
+    cold = AlpacaFeed(["AAPL"], url_override=fake.url, now=lambda: clock["t"])
+    with pytest.raises(WealthArenaDataError, match="Alpaca market data failed") as info:
+        cold.sample(np.random.default_rng(0), np.empty((41, 6, 1)))
+    assert SECRET not in str(info.value)

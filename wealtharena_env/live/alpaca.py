@@ -1,4 +1,5 @@
-"""Alpaca as a :class:`~wealtharena_env.live.brokers.Broker` (the ``[live]`` extra: ``alpaca-py``, Apache-2.0).
+"""Alpaca as a :class:`~wealtharena_env.live.brokers.Broker` and a bar feed (the ``[live]`` extra: ``alpaca-py``,
+Apache-2.0).
 
 ``AlpacaBroker()`` trades Alpaca's **paper** account (``TradingClient(paper=True)``); the live account needs
 ``AlpacaBroker(paper=False)`` (``wealtharena trade --broker alpaca --live``), never a default. The keys come
@@ -21,8 +22,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from wealtharena_env.errors import BrokerError
+from wealtharena_env.errors import BrokerError, ConfigError, WealthArenaDataError
 from wealtharena_env.live.brokers import MarketClock, OrderRequest, OrderStatus
+from wealtharena_env.live.feeds import PollingFeed
 
 T = TypeVar("T")
 
@@ -82,12 +84,7 @@ class AlpacaBroker:
             raise ImportError(
                 "the Alpaca broker needs alpaca-py: pip install 'wealtharena-env[live]'"
             ) from exc
-        key, secret = os.environ.get(KEY_ENV), os.environ.get(SECRET_ENV)
-        if not key or not secret:
-            raise BrokerError(
-                f"Alpaca needs its API keys in the environment: set {KEY_ENV} and {SECRET_ENV} (from "
-                "https://app.alpaca.markets, paper account keys for --broker alpaca without --live)."
-            )
+        key, secret = _keys()
         self.paper = bool(paper)
         self.retries = int(retries)
         self.backoff = float(backoff)
@@ -226,4 +223,89 @@ class AlpacaBroker:
         )
 
 
-__all__ = ["AlpacaBroker"]
+_TIMEFRAMES = {"1m": (1, "Minute"), "5m": (5, "Minute"), "15m": (15, "Minute"), "30m": (30, "Minute"),
+               "1h": (1, "Hour"), "60m": (1, "Hour"), "1d": (1, "Day")}  # fmt: skip
+
+
+class AlpacaFeed(PollingFeed):
+    """Bars of ``tickers`` polled from Alpaca's market data (``StockHistoricalDataClient``, split and dividend
+    adjusted, the ``feed`` of your subscription: ``"iex"`` free, ``"sip"`` paid). Keys from the environment, as
+    for :class:`AlpacaBroker`. A poll that fails (network, HTTP error) is "no new bar" (the runner waits and
+    polls again; its ``max_wait`` ends the run); the warm-up's failure is an error that says why."""
+
+    provider = "Alpaca market data"
+
+    def __init__(
+        self,
+        tickers: list[str] | tuple[str, ...],
+        interval: str = "1d",
+        history_days: int = 730,
+        feed: str = "iex",
+        url_override: str | None = None,
+        now: Callable[[], Any] | None = None,
+    ):
+        if interval not in _TIMEFRAMES:
+            raise ConfigError(f"interval={interval!r}: Alpaca bars are one of {sorted(_TIMEFRAMES)}.")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from alpaca.data.enums import Adjustment, DataFeed
+            from alpaca.data.historical.stock import StockHistoricalDataClient
+            from alpaca.data.requests import StockBarsRequest
+            from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+        key, secret = _keys()
+        client = StockHistoricalDataClient(key, secret, raw_data=True, url_override=url_override)
+        amount, unit = _TIMEFRAMES[interval]
+        timeframe = TimeFrame(amount, getattr(TimeFrameUnit, unit))
+        self.last_error: str | None = None
+
+        def download(symbols: Any, start: Any, end: Any) -> dict[str, Any]:
+            import pandas as pd
+
+            request = StockBarsRequest(
+                symbol_or_symbols=list(symbols),
+                timeframe=timeframe,
+                start=start.to_pydatetime(),
+                end=end.to_pydatetime(),
+                adjustment=Adjustment.ALL,
+                feed=DataFeed(feed),
+            )
+            try:
+                raw: Any = client.get_stock_bars(request)
+            except Exception as exc:  # noqa: BLE001 - any failure of a poll is "no bar now"
+                text = str(exc)
+                for secret_text in (key, secret):
+                    text = text.replace(secret_text, "***")
+                status = getattr(exc, "status_code", None)
+                self.last_error = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {text}"
+                if not self.dates:  # the warm-up: say why
+                    raise WealthArenaDataError(f"Alpaca market data failed: {self.last_error}") from None
+                return {}
+            frames = {}
+            for symbol, bars in (raw or {}).items():
+                if bars:
+                    frames[str(symbol)] = pd.DataFrame(
+                        {
+                            "date": [pd.Timestamp(b["t"]).tz_convert(None) for b in bars],
+                            "open": [b["o"] for b in bars],
+                            "high": [b["h"] for b in bars],
+                            "low": [b["l"] for b in bars],
+                            "close": [b["c"] for b in bars],
+                            "volume": [b["v"] for b in bars],
+                        }
+                    )
+            return frames
+
+        super().__init__(tickers, download, interval, history_days, now)
+
+
+def _keys() -> tuple[str, str]:
+    key, secret = os.environ.get(KEY_ENV), os.environ.get(SECRET_ENV)
+    if not key or not secret:
+        raise BrokerError(
+            f"Alpaca needs its API keys in the environment: set {KEY_ENV} and {SECRET_ENV} (from "
+            "https://app.alpaca.markets, paper account keys for --broker alpaca without --live)."
+        )
+    return key, secret
+
+
+__all__ = ["AlpacaBroker", "AlpacaFeed"]

@@ -64,6 +64,13 @@ def add_trade_parser(sub: Any, handler: Callable[[argparse.Namespace], int]) -> 
     tr.add_argument("--poll-interval", type=float, default=60.0, help="seconds between polls of a live feed")
     tr.add_argument("--max-wait", type=float, default=None, help="stop after this many seconds without a bar")
     tr.add_argument("--interval", default="1d", help="bar interval of a live feed (default 1d)")
+    tr.add_argument(
+        "--feed",
+        choices=("yfinance", "alpaca"),
+        default="yfinance",
+        help="where live bars come from without --bars: Yahoo Finance (no key; the 'data' extra) or Alpaca's "
+        "market data (the 'live' extra and its keys)",
+    )
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress line per bar")
     tr.set_defaults(func=handler)
 
@@ -90,9 +97,14 @@ def run_trade(args: argparse.Namespace) -> int:
     else:
         if not tickers:
             raise ConfigError("trading live needs --tickers (or --bars FILE to replay recorded bars).")
-        from wealtharena_env.live.feeds import YFinanceFeed
+        if args.feed == "alpaca":
+            from wealtharena_env.live.alpaca import AlpacaFeed
 
-        market = YFinanceFeed(tickers, interval=args.interval)
+            market = AlpacaFeed(tickers, interval=args.interval)
+        else:
+            from wealtharena_env.live.feeds import YFinanceFeed
+
+            market = YFinanceFeed(tickers, interval=args.interval)
     overrides: dict[str, Any] = {}
     if args.warmup is not None:
         overrides["warmup"] = args.warmup

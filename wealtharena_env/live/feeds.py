@@ -5,7 +5,9 @@ A feed is a bar-by-bar market source (``bar_by_bar = True``, see :mod:`wealthare
 first complete bar dated after ``after`` (the last bar the runner accepted; a restarted runner passes the
 journal's), or ``None`` when there is none yet. The runner validates every bar before it trades on it.
 
-:class:`YFinanceFeed` polls Yahoo Finance through the package's own downloader (the ``data`` extra; no key).
+:class:`PollingFeed` turns any ``download(tickers, start, end)`` into such a feed; :class:`YFinanceFeed` polls
+Yahoo Finance through the package's own downloader (the ``data`` extra; no key), ``AlpacaFeed``
+(:mod:`wealtharena_env.live.alpaca`, the ``live`` extra) Alpaca's market data.
 Offline, yfinance returns an empty frame and logs an error instead of raising: the warm-up then raises a
 :class:`~wealtharena_env.errors.WealthArenaDataError` that says so, and a poll returns ``None`` (no new bar).
 """
@@ -48,27 +50,29 @@ def _iso(ts: pd.Timestamp) -> str:
     return str(ts.isoformat())
 
 
-class YFinanceFeed:
-    """Bars of ``tickers`` polled from Yahoo Finance (``interval`` ``"1d"`` by default), split/dividend adjusted.
+class PollingFeed:
+    """Bars of ``tickers`` polled from a provider's ``download`` (see the module docstring).
 
     Args:
         tickers: the symbols traded (their order is the assets' order).
-        interval: a yfinance interval of :data:`_INTERVALS`.
+        download: ``(tickers, start, end) -> {ticker: frame(date, open, high, low, close, volume)}``, dates as
+            tz-naive UTC timestamps of the bars' starts; ``{}`` when the provider has nothing (offline).
+        interval: the bar length, a key of :data:`_INTERVALS` (a bar is complete once ``start + length <= now``).
         history_days: calendar days downloaded for the warm-up.
-        download: ``(tickers, start, end) -> {ticker: frame(date, open, high, low, close, volume)}`` (tests pass
-            a fake; the default is the package's yfinance downloader, quiet and without the cache).
-        now: the current UTC time (tests pass a clock).
+        now: the current UTC time, tz-naive (tests pass a clock).
+        provider: the provider's name in messages.
     """
 
     bar_by_bar = True
     n_bars = None
+    provider = "the provider"
 
     def __init__(
         self,
         tickers: Sequence[str],
+        download: Download,
         interval: str = "1d",
         history_days: int = 730,
-        download: Download | None = None,
         now: Callable[[], pd.Timestamp] | None = None,
     ):
         if interval not in _INTERVALS:
@@ -80,7 +84,7 @@ class YFinanceFeed:
         self.interval = interval
         self.length = _INTERVALS[interval]
         self.history_days = int(history_days)
-        self._download = download or _yfinance_download(interval)
+        self._download = download
         self._now = now or (lambda: pd.Timestamp.now(tz="UTC").tz_localize(None))
         self.dates: list[str] = []
 
@@ -118,7 +122,7 @@ class YFinanceFeed:
         dates, fields = self._complete_bars(self.history_days)
         if not dates:
             raise WealthArenaDataError(
-                f"no bars for {list(self.tickers)} from Yahoo Finance: offline (yfinance returns an empty frame "
+                f"no bars for {list(self.tickers)} from {self.provider}: offline (yfinance returns an empty frame "
                 "without raising), or the tickers are unknown. Check the connection and the symbols."
             )
         missing = [
@@ -126,7 +130,7 @@ class YFinanceFeed:
         ]
         if missing:
             raise WealthArenaDataError(
-                f"Yahoo Finance has no bars for {missing}: unknown or delisted ticker(s). Fix --tickers."
+                f"{self.provider} has no bars for {missing}: unknown or delisted ticker(s). Fix --tickers."
             )
         full = ~np.isnan(fields).any(axis=(1, 2))
         rows = np.flatnonzero(full)[-n:]
@@ -149,4 +153,23 @@ class YFinanceFeed:
         return None
 
 
-__all__ = ["YFinanceFeed"]
+class YFinanceFeed(PollingFeed):
+    """Bars of ``tickers`` polled from Yahoo Finance (``interval`` ``"1d"`` by default), split/dividend adjusted,
+    through the package's yfinance downloader (quiet, without the cache). ``download`` replaces it (tests)."""
+
+    provider = "Yahoo Finance"
+
+    def __init__(
+        self,
+        tickers: Sequence[str],
+        interval: str = "1d",
+        history_days: int = 730,
+        download: Download | None = None,
+        now: Callable[[], pd.Timestamp] | None = None,
+    ):
+        if interval not in _INTERVALS:
+            raise ConfigError(f"interval={interval!r}: the live feed polls one of {sorted(_INTERVALS)}.")
+        super().__init__(tickers, download or _yfinance_download(interval), interval, history_days, now)
+
+
+__all__ = ["PollingFeed", "YFinanceFeed"]
