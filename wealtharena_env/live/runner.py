@@ -39,7 +39,6 @@ then the broker are asked about every order before it is sent) and continues whe
 from __future__ import annotations
 
 import hashlib
-import math
 import sys
 import time
 import warnings
@@ -496,11 +495,11 @@ class Runner:
         orders: list[OrderRequest] = []
         with self.journal.transaction():
             for a, agent in enumerate(self.agents):
-                for e in events[a]:
+                for k, e in enumerate(events[a]):  # in the risk layer's order
                     self.journal.append(
                         t,
                         "risk_event",
-                        f"risk:{t}:{agent}:{e['rule']}:{e.get('asset')}",
+                        f"risk:{t}:{agent}:{k}",
                         {
                             "agent": agent,
                             **{k: (v if isinstance(v, (str, int)) else float(v)) for k, v in e.items()},
@@ -728,10 +727,6 @@ def trade(
         return runner.run(max_bars=max_bars)
     finally:
         runner.close()
-
-
-def _finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 __all__ = ["BarFeed", "RunSummary", "Runner", "trade"]
