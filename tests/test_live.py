@@ -262,6 +262,7 @@ def test_dry_run_journals_orders_without_sending(tmp_path, market_data):
     assert runner.journal.count("order") > 0 and broker.submissions() == [] and broker.positions() == {}
     acks = [p for _, _, _, p in runner.journal.entries("order_ack")]
     assert acks and all(p.get("dry_run") for p in acks)
+    assert np.all(runner.sim.holdings[0] == 0.0) and runner.journal.count("fill") == 0  # the ledgers stay put
     runner.close()
 
 

@@ -585,6 +585,8 @@ class Runner:
                 i = self.tickers.index(p["symbol"])
                 requests = np.asarray(p["requests"])
                 reported = booked.get(cid)
+                if self.dry_run:  # nothing was sent, nothing moves (not even the agents' crossing requests)
+                    continue
                 if p["qty"] == 0.0:  # the agents' requests cancel out: they cross at the fill bar's open
                     phi, price, fees = 1.0, float(fields[OPEN, i]), 0.0
                 elif reported is None:
