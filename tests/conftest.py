@@ -26,3 +26,13 @@ def pz_test():
         warnings.simplefilter("ignore", DeprecationWarning)
         import pettingzoo.test as module
     return module
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-live",
+        action="store_true",
+        default=False,
+        help="run the opt-in smoke test against a real Alpaca paper account (needs APCA_API_KEY_ID / "
+        "APCA_API_SECRET_KEY)",
+    )

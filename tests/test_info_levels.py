@@ -263,7 +263,7 @@ def test_a_copy_mid_episode_steps_like_the_original(clone):
         _assert_same(x, y, clone)
 
 
-#: Modules above the Simulation: adapters, rendering, CLI, leaderboard, analytics.
+#: Modules above the Simulation: adapters, rendering, CLI, leaderboard, analytics, live trading.
 ADAPTER_MODULES = sorted(
     [
         *PACKAGE.glob("envs/*.py"),
@@ -271,6 +271,7 @@ ADAPTER_MODULES = sorted(
         PACKAGE / "cli.py",
         *PACKAGE.glob("leaderboard/*.py"),
         *PACKAGE.glob("analytics/*.py"),
+        *PACKAGE.glob("live/*.py"),
         PACKAGE / "arena_v0.py",
         PACKAGE / "impact_arena_v0.py",
         PACKAGE / "registration.py",

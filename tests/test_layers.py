@@ -52,3 +52,35 @@ def test_each_sources_module_names_its_layer():
     names = [p.stem for p in PACKAGE.rglob("*.py") if p.stem != "__init__"]
     assert "sources" not in names
     assert (PACKAGE / "market_sources.py").is_file() and (PACKAGE / "data" / "loaders.py").is_file()
+
+
+def test_only_the_alpaca_adapter_imports_alpaca_py():
+    """alpaca-py is the optional ``[live]`` extra: one module imports it, and only when it is used."""
+    importers = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "alpaca")
+        or (isinstance(node, ast.Import) and any(a.name.split(".")[0] == "alpaca" for a in node.names))
+    ]
+    assert set(importers) == {"live/alpaca.py"}
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wealtharena_env, wealtharena_env.live.runner, wealtharena_env.live.command, "
+        "wealtharena_env.cli; print(any(m.split('.')[0] == 'alpaca' for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_nothing_below_the_live_layer_imports_it():
+    """live/ sits above sim.py like the envs: only the CLI and the analytics (reports of journals) import it."""
+    users = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "live" not in path.relative_to(PACKAGE).parts[:1]
+        and any(n == "wealtharena_env.live" or n.startswith("wealtharena_env.live.") for n in _imports(path))
+    }
+    assert users <= {"cli.py", "analytics/report.py"}, users

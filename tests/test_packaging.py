@@ -62,7 +62,17 @@ def _copy_ignore(directory: str, names: list[str]) -> set[str]:
 
 
 #: Extras that must NOT come with a core install.
-NOT_CORE = ("matplotlib", "yfinance", "torch", "stable_baselines3", "ray", "redis", "pyarrow", "mkdocs")
+NOT_CORE = (
+    "matplotlib",
+    "yfinance",
+    "torch",
+    "stable_baselines3",
+    "ray",
+    "redis",
+    "pyarrow",
+    "mkdocs",
+    "alpaca",
+)
 CORE = ("numpy", "pandas", "numba", "gymnasium", "pettingzoo")
 
 

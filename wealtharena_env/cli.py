@@ -262,13 +262,32 @@ def _write_text(path: str, text: str) -> None:
     print(f"wrote {atomic_write(path, text)}", file=sys.stderr)
 
 
+def _is_sqlite(path: str) -> bool:
+    """Whether ``path`` is a SQLite file (a trading journal) rather than a results JSON."""
+    if not Path(path).is_file():
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from wealtharena_env.analytics.report import write_report
 
     out = args.output_dir or str(Path(args.results).with_suffix("")) + "_report"
-    index = write_report(args.results, out)
+    if _is_sqlite(args.results):
+        from wealtharena_env.analytics.report import write_journal_report
+
+        index = write_journal_report(args.results, out)
+    else:
+        index = write_report(args.results, out)
     print(f"wrote {index} (and the PNGs next to it)")
     return 0
+
+
+def _cmd_trade(args: argparse.Namespace) -> int:
+    from wealtharena_env.live.command import run_trade
+
+    return run_trade(args)
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
@@ -476,7 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
         "per-scenario plots (PNG) and an HTML tear sheet for one results file. "
         "Needs matplotlib (pip install 'wealtharena-env[plot]').",
     )
-    rp.add_argument("results", help="a results JSON written by `wealtharena evaluate`")
+    rp.add_argument(
+        "results",
+        help="a results JSON written by `wealtharena evaluate`, or a journal written by `wealtharena trade`",
+    )
     rp.add_argument(
         "--output-dir",
         "-o",
@@ -525,6 +547,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     cal.set_defaults(func=_cmd_calibrate)
 
+    from wealtharena_env.live.command import add_trade_parser
+
+    add_trade_parser(sub, _cmd_trade)
+
     dl = sub.add_parser(
         "download",
         help="download market data into the local cache (yfinance)",
@@ -554,14 +580,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
-    from wealtharena_env.errors import ConfigError, WealthArenaDataError
+    from wealtharena_env.errors import ConfigError, LiveTradingError, WealthArenaDataError
 
     try:
         return int(args.func(args) or 0)
     except ImportError as exc:
         print(f"wealtharena {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, WealthArenaDataError) as exc:
+    except (ConfigError, WealthArenaDataError, LiveTradingError) as exc:
         print(f"wealtharena {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -23,4 +23,25 @@ class WealthArenaDataError(ValueError):
     """Market data that cannot be used: empty downloads, NaN/inf or non-positive prices, bad calendars..."""
 
 
-__all__ = ["ActionError", "ConfigError", "WealthArenaDataError"]
+class LiveTradingError(ValueError):
+    """Paper or live trading cannot go on safely: a broker refused or failed, or the books do not reconcile."""
+
+
+class BrokerError(LiveTradingError):
+    """A broker call failed (network error after retries, rejected request, bad credentials); the message
+    says which call, why, and never contains credentials."""
+
+
+class TradingHalted(LiveTradingError):
+    """The runner stopped trading: the agents' ledgers do not reconcile with the broker's positions, or the
+    broker's state contradicts the journal. Nothing further is sent until a person looks."""
+
+
+__all__ = [
+    "ActionError",
+    "BrokerError",
+    "ConfigError",
+    "LiveTradingError",
+    "TradingHalted",
+    "WealthArenaDataError",
+]

@@ -1,7 +1,12 @@
-"""Where an episode's bars come from: the seeded synthetic market or historical data.
+"""Where an episode's bars come from: the seeded synthetic market, historical data, or bars replayed as if live.
 
 A source fills one environment's bar array ``(T, 6, N)`` (see :mod:`wealtharena_env.kernels.market`) for a
 new episode from a ``numpy.random.Generator``; it is the only place randomness enters the simulation.
+
+A *bar-by-bar* source (attribute ``bar_by_bar = True``: :class:`ReplayMarket`, and the live feeds of
+``wealtharena_env.live``) fills only the warm-up bars at reset; every later bar reaches the
+:class:`~wealtharena_env.sim.Simulation` through :meth:`~wealtharena_env.sim.Simulation.append_bar` when it
+arrives, so nothing can read a bar before it exists.
 """
 
 from __future__ import annotations
@@ -14,6 +19,21 @@ from wealtharena_env.config import MarketConfig
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 from wealtharena_env.kernels import market as mk
 from wealtharena_env.kernels import rng as random_streams
+
+#: The fields of a bar as the bar-by-bar sources hand it over and the runner journals it: a (5, N) array whose
+#: rows are, in this order, the first five rows of the Simulation's bars (``kernels.market.BAR_OPEN ..
+#: BAR_VOLUME``; the sixth, the log return, is computed when the bar arrives).
+OHLCV = ("open", "high", "low", "close", "volume")
+assert OHLCV.index("open") == mk.BAR_OPEN and OHLCV.index("close") == mk.BAR_CLOSE
+assert len(OHLCV) == mk.BAR_VOLUME + 1 == mk.BAR_LOGRET
+
+
+def write_bar_fields(fields: np.ndarray, bars_out: np.ndarray) -> None:
+    """Write consecutive bars' ``fields`` (T, 5, N) (:data:`OHLCV`) into ``bars_out`` (T, 6, N) with their
+    log returns (:func:`~wealtharena_env.kernels.market.fill_log_returns`, 0 on the first bar), as a
+    historical market holds them."""
+    bars_out[:, : len(OHLCV)] = fields
+    mk.fill_log_returns(bars_out)
 
 
 class MarketSource(Protocol):
@@ -254,3 +274,52 @@ class HistoricalMarket:
         start = int(rng.integers(0, self.n_bars - length + 1))
         bars_out[...] = self._bars[start : start + length]
         bars_out[0, mk.BAR_LOGRET, :] = 0.0
+
+
+class ReplayMarket(HistoricalMarket):
+    """Recorded bars fed one at a time, as if they arrived live (the trading runner's offline source).
+
+    Built like :class:`HistoricalMarket` (same loading, adjustment, price checks and log returns, so a replay
+    holds bit for bit the bars a backtest on the same data reads), but it always starts at the first recorded
+    bar and is *bar by bar*: ``sample`` fills only the warm-up (``len(bars_out)`` bars, which the Simulation
+    sizes to ``warmup + 1``), and :meth:`next_bar` hands bar ``t`` to the runner when it asks for it. The
+    generator is not used (a replay has one path).
+
+    Bars are indexed ``0 .. n_bars - 1`` in time order; :attr:`dates` holds their timestamps as ISO strings.
+    """
+
+    bar_by_bar = True
+
+    def __init__(self, data: Any, **kwargs: Any):
+        super().__init__(data, **kwargs)
+        dates = getattr(self.data, "dates", None)
+        if dates is None:
+            self.dates: tuple[str, ...] = tuple(str(k) for k in range(self.n_bars))
+        else:
+            self.dates = tuple(_iso(d) for d in np.asarray(dates))
+
+    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> None:
+        """Copy the first ``len(bars_out)`` recorded bars (the warm-up) into ``bars_out``."""
+        length = bars_out.shape[0]
+        if length > self.n_bars:
+            raise ConfigError(
+                f"the replay has {self.n_bars} bars but the warm-up needs {length}; record a longer history."
+            )
+        bars_out[...] = self._bars[:length]
+        bars_out[0, mk.BAR_LOGRET, :] = 0.0
+
+    def next_bar(self, t: int, after: str | None = None) -> tuple[str, np.ndarray] | None:
+        """``(timestamp, fields)`` of recorded bar ``t``, fields ``(5, N)`` = open, high, low, close, volume
+        (``kernels.market.BAR_OPEN .. BAR_VOLUME`` rows); ``None`` once the recording is exhausted. (``after``,
+        the last bar the runner accepted, is what a live feed polls from; a replay counts bars instead.)"""
+        if t >= self.n_bars:
+            return None
+        return self.dates[t], self._bars[t, : mk.BAR_VOLUME + 1].copy()
+
+
+def _iso(value: Any) -> str:
+    """A bar's timestamp as an ISO-8601 string (numpy datetime64, pandas Timestamp, date or str)."""
+    if isinstance(value, np.datetime64):
+        return str(np.datetime_as_string(value, unit="s"))
+    iso = getattr(value, "isoformat", None)
+    return str(iso()) if callable(iso) else str(value)

@@ -23,6 +23,7 @@ import numpy as np
 
 from wealtharena_env._numba_cache import announce_first_compile, mark_compiled
 from wealtharena_env.config import AgentProfile, ArenaConfig
+from wealtharena_env.data.market_data import check_bar_values
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import execution as kx
 from wealtharena_env.kernels import features as kf
@@ -32,7 +33,7 @@ from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
 from wealtharena_env.kernels.features import observation_size, observation_slices
 from wealtharena_env.kernels.market import BAR_CLOSE, BAR_LOGRET, N_BAR_FIELDS
-from wealtharena_env.market_sources import HistoricalMarket, MarketSource, SyntheticMarket
+from wealtharena_env.market_sources import OHLCV, HistoricalMarket, MarketSource, SyntheticMarket
 from wealtharena_env.outputs import InfoDecoder
 
 #: When a threaded Simulation draws new episodes for at least this many environments in one call (a reset,
@@ -194,6 +195,8 @@ class Simulation:
         self.market_by_bar = type(source) is SyntheticMarket and self.n_indicators == 0
         # bar t lives in row t % rows: the whole episode, or (drawn bar by bar) a ring of two rows, the decision
         # and the fill bar of a step (a reset draws the warm-up aside and keeps its log returns in `returns`)
+        #: bars arrive one at a time (:meth:`append_bar`): a reset fills the warm-up, later rows are NaN until then
+        self.bar_by_bar = bool(getattr(source, "bar_by_bar", False))
         rows = 2 if self.market_by_bar else config.bars_per_episode
         self.bars = np.zeros((b, rows, N_BAR_FIELDS, n))
         if self.market_by_bar:
@@ -385,6 +388,10 @@ class Simulation:
             self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
             for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn
                 self.bars[k, t % self.bars.shape[1]] = warmup_bars[t]
+        elif self.bar_by_bar:
+            first = self.config.warmup + 1
+            self.source.sample(rng, self.bars[k, :first])
+            self.bars[k, first:] = np.nan  # not arrived yet: any read of them would show as NaN
         else:
             self.source.sample(rng, self.bars[k])
         if self.n_indicators:
@@ -448,6 +455,55 @@ class Simulation:
             )
         self.last_info = info
         return obs, info
+
+    def append_bar(self, fields: np.ndarray, env_index: int = 0) -> int:
+        """Hand a bar-by-bar Simulation the bar after its current one, ``t = warmup + steps + 1``; return ``t``.
+
+        ``fields`` (5, N): open, high, low, close, volume (``kernels.market.BAR_OPEN .. BAR_VOLUME``). Its log
+        return ``log(close_t / close_{t-1})`` is computed by the same kernel as a historical market's
+        (:func:`~wealtharena_env.kernels.market.fill_log_returns`), so a replay holds the backtest's bits. The
+        next :meth:`step` fills the current decision at this bar. Appending twice before a step replaces the
+        first bar (it was never read). Values are checked as every bar's are
+        (:func:`wealtharena_env.data.market_data.check_bar_values`: finite, prices > 0, volume >= 0).
+        """
+        if not self.bar_by_bar:
+            raise ConfigError(
+                "append_bar() needs a bar-by-bar market source (e.g. ReplayMarket or a live feed)."
+            )
+        fields = np.asarray(fields, dtype=np.float64)
+        if fields.shape != (N_BAR_FIELDS - 1, self.n_assets):
+            raise ConfigError(
+                f"a bar has shape (5, N) = (5, {self.n_assets}) (open, high, low, close, volume), got {fields.shape}."
+            )
+        t = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP]) + 1
+        for k, name in enumerate(OHLCV):  # the data layer's one check of bar values (WealthArenaDataError)
+            check_bar_values(name, fields[k : k + 1], self.tickers, first_bar=t)
+        if t >= self.config.bars_per_episode:
+            raise ConfigError(
+                f"bar {t} is past the run's last bar ({self.config.bars_per_episode - 1}); build the Simulation "
+                "with a longer episode_length."
+            )
+        pair = self.bars[env_index, t - 1 : t + 1].copy()
+        pair[1, :BAR_LOGRET] = fields
+        mk.fill_log_returns(pair)
+        self.bars[env_index, t] = pair[1]
+        if self.n_indicators:  # causal indicators: the reached bars' values do not depend on the NaN rows
+            kf.indicator_features(
+                self.bars[env_index, : t + 1],
+                self.config.observation_clip,
+                self.indicators[env_index, : t + 1],
+            )
+        return t
+
+    def reached_bars(self, start: int = 0, env_index: int = 0) -> np.ndarray:
+        """The fields (``market_sources.OHLCV``: open, high, low, close, volume) of the bars ``start`` ..
+        current of a Simulation that holds its whole episode, (K, 5, N) (a copy)."""
+        if self.market_by_bar:
+            raise ConfigError(
+                "reached_bars() needs the bars held whole (not a synthetic market drawn bar by bar)."
+            )
+        current = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP])
+        return self.bars[env_index, start : current + 1, :BAR_LOGRET].copy()
 
     # ------------------------------------------------------------------ reading the state (no kernel layout above)
     def info(self, agent: int, env_index: int = 0, level: str = "full") -> dict[str, Any]:

@@ -14,6 +14,10 @@ Plots (matplotlib, extra ``plot``; drawn on the Agg canvas, no window, no pyplot
 
 The series plots need trajectories in the results (``wealtharena evaluate --trajectories 1``, the
 default); without them the tear sheet holds the tables and the summary plots only.
+
+:func:`write_journal_report` draws the same equity, drawdown, weights and risk-event plots from a trading
+journal (``wealtharena report run.journal.sqlite``), with a table per agent and the journal's problems
+(refused bars, policy errors, halts).
 """
 
 from __future__ import annotations
@@ -415,13 +419,160 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
     return atomic_write(out / "index.html", "\n".join(parts) + "\n")
 
 
+def journal_trajectory(path: str | Path) -> dict[str, Any]:
+    """A trading journal as a results-like document: one trajectory whose agents' equity (value / initial),
+    weights and risk events (per rule, the step they happened at) come from the journaled steps, the
+    benchmark an equal-weight buy of the journaled closes, plus the journal's problems and counts."""
+    from wealtharena_env.live.journal import Journal
+    from wealtharena_env.market_sources import OHLCV
+
+    with Journal(path) as journal:
+        meta = journal.meta()
+        steps = [p for _, _, _, p in journal.entries("step")]
+        warmup = journal.get("warmup")
+        bars = [p for _, _, _, p in journal.entries("bar")]
+        problems = [
+            (bar, kind, p.get("message", ""))
+            for bar, kind, _, p in journal.entries()
+            if kind in ("refused_bar", "policy_error", "halt")
+        ]
+        counts = {
+            k: journal.count(k) for k in ("bar", "refused_bar", "decision", "order", "fill", "policy_error")
+        }
+        initial_cash = journal.get("initial_cash")
+    if not steps or warmup is None or initial_cash is None:
+        from wealtharena_env.errors import ConfigError
+
+        raise ConfigError(f"journal {path} has no traded bar yet: nothing to report.")
+    names = list(steps[0]["agents"])
+    close = OHLCV.index(
+        "close"
+    )  # the warm-up is journaled as the Simulation's bars, whose first rows these are
+    closes = [np.asarray(warmup["bars"])[-1, close]] + [np.asarray(b["fields"])[close] for b in bars]
+    closes_arr = np.asarray(closes[: len(steps) + 1], dtype=np.float64)
+    bench = (closes_arr / closes_arr[0]).mean(axis=1)
+    agents: dict[str, Any] = {}
+    for name in names:
+        events: dict[str, list[int]] = {}
+        for k, step in enumerate(steps):
+            for event in step["agents"][name]["risk_events"]:
+                events.setdefault(event["rule"], []).append(k + 1)
+        n_weights = len(steps[0]["agents"][name]["weights"])
+        agents[name] = {
+            "values": [step["agents"][name]["value"] for step in steps],
+            "initial": float(initial_cash[name]),
+            "weights": [[0.0] * (n_weights - 1) + [1.0]]
+            + [step["agents"][name]["weights"] for step in steps],
+            "risk_events": events,
+            "cost": float(sum(step["agents"][name]["cost"] for step in steps)),
+        }
+    return {
+        "meta": meta,
+        "names": names,
+        "dates": [warmup["dates"][-1]] + [s["date"] for s in steps],
+        "benchmark": bench.tolist(),
+        "agents": agents,
+        "problems": problems,
+        "counts": counts,
+    }
+
+
+def write_journal_report(journal: str | Path, out_dir: str | Path) -> Path:
+    """Equity, drawdown, weights and risk-event plots and an HTML page for a trading journal; return the HTML.
+
+    Equity is each agent's value over its initial cash (both journaled); the benchmark is the equal-weight
+    buy-and-hold of the journaled closes from the first decision bar.
+    """
+    doc = journal_trajectory(journal)
+    meta = doc["meta"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trajectory_agents = {}
+    rows = []
+    for name, a in doc["agents"].items():
+        equity = [1.0] + [v / a["initial"] for v in a["values"]]
+        trajectory_agents[name] = {
+            "role": "focal",
+            "equity": equity,
+            "weights": a["weights"],
+            "risk_events": a["risk_events"],
+        }
+        drawdown = float(np.max(_drawdown(np.asarray(equity))))
+        rows.append(
+            (name, equity[-1] - 1.0, drawdown, a["cost"], sum(len(v) for v in a["risk_events"].values()))
+        )
+    results_doc = {
+        "task": {"key": f"live:{meta.get('run_id', '?')}"},
+        "entry": str(meta.get("policy", "?")),
+        "trajectories": [
+            {
+                "scenario": f"{meta.get('broker', '?')} broker",
+                "seed": 0,
+                "tickers": meta.get("tickers"),
+                "agents": trajectory_agents,
+                "benchmark_equity": doc["benchmark"],
+            }
+        ],
+    }
+    made = {
+        "equity": plot_equity(results_doc, out / "equity.png"),
+        "drawdown": plot_equity(results_doc, out / "drawdown.png", drawdown=True),
+        "weights": plot_weights(results_doc, out / "weights.png"),
+        "risk_events": plot_risk_events(results_doc, out / "risk_events.png"),
+    }
+    e = html.escape
+    c = doc["counts"]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        (
+            f"<title>trading journal {e(str(meta.get('run_id')))}</title><style>"
+            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;color:#222}"
+            "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.2rem}"
+            "td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}"
+            "th:first-child,td:first-child{text-align:left}img{max-width:100%;margin:.5rem 0}"
+            ".warn{color:#b00}.note{color:#666;font-size:.85rem}</style></head><body>"
+        ),
+        f"<h1>Trading journal — run {e(str(meta.get('run_id')))}</h1>",
+        (
+            f"<p class='note'>policy <code>{e(str(meta.get('policy')))}</code>; broker {e(str(meta.get('broker')))}"
+            f"{' (dry run)' if meta.get('dry_run') else ''}; tickers {e(', '.join(meta.get('tickers') or []))}; "
+            f"bars {e(doc['dates'][0])} .. {e(doc['dates'][-1])}; {c['bar']} bars traded, {c['refused_bar']} refused, "
+            f"{c['decision']} decisions, {c['order']} orders, {c['fill']} agent fills, {c['policy_error']} policy "
+            f"errors.</p>"
+        ),
+        "<h2>Agents</h2><table><tr><th>agent</th><th>return</th><th>max DD</th><th>costs</th><th>risk events</th></tr>",
+    ]
+    for name, ret, dd, cost, n in rows:
+        parts.append(
+            f"<tr><td>{e(name)}</td><td>{_fmt(ret, True)}</td><td>{_fmt(dd, True)}</td><td>{cost:,.2f}</td>"
+            f"<td>{n}</td></tr>"
+        )
+    parts.append("</table>")
+    if doc["problems"]:
+        parts.append("<h2>Problems</h2><ul>")
+        for bar, kind, message in doc["problems"][:200]:
+            parts.append(f"<li class='warn'>bar {bar} ({e(kind)}): {e(message)}</li>")
+        parts.append("</ul>")
+    parts.append("<h2>Plots</h2>")
+    for name, made_path in made.items():
+        if made_path is not None:
+            parts.append(f"<h3>{e(name.replace('_', ' '))}</h3><img src='{name}.png' alt='{e(name)}'>")
+    parts.append(
+        "<p class='note'>A journal records what was decided and what the broker reported; it promises nothing "
+        "about future returns.</p></body></html>"
+    )
+    return atomic_write(out / "index.html", "\n".join(parts) + "\n")
+
+
 __all__ = [
     "PLOT_NAMES",
     "agent_summary",
+    "journal_trajectory",
     "plot_agents",
     "plot_equity",
     "plot_risk_events",
     "plot_scores",
     "plot_weights",
+    "write_journal_report",
     "write_report",
 ]

@@ -34,12 +34,15 @@ if TYPE_CHECKING:  # pragma: no cover
 _HASH_VERSION = b"wealtharena-marketdata-v1"
 
 
-def check_bar_values(name: str, values: np.ndarray, tickers: Sequence[str], dates: Any = None) -> None:
+def check_bar_values(
+    name: str, values: np.ndarray, tickers: Sequence[str], dates: Any = None, first_bar: int = 0
+) -> None:
     """The one check of a bar field's values, wherever bars enter (``MarketData``, a user's duck-typed data in
-    ``HistoricalMarket``): every cell finite; prices (``open``, ``high``, ``low``, ``close``, ``adj_close``)
-    ``> 0``, ``volume >= 0``. ``values`` is (T, N); ``dates`` (T,) names the bars (``None``: bar numbers).
-    Raises :class:`~wealtharena_env.errors.WealthArenaDataError` naming the field, the first cells (ticker,
-    date) and the fix."""
+    ``HistoricalMarket``, a live bar in ``Simulation.append_bar``): every cell finite; prices (``open``,
+    ``high``, ``low``, ``close``, ``adj_close``) ``> 0``, ``volume >= 0``. ``values`` is (T, N); ``dates``
+    (T,) names the bars (``None``: bar numbers ``first_bar + row``). Raises
+    :class:`~wealtharena_env.errors.WealthArenaDataError` naming the field, the first cells (ticker, date) and
+    the fix."""
     bad = ~np.isfinite(values)
     if bad.any():
         what, fix = (
@@ -60,7 +63,7 @@ def check_bar_values(name: str, values: np.ndarray, tickers: Sequence[str], date
     rows, cols = np.nonzero(bad)
     tick = [tickers[c] for c in cols[:MAX_EXAMPLES]]
     if dates is None:
-        where = fmt_list([f"{t} bar {r}" for t, r in zip(tick, rows[:MAX_EXAMPLES])])
+        where = fmt_list([f"{t} bar {first_bar + r}" for t, r in zip(tick, rows[:MAX_EXAMPLES])])
     else:
         where = fmt_pairs(tick, [dates[r] for r in rows[:MAX_EXAMPLES]])
     more = f" (+{len(rows) - MAX_EXAMPLES} more)" if len(rows) > MAX_EXAMPLES else ""
