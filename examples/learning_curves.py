@@ -185,6 +185,12 @@ def plot(rows: list[dict[str, Any]], baselines: dict[str, dict[str, float]], pat
             label=f"{name} {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}]",
         )
         ax_turn.axhline(100 * b["turnover"], color="black", linestyle=styles[k % 3], linewidth=1, label=name)
+    from matplotlib.ticker import FuncFormatter
+
+    # "300k", not "300000": full numbers ran into each other on the narrow turnover panel
+    steps_format = FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k" if x else "0")
+    for a in (ax, ax_turn):
+        a.xaxis.set_major_formatter(steps_format)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean Sharpe, 16 evaluation seeds (band: 95 % CI)")
     ax.set_title(title, fontsize=10)
