@@ -70,8 +70,9 @@ TOY_DRIFT = Task(
                 "market": TOY_DRIFT_MARKET,
                 "reward_mode": "log_return",
                 "risk_enabled": False,
-                # trade to the target at once: the optimum (all in the asset) is then reachable from the first step, so
-                # a pipeline that learns gets the whole gain in 32 steps (partial rebalancing would take ~20 of them)
+                # trade to the target at once: the optimum (all in the asset) is then reachable from the first
+                # step, so a pipeline that learns gets the whole gain in 32 steps (partial rebalancing would
+                # take ~20 of them)
                 "rebalance_rate": 1.0,
             }.items()
         )
@@ -154,9 +155,10 @@ def train_kwargs(
     return kwargs
 
 
-#: ``--env-kwargs {"reward": {...}}``: a key that scales ``target_risk`` by each agent's own risk aversion (the
-#: ``risk`` weight of its reward *before* the override): ``{"risk": 0, "target_risk_per_risk_aversion": 5}``
-#: gives conservative agents ``target_risk`` 50, balanced 20, aggressive 7.5.
+#: ``--env-kwargs {"reward": {...}}``: a key that scales ``target_risk`` by each agent's own risk aversion
+#: (the ``risk`` weight of its reward *before* the override): ``{"risk": 0,
+#: "target_risk_per_risk_aversion": 5}`` gives conservative agents ``target_risk`` 50, balanced 20,
+#: aggressive 7.5.
 TARGET_RISK_PER_RISK_AVERSION = "target_risk_per_risk_aversion"
 
 
@@ -166,8 +168,8 @@ def reward_overrides(over: Any, profile: str) -> dict[str, float]:
     ``over`` maps :class:`~wealtharena_env.config.RewardWeights` fields to values (they apply to every agent)
     and may also map a risk profile name (``"conservative"``, ``"balanced"``, ``"aggressive"``) to such an
     object (it applies to that profile's agents only, over the common fields). So
-    ``{"risk": 0, "conservative": {"target_risk": 50}}`` sets ``risk`` 0 for everyone and ``target_risk`` 50 for
-    conservative agents. :data:`TARGET_RISK_PER_RISK_AVERSION` is another spelling of ``target_risk`` (see
+    ``{"risk": 0, "conservative": {"target_risk": 50}}`` sets ``risk`` 0 for everyone and ``target_risk`` 50
+    for conservative agents. :data:`TARGET_RISK_PER_RISK_AVERSION` is another spelling of ``target_risk`` (see
     :func:`reward_for`): one object may not give both, and a profile's own (either spelling) replaces the
     common one.
     """
@@ -221,14 +223,14 @@ def reward_for(base: Any, over: Any, profile: str) -> Any:
 
 
 def _reward_override(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``"reward": {...}`` in ``--env-kwargs``: every agent's reward weights, its own preset with the given fields
-    replaced (e.g. ``{"risk": 0, "target_risk": 20}``; per profile ``{"conservative": {...}, ...}``; the target
-    risk scaled by each agent's risk aversion ``{"target_risk_per_risk_aversion": 5}``: :func:`reward_for`,
-    docs/training.md). The agents become explicit :class:`~wealtharena_env.config.AgentProfile` objects
-    (``agents``) carrying those weights: for a single-agent task the one agent of profile ``risk_profile``
-    (default balanced); for an arena every agent of ``agents`` (default the arena's five), seats played by
-    baselines included (their reward is unused). Training only: the evaluation scores the portfolio's
-    returns, not the reward."""
+    """``"reward": {...}`` in ``--env-kwargs``: every agent's reward weights, its own preset with the given
+    fields replaced (e.g. ``{"risk": 0, "target_risk": 20}``; per profile ``{"conservative": {...}, ...}``;
+    the target risk scaled by each agent's risk aversion ``{"target_risk_per_risk_aversion": 5}``:
+    :func:`reward_for`, docs/training.md). The agents become explicit
+    :class:`~wealtharena_env.config.AgentProfile` objects (``agents``) carrying those weights: for a
+    single-agent task the one agent of profile ``risk_profile`` (default balanced); for an arena every agent
+    of ``agents`` (default the arena's five), seats played by baselines included (their reward is unused).
+    Training only: the evaluation scores the portfolio's returns, not the reward."""
     from wealtharena_env.config import REWARD_PRESETS, AgentProfile, arena_config
 
     kwargs = dict(kwargs)
@@ -248,7 +250,8 @@ def _reward_override(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
             ),
         )
         return kwargs
-    # names ("balanced_0") or AgentProfile objects, as the arena takes them; the arena's default five otherwise
+    # names ("balanced_0") or AgentProfile objects, as the arena takes them; the arena's default five
+    # otherwise
     agents = arena_config(agents=kwargs.get("agents")).agents
     kwargs["agents"] = tuple(
         dataclasses.replace(a, reward=reward_for(a.reward, over, a.risk_profile)) for a in agents
@@ -259,9 +262,9 @@ def _reward_override(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
 def unreproduced_env_kwargs(task: Task, env_kwargs: str | Mapping[str, Any] | None) -> list[str]:
     """The keys of ``env_kwargs`` that the evaluation will not play with.
 
-    The leaderboard evaluation (:func:`~wealtharena_env.leaderboard.evaluate.evaluate`) builds the task's env as
-    published; it takes no env keyword arguments. A training-only key (:data:`TRAINING_ONLY_ENV_KWARGS`) or a
-    value equal to the task's own is harmless; any other key means the trained policy is scored on an env
+    The leaderboard evaluation (:func:`~wealtharena_env.leaderboard.evaluate.evaluate`) builds the task's env
+    as published; it takes no env keyword arguments. A training-only key (:data:`TRAINING_ONLY_ENV_KWARGS`) or
+    a value equal to the task's own is harmless; any other key means the trained policy is scored on an env
     that reads its actions or builds its observations differently from the one it learnt on.
     """
     published = task.scenario_kwargs(task.scenarios[0])
@@ -293,9 +296,9 @@ def check_env_kwargs(task: Task, env_kwargs: str | Mapping[str, Any] | None) -> 
     keys = unreproduced_env_kwargs(task, env_kwargs)
     if keys:
         print(
-            f"warning: --env-kwargs {keys} change the env beyond the reward; the evaluation plays {task.key} as "
-            "published (it takes no env arguments), so the policy is scored on an env it was not trained on. "
-            "That is your responsibility; config.json and summary.json record the training env kwargs.",
+            f"warning: --env-kwargs {keys} change the env beyond the reward; the evaluation plays {task.key} "
+            "as published (it takes no env arguments), so the policy is scored on an env it was not trained "
+            "on. That is your responsibility; config.json and summary.json record the training env kwargs.",
             file=sys.stderr,
         )
     return keys

@@ -100,8 +100,9 @@ def train_curve(task, algo: str, seed: int, args: argparse.Namespace, writer: cs
         writer.writerow(row)
         fh.flush()
         print(
-            f"{algo} seed {seed} {steps:>8d} steps: Sharpe {row['sharpe']:.2f} [{row['low']:.2f}, {row['high']:.2f}], "
-            f"turnover {100 * row['turnover']:.1f} %, {row['seconds']:.0f} s",
+            f"{algo} seed {seed} {steps:>8d} steps: Sharpe {row['sharpe']:.2f} "
+            f"[{row['low']:.2f}, {row['high']:.2f}], turnover {100 * row['turnover']:.1f} %, "
+            f"{row['seconds']:.0f} s",
             flush=True,
         )
 
@@ -259,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = list(csv.DictReader(fh))
     for name, b in baselines.items():
         print(
-            f"{name}: Sharpe {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}], turnover {100 * b['turnover']:.2f} %"
+            f"{name}: Sharpe {b['sharpe']:.2f} [{b['low']:.2f}, {b['high']:.2f}], "
+            f"turnover {100 * b['turnover']:.2f} %"
         )
     plot(rows, baselines, png_path, f"{task.key}: SB3 recipes (sb3_train.py defaults)")
     return 0

@@ -1,12 +1,13 @@
-"""Train PPO, A2C or SAC from Stable-Baselines3 on WealthArena, save the model, evaluate it on a leaderboard task.
+"""Train PPO, A2C or SAC from Stable-Baselines3 on WealthArena, save the model, evaluate it on a leaderboard
+task.
 
 Single agent (``WealthArena/Portfolio-v0`` tasks: ``ToyDrift-v0``, ``Calm-v0``, ``Regimes-v0``, ...)::
 
     python examples/sb3_train.py --algo ppo --task Calm-v0 --timesteps 200000
 
-Multi-agent (``Impact-v0``: five agents on ``WealthArena/ImpactArena-v0``) with **parameter sharing**: SuperSuit
-turns the PettingZoo parallel env into a vector env with one row per agent, so one policy acts for every
-agent and learns from all of their experience; at evaluation it plays the task's focal seats against the
+Multi-agent (``Impact-v0``: five agents on ``WealthArena/ImpactArena-v0``) with **parameter sharing**:
+SuperSuit turns the PettingZoo parallel env into a vector env with one row per agent, so one policy acts for
+every agent and learns from all of their experience; at evaluation it plays the task's focal seats against the
 held-out background populations::
 
     python examples/sb3_train.py --algo ppo --task Impact-v0 --timesteps 200000 --n-envs 2
@@ -47,13 +48,14 @@ import common  # examples/common.py: tasks, tracking, evaluation
 
 ALGOS = ("ppo", "a2c", "sac")
 
-#: Defaults per algorithm, small enough for a laptop; override any with --hyperparams '{"learning_rate": 1e-3}'.
+#: Defaults per algorithm, small enough for a laptop; override any with
+#: --hyperparams '{"learning_rate": 1e-3}'.
 #: ``net_arch`` is a shortcut for ``policy_kwargs["net_arch"]``; ``policy_kwargs`` passes anything else to the
 #: policy (``'{"policy_kwargs": {"log_std_init": -1, "activation_fn": "tanh"}}'``; its keys win).
 DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
-    # PPO: large rollouts (8 envs x 1024 steps), few epochs and a small learning rate: daily returns are mostly
-    # noise, and smaller, better-averaged updates keep the policy from learning to react to it (the ablation in
-    # docs/training.md: turnover 6.9 % -> 1.7 % per step on Calm-v0 at the same Sharpe or better).
+    # PPO: large rollouts (8 envs x 1024 steps), few epochs and a small learning rate: daily returns are
+    # mostly noise, and smaller, better-averaged updates keep the policy from learning to react to it (the
+    # ablation in docs/training.md: turnover 6.9 % -> 1.7 % per step on Calm-v0 at the same Sharpe or better).
     "ppo": {
         "learning_rate": 1e-4,
         "n_steps": 1024,
@@ -66,7 +68,8 @@ DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
         "net_arch": [64, 64],
         "policy_kwargs": {"log_std_init": -1.0},
     },
-    # A2C: the same reasoning as PPO's (larger, better-averaged updates: 8 x 128 steps at 1e-4, not 8 x 16 at 7e-4)
+    # A2C: the same reasoning as PPO's (larger, better-averaged updates: 8 x 128 steps at 1e-4, not 8 x 16 at
+    # 7e-4)
     "a2c": {
         "learning_rate": 1e-4,
         "n_steps": 128,
@@ -150,7 +153,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # ---------------------------------------------------------------------------------------------- envs
 def make_single_agent_env(task, args: argparse.Namespace):
-    """``n_envs`` copies of the task's Gymnasium env in a DummyVecEnv (with Monitor), seeded seed, seed+1, ..."""
+    """``n_envs`` copies of the task's Gymnasium env in a DummyVecEnv (with Monitor), seeded seed, seed+1,
+    ..."""
     from stable_baselines3.common.env_util import make_vec_env
 
     kwargs = common.train_kwargs(task, args.episode_length, args.env_kwargs)
@@ -239,9 +243,9 @@ def merge_hyperparams(*layers: dict[str, Any]) -> dict[str, Any]:
 def split_policy_kwargs(hyperparams: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(algorithm kwargs, policy_kwargs)`` from the merged hyperparameters.
 
-    ``policy_kwargs`` is the user's (``log_std_init``, ``ortho_init``, ``activation_fn`` by name, ...) and its keys
-    win; ``net_arch`` at the top level is a shortcut that fills ``policy_kwargs["net_arch"]`` when the user's
-    ``policy_kwargs`` does not set it.
+    ``policy_kwargs`` is the user's (``log_std_init``, ``ortho_init``, ``activation_fn`` by name, ...) and its
+    keys win; ``net_arch`` at the top level is a shortcut that fills ``policy_kwargs["net_arch"]`` when the
+    user's ``policy_kwargs`` does not set it.
     """
     params = dict(hyperparams)
     policy_kwargs = params.pop("policy_kwargs", None) or {}
@@ -364,7 +368,8 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     model_path = run_dir / "model.zip"
     model.save(model_path)
     print(
-        f"trained {args.algo} on {task.key} for {args.timesteps} steps in {train_seconds:.1f}s -> {model_path}"
+        f"trained {args.algo} on {task.key} for {args.timesteps} steps in {train_seconds:.1f}s "
+        f"-> {model_path}"
     )
     if args.normalize_reward or args.normalize_obs:
         env.save(str(run_dir / "vecnormalize.pkl"))  # reward statistics, to continue training later
