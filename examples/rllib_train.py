@@ -1,12 +1,13 @@
 """Train RLlib (new API stack) on the multi-agent arena: one policy per risk profile; PPO, APPO or SAC.
 
 Every learning agent of the arena is mapped to the policy of its risk profile by name (``policy_mapping_fn``:
-``balanced_0`` -> ``"balanced"``, ``conservative_0`` and ``conservative_1`` -> ``"conservative"``, ...), so the
-profiles — which differ in risk limits and in the risk aversion of their reward — learn different policies
+``balanced_0`` -> ``"balanced"``, ``conservative_0`` and ``conservative_1`` -> ``"conservative"``, ...), so
+the profiles — which differ in risk limits and in the risk aversion of their reward — learn different policies
 while agents of the same profile share theirs. Actions are continuous (``Box``), so all three algorithms
 apply: ``--algo ppo`` (default), ``--algo appo`` (asynchronous PPO: env runners sample while the learner
-trains — the one to scale out) and ``--algo sac`` (off-policy, with RLlib's ``MultiAgentEpisodeReplayBuffer``).
-RLlib 2.60 has no A2C (it was removed with the old API stack): use ``examples/sb3_train.py --algo a2c``.
+trains — the one to scale out) and ``--algo sac`` (off-policy, with RLlib's
+``MultiAgentEpisodeReplayBuffer``). RLlib 2.60 has no A2C (it was removed with the old API stack):
+use ``examples/sb3_train.py --algo a2c``.
 
 **Who sits in the other seats.** ``Impact-v0`` is scored on its focal seats (``balanced_0``, ``aggressive_0``)
 while the three other seats are played by *held-out* background populations of baselines. Training all five
@@ -16,13 +17,14 @@ script trains against the co-populations the task publishes for training (``IMPA
 every background seat ``equal_weight``, or every one ``random``): :class:`CoPlayerArena` is an RLlib
 ``MultiAgentEnv`` around the PettingZoo parallel env in which RLlib sees and trains only the learning seats
 (``--learn-seats``, default the task's focal seats) while each other seat is played by a baseline
-(:func:`~wealtharena_env.leaderboard.baselines.make_baseline`) of a population drawn afresh, uniformly, at every
-episode. Co-players are part of the environment: their actions never enter a training batch. This is the
+(:func:`~wealtharena_env.leaderboard.baselines.make_baseline`) of a population drawn afresh, uniformly, at
+every episode. Co-players are part of the environment: their actions never enter a training batch. This is the
 Melting Pot protocol (train with published co-players, evaluate with held-out ones), and it is cheaper than
-self-play: the learner updates two seats' experience instead of five. ``--learn-seats balanced_0 aggressive_0
-conservative_0`` also trains a conservative policy (``conservative_1`` and ``aggressive_1`` stay baselines).
-``--co-players self-play`` restores the old setup: all five seats learn (three policies, shared within a
-profile). Each episode is seeded from the task's published training seeds (never an evaluation seed).
+self-play: the learner updates two seats' experience instead of five.
+``--learn-seats balanced_0 aggressive_0 conservative_0`` also trains a conservative policy (``conservative_1``
+and ``aggressive_1`` stay baselines). ``--co-players self-play`` restores the old setup: all five seats learn
+(three policies, shared within a profile). Each episode is seeded from the task's published training seeds
+(never an evaluation seed).
 
 **Defaults** (chosen on Impact-v0 on 2 busy cores: ~7 min of training, 7.5 min with the evaluation;
 docs/results/rllib_impact.md has the runs and the ablation behind them):
@@ -54,12 +56,13 @@ previous random stream): both focal policies beat ``random`` (balanced +0.07 Sha
 turnover. They do so by *staying* near where they start: against ``neutral`` (the zero action) they differ by
 +0.01 and -0.01, within noise. The edge a policy could still find on this task is small (the best baseline,
 ``risk_parity``, scores ~0.08 above equal weight) and PPO does not find it in this budget; nor does a
-conservative policy learn to hold more cash than an aggressive one (the risk layer, not the policy, carries the
-profiles' differences). With the risk charged on the requested target instead (``--env-kwargs '{"reward":
-{"risk": 0, "target_risk_per_risk_aversion": 2}}'``, below; ``--gamma 0.9 --lambda 0.9 --entropy-coeff 0.005``)
-it does: on today's random stream, two training seeds, every profile's policy beats ``random``, the conservative
-one holds 51-59 % cash against the aggressive one's 23-26 % (mean max drawdown 6.8-7.5 % against 11.3-11.8 %),
-and the conservative one pays 0.06-0.07 Sharpe against equal weight (docs/results/rllib_impact.md).
+conservative policy learn to hold more cash than an aggressive one (the risk layer, not the policy, carries
+the profiles' differences). With the risk charged on the requested target instead
+(``--env-kwargs '{"reward": {"risk": 0, "target_risk_per_risk_aversion": 2}}'``, below;
+``--gamma 0.9 --lambda 0.9 --entropy-coeff 0.005``) it does: on today's random stream, two training seeds,
+every profile's policy beats ``random``, the conservative one holds 51-59 % cash against the aggressive one's
+23-26 % (mean max drawdown 6.8-7.5 % against 11.3-11.8 %), and the conservative one pays 0.06-0.07 Sharpe
+against equal weight (docs/results/rllib_impact.md).
 
 **Logged returns.** RLlib reports returns of *completed* episodes only. With 252-step episodes, an iteration
 that samples fewer steps per arena than an episode's length completes no episode at all (e.g. 32 env runners
@@ -86,20 +89,21 @@ explicit address (``--address <ip>:<port>`` or ``RAY_ADDRESS``) then needs ``RAY
 environment (``--address auto`` on the head node finds the token itself).
 ``--env-kwargs '{"reward_mode": "log_return"}'`` changes the training env (as in every example).
 
-**Reward weights per profile.** ``--env-kwargs '{"reward": {...}}'`` changes the reward weights of every agent of
-the arena, each starting from its own profile's preset (``REWARD_PRESETS``): ``{"risk": 0, "target_risk": 20}``
-for every profile; ``{"conservative": {...}, "balanced": {...}, "aggressive": {...}}`` per profile (over the
-common fields); ``{"risk": 0, "target_risk_per_risk_aversion": 5}`` charges the risk of the *requested* target at
-5 x each profile's own risk aversion (conservative 50, balanced 20, aggressive 7.5) instead of the risk held after
-the risk layer (docs/reward.md, docs/training.md). Training only: the evaluation scores returns, not rewards.
+**Reward weights per profile.** ``--env-kwargs '{"reward": {...}}'`` changes the reward weights of every agent
+of the arena, each starting from its own profile's preset (``REWARD_PRESETS``):
+``{"risk": 0, "target_risk": 20}`` for every profile;
+``{"conservative": {...}, "balanced": {...}, "aggressive": {...}}`` per profile (over the common fields);
+``{"risk": 0, "target_risk_per_risk_aversion": 5}`` charges the risk of the *requested* target at 5 x each
+profile's own risk aversion (conservative 50, balanced 20, aggressive 7.5) instead of the risk held after the
+risk layer (docs/reward.md, docs/training.md). Training only: the evaluation scores returns, not rewards.
 
 **Evaluation.** The leaderboard gives one policy every focal seat, so each trained profile's policy is
-evaluated on its own with :func:`~wealtharena_env.leaderboard.evaluate.evaluate` (what ``wealtharena evaluate
---policy <run>/checkpoint:<profile>`` runs) on the task's held-out seeds and background populations, and so
-are the ``--compare`` entries on the same seeds (default ``equal_weight``, ``random`` and ``neutral``, the zero
-action the initialised policies play). Because every entry plays the same markets, the comparison table also
-gives *paired* differences of the focal Sharpe ratio (per scenario and seed, stratified-bootstrap 95 % CI)
-and the probability of improvement.
+evaluated on its own with :func:`~wealtharena_env.leaderboard.evaluate.evaluate` (what
+``wealtharena evaluate --policy <run>/checkpoint:<profile>`` runs) on the task's held-out seeds and background
+populations, and so are the ``--compare`` entries on the same seeds (default ``equal_weight``, ``random`` and
+``neutral``, the zero action the initialised policies play). Because every entry plays the same markets, the
+comparison table also gives *paired* differences of the focal Sharpe ratio (per scenario and seed,
+stratified-bootstrap 95 % CI) and the probability of improvement.
 
 Outputs in ``<out>/<run-name>/``: ``checkpoint/`` (``Algorithm.from_checkpoint``; each policy's RLModule under
 ``checkpoint/learner_group/learner/rl_module/<profile>``), ``results.json`` (leaderboard results of the policy
@@ -144,16 +148,17 @@ SAMPLE_TIMEOUT_S = 300.0
 #: thread and passive OpenMP waiting, as in this process (see the top of the file).
 WORKER_ENV_VARS = ("NUMBA_NUM_THREADS", "OMP_WAIT_POLICY")
 
-#: Baselines evaluated beside the trained policies by default (same seeds, same scenarios). ``neutral`` is not a
-#: leaderboard baseline: it always plays the zero action (equal weight over the assets and cash, the centre of
-#: the env's action mapping), which is what the initialised policies play (``--init-action-gain``): the gap between a
-#: trained policy and ``neutral`` is what training added.
+#: Baselines evaluated beside the trained policies by default (same seeds, same scenarios). ``neutral`` is not
+#: a leaderboard baseline: it always plays the zero action (equal weight over the assets and cash, the centre
+#: of the env's action mapping), which is what the initialised policies play (``--init-action-gain``): the gap
+#: between a trained policy and ``neutral`` is what training added.
 COMPARE = ("equal_weight", "random", "neutral")
 NEUTRAL = "neutral"
 
 
 def neutral_policy(n_action: int):
-    """The zero action for every observation (the env's default mapping: equal weight over the N assets and cash)."""
+    """The zero action for every observation (the env's default mapping: equal weight over the N assets
+    and cash)."""
 
     def policy(obs: np.ndarray) -> np.ndarray:
         return np.zeros((np.asarray(obs).shape[0], n_action), dtype=np.float32)
@@ -316,8 +321,8 @@ class CoPlayerArena(MultiAgentEnv):
     """An RLlib ``MultiAgentEnv``: a PettingZoo arena in which some seats learn and the others are baselines.
 
     RLlib sees only the learning seats (``learners``): their observations, scaled rewards, terminations and
-    infos. Every other seat is played inside the env by a baseline policy of a co-population drawn uniformly at
-    each reset from ``co_players`` (a list of ``{seat: baseline name}`` mappings, e.g. the task's published
+    infos. Every other seat is played inside the env by a baseline policy of a co-population drawn uniformly
+    at each reset from ``co_players`` (a list of ``{seat: baseline name}`` mappings, e.g. the task's published
     training backgrounds). With no co-players every seat learns (self-play).
 
     ``env_config`` keys: ``env_id`` (registered PettingZoo ID), ``reward_scale``, ``learners`` (seats RLlib
@@ -561,8 +566,8 @@ def init_policy_heads(algo, profiles: list[str], log_std: float, gain: float) ->
     """Start every profile's Gaussian policy near the env's neutral action with a small, state-free spread.
 
     The policy head of RLlib's default PPO module is one linear layer whose outputs are the action means and
-    the log standard deviations. Its mean rows are scaled by ``gain`` and their biases zeroed (the initial mean
-    is ~0 whatever the observation: the mapped target is equal weight over the assets and cash), and its
+    the log standard deviations. Its mean rows are scaled by ``gain`` and their biases zeroed (the initial
+    mean is ~0 whatever the observation: the mapped target is equal weight over the assets and cash), and its
     log-std rows get zero weights and bias ``log_std``. Done in the learner, then synced to the env runners.
     Returns False (nothing changed) for modules of another shape (e.g. SAC's) or with ``log_std`` NaN and
     ``gain`` 1.
@@ -675,9 +680,10 @@ class ReturnLog:
             )
         per = {k: round(v, 3) for k, v in sorted(self.per_policy.items())}
         return (
-            f"iteration {row['iteration']}: env steps {row['env_steps']}, episodes {row['episodes_completed']} "
-            f"(+{row['episodes_this_iteration']}), episode return mean {self.episode_return:.3f} "
-            f"(training reward x{scale:g}), per policy {json.dumps(per)}"
+            f"iteration {row['iteration']}: env steps {row['env_steps']}, "
+            f"episodes {row['episodes_completed']} (+{row['episodes_this_iteration']}), "
+            f"episode return mean {self.episode_return:.3f} (training reward x{scale:g}), "
+            f"per policy {json.dumps(per)}"
         )
 
 
@@ -909,7 +915,8 @@ def main(argv: list[str] | None = None) -> int:
         f"-> {checkpoint}"
     )
 
-    # The leaderboard protocol gives one policy every focal seat: evaluate each trained profile's policy there.
+    # The leaderboard protocol gives one policy every focal seat: evaluate each trained profile's
+    # policy there.
     start_eval = time.perf_counter()
     summaries, docs = {}, {}
     for i, profile in enumerate(evaluated):

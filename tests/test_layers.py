@@ -76,7 +76,8 @@ def test_only_the_alpaca_adapter_imports_alpaca_py():
 
 
 def test_nothing_below_the_live_layer_imports_it():
-    """live/ sits above sim.py like the envs: only the CLI and the analytics (reports of journals) import it."""
+    """live/ sits above sim.py like the envs: only the CLI and the analytics (reports of journals)
+    import it."""
     users = {
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")

@@ -480,8 +480,9 @@ def test_trade_command_replays_resumes_and_prints_a_progress_line(tmp_path, caps
 
     path = tmp_path / "bars.csv"
     synthetic_frame(n_days=75).to_csv(path, index=False)
-    args = ["trade", "--policy", "equal_weight", "--broker", "sim", "--bars", str(path), "--agents", "balanced_0",
-            "aggressive_1", "--journal", str(tmp_path / "j.sqlite"), "--run-id", "cli"]  # fmt: skip
+    args = ["trade", "--policy", "equal_weight", "--broker", "sim", "--bars", str(path),
+            "--agents", "balanced_0", "aggressive_1", "--journal", str(tmp_path / "j.sqlite"),
+            "--run-id", "cli"]  # fmt: skip
     assert main([*args, "--max-bars", "5"]) == 0
     out = capsys.readouterr()
     lines = [line for line in out.err.splitlines() if line.startswith("[cli] bar ")]
@@ -498,7 +499,8 @@ def test_trade_command_replays_resumes_and_prints_a_progress_line(tmp_path, caps
 
 
 def test_replay_parity_with_the_indicator_features(tmp_path, market_data):
-    """The "full" feature set's indicators are recomputed on the bars reached as they arrive: the same values."""
+    """The "full" feature set's indicators are recomputed on the bars reached as they arrive: the
+    same values."""
     config = _config().replace(feature_set="full")
     runner = Runner(
         "momentum", ReplayMarket(market_data), SimBroker(), tmp_path / "j.sqlite", config, progress=None

@@ -1,4 +1,5 @@
-"""The Alpaca broker against a fake Alpaca server on 127.0.0.1 (no network), and the opt-in live smoke test."""
+"""The Alpaca broker against a fake Alpaca server on 127.0.0.1 (no network), and the opt-in live
+smoke test."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ KEY, SECRET = "PKTESTKEY0123456789", "s3cr3t-never-logged-ABCDEFG"
 
 class FakeAlpaca:
     """Enough of Alpaca's trading API v2 for the broker: orders, lookups by client ID, cancel, positions,
-    account, clock. ``script`` scripts failures; ``requests`` records every request (method, path, headers)."""
+    account, clock. ``script`` scripts failures; ``requests`` records every request (method,
+    path, headers)."""
 
     def __init__(self):
         self.orders: dict[str, dict] = {}

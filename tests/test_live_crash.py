@@ -22,7 +22,8 @@ def _command(tmp: Path, name: str, bars: Path) -> list[str]:
     return [
         sys.executable, "-m", "wealtharena_env", "trade", "--policy", "momentum", "--broker", "paper",
         "--bars", str(bars), "--agents", "balanced_0", "aggressive_1", "conservative_2",
-        "--journal", str(tmp / f"{name}.journal.sqlite"), "--paper-account", str(tmp / f"{name}.paper.sqlite"),
+        "--journal", str(tmp / f"{name}.journal.sqlite"),
+        "--paper-account", str(tmp / f"{name}.paper.sqlite"),
         "--run-id", "crash", "--bar-interval", "0.02", "-q",
     ]  # fmt: skip
 

@@ -139,8 +139,8 @@ def test_a_path_drawn_bar_by_bar_is_the_path_drawn_at_once():
 
 def test_a_warm_up_drawn_returns_only_is_the_same_path():
     """``full_from`` skips the open, high, low and volume of the bars before it (a warm-up whose OHLCV is not
-    kept) but makes the same draws: the same log returns, regimes, path state and stream, and the same whole bars
-    from ``full_from`` on."""
+    kept) but makes the same draws: the same log returns, regimes, path state and stream, and the same whole
+    bars from ``full_from`` on."""
     market = SyntheticMarket(MarketConfig(n_assets=5, garch_beta=0.85, garch_gamma=0.05))
     n_bars, full_from = 61, 59
     outs = []

@@ -139,7 +139,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
             h = t.historical
             print(
                 f"  data: {', '.join(h.tickers)}; train {h.train[0]}..{h.train[1]}, validation "
-                f"{h.validation[0]}..{h.validation[1]}, test {h.test[0]}..{h.test[1]} (evaluated: {h.eval_split})"
+                f"{h.validation[0]}..{h.validation[1]}, test {h.test[0]}..{h.test[1]} "
+                f"(evaluated: {h.eval_split})"
             )
     return 0
 
@@ -206,7 +207,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 status = 1
                 for fail in doc["failures"][:5]:
                     print(
-                        f"  FAILED {fail['scenario']} seed {fail['seed']} step {fail['step']}: {fail['message']}",
+                        f"  FAILED {fail['scenario']} seed {fail['seed']} step {fail['step']}: "
+                        f"{fail['message']}",
                         file=sys.stderr,
                     )
                 if len(doc["failures"]) > 5:

@@ -24,7 +24,8 @@ class WealthArenaDataError(ValueError):
 
 
 class LiveTradingError(ValueError):
-    """Paper or live trading cannot go on safely: a broker refused or failed, or the books do not reconcile."""
+    """Paper or live trading cannot go on safely: a broker refused or failed, or the books do
+    not reconcile."""
 
 
 class BrokerError(LiveTradingError):

@@ -1,4 +1,5 @@
-"""Where an episode's bars come from: the seeded synthetic market, historical data, or bars replayed as if live.
+"""Where an episode's bars come from: the seeded synthetic market, historical data, or bars replayed as
+if live.
 
 A source fills one environment's bar array ``(T, 6, N)`` (see :mod:`wealtharena_env.kernels.market`) for a
 new episode from a ``numpy.random.Generator``; it is the only place randomness enters the simulation.
@@ -310,8 +311,9 @@ class ReplayMarket(HistoricalMarket):
 
     def next_bar(self, t: int, after: str | None = None) -> tuple[str, np.ndarray] | None:
         """``(timestamp, fields)`` of recorded bar ``t``, fields ``(5, N)`` = open, high, low, close, volume
-        (``kernels.market.BAR_OPEN .. BAR_VOLUME`` rows); ``None`` once the recording is exhausted. (``after``,
-        the last bar the runner accepted, is what a live feed polls from; a replay counts bars instead.)"""
+        (``kernels.market.BAR_OPEN .. BAR_VOLUME`` rows); ``None`` once the recording is exhausted.
+        (``after``, the last bar the runner accepted, is what a live feed polls from; a replay counts
+        bars instead.)"""
         if t >= self.n_bars:
             return None
         return self.dates[t], self._bars[t, : mk.BAR_VOLUME + 1].copy()

@@ -44,7 +44,8 @@ PARALLEL_DRAW_MIN = 8
 
 
 def pack_params(config: ArenaConfig) -> np.ndarray:
-    """The scalar configuration as the kernels read it: one ``kernels.step.PARAMS_DTYPE`` record, shape (1,)."""
+    """The scalar configuration as the kernels read it: one ``kernels.step.PARAMS_DTYPE`` record,
+    shape (1,)."""
     p = np.zeros(1, dtype=ks.PARAMS_DTYPE)
     costs = config.costs
     p["commission"] = costs.commission_bps * 1e-4
@@ -120,8 +121,8 @@ class Simulation:
     Args:
         config: the arena configuration.
         batch_size: number of environments B (>= 1).
-        data: historical data (anything :class:`~wealtharena_env.market_sources.HistoricalMarket` accepts) or a
-            ready :class:`MarketSource`; ``None`` uses the synthetic market of ``config.market``.
+        data: historical data (anything :class:`~wealtharena_env.market_sources.HistoricalMarket` accepts) or
+            a ready :class:`MarketSource`; ``None`` uses the synthetic market of ``config.market``.
         parallel: step with threads (``prange``, ``True``) or serially (``False``; ``None``, the default, is
             serial). Threads are opt-in: on an idle machine they pay from ~100 agent-asset cells per batch
             step (docs/benchmarks.md), but with another busy process on the cores — every RL training run has
@@ -193,9 +194,11 @@ class Simulation:
         # unless the "full" feature set's indicators need the whole path up front, or the bars come from data
         # or a user's own source
         self.market_by_bar = type(source) is SyntheticMarket and self.n_indicators == 0
-        # bar t lives in row t % rows: the whole episode, or (drawn bar by bar) a ring of two rows, the decision
-        # and the fill bar of a step (a reset draws the warm-up aside and keeps its log returns in `returns`)
-        #: bars arrive one at a time (:meth:`append_bar`): a reset fills the warm-up, later rows are NaN until then
+        # bar t lives in row t % rows: the whole episode, or (drawn bar by bar) a ring of two rows, the
+        # decision and the fill bar of a step (a reset draws the warm-up aside and keeps its log returns
+        # in `returns`)
+        #: bars arrive one at a time (:meth:`append_bar`): a reset fills the warm-up, later rows are NaN
+        #: until then
         self.bar_by_bar = bool(getattr(source, "bar_by_bar", False))
         rows = 2 if self.market_by_bar else config.bars_per_episode
         self.bars = np.zeros((b, rows, N_BAR_FIELDS, n))
@@ -211,16 +214,18 @@ class Simulation:
         self.clock[:, ks.CLK_STEP] = config.episode_length  # "episode over" until the first reset
         parallel = bool(parallel)  # None: serial (threads are opt-in)
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
-        # work space of the kernels, one slot per block of environments the prange driver runs in parallel (one
-        # slot when serial): it holds nothing between environments, so it stays in cache whatever the batch size.
-        # Work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order statistics of the VaR.
+        # work space of the kernels, one slot per block of environments the prange driver runs in parallel
+        # (one slot when serial): it holds nothing between environments, so it stays in cache whatever the
+        # batch size. Work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order
+        # statistics of the VaR.
         # numba.config sets its attributes from the environment at import, out of a type checker's sight
         n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1  # type: ignore[attr-defined]
         lookback = max(int(p.risk.var_lookback) for p in config.agents)
         self.scratch = np.zeros(
             (n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16)
         )
-        #: The kernels' view of this state (``kernels.step.EnvState`` / ``EnvConfig``: the arrays above, by name).
+        #: The kernels' view of this state (``kernels.step.EnvState`` / ``EnvConfig``: the arrays above,
+        #: by name).
         self.kernel_state = ks.EnvState(
             bars=self.bars,
             history=self.returns,
@@ -240,8 +245,8 @@ class Simulation:
         self.last_info: np.ndarray | None = None  # the info array of the last reset / step (see info())
         self._decoders: dict[str, InfoDecoder] = {}
         self._compile_pending = False  # the first-compile notice was shown: record the compile after a step
-        #: (B, A, episode_length + 1) portfolio values of the episode so far (NaN after the current step), kept
-        #: only with ``track_values=True`` (the rendering envs ask for it; training does not pay for it).
+        #: (B, A, episode_length + 1) portfolio values of the episode so far (NaN after the current step),
+        #: kept only with ``track_values=True`` (the rendering envs ask for it; training does not pay for it).
         self.value_history: np.ndarray | None = (
             np.full((b, a, config.episode_length + 1), np.nan) if track_values else None
         )
@@ -283,7 +288,8 @@ class Simulation:
 
     @property
     def cumulative_impact(self) -> np.ndarray:
-        """Cumulative log price impact of the agents' net order flow per asset, (B, N) (a view of ``asset_state``)."""
+        """Cumulative log price impact of the agents' net order flow per asset, (B, N) (a view
+        of ``asset_state``)."""
         return self.asset_state[:, self.n_assets]
 
     @property
@@ -368,7 +374,8 @@ class Simulation:
 
     def _draw_episode(self, k: int, seed: int | None) -> None:
         """Start environment ``k``'s new episode from its generator (seeded when given): the whole path into
-        ``bars[k]``, or with :attr:`market_by_bar` its warm-up bars and the stream the steps continue it from."""
+        ``bars[k]``, or with :attr:`market_by_bar` its warm-up bars and the stream the steps continue
+        it from."""
         rng = self._rngs[k]
         if seed is not None:
             rng = self._rngs[k] = np.random.default_rng(seed)
@@ -450,14 +457,15 @@ class Simulation:
             mark_compiled()
         if finished:
             raise ConfigError(
-                f"step() called on {finished} environment(s) whose episode is over (or that were never reset); "
-                "call reset() first. Their state was left unchanged."
+                f"step() called on {finished} environment(s) whose episode is over (or that were never "
+                "reset); call reset() first. Their state was left unchanged."
             )
         self.last_info = info
         return obs, info
 
     def append_bar(self, fields: np.ndarray, env_index: int = 0) -> int:
-        """Hand a bar-by-bar Simulation the bar after its current one, ``t = warmup + steps + 1``; return ``t``.
+        """Hand a bar-by-bar Simulation the bar after its current one, ``t = warmup + steps + 1``;
+        return ``t``.
 
         ``fields`` (5, N): open, high, low, close, volume (``kernels.market.BAR_OPEN .. BAR_VOLUME``). Its log
         return ``log(close_t / close_{t-1})`` is computed by the same kernel as a historical market's
@@ -473,15 +481,16 @@ class Simulation:
         fields = np.asarray(fields, dtype=np.float64)
         if fields.shape != (N_BAR_FIELDS - 1, self.n_assets):
             raise ConfigError(
-                f"a bar has shape (5, N) = (5, {self.n_assets}) (open, high, low, close, volume), got {fields.shape}."
+                f"a bar has shape (5, N) = (5, {self.n_assets}) (open, high, low, close, volume), "
+                f"got {fields.shape}."
             )
         t = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP]) + 1
         for k, name in enumerate(OHLCV):  # the data layer's one check of bar values (WealthArenaDataError)
             check_bar_values(name, fields[k : k + 1], self.tickers, first_bar=t)
         if t >= self.config.bars_per_episode:
             raise ConfigError(
-                f"bar {t} is past the run's last bar ({self.config.bars_per_episode - 1}); build the Simulation "
-                "with a longer episode_length."
+                f"bar {t} is past the run's last bar ({self.config.bars_per_episode - 1}); build the "
+                "Simulation with a longer episode_length."
             )
         pair = self.bars[env_index, t - 1 : t + 1].copy()
         pair[1, :BAR_LOGRET] = fields
@@ -505,11 +514,11 @@ class Simulation:
         current = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP])
         return self.bars[env_index, start : current + 1, :BAR_LOGRET].copy()
 
-    # ------------------------------------------------------------------ reading the state (no kernel layout above)
+    # ------------------------------------------------------------- reading the state (no kernel layout above)
     def info(self, agent: int, env_index: int = 0, level: str = "full") -> dict[str, Any]:
-        """The info dict of agent ``agent`` of environment ``env_index`` after the last reset / step, at ``level``
-        (``wealtharena_env.outputs``): what the demo, reports and leaderboard read, whatever info level the
-        env hands its user."""
+        """The info dict of agent ``agent`` of environment ``env_index`` after the last reset / step, at
+        ``level`` (``wealtharena_env.outputs``): what the demo, reports and leaderboard read, whatever info
+        level the env hands its user."""
         if self.last_info is None:
             raise ConfigError("info() before the first reset().")
         return self.decoder(level).agent(self.last_info[env_index, agent])
@@ -559,11 +568,12 @@ class Simulation:
         return self.agent_params["initial_cash"].copy()
 
     def closes(self, env_index: int = 0, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        """Close prices of environment ``env_index``'s bars ``[start, stop)`` (bar indices: the first decision is
-        on bar ``config.warmup``; default: from the first decision bar to the current bar inclusive), (T, N).
+        """Close prices of environment ``env_index``'s bars ``[start, stop)`` (bar indices: the first decision
+        is on bar ``config.warmup``; default: from the first decision bar to the current bar
+        inclusive), (T, N).
 
-        Only bars already reached exist. When the bars are a ring (:attr:`market_by_bar`), the closes before the
-        current bar are rebuilt from the current close and the log returns since (``history``): exact to
+        Only bars already reached exist. When the bars are a ring (:attr:`market_by_bar`), the closes before
+        the current bar are rebuilt from the current close and the log returns since (``history``): exact to
         rounding (a relative 1e-15 per bar), not bit for bit.
         """
         current = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP])
@@ -585,8 +595,8 @@ class Simulation:
 
     def bar(self, t: int, env_index: int = 0) -> np.ndarray:
         """Bar ``t`` of environment ``env_index`` (6, N) (``kernels.market.BAR_*`` fields; a view), if it is
-        still held: every reached bar when the episode is held whole, the last two reached bars when the bars are
-        a ring (:attr:`market_by_bar`: the current bar and the one before, once a step has been taken)."""
+        still held: every reached bar when the episode is held whole, the last two reached bars when the bars
+        are a ring (:attr:`market_by_bar`: the current bar and the one before, once a step has been taken)."""
         current = self.config.warmup + int(self.clock[env_index, ks.CLK_STEP])
         rows = self.bars.shape[1]
         if not current - rows < t <= current:

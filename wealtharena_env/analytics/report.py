@@ -334,11 +334,13 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
         ),
         f"<h1>{e(task['key'])} — {e(doc['entry'])}</h1>",
         (
-            f"<p class='note'>policy <code>{e(doc['policy']['spec'])}</code>; env <code>{e(task['env_id'])}</code>; "
+            f"<p class='note'>policy <code>{e(doc['policy']['spec'])}</code>; "
+            f"env <code>{e(task['env_id'])}</code>; "
             f"task fingerprint <code>{e(task['fingerprint'])}</code>; wealtharena-env "
             f"{e(doc['package']['version'])}; {doc['budget']['n_seeds']} evaluation seeds x "
             f"{doc['budget']['n_scenarios']} scenario(s), {doc['budget']['episode_length']} steps"
-            f"{'' if doc['budget']['official'] else ' (reduced budget)'}; created {e(doc['created_utc'])}.</p>"
+            f"{'' if doc['budget']['official'] else ' (reduced budget)'}; "
+            f"created {e(doc['created_utc'])}.</p>"
         ),
     ]
     if doc.get("data"):
@@ -385,7 +387,8 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
             f"<td>{e(str(sc['background'] or '–'))}</td><td>{_fmt(sc['score']['point'])}</td>"
             f"<td>[{_fmt(sc['score']['low'])}, {_fmt(sc['score']['high'])}]</td>"
             f"<td>{_fmt(sc['metrics']['total_return'], True)}</td>"
-            f"<td>{_fmt(sc['metrics']['max_drawdown'], True)}</td><td>{sc['n_ok']} / {sc['n_failed']}</td></tr>"
+            f"<td>{_fmt(sc['metrics']['max_drawdown'], True)}</td>"
+            f"<td>{sc['n_ok']} / {sc['n_failed']}</td></tr>"
         )
     bench = a.get("benchmark") or {}
     parts.append(
@@ -534,13 +537,17 @@ def write_journal_report(journal: str | Path, out_dir: str | Path) -> Path:
         ),
         f"<h1>Trading journal — run {e(str(meta.get('run_id')))}</h1>",
         (
-            f"<p class='note'>policy <code>{e(str(meta.get('policy')))}</code>; broker {e(str(meta.get('broker')))}"
-            f"{' (dry run)' if meta.get('dry_run') else ''}; tickers {e(', '.join(meta.get('tickers') or []))}; "
-            f"bars {e(doc['dates'][0])} .. {e(doc['dates'][-1])}; {c['bar']} bars traded, {c['refused_bar']} refused, "
-            f"{c['decision']} decisions, {c['order']} orders, {c['fill']} agent fills, {c['policy_error']} policy "
-            f"errors.</p>"
+            f"<p class='note'>policy <code>{e(str(meta.get('policy')))}</code>; "
+            f"broker {e(str(meta.get('broker')))}{' (dry run)' if meta.get('dry_run') else ''}; "
+            f"tickers {e(', '.join(meta.get('tickers') or []))}; "
+            f"bars {e(doc['dates'][0])} .. {e(doc['dates'][-1])}; {c['bar']} bars traded, "
+            f"{c['refused_bar']} refused, {c['decision']} decisions, {c['order']} orders, "
+            f"{c['fill']} agent fills, {c['policy_error']} policy errors.</p>"
         ),
-        "<h2>Agents</h2><table><tr><th>agent</th><th>return</th><th>max DD</th><th>costs</th><th>risk events</th></tr>",
+        (
+            "<h2>Agents</h2><table><tr><th>agent</th><th>return</th><th>max DD</th><th>costs</th>"
+            "<th>risk events</th></tr>"
+        ),
     ]
     for name, ret, dd, cost, n in rows:
         parts.append(
@@ -558,8 +565,8 @@ def write_journal_report(journal: str | Path, out_dir: str | Path) -> Path:
         if made_path is not None:
             parts.append(f"<h3>{e(name.replace('_', ' '))}</h3><img src='{name}.png' alt='{e(name)}'>")
     parts.append(
-        "<p class='note'>A journal records what was decided and what the broker reported; it promises nothing "
-        "about future returns.</p></body></html>"
+        "<p class='note'>A journal records what was decided and what the broker reported; it promises "
+        "nothing about future returns.</p></body></html>"
     )
     return atomic_write(out / "index.html", "\n".join(parts) + "\n")
 

@@ -5,7 +5,8 @@
 * :mod:`~wealtharena_env.live.brokers`: the :class:`Broker` protocol, :class:`SimBroker` (the env's execution
   model), :class:`PaperBroker` (a local paper account); :mod:`~wealtharena_env.live.alpaca` (the ``[live]``
   extra) adds ``AlpacaBroker``;
-* :mod:`~wealtharena_env.live.runner`: :class:`Runner` / :func:`trade`, the Python API of ``wealtharena trade``;
+* :mod:`~wealtharena_env.live.runner`: :class:`Runner` / :func:`trade`, the Python API
+  of ``wealtharena trade``;
 * :mod:`~wealtharena_env.live.journal`: the append-only SQLite journal.
 
 See docs/live.md. Importing this package does not import alpaca-py.

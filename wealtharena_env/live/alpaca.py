@@ -1,5 +1,5 @@
-"""Alpaca as a :class:`~wealtharena_env.live.brokers.Broker` and a bar feed (the ``[live]`` extra: ``alpaca-py``,
-Apache-2.0).
+"""Alpaca as a :class:`~wealtharena_env.live.brokers.Broker` and a bar feed (the ``[live]`` extra:
+``alpaca-py``, Apache-2.0).
 
 ``AlpacaBroker()`` trades Alpaca's **paper** account (``TradingClient(paper=True)``); the live account needs
 ``AlpacaBroker(paper=False)`` (``wealtharena trade --broker alpaca --live``), never a default. The keys come
@@ -229,9 +229,9 @@ _TIMEFRAMES = {"1m": (1, "Minute"), "5m": (5, "Minute"), "15m": (15, "Minute"), 
 
 class AlpacaFeed(PollingFeed):
     """Bars of ``tickers`` polled from Alpaca's market data (``StockHistoricalDataClient``, split and dividend
-    adjusted, the ``feed`` of your subscription: ``"iex"`` free, ``"sip"`` paid). Keys from the environment, as
-    for :class:`AlpacaBroker`. A poll that fails (network, HTTP error) is "no new bar" (the runner waits and
-    polls again; its ``max_wait`` ends the run); the warm-up's failure is an error that says why."""
+    adjusted, the ``feed`` of your subscription: ``"iex"`` free, ``"sip"`` paid). Keys from the environment,
+    as for :class:`AlpacaBroker`. A poll that fails (network, HTTP error) is "no new bar" (the runner waits
+    and polls again; its ``max_wait`` ends the run); the warm-up's failure is an error that says why."""
 
     provider = "Alpaca market data"
 

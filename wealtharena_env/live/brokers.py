@@ -35,7 +35,8 @@ FINAL_STATES = ("filled", "canceled", "rejected", "expired")
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """A market order for ``qty`` signed shares of ``symbol`` (day order), identified by ``client_order_id``."""
+    """A market order for ``qty`` signed shares of ``symbol`` (day order), identified
+    by ``client_order_id``."""
 
     client_order_id: str
     symbol: str
@@ -170,9 +171,9 @@ class PaperBroker:
     ``c``: the order's average price is ``P (1 - s)`` for a sell and ``P (1 + s)`` for a buy (the spread is in
     the price, as a broker reports it) and its fees are the commission ``c q P (1 -/+ s)``; so a sell of ``q``
     shares adds ``q P - (q P s + c q P (1 - s))`` to cash and a buy costs ``q P + q P s + c q P (1 + s)``, the
-    env's cost formula without impact. A buy the cash cannot pay is cut to what it can (``partially_filled``, the
-    rest cancelled: "insufficient buying power"); a sell beyond the position, or of a symbol the bar does not
-    quote, is rejected. Every submit call is logged in ``submissions`` (a duplicate client order ID is
+    env's cost formula without impact. A buy the cash cannot pay is cut to what it can (``partially_filled``,
+    the rest cancelled: "insufficient buying power"); a sell beyond the position, or of a symbol the bar does
+    not quote, is rejected. Every submit call is logged in ``submissions`` (a duplicate client order ID is
     refused and logged as refused), so tests can prove no ID ever reached the account twice.
     """
 
@@ -228,7 +229,8 @@ class PaperBroker:
             raise
         if known:
             raise BrokerError(
-                f"paper: client order ID {order.client_order_id!r} already exists; an order is never sent twice."
+                f"paper: client order ID {order.client_order_id!r} already exists; an order is never sent "
+                "twice."
             )
         status = self.get_order(order.client_order_id)
         assert status is not None  # just inserted
@@ -338,7 +340,8 @@ class PaperBroker:
         self, cid: str, filled: float, price: float, fee: float, status: str, reason: str | None
     ) -> None:
         self._db.execute(
-            "UPDATE orders SET filled_qty = ?, avg_price = ?, fees = ?, status = ?, reason = ? WHERE client_order_id = ?",
+            "UPDATE orders SET filled_qty = ?, avg_price = ?, fees = ?, status = ?, reason = ? "
+            "WHERE client_order_id = ?",
             (filled, price, fee, status, reason, cid),
         )
 

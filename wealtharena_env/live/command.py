@@ -87,7 +87,8 @@ def run_trade(args: argparse.Namespace) -> int:
         prefix = name.rsplit("_", 1)[0]
         if prefix not in ("conservative", "balanced", "aggressive"):
             raise ConfigError(
-                f"agent {name!r}: names are '<profile>_<k>' with profile conservative, balanced or aggressive."
+                f"agent {name!r}: names are '<profile>_<k>' with profile conservative, balanced or "
+                "aggressive."
             )
         profiles.append(AgentProfile(name, prefix, initial_cash=args.initial_cash))  # type: ignore[arg-type]
     if args.bars is not None:

@@ -57,7 +57,8 @@ class PollingFeed:
         tickers: the symbols traded (their order is the assets' order).
         download: ``(tickers, start, end) -> {ticker: frame(date, open, high, low, close, volume)}``, dates as
             tz-naive UTC timestamps of the bars' starts; ``{}`` when the provider has nothing (offline).
-        interval: the bar length, a key of :data:`_INTERVALS` (a bar is complete once ``start + length <= now``).
+        interval: the bar length, a key of :data:`_INTERVALS` (a bar is complete
+            once ``start + length <= now``).
         history_days: calendar days downloaded for the warm-up.
         now: the current UTC time, tz-naive (tests pass a clock).
         provider: the provider's name in messages.
@@ -122,8 +123,8 @@ class PollingFeed:
         dates, fields = self._complete_bars(self.history_days)
         if not dates:
             raise WealthArenaDataError(
-                f"no bars for {list(self.tickers)} from {self.provider}: offline (yfinance returns an empty frame "
-                "without raising), or the tickers are unknown. Check the connection and the symbols."
+                f"no bars for {list(self.tickers)} from {self.provider}: offline (yfinance returns an empty "
+                "frame without raising), or the tickers are unknown. Check the connection and the symbols."
             )
         missing = [
             t for i, t in enumerate(self.tickers) if np.isnan(fields[:, OHLCV.index("close"), i]).all()
@@ -136,8 +137,8 @@ class PollingFeed:
         rows = np.flatnonzero(full)[-n:]
         if rows.size < n:
             raise WealthArenaDataError(
-                f"the warm-up needs {n} complete bars of {list(self.tickers)} but the last {self.history_days} "
-                f"days hold {rows.size}; raise history_days or lower the warmup."
+                f"the warm-up needs {n} complete bars of {list(self.tickers)} but the last "
+                f"{self.history_days} days hold {rows.size}; raise history_days or lower the warmup."
             )
         write_bar_fields(fields[rows], bars_out)
         self.dates[:] = [_iso(dates[k]) for k in rows]
@@ -154,8 +155,9 @@ class PollingFeed:
 
 
 class YFinanceFeed(PollingFeed):
-    """Bars of ``tickers`` polled from Yahoo Finance (``interval`` ``"1d"`` by default), split/dividend adjusted,
-    through the package's yfinance downloader (quiet, without the cache). ``download`` replaces it (tests)."""
+    """Bars of ``tickers`` polled from Yahoo Finance (``interval`` ``"1d"`` by default), split/dividend
+    adjusted, through the package's yfinance downloader (quiet, without the cache). ``download`` replaces
+    it (tests)."""
 
     provider = "Yahoo Finance"
 

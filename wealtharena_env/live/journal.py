@@ -101,7 +101,8 @@ class Journal:
 
     # ------------------------------------------------------------------ writing
     def transaction(self) -> _Transaction:
-        """``with journal.transaction(): ...`` — the appends inside commit together (nested: the outer one)."""
+        """``with journal.transaction(): ...`` — the appends inside commit together (nested: the
+        outer one)."""
         return _Transaction(self)
 
     def bind_run(self, identity: dict[str, Any]) -> bool:
@@ -140,8 +141,8 @@ class Journal:
         if row is not None:
             if row[0] != text:
                 raise JournalError(
-                    f"journal {self.path}: entry {key!r} was {row[0][:300]} and is now {text[:300]}; the resumed "
-                    "run diverged from the journaled one (nondeterministic policy or changed data?)."
+                    f"journal {self.path}: entry {key!r} was {row[0][:300]} and is now {text[:300]}; the "
+                    "resumed run diverged from the journaled one (nondeterministic policy or changed data?)."
                 )
             return False
         with self.transaction():

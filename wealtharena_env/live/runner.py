@@ -27,9 +27,10 @@ account held when the run started); a mismatch journals a ``halt`` and raises
 :class:`~wealtharena_env.errors.TradingHalted`.
 
 Bad input never becomes an order: a bar that is stale (not newer than the last one), misses a ticker, holds
-NaN / non-positive prices or a move the data validator refuses (:func:`wealtharena_env.data.validate.validate_frame`
-over the bars so far and the new one) is refused and journaled, and the runner waits for the next bar
-(positions held); a policy that raises or returns NaN / inf for an agent makes that agent hold (journaled).
+NaN / non-positive prices or a move the data validator refuses
+(:func:`wealtharena_env.data.validate.validate_frame` over the bars so far and the new one) is refused and
+journaled, and the runner waits for the next bar (positions held); a policy that raises or returns NaN / inf
+for an agent makes that agent hold (journaled).
 
 Everything is journaled (:mod:`.journal`) with deterministic keys; a runner killed at any point and restarted
 with the same arguments replays the journal through the same kernels (no order is re-sent: the journal and
@@ -79,7 +80,8 @@ class BarFeed(Protocol):
 
 @dataclass
 class RunSummary:
-    """What :meth:`Runner.run` did: bars processed (accepted and refused), orders, the agents' final values."""
+    """What :meth:`Runner.run` did: bars processed (accepted and refused), orders, the agents'
+    final values."""
 
     bars: int = 0
     refused_bars: int = 0
@@ -118,7 +120,8 @@ class _JournaledFeed:
         bars = np.asarray(recorded["bars"], dtype=np.float64)
         if bars.shape != bars_out.shape:
             raise ConfigError(
-                f"the journal's warm-up has shape {bars.shape}, the run needs {bars_out.shape}: another config."
+                f"the journal's warm-up has shape {bars.shape}, the run needs {bars_out.shape}: another "
+                "config."
             )
         bars_out[...] = bars
         self.dates[:] = list(recorded["dates"])
@@ -166,7 +169,8 @@ class Runner:
     ):
         if not getattr(market, "bar_by_bar", False):
             raise ConfigError(
-                f"the runner needs a bar-by-bar market source (ReplayMarket or a live feed), got {type(market).__name__}."
+                f"the runner needs a bar-by-bar market source (ReplayMarket or a live feed), "
+                f"got {type(market).__name__}."
             )
         self.market = market
         self.broker = broker
@@ -187,8 +191,8 @@ class Runner:
             room = n_bars - config.warmup - 1
             if room < 1:
                 raise ConfigError(
-                    f"the replay has {n_bars} bars: fewer than the warm-up ({config.warmup}) + 2 the first decision "
-                    "needs; record more bars or lower warmup."
+                    f"the replay has {n_bars} bars: fewer than the warm-up ({config.warmup}) + 2 the first "
+                    "decision needs; record more bars or lower warmup."
                 )
             if config.episode_length > room:
                 config = config.replace(episode_length=room)
@@ -427,9 +431,9 @@ class Runner:
         decision_events: list[list[dict[str, Any]]] | None = None,
         fees: np.ndarray | None = None,
     ) -> None:
-        """Journal the step that reached bar ``f``: each agent's value, cash, costs, weights, shares and the risk
-        events of its decision (external brokers: ``decision_events`` of the trial step, ``fees`` the broker's
-        fees booked to each agent)."""
+        """Journal the step that reached bar ``f``: each agent's value, cash, costs, weights, shares and the
+        risk events of its decision (external brokers: ``decision_events`` of the trial step, ``fees`` the
+        broker's fees booked to each agent)."""
         events = 0
         agents: dict[str, Any] = {}
         for a, agent in enumerate(self.agents):
@@ -546,8 +550,8 @@ class Runner:
             clock = self.broker.clock()
             if not clock.is_open:
                 message = (
-                    f"order {order.client_order_id} not sent: the market is closed ({clock.timestamp}; next open "
-                    f"{clock.next_open}); it is dropped and the next decision re-targets."
+                    f"order {order.client_order_id} not sent: the market is closed ({clock.timestamp}; "
+                    f"next open {clock.next_open}); it is dropped and the next decision re-targets."
                 )
                 self.journal.append(t, "order_ack", key, {"status": "not sent", "message": message})
                 self._say(f"WARNING {message}")
@@ -660,9 +664,9 @@ class Runner:
                 )
 
     def _reconcile(self, f: int) -> None:
-        """Compare the ledgers' sum with the broker's account after bar ``f`` (inside the step's transaction, so a
-        step is never journaled without its reconciliation); a gap journals a halt, raised after the commit.
-        A replayed bar is not reconciled again: the broker's account has moved on since."""
+        """Compare the ledgers' sum with the broker's account after bar ``f`` (inside the step's transaction,
+        so a step is never journaled without its reconciliation); a gap journals a halt, raised after the
+        commit. A replayed bar is not reconciled again: the broker's account has moved on since."""
         if self._replaying:
             return
         start = self.journal.get("start_positions") or {}
@@ -709,8 +713,8 @@ class Runner:
         orders = sum(1 for bar, _, _, _ in self.journal.entries("order") if bar == t - 1)
         ret = float(values.sum() / initial.sum() - 1.0)
         self._say(
-            f"[{self.run_id}] bar {t} {self.dates[t]} | value {values.sum():,.2f} ({ret:+.2%}) | orders {orders} | "
-            f"risk events {events} | {self.broker.name}{' dry-run' if self.dry_run else ''}"
+            f"[{self.run_id}] bar {t} {self.dates[t]} | value {values.sum():,.2f} ({ret:+.2%}) | "
+            f"orders {orders} | risk events {events} | {self.broker.name}{' dry-run' if self.dry_run else ''}"
         )
 
 
@@ -723,7 +727,8 @@ def trade(
     max_bars: int | None = None,
     **kwargs: Any,
 ) -> RunSummary:
-    """Build a :class:`Runner` and run it (the Python API of ``wealtharena trade``); the journal is closed after."""
+    """Build a :class:`Runner` and run it (the Python API of ``wealtharena trade``); the journal is
+    closed after."""
     runner = Runner(policy, market, broker, journal, config, **kwargs)
     try:
         return runner.run(max_bars=max_bars)
