@@ -7,11 +7,11 @@ The real-data tests read ``<repo>/../shared/data`` (present in CI) and skip clea
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_file
 
 from wealtharena_env.calibration import calibrate, compare_stylized_facts, stylized_facts
 from wealtharena_env.config import MarketConfig
@@ -19,28 +19,22 @@ from wealtharena_env.data import MarketData, load_market_data
 from wealtharena_env.errors import ConfigError, WealthArenaDataError
 from wealtharena_env.market_sources import SyntheticMarket
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DOW_TICKERS = ["AAPL", "JPM", "KO", "XOM", "MSFT", "PG", "BA", "WMT"]
-
-
-def shared(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} is not available (../shared/data is only present in the project's CI)")
-    return path
 
 
 @functools.cache
 def spy() -> MarketData:
     # Unadjusted Alpha Vantage bars; SPY had no split in 1999-2024, so close-to-close returns are clean
     # (dividends, ~1.5 %/yr, are missing from the drift only).
-    return load_market_data(shared("etf15_alphavantage_1999_2024.csv.gz"), tickers=["SPY"])
+    return load_market_data(shared_file("etf15_alphavantage_1999_2024.csv.gz"), tickers=["SPY"])
 
 
 @functools.cache
 def dow() -> MarketData:
     # Yahoo adj_close; end before 2020-01-10, whose DIS/CBOE rows have open > high.
-    return load_market_data(shared("dow30_yahoo_2015_2020.csv.gz"), tickers=DOW_TICKERS, end="2020-01-10")
+    return load_market_data(
+        shared_file("dow30_yahoo_2015_2020.csv.gz"), tickers=DOW_TICKERS, end="2020-01-10"
+    )
 
 
 def synthetic_data(config: MarketConfig, n_bars: int, seed: int) -> MarketData:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_file
 
 from wealtharena_env.calibration import calibrate, compare_assets, simulate_prices
 from wealtharena_env.config import MarketConfig
@@ -25,7 +25,6 @@ from wealtharena_env.kernels import market as mk
 from wealtharena_env.kernels import rng as streams
 from wealtharena_env.market_sources import SyntheticMarket
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: the ETFs that trade over 2005-03-10 .. 2024-11-08 (ARKK starts in 2014; the loader drops XLF, whose
 #: 2016-09-19 spin-off is a level shift it cannot repair)
 ETF_TICKERS = [
@@ -51,19 +50,12 @@ LOADINGS = ((0.8, 0.2), (0.75, 0.3), (0.7, -0.3), (0.65, -0.35), (-0.4, 0.1), (0
 OWN_VOLS = (0.30, 0.20, 0.25, 0.15, 0.06, 0.18)
 
 
-def shared(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} is not available (../shared/data is only present in the project's CI)")
-    return path
-
-
 @functools.cache
 def etf() -> MarketData:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the split adjustments and the dropped XLF are reported as warnings
         return load_market_data(
-            shared("etf15_alphavantage_1999_2024.csv.gz"),
+            shared_file("etf15_alphavantage_1999_2024.csv.gz"),
             tickers=ETF_TICKERS,
             start="2005-03-10",
             on_bad_rows="repair",
@@ -75,7 +67,7 @@ def dow() -> MarketData:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return load_market_data(
-            shared("dow30_yahoo_2015_2020.csv.gz"), end="2020-01-10", on_bad_rows="repair"
+            shared_file("dow30_yahoo_2015_2020.csv.gz"), end="2020-01-10", on_bad_rows="repair"
         )
 
 
