@@ -137,7 +137,7 @@ class MarketConfig:
         asset_initial_price, asset_base_volume: ``None``, or (both) per asset its first price and its base
             volume, which replace the random draws around ``initial_price`` / ``base_volume``.
         tickers: ``None`` (``ASSET_00``, ``ASSET_01``, ...) or the N asset names (of the data a config was
-            fitted to; :func:`wealtharena_env.data.simulate_prices` labels its columns with them).
+            fitted to; :func:`wealtharena_env.calibration.simulate_prices` labels its columns with them).
 
     The fields from ``garch_gamma`` on are an opt-in per-asset structure (what
     :func:`~wealtharena_env.calibration.calibrate` fits on several assets); their defaults leave the market
