@@ -98,7 +98,10 @@ def test_closes_only_bars_are_flat_with_unknown_volume_and_the_cap_never_binds()
     assert info["weights"][0] > 0.99 and info["risk_event_count"] == 0
 
 
-@pytest.mark.parametrize("feature_set", ["default", "full"])
+@pytest.mark.parametrize(
+    "feature_set",
+    ["default", pytest.param("full", marks=pytest.mark.slow)],  # "full": ~13 s of indicators
+)
 def test_closes_only_data_drive_every_env_with_finite_outputs(feature_set):
     closes = closes_frame(n=500, seed=3)
     with warnings.catch_warnings():

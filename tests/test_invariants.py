@@ -73,6 +73,8 @@ def test_batch_env_equals_single_env_bit_for_bit(seeds, action_seed, impact, act
                 np.testing.assert_array_equal(info_b[k], info_s[0])
 
 
+# slow: loads the prange driver (~11 s); tests/test_kernel_options.py checks threaded == serial, fast
+@pytest.mark.slow
 @pytest.mark.parametrize(("batch_size", "n_slots"), [(70, None), (1, None), (3, 2), (5, 4), (4, 7)])
 def test_parallel_kernel_equals_serial_kernel(batch_size, n_slots):
     """The prange driver (blocks of environments, one scratch slot each) equals the serial one bit for bit,
@@ -424,6 +426,7 @@ def test_step_writes_every_output_column(seed, n_assets, scale):
         np.testing.assert_array_equal(info_nan, info_zero)
 
 
+@pytest.mark.slow  # three failing typings of the whole step kernel, never cached (~19 s)
 def test_state_is_typed_so_swapped_or_untyped_arrays_do_not_compile():
     """agent_state, market, params and agent_params are typed records (booleans and enums with their own
     types): a plain float array in their place, or two arguments swapped, is a typing error, not wrong
