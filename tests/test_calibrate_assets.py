@@ -154,7 +154,7 @@ def test_factor_paths_are_deterministic_and_continue_bar_by_bar():
     source.sample(np.random.default_rng(5), a)
     source.sample(np.random.default_rng(5), b)
     np.testing.assert_array_equal(a, b)
-    scalars, regime_params, transition = source.kernel_parameters
+    dynamics = source.dynamics
     stream = np.empty(streams.STATE_WORDS, dtype=np.uint64)
     state = np.zeros((mk.N_ASSET_ROWS, 6))
     head = np.empty((50, mk.N_BAR_FIELDS, 6))
@@ -162,9 +162,7 @@ def test_factor_paths_are_deterministic_and_continue_bar_by_bar():
     rest = np.empty((1, mk.N_BAR_FIELDS, 6))
     regime = 0
     for t in range(50, 300):
-        regime = mk.advance_market_path(
-            0, regime, stream, mk.MarketDynamics(scalars, regime_params, transition), state, rest
-        )
+        regime = mk.advance_market_path(0, regime, stream, dynamics, state, rest)
         np.testing.assert_array_equal(rest[0], a[t])
 
 

@@ -174,11 +174,6 @@ class SyntheticMarket:
         )
 
     @property
-    def kernel_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(scalars, regime_params, transition)``: the fields of :attr:`dynamics`."""
-        return self._scalars, self._regime_params, self._transition
-
-    @property
     def dynamics(self) -> mk.MarketDynamics:
         """The path's dynamics as :func:`~wealtharena_env.kernels.market.advance_market_path` reads them."""
         return mk.MarketDynamics(self._scalars, self._regime_params, self._transition)

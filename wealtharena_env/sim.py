@@ -204,7 +204,7 @@ class Simulation:
         self.bars = np.zeros((b, rows, N_BAR_FIELDS, n))
         if self.market_by_bar:
             assert isinstance(source, SyntheticMarket)  # (narrows source: market_by_bar checked its type)
-            scalars, regime_params, transition = source.kernel_parameters
+            scalars, regime_params, transition = source.dynamics
             self.params["market_by_bar"] = True
             self.params["market_scalars"] = scalars
             self.params["regime_params"] = regime_params
