@@ -143,6 +143,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "saved in vecnormalize.pkl beside model.zip, where `wealtharena evaluate` finds them",
     )
     parser.add_argument(
+        "--select-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="checkpoint selection: every STEPS environment steps, score the deterministic policy on "
+        "validation seeds (the last --validation-seeds of the task's training range; never evaluation "
+        "seeds) in the task's non-held-out scenarios, keep the best in best/, and evaluate that one "
+        "(default 0: off, the final model is evaluated)",
+    )
+    parser.add_argument(
+        "--validation-seeds",
+        type=int,
+        default=16,
+        help="validation seeds per checkpoint with --select-every (default 16)",
+    )
+    parser.add_argument(
         "--eval-with-cli",
         action="store_true",
         help="evaluate by running `wealtharena evaluate` (published tasks; default: in-process)",
@@ -202,6 +218,103 @@ def tracker_output_format(tracker: common.Tracker):
             pass
 
     return TrackerWriter()
+
+
+# ---------------------------------------------------------------------------------------------- selection
+def validation_scenarios(task) -> list[str]:
+    """The scenarios a checkpoint is validated in: the task's in-distribution ones (the held-out markets
+    stay unseen until the evaluation)."""
+    return [s.name for s in task.scenarios if not s.held_out] or [task.scenarios[0].name]
+
+
+def checkpoint_selector(task, args: argparse.Namespace, run_dir: Path):
+    """An SB3 callback that keeps the checkpoint with the best validation score.
+
+    Every ``args.select_every`` environment steps (and at the end) it saves the model and its frozen
+    observation statistics to ``checkpoints/latest/``, plays them with the leaderboard's evaluation on
+    :meth:`Task.validation_seeds` in :func:`validation_scenarios` (``budget.official`` false) and, when the
+    mean primary metric beats the best so far, copies them to ``best/``. Every score goes to
+    ``validation.csv``. The evaluation seeds are never played, so the final evaluation of ``best/`` stays
+    held out.
+    """
+    import shutil
+
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from wealtharena_env.leaderboard.evaluate import evaluate
+
+    seeds = task.validation_seeds(args.validation_seeds)
+    scenarios = validation_scenarios(task)
+    latest, best = run_dir / "checkpoints" / "latest", run_dir / "best"
+    log_path = run_dir / "validation.csv"
+
+    class CheckpointSelector(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.best_score = -np.inf
+            self.best_step = -1
+            self.next_check = args.select_every
+            self.scores: list[tuple[int, float]] = []
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_check:
+                self.next_check += args.select_every
+                self.validate()
+            return True
+
+        def _on_training_end(self) -> None:
+            if not self.scores or self.scores[-1][0] != self.num_timesteps:
+                self.validate()
+
+        def validate(self) -> None:
+            # Loading a model initialises networks from torch's global generator: keep the training's
+            # random streams as they were, so that selection does not change what is trained.
+            import random
+
+            import torch
+
+            saved = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+            try:
+                self._validate()
+            finally:
+                torch.set_rng_state(saved[0])
+                np.random.set_state(saved[1])
+                random.setstate(saved[2])
+
+        def _validate(self) -> None:
+            latest.mkdir(parents=True, exist_ok=True)
+            self.model.save(latest / "model.zip")
+            env = self.model.get_env()
+            if isinstance(env, VecNormalize):
+                env.save(str(latest / "vecnormalize.pkl"))
+            doc = evaluate(
+                task,
+                f"{args.algo}:{latest / 'model.zip'}",
+                seeds=seeds,
+                scenarios=scenarios,
+                bootstrap_reps=1,
+                trajectories=0,
+                progress=False,
+            )
+            mean = doc["aggregates"]["score"]["mean"]["point"]
+            score = float(mean) if mean is not None else -np.inf
+            self.scores.append((self.num_timesteps, score))
+            if score > self.best_score:
+                self.best_score, self.best_step = score, self.num_timesteps
+                if best.exists():
+                    shutil.rmtree(best)
+                shutil.copytree(latest, best)
+            with open(log_path, "w") as fh:
+                fh.write("step,validation_score\n")
+                fh.writelines(f"{step},{value:.6f}\n" for step, value in self.scores)
+            print(
+                f"validation at {self.num_timesteps} steps: {score:.4f} "
+                f"(best {self.best_score:.4f} at {self.best_step})",
+                flush=True,
+            )
+
+    return CheckpointSelector()
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -323,6 +436,8 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
         "normalize_obs": args.normalize_obs,
         "episode_length": args.episode_length,
         "hyperparams": hyperparams,
+        "select_every": args.select_every,
+        "validation_seeds": args.validation_seeds if args.select_every > 0 else None,
         **env_record,
     }
     common.write_json(run_dir / "config.json", config)
@@ -358,11 +473,13 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     if multi_agent:
         model.action_space.seed(args.seed)
 
+    selector = checkpoint_selector(task, args, run_dir) if args.select_every > 0 else None
     start = time.perf_counter()
     model.learn(
         total_timesteps=args.timesteps,
         log_interval=1 if args.algo != "a2c" else 100,
         progress_bar=show_progress_bar(),
+        callback=selector,
     )
     train_seconds = time.perf_counter() - start
     model_path = run_dir / "model.zip"
@@ -374,6 +491,9 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     if args.normalize_reward or args.normalize_obs:
         env.save(str(run_dir / "vecnormalize.pkl"))  # reward statistics, to continue training later
     env.close()
+    if selector is not None:
+        model_path = run_dir / "best" / "model.zip"
+        print(f"selected the checkpoint at {selector.best_step} steps (validation {selector.best_score:.4f})")
     if not evaluate:
         tracker.close()
         return {"model": model_path, "results": None, "summary": None, "run_dir": run_dir}
@@ -401,7 +521,16 @@ def train(args: argparse.Namespace, evaluate: bool = True) -> dict[str, Any]:
     )
     tracker.log_artifact(run_dir / "results.json")
     tracker.close()
-    common.write_json(run_dir / "summary.json", {**summary, "train_seconds": train_seconds, **env_record})
+    selection = {}
+    if selector is not None:
+        selection = {
+            "selected_step": selector.best_step,
+            "validation_score": selector.best_score,
+            "validation_scenarios": validation_scenarios(task),
+        }
+    common.write_json(
+        run_dir / "summary.json", {**summary, "train_seconds": train_seconds, **selection, **env_record}
+    )
     return {"model": model_path, "results": run_dir / "results.json", "summary": summary, "run_dir": run_dir}
 
 

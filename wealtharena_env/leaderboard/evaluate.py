@@ -445,9 +445,11 @@ def _run_scenario(
     return out
 
 
-def _aggregate(task: Task, episodes: list[dict[str, Any]], reps: int) -> dict[str, Any]:
+def _aggregate(
+    task: Task, scenarios: Sequence[Scenario], episodes: list[dict[str, Any]], reps: int
+) -> dict[str, Any]:
     primary = task.primary_metric
-    by_scen: dict[str, list[dict[str, Any]]] = {s.name: [] for s in task.scenarios}
+    by_scen: dict[str, list[dict[str, Any]]] = {s.name: [] for s in scenarios}
     for ep in episodes:
         by_scen[ep["scenario"]].append(ep)
 
@@ -479,7 +481,7 @@ def _aggregate(task: Task, episodes: list[dict[str, Any]], reps: int) -> dict[st
         "n_ok": sum(ep["status"] == "ok" for ep in episodes),
         "n_failed": sum(ep["status"] != "ok" for ep in episodes),
     }
-    for s in task.scenarios:
+    for s in scenarios:
         eps = by_scen[s.name]
         ok = [ep for ep in eps if ep["status"] == "ok"]
         aggregates["by_scenario"][s.name] = {
@@ -493,8 +495,8 @@ def _aggregate(task: Task, episodes: list[dict[str, Any]], reps: int) -> dict[st
                 for m in ("total_return", "max_drawdown", "annual_volatility", "average_turnover")
             },
         }
-    held = {s.name: score[s.name] for s in task.scenarios if s.held_out}
-    if held and len(held) < len(task.scenarios):
+    held = {s.name: score[s.name] for s in scenarios if s.held_out}
+    if held and len(held) < len(scenarios):
         aggregates["held_out"] = agg.bootstrap_ci(held, "mean", reps=reps).as_dict()
     ok = [ep for ep in episodes if ep["status"] == "ok"]
     for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility"):
@@ -519,6 +521,8 @@ def evaluate(
     trajectories: int = 1,
     bootstrap_reps: int = agg.DEFAULT_REPS,
     progress: bool | None = None,
+    seeds: Sequence[int] | None = None,
+    scenarios: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Play the task's evaluation seeds with ``policy``; return the results document (see module docstring).
 
@@ -535,13 +539,35 @@ def evaluate(
             scenario (for ``wealtharena report``); 0 records none.
         bootstrap_reps: bootstrap replicates of the intervals.
         progress: show a progress bar on stderr (default ``None``: only when stderr is a terminal).
+        seeds: play these seeds instead of the evaluation seeds — validation during training, on seeds of
+            the task's training range such as :meth:`Task.validation_seeds`; they must not be evaluation
+            seeds, and the result is not official (``budget.official`` false).
+        scenarios: play only the scenarios of these names (e.g. ``["in_distribution"]`` for a validation
+            that does not look at the held-out markets); the result is then not official.
     """
     import wealtharena_env
     from wealtharena_env.leaderboard.tasks import TASKS
 
     task = get_task(task) if isinstance(task, str) else task
     loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)
-    seeds = list(task.eval_seeds)
+    official_seeds = seeds is None
+    if seeds is not None:
+        seeds = [int(s) for s in seeds]
+        leaked = sorted(set(seeds) & set(task.eval_seeds))
+        if not seeds or leaked:
+            raise ConfigError(
+                f"seeds must be a non-empty list of non-evaluation seeds (validation); got {len(seeds)} "
+                f"seeds, of which evaluation seeds: {leaked}."
+            )
+    else:
+        seeds = list(task.eval_seeds)
+    played = list(task.scenarios)
+    if scenarios is not None:
+        known = [s.name for s in task.scenarios]
+        unknown = [name for name in scenarios if name not in known]
+        if unknown or not scenarios:
+            raise ConfigError(f"scenarios must name some of {task.key}'s scenarios {known}; got {scenarios}.")
+        played = [s for s in task.scenarios if s.name in scenarios]
     if n_seeds is not None:
         if not 1 <= n_seeds <= len(seeds):
             raise ConfigError(f"n_seeds must be in [1, {len(seeds)}], got {n_seeds}.")
@@ -562,10 +588,10 @@ def evaluate(
             "n_bars": int(market_data.n_steps),
             "split": task.historical.eval_split if task.historical else None,
         }
-    bar = Progress(len(task.scenarios) * length, f"{task.key} {loaded.name}", progress)
+    bar = Progress(len(played) * length, f"{task.key} {loaded.name}", progress)
     episodes: list[dict[str, Any]] = []
     try:
-        for scenario in task.scenarios:
+        for scenario in played:
             episodes.extend(
                 _run_scenario(
                     task, scenario, loaded, seeds, length, market_data, policy_seed, trajectories, bar
@@ -608,7 +634,7 @@ def evaluate(
                     "background": s.background.mapping if s.background is not None else None,
                     "description": s.description,
                 }
-                for s in task.scenarios
+                for s in played
             ],
         },
         "entry": entry or loaded.name,
@@ -620,11 +646,14 @@ def evaluate(
         "budget": {
             "n_seeds": len(seeds),
             "episode_length": length,
-            "n_scenarios": len(task.scenarios),
-            "official": len(seeds) == len(task.eval_seeds) and length == task.episode_length,
+            "n_scenarios": len(played),
+            "official": official_seeds
+            and len(seeds) == len(task.eval_seeds)
+            and length == task.episode_length
+            and len(played) == len(task.scenarios),
         },
         "data": data_record,
-        "aggregates": _aggregate(task, episodes, bootstrap_reps),
+        "aggregates": _aggregate(task, played, episodes, bootstrap_reps),
         "failures": failures,
         "episodes": episodes,
         "trajectories": trajs,

@@ -221,6 +221,14 @@ class Task:
         if clash:
             raise ConfigError(f"task {self.name!r}: scenarios {clash} use a training background population.")
 
+    def validation_seeds(self, n: int = 16) -> tuple[int, ...]:
+        """``n`` seeds for validation during training (model or checkpoint selection): the last ``n`` of
+        the training range, so never evaluation seeds. A trainer that selects on them and then reports the
+        evaluation seeds keeps the evaluation held out."""
+        if not 1 <= n <= len(self.train_seeds):
+            raise ConfigError(f"n must be in [1, {len(self.train_seeds)}], got {n}.")
+        return tuple(self.train_seeds[-n:])
+
     @property
     def key(self) -> str:
         """``"<name>-v<version>"``: how results and leaderboard rows are keyed."""
