@@ -54,7 +54,7 @@ def test_the_simulation_hands_the_kernels_its_arrays_by_name():
     assert named.bars is sim.bars and named.history is sim.returns and named.zret is sim.zret
     assert named.positions is sim.positions and named.agent_state is sim.agent_state
     assert named.asset_state is sim.asset_state and named.market is sim.market and named.clock is sim.clock
-    assert named.indicators is sim.indicators
+    assert named.indicators is sim.indicators and named.risk_factors is sim.risk_factors
     assert ks.EnvConfig(*cfg) == (sim.params, sim.agent_params) or (
         ks.EnvConfig(*cfg).params is sim.params and ks.EnvConfig(*cfg).agent_params is sim.agent_params
     )

@@ -482,7 +482,8 @@ def test_cash_outranks_a_losing_entry_on_the_board():
     loser["entry"] = "loser"
     for ep in loser["episodes"]:
         ep["focal"]["sharpe_ratio"] = -abs(ep["focal"]["sharpe_ratio"]) - 0.1
-    loser["aggregates"] = _aggregate(get_task("Crash-v0"), loser["episodes"], 100)
+    crash = get_task("Crash-v0")
+    loser["aggregates"] = _aggregate(crash, crash.scenarios, loser["episodes"], 100)
     groups = build_board([loser, ew, cash])
     rows = groups[0].rows
     order = [r.entry for r in rows]
@@ -623,3 +624,26 @@ def test_batched_evaluation_plays_what_single_envs_play():
                 assert record["agents"][a]["total_cost"] == round_float(cost[a]), (key, a)
             checked += 1
         assert checked >= 3, key
+
+
+def test_validation_seeds_and_scenarios_are_played_and_never_official():
+    """``evaluate(seeds=..., scenarios=...)``: validation on training seeds (``Task.validation_seeds``) in
+    the in-distribution scenario only; the result says it is not official, and evaluation seeds are
+    refused."""
+    task = get_task("BullBear-v0")
+    seeds = task.validation_seeds(3)
+    assert seeds == (99_997, 99_998, 99_999) and not set(seeds) & set(task.eval_seeds)
+    doc = evaluate(
+        task, "equal_weight", seeds=seeds, scenarios=["bull_bear"], episode_length=10, bootstrap_reps=20
+    )
+    assert doc["seeds"]["evaluation"] == list(seeds)
+    assert {ep["scenario"] for ep in doc["episodes"]} == {"bull_bear"}
+    assert {ep["seed"] for ep in doc["episodes"]} == set(seeds)
+    assert list(doc["aggregates"]["by_scenario"]) == ["bull_bear"]
+    assert doc["budget"]["official"] is False and doc["budget"]["n_scenarios"] == 1
+    full = evaluate(task, "equal_weight", n_seeds=1, episode_length=10, bootstrap_reps=20)
+    assert len({ep["scenario"] for ep in full["episodes"]}) == len(task.scenarios)
+    with pytest.raises(ConfigError, match="non-evaluation seeds"):
+        evaluate(task, "equal_weight", seeds=[task.eval_seeds[0]], episode_length=10)
+    with pytest.raises(ConfigError, match="scenarios must name"):
+        evaluate(task, "equal_weight", seeds=seeds, scenarios=["nope"], episode_length=10)

@@ -28,6 +28,7 @@ from wealtharena_env.sim import Simulation
 
 PROPERTY = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 TOL = 1e-9
+EXACT = np.zeros((1, 1))  # no factor model: the risk layer reads the covariance itself (risk.factor_variance)
 NO_LIMITS = RiskLimits(
     max_position=1.0,
     max_correlation=math.inf,
@@ -51,8 +52,10 @@ def limits_of(sim, a):
     return sim.agent_params[a]["limits"]
 
 
-def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
-    """The post-trade portfolio, valued at the decision bar's prices, satisfies every limit of agent a."""
+def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL, factors_d=EXACT):
+    """The post-trade portfolio, valued at the decision bar's prices, satisfies every limit of agent a
+    (volatility, VaR and CVaR by the risk model's variance: ``factors_d`` its factor model at the decision
+    bar, or the covariance itself)."""
     lim = limits_of(sim, a)
     close = sim.bar(d)[BAR_CLOSE]
     shares = sim.holdings[0, a]
@@ -64,8 +67,15 @@ def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL):
     # position cap and leverage
     assert w.max() <= lim["max_position"] + tol
     assert w.sum() <= lim["max_leverage"] + tol
-    # volatility budget by the kernel's own estimator (EWMA covariance at the decision bar)
-    sigma = math.sqrt(max(w @ cov_d @ w, 0.0))
+    # volatility budget by the kernel's own estimator (EWMA covariance at the decision bar, or its factor
+    # model, checked against numpy's product of the model's matrices)
+    if factors_d.shape[0] > 1:
+        k = (factors_d.shape[0] - 1) // 3
+        q, m, specific = factors_d[:k], factors_d[k : 2 * k, :k], factors_d[2 * k]
+        model = q.T @ m @ q + np.diag(specific)
+        sigma = math.sqrt(max(w @ model @ w, 0.0))
+    else:
+        sigma = math.sqrt(max(w @ cov_d @ w, 0.0))
     ppy = sim.config.market.periods_per_year
     assert sigma * math.sqrt(ppy) <= lim["volatility_budget"] * (1 + 1e-9) + tol
     # VaR / CVaR budgets (parametric and historical)
@@ -96,6 +106,7 @@ def stepped(sim, actions):
     d = sim.config.warmup + int(sim.clock[0, 0])
     before = sim.holdings[0].copy()
     cov = sim.covariance[0].copy()
+    sim._factors_before = sim.risk_factors[0].copy()
     close = sim.bar(d)[BAR_CLOSE]
     sim._value_before = sim.agent_state[0]["cash"] + sim.holdings[0] @ close
     sim._drawdown_before = sim.agent_state[0]["drawdown"].copy()
@@ -111,12 +122,15 @@ def stepped(sim, actions):
     impact=st.sampled_from([0.0, 1.0]),
     crash=st.booleans(),
     lot=st.sampled_from([0.0, 0.0, 1.0, 0.3, 7.5, 100.0]),
+    risk_factors=st.sampled_from([0, 0, 1, 3]),
 )
-def test_every_limit_holds_after_every_step(seed, values, impact, crash, lot):
-    """Hostile actions, price impact, crashes and lot sizes (whole and fractional): after every step every
-    agent's portfolio satisfies every limit of its profile."""
+def test_every_limit_holds_after_every_step(seed, values, impact, crash, lot, risk_factors):
+    """Hostile actions, price impact, crashes, lot sizes (whole and fractional) and the factor risk model:
+    after every step every agent's portfolio satisfies every limit of its profile."""
     market = MarketConfig(n_assets=7, impact=impact, initial_regime=2 if crash else -1)
-    cfg = arena_config(market=market, episode_length=25, costs=CostModel(lot_size=lot))
+    cfg = arena_config(
+        market=market, episode_length=25, costs=CostModel(lot_size=lot), risk_factors=risk_factors
+    )
     sim = Simulation(cfg)
     sim.reset(seeds=[seed])
     rng = np.random.default_rng(seed)
@@ -129,7 +143,7 @@ def test_every_limit_holds_after_every_step(seed, values, impact, crash, lot):
         assert np.all(np.isfinite(info))
         assert np.all(info[0, :, ks.IN_N_EVENTS] <= ks.max_events(sim.n_assets))  # every event has a slot
         for a in range(sim.n_agents):
-            check_limits_after_step(sim, before[a], cov, d, a)
+            check_limits_after_step(sim, before[a], cov, d, a, factors_d=sim._factors_before)
 
 
 @settings(deadline=None, max_examples=30)
@@ -394,9 +408,11 @@ def test_target_risk_term_charges_the_requested_target_and_is_off_by_default(act
             assert charged["reward_terms"]["risk"] > 2 * expected
 
 
-def _asset_stats(cov: np.ndarray, history: np.ndarray, bar: int, lookback: int) -> np.ndarray:
-    out = np.empty((3, cov.shape[0]))
-    kk.asset_statistics(cov, history, bar, lookback, cov.shape[0] > 1, out)
+def _asset_stats(
+    cov: np.ndarray, history: np.ndarray, bar: int, lookback: int, floor: float = -np.inf
+) -> np.ndarray:
+    out = np.empty((4, cov.shape[0]))
+    kk.asset_statistics(cov, history, bar, lookback, floor, out)
     return out
 
 
@@ -413,6 +429,10 @@ def test_asset_statistics_equal_numpy():
     np.testing.assert_allclose(stats[0], sigma, rtol=1e-15)
     np.testing.assert_allclose(stats[1], corr.max(axis=1), rtol=1e-14)
     np.testing.assert_array_equal(stats[2], np.maximum(-history[:, 51:81].min(axis=1), 0.0))
+    scaled = cov * (1.0 / sigma)[None, :]  # C_ij / sigma_j, the kernel's own products
+    np.fill_diagonal(scaled, -np.inf)
+    np.testing.assert_array_equal(stats[3], scaled.argmax(axis=1))
+    assert np.all(stats[3] != np.arange(n))
 
 
 @settings(deadline=None, max_examples=200)
@@ -425,8 +445,9 @@ def test_asset_statistics_equal_numpy():
 )
 def test_risk_layer_screens_never_change_the_outcome(seed, n, profile, correlation, tails):
     """The screens of apply_risk_layer (skip the correlation cap when no increased asset is correlated enough,
-    skip the historical VaR when its bound is below the limits) give the same target, events, counts, flags
-    and sigma_p, bit for bit, as running every rule (statistics that never screen anything out)."""
+    refuse a candidate at once when its most correlated asset is held and too correlated, skip the
+    historical VaR when its bound is below the limits) give the same target, events, counts, flags and
+    sigma_p, bit for bit, as running every rule (statistics that never screen anything out)."""
     rng = np.random.default_rng(seed)
     lim = Simulation(arena_config(n_assets=n, agents=(AgentProfile("a", profile),))).agent_params[0]["limits"]
     common = rng.normal(size=n)
@@ -439,8 +460,10 @@ def test_risk_layer_screens_never_change_the_outcome(seed, n, profile, correlati
     target = rng.dirichlet(np.ones(n + 1) * rng.choice([0.3, 5.0]))
     drawdown, cooldown = rng.choice([0.0, 0.05, 0.4]), rng.choice([0.0, 0.0, 2.0])
     entry = close * rng.uniform(0.8, 1.2, n)
-    screened, unscreened = _asset_stats(cov, history, 70, 60), _asset_stats(cov, history, 70, 60)
+    screened = _asset_stats(cov, history, 70, 60, lim["max_correlation"])  # as the step kernel computes them
+    unscreened = _asset_stats(cov, history, 70, 60)
     unscreened[1] = np.inf  # every asset "could be" too correlated
+    unscreened[3] = -1.0  # and the held set is scanned without checking the most correlated asset first
     unscreened[2] = 1e300  # the historical VaR "could" bind (finite: 0 x inf would be NaN)
     outs = []
     for stats in (screened, unscreened):
@@ -449,7 +472,7 @@ def test_risk_layer_screens_never_change_the_outcome(seed, n, profile, correlati
         result = kk.apply_risk_layer(
             t,
             kk.HeldPositions(current, current[:n] * 1e6 / close, close, entry),
-            kk.AssetRisk(cov, stats, history, 70, 252.0),
+            kk.AssetRisk(cov, EXACT, stats, history, 70, 252.0),
             lim,
             kk.BreakerState(drawdown, cooldown),
             kk.EventLog(events, counts),
@@ -486,7 +509,7 @@ def test_risk_layer_returns_the_volatility_of_its_final_target():
             _, _, _, sigma_p = kk.apply_risk_layer(
                 target,
                 kk.HeldPositions(current, current[:n] * 1e6 / close, close, close * rng.uniform(0.8, 1.2, n)),
-                kk.AssetRisk(cov, _asset_stats(cov, history, 70, 60), history, 70, 252.0),
+                kk.AssetRisk(cov, EXACT, _asset_stats(cov, history, 70, 60), history, 70, 252.0),
                 lim,
                 kk.BreakerState(rng.choice([0.0, 0.05, 0.4]), rng.choice([0.0, 0.0, 2.0])),
                 kk.EventLog(np.zeros(3 * (2 * n + 6)), fired),
@@ -503,7 +526,9 @@ def test_risk_layer_returns_the_volatility_of_its_final_target():
     _, _, _, sigma_p = kk.apply_risk_layer(
         target,
         kk.HeldPositions(target.copy(), target[:n] * 1e6 / close, close, close),
-        kk.AssetRisk(calm, _asset_stats(calm, np.zeros((n, 80)), 70, 60), np.zeros((n, 80)), 70, 252.0),
+        kk.AssetRisk(
+            calm, EXACT, _asset_stats(calm, np.zeros((n, 80)), 70, 60), np.zeros((n, 80)), 70, 252.0
+        ),
         limits["conservative"],
         kk.BreakerState(0.0, 0.0),
         kk.EventLog(np.zeros(3 * (2 * n + 6)), fired),

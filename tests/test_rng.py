@@ -98,6 +98,17 @@ def test_streams_are_reproducible_and_key_dependent():
     assert not np.any(a == c)
 
 
+def test_key_from_is_the_generators_full_range_uint64_draw():
+    """The key is the draw ``integers(0, 2**64, dtype=uint64)`` gives (the episodes' streams did not change
+    when key_from switched to the bit generator's raw output), and it advances the generator as that draw
+    does."""
+    ours, reference = np.random.default_rng(11), np.random.default_rng(11)
+    keys = [rng.key_from(ours) for _ in range(64)]
+    expected = [int(reference.integers(0, 1 << 64, dtype=np.uint64)) for _ in range(64)]
+    assert keys == expected
+    assert ours.random() == reference.random()
+
+
 def test_key_from_a_generator_is_reproducible():
     assert rng.key_from(np.random.default_rng(5)) == rng.key_from(np.random.default_rng(5))
     g = np.random.default_rng(5)

@@ -32,6 +32,9 @@ def _finite(name: str, value: float) -> None:
     )
 
 
+#: ArenaConfig's opt-in risk-model fields (its repr shows them only when they differ from their defaults).
+_ARENA_OPT_IN_FIELDS = frozenset({"risk_factors", "risk_factor_refresh"})
+
 #: MarketConfig's opt-in per-asset fields (its repr shows them only when they differ from their defaults).
 _MARKET_OPT_IN_FIELDS = frozenset(
     {
@@ -765,6 +768,15 @@ class ArenaConfig:
             are then not enforced).
         feature_set: ``"default"`` (returns window, volatility, momentum, market state) or ``"full"`` (adds
             12 technical indicators per asset: ``kernels.features.INDICATOR_FEATURES``).
+        risk_factors: the risk model's rank k. 0 (the default): every portfolio variance ``w' C w`` (risk
+            layer, target-risk reward, observation) uses the EWMA covariance itself, O(N^2) per agent and
+            step. k >= 1 (k < N): its statistical factor model ``C ~ Q' M Q + diag(D)`` — the top-k
+            eigenvectors ``Q`` of the same covariance, tracked by subspace iteration, their covariance ``M``,
+            and specific variances ``D`` that keep every asset's own variance exact — O(N k) per agent: for
+            large universes (hundreds of assets). The volatility, VaR and CVaR limits then hold for the
+            model's variance. The correlation cap still reads the full covariance.
+        risk_factor_refresh: bars between two refreshes of the factors (one warm-started sweep, O(N^2 k));
+            ``D`` follows the covariance every bar.
     """
 
     agents: tuple[AgentProfile, ...] = field(default_factory=default_agents)
@@ -785,6 +797,18 @@ class ArenaConfig:
     reward_mode: Literal["composite", "log_return"] = "composite"
     risk_enabled: bool = True
     feature_set: Literal["default", "full"] = "default"
+    risk_factors: int = 0
+    risk_factor_refresh: int = 20
+
+    def __repr__(self) -> str:
+        # The risk model's opt-in fields show only when set: at their defaults the env is the one it was
+        # before they existed, so its repr (which the golden files' configuration hash reads) stays too.
+        parts = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name not in _ARENA_OPT_IN_FIELDS or getattr(self, f.name) != f.default
+        ]
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
@@ -860,6 +884,17 @@ class ArenaConfig:
             self.feature_set == "default" or self.warmup >= 40,
             f"ArenaConfig.feature_set='full' needs warmup >= 40 bars (the indicators' warm-up), "
             f"got {self.warmup}.",
+        )
+        for name, low in (("risk_factors", 0), ("risk_factor_refresh", 1)):
+            value = getattr(self, name)
+            _require(
+                isinstance(value, int) and not isinstance(value, bool) and value >= low,
+                f"ArenaConfig.{name} must be an integer >= {low}, got {value!r}.",
+            )
+        _require(
+            self.risk_factors < max(self.n_assets, 1) or self.risk_factors == 0,
+            f"ArenaConfig.risk_factors must be below the number of assets ({self.n_assets}), got "
+            f"{self.risk_factors}.",
         )
         _require(
             isinstance(self.risk_enabled, bool),

@@ -75,6 +75,8 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p["max_impact"] = config.market.max_impact
     p["rebalance_rate"] = config.rebalance_rate
     p["rebalance_band"] = config.rebalance_band
+    p["risk_factors"] = config.risk_factors
+    p["risk_factor_refresh"] = config.risk_factor_refresh
     return p
 
 
@@ -188,6 +190,13 @@ class Simulation:
         self.asset_state = np.zeros((b, n + 1 + mk.N_ASSET_ROWS, n))
         self.market = np.zeros(b, dtype=ks.MARKET_STATE_DTYPE)
         self.clock = np.zeros((b, ks.N_CLOCK), dtype=np.int64)
+        if config.risk_factors and config.risk_factors >= n:
+            raise ConfigError(
+                f"risk_factors ({config.risk_factors}) must be below the number of assets ({n})."
+            )
+        #: the risk model's factor model per environment (``kernels.risk.factor_variance``; one unused row
+        #: with the exact covariance)
+        self.risk_factors = np.zeros((b, kk.risk_factor_rows(config.risk_factors), n))
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         # the synthetic market is drawn bar by bar (a reset draws the warm-up, each step the bar it reaches)
@@ -216,13 +225,13 @@ class Simulation:
         self._step_kernel = ks.step_batch_parallel if parallel else ks.step_batch
         # work space of the kernels, one slot per block of environments the prange driver runs in parallel
         # (one slot when serial): it holds nothing between environments, so it stays in cache whatever the
-        # batch size. Work rows hold up to max(3 N + 2, W, lookback, warmup) values plus the few order
+        # batch size. Work rows hold up to max(4 N + 2, W, lookback, warmup) values plus the few order
         # statistics of the VaR.
         # numba.config sets its attributes from the environment at import, out of a type checker's sight
         n_slots = min(b, numba.config.NUMBA_NUM_THREADS) if parallel else 1  # type: ignore[attr-defined]
         lookback = max(int(p.risk.var_lookback) for p in config.agents)
         self.scratch = np.zeros(
-            (n_slots, ks.N_SCRATCH, max(3 * n + 2, config.window, lookback, config.warmup) + 16)
+            (n_slots, ks.N_SCRATCH, max(4 * n + 2, config.window, lookback, config.warmup) + 16)
         )
         #: The kernels' view of this state (``kernels.step.EnvState`` / ``EnvConfig``: the arrays above,
         #: by name).
@@ -236,6 +245,7 @@ class Simulation:
             asset_state=self.asset_state,
             market=self.market,
             clock=self.clock,
+            risk_factors=self.risk_factors,
         )
         self.kernel_config = ks.EnvConfig(params=self.params, agent_params=self.agent_params)
         # handed to the kernels as plain tuples in the named tuples' order: Numba reads a plain tuple's types

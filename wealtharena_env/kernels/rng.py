@@ -134,5 +134,6 @@ def new_stream(key: int) -> np.ndarray:
 
 def key_from(generator: np.random.Generator) -> int:
     """A 64-bit stream key drawn from a NumPy generator (one draw: how an environment's seeded generator
-    hands each new episode its own stream)."""
-    return int(generator.integers(0, 1 << 64, dtype=np.uint64, endpoint=False))
+    hands each new episode its own stream): the generator's next raw 64-bit output, the value
+    ``generator.integers(0, 2**64, dtype=np.uint64)`` returns, at a tenth of its cost."""
+    return int(generator.bit_generator.random_raw())

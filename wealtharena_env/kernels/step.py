@@ -35,7 +35,7 @@ N assets and T bars per episode:
 * ``agent_params`` (A,) ``AGENT_PARAMS_DTYPE`` records — per-agent configuration: initial cash, risk limits
                    (``limits``, a ``LIMITS_DTYPE`` record of :mod:`.risk`), reward weights (``reward``,
                    indexed by ``TERM_*`` of :mod:`.reward`), the differential Sharpe rate.
-* ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(3 N + 2, W, var_lookback) + 16`` — work space (no
+* ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(4 N + 2, W, var_lookback) + 16`` — work space (no
                    allocation per step) in L slots, not per environment: the serial drivers use slot 0 for
                    every environment, the ``prange`` driver one slot per block of environments. It carries
                    nothing from one environment or call to the next (every entry is written before it is
@@ -99,6 +99,7 @@ class EnvState(NamedTuple):
     asset_state: np.ndarray  # (B, N + 1 + N_ASSET_ROWS, N) float64
     market: np.ndarray  # (B,) MARKET_STATE_DTYPE
     clock: np.ndarray  # (B, N_CLOCK) int64
+    risk_factors: np.ndarray  # (B, 3 k + 1, N) float64: the covariance's factor model (risk.factor_variance)
 
 
 class EnvConfig(NamedTuple):
@@ -170,6 +171,8 @@ PARAMS_DTYPE = np.dtype(
         ("max_impact", np.float64),
         ("rebalance_rate", np.float64),
         ("rebalance_band", np.float64),
+        ("risk_factors", np.int64),  # rank k of the risk model's factor model (0: the exact covariance)
+        ("risk_factor_refresh", np.int64),  # bars between two refreshes of its factors
         # the synthetic market drawn bar by bar (see MARKET_STATE_DTYPE); False: every bar is in ``bars`` at
         # reset
         ("market_by_bar", np.bool_),
@@ -230,16 +233,17 @@ SCR_TARGET = 1
 SCR_EXECUTED = 2
 SCR_IMPACT_SCALE = 3
 SCR_FLOW = 4
-# rows SCR_SIGMA .. SCR_MAX_LOSS: the risk layer's asset statistics (the asset_stats of
+# rows SCR_SIGMA .. SCR_MOST_CORRELATED: the risk layer's asset statistics (the asset_stats of
 # kernels.risk.apply_risk_layer)
 SCR_SIGMA = 5  # sqrt(diag(cov)) at the decision bar
 SCR_MAX_CORRELATION = 6  # each asset's largest EWMA correlation with another asset at the decision bar
 SCR_MAX_LOSS = 7  # each asset's largest one-bar loss over the longest VaR lookback of the agents
-SCR_TRAILING = 8  # mean log return over the window ending at the decision bar
-SCR_WORK = 9
-SCR_MAX_SHARES = 10  # participation limit in shares per asset on the decision bar
-SCR_SLIPPAGE = 11  # slippage of each full-size order (execution work space)
-N_SCRATCH = 12
+SCR_MOST_CORRELATED = 8  # the asset each one has its largest EWMA correlation with (-1: none)
+SCR_TRAILING = 9  # mean log return over the window ending at the decision bar
+SCR_WORK = 10
+SCR_MAX_SHARES = 11  # participation limit in shares per asset on the decision bar
+SCR_SLIPPAGE = 12  # slippage of each full-size order (execution work space)
+N_SCRATCH = 13
 
 
 #: A position more than this weight above its target after execution is reported (``participation_cap``):
@@ -323,6 +327,7 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
     t = state.clock[b, CLK_STEP]
     bar = params[0].warmup + t
     cov = state.asset_state[b, :n_assets]
+    factors = state.risk_factors[b]
     shared = obs_out[b, 0]
     work = scratch[SCR_WORK]
     settings = FeatureSettings(window, params[0].warmup, periods, bound)
@@ -347,7 +352,7 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
         peak = agent.peak
         drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
         agent.drawdown = drawdown
-        sigma = np.sqrt(kk.portfolio_variance(weights, cov, work))
+        sigma = np.sqrt(kk.portfolio_variance(weights, cov, factors, work))
         var = limits.var_z * sigma
         cvar = limits.cvar_factor * sigma
         volatility = np.sqrt(agent.return_variance) * sqrt_periods
@@ -431,6 +436,8 @@ def reset_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scra
             zret[b, t % z_rows, i] = standardized_return(returns[i], cov[i, i], bound)
         if t > window:
             kk.ewma_covariance_update(cov, returns, decay)
+    if state.risk_factors.shape[1] > 1:
+        kk.refresh_risk_factors(cov, state.risk_factors[b], kk.RESET_FACTOR_SWEEPS, True)
     mean_variance = 0.0
     for i in range(n_assets):
         mean_variance += cov[i, i] / n_assets
@@ -447,23 +454,40 @@ def reset_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scra
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
+def _update_risk_factors(factors: np.ndarray, cov: np.ndarray, steps: int, refresh: int) -> None:
+    """After the covariance update of decision ``steps`` of the episode: the factor model's specific
+    variances, and every ``refresh`` steps one warm-started sweep of its factors
+    (:func:`.risk.refresh_risk_factors`). Nothing with the exact covariance (one row)."""
+    if factors.shape[0] > 1:
+        if steps % refresh == 0:
+            kk.refresh_risk_factors(cov, factors, 1, False)
+        else:
+            kk.update_specific_variances(cov, factors)
+
+
+@njit(inline="always", **STEP_KERNEL_OPTIONS)
 def _risk_statistics(
     b: int, d: int, history: np.ndarray, cov: np.ndarray, agent_params: np.ndarray, scratch: np.ndarray
 ) -> None:
     """The risk layer's asset statistics at decision bar ``d`` (:func:`.risk.asset_statistics`, rows
-    ``SCR_SIGMA .. SCR_MAX_LOSS``): correlations if an agent has a correlation cap, losses over the longest
-    lookback of the agents with a finite VaR or CVaR limit."""
-    correlations = False
+    ``SCR_SIGMA .. SCR_MOST_CORRELATED``): correlations if an agent has a correlation cap (the most
+    correlated asset above the lowest cap), losses over the longest lookback of the agents with a finite VaR
+    or CVaR limit."""
+    floor = np.inf  # the lowest correlation cap of the agents
     lookback = 0
     for a in range(agent_params.shape[0]):
         limits = agent_params[a].limits
-        if limits.max_correlation < 1.0:
-            correlations = True
+        floor = min(floor, limits.max_correlation)
         if np.isfinite(limits.var_limit) or np.isfinite(limits.cvar_limit):
             lookback = max(lookback, limits.var_lookback)
     n = cov.shape[0]
     kk.asset_statistics(
-        cov, history[b, :n], d, lookback, correlations and n > 1, scratch[SCR_SIGMA : SCR_MAX_LOSS + 1, :n]
+        cov,
+        history[b, :n],
+        d,
+        lookback,
+        floor,
+        scratch[SCR_SIGMA : SCR_MOST_CORRELATED + 1, :n],
     )
 
 
@@ -488,6 +512,7 @@ def _trade_agent(
     positions = state.positions
     n_assets = positions.shape[3]
     cov = state.asset_state[b, :n_assets]
+    factors = state.risk_factors[b]
     n_action = actions.shape[2] - 1
     agent = state.agent_state[b, a]
     shares = positions[b, a, POS_SHARES]
@@ -524,7 +549,7 @@ def _trade_agent(
         for j in range(n_assets + 1):
             target[j] = weights[j]
     if agent_params[a].reward[kr.TERM_TARGET_RISK] != 0.0:  # the target asked for, before it is approached
-        requested_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
+        requested_variance = kk.portfolio_variance(target, cov, factors, scratch[SCR_WORK])
     partial = params[0].rebalance_rate < 1.0 or params[0].rebalance_band > 0.0
     if mapped and not params[0].discrete_actions and partial:
         rebalance_toward(target, weights, params[0].rebalance_rate, params[0].rebalance_band)
@@ -536,7 +561,8 @@ def _trade_agent(
             kk.HeldPositions(weights, shares, close, entry),
             kk.AssetRisk(
                 cov,
-                scratch[SCR_SIGMA : SCR_MAX_LOSS + 1, :n_assets],
+                factors,
+                scratch[SCR_SIGMA : SCR_MOST_CORRELATED + 1, :n_assets],
                 state.history[b, :n_assets],
                 d,
                 params[0].periods_per_year,
@@ -553,7 +579,7 @@ def _trade_agent(
             agent.terminated = True
         target_variance = sigma_target * sigma_target
     else:
-        target_variance = kk.portfolio_variance(target, cov, scratch[SCR_WORK])
+        target_variance = kk.portfolio_variance(target, cov, factors, scratch[SCR_WORK])
     cash, cost, traded, fill_fraction = rebalance_to_targets(
         target,
         shares,
@@ -724,6 +750,7 @@ def step_env(
         history[b, i, f] = returns_f[i]
     market_series_update(history[b], n_assets, f, window)
     kk.ewma_covariance_update(cov, returns_f, decay)
+    _update_risk_factors(state.risk_factors[b], cov, t + 1, params[0].risk_factor_refresh)
     close_f = bar_f[BAR_CLOSE]
     close_d = bar_d[BAR_CLOSE]
     benchmark_growth = 0.0  # equal-weight portfolio of the assets over bar d -> f (no action changes it)
