@@ -395,7 +395,10 @@ def _run_scenario(
         # focal agents: one batch over every live episode and focal seat
         rows = [(ep, a) for ep in live for a in focal if a in ep.live]
         if rows:
-            acts, errs = focal_caller(np.stack([obs[ep.index, agents.index(a)] for ep, a in rows]))
+            acts, errs = focal_caller(
+                np.stack([obs[ep.index, agents.index(a)] for ep, a in rows]),
+                [(ep.index, a) for ep, a in rows],
+            )
             for (ep, a), act, err in zip(rows, acts, errs):
                 if err is not None and ep.error is None:
                     ep.error = {"step": step, "agent": a, "source": "policy", "message": f"policy {err}"}
