@@ -35,7 +35,7 @@ HOLD_OUT = ("policies", "populations")
 
 
 def _policy_key(spec: Any) -> str:
-    """A seat's policy as compared with the evaluation populations' (``baseline:momentum`` is ``momentum``)."""
+    """A seat's policy as compared with the evaluation populations' (``baseline:x`` is ``x``)."""
     text = str(spec).strip()
     return text.split(":", 1)[1] if text.startswith("baseline:") else text
 
@@ -184,4 +184,4 @@ class CoPlayerSampler:
         return dict(zip(self.names, rate.tolist()))
 
 
-__all__ = ["CoPlayerSampler", "HOLD_OUT", "WEIGHTINGS", "held_out_backgrounds", "pfsp_probabilities"]
+__all__ = ["HOLD_OUT", "WEIGHTINGS", "CoPlayerSampler", "held_out_backgrounds", "pfsp_probabilities"]
