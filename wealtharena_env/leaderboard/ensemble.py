@@ -639,12 +639,14 @@ def parse_ensemble_spec(spec: str) -> EnsemblePolicy:
         if not isinstance(config, dict) or "members" not in config:
             raise PolicyLoadError(f"ensemble spec {spec!r}: a JSON object with 'members' is expected.")
         config = dict(config)
-        members = config.pop("members")
-        if isinstance(members, list) and members and all(isinstance(x, dict) for x in members):
-            config.setdefault("weights", [float(x.get("weight", 1.0)) for x in members])
-            members = [x["spec"] for x in members]
+        listed = config.pop("members")
+        if isinstance(listed, list) and listed and all(isinstance(x, dict) for x in listed):
+            if not all("spec" in x for x in listed):
+                raise PolicyLoadError(f"ensemble spec {spec!r}: every member object needs a 'spec'.")
+            config.setdefault("weights", [float(x.get("weight", 1.0)) for x in listed])
+            listed = [x["spec"] for x in listed]
         try:
-            return EnsemblePolicy(members, **config)
+            return EnsemblePolicy(listed, **config)
         except TypeError as exc:
             raise PolicyLoadError(f"ensemble spec {spec!r}: {exc}") from exc
     mode, sep, rest = body.partition(":")
