@@ -141,6 +141,23 @@ def test_failing_policy_holds_and_is_recorded():
     env.step(actions)  # None holds: the env accepts it
 
 
+def test_nan_observations_keep_the_regime_and_give_actions():
+    env = arena()
+    agents = env.possible_agents
+    calm = dict.fromkeys(agents, "ew")
+    control = PolicyAssignment(
+        env, {"ew": "equal_weight", "vt": "vol_timing"}, by_regime=[calm, dict.fromkeys(agents, "vt")]
+    )
+    obs, _ = env.reset(seed=1)
+    control.act(obs)
+    before = list(control.regimes)
+    nan_obs = {a: np.full_like(o, np.nan) for a, o in obs.items()}
+    actions = control.act(nan_obs)
+    assert control.regimes == before * 2  # a NaN signal leaves the regime where it was
+    assert set(actions) == set(agents) and all(np.all(np.isfinite(act)) for act in actions.values())
+    assert control.step == 2  # NaN progress is not a new episode
+
+
 def test_assignment_configuration_errors():
     env = arena()
     agents = env.possible_agents
