@@ -340,6 +340,7 @@ class CoPlayerArena(MultiAgentEnv):
         import pettingzoo
 
         import wealtharena_env  # noqa: F401  (registers the IDs in this process: env runners on other nodes)
+        from wealtharena_env.leaderboard.league import CoPlayerSampler
 
         env_config = env_config if env_config is not None else {}
         self._stream = (
@@ -377,6 +378,8 @@ class CoPlayerArena(MultiAgentEnv):
                 )
         if others and not self.populations:
             raise ValueError(f"seats {others} do not learn and no co-population plays them")
+        # draws a population per episode (uniformly) and refuses the evaluation populations (held out)
+        self.sampler = CoPlayerSampler(self.populations) if self.populations else None
         self.possible_agents = list(self.learners)
         self.agents = list(self.learners)
         self.observation_spaces = {a: self.env.observation_space(a) for a in self.learners}
@@ -399,8 +402,9 @@ class CoPlayerArena(MultiAgentEnv):
         episode_seed = int(self._rng.integers(*self.train_seeds))
         self._co = {}
         self.population = None
-        if self.populations:
-            self.population, mapping = self.populations[int(self._rng.integers(len(self.populations)))]
+        if self.sampler is not None:
+            drawn = self.sampler.sample(self._rng)
+            self.population, mapping = drawn.name, drawn.mapping
             self._co = {
                 a: make_baseline(mapping[a], self.env, seed=episode_seed + 1 + i)
                 for i, a in enumerate(self.env.possible_agents)

@@ -33,6 +33,39 @@ from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels.features import observation_slices
 
 
+def weights_to_actions(
+    weights: np.ndarray,
+    current: np.ndarray,
+    *,
+    action_type: str = "continuous",
+    action_mapping: str = "exponential",
+    temperature: float = 3.0,
+    dead_zone: float = 0.0,
+    discrete_step: float = 0.05,
+) -> np.ndarray:
+    """Actions ``(K, n_action)`` whose mapped targets are the weights ``(K, N + 1)`` (module docstring):
+    the inverse of the env's action mapping (exact for ``exponential`` and ``simplex``; ``softmax`` within a
+    factor ``exp(2 T)`` of the largest weight), or for discrete actions the buy / hold / sell per asset that
+    moves the held weights ``current`` ``(K, N + 1)`` toward them."""
+    if action_type == "discrete":
+        n_assets = weights.shape[1] - 1
+        delta = weights[:, :n_assets] - current[:, :n_assets]
+        half = 0.5 * discrete_step
+        return np.where(delta > half, 2, np.where(delta < -half, 0, 1)).astype(np.int64)
+    if action_mapping == "exponential":  # the exact inverse, zeros included
+        top = np.max(weights, axis=1, keepdims=True)
+        floor = np.exp(temperature * (dead_zone - 1.0))  # d = 0: exp(-T)
+        weights = np.maximum(weights, 0.0)
+        actions = np.log(weights * ((np.exp(temperature) - floor) / top) + floor) / temperature
+        return np.where(weights == 0.0, -1.0, actions).astype(np.float32)
+    if action_mapping == "softmax":
+        top = np.max(weights, axis=1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            logits = 1.0 + np.log(weights / top) / temperature
+        return np.maximum(logits, -1.0).astype(np.float32)
+    return weights.astype(np.float32)
+
+
 class BaselinePolicy:
     """Base class: subclasses implement :meth:`target_weights` on a batch of observations."""
 
@@ -88,23 +121,15 @@ class BaselinePolicy:
         return actions[0] if single else actions
 
     def weights_to_actions(self, weights: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        if self.action_type == "discrete":
-            delta = weights[:, : self.n_assets] - self.current_weights(obs)[:, : self.n_assets]
-            half = 0.5 * self.discrete_step
-            return np.where(delta > half, 2, np.where(delta < -half, 0, 1)).astype(np.int64)
-        if self.action_mapping == "exponential":  # the exact inverse, zeros included
-            top = np.max(weights, axis=1, keepdims=True)
-            temperature = self.softmax_temperature
-            floor = np.exp(temperature * (self.action_dead_zone - 1.0))  # d = 0: exp(-T)
-            weights = np.maximum(weights, 0.0)
-            actions = np.log(weights * ((np.exp(temperature) - floor) / top) + floor) / temperature
-            return np.where(weights == 0.0, -1.0, actions).astype(np.float32)
-        if self.action_mapping == "softmax":
-            top = np.max(weights, axis=1, keepdims=True)
-            with np.errstate(divide="ignore"):
-                logits = 1.0 + np.log(weights / top) / self.softmax_temperature
-            return np.maximum(logits, -1.0).astype(np.float32)
-        return weights.astype(np.float32)
+        return weights_to_actions(
+            weights,
+            self.current_weights(obs),
+            action_type=self.action_type,
+            action_mapping=self.action_mapping,
+            temperature=self.softmax_temperature,
+            dead_zone=self.action_dead_zone,
+            discrete_step=self.discrete_step,
+        )
 
     @staticmethod
     def normalise(risky: np.ndarray, invested: np.ndarray | float = 1.0) -> np.ndarray:
@@ -408,6 +433,6 @@ def make_baseline(name: str, env: Any, seed: int | None = None, **kwargs: Any) -
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
 
-__all__ = ["BASELINES", "BaselinePolicy", "make_baseline", "PolicyFn"] + [
+__all__ = ["BASELINES", "BaselinePolicy", "make_baseline", "PolicyFn", "weights_to_actions"] + [
     cls.__name__ for cls in BASELINES.values()
 ]

@@ -6,7 +6,8 @@ For each scenario of the task, the env is built from the task's registered env I
 played as one batch of K environments, environment ``k`` reset with evaluation seed ``k`` (bit for bit what
 K single envs reset with those seeds play); the policy is called once per step on the **batch** of every
 focal agent's observation ``(K, D)`` (a policy that only accepts one observation ``(D,)`` is detected and
-called row by row). Non-focal seats are played by the scenario's background population. Each episode's
+called row by row; a stateful policy, such as an ensemble, is also told each row's episode and agent, see
+:mod:`.policies`). Non-focal seats are played by the scenario's background population. Each episode's
 focal score is the mean over focal agents of the task's primary metric (Sharpe ratio of daily simple returns
 of portfolio value, net of all costs, annualised with 252 periods, risk-free 0, sample std; 0 for an episode
 held in cash, whose returns are all exactly 0); the task score is the mean over every evaluation episode,
@@ -395,7 +396,10 @@ def _run_scenario(
         # focal agents: one batch over every live episode and focal seat
         rows = [(ep, a) for ep in live for a in focal if a in ep.live]
         if rows:
-            acts, errs = focal_caller(np.stack([obs[ep.index, agents.index(a)] for ep, a in rows]))
+            acts, errs = focal_caller(
+                np.stack([obs[ep.index, agents.index(a)] for ep, a in rows]),
+                [(ep.index, a) for ep, a in rows],
+            )
             for (ep, a), act, err in zip(rows, acts, errs):
                 if err is not None and ep.error is None:
                     ep.error = {"step": step, "agent": a, "source": "policy", "message": f"policy {err}"}

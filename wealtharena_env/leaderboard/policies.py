@@ -8,9 +8,19 @@
 * a directory holding an RLlib checkpoint, or ``checkpoint_dir:module_id`` to pick one RLModule of a
   multi-policy checkpoint (needs the ``rllib`` extra).
 
+* ``ensemble:...``: an ensemble of any of the above (blend, rolling-Sharpe switch or regime gate); see
+  :mod:`.ensemble` for the spec's grammar.
+
+An object with a ``build(env, seed)`` method (such as :class:`~.ensemble.EnsemblePolicy`) is loaded as is.
+
 A loaded policy is called through :class:`PolicyCaller`: once per step on the batch of every focal agent's
 observation ``(K, D)``, or row by row when it only accepts one observation; a policy that raises or returns a
 wrong shape or NaN / inf fails only the rows it broke (the error is returned, not raised).
+
+**Stateful policies.** A policy whose state carries over from step to step (an ensemble's shadow portfolios, a
+regime filter) declares ``stateful = True``; it is then called as ``fn(obs, episode_keys=keys)``, ``keys[k]``
+naming the episode and agent of row ``k`` (stable for an episode's whole life, distinct between the episodes
+played at once), so it keeps each episode's state apart however the batch's rows change as episodes end.
 """
 
 from __future__ import annotations
@@ -220,17 +230,31 @@ def _rllib_policy(spec: str, module_id: str | None = None) -> LoadedPolicy:
     return LoadedPolicy(f"rllib:{path.name}", "rllib", path.name, lambda env, seed: single)
 
 
-def load_policy(spec: str | Callable, name: str | None = None) -> LoadedPolicy:
+def load_policy(spec: str | Callable | Any, name: str | None = None) -> LoadedPolicy:
     """Turn a policy spec (see the module docstring) or a Python callable into a :class:`LoadedPolicy`."""
     from wealtharena_env.leaderboard.baselines import BASELINES
 
+    if isinstance(spec, LoadedPolicy):
+        return spec
+    if not isinstance(spec, str) and not callable(spec) and callable(getattr(spec, "build", None)):
+        label = name or getattr(spec, "name", None) or type(spec).__name__
+        return LoadedPolicy(
+            str(getattr(spec, "spec", f"python:{label}")),
+            str(getattr(spec, "kind", "python")),
+            str(label),
+            spec.build,
+        )
     if callable(spec) and not isinstance(spec, str):
         label = name or getattr(spec, "name", None) or getattr(spec, "__name__", None) or type(spec).__name__
         return LoadedPolicy(f"python:{label}", "python", str(label), lambda env, seed: spec)
     if not isinstance(spec, str) or not spec:
         raise PolicyLoadError(f"policy must be a non-empty string or a callable, got {spec!r}.")
     text = spec.strip()
-    if text.startswith("baseline:"):
+    if text.startswith("ensemble:"):
+        from wealtharena_env.leaderboard.ensemble import parse_ensemble_spec
+
+        loaded = parse_ensemble_spec(text).loaded()
+    elif text.startswith("baseline:"):
         base = text.split(":", 1)[1]
         if base not in BASELINES:
             raise PolicyLoadError(f"unknown baseline {base!r}; choose one of {sorted(BASELINES)}.")
@@ -250,8 +274,8 @@ def load_policy(spec: str | Callable, name: str | None = None) -> LoadedPolicy:
     else:
         raise PolicyLoadError(
             f"cannot interpret policy {spec!r}: use a baseline name ({', '.join(sorted(BASELINES))}), "
-            "'module:callable', 'path/to/file.py:callable', an SB3 'model.zip' or an RLlib checkpoint "
-            "directory."
+            "'module:callable', 'path/to/file.py:callable', an SB3 'model.zip', an RLlib checkpoint "
+            "directory or 'ensemble:MODE:MEMBER,MEMBER,...'."
         )
     if name:
         loaded.name = name
@@ -270,6 +294,12 @@ class PolicyCaller:
         self.fn = fn
         self.n_action = n_action
         self.mode: str | None = None if getattr(fn, "batched", True) else "single"
+        self.stateful = bool(getattr(fn, "stateful", False))
+
+    def _call(self, obs: np.ndarray, keys: list[Any] | None) -> Any:
+        if self.stateful and keys is not None:
+            return self.fn(obs, episode_keys=keys)
+        return self.fn(obs)
 
     def _as_actions(self, out: Any, rows: int) -> np.ndarray:
         arr = np.asarray(out, dtype=np.float64)
@@ -282,11 +312,11 @@ class PolicyCaller:
             f"({rows}, {self.n_action})" + (f" or ({self.n_action},)" if rows == 1 else "")
         )
 
-    def _batch(self, obs: np.ndarray) -> np.ndarray:
-        return self._as_actions(self.fn(obs), obs.shape[0])
+    def _batch(self, obs: np.ndarray, keys: list[Any] | None = None) -> np.ndarray:
+        return self._as_actions(self._call(obs, keys), obs.shape[0])
 
-    def _single(self, row: np.ndarray) -> np.ndarray:
-        arr = np.asarray(self.fn(row), dtype=np.float64)
+    def _single(self, row: np.ndarray, key: list[Any] | None = None) -> np.ndarray:
+        arr = np.asarray(self._call(row, key), dtype=np.float64)
         if arr.shape == (1, self.n_action):
             arr = arr[0]
         if arr.shape != (self.n_action,):
@@ -295,25 +325,31 @@ class PolicyCaller:
             )
         return arr
 
-    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    def __call__(self, obs: np.ndarray, keys: list[Any] | None = None) -> tuple[np.ndarray, list[str | None]]:
+        """``(actions (K, n_action), errors)`` for the observations ``(K, D)``; ``keys`` (K) name each row's
+        episode and agent for a stateful policy (module docstring)."""
         k = obs.shape[0]
+        if keys is not None and len(keys) != k:
+            raise ValueError(f"got {len(keys)} episode keys for {k} observations")
         actions = np.zeros((k, self.n_action))
         errors: list[str | None] = [None] * k
         if self.mode == "single":
-            self._rows(obs, actions, errors)
+            self._rows(obs, actions, errors, keys)
         else:
             try:
-                actions[:] = self._batch(obs)
+                actions[:] = self._batch(obs, keys)
                 self.mode = "batch"
             except Exception as exc:  # noqa: BLE001 - a policy may raise anything
                 batch_error = _describe(exc)
                 if self.mode == "batch":  # find the rows that break it: batches of one
                     for i in range(k):
                         try:
-                            actions[i] = self._batch(obs[i : i + 1])[0]
+                            actions[i] = self._batch(
+                                obs[i : i + 1], None if keys is None else keys[i : i + 1]
+                            )[0]
                         except Exception as row_exc:  # noqa: BLE001
                             errors[i] = _describe(row_exc)
-                elif not self._probe_single(obs, actions, errors):
+                elif not self._probe_single(obs, actions, errors, keys):
                     errors = [
                         f"{batch_error} when called on a batch of {k}; {e} when called on one observation"
                         for e in errors
@@ -327,19 +363,23 @@ class PolicyCaller:
                 )
         return actions, errors
 
-    def _rows(self, obs: np.ndarray, actions: np.ndarray, errors: list[str | None]) -> int:
+    def _rows(
+        self, obs: np.ndarray, actions: np.ndarray, errors: list[str | None], keys: list[Any] | None = None
+    ) -> int:
         ok = 0
         for i in range(obs.shape[0]):
             try:
-                actions[i] = self._single(obs[i])
+                actions[i] = self._single(obs[i], None if keys is None else keys[i : i + 1])
                 errors[i] = None
                 ok += 1
             except Exception as exc:  # noqa: BLE001
                 errors[i] = _describe(exc)
         return ok
 
-    def _probe_single(self, obs: np.ndarray, actions: np.ndarray, errors: list[str | None]) -> bool:
-        if self._rows(obs, actions, errors):
+    def _probe_single(
+        self, obs: np.ndarray, actions: np.ndarray, errors: list[str | None], keys: list[Any] | None = None
+    ) -> bool:
+        if self._rows(obs, actions, errors, keys):
             self.mode = "single"
             return True
         return False
