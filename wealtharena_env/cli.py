@@ -183,6 +183,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 n_seeds=args.seeds,
                 episode_length=args.episode_length,
                 data=args.data,
+                benchmark_data=_benchmark_source(args.benchmark_data),
                 policy_seed=args.policy_seed,
                 trajectories=args.trajectories,
                 bootstrap_reps=args.bootstrap_reps,
@@ -203,6 +204,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 f"[{f(s['low'])}, {f(s['high'])}]  IQM {f(a['score']['iqm']['point'])}  "
                 f"episodes {a['n_ok']}/{a['n_episodes']} ok  ({time.perf_counter() - start:.1f}s) -> {path}"
             )
+            for ticker, m in (a.get("market_benchmarks") or {}).items():
+                iv = m["metrics"]
+                print(
+                    f"{'':<20} vs {ticker:<4} (buy and hold, same bars and costs): excess return "
+                    f"{f(iv['excess_return']['point'])}, beta {f(iv['beta']['point'])}, alpha "
+                    f"{f(iv['alpha']['point'])}, information ratio {f(iv['information_ratio']['point'])}, "
+                    f"up/down capture {f(iv['up_capture']['point'])}/{f(iv['down_capture']['point'])}"
+                )
             if a["n_failed"]:
                 status = 1
                 for fail in doc["failures"][:5]:
@@ -216,6 +225,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                         f"  ... and {len(doc['failures']) - 5} more (see the results file)", file=sys.stderr
                     )
     return status
+
+
+def _benchmark_source(value: str | None) -> str | bool | None:
+    """``--benchmark-data``: a path, ``none`` (no market benchmarks: False) or not given (None)."""
+    if value is not None and value.lower() == "none":
+        return False
+    return value
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -407,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
         "schema-versioned results JSON (atomically). Exit status 1 when some episodes "
         "failed (they are listed in the file), 2 on a usage or configuration error.",
         epilog="Policies: a baseline name (cash, random, buy_and_hold, equal_weight, momentum, "
-        "mean_reversion, min_variance, risk_parity, vol_target, vol_timing, trend_timing) or "
+        "mean_reversion, min_variance, risk_parity, vol_target, kelly, vol_timing, trend_timing) or "
         "'baselines' for all; "
         "'module:callable' or 'path/to/file.py:callable' (called on (K, D) observation "
         "batches, or on single observations); 'path/to/model.zip' (Stable-Baselines3, "
@@ -445,6 +461,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="historical tasks: a CSV/Parquet file holding the task's tickers (default: download "
         "with yfinance into the cache)",
+    )
+    ev.add_argument(
+        "--benchmark-data",
+        default=None,
+        metavar="PATH",
+        help="historical tasks: a CSV/Parquet file of daily SPY, QQQ, IWM bars for the market benchmarks "
+        "(buy and hold over the same bars, at the same costs); default: --data if it holds them, else "
+        "yfinance through the cache; 'none' turns them off. Missing benchmark data is a warning, never an "
+        "error",
     )
     ev.add_argument(
         "--skip-historical",
