@@ -147,7 +147,7 @@ def test_batch_rows_equal_single_observations(env):
         np.testing.assert_array_equal(policy.target_weights(row[None]), w[k : k + 1])
 
 
-def test_kelly_plays_a_task_with_the_risk_layer_idle():
+def test_kelly_plays_a_task_within_the_position_cap():
     doc = evaluate("Calm-v0", "kelly", n_seeds=2, episode_length=30, bootstrap_reps=50, progress=False)
     assert doc["aggregates"]["n_ok"] == 2 and doc["failures"] == []
     weights = np.array(doc["trajectories"][0]["agents"]["agent"]["weights"], dtype=np.float64)

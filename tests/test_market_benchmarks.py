@@ -323,3 +323,44 @@ def test_benchmarks_found_in_the_task_data_and_shown_on_board_and_report(tmp_pat
 
     page = write_report(docs[1], tmp_path / "report").read_text()
     assert "Against the market" in page and "vs SPY" in page and "information ratio" in page
+
+
+def test_cli_evaluates_both_historical_tasks_from_several_data_files(tmp_path, capsys):
+    from wealtharena_env import cli
+
+    dow30, m6, etfs = shared_path("dow30"), shared_path("m6"), shared_path("etf15")
+    common = [
+        "--policy",
+        "equal_weight",
+        "--seeds",
+        "2",
+        "--episode-length",
+        "12",
+        "--bootstrap-reps",
+        "50",
+        "-q",
+    ]
+    code = cli.main(
+        ["evaluate", "--task", "Dow30-v0", "M6Crash-v0", "--data", str(dow30), str(m6)]
+        + ["--benchmark-data", str(etfs), "--output-dir", str(tmp_path)]
+        + common
+    )
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [
+        "Dow30-v0__equal_weight.json",
+        "M6Crash-v0__equal_weight.json",
+    ]
+    printed = capsys.readouterr().out
+    assert printed.count("vs SPY") == 2 and printed.count("up/down capture") == 6
+    code = cli.main(
+        ["evaluate", "--task", "M6Crash-v0", "--data", str(dow30), "--benchmark-data", "none"]
+        + ["--output-dir", str(tmp_path)]
+        + common
+    )
+    assert code == 2 and "XLB" in capsys.readouterr().err  # the Dow-30 file lacks the task's tickers
+    code = cli.main(
+        ["evaluate", "--task", "M6Crash-v0", "--data", str(m6), "--benchmark-data", "none"]
+        + ["--output-dir", str(tmp_path / "plain")]
+        + common
+    )
+    assert code == 0 and "vs SPY" not in capsys.readouterr().out

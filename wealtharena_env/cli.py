@@ -182,7 +182,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 entry=args.name if len(policies) == 1 else None,
                 n_seeds=args.seeds,
                 episode_length=args.episode_length,
-                data=args.data,
+                data=_task_data(task, args.data),
                 benchmark_data=_benchmark_source(args.benchmark_data),
                 policy_seed=args.policy_seed,
                 trajectories=args.trajectories,
@@ -225,6 +225,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                         f"  ... and {len(doc['failures']) - 5} more (see the results file)", file=sys.stderr
                     )
     return status
+
+
+def _task_data(task, paths: list[str] | None) -> str | None:
+    """The ``--data`` file of a historical task: the only one given, or the first of several that holds the
+    task's tickers (a ``ConfigError`` naming each file's problem when none does); None for synthetic tasks."""
+    if task.historical is None or not paths:
+        return None
+    if len(paths) == 1:
+        return paths[0]
+    from wealtharena_env.errors import ConfigError, WealthArenaDataError
+    from wealtharena_env.leaderboard.evaluate import load_task_data
+
+    problems = []
+    for path in paths:
+        try:
+            load_task_data(task, path)
+        except (ConfigError, WealthArenaDataError) as exc:
+            problems.append(f"{path}: {str(exc).splitlines()[0]}")
+            continue
+        return path
+    raise ConfigError(f"no --data file holds the data of {task.key}: " + "; ".join(problems))
 
 
 def _benchmark_source(value: str | None) -> str | bool | None:
@@ -458,9 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--data",
+        nargs="+",
         default=None,
-        help="historical tasks: a CSV/Parquet file holding the task's tickers (default: download "
-        "with yfinance into the cache)",
+        metavar="PATH",
+        help="historical tasks: a CSV/Parquet file holding the task's tickers, or several files (each "
+        "historical task uses the first that holds its tickers; default: download with yfinance into the "
+        "cache)",
     )
     ev.add_argument(
         "--benchmark-data",

@@ -12,6 +12,10 @@ Plots (matplotlib, extra ``plot``; drawn on the Agg canvas, no window, no pyplot
                     agents highlighted;
 * ``scores.png``    the score per scenario with its 95 % interval.
 
+Results of a historical task with market benchmarks get an "Against the market" table: the focal agents
+against buy-and-hold SPY, QQQ and IWM over the same bars at the same costs
+(``aggregates["market_benchmarks"]``), or which benchmark data was missing.
+
 The series plots need trajectories in the results (``wealtharena evaluate --trajectories 1``, the
 default); without them the tear sheet holds the tables and the summary plots only.
 

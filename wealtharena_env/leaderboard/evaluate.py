@@ -663,7 +663,7 @@ def evaluate(
         scenarios: play only the scenarios of these names (e.g. ``["in_distribution"]`` for a validation
             that does not look at the held-out markets); the result is then not official.
         benchmark_data: historical tracks: the daily bars of the market benchmarks
-            (:data:`~wealtharena_env.leaderboard.market_benchmarks.MARKET_BENCHMARKS`: SPY, QQQ, IWM) as a
+            (``market_benchmarks.MARKET_BENCHMARKS``: SPY, QQQ, IWM) as a
             path / MarketData / frame; ``None``: ``data`` when it holds them, else Yahoo Finance through the
             cache; ``False``: no market benchmarks. Missing benchmark data is a warning and leaves the
             columns out, never an error (:mod:`~wealtharena_env.leaderboard.market_benchmarks`).

@@ -285,7 +285,7 @@ def relative_record(
 ) -> dict[str, Any]:
     """One episode against one ETF: the ETF's own total return, Sharpe, max drawdown and volatility
     (``"benchmark"``) and the mean over focal agents of
-    :data:`~wealtharena_env.kernels.metrics.RELATIVE_METRIC_NAMES` (``"focal"``)."""
+    ``kernels.metrics.RELATIVE_METRIC_NAMES`` (``"focal"``)."""
     from wealtharena_env.kernels import metrics as km
 
     own = km.summary_metrics(bench, None, periods_per_year)
