@@ -315,6 +315,7 @@ def test_benchmarks_found_in_the_task_data_and_shown_on_board_and_report(tmp_pat
     frame = pd.concat([synthetic_frame(n_days=400), _etf_frame()], ignore_index=True)
     docs = [evaluate(_tiny_task(), name, data=frame, **FAST) for name in ("equal_weight", "kelly")]
     assert all(list(d["aggregates"]["market_benchmarks"]) == list(MARKET_BENCHMARKS) for d in docs)
+    assert docs[0]["market_benchmark_data"]["tickers"]["QQQ"]["source"] == "DataFrame"  # from the task's data
     md = to_markdown(build_board(docs))
     assert "Against the market" in md and "| kelly | SPY (price) |" in md and "down capture" in md
     assert "up capture" in to_html(build_board(docs))

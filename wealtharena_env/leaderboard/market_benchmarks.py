@@ -63,6 +63,8 @@ class MarketBenchmarks:
     problems: dict[str, str] = field(default_factory=dict)
     source: str = ""
     adjusted: dict[str, bool] = field(default_factory=dict)
+    #: where each ticker's bars came from (a path, a type name, or yfinance)
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def tickers(self) -> tuple[str, ...]:
@@ -81,6 +83,7 @@ class MarketBenchmarks:
                 "returns": "total return (adj_close)"
                 if self.adjusted[ticker]
                 else "price return (no dividends)",
+                "source": self.sources.get(ticker, self.source),
             }
         return out
 
@@ -116,6 +119,7 @@ def load_market_benchmarks(
     """
     loaded: dict[str, Any] = {}
     adjusted: dict[str, bool] = {}
+    origin: dict[str, str] = {}
     problems: dict[str, str] = {}
     if benchmark_data is not None:
         sources: list[tuple[str, Any]] = [(_describe_source(benchmark_data), benchmark_data)]
@@ -133,6 +137,7 @@ def load_market_benchmarks(
                 continue
             adjusted[ticker] = md.adj_close is not None
             loaded[ticker] = md.adjusted() if adjusted[ticker] else md
+            origin[ticker] = label
             if label not in used:
                 used.append(label)
             break
@@ -148,7 +153,7 @@ def load_market_benchmarks(
             ),
             stacklevel=2,
         )
-    return MarketBenchmarks(loaded, problems, ", ".join(used), adjusted)
+    return MarketBenchmarks(loaded, problems, ", ".join(used), adjusted, origin)
 
 
 def _describe_source(source: Any) -> str:
