@@ -150,3 +150,63 @@ def test_a_users_own_data_object_gets_the_same_checks_as_marketdata():
         with pytest.raises(WealthArenaDataError) as reference:
             MarketData(**broken, dates=dates, tickers=("A", "B"))
         assert str(dated.value) == str(reference.value) and "B 2024-01-08" in str(dated.value)
+
+
+# ============================================================================================== M6Crash-v0
+def _m6_crash_test_split():
+    from conftest_data import shared_path
+
+    from wealtharena_env.leaderboard.evaluate import load_task_data
+    from wealtharena_env.leaderboard.tasks import get_task
+
+    task = get_task("M6Crash-v0")
+    return task, load_task_data(task, shared_path("m6"))
+
+
+def test_every_m6_crash_evaluation_episode_holds_the_2020_crash():
+    """Each evaluation seed's 126 decisions start between the test split's warm-up and the 2020-02-19 peak,
+    and its bars reach past the 2020-03-23 trough: the whole crash is inside every evaluation episode."""
+    from wealtharena_env.market_sources import HistoricalMarket
+
+    task, test = _m6_crash_test_split()
+    assert test.tickers == task.historical.tickers and test.adj_close is not None
+    first, last = (str(np.datetime_as_string(d, unit="D")) for d in (test.dates[0], test.dates[-1]))
+    assert first >= "2019-07-15" and last < "2020-08-15"
+    cfg = arena_config(episode_length=task.episode_length)
+    market = HistoricalMarket(test)
+    starts = []
+    for seed in task.eval_seeds:
+        start = market.start_bar(np.random.default_rng(seed), cfg.bars_per_episode)
+        dates = test.dates[start + cfg.warmup : start + cfg.bars_per_episode]  # decision bar 0 .. last bar
+        assert dates[0] <= np.datetime64("2020-02-19") and dates[-1] >= np.datetime64("2020-03-23")
+        starts.append(start)
+    assert len(set(starts)) >= 12  # the seeds play different windows around the crash
+
+
+def test_m6_crash_evaluation_is_deterministic_with_benchmarks():
+    from conftest_data import shared_path
+
+    from wealtharena_env.leaderboard.evaluate import evaluate
+
+    m6, etfs = shared_path("m6"), shared_path("etf15")
+    runs = [
+        evaluate(
+            "M6Crash-v0",
+            "kelly",
+            data=m6,
+            benchmark_data=etfs,
+            n_seeds=2,
+            episode_length=30,
+            bootstrap_reps=50,
+            progress=False,
+        )
+        for _ in range(2)
+    ]
+    for doc in runs:
+        doc.pop("created_utc")
+    assert runs[0] == runs[1]
+    doc = runs[0]
+    assert doc["task"]["fingerprint"] == "5e6ccadc5c2a4027" and doc["aggregates"]["n_ok"] == 2
+    assert doc["data"]["split"] == "test" and len(doc["data"]["content_hash"]) == 64
+    assert list(doc["aggregates"]["market_benchmarks"]) == ["SPY", "QQQ", "IWM"]
+    assert doc["market_benchmark_data"]["tickers"]["SPY"]["returns"] == "price return (no dividends)"

@@ -47,6 +47,7 @@ PUBLISHED = {
     "BullBear-v0": "3c690267d2d0dd81",
     "Impact-v0": "6ba6c8e36f31ce72",
     "Dow30-v0": "9e87e14e958aa4c5",
+    "M6Crash-v0": "5e6ccadc5c2a4027",
 }
 
 
@@ -60,6 +61,7 @@ def test_suite_has_every_track():
         "BullBear-v0",
         "Impact-v0",
         "Dow30-v0",
+        "M6Crash-v0",
     } <= set(TASKS)
     assert get_task("calm").key == "Calm-v0"
     with pytest.raises(ConfigError, match="unknown task"):
@@ -424,7 +426,7 @@ def test_historical_task_records_data_hash():
     path = SHARED_DATA / "dow30_yahoo_2015_2020.csv.gz"
     if not path.exists():
         pytest.skip(f"shared market data not available at {path}")
-    doc = evaluate("Dow30-v0", "equal_weight", data=path, **FAST)
+    doc = evaluate("Dow30-v0", "equal_weight", data=path, benchmark_data=False, **FAST)
     data = doc["data"]
     assert len(data["content_hash"]) == 64
     assert data["first_date"] >= "2019-01-01" and data["last_date"] < "2020-01-11" and data["split"] == "test"

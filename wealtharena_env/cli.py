@@ -182,7 +182,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 entry=args.name if len(policies) == 1 else None,
                 n_seeds=args.seeds,
                 episode_length=args.episode_length,
-                data=args.data,
+                data=_task_data(task, args.data),
+                benchmark_data=_benchmark_source(args.benchmark_data),
                 policy_seed=args.policy_seed,
                 trajectories=args.trajectories,
                 bootstrap_reps=args.bootstrap_reps,
@@ -203,6 +204,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 f"[{f(s['low'])}, {f(s['high'])}]  IQM {f(a['score']['iqm']['point'])}  "
                 f"episodes {a['n_ok']}/{a['n_episodes']} ok  ({time.perf_counter() - start:.1f}s) -> {path}"
             )
+            for ticker, m in (a.get("market_benchmarks") or {}).items():
+                iv = m["metrics"]
+                print(
+                    f"{'':<20} vs {ticker:<4} (buy and hold, same bars and costs): excess return "
+                    f"{f(iv['excess_return']['point'])}, beta {f(iv['beta']['point'])}, alpha "
+                    f"{f(iv['alpha']['point'])}, information ratio {f(iv['information_ratio']['point'])}, "
+                    f"up/down capture {f(iv['up_capture']['point'])}/{f(iv['down_capture']['point'])}"
+                )
             if a["n_failed"]:
                 status = 1
                 for fail in doc["failures"][:5]:
@@ -216,6 +225,34 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                         f"  ... and {len(doc['failures']) - 5} more (see the results file)", file=sys.stderr
                     )
     return status
+
+
+def _task_data(task, paths: list[str] | None) -> str | None:
+    """The ``--data`` file of a historical task: the only one given, or the first of several that holds the
+    task's tickers (a ``ConfigError`` naming each file's problem when none does); None for synthetic tasks."""
+    if task.historical is None or not paths:
+        return None
+    if len(paths) == 1:
+        return paths[0]
+    from wealtharena_env.errors import ConfigError, WealthArenaDataError
+    from wealtharena_env.leaderboard.evaluate import load_task_data
+
+    problems = []
+    for path in paths:
+        try:
+            load_task_data(task, path)
+        except (ConfigError, WealthArenaDataError) as exc:
+            problems.append(f"{path}: {str(exc).splitlines()[0]}")
+            continue
+        return path
+    raise ConfigError(f"no --data file holds the data of {task.key}: " + "; ".join(problems))
+
+
+def _benchmark_source(value: str | None) -> str | bool | None:
+    """``--benchmark-data``: a path, ``none`` (no market benchmarks: False) or not given (None)."""
+    if value is not None and value.lower() == "none":
+        return False
+    return value
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -407,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
         "schema-versioned results JSON (atomically). Exit status 1 when some episodes "
         "failed (they are listed in the file), 2 on a usage or configuration error.",
         epilog="Policies: a baseline name (cash, random, buy_and_hold, equal_weight, momentum, "
-        "mean_reversion, min_variance, risk_parity, vol_target, vol_timing, trend_timing) or "
+        "mean_reversion, min_variance, risk_parity, vol_target, kelly, vol_timing, trend_timing) or "
         "'baselines' for all; "
         "'module:callable' or 'path/to/file.py:callable' (called on (K, D) observation "
         "batches, or on single observations); 'path/to/model.zip' (Stable-Baselines3, "
@@ -442,9 +479,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--data",
+        nargs="+",
         default=None,
-        help="historical tasks: a CSV/Parquet file holding the task's tickers (default: download "
-        "with yfinance into the cache)",
+        metavar="PATH",
+        help="historical tasks: a CSV/Parquet file holding the task's tickers, or several files (each "
+        "historical task uses the first that holds its tickers; default: download with yfinance into the "
+        "cache)",
+    )
+    ev.add_argument(
+        "--benchmark-data",
+        default=None,
+        metavar="PATH",
+        help="historical tasks: a CSV/Parquet file of daily SPY, QQQ, IWM bars for the market benchmarks "
+        "(buy and hold over the same bars, at the same costs); default: --data if it holds them, else "
+        "yfinance through the cache; 'none' turns them off. Missing benchmark data is a warning, never an "
+        "error",
     )
     ev.add_argument(
         "--skip-historical",

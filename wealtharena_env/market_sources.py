@@ -259,15 +259,22 @@ class HistoricalMarket:
     def n_bars(self) -> int:
         return self._bars.shape[0]
 
-    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> None:
-        """Copy ``T`` consecutive bars starting at a uniformly drawn bar into ``bars_out``."""
-        length = bars_out.shape[0]
+    def start_bar(self, rng: np.random.Generator, length: int) -> int:
+        """The first bar of a ``length``-bar episode, drawn uniformly with ``rng`` (what :meth:`sample` draws:
+        with a fresh ``np.random.default_rng(seed)`` it is the first bar of the episode an environment reset
+        with ``seed`` plays)."""
         if length > self.n_bars:
             raise ConfigError(
                 f"an episode needs {length} bars (warmup + episode_length + 1) but the data has only "
                 f"{self.n_bars}; shorten episode_length or warmup, or load a longer date range."
             )
-        start = int(rng.integers(0, self.n_bars - length + 1))
+        return int(rng.integers(0, self.n_bars - length + 1))
+
+    def sample(self, rng: np.random.Generator, bars_out: np.ndarray) -> None:
+        """Copy ``T`` consecutive bars starting at a uniformly drawn bar (:meth:`start_bar`) into
+        ``bars_out``."""
+        length = bars_out.shape[0]
+        start = self.start_bar(rng, length)
         bars_out[...] = self._bars[start : start + length]
         bars_out[0, mk.BAR_LOGRET, :] = 0.0
 

@@ -12,6 +12,10 @@ Plots (matplotlib, extra ``plot``; drawn on the Agg canvas, no window, no pyplot
                     agents highlighted;
 * ``scores.png``    the score per scenario with its 95 % interval.
 
+Results of a historical task with market benchmarks get an "Against the market" table: the focal agents
+against buy-and-hold SPY, QQQ and IWM over the same bars at the same costs
+(``aggregates["market_benchmarks"]``), or which benchmark data was missing.
+
 The series plots need trajectories in the results (``wealtharena evaluate --trajectories 1``, the
 default); without them the tear sheet holds the tables and the summary plots only.
 
@@ -306,6 +310,63 @@ _PCT = {
 }
 
 
+#: The relative metrics of the market-benchmark table and whether they are percentages.
+_MARKET = (
+    ("excess return", "excess_return", True),
+    ("beta", "beta", False),
+    ("alpha (annual)", "alpha", True),
+    ("tracking error", "tracking_error", True),
+    ("information ratio", "information_ratio", False),
+    ("up capture", "up_capture", False),
+    ("down capture", "down_capture", False),
+)
+
+
+def market_benchmark_table(doc: dict[str, Any]) -> str:
+    """HTML section: the focal agents against buy-and-hold SPY / QQQ / IWM over the same bars and costs
+    (historical tasks; ``aggregates["market_benchmarks"]``), or why there is none."""
+    e = html.escape
+    market = doc["aggregates"].get("market_benchmarks") or {}
+    provenance = doc.get("market_benchmark_data") or {}
+    parts = ["<h2>Against the market</h2>"]
+    missing = provenance.get("unavailable") or {}
+    if missing:
+        parts.append(
+            "<p class='warn'>No benchmark data for "
+            + ", ".join(f"{e(t)} ({e(why)})" for t, why in missing.items())
+            + ": re-run <code>wealtharena evaluate</code> with <code>--benchmark-data PATH</code>.</p>"
+        )
+    if not market:
+        return "".join(parts)
+    tickers = list(market)
+    parts.append("<table><tr><th>metric (mean over episodes)</th>")
+    parts += [f"<th>vs {e(t)}</th><th>95% CI</th>" for t in tickers]
+    parts.append("</tr><tr><td>ETF return / Sharpe</td>")
+    for t in tickers:
+        b = market[t]["benchmark"]
+        parts.append(
+            f"<td>{_fmt(b.get('total_return'), True)}</td><td>Sharpe {_fmt(b.get('sharpe_ratio'))}</td>"
+        )
+    parts.append("</tr>")
+    for label, metric, pct in _MARKET:
+        parts.append(f"<tr><td>{e(label)}</td>")
+        for t in tickers:
+            iv = market[t]["metrics"][metric]
+            parts.append(
+                f"<td>{_fmt(iv['point'], pct)}</td><td>[{_fmt(iv['low'], pct)}, {_fmt(iv['high'], pct)}]</td>"
+            )
+        parts.append("</tr>")
+    parts.append("</table>")
+    kinds = {t: (provenance.get("tickers") or {}).get(t, {}).get("returns", "?") for t in tickers}
+    parts.append(
+        "<p class='note'>Each episode against buying and holding the ETF over the same bars, at the same "
+        "costs (one purchase at the first decision, through the env's execution kernel). ETF returns: "
+        + ", ".join(f"{e(t)} {e(k)}" for t, k in kinds.items())
+        + f"; source {e(str(provenance.get('source', '?')))}.</p>"
+    )
+    return "".join(parts)
+
+
 def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> Path:
     """Write the PNGs and ``index.html`` (the tear sheet) into ``out_dir``; return the HTML path."""
     doc = results if isinstance(results, dict) else read_results(results)
@@ -396,6 +457,9 @@ def write_report(results: str | Path | dict[str, Any], out_dir: str | Path) -> P
         f"{_fmt(bench.get('sharpe_ratio'))}, mean return {_fmt(bench.get('total_return'), True)}, "
         f"mean max drawdown {_fmt(bench.get('max_drawdown'), True)}.</p>"
     )
+    market = a.get("market_benchmarks")
+    if market is not None:
+        parts.append(market_benchmark_table(doc))
     parts.append(
         "<h2>Agents</h2><table><tr><th>agent</th><th>role</th><th>Sharpe</th><th>return</th>"
         "<th>max DD</th><th>costs</th><th>risk events</th></tr>"

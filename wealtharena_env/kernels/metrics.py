@@ -67,6 +67,7 @@ from numba import njit
 
 __all__ = [
     "BENCHMARK_METRIC_NAMES",
+    "RELATIVE_METRIC_NAMES",
     "SUMMARY_METRIC_NAMES",
     "alpha",
     "annual_volatility",
@@ -75,8 +76,10 @@ __all__ = [
     "cagr",
     "calmar_ratio",
     "correlation",
+    "down_capture",
     "downside_deviation",
     "drawdown_series",
+    "excess_return",
     "gaussian_cvar",
     "gaussian_var",
     "historical_cvar",
@@ -88,6 +91,8 @@ __all__ = [
     "max_drawdown_episode_length",
     "normal_ppf",
     "profit_factor",
+    "relative_metrics",
+    "relative_metrics_kernel",
     "sharpe_ratio",
     "simple_to_log",
     "sortino_ratio",
@@ -96,6 +101,7 @@ __all__ = [
     "total_return",
     "tracking_error",
     "turnover_from_weights",
+    "up_capture",
     "win_rate",
 ]
 
@@ -124,6 +130,16 @@ BENCHMARK_METRIC_NAMES: tuple[str, ...] = (
     "correlation",
     "tracking_error",
     "information_ratio",
+)
+#: Metrics of a series against a market benchmark, in the row order of :func:`relative_metrics_kernel`.
+RELATIVE_METRIC_NAMES: tuple[str, ...] = (
+    "excess_return",
+    "beta",
+    "alpha",
+    "tracking_error",
+    "information_ratio",
+    "up_capture",
+    "down_capture",
 )
 _N_BASE = len(SUMMARY_METRIC_NAMES)
 _N_ALL = _N_BASE + len(BENCHMARK_METRIC_NAMES)
@@ -1043,6 +1059,124 @@ def information_ratio(returns, benchmark, periods_per_year=252.0, ddof=1):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Relative to a market benchmark (capture ratios, excess return, and the fused relative kernel)
+# ----------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _capture_row(x, y):
+    """(up capture, down capture) of ``x`` against ``y``: ``mean(x_t | y_t > 0) / mean(y_t | y_t > 0)`` and
+    ``mean(x_t | y_t < 0) / mean(y_t | y_t < 0)``; NaN without such periods or with a NaN in either."""
+    if _has_nan(x) or _has_nan(y):
+        return np.nan, np.nan
+    up_x = 0.0
+    up_y = 0.0
+    n_up = 0
+    down_x = 0.0
+    down_y = 0.0
+    n_down = 0
+    for t in range(x.shape[0]):
+        if y[t] > 0.0:
+            up_x += x[t]
+            up_y += y[t]
+            n_up += 1
+        elif y[t] < 0.0:
+            down_x += x[t]
+            down_y += y[t]
+            n_down += 1
+    up = _div(up_x / n_up, up_y / n_up) if n_up > 0 else np.nan
+    down = _div(down_x / n_down, down_y / n_down) if n_down > 0 else np.nan
+    return up, down
+
+
+@njit(cache=True, error_model="numpy")
+def _excess_return_row(x, y):
+    """``total_return(x) - total_return(y)``; NaN with a NaN in either or ``T == 0``."""
+    if x.shape[0] == 0 or _has_nan(x) or _has_nan(y):
+        return np.nan
+    return _total_return_row(x) - _total_return_row(y)
+
+
+@njit(cache=True, error_model="numpy")
+def up_capture(returns, benchmark):
+    """Up-market capture ratio ``mean(r_t : b_t > 0) / mean(b_t : b_t > 0)`` (arithmetic means of simple
+    returns over the periods where the benchmark rose).
+
+    1 = the series gained as much as the benchmark on its up periods, on average; a series twice the
+    benchmark has 2. Dimensionless. NaN if the benchmark never rose (or a NaN in either series).
+    ``benchmark`` is (B, T) or (T,).
+    """
+    _check_returns(returns)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        up, _ = _capture_row(returns[b], y)
+        out[b] = up
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def down_capture(returns, benchmark):
+    """Down-market capture ratio ``mean(r_t : b_t < 0) / mean(b_t : b_t < 0)`` (arithmetic means over the
+    periods where the benchmark fell).
+
+    Below 1 = the series lost less than the benchmark on its down periods (lower is better; negative = it
+    gained on them on average). Dimensionless. NaN if the benchmark never fell (or a NaN in either series).
+    ``benchmark`` is (B, T) or (T,).
+    """
+    _check_returns(returns)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        _, down = _capture_row(returns[b], y)
+        out[b] = down
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def excess_return(returns, benchmark):
+    """Excess total return ``prod_t(1 + r_t) - prod_t(1 + b_t)`` (compounded over the series; a fraction of
+    the initial value, not annualised). NaN for ``T == 0`` or a NaN in either series."""
+    _check_returns(returns)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty(returns.shape[0])
+    for b in range(returns.shape[0]):
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        out[b] = _excess_return_row(returns[b], y)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def relative_metrics_kernel(returns, benchmark, periods_per_year, risk_free, ddof):
+    """Every metric of :data:`RELATIVE_METRIC_NAMES` of every series against its benchmark, in one call.
+
+    ``returns`` (B, T), ``benchmark`` (B, T) or (T,). Returns a (7, B) float64 array whose rows are
+    :func:`excess_return`, :func:`beta`, :func:`alpha` (annualised, linear: ``(mean(x) - beta mean(y)) P``),
+    :func:`tracking_error` (``std(r - b, ddof) sqrt(P)``), :func:`information_ratio` (``mean(r - b) P / TE``),
+    :func:`up_capture` and :func:`down_capture` -- equal to the individual kernels' values exactly (same
+    per-series helpers).
+    """
+    _check_returns(returns)
+    _check_ppy(periods_per_year)
+    _check_ddof(ddof)
+    bm = _benchmark_2d(returns, benchmark)
+    out = np.empty((7, returns.shape[0]), dtype=np.float64)
+    for b in range(returns.shape[0]):
+        x = returns[b]
+        y = bm[b] if bm.shape[0] > 1 else bm[0]
+        bt, al, _, te, ir = _benchmark_row(x, y, periods_per_year, risk_free, ddof)
+        up, down = _capture_row(x, y)
+        out[0, b] = _excess_return_row(x, y)
+        out[1, b] = bt
+        out[2, b] = al
+        out[3, b] = te
+        out[4, b] = ir
+        out[5, b] = up
+        out[6, b] = down
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
 # Convenience (plain Python)
 # ----------------------------------------------------------------------------------------------------
 def summary_metrics(
@@ -1099,3 +1233,35 @@ def summary_metrics(
             )
         result["average_turnover"] = average_turnover(tv)
     return result
+
+
+def relative_metrics(
+    returns, benchmark, periods_per_year: float = 252, risk_free: float = 0.0, ddof: int = 1
+) -> dict[str, np.ndarray]:
+    """:data:`RELATIVE_METRIC_NAMES` of every series against ``benchmark``, from one call of
+    :func:`relative_metrics_kernel`.
+
+    Args:
+        returns: (B, T) or (T,) simple returns per period.
+        benchmark: (B, T) or (T,) benchmark simple returns over the same periods.
+        periods_per_year: annualisation factor P of alpha, tracking error and information ratio.
+        risk_free: risk-free rate per period (beta and alpha only).
+        ddof: delta degrees of freedom of the tracking error.
+
+    Returns:
+        ``{name: (B,) float64 array}``; each key is the name of the individual kernel that gives the
+        identical value.
+    """
+    r = np.ascontiguousarray(returns, dtype=np.float64)
+    if r.ndim == 1:
+        r = r[None, :]
+    bm = np.ascontiguousarray(benchmark, dtype=np.float64)
+    if bm.ndim == 1:
+        bm = bm[None, :]
+    if r.ndim != 2 or bm.ndim != 2 or bm.shape[1] != r.shape[1] or bm.shape[0] not in (1, r.shape[0]):
+        raise ValueError(
+            f"returns must be (B, T) or (T,) and benchmark (B, T) or (T,) with the same T; got shapes "
+            f"{np.shape(returns)} and {np.shape(benchmark)}"
+        )
+    out = relative_metrics_kernel(r, bm, float(periods_per_year), float(risk_free), int(ddof))
+    return {name: out[k] for k, name in enumerate(RELATIVE_METRIC_NAMES)}

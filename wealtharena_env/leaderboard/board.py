@@ -16,6 +16,11 @@ episodes are ranked on the episodes that completed and show the failure count.
 
 Only results of the same task version (same fingerprint) and the same budget (evaluation seeds and
 episode length) are ranked together; each combination is its own table.
+
+Historical tasks add a second table per group when the results hold market benchmarks
+(:mod:`~wealtharena_env.leaderboard.market_benchmarks`): every entry against buy-and-hold SPY, QQQ and IWM
+over the same bars at the same costs (the ETF's own return and Sharpe, excess return, beta, alpha, tracking
+error, information ratio, up- and down-capture; means over episodes).
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class Row:
     strata: dict[str, list[float]]
     p_improvement: float | None = None
     source: str = ""
+    #: historical tasks: ``aggregates["market_benchmarks"]`` (per ETF, relative metrics with intervals)
+    market: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +93,17 @@ def _strata(doc: dict[str, Any]) -> dict[str, list[float]]:
     for ep in doc["episodes"]:
         if ep["status"] == "ok" and ep["focal"] is not None and ep["focal"].get(metric) is not None:
             out[ep["scenario"]].append(float(ep["focal"][metric]))
+    return out
+
+
+def _market(doc: dict[str, Any]) -> dict[str, Any]:
+    """``aggregates["market_benchmarks"]``, each ETF with ``"returns"``: ``"price"`` or ``"total"`` (from the
+    results' ``market_benchmark_data``)."""
+    provenance = (doc.get("market_benchmark_data") or {}).get("tickers") or {}
+    out = {}
+    for ticker, m in (doc["aggregates"].get("market_benchmarks") or {}).items():
+        kind = (provenance.get(ticker) or {}).get("returns", "")
+        out[ticker] = {**m, "returns": "total" if kind.startswith("total") else "price" if kind else ""}
     return out
 
 
@@ -125,6 +143,7 @@ def build_board(docs: Iterable[dict[str, Any]], sources: Sequence[str] | None = 
                 n_failed=int(a["n_failed"]),
                 strata=_strata(doc),
                 source=sources[k] if sources else "",
+                market=_market(doc),
             )
         )
     for group in groups.values():
@@ -179,6 +198,43 @@ def _headers(group: Group) -> list[str]:
     return heads
 
 
+#: Columns of the market-benchmark table: (label, metric, format); ``benchmark:`` metrics are the ETF's own.
+MARKET_COLUMNS = (
+    ("ETF return", "benchmark:total_return", "pct"),
+    ("ETF Sharpe", "benchmark:sharpe_ratio", "num"),
+    ("excess return", "excess_return", "pct"),
+    ("beta", "beta", "num"),
+    ("alpha", "alpha", "pct"),
+    ("tracking error", "tracking_error", "pct"),
+    ("IR", "information_ratio", "num"),
+    ("up capture", "up_capture", "num"),
+    ("down capture", "down_capture", "num"),
+)
+
+MARKET_NOTE = (
+    "Against the market: each episode compared with buying and holding the ETF over the same bars at the "
+    "same costs (mean over episodes; alpha annualised; capture ratios of mean returns on the ETF's up / down "
+    "days; ETF price or total return as its data allow)."
+)
+
+
+def _market_table(group: Group) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows (entry x ETF, in board order) of the market-benchmark table; no rows without data."""
+    heads = ["entry", "vs"] + [label for label, _, _ in MARKET_COLUMNS]
+    rows = []
+    for row in group.rows:
+        for ticker, m in row.market.items():
+            cells = [row.entry, f"{ticker} ({m['returns']})" if m.get("returns") else ticker]
+            for _, metric, kind in MARKET_COLUMNS:
+                if metric.startswith("benchmark:"):
+                    value = (m.get("benchmark") or {}).get(metric.split(":", 1)[1])
+                else:
+                    value = ((m.get("metrics") or {}).get(metric) or {}).get("point")
+                cells.append(_fmt(value, kind))
+            rows.append(cells)
+    return heads, rows
+
+
 def to_markdown(groups: Sequence[Group]) -> str:
     """The board as Markdown: one table per task and budget."""
     lines: list[str] = []
@@ -196,6 +252,13 @@ def to_markdown(groups: Sequence[Group]) -> str:
         for rank, row in enumerate(group.rows, 1):
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(group, row, rank)) + " |")
         lines.append("")
+        heads, market_rows = _market_table(group)
+        if market_rows:
+            lines += [MARKET_NOTE, ""]
+            lines.append("| " + " | ".join(heads) + " |")
+            lines.append("|" + "|".join("---" if i < 2 else "---:" for i in range(len(heads))) + "|")
+            lines += ["| " + " | ".join(cells) + " |" for cells in market_rows]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -246,8 +309,31 @@ def to_html(groups: Sequence[Group], title: str = "WealthArena leaderboard") -> 
                 + "</tr>"
             )
         parts.append("</tbody></table></div>")
+        heads, market_rows = _market_table(group)
+        if market_rows:
+            parts.append(f"<p class='note'>{e(MARKET_NOTE)}</p><div class='scroll'><table><thead><tr>")
+            parts += [f"<th{' class=entry' if i == 0 else ''}>{e(h)}</th>" for i, h in enumerate(heads)]
+            parts.append("</tr></thead><tbody>")
+            for cells in market_rows:
+                parts.append(
+                    "<tr>"
+                    + "".join(
+                        f"<td{' class=entry' if i == 0 else ''}>{e(c)}</td>" for i, c in enumerate(cells)
+                    )
+                    + "</tr>"
+                )
+            parts.append("</tbody></table></div>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["REFERENCE_ENTRY", "Group", "Row", "build_board", "load_board", "to_html", "to_markdown"]
+__all__ = [
+    "MARKET_COLUMNS",
+    "REFERENCE_ENTRY",
+    "Group",
+    "Row",
+    "build_board",
+    "load_board",
+    "to_html",
+    "to_markdown",
+]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import platform
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -136,8 +137,8 @@ def load_task_data(task: Task, data: Any = None):
     options = dict(spec.load_options)
     if data is None:
         full = load_market_data(list(spec.tickers), start=spec.start, end=spec.end, **options)
-    else:
-        full = load_market_data(data, tickers=list(spec.tickers), **options)
+    else:  # cut to the task's range before validation: bars outside it cannot fail the load
+        full = load_market_data(data, tickers=list(spec.tickers), start=spec.start, end=spec.end, **options)
     missing = [t for t in spec.tickers if t not in full.tickers]
     if missing:
         raise ConfigError(f"task {task.key} needs tickers {missing}, which the data does not hold.")
@@ -292,6 +293,63 @@ def _record_step(
                 t["risk_events"].setdefault(name, []).append(step + 1)
 
 
+def _episode_dates(sim: Simulation, index: int, seed: int) -> np.ndarray | None:
+    """The dates of episode ``index``'s bars (warm-up included) on historical data, ``None`` otherwise.
+
+    The episode's first bar is :meth:`HistoricalMarket.start_bar` of a fresh generator seeded ``seed`` (what
+    the reset drew); the warm-up bars, which no trade changes, are checked against the data's bars."""
+    from wealtharena_env.kernels.market import BAR_CLOSE
+    from wealtharena_env.market_sources import HistoricalMarket
+
+    source = sim.source
+    dates = getattr(getattr(source, "data", None), "dates", None)
+    if not isinstance(source, HistoricalMarket) or dates is None:
+        return None
+    length = sim.bars.shape[1]
+    start = source.start_bar(np.random.default_rng(seed), length)
+    warm = sim.config.warmup + 1
+    closes = np.asarray(source.data.close)[start : start + warm]
+    if not np.array_equal(sim.bars[index, :warm, BAR_CLOSE, :], closes):
+        raise RuntimeError(
+            f"episode of seed {seed}: its bars are not the data's from bar {start} (a bug in the evaluation: "
+            "please report it)"
+        )
+    return np.asarray(dates)[start : start + length]
+
+
+def _market_benchmark_record(
+    ep: _Episode, sim: Simulation, focal: list[str], agents: list[str], benchmarks: Any, ppy: float
+) -> dict[str, Any]:
+    """``{ticker: relative_record | None}`` of one finished episode against every market benchmark (None:
+    the ETF's bars do not cover the episode)."""
+    from wealtharena_env.leaderboard import market_benchmarks as mb
+
+    dates = _episode_dates(sim, ep.index, ep.seed)
+    if dates is None:
+        return {}
+    cfg = sim.config
+    bench = mb.benchmark_returns(
+        benchmarks,
+        dates,
+        cfg.costs,
+        cfg.warmup,
+        cfg.window,
+        0.5 ** (1.0 / cfg.volatility_halflife),
+        float(sim.initial_cash[agents.index(focal[0])]),
+    )
+    focal_returns = []
+    for a in focal:
+        values = np.asarray(ep.values[a], dtype=np.float64)
+        focal_returns.append(values[1:] / values[:-1] - 1.0)
+    out: dict[str, Any] = {}
+    for ticker, (returns, filled) in bench.items():
+        if returns is None:
+            out[ticker] = None
+            continue
+        out[ticker] = {**mb.relative_record(focal_returns, returns, ppy), "filled_bars": filled}
+    return out
+
+
 def _episode_record(
     ep: _Episode,
     scenario: Scenario,
@@ -300,9 +358,11 @@ def _episode_record(
     focal: list[str],
     roles: dict[str, str],
     ppy: float,
+    benchmarks: Any = None,
 ) -> dict[str, Any]:
-    """The results record of one finished episode: status, focal and per-agent metrics, the benchmark's, and
-    its trajectory (``"_trajectory"``) if it was recorded."""
+    """The results record of one finished episode: status, focal and per-agent metrics, the benchmark's, the
+    market benchmarks' (historical tasks with ``benchmarks``), and its trajectory (``"_trajectory"``) if it
+    was recorded."""
     from wealtharena_env.kernels import metrics as km
 
     n_steps = len(ep.values[agents[0]]) - 1
@@ -326,6 +386,10 @@ def _episode_record(
             for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility")
         }
         record["agents"] = per_agent
+    if benchmarks is not None:
+        record["market_benchmarks"] = (
+            _market_benchmark_record(ep, sim, focal, agents, benchmarks, ppy) if ep.error is None else None
+        )
     if ep.trajectory is not None:
         ep.trajectory["benchmark_equity"] = [1.0] + [round_float(v) for v in np.cumprod(1.0 + bench).tolist()]
         ep.trajectory["status"] = record["status"]
@@ -344,6 +408,7 @@ def _run_scenario(
     policy_seed: int,
     n_trajectories: int,
     progress: Progress,
+    benchmarks: Any = None,
 ) -> list[dict[str, Any]]:
     """Play every evaluation seed of ``scenario`` at once: one batched Simulation (environment ``k`` = seed
     ``k``, bit for bit the single env reset with that seed), the policy called once per step on the live
@@ -444,13 +509,63 @@ def _run_scenario(
         progress.update(1)
     progress.update(max(0, episode_length - step))
     ppy = float(sim.config.market.periods_per_year)
-    out = [_episode_record(ep, scenario, sim, agents, focal, roles, ppy) for ep in episodes]
+    out = [_episode_record(ep, scenario, sim, agents, focal, roles, ppy, benchmarks) for ep in episodes]
     sim.close()
     return out
 
 
+def _market_strata(
+    scenarios: Sequence[Scenario], covered: list[dict[str, Any]], ticker: str, part: str, metric: str
+) -> dict[str, list[float]]:
+    """Scenario -> the episodes' ``market_benchmarks[ticker][part][metric]`` values (None left out)."""
+    out: dict[str, list[float]] = {s.name: [] for s in scenarios}
+    for ep in covered:
+        value = ep["market_benchmarks"][ticker][part][metric]
+        if value is not None:
+            out[ep["scenario"]].append(value)
+    return out
+
+
+def _market_aggregates(
+    scenarios: Sequence[Scenario], episodes: list[dict[str, Any]], tickers: Sequence[str], reps: int
+) -> dict[str, Any]:
+    """Per market benchmark: the focal relative metrics' means with intervals (strata = scenarios), the ETF's
+    own mean return, Sharpe, drawdown and volatility, and the episodes it covered."""
+    from wealtharena_env.kernels.metrics import RELATIVE_METRIC_NAMES
+
+    out: dict[str, Any] = {}
+    for ticker in tickers:
+        covered = [
+            ep for ep in episodes if ep["status"] == "ok" and (ep.get("market_benchmarks") or {}).get(ticker)
+        ]
+        if not covered:
+            continue
+        out[ticker] = {
+            "metrics": {
+                m: agg.bootstrap_ci(
+                    _market_strata(scenarios, covered, ticker, "focal", m), "mean", reps=reps
+                ).as_dict()
+                for m in RELATIVE_METRIC_NAMES
+            },
+            "benchmark": {},
+            "n_episodes": len(covered),
+            "filled_bars": int(sum(ep["market_benchmarks"][ticker]["filled_bars"] for ep in covered)),
+        }
+        for m in ("total_return", "sharpe_ratio", "max_drawdown", "annual_volatility"):
+            values = [
+                v for vs in _market_strata(scenarios, covered, ticker, "benchmark", m).values() for v in vs
+            ]
+            finite = [v for v in values if math.isfinite(v)]
+            out[ticker]["benchmark"][m] = float(np.mean(finite)) if finite else None
+    return out
+
+
 def _aggregate(
-    task: Task, scenarios: Sequence[Scenario], episodes: list[dict[str, Any]], reps: int
+    task: Task,
+    scenarios: Sequence[Scenario],
+    episodes: list[dict[str, Any]],
+    reps: int,
+    market_tickers: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     primary = task.primary_metric
     by_scen: dict[str, list[dict[str, Any]]] = {s.name: [] for s in scenarios}
@@ -510,6 +625,8 @@ def _aggregate(
             if ep["benchmark"][m] is not None and math.isfinite(ep["benchmark"][m])
         ]
         aggregates["benchmark"][m] = float(np.mean(vals)) if vals else None
+    if market_tickers is not None:
+        aggregates["market_benchmarks"] = _market_aggregates(scenarios, episodes, market_tickers, reps)
     return aggregates
 
 
@@ -527,6 +644,7 @@ def evaluate(
     progress: bool | None = None,
     seeds: Sequence[int] | None = None,
     scenarios: Sequence[str] | None = None,
+    benchmark_data: Any = None,
 ) -> dict[str, Any]:
     """Play the task's evaluation seeds with ``policy``; return the results document (see module docstring).
 
@@ -548,6 +666,11 @@ def evaluate(
             seeds, and the result is not official (``budget.official`` false).
         scenarios: play only the scenarios of these names (e.g. ``["in_distribution"]`` for a validation
             that does not look at the held-out markets); the result is then not official.
+        benchmark_data: historical tracks: the daily bars of the market benchmarks
+            (``market_benchmarks.MARKET_BENCHMARKS``: SPY, QQQ, IWM) as a
+            path / MarketData / frame; ``None``: ``data`` when it holds them, else Yahoo Finance through the
+            cache; ``False``: no market benchmarks. Missing benchmark data is a warning and leaves the
+            columns out, never an error (:mod:`~wealtharena_env.leaderboard.market_benchmarks`).
     """
     import wealtharena_env
     from wealtharena_env.leaderboard.tasks import TASKS
@@ -592,13 +715,31 @@ def evaluate(
             "n_bars": int(market_data.n_steps),
             "split": task.historical.eval_split if task.historical else None,
         }
+    benchmarks = None
+    if task.historical is not None and benchmark_data is not False:
+        from wealtharena_env.leaderboard.market_benchmarks import (
+            MAX_FILLED_BARS,
+            MarketBenchmarkWarning,
+            load_market_benchmarks,
+        )
+
+        benchmarks = load_market_benchmarks(benchmark_data, data, task.historical.start, task.historical.end)
     bar = Progress(len(played) * length, f"{task.key} {loaded.name}", progress)
     episodes: list[dict[str, Any]] = []
     try:
         for scenario in played:
             episodes.extend(
                 _run_scenario(
-                    task, scenario, loaded, seeds, length, market_data, policy_seed, trajectories, bar
+                    task,
+                    scenario,
+                    loaded,
+                    seeds,
+                    length,
+                    market_data,
+                    policy_seed,
+                    trajectories,
+                    bar,
+                    benchmarks,
                 )
             )
     finally:
@@ -607,6 +748,29 @@ def evaluate(
     failures = [
         {"scenario": ep["scenario"], "seed": ep["seed"], **ep["error"]} for ep in episodes if ep["error"]
     ]
+    market_record = None
+    if benchmarks is not None:
+        market_record = benchmarks.describe()
+        uncovered = {
+            t: sum(
+                1
+                for ep in episodes
+                if ep["status"] == "ok" and (ep["market_benchmarks"] or {}).get(t) is None
+            )
+            for t in benchmarks.tickers
+        }
+        uncovered = {t: n for t, n in uncovered.items() if n}
+        market_record["uncovered_episodes"] = uncovered
+        if uncovered:
+            warnings.warn(
+                MarketBenchmarkWarning(
+                    f"{task.key}: the market benchmark bars do not cover every episode's dates (more than "
+                    f"{MAX_FILLED_BARS} dates in a row missing, or the data starts too late): "
+                    + ", ".join(f"{t} misses {n} episode(s)" for t, n in uncovered.items())
+                    + "; those episodes are left out of the benchmark columns."
+                ),
+                stacklevel=2,
+            )
     env_version = task.env_id.rsplit("-", 1)[-1]
     import numba
 
@@ -657,7 +821,10 @@ def evaluate(
             and len(played) == len(task.scenarios),
         },
         "data": data_record,
-        "aggregates": _aggregate(task, played, episodes, bootstrap_reps),
+        "market_benchmark_data": market_record,
+        "aggregates": _aggregate(
+            task, played, episodes, bootstrap_reps, benchmarks.tickers if benchmarks is not None else None
+        ),
         "failures": failures,
         "episodes": episodes,
         "trajectories": trajs,

@@ -25,6 +25,8 @@ task                env ID                         what it tests
                                                    3 seats of held-out background populations
 ``Dow30-v0``        ``WealthArena/Portfolio-v0``   historical: 10 Dow stocks, trained on 2015-2017, evaluated
                                                    on 2019 (the test split); results record the data hash
+``M6Crash-v0``      ``WealthArena/Portfolio-v0``   historical: 12 sector, Treasury and gold ETFs of the M6
+                                                   universe; every evaluation episode holds the 2020 crash
 ==================  =============================  ===========================================================
 
 Immutability: a published task never changes. :meth:`Task.fingerprint` hashes its full definition and
@@ -45,7 +47,7 @@ from wealtharena_env.config import MarketConfig
 from wealtharena_env.errors import ConfigError
 
 #: Version of the suite as a whole (bumped when a task is added or a new task version is published).
-SUITE_VERSION = "2026.2"
+SUITE_VERSION = "2026.3"
 
 #: Version of the envs' default dynamics (action mapping, rebalancing, reward, costs, risk presets: everything
 #: a task leaves at its default). Task fingerprints include it, so results produced under other defaults never
@@ -551,6 +553,42 @@ _publish(
     )
 )
 
+#: M6Crash: 9 US sector ETFs, two Treasury ETFs and gold from the M6 competition's universe (EODHD bars,
+#: split- and dividend-adjusted); the test split is placed so that every evaluation episode holds the whole
+#: February-March 2020 crash (S&P 500 peak 2020-02-19, trough 2020-03-23).
+M6_CRASH_TICKERS = ("XLB", "XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY", "TLT", "IEF", "IAU")
+_publish(
+    Task(
+        name="M6Crash",
+        version=0,
+        env_id="WealthArena/Portfolio-v0",
+        env_kwargs=_freeze({"episode_length": 126}),
+        scenarios=(
+            Scenario(
+                "test_2020_crash",
+                held_out=True,
+                description="the test split, 2019-07-15..2020-08-14: every episode holds the Feb-Mar 2020 "
+                "crash",
+            ),
+        ),
+        historical=HistoricalSpec(
+            tickers=M6_CRASH_TICKERS,
+            start="2017-04-17",
+            end="2020-08-15",
+            train=("2017-04-17", "2018-10-01"),
+            validation=("2018-10-01", "2019-07-15"),
+            test=("2019-07-15", "2020-08-15"),
+        ),
+        description="Historical daily bars of 12 ETFs of the M6 universe: the 9 US sector SPDRs (XLB XLE XLF "
+        "XLI XLK XLP XLU XLV XLY), Treasuries (TLT, IEF) and gold (IAU), adjusted for splits and dividends. "
+        "Train on 2017-04..2018-09, validate on 2018-10..2019-07 (the late-2018 sell-off), evaluate on the "
+        "test split 2019-07-15..2020-08-14: each evaluation seed draws the start of a 126-step episode whose "
+        "decisions begin between October 2019 and mid-February 2020, so every episode holds the crash from "
+        "the 2020-02-19 peak to the 2020-03-23 trough and part of the rebound. Results record the dataset's "
+        "content hash.",
+    )
+)
+
 
 def get_task(key: str) -> Task:
     """The published task ``key`` (``"Calm-v0"``; a bare name ``"Calm"`` means its latest version)."""
@@ -571,6 +609,7 @@ __all__ = [
     "EVAL_SEEDS",
     "IMPACT_EVAL_BACKGROUNDS",
     "IMPACT_TRAINING_BACKGROUNDS",
+    "M6_CRASH_TICKERS",
     "SUITE_VERSION",
     "TASKS",
     "TRAIN_SEEDS",
