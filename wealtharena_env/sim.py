@@ -427,10 +427,10 @@ class Simulation:
             self.bars[k, first:] = np.nan  # not arrived yet: any read of them would show as NaN
             self.regimes[k] = -1
         else:
-            regimes = self.source.sample(rng, self.bars[k])
+            labels = self.source.sample(rng, self.bars[k])
             self.regimes[k] = -1
-            if isinstance(regimes, np.ndarray) and regimes.shape == self.regimes[k].shape:
-                self.regimes[k] = regimes  # a source that knows its regimes (the synthetic market)
+            if isinstance(labels, np.ndarray) and labels.shape == self.regimes[k].shape:
+                self.regimes[k] = labels  # a source that knows its regimes (the synthetic market)
         if self.n_indicators:
             kf.indicator_features(self.bars[k], self.config.observation_clip, self.indicators[k])
         self._started[k] = True
