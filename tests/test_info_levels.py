@@ -107,6 +107,7 @@ def _reference_full_info(sim, agent: int) -> dict:
             ("clipped_actions", ks.IN_CLIPPED_ACTIONS),
             ("breaker_cooldown", ks.IN_COOLDOWN),
             ("risk_event_count", ks.IN_N_EVENTS),
+            ("regime", ks.IN_REGIME),
         )
     }
     return {
@@ -141,7 +142,7 @@ def test_full_info_keeps_every_previous_key_and_equals_an_independent_decoding()
                 continue
             info = {k: v for k, v in infos[name].items() if k not in EPISODE_KEYS}
             assert tuple(info) == FULL_KEYS
-            assert set(PREVIOUS_FULL_KEYS) | {"step_return", "risk_event_count"} == set(info)
+            assert set(PREVIOUS_FULL_KEYS) | {"step_return", "risk_event_count", "regime"} == set(info)
             reference = _reference_full_info(env.sim, i)
             assert info.keys() == reference.keys()
             for key, value in info.items():

@@ -12,6 +12,7 @@ points, 1 bp = 1e-4) or ``_daily``; time is counted in bars (one bar = one tradi
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -32,8 +33,8 @@ def _finite(name: str, value: float) -> None:
     )
 
 
-#: ArenaConfig's opt-in risk-model fields (its repr shows them only when they differ from their defaults).
-_ARENA_OPT_IN_FIELDS = frozenset({"risk_factors", "risk_factor_refresh"})
+#: ArenaConfig's opt-in fields (its repr shows them only when they differ from their defaults).
+_ARENA_OPT_IN_FIELDS = frozenset({"risk_factors", "risk_factor_refresh", "regime_model"})
 
 #: MarketConfig's opt-in per-asset fields (its repr shows them only when they differ from their defaults).
 _MARKET_OPT_IN_FIELDS = frozenset(
@@ -719,6 +720,118 @@ def default_agents(
     return tuple(agents)
 
 
+#: Most hidden states of a :class:`RegimeModel`.
+MAX_REGIME_STATES = 6
+#: Tolerance on the probabilities of a :class:`RegimeModel` (``initial`` and each transition row sum to 1).
+_PROBABILITY_TOLERANCE = 1e-6
+
+
+def _probabilities(name: str, values: Any) -> tuple[float, ...]:
+    """``values`` as a tuple of probabilities summing to 1 (within :data:`_PROBABILITY_TOLERANCE`; kept as
+    given, so a saved model round-trips bit for bit)."""
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a sequence of probabilities, got {values!r}.") from exc
+    _require(all(math.isfinite(v) and v >= 0.0 for v in out), f"{name} must be finite and >= 0, got {out!r}.")
+    total = sum(out)
+    _require(
+        abs(total - 1.0) <= _PROBABILITY_TOLERANCE, f"{name} must sum to 1, got {out!r} (sum {total!r})."
+    )
+    return out
+
+
+def _state_rows(name: str, values: Any, n_states: int, n_cols: int | None) -> tuple[tuple[float, ...], ...]:
+    """``values`` as ``n_states`` rows (one per hidden state) of ``n_cols`` finite floats (``None``: any, but
+    equal)."""
+    try:
+        rows = tuple(values)
+    except TypeError as exc:
+        raise ConfigError(f"{name} must be a matrix (one row per state), got {values!r}.") from exc
+    _require(len(rows) == n_states, f"{name} must have {n_states} rows (one per state), got {len(rows)}.")
+    return _matrix(name, rows, n_states, n_cols)
+
+
+@dataclass(frozen=True)
+class RegimeModel:
+    """A fitted Gaussian hidden Markov model of returns whose causal filter the arena runs in its step (the
+    ``regime_model`` of :class:`ArenaConfig`; :class:`wealtharena_env.regime.GaussianHMM` fits one and
+    :meth:`~wealtharena_env.regime.GaussianHMM.to_dict` gives the dict this is built from).
+
+    S hidden states (2 to :data:`MAX_REGIME_STATES`, typically 2 or 3) over D series, with diagonal Gaussian
+    emissions (:mod:`wealtharena_env.kernels.regime`). ``D = 1``: the model reads the equal-weight market
+    log return ``m_t = mean_i log(close_{t,i} / close_{t-1,i})``; ``D = N``: the N assets' log returns.
+
+    Attributes:
+        initial: ``pi`` (S,), the state probabilities before the first return of an episode.
+        transition: ``A`` (S, S), ``A[i][j] = P(s_t = j | s_{t-1} = i)``; rows sum to 1.
+        means: ``mu`` (S, D), per-bar log-return means.
+        variances: ``v`` (S, D), per-bar log-return variances (> 0).
+    """
+
+    initial: tuple[float, ...]
+    transition: tuple[tuple[float, ...], ...]
+    means: tuple[tuple[float, ...], ...]
+    variances: tuple[tuple[float, ...], ...]
+
+    def __post_init__(self) -> None:
+        initial = _probabilities("RegimeModel.initial", self.initial)
+        n_states = len(initial)
+        _require(
+            2 <= n_states <= MAX_REGIME_STATES,
+            f"RegimeModel needs 2 to {MAX_REGIME_STATES} states, got {n_states}.",
+        )
+        transition = tuple(
+            _probabilities(f"RegimeModel.transition[{i}]", row)
+            for i, row in enumerate(
+                _state_rows("RegimeModel.transition", self.transition, n_states, n_states)
+            )
+        )
+        means = _state_rows("RegimeModel.means", self.means, n_states, None)
+        variances = _state_rows("RegimeModel.variances", self.variances, n_states, len(means[0]))
+        _require(all(v > 0.0 for row in variances for v in row), "RegimeModel.variances must all be > 0.")
+        for name, value in (
+            ("initial", initial),
+            ("transition", transition),
+            ("means", means),
+            ("variances", variances),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def n_states(self) -> int:
+        """S, the hidden states."""
+        return len(self.initial)
+
+    @property
+    def n_features(self) -> int:
+        """D, the series the model reads (1: the equal-weight market return; N: the assets' returns)."""
+        return len(self.means[0])
+
+    @classmethod
+    def coerce(cls, value: Any) -> RegimeModel:
+        """A :class:`RegimeModel` from itself, a mapping with the keys ``initial``, ``transition``,
+        ``means``, ``variances`` (other keys, such as the metadata of
+        :meth:`wealtharena_env.regime.GaussianHMM.to_dict`, are ignored) or an object with a ``to_dict()``
+        method giving one (a fitted ``GaussianHMM``)."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping) and callable(getattr(value, "to_dict", None)):
+            value = value.to_dict()
+        _require(
+            isinstance(value, Mapping),
+            f"regime_model must be a RegimeModel, a fitted GaussianHMM or its to_dict() mapping, got "
+            f"{type(value).__name__}.",
+        )
+        missing = [k for k in ("initial", "transition", "means", "variances") if k not in value]
+        _require(
+            not missing,
+            f"regime_model is missing {missing}: give the dict of "
+            "wealtharena_env.regime.GaussianHMM.to_dict().",
+        )
+        return cls(value["initial"], value["transition"], value["means"], value["variances"])
+
+
 #: The exponential mapping's default dead zone: actions ``a_j <= -0.7`` (the bottom 15 % of the range) are a
 #: weight of exactly 0. Chosen on BullBear-v0 (docs/training.md): with SB3 SAC, whose squashed actions never
 #: reach -1, a dead zone of 0, 0.05 or 0.1 left the policy holding ~1e-4 of every asset through bear markets
@@ -777,6 +890,13 @@ class ArenaConfig:
             model's variance. The correlation cap still reads the full covariance.
         risk_factor_refresh: bars between two refreshes of the factors (one warm-started sweep, O(N^2 k));
             ``D`` follows the covariance every bar.
+        regime_model: ``None`` (default) or a fitted Gaussian hidden Markov model (a :class:`RegimeModel`,
+            the dict of :meth:`wealtharena_env.regime.GaussianHMM.to_dict` or the fitted ``GaussianHMM``
+            itself): every observation then carries its S filtered regime probabilities
+            ``P(regime_t = s | bars <= t)`` after the market state, computed causally inside the step
+            (:func:`wealtharena_env.kernels.regime.filter_step`, once per bar, from the episode's first
+            return on). A model of D = 1 series reads the equal-weight market log return, D = N the assets'
+            log returns. Fit it on training data only (docs/regimes.md).
     """
 
     agents: tuple[AgentProfile, ...] = field(default_factory=default_agents)
@@ -799,10 +919,12 @@ class ArenaConfig:
     feature_set: Literal["default", "full"] = "default"
     risk_factors: int = 0
     risk_factor_refresh: int = 20
+    regime_model: RegimeModel | None = None
 
     def __repr__(self) -> str:
-        # The risk model's opt-in fields show only when set: at their defaults the env is the one it was
-        # before they existed, so its repr (which the golden files' configuration hash reads) stays too.
+        # The opt-in fields (risk model, regime model) show only when set: at their defaults the env is the
+        # one it was before they existed, so its repr (which the golden files' configuration hash reads)
+        # stays the same too.
         parts = [
             f"{f.name}={getattr(self, f.name)!r}"
             for f in fields(self)
@@ -900,6 +1022,15 @@ class ArenaConfig:
             isinstance(self.risk_enabled, bool),
             f"ArenaConfig.risk_enabled must be a bool, got {self.risk_enabled!r}.",
         )
+        if self.regime_model is not None:
+            model = RegimeModel.coerce(self.regime_model)
+            object.__setattr__(self, "regime_model", model)
+            _require(
+                model.n_features in (1, self.market.n_assets),
+                f"ArenaConfig.regime_model reads {model.n_features} series but the market has "
+                f"{self.market.n_assets} assets: a model must read 1 series (the equal-weight market return) "
+                f"or one per asset ({self.market.n_assets}); fit it on returns of that shape.",
+            )
         for agent in agents:
             _require(
                 agent.risk.var_lookback <= self.warmup,
@@ -989,6 +1120,7 @@ def arena_config(
 
 __all__ = [
     "DEFAULT_ACTION_DEAD_ZONE",
+    "MAX_REGIME_STATES",
     "REGIME_NAMES",
     "REWARD_PRESETS",
     "RISK_PRESETS",
@@ -997,6 +1129,7 @@ __all__ = [
     "ArenaConfig",
     "CostModel",
     "MarketConfig",
+    "RegimeModel",
     "RewardWeights",
     "RiskLimits",
     "RiskProfile",

@@ -20,9 +20,12 @@ Two info levels (every env's ``info_level`` argument):
   ==================  =========================================================================
 
 * ``"full"`` — the lean keys plus ``reward``, ``cash``, ``nan_actions``, ``clipped_actions``,
-  ``buy_fill_fraction``, ``volatility``, ``var``, ``cvar``, ``breaker_cooldown``, ``weights`` (N + 1, a view
-  of the fresh info array), ``reward_terms`` (every term of the reward) and ``risk_events`` (one dict per
-  intervention: ``rule``, ``asset`` — a ticker or ``"portfolio"`` — and ``weight_removed``).
+  ``buy_fill_fraction``, ``volatility``, ``var``, ``cvar``, ``breaker_cooldown``, ``regime`` (the synthetic
+  market's true regime of the current bar, an index into ``config.REGIME_NAMES``: 0 bull, 1 bear,
+  2 high volatility; -1 for historical data and other sources without one — never part of an observation),
+  ``weights`` (N + 1, a view of the fresh info array), ``reward_terms`` (every term of the reward) and
+  ``risk_events`` (one dict per intervention: ``rule``, ``asset`` — a ticker or ``"portfolio"`` — and
+  ``weight_removed``).
 
 Both levels carry the same values for the same keys (a test checks it). The adapters add
 ``TimeLimit.truncated`` and, when an agent's episode ends, ``episode`` (:meth:`Simulation.episode_summary`).
@@ -74,6 +77,7 @@ _FULL_SCALARS = (
     ("var", ks.IN_VAR, False),
     ("cvar", ks.IN_CVAR, False),
     ("breaker_cooldown", ks.IN_COOLDOWN, True),
+    ("regime", ks.IN_REGIME, True),
 )
 # The columns after the head, up to the reward terms, in kernel order: the full decoder unpacks them
 # positionally.
@@ -87,13 +91,14 @@ _TAIL = (
     ks.IN_VAR,
     ks.IN_CVAR,
     ks.IN_COOLDOWN,
+    ks.IN_REGIME,
 )
 if _TAIL != tuple(range(N_HEAD, N_HEAD + len(_TAIL))) or ks.IN_TERMS != N_HEAD + len(
     _TAIL
 ):  # pragma: no cover
     raise ImportError(
         "kernels.step's info columns after the head are not (cash, nan_actions, clipped_actions, "
-        "buy_fill_fraction, log_return, volatility, var, cvar, cooldown, terms...); update "
+        "buy_fill_fraction, log_return, volatility, var, cvar, cooldown, regime, terms...); update "
         "wealtharena_env.outputs."
     )
 _TERMS_START = ks.IN_TERMS
@@ -207,6 +212,7 @@ class InfoDecoder:
             var,
             cvar,
             cooldown,
+            regime,
         ) = c[:_TERMS_START]
         return {
             "reward": reward,
@@ -224,6 +230,7 @@ class InfoDecoder:
             "var": var,
             "cvar": cvar,
             "breaker_cooldown": int(cooldown),
+            "regime": int(regime),
             "weights": row[self._weights],
             "reward_terms": dict(zip(_TERM_NAMES, c[_TERMS_START:])),
             "risk_events": self.risk_events(row) if n_events else [],

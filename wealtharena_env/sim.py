@@ -28,6 +28,7 @@ from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import execution as kx
 from wealtharena_env.kernels import features as kf
 from wealtharena_env.kernels import market as mk
+from wealtharena_env.kernels import regime as kg
 from wealtharena_env.kernels import reward as kr
 from wealtharena_env.kernels import risk as kk
 from wealtharena_env.kernels import step as ks
@@ -175,12 +176,29 @@ class Simulation:
         self.tickers = source.tickers
         self.n_action = n + 1 if config.action_type == "continuous" else n
         self.n_indicators = kf.FEATURE_SETS[config.feature_set]
-        self.obs_size = observation_size(n, config.window, self.n_indicators)
+        model = config.regime_model
+        #: S, the regime probabilities in each observation (0 without ``config.regime_model``).
+        self.n_regimes = 0 if model is None else model.n_states
+        #: the packed regime model the kernels read (``kernels.regime``; 0 rows without one)
+        self.regime_model = (
+            ks.NO_REGIME_MODEL
+            if model is None
+            else kg.pack_regime_model(
+                kg.GaussianHMMParams(
+                    np.array(model.initial),
+                    np.array(model.transition),
+                    np.array(model.means),
+                    np.array(model.variances),
+                )
+            )
+        )
+        self.obs_size = observation_size(n, config.window, self.n_indicators, self.n_regimes)
         self.info_size = ks.info_width(n)
         self.params = pack_params(config)
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
-        # log returns asset-major, then the market series of kernels.features.market_series_update
-        self.returns = np.zeros((b, n + kf.N_MARKET_SERIES, config.bars_per_episode))
+        # log returns asset-major, then the market series of kernels.features.market_series_update, then the
+        # filtered regime probabilities of kernels.features.regime_series_update
+        self.returns = np.zeros((b, n + kf.N_MARKET_SERIES + self.n_regimes, config.bars_per_episode))
         # the observation window's standardized returns: a ring of the last `window` bars (bar t in row t % W)
         self.zret = np.zeros((b, config.window, n), dtype=np.float32)
         self.indicators = np.zeros((b, config.bars_per_episode, self.n_indicators, n), dtype=np.float32)
@@ -197,6 +215,9 @@ class Simulation:
         #: the risk model's factor model per environment (``kernels.risk.factor_variance``; one unused row
         #: with the exact covariance)
         self.risk_factors = np.zeros((b, kk.risk_factor_rows(config.risk_factors), n))
+        #: (B, T) the synthetic market's true regime of each bar reached (``config.REGIME_NAMES`` order; -1
+        #: where the source has none). It reaches the full info (``"regime"``), never an observation.
+        self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         # the synthetic market is drawn bar by bar (a reset draws the warm-up, each step the bar it reaches)
@@ -246,8 +267,11 @@ class Simulation:
             market=self.market,
             clock=self.clock,
             risk_factors=self.risk_factors,
+            regimes=self.regimes,
         )
-        self.kernel_config = ks.EnvConfig(params=self.params, agent_params=self.agent_params)
+        self.kernel_config = ks.EnvConfig(
+            params=self.params, agent_params=self.agent_params, regime_model=self.regime_model
+        )
         # handed to the kernels as plain tuples in the named tuples' order: Numba reads a plain tuple's types
         # about twice as fast as a named tuple's (benchmarks/bench_step.py, "kernel call")
         self._state_arrays = tuple(self.kernel_state)
@@ -273,7 +297,7 @@ class Simulation:
     @property
     def observation_slices(self) -> dict[str, slice]:
         """Named slices of one agent's observation vector."""
-        return observation_slices(self.n_assets, self.config.window, self.n_indicators)
+        return observation_slices(self.n_assets, self.config.window, self.n_indicators, self.n_regimes)
 
     @property
     def history(self) -> np.ndarray:
@@ -402,6 +426,8 @@ class Simulation:
             full_from = first - self.bars.shape[1]
             self.source.start(rng, self.market["stream"][k], path_state, warmup_bars, regimes, full_from)
             self.market["regime"][k] = regimes[-1]
+            self.regimes[k] = -1
+            self.regimes[k, :first] = regimes
             self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
             for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn
                 self.bars[k, t % self.bars.shape[1]] = warmup_bars[t]
@@ -409,8 +435,12 @@ class Simulation:
             first = self.config.warmup + 1
             self.source.sample(rng, self.bars[k, :first])
             self.bars[k, first:] = np.nan  # not arrived yet: any read of them would show as NaN
+            self.regimes[k] = -1
         else:
-            self.source.sample(rng, self.bars[k])
+            labels = self.source.sample(rng, self.bars[k])
+            self.regimes[k] = -1
+            if isinstance(labels, np.ndarray) and labels.shape == self.regimes[k].shape:
+                self.regimes[k] = labels  # a source that knows its regimes (the synthetic market)
         if self.n_indicators:
             kf.indicator_features(self.bars[k], self.config.observation_clip, self.indicators[k])
         self._started[k] = True

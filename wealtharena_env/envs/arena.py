@@ -60,7 +60,8 @@ class ArenaEnv(ParallelEnv):
 
     ## Observation Space
     ``Box(-clip, clip, (D,), float32)`` with ``D = (W + 3) N + 13`` (W = ``window``, default 20), or
-    ``D = (W + 3 + 12) N + 13`` with ``feature_set="full"`` (12 technical indicators per asset):
+    ``D = (W + 3 + 12) N + 13`` with ``feature_set="full"`` (12 technical indicators per asset), plus S with
+    a regime model of S states (``regime_model=``):
 
     | slice                        | content                                                                 |
     |------------------------------|-------------------------------------------------------------------------|
@@ -73,9 +74,12 @@ class ArenaEnv(ParallelEnv):
     |                              | ADX, MFI, ROC, z-score, CMF), scaled near [-1, 1]                       |
     | ``M = (W+2+K) N`` .. ``M+3`` | market state: trend z-score, annualised volatility and its percentile   |
     |                              | over the warm-up span, cross-sectional dispersion                       |
-    | ``[M+4, M+5+N)``             | the agent's weights: N assets, then cash                                |
-    | ``M+5+N`` .. ``M+7+N``       | the agent's drawdown, annualised portfolio volatility, episode progress |
-    | ``M+8+N`` .. ``M+12+N``      | risk state: one-day VaR and CVaR of the held weights, volatility /      |
+    | ``[M+4, G)``, ``G = M+4+S``  | ``regime_model=`` only: the S filtered probabilities of the regimes of  |
+    |                              | a fitted Gaussian HMM given the bars up to the current one (causal;     |
+    |                              | docs/regimes.md)                                                        |
+    | ``[G, G+N+1)``               | the agent's weights: N assets, then cash                                |
+    | ``G+N+1`` .. ``G+N+3``       | the agent's drawdown, annualised portfolio volatility, episode progress |
+    | ``G+N+4`` .. ``G+N+8``       | risk state: one-day VaR and CVaR of the held weights, volatility /      |
     |                              | budget, drawdown / limit, breaker cooldown                              |
 
     ``env.unwrapped.sim.observation_slices`` gives these slices by name.
@@ -106,7 +110,9 @@ class ArenaEnv(ParallelEnv):
     ``risk_event_count`` (interventions of the risk layer this step). ``info_level="full"`` adds ``reward``,
     ``cash``, ``weights`` (N + 1), ``nan_actions`` / ``clipped_actions`` (sanitised entries this step),
     ``buy_fill_fraction`` (< 1 when buys were scaled down to the cash available), ``volatility`` / ``var`` /
-    ``cvar`` (ex-ante, of the held weights), ``breaker_cooldown``, ``reward_terms`` (every term of the reward)
+    ``cvar`` (ex-ante, of the held weights), ``breaker_cooldown``, ``regime`` (the synthetic market's true
+    regime of the current bar: 0 bull, 1 bear, 2 high volatility; -1 for historical data — never in the
+    observation), ``reward_terms`` (every term of the reward)
     and ``risk_events`` (each intervention: rule, asset, weight removed — docs/risk.md); it costs a few
     microseconds per agent and step. Both levels: ``TimeLimit.truncated`` on truncation, and at the end of an
     agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="full")``

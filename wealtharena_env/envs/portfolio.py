@@ -39,9 +39,10 @@ class PortfolioEnv(gym.Env):
     ``action_type="discrete"``, ``MultiDiscrete([3] * N)`` (sell / hold / buy per asset).
 
     ## Observation Space
-    ``Box(-clip, clip, ((W + 3) N + 13,), float32)`` (``(W + 3 + 12) N + 13`` with ``feature_set="full"``):
-    standardized return window, volatility, momentum, market state, the agent's weights and cash, drawdown,
-    portfolio volatility, episode progress and risk state — the table of
+    ``Box(-clip, clip, ((W + 3) N + 13,), float32)`` (``(W + 3 + 12) N + 13`` with ``feature_set="full"``;
+    S more with a regime model of S states, ``regime_model=``): standardized return window, volatility,
+    momentum, market state, the filtered regime probabilities (with ``regime_model=``), the agent's weights
+    and cash, drawdown, portfolio volatility, episode progress and risk state — the table of
     :class:`~wealtharena_env.envs.arena.ArenaEnv`.
 
     ## Rewards
@@ -59,9 +60,9 @@ class PortfolioEnv(gym.Env):
 
     ## Info
     ``info_level="lean"`` (default): ``portfolio_value``, ``step_return``, ``cost``, ``turnover``,
-    ``drawdown``, ``risk_event_count``; ``info_level="full"`` adds the weights, reward terms, risk events and
-    risk measures of :class:`~wealtharena_env.envs.arena.ArenaEnv`; ``episode`` (totals) when the episode
-    ends.
+    ``drawdown``, ``risk_event_count``; ``info_level="full"`` adds the weights, reward terms, risk events,
+    risk measures and the synthetic market's true ``regime`` of :class:`~wealtharena_env.envs.arena.ArenaEnv`;
+    ``episode`` (totals) when the episode ends.
 
     ## Arguments
     ``config``, ``data``, ``info_level``, ``render_mode`` (``"human"``, ``"ansi"``, ``"rgb_array"`` with the

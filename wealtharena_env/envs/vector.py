@@ -183,8 +183,8 @@ class PortfolioVectorEnv(VectorEnv):
 
     ## Observation Space
     ``Box(-clip, clip, (K, D), float32)`` with ``D = (W + 3) N + 13`` (``(W + 3 + 12) N + 13`` with
-    ``feature_set="full"``); row ``k`` is environment ``k``'s observation (the table in
-    :class:`~wealtharena_env.envs.arena.ArenaEnv`). Every call returns fresh arrays.
+    ``feature_set="full"``, S more with ``regime_model=``); row ``k`` is environment ``k``'s observation
+    (the table in :class:`~wealtharena_env.envs.arena.ArenaEnv`). Every call returns fresh arrays.
 
     ## Rewards
     ``(K,)`` float64: each environment's composite reward (docs/reward.md), or ``log(V_{t+1} / V_t)`` with
@@ -205,10 +205,11 @@ class PortfolioVectorEnv(VectorEnv):
     ``info_level`` returns (a test checks it). ``info_level="lean"`` (default): ``portfolio_value``,
     ``step_return``, ``cost``, ``turnover``, ``drawdown`` as ``(K,)`` float arrays and ``risk_event_count``
     ``(K,)`` int. ``info_level="full"`` adds every key of the single env's full info (``reward``, ``cash``,
-    ``nan_actions``, ``clipped_actions``, risk measures, ...), ``weights`` ``(K, N + 1)`` and ``reward_terms``
-    (a dict of ``(K,)`` arrays); its risk events are numeric (``risk_event_table`` (K, max_events, 3): rule
-    index into ``kernels.risk.RULE_NAMES``, asset index or -1, weight removed, valid for the first
-    ``risk_event_count`` rows), or with ``decode_risk_events=True`` the single env's ``risk_events`` lists.
+    ``nan_actions``, ``clipped_actions``, risk measures, ``regime``, ...), ``weights`` ``(K, N + 1)`` and
+    ``reward_terms`` (a dict of ``(K,)`` arrays); its risk events are numeric (``risk_event_table``
+    (K, max_events, 3): rule index into ``kernels.risk.RULE_NAMES``, asset index or -1, weight removed,
+    valid for the first ``risk_event_count`` rows), or with ``decode_risk_events=True`` the single env's
+    ``risk_events`` lists.
     On the step an episode ends, ``episode`` (the end-of-episode summary) for the environments that ended.
 
     ## Arguments
@@ -341,7 +342,7 @@ class ArenaVecEnv:
 
     ## Observation Space
     ``(K, A, D)`` float32 (fresh each call), ``D = sim.obs_size = (W + 3) N + 13`` (``(W + 3 + 12) N + 13``
-    with ``feature_set="full"``); :attr:`single_observation_space` is one
+    with ``feature_set="full"``, S more with ``regime_model=``); :attr:`single_observation_space` is one
     agent's ``Box``, :attr:`observation_space` the ``(K, A, D)`` one.
 
     ## Rewards

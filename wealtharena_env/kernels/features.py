@@ -1,11 +1,13 @@
 """Observation kernels: per-asset and market-wide features (shared by all agents) and per-agent features.
 
 Axis order: ``bars[t, field, i]`` as in :mod:`wealtharena_env.kernels.market`; ``history[i, t]`` the same log
-returns asset-major (rows ``N..``: the market series of :func:`market_series_update`); observations are
+returns asset-major (rows ``N .. N+2``: the market series of :func:`market_series_update`; rows
+``N+3 .. N+2+S``: the filtered regime probabilities of :func:`regime_series_update`); observations are
 float32 vectors. Everything written for bar ``d`` reads only bars ``<= d`` (no look-ahead).
 
-Observation layout for ``N`` assets, a window of ``W`` bars and ``K`` indicator features per asset (``K = 0``
-for the ``"default"`` feature set, ``len(INDICATOR_FEATURES)`` for ``"full"``), ``D = (W + 3 + K) N + 13``::
+Observation layout for ``N`` assets, a window of ``W`` bars, ``K`` indicator features per asset (``K = 0``
+for the ``"default"`` feature set, ``len(INDICATOR_FEATURES)`` for ``"full"``) and ``S`` regime probabilities
+(``S = 0`` without a regime model), ``D = (W + 3 + K) N + 13 + S``::
 
     [0, W N)                 standardized log return z of bar d-W+1+k, asset i, at k*N + i (oldest bar first):
                              z_t = r_t / sigma_i(t-1), the return in units of the EWMA daily volatility
@@ -21,8 +23,11 @@ for the ``"default"`` feature set, ``len(INDICATOR_FEATURES)`` for ``"full"``), 
                              return over the last L bars (L = warmup) at or below the current one, in (0, 1]
     M + 3                    cross-sectional dispersion: standard deviation across assets of bar d's log
                              returns, annualised (* sqrt(P))
-    [M + 4, M + 5 + N)       the agent's portfolio weights (N assets, then cash) at the close of bar d
-    M + 5 + N + 0            the agent's drawdown from its peak value, 1 - V / max V
+    [M + 4, M + 4 + S)       filtered regime probabilities P(regime_d = s | bars <= d) of the arena's
+                             regime model (:mod:`.regime`; S = 0: none), states ordered as the model's
+    G = M + 4 + S
+    [G, G + N + 1)           the agent's portfolio weights (N assets, then cash) at the close of bar d
+    G + N + 1 + 0            the agent's drawdown from its peak value, 1 - V / max V
              + 1             the agent's annualised EWMA volatility of portfolio log returns
              + 2             episode progress t / episode_length, in [0, 1]
              + 3             one-day parametric VaR of the held weights (fraction of value, z * sigma_p)
@@ -32,7 +37,8 @@ for the ``"default"`` feature set, ``len(INDICATOR_FEATURES)`` for ``"full"``), 
              + 7             drawdown-breaker cooldown remaining / cooldown (0 = not tripped)
 
 Every entry is clipped to ``[-clip, clip]``. The market state (trend, volatility, its percentile, dispersion)
-is the regime estimate an agent can use without a model of the regimes.
+is the regime estimate an agent can use without a model of the regimes; the regime probabilities are the
+estimate of a fitted model (``ArenaConfig.regime_model``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from numba import njit
 
 from wealtharena_env.kernels import STEP_KERNEL_OPTIONS
 from wealtharena_env.kernels import indicators as ki
+from wealtharena_env.kernels.regime import filter_first, filter_step, unpack_regime_model
 
 # Per-agent feature offsets after the weights (relative to the end of the weights block).
 AGENT_DRAWDOWN = 0
@@ -112,22 +119,26 @@ FEATURE_SETS = {"default": 0, "full": len(INDICATOR_FEATURES)}
 
 
 @njit(**STEP_KERNEL_OPTIONS)
-def shared_size(n_assets: int, window: int, n_indicators: int = 0) -> int:
-    """Entries every agent of an environment shares: ``(W + 2 + K) N + 4``."""
-    return (window + 2 + n_indicators) * n_assets + N_MARKET_FEATURES
+def shared_size(n_assets: int, window: int, n_indicators: int = 0, n_regimes: int = 0) -> int:
+    """Entries every agent of an environment shares: ``(W + 2 + K) N + 4 + S``."""
+    return (window + 2 + n_indicators) * n_assets + N_MARKET_FEATURES + n_regimes
 
 
-def observation_size(n_assets: int, window: int, n_indicators: int = 0) -> int:
-    """``D = (W + 3 + K) N + 13``: window returns, volatility, momentum, K indicators per asset, 4 market
-    features, weights + cash, 8 agent scalars."""
-    return shared_size(n_assets, window, n_indicators) + n_assets + 1 + N_AGENT_SCALARS
+def observation_size(n_assets: int, window: int, n_indicators: int = 0, n_regimes: int = 0) -> int:
+    """``D = (W + 3 + K) N + 13 + S``: window returns, volatility, momentum, K indicators per asset, 4 market
+    features, S regime probabilities, weights + cash, 8 agent scalars."""
+    return shared_size(n_assets, window, n_indicators, n_regimes) + n_assets + 1 + N_AGENT_SCALARS
 
 
-def observation_slices(n_assets: int, window: int, n_indicators: int = 0) -> dict[str, slice]:
-    """Named slices of the observation vector (documentation, baselines and tests; not used in kernels)."""
+def observation_slices(
+    n_assets: int, window: int, n_indicators: int = 0, n_regimes: int = 0
+) -> dict[str, slice]:
+    """Named slices of the observation vector (documentation, baselines and tests; not used in kernels).
+    ``"regime_probabilities"`` is empty without a regime model (``n_regimes = 0``)."""
     n, w, k = n_assets, window, n_indicators
     market = (w + 2 + k) * n
-    start_weights = market + N_MARKET_FEATURES
+    start_regimes = market + N_MARKET_FEATURES
+    start_weights = start_regimes + n_regimes
     end_weights = start_weights + n + 1
     out = {
         "returns_window": slice(0, w * n),
@@ -137,6 +148,7 @@ def observation_slices(n_assets: int, window: int, n_indicators: int = 0) -> dic
     }
     for j, name in enumerate(MARKET_FEATURE_NAMES):
         out[name] = slice(market + j, market + j + 1)
+    out["regime_probabilities"] = slice(start_regimes, start_weights)
     out["weights"] = slice(start_weights, end_weights)
     for k, name in enumerate(AGENT_FEATURE_NAMES):
         out[name] = slice(end_weights + k, end_weights + k + 1)
@@ -167,6 +179,9 @@ MARKET_RETURN = 0
 MARKET_WINDOW_SUM = 1
 MARKET_WINDOW_ENERGY = 2
 N_MARKET_SERIES = 3
+#: The S rows after them (``N + REGIME_PROBABILITIES + s``) hold the filtered probability of regime ``s`` per
+#: bar (:func:`regime_series_update`), when the arena has a regime model.
+REGIME_PROBABILITIES = N_MARKET_SERIES
 
 
 @njit(**STEP_KERNEL_OPTIONS)
@@ -194,6 +209,38 @@ def market_series_update(history: np.ndarray, n_assets: int, bar: int, window: i
 
 
 @njit(**STEP_KERNEL_OPTIONS)
+def regime_series_update(history: np.ndarray, n_assets: int, bar: int, packed_model: np.ndarray) -> None:
+    """Write bar ``bar``'s filtered regime probabilities into rows ``N + REGIME_PROBABILITIES + s`` of
+    ``history``, once, when the bar is reached (after :func:`market_series_update`), from the packed model
+    (:func:`.regime.unpack_regime_model`; 0 rows: no model, nothing to do)::
+
+        x_t = (m_t)               D = 1: the equal-weight market log return (row N + MARKET_RETURN)
+        x_t = (r_{t,1..N})        D = N: the assets' log returns
+        p_0 = pi                                  bar 0 has no return (the prior)
+        p_1 = filter_first(x_1),  p_t = filter_step(p_{t-1}, x_t)   (t >= 2)
+
+    so bar t's probabilities read bars ``1..t`` of the episode only (:mod:`.regime`).
+    """
+    n_states = packed_model.shape[0]
+    if n_states == 0:
+        return
+    model = unpack_regime_model(packed_model)
+    first = n_assets + REGIME_PROBABILITIES
+    probabilities = history[first : first + n_states]
+    if model.means.shape[1] == 1:
+        x = history[n_assets + MARKET_RETURN : n_assets + MARKET_RETURN + 1, bar]
+    else:
+        x = history[:n_assets, bar]
+    if bar == 0:
+        for s in range(n_states):
+            probabilities[s, 0] = model.initial[s]
+    elif bar == 1:
+        filter_first(x, model, probabilities[:, 1])
+    else:
+        filter_step(probabilities[:, bar - 1], x, model, probabilities[:, bar])
+
+
+@njit(**STEP_KERNEL_OPTIONS)
 def write_market_features(
     zret: np.ndarray,
     history: np.ndarray,
@@ -209,8 +256,9 @@ def write_market_features(
     ``zret`` (R, N) float32 holds standardized returns ``z_t = clip(r_t / sigma_{t-1})``, bar ``t`` in row
     ``t % R`` (``R >= window``: a ring of the last bars, or one row per bar); ``history``
     (N + N_MARKET_SERIES, T) the log returns, then the market series of :func:`market_series_update`
-    (written once per bar as it is reached; ``lookback >= window``); ``indicators`` (T, K, N) float32 the
-    indicator features (K may be 0); ``cov`` the EWMA covariance after bar ``bar``
+    (written once per bar as it is reached; ``lookback >= window``), then the S regime probabilities of
+    :func:`regime_series_update` (S = rows - N - N_MARKET_SERIES, may be 0); ``indicators`` (T, K, N)
+    float32 the indicator features (K may be 0); ``cov`` the EWMA covariance after bar ``bar``
     (``sigma_i^2 = cov[i, i]``); ``work`` scratch of at least N.
     Layout and formulas in the module docstring::
 
@@ -218,6 +266,7 @@ def write_market_features(
         out[W N + i]       = clip(sigma_i * sqrt(P))               annualised volatility
         out[(W+1) N + i]   = clip(sum_k z_{bar-W+1+k, i} / sqrt(W)) window momentum z-score
         market return      m_t = mean_i r_{t,i};  sigma_m^2 = mean_ij cov_ij
+        out[M + 4 + s]     = p_bar(s)                               filtered regime probabilities
     """
     window = settings.window
     lookback = settings.lookback
@@ -279,6 +328,9 @@ def write_market_features(
     out[market + 1] = clip(sigma_m * annual, bound)
     out[market + 2] = below / count
     out[market + 3] = clip(np.sqrt(spread / n) * annual, bound)
+    first_regime = n + REGIME_PROBABILITIES
+    for s in range(history.shape[0] - first_regime):
+        out[market + N_MARKET_FEATURES + s] = history[first_regime + s, bar]
 
 
 @njit(cache=True, error_model="numpy")

@@ -12,9 +12,11 @@ N assets and T bars per episode:
                    A step reads only its decision bar ``d`` and its fill bar ``d + 1``; bars after the
                    current one are never read before they are reached (and, with price impact, are
                    rewritten when they are reached).
-* ``history``      (B, N + 3, T) float64 — the bars' log returns again, asset-major, for the historical VaR
-                   (its inner loops then run over contiguous time), then the market series of the market-state
-                   features (:func:`.features.market_series_update`); filled as bars are reached.
+* ``history``      (B, N + 3 + S, T) float64 — the bars' log returns again, asset-major, for the historical
+                   VaR (its inner loops then run over contiguous time), then the market series of the
+                   market-state features (:func:`.features.market_series_update`), then the S filtered regime
+                   probabilities of the regime model (:func:`.features.regime_series_update`; S = 0 without
+                   one); filled as bars are reached.
 * ``indicators``   (B, T, K, N) float32 — the indicator features of the ``"full"`` feature set (K = 0
                    otherwise), computed when an episode is drawn.
 * ``zret``         (B, W, N) float32 — a ring (bar ``t`` in row ``t % W``) of the standardized, clipped log
@@ -30,11 +32,15 @@ N assets and T bars per episode:
                    (:mod:`.market` ``ASSET_*``) when its bars are drawn as they are reached.
 * ``market``       (B,) ``MARKET_STATE_DTYPE`` records — each environment's synthetic-market stream and
                    regime.
+* ``regimes``      (B, T) int64 — the synthetic market's true regime of each bar reached (-1 where the
+                   source has none: historical data, replays). Written to the full info only (``IN_REGIME``),
+                   never read by a feature.
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
 * ``params``       (1,) ``PARAMS_DTYPE`` — the scalar configuration (costs, episode, features), ``params[0]``.
 * ``agent_params`` (A,) ``AGENT_PARAMS_DTYPE`` records — per-agent configuration: initial cash, risk limits
                    (``limits``, a ``LIMITS_DTYPE`` record of :mod:`.risk`), reward weights (``reward``,
                    indexed by ``TERM_*`` of :mod:`.reward`), the differential Sharpe rate.
+* ``regime_model`` (S, 1 + S + 2 D) float64 — the packed regime model (:mod:`.regime`), 0 rows without one.
 * ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(4 N + 2, W, var_lookback) + 16`` — work space (no
                    allocation per step) in L slots, not per environment: the serial drivers use slot 0 for
                    every environment, the ``prange`` driver one slot per block of environments. It carries
@@ -77,6 +83,7 @@ from wealtharena_env.kernels.features import (
     FeatureSettings,
     ewma_variance_update,
     market_series_update,
+    regime_series_update,
     shared_size,
     standardized_return,
     write_agent_features,
@@ -100,13 +107,20 @@ class EnvState(NamedTuple):
     market: np.ndarray  # (B,) MARKET_STATE_DTYPE
     clock: np.ndarray  # (B, N_CLOCK) int64
     risk_factors: np.ndarray  # (B, 3 k + 1, N) float64: the covariance's factor model (risk.factor_variance)
+    regimes: np.ndarray  # (B, T) int64, the true regime of each bar (-1: unknown)
+
+
+#: The packed regime model of an arena without one (0 states).
+NO_REGIME_MODEL = np.zeros((0, 1))
 
 
 class EnvConfig(NamedTuple):
-    """The configuration the kernels read: the scalar record and the agents' records."""
+    """The configuration the kernels read: the scalar record, the agents' records and the packed regime
+    model (:mod:`.regime`; 0 rows: none)."""
 
     params: np.ndarray  # (1,) PARAMS_DTYPE
     agent_params: np.ndarray  # (A,) AGENT_PARAMS_DTYPE
+    regime_model: np.ndarray = NO_REGIME_MODEL  # (S, 1 + S + 2 D) float64
 
 
 class StepOutputs(NamedTuple):
@@ -224,7 +238,8 @@ IN_VOLATILITY = 14  # ex-ante annualised volatility of the held weights
 IN_VAR = 15  # parametric one-day VaR of the held weights
 IN_CVAR = 16  # parametric one-day CVaR of the held weights
 IN_COOLDOWN = 17  # breaker cooldown bars remaining
-IN_TERMS = 18  # kr.N_TERMS columns
+IN_REGIME = 18  # the synthetic market's true regime of the current bar (-1: unknown); full info only
+IN_TERMS = 19  # kr.N_TERMS columns
 IN_WEIGHTS = IN_TERMS + kr.N_TERMS  # N + 1 columns, then the events
 
 # scratch rows
@@ -334,7 +349,7 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
     write_market_features(
         state.zret[b], state.history[b], state.indicators[b], cov, bar, settings, work, shared
     )
-    n_shared = shared_size(n_assets, window, state.indicators.shape[2])
+    n_shared = shared_size(n_assets, window, state.indicators.shape[2], config.regime_model.shape[0])
     progress = t / params[0].episode_length
     weights = scratch[SCR_WEIGHTS, : n_assets + 1]
     bars = state.bars
@@ -378,6 +393,7 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
         info[IN_VAR] = var
         info[IN_CVAR] = cvar
         info[IN_COOLDOWN] = cooldown
+        info[IN_REGIME] = state.regimes[b, bar]
         for j in range(n_assets + 1):
             info[IN_WEIGHTS + j] = weights[j]
 
@@ -426,6 +442,7 @@ def reset_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scra
         zret[b, 0, i] = 0.0
     for t in range(warmup + 1):
         market_series_update(history[b], n_assets, t, window)
+        regime_series_update(history[b], n_assets, t, config.regime_model)
     # bar t's returns, contiguous (the flow row is free during a reset)
     returns = scratch[SCR_FLOW, :n_assets]
     z_rows = zret.shape[1]
@@ -687,6 +704,7 @@ def step_env(
             asset_state[b, n_assets + 1 :],
             bars[b],
         )
+        state.regimes[b, f] = market[b].regime
     bar_d = bars[b, d % rows]
     bar_f = bars[b, f % rows]
     cov = asset_state[b, :n_assets]
@@ -749,6 +767,7 @@ def step_env(
         state.zret[b, f % state.zret.shape[1], i] = standardized_return(returns_f[i], cov[i, i], bound)
         history[b, i, f] = returns_f[i]
     market_series_update(history[b], n_assets, f, window)
+    regime_series_update(history[b], n_assets, f, config.regime_model)
     kk.ewma_covariance_update(cov, returns_f, decay)
     _update_risk_factors(state.risk_factors[b], cov, t + 1, params[0].risk_factor_refresh)
     close_f = bar_f[BAR_CLOSE]

@@ -86,6 +86,7 @@ class BaselinePolicy:
         seed: int | None = None,
         n_indicators: int = 0,
         action_dead_zone: float = 0.0,
+        n_regimes: int = 0,
     ):
         self.n_assets = n_assets
         self.window = window
@@ -95,7 +96,7 @@ class BaselinePolicy:
         self.action_dead_zone = action_dead_zone
         self.discrete_step = discrete_step
         self.periods_per_year = periods_per_year
-        self.slices = observation_slices(n_assets, window, n_indicators)
+        self.slices = observation_slices(n_assets, window, n_indicators, n_regimes)
         self.rng = np.random.default_rng(seed)
 
     # -------------------------------------------------------------- observation accessors
@@ -595,6 +596,7 @@ def make_baseline(name: str, env: Any, seed: int | None = None, **kwargs: Any) -
         seed=seed,
         n_indicators=sim.n_indicators,
         action_dead_zone=cfg.action_dead_zone,
+        n_regimes=sim.n_regimes,
         **kwargs,
     )
 
