@@ -298,7 +298,6 @@ def _episode_dates(sim: Simulation, index: int, seed: int) -> np.ndarray | None:
 
     The episode's first bar is :meth:`HistoricalMarket.start_bar` of a fresh generator seeded ``seed`` (what
     the reset drew); the warm-up bars, which no trade changes, are checked against the data's bars."""
-    from wealtharena_env.kernels.market import BAR_CLOSE
     from wealtharena_env.market_sources import HistoricalMarket
 
     source = sim.source
@@ -309,7 +308,7 @@ def _episode_dates(sim: Simulation, index: int, seed: int) -> np.ndarray | None:
     start = source.start_bar(np.random.default_rng(seed), length)
     warm = sim.config.warmup + 1
     closes = np.asarray(source.data.close)[start : start + warm]
-    if not np.array_equal(sim.bars[index, :warm, BAR_CLOSE, :], closes):
+    if not np.array_equal(sim.closes(index, 0, warm), closes):
         raise RuntimeError(
             f"episode of seed {seed}: its bars are not the data's from bar {start} (a bug in the evaluation: "
             "please report it)"

@@ -170,9 +170,9 @@ def _first_line(exc: BaseException) -> str:
 
 # ============================================================================================== maths
 def warmup_variance(log_returns: np.ndarray, window: int, ewma_decay: float) -> float:
-    """An asset's EWMA daily variance at the first decision bar, as the env's reset computes it
-    (``kernels.step.reset_env``): ``v = max(mean(r_1^2 .. r_W^2), 1e-12)`` over the first ``W = window``
-    warm-up returns, then ``v <- decay v + (1 - decay) r_t^2`` for the rest of the warm-up.
+    """An asset's EWMA daily variance at the first decision bar, as the env's reset computes it (the step
+    kernel's ``reset_env``): ``v = max(mean(r_1^2 .. r_W^2), 1e-12)`` over the first ``W = window`` warm-up
+    returns, then ``v <- decay v + (1 - decay) r_t^2`` for the rest of the warm-up.
 
     ``log_returns``: the warm-up bars' log returns ``r_0 .. r_warmup`` (``r_0`` is not used).
     """
