@@ -601,3 +601,21 @@ def test_regime_model_config_coercions():
     assert a == b == c and isinstance(a.regime_model, RegimeModel)
     assert a.regime_model.n_states == 2 and a.regime_model.n_features == 1
     hash(a)  # frozen and hashable, like every config
+
+
+def test_task_hmm_is_a_deterministic_regime_source_for_the_gated_ensemble():
+    """``task_hmm`` fits on the task's training seeds only (the same model twice), and the regime-gated
+    ensemble spec that names it evaluates."""
+    from wealtharena_env.leaderboard.evaluate import evaluate
+    from wealtharena_env.regime import task_hmm
+
+    first, second = task_hmm("BullBear-v0", n_episodes=4), task_hmm("BullBear-v0", n_episodes=4)
+    assert first.to_dict() == second.to_dict()
+    variances = np.asarray(first.to_dict()["variances"]).ravel()
+    assert variances[0] < variances[1]  # states ordered by volatility: calm first
+    spec = (
+        "ensemble:regime:equal_weight,cash?regime=wealtharena_env.regime:task_hmm&task=BullBear-v0"
+        "&n_episodes=4&signal=market_return"
+    )
+    doc = evaluate("BullBear-v0", spec, n_seeds=1, episode_length=12, bootstrap_reps=10, progress=False)
+    assert doc["aggregates"]["n_failed"] == 0

@@ -464,4 +464,26 @@ class GaussianHMM:
         )
 
 
-__all__ = ["FORMAT", "GaussianHMM", "asset_log_returns", "market_log_returns", "training_returns"]
+def task_hmm(
+    task: Any, n_states: int = 2, seed: int = 0, n_episodes: int = 40, data: Any = None
+) -> GaussianHMM:
+    """A :class:`GaussianHMM` of the equal-weight market return fitted on leaderboard ``task``'s training data
+    (:func:`training_returns`: its first ``n_episodes`` training seeds, or its training dates) — the regime
+    source of a regime-gated ensemble (``ensemble:regime:...?regime=wealtharena_env.regime:task_hmm&task=
+    BullBear-v0``, docs/ensembles.md). Deterministic for a given ``seed``; the evaluation data is never read.
+    """
+    from wealtharena_env.leaderboard.tasks import get_task
+
+    task = get_task(task) if isinstance(task, str) else task
+    model = GaussianHMM(int(n_states), seed=int(seed))
+    return model.fit(training_returns(task, data=data, n_episodes=int(n_episodes)))
+
+
+__all__ = [
+    "FORMAT",
+    "GaussianHMM",
+    "asset_log_returns",
+    "market_log_returns",
+    "task_hmm",
+    "training_returns",
+]
