@@ -33,6 +33,16 @@ def _finite(name: str, value: float) -> None:
     )
 
 
+def _repr_without_defaults(config: Any, opt_in: frozenset[str]) -> str:
+    """``Name(field=value, ...)`` of a dataclass, leaving out the ``opt_in`` fields at their defaults."""
+    parts = [
+        f"{f.name}={getattr(config, f.name)!r}"
+        for f in fields(config)
+        if f.name not in opt_in or getattr(config, f.name) != f.default
+    ]
+    return f"{type(config).__name__}({', '.join(parts)})"
+
+
 #: ArenaConfig's opt-in fields (its repr shows them only when they differ from their defaults).
 _ARENA_OPT_IN_FIELDS = frozenset({"risk_factors", "risk_factor_refresh", "regime_model"})
 
@@ -320,15 +330,9 @@ class MarketConfig:
             object.__setattr__(self, "tickers", names)
 
     def __repr__(self) -> str:
-        # The opt-in per-asset fields show only when set: at their defaults the market is the
-        # one it was before they existed, so its repr (which the golden files' configuration
-        # hash reads) stays the same too.
-        parts = [
-            f"{f.name}={getattr(self, f.name)!r}"
-            for f in fields(self)
-            if f.name not in _MARKET_OPT_IN_FIELDS or getattr(self, f.name) != f.default
-        ]
-        return f"{type(self).__name__}({', '.join(parts)})"
+        # The opt-in per-asset fields show only when set: at their defaults the market is the one it was
+        # before they existed, so its repr (which the golden files' configuration hash reads) stays too.
+        return _repr_without_defaults(self, _MARKET_OPT_IN_FIELDS)
 
     @property
     def n_factors(self) -> int:
@@ -925,12 +929,7 @@ class ArenaConfig:
         # The opt-in fields (risk model, regime model) show only when set: at their defaults the env is the
         # one it was before they existed, so its repr (which the golden files' configuration hash reads)
         # stays the same too.
-        parts = [
-            f"{f.name}={getattr(self, f.name)!r}"
-            for f in fields(self)
-            if f.name not in _ARENA_OPT_IN_FIELDS or getattr(self, f.name) != f.default
-        ]
-        return f"{type(self).__name__}({', '.join(parts)})"
+        return _repr_without_defaults(self, _ARENA_OPT_IN_FIELDS)
 
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
