@@ -28,7 +28,7 @@ from wealtharena_env.sim import Simulation
 
 PROPERTY = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 TOL = 1e-9
-EXACT = np.zeros((1, 1))  # no factor model: the risk layer reads the covariance itself (risk.factor_variance)
+EXACT = None  # no factor model: the risk layer reads the covariance itself (risk.factor_variance)
 NO_LIMITS = RiskLimits(
     max_position=1.0,
     max_correlation=math.inf,
@@ -69,7 +69,7 @@ def check_limits_after_step(sim, before_shares, cov_d, d, a, tol=TOL, factors_d=
     assert w.sum() <= lim["max_leverage"] + tol
     # volatility budget by the kernel's own estimator (EWMA covariance at the decision bar, or its factor
     # model, checked against numpy's product of the model's matrices)
-    if factors_d.shape[0] > 1:
+    if factors_d is not None:
         k = (factors_d.shape[0] - 1) // 3
         q, m, specific = factors_d[:k], factors_d[k : 2 * k, :k], factors_d[2 * k]
         model = q.T @ m @ q + np.diag(specific)
@@ -106,7 +106,7 @@ def stepped(sim, actions):
     d = sim.config.warmup + int(sim.clock[0, 0])
     before = sim.holdings[0].copy()
     cov = sim.covariance[0].copy()
-    sim._factors_before = sim.risk_factors[0].copy()
+    sim._factors_before = None if sim.risk_factors is None else sim.risk_factors[0].copy()
     close = sim.bar(d)[BAR_CLOSE]
     sim._value_before = sim.agent_state[0]["cash"] + sim.holdings[0] @ close
     sim._drawdown_before = sim.agent_state[0]["drawdown"].copy()

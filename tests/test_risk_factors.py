@@ -43,8 +43,8 @@ def test_factor_variance_is_the_model_matrix_quadratic_form(n, k, seed):
     expected = max(weights[:n] @ model_matrix(factors) @ weights[:n], 0.0)
     got = kk.portfolio_variance(weights, cov, factors, np.zeros(k))
     assert got == pytest.approx(expected, rel=1e-10, abs=1e-18)
-    # rank 0 is the covariance itself
-    exact = kk.portfolio_variance(weights, cov, np.zeros((1, n)), np.zeros(1))
+    # without a factor model (None) it is the covariance itself
+    exact = kk.portfolio_variance(weights, cov, None, np.zeros(1))
     assert exact == pytest.approx(weights[:n] @ cov @ weights[:n], rel=1e-10)
 
 
@@ -120,7 +120,8 @@ def test_the_env_with_factors_is_deterministic_and_batch_invariant():
         np.testing.assert_array_equal(x[1:2], y)
     assert np.all(np.isfinite(sim.risk_factors))
     # the observation's volatility reading is the model's: differs from the exact covariance's
-    exact, _ = _play(ArenaConfig(market=MarketConfig(n_assets=12)), [4])
+    exact, exact_sim = _play(ArenaConfig(market=MarketConfig(n_assets=12)), [4])
+    assert exact_sim.risk_factors is None  # no factor model without risk_factors: nothing compiled for it
     assert not np.array_equal(exact[-2], single[-2])
 
 

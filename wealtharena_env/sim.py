@@ -179,7 +179,7 @@ class Simulation:
         model = config.regime_model
         #: S, the regime probabilities in each observation (0 without ``config.regime_model``).
         self.n_regimes = 0 if model is None else model.n_states
-        #: the packed regime model the kernels read (``kernels.regime``; 0 rows without one)
+        #: the packed regime model the kernels read (``kernels.regime``; None without one)
         self.regime_model = (
             ks.NO_REGIME_MODEL
             if model is None
@@ -212,9 +212,11 @@ class Simulation:
             raise ConfigError(
                 f"risk_factors ({config.risk_factors}) must be below the number of assets ({n})."
             )
-        #: the risk model's factor model per environment (``kernels.risk.factor_variance``; one unused row
-        #: with the exact covariance)
-        self.risk_factors = np.zeros((b, kk.risk_factor_rows(config.risk_factors), n))
+        #: the risk model's factor model per environment (``kernels.risk.factor_variance``), or None with the
+        #: exact covariance (``risk_factors=0``: no factor code is compiled)
+        self.risk_factors = (
+            np.zeros((b, kk.risk_factor_rows(config.risk_factors), n)) if config.risk_factors else None
+        )
         #: (B, T) the synthetic market's true regime of each bar reached (``config.REGIME_NAMES`` order; -1
         #: where the source has none). It reaches the full info (``"regime"``), never an observation.
         self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)

@@ -209,10 +209,13 @@ def market_series_update(history: np.ndarray, n_assets: int, bar: int, window: i
 
 
 @njit(**STEP_KERNEL_OPTIONS)
-def regime_series_update(history: np.ndarray, n_assets: int, bar: int, packed_model: np.ndarray) -> None:
+def regime_series_update(
+    history: np.ndarray, n_assets: int, bar: int, packed_model: np.ndarray | None
+) -> None:
     """Write bar ``bar``'s filtered regime probabilities into rows ``N + REGIME_PROBABILITIES + s`` of
     ``history``, once, when the bar is reached (after :func:`market_series_update`), from the packed model
-    (:func:`.regime.unpack_regime_model`; 0 rows: no model, nothing to do)::
+    (:func:`.regime.unpack_regime_model`; None: no model, nothing to do — the branch is pruned by type, so
+    an arena without a model compiles none of the filter)::
 
         x_t = (m_t)               D = 1: the equal-weight market log return (row N + MARKET_RETURN)
         x_t = (r_{t,1..N})        D = N: the assets' log returns
@@ -221,9 +224,9 @@ def regime_series_update(history: np.ndarray, n_assets: int, bar: int, packed_mo
 
     so bar t's probabilities read bars ``1..t`` of the episode only (:mod:`.regime`).
     """
-    n_states = packed_model.shape[0]
-    if n_states == 0:
+    if packed_model is None:
         return
+    n_states = packed_model.shape[0]
     model = unpack_regime_model(packed_model)
     first = n_assets + REGIME_PROBABILITIES
     probabilities = history[first : first + n_states]

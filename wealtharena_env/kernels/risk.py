@@ -54,7 +54,7 @@ class AssetRisk(NamedTuple):
     """The market's risk statistics at the decision bar, shared by every agent of the bar."""
 
     cov: np.ndarray  # (N, N) EWMA covariance of the daily log returns
-    factors: np.ndarray  # (3 k + 1, N) its factor model (:func:`factor_variance`; one row: exact)
+    factors: np.ndarray | None  # (3 k + 1, N) its factor model (:func:`factor_variance`; None: exact)
     asset_stats: np.ndarray  # (4, N) :func:`asset_statistics`
     history: np.ndarray  # (N, T) log returns, asset-major
     bar: int  # the decision bar
@@ -140,7 +140,7 @@ OUT_TERMINATE = 2
 SAFETY = 1.0 - 1e-12
 
 
-@njit(**STEP_KERNEL_OPTIONS)
+@njit(inline="always", **STEP_KERNEL_OPTIONS)  # called with constant rules: one compile per rule otherwise
 def record_event(events: np.ndarray, count: int, rule: int, asset: int, removed: float) -> int:
     """Write event ``(rule, asset, removed weight)`` at slot ``count`` of ``events`` (3 floats a slot) if it
     fits; return ``count + 1``."""
@@ -163,17 +163,18 @@ def ewma_covariance_update(cov: np.ndarray, returns: np.ndarray, decay: float) -
 
 
 @njit(fastmath={"reassoc"}, **STEP_KERNEL_OPTIONS)
-def portfolio_variance(weights: np.ndarray, cov: np.ndarray, factors: np.ndarray, work: np.ndarray) -> float:
+def portfolio_variance(
+    weights: np.ndarray, cov: np.ndarray, factors: np.ndarray | None, work: np.ndarray
+) -> float:
     """``w' C w`` over the N risky weights (``weights`` may carry the cash slot last; it is ignored), from
-    the risk model: the EWMA covariance ``cov`` itself when ``factors`` holds no factor (one row, rank 0),
-    else its rank-k factor model (:func:`factor_variance`, O(N k) instead of O(N^2); ``work`` holds its k
-    exposures).
+    the risk model: the EWMA covariance ``cov`` itself when ``factors`` is None, else its rank-k factor model
+    (:func:`factor_variance`, O(N k) instead of O(N^2); ``work`` holds its k exposures).
 
     Exact: ``sum_i w_i (sum_j C_ij w_j)``; the inner sums may be reassociated (``fastmath={"reassoc"}``) so
     they vectorize: the result is identical for every environment of a batch and every run on a machine,
     and may differ in the last bits across CPUs.
     """
-    if factors.shape[0] > 1:
+    if factors is not None:  # None: the branch is pruned by type, the factor code is not compiled
         return factor_variance(weights, factors, work)
     n = cov.shape[0]
     total = 0.0
@@ -191,9 +192,8 @@ def portfolio_variance(weights: np.ndarray, cov: np.ndarray, factors: np.ndarray
 
 # ------------------------------------------------------------------------------------------ factor model
 def risk_factor_rows(rank: int) -> int:
-    """Rows of one environment's factor model of rank ``k`` (:func:`factor_variance`): ``3 k + 1`` (one row,
-    unused, for the exact covariance, ``k = 0``)."""
-    return 3 * rank + 1 if rank > 0 else 1
+    """Rows of one environment's factor model of rank ``k >= 1`` (:func:`factor_variance`): ``3 k + 1``."""
+    return 3 * rank + 1
 
 
 #: Subspace-iteration sweeps of a reset (the warm-up's covariance, from a fixed starting basis); every later
@@ -500,27 +500,28 @@ def _correlation_cap(
 
 
 @njit(fastmath={"nnan", "nsz"}, **STEP_KERNEL_OPTIONS)
-def _scaled_max(row: np.ndarray, scale: np.ndarray, start: int, stop: int) -> float:
-    """``max_{start <= j < stop} row_j scale_j`` (``-inf`` when empty), of non-NaN values, in four
-    interleaved running maxima (LLVM does not vectorize a max reduction by itself; four independent ones
-    run ~3.5x faster at N = 500). Each product is rounded once and a maximum is exact, so the result is the
-    plain loop's whatever the order."""
+def _scaled_max(row: np.ndarray, scale: np.ndarray, skip: int) -> float:
+    """``max_{j != skip} row_j scale_j`` (``-inf`` when empty), of non-NaN values, in four interleaved
+    running maxima (LLVM does not vectorize a max reduction by itself; four independent ones run ~3.5x
+    faster at N = 500). Each product is rounded once and a maximum is exact, so the result is the plain
+    loop's whatever the order."""
     m0 = m1 = m2 = m3 = -np.inf
-    j = start
-    while j + 4 <= stop:
-        v0 = row[j] * scale[j]
-        v1 = row[j + 1] * scale[j + 1]
-        v2 = row[j + 2] * scale[j + 2]
-        v3 = row[j + 3] * scale[j + 3]
-        m0 = max(m0, v0)
-        m1 = max(m1, v1)
-        m2 = max(m2, v2)
-        m3 = max(m3, v3)
-        j += 4
-    while j < stop:
-        v = row[j] * scale[j]
-        m0 = max(m0, v)
-        j += 1
+    for segment in range(2):  # j < skip, then j > skip
+        j = 0 if segment == 0 else skip + 1
+        stop = skip if segment == 0 else row.shape[0]
+        while j + 4 <= stop:
+            v0 = row[j] * scale[j]
+            v1 = row[j + 1] * scale[j + 1]
+            v2 = row[j + 2] * scale[j + 2]
+            v3 = row[j + 3] * scale[j + 3]
+            m0 = max(m0, v0)
+            m1 = max(m1, v1)
+            m2 = max(m2, v2)
+            m3 = max(m3, v3)
+            j += 4
+        while j < stop:
+            m0 = max(m0, row[j] * scale[j])
+            j += 1
     return max(max(m0, m1), max(m2, m3))
 
 
@@ -569,7 +570,7 @@ def asset_statistics(
         threshold = correlation_floor - 1e-9
         for i in range(n):
             row = cov[i]
-            top = max(_scaled_max(row, inverse, 0, i), _scaled_max(row, inverse, i + 1, n))
+            top = _scaled_max(row[:n], inverse, i)
             max_correlation[i] = top * inverse[i]
             if max_correlation[i] >= threshold:
                 for j in range(n):  # where the maximum is

@@ -40,7 +40,7 @@ N assets and T bars per episode:
 * ``agent_params`` (A,) ``AGENT_PARAMS_DTYPE`` records — per-agent configuration: initial cash, risk limits
                    (``limits``, a ``LIMITS_DTYPE`` record of :mod:`.risk`), reward weights (``reward``,
                    indexed by ``TERM_*`` of :mod:`.reward`), the differential Sharpe rate.
-* ``regime_model`` (S, 1 + S + 2 D) float64 — the packed regime model (:mod:`.regime`), 0 rows without one.
+* ``regime_model`` (S, 1 + S + 2 D) float64 — the packed regime model (:mod:`.regime`), None without one.
 * ``scratch``      (L, N_SCRATCH, S) float64, ``S >= max(4 N + 2, W, var_lookback) + 16`` — work space (no
                    allocation per step) in L slots, not per environment: the serial drivers use slot 0 for
                    every environment, the ``prange`` driver one slot per block of environments. It carries
@@ -106,12 +106,14 @@ class EnvState(NamedTuple):
     asset_state: np.ndarray  # (B, N + 1 + N_ASSET_ROWS, N) float64
     market: np.ndarray  # (B,) MARKET_STATE_DTYPE
     clock: np.ndarray  # (B, N_CLOCK) int64
-    risk_factors: np.ndarray  # (B, 3 k + 1, N) float64: the covariance's factor model (risk.factor_variance)
+    # (B, 3 k + 1, N) float64: the covariance's factor model (risk.factor_variance), or None: the covariance
+    # itself (then no factor-model code is compiled: Numba prunes the `is None` branches by type)
+    risk_factors: np.ndarray | None
     regimes: np.ndarray  # (B, T) int64, the true regime of each bar (-1: unknown)
 
 
-#: The packed regime model of an arena without one (0 states).
-NO_REGIME_MODEL = np.zeros((0, 1))
+#: The packed regime model of an arena without one (None: no filter code is compiled).
+NO_REGIME_MODEL = None
 
 
 class EnvConfig(NamedTuple):
@@ -120,7 +122,7 @@ class EnvConfig(NamedTuple):
 
     params: np.ndarray  # (1,) PARAMS_DTYPE
     agent_params: np.ndarray  # (A,) AGENT_PARAMS_DTYPE
-    regime_model: np.ndarray = NO_REGIME_MODEL  # (S, 1 + S + 2 D) float64
+    regime_model: np.ndarray | None = NO_REGIME_MODEL  # (S, 1 + S + 2 D) float64, or None
 
 
 class StepOutputs(NamedTuple):
@@ -342,14 +344,14 @@ def _observe_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, s
     t = state.clock[b, CLK_STEP]
     bar = params[0].warmup + t
     cov = state.asset_state[b, :n_assets]
-    factors = state.risk_factors[b]
+    factors = env_factors(state.risk_factors, b)
     shared = obs_out[b, 0]
     work = scratch[SCR_WORK]
     settings = FeatureSettings(window, params[0].warmup, periods, bound)
     write_market_features(
         state.zret[b], state.history[b], state.indicators[b], cov, bar, settings, work, shared
     )
-    n_shared = shared_size(n_assets, window, state.indicators.shape[2], config.regime_model.shape[0])
+    n_shared = shared_size(n_assets, window, state.indicators.shape[2], regime_states(config.regime_model))
     progress = t / params[0].episode_length
     weights = scratch[SCR_WEIGHTS, : n_assets + 1]
     bars = state.bars
@@ -453,8 +455,10 @@ def reset_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scra
             zret[b, t % z_rows, i] = standardized_return(returns[i], cov[i, i], bound)
         if t > window:
             kk.ewma_covariance_update(cov, returns, decay)
-    if state.risk_factors.shape[1] > 1:
-        kk.refresh_risk_factors(cov, state.risk_factors[b], kk.RESET_FACTOR_SWEEPS, True)
+    # the clock (0 since the top of the reset) rather than a constant 0: one compiled version of the callee
+    _update_risk_factors(
+        env_factors(state.risk_factors, b), cov, state.clock[b, CLK_STEP], params[0].risk_factor_refresh
+    )
     mean_variance = 0.0
     for i in range(n_assets):
         mean_variance += cov[i, i] / n_assets
@@ -470,14 +474,35 @@ def reset_env(b: int, state: EnvState, config: EnvConfig, out: StepOutputs, scra
     _observe_env(b, state, config, out, scratch)
 
 
-@njit(inline="always", **STEP_KERNEL_OPTIONS)
-def _update_risk_factors(factors: np.ndarray, cov: np.ndarray, steps: int, refresh: int) -> None:
-    """After the covariance update of decision ``steps`` of the episode: the factor model's specific
-    variances, and every ``refresh`` steps one warm-started sweep of its factors
-    (:func:`.risk.refresh_risk_factors`). Nothing with the exact covariance (one row)."""
-    if factors.shape[0] > 1:
-        if steps % refresh == 0:
-            kk.refresh_risk_factors(cov, factors, 1, False)
+@njit(**STEP_KERNEL_OPTIONS)
+def regime_states(packed_model: np.ndarray | None) -> int:
+    """S, the states of the packed regime model (0 without one)."""
+    if packed_model is None:
+        return 0
+    return packed_model.shape[0]
+
+
+@njit(**STEP_KERNEL_OPTIONS)
+def env_factors(risk_factors: np.ndarray | None, b: int) -> np.ndarray | None:
+    """Environment ``b``'s factor model, ``risk_factors[b]``, or None without one (pruned by type)."""
+    if risk_factors is None:
+        return None
+    return risk_factors[b]
+
+
+@njit(**STEP_KERNEL_OPTIONS)
+def _update_risk_factors(factors: np.ndarray | None, cov: np.ndarray, steps: int, refresh: int) -> None:
+    """After the covariance update of decision ``steps`` of the episode (0: the reset's warm-up): the factor
+    model's specific variances, and every ``refresh`` steps one warm-started sweep of its factors
+    (:func:`.risk.refresh_risk_factors`; the reset starts them afresh with ``RESET_FACTOR_SWEEPS``). Nothing
+    with the exact covariance (``factors`` None: the branch is pruned by type, nothing of the factor model is
+    compiled). One call site per kernel, with run-time arguments: Numba compiles a callee once per distinct
+    argument type, and a constant argument is a type of its own."""
+    if factors is not None:
+        restart = steps == 0
+        if restart or steps % refresh == 0:
+            sweeps = kk.RESET_FACTOR_SWEEPS if restart else 1
+            kk.refresh_risk_factors(cov, factors, sweeps, restart)
         else:
             kk.update_specific_variances(cov, factors)
 
@@ -529,7 +554,7 @@ def _trade_agent(
     positions = state.positions
     n_assets = positions.shape[3]
     cov = state.asset_state[b, :n_assets]
-    factors = state.risk_factors[b]
+    factors = env_factors(state.risk_factors, b)
     n_action = actions.shape[2] - 1
     agent = state.agent_state[b, a]
     shares = positions[b, a, POS_SHARES]
@@ -769,7 +794,7 @@ def step_env(
     market_series_update(history[b], n_assets, f, window)
     regime_series_update(history[b], n_assets, f, config.regime_model)
     kk.ewma_covariance_update(cov, returns_f, decay)
-    _update_risk_factors(state.risk_factors[b], cov, t + 1, params[0].risk_factor_refresh)
+    _update_risk_factors(env_factors(state.risk_factors, b), cov, t + 1, params[0].risk_factor_refresh)
     close_f = bar_f[BAR_CLOSE]
     close_d = bar_d[BAR_CLOSE]
     benchmark_growth = 0.0  # equal-weight portfolio of the assets over bar d -> f (no action changes it)
