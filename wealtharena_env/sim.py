@@ -219,7 +219,7 @@ class Simulation:
         )
         #: (B, T) the synthetic market's true regime of each bar reached (``config.REGIME_NAMES`` order; -1
         #: where the source has none). It reaches the full info (``"regime"``), never an observation.
-        self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int64)
+        self.regimes = np.full((b, config.bars_per_episode), -1, dtype=np.int8)  # 3 regimes: 1 byte a bar
         self.actions = np.zeros((b, a, self.n_action + 1))
         self._no_reset = np.zeros(0, dtype=np.bool_)
         # the synthetic market is drawn bar by bar (a reset draws the warm-up, each step the bar it reaches)

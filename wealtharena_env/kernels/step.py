@@ -109,7 +109,7 @@ class EnvState(NamedTuple):
     # (B, 3 k + 1, N) float64: the covariance's factor model (risk.factor_variance), or None: the covariance
     # itself (then no factor-model code is compiled: Numba prunes the `is None` branches by type)
     risk_factors: np.ndarray | None
-    regimes: np.ndarray  # (B, T) int64, the true regime of each bar (-1: unknown)
+    regimes: np.ndarray  # (B, T) int8, the true regime of each bar (-1: unknown)
 
 
 #: The packed regime model of an arena without one (None: no filter code is compiled).
