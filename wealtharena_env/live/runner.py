@@ -467,7 +467,8 @@ class Runner:
         state (cooldown, breaker, event counts) is kept; everything else is restored."""
         sim = self.sim
         state = sim.kernel_state
-        saved = [np.copy(a) for a in state]
+        arrays = [a for a in state if a is not None]  # optional models off (risk_factors) are None
+        saved = [np.copy(a) for a in arrays]
         decision_bar = sim.reached_bars(t)[0]
         fill_bar = np.repeat(decision_bar[CLOSE][None], len(OHLCV), axis=0)  # every price at the close
         fill_bar[VOLUME] = decision_bar[VOLUME]
@@ -481,7 +482,7 @@ class Runner:
             k: state.agent_state[k].copy()
             for k in ("cooldown", "terminated", "restart_peak", "event_counts", "nan_total", "clipped_total")
         }
-        for array, copy in zip(state, saved):
+        for array, copy in zip(arrays, saved):
             np.copyto(array, copy)
         for k, v in kept.items():
             state.agent_state[k] = v
