@@ -619,3 +619,21 @@ def test_task_hmm_is_a_deterministic_regime_source_for_the_gated_ensemble():
     )
     doc = evaluate("BullBear-v0", spec, n_seeds=1, episode_length=12, bootstrap_reps=10, progress=False)
     assert doc["aggregates"]["n_failed"] == 0
+
+
+def test_policy_side_layouts_follow_the_regime_feature():
+    """With the regime feature on, the policy-side observation layout (ensembles' shadow portfolios) is the
+    env's own, and an ensemble plays the env (the layout had no regime slot: its size check refused the
+    observations)."""
+    from wealtharena_env.leaderboard.ensemble import parse_ensemble_spec
+    from wealtharena_env.leaderboard.observation import ObservationLayout
+
+    env = short_env(regime_model=TWO_STATES)
+    layout = ObservationLayout.from_env(env)
+    assert layout.slices == env.sim.observation_slices and layout.size == env.observation_space.shape[0]
+    runner = parse_ensemble_spec("ensemble:switch:equal_weight,cash").build(env)
+    obs, _ = env.reset(seed=3)
+    for _ in range(5):
+        action = runner(obs[None, :], episode_keys=[0])[0]
+        assert action.shape == env.action_space.shape and np.all(np.isfinite(action))
+        obs, *_ = env.step(action)

@@ -31,6 +31,7 @@ import numpy as np
 
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels.features import observation_slices
+from wealtharena_env.leaderboard.observation import env_simulation
 
 
 def weights_to_actions(
@@ -577,9 +578,7 @@ def make_baseline(name: str, env: Any, seed: int | None = None, **kwargs: Any) -
     """Baseline ``name`` for the observation/action layout of ``env`` (any of our envs, wrapped or not)."""
     if name not in BASELINES:
         raise ConfigError(f"unknown baseline {name!r}; choose one of {sorted(BASELINES)}.")
-    sim = getattr(getattr(env, "unwrapped", env), "sim", None)
-    if sim is None:
-        raise ConfigError(f"make_baseline needs a wealtharena env (with .sim), got {type(env).__name__}.")
+    sim = env_simulation(env, "make_baseline")
     cfg = sim.config
     cls = BASELINES[name]
     if cls.uses_risk_limits:

@@ -71,7 +71,12 @@ import numpy as np
 from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels import execution as kx
 from wealtharena_env.leaderboard.baselines import weights_to_actions
-from wealtharena_env.leaderboard.observation import ObservationLayout, drift_weights, sanitize_weights
+from wealtharena_env.leaderboard.observation import (
+    ObservationLayout,
+    drift_weights,
+    env_simulation,
+    sanitize_weights,
+)
 from wealtharena_env.leaderboard.policies import LoadedPolicy, PolicyCaller, PolicyLoadError, load_policy
 from wealtharena_env.leaderboard.regime_gate import RegimeGate, load_regime_source
 
@@ -156,11 +161,7 @@ class ActionMapping:
 
     @classmethod
     def from_env(cls, env: Any) -> ActionMapping:
-        sim = getattr(getattr(env, "unwrapped", env), "sim", None)
-        if sim is None:
-            raise ConfigError(
-                f"an action mapping needs a wealtharena env (with .sim), got {type(env).__name__}."
-            )
+        sim = env_simulation(env, "an action mapping")
         cfg = sim.config
         return cls(
             sim.n_assets,
@@ -453,7 +454,7 @@ class EnsembleRunner:
             for i, member in enumerate(ensemble.members)
         ]
         self.names = [m.name for m in ensemble.members]
-        sim = getattr(env, "unwrapped", env).sim
+        sim = env_simulation(env, "an ensemble")
         costs = sim.config.costs
         self.cost = (
             ensemble.cost

@@ -26,6 +26,15 @@ from wealtharena_env.errors import ConfigError
 from wealtharena_env.kernels.features import observation_slices
 
 
+def env_simulation(env: Any, what: str) -> Any:
+    """The ``Simulation`` under any of the package's envs (wrapped or not) or anything holding a ``sim``; a
+    ``ConfigError`` saying that ``what`` needs one otherwise."""
+    sim = getattr(getattr(env, "unwrapped", env), "sim", None)
+    if sim is None:
+        raise ConfigError(f"{what} needs a wealtharena env (with .sim), got {type(env).__name__}.")
+    return sim
+
+
 @dataclass(frozen=True)
 class ObservationLayout:
     """Where each named feature sits in the observation vector of one env configuration.
@@ -35,30 +44,30 @@ class ObservationLayout:
         window: ``W``, bars in the return window.
         n_indicators: ``K``, indicator features per asset (0 for the default feature set).
         periods_per_year: ``P``, for annualising.
+        n_regimes: ``S``, filtered regime probabilities (0 without ``ArenaConfig.regime_model``).
     """
 
     n_assets: int
     window: int
     n_indicators: int = 0
     periods_per_year: float = 252.0
+    n_regimes: int = 0
     slices: dict[str, slice] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slices", observation_slices(self.n_assets, self.window, self.n_indicators))
+        slices = observation_slices(self.n_assets, self.window, self.n_indicators, self.n_regimes)
+        object.__setattr__(self, "slices", slices)
 
     @classmethod
     def from_env(cls, env: Any) -> ObservationLayout:
         """The layout of any of the package's envs (wrapped or not), or of anything holding a ``sim``."""
-        sim = getattr(getattr(env, "unwrapped", env), "sim", None)
-        if sim is None:
-            raise ConfigError(
-                f"an observation layout needs a wealtharena env (with .sim), got {type(env).__name__}."
-            )
+        sim = env_simulation(env, "an observation layout")
         return cls(
             int(sim.n_assets),
             int(sim.config.window),
             int(sim.n_indicators),
             float(sim.config.market.periods_per_year),
+            int(sim.n_regimes),
         )
 
     @property
