@@ -76,7 +76,6 @@ def pack_params(config: ArenaConfig) -> np.ndarray:
     p["max_impact"] = config.market.max_impact
     p["rebalance_rate"] = config.rebalance_rate
     p["rebalance_band"] = config.rebalance_band
-    p["risk_factors"] = config.risk_factors
     p["risk_factor_refresh"] = config.risk_factor_refresh
     return p
 

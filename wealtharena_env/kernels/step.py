@@ -187,7 +187,6 @@ PARAMS_DTYPE = np.dtype(
         ("max_impact", np.float64),
         ("rebalance_rate", np.float64),
         ("rebalance_band", np.float64),
-        ("risk_factors", np.int64),  # rank k of the risk model's factor model (0: the exact covariance)
         ("risk_factor_refresh", np.int64),  # bars between two refreshes of its factors
         # the synthetic market drawn bar by bar (see MARKET_STATE_DTYPE); False: every bar is in ``bars`` at
         # reset
