@@ -237,7 +237,7 @@ def refresh_risk_factors(cov: np.ndarray, factors: np.ndarray, sweeps: int, rest
     """Track the top-k eigenvectors of ``cov`` by subspace iteration, then refit ``M`` and ``D``.
 
     ``sweeps`` times: ``Y = Q C`` (k, N), then ``Q <-`` Gram-Schmidt(``Y``) (rows orthonormal; a row that
-    vanishes is replaced by the unit vector of the first asset it is most orthogonal to). ``restart``
+    vanishes is replaced by the unit vector of the asset the other rows cover least). ``restart``
     starts from the fixed basis ``Q_fi = cos(pi f (i + 1/2) / N)`` (normalized) instead of the previous
     ``Q``. Then ``M = Q C Q'`` (k, k) and :func:`update_specific_variances`. O(sweeps N^2 k + N^2 k).
     """

@@ -32,7 +32,7 @@ N assets and T bars per episode:
                    (:mod:`.market` ``ASSET_*``) when its bars are drawn as they are reached.
 * ``market``       (B,) ``MARKET_STATE_DTYPE`` records — each environment's synthetic-market stream and
                    regime.
-* ``regimes``      (B, T) int64 — the synthetic market's true regime of each bar reached (-1 where the
+* ``regimes``      (B, T) int8 — the synthetic market's true regime of each bar reached (-1 where the
                    source has none: historical data, replays). Written to the full info only (``IN_REGIME``),
                    never read by a feature.
 * ``clock``        (B, CLK_*) int64 — decisions taken so far in the episode.
@@ -118,7 +118,7 @@ NO_REGIME_MODEL = None
 
 class EnvConfig(NamedTuple):
     """The configuration the kernels read: the scalar record, the agents' records and the packed regime
-    model (:mod:`.regime`; 0 rows: none)."""
+    model (:mod:`.regime`; None without one)."""
 
     params: np.ndarray  # (1,) PARAMS_DTYPE
     agent_params: np.ndarray  # (A,) AGENT_PARAMS_DTYPE
