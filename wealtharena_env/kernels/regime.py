@@ -30,7 +30,7 @@ they serve fitting and diagnostics only and never reach an observation.
 
 **Packed layout** (what the arena's kernels receive, :func:`unpack_regime_model`): one C-contiguous
 float64 array ``(S, 1 + S + 2 D)``, per state ``s`` its row ``[pi_s, A[s, 0..S-1], mu[s, 0..D-1],
-v[s, 0..D-1]]``; an array of 0 rows means "no model".
+v[s, 0..D-1]]``; an arena without a model passes None (its filter code is then not compiled).
 """
 
 from __future__ import annotations
