@@ -96,6 +96,26 @@ def test_spaces_dtypes_and_fresh_arrays():
     np.testing.assert_array_equal(obs2, before)  # returned arrays are not reused by the next step
 
 
+def test_batched_spaces_are_built_on_first_use():
+    """The (K, [A,] ...) spaces hold bounds at batch shape (144 MB at 4096 x 5 x 30): built when first read,
+    equal to gymnasium's batch_space, kept, replaceable, and carried by copies."""
+    import copy
+    import pickle
+
+    envs = ArenaVecEnv(num_envs=3, n_assets=4, episode_length=5)
+    assert "_observation_space" not in vars(envs) and "_action_space" not in vars(envs)
+    envs.reset(seed=0)
+    envs.step(np.zeros((3, envs.num_agents, 5), dtype=np.float32))
+    assert "_observation_space" not in vars(envs)  # stepping never needs them
+    expected = batch_space(batch_space(envs.single_observation_space, envs.num_agents), 3)
+    assert envs.observation_space == expected and envs.observation_space is envs.observation_space
+    assert envs.action_space == batch_space(batch_space(envs.single_action_space, envs.num_agents), 3)
+    for clone in (copy.deepcopy(envs), pickle.loads(pickle.dumps(envs))):
+        assert clone.observation_space == expected
+    envs.observation_space = envs.single_observation_space  # a wrapper may replace it
+    assert envs.observation_space is envs.single_observation_space
+
+
 def test_info_masks_and_keys():
     k, n = 3, 2
     envs = PortfolioVectorEnv(num_envs=k, n_assets=n, episode_length=5, info_level="full")

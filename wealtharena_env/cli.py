@@ -26,7 +26,8 @@ def run_demo(
     from wealtharena_env.leaderboard.baselines import make_baseline
 
     module = impact_arena_v0 if impact else arena_v0
-    env = module.parallel_env(n_assets=n_assets, episode_length=episode_length)
+    # the full info (risk events included): the demo tallies them
+    env = module.parallel_env(n_assets=n_assets, episode_length=episode_length, info_level="full")
     obs, infos = env.reset(seed=seed)
     policies = {}
     counters: dict[str, int] = {}
@@ -45,7 +46,7 @@ def run_demo(
         actions = {a: policies[a](obs[a]) for a in env.agents}
         obs, _rewards, _terminations, _truncations, infos = env.step(actions)
         for a in infos:
-            info = env.sim.info(names.index(a))  # the full record, whatever the env's info level
+            info = env.sim.info(names.index(a))  # the full record (a full-info env)
             log_returns[a].append(info["reward_terms"]["profit"])
             costs[a] += info["cost"]
             events[a] += info["nan_actions"] + info["clipped_actions"] + len(info.get("risk_events", ()))

@@ -130,6 +130,12 @@ class Simulation:
             step (docs/benchmarks.md), but with another busy process on the cores — every RL training run has
             one, the learner — OpenMP's workers stall and a step gets 10-30x slower than serial. Results are
             bit-identical either way.
+        track_values: keep every agent's portfolio value of the episode so far (:attr:`value_history`).
+        risk_event_table: the info rows hold the table of each step's risk events (rule, asset, weight
+            removed), which the ``"full"`` info decodes; ``False`` (what the envs use at
+            ``info_level="lean"``) keeps only their count per step (and the per-rule totals of
+            :meth:`episode_summary`): rows of 60 instead of 348 floats for 5 agents x 30 assets, less to
+            write every step and to hold in memory.
 
     Attributes:
         actions: (B, A, n_action + 1) float64 buffer the adapters write actions into; the last column is
@@ -145,6 +151,7 @@ class Simulation:
         data: Any = None,
         parallel: bool | None = None,
         track_values: bool = False,
+        risk_event_table: bool = True,
         **data_kwargs: Any,
     ):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -192,7 +199,9 @@ class Simulation:
             )
         )
         self.obs_size = observation_size(n, config.window, self.n_indicators, self.n_regimes)
-        self.info_size = ks.info_width(n)
+        #: whether the info rows hold the table of risk events (the ``"full"`` info needs it)
+        self.risk_event_table = bool(risk_event_table)
+        self.info_size = ks.info_width(n, self.risk_event_table)
         self.params = pack_params(config)
         self.agent_params = np.stack([pack_agent_params(p) for p in config.agents])
         # log returns asset-major, then the market series of kernels.features.market_series_update, then the
@@ -558,8 +567,8 @@ class Simulation:
     # ------------------------------------------------------------- reading the state (no kernel layout above)
     def info(self, agent: int, env_index: int = 0, level: str = "full") -> dict[str, Any]:
         """The info dict of agent ``agent`` of environment ``env_index`` after the last reset / step, at
-        ``level`` (``wealtharena_env.outputs``): what the demo, reports and leaderboard read, whatever info
-        level the env hands its user."""
+        ``level`` (``wealtharena_env.outputs``); ``"full"`` needs the risk-event table
+        (``risk_event_table=True``, the default of a Simulation; envs keep it at ``info_level="full"``)."""
         if self.last_info is None:
             raise ConfigError("info() before the first reset().")
         return self.decoder(level).agent(self.last_info[env_index, agent])
@@ -569,6 +578,12 @@ class Simulation:
         and :meth:`info`)."""
         decoder = self._decoders.get(level)
         if decoder is None:
+            if level == "full" and not self.risk_event_table:
+                raise ConfigError(
+                    "the full info needs the risk-event table, which this Simulation does not keep "
+                    "(risk_event_table=False: an env built with info_level='lean'); build the env with "
+                    "info_level='full', or read the per-rule totals of episode_summary()."
+                )
             decoder = self._decoders[level] = InfoDecoder(self.tickers, level)
         return decoder
 

@@ -20,6 +20,7 @@ from wealtharena_env.envs._common import (
     render_env,
 )
 from wealtharena_env.errors import ActionError, ConfigError
+from wealtharena_env.outputs import check_info_level
 from wealtharena_env.sim import Simulation
 
 
@@ -115,8 +116,9 @@ class ArenaEnv(ParallelEnv):
     observation), ``reward_terms`` (every term of the reward)
     and ``risk_events`` (each intervention: rule, asset, weight removed — docs/risk.md); it costs a few
     microseconds per agent and step. Both levels: ``TimeLimit.truncated`` on truncation, and at the end of an
-    agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="full")``
-    reads the full info of agent ``i`` whatever the level.
+    agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="lean")``
+    reads the lean info of agent ``i`` after the last step; the full level needs an env built with
+    ``info_level="full"`` (a lean env keeps no table of risk events, only their counts).
 
     ## Arguments
     ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
@@ -168,7 +170,12 @@ class ArenaEnv(ParallelEnv):
         data_kwargs = pop_data_kwargs(kwargs, data)
         config = arena_config(base=config, **kwargs)
         self.sim = Simulation(
-            config, batch_size=1, data=data, track_values=render_mode == "rgb_array", **data_kwargs
+            config,
+            batch_size=1,
+            data=data,
+            track_values=render_mode == "rgb_array",
+            risk_event_table=check_info_level(info_level) == "full",
+            **data_kwargs,
         )
         self.config = self.sim.config
         self.render_mode = render_mode
@@ -202,7 +209,11 @@ class ArenaEnv(ParallelEnv):
         config = self.config.replace(episode_length=value)
         self.sim.close()
         self.sim = Simulation(
-            config, batch_size=1, data=self.sim.source, track_values=self.sim.value_history is not None
+            config,
+            batch_size=1,
+            data=self.sim.source,
+            track_values=self.sim.value_history is not None,
+            risk_event_table=self.sim.risk_event_table,
         )
         self.config = self.sim.config
 

@@ -18,6 +18,7 @@ from wealtharena_env.envs._common import (
     render_env,
 )
 from wealtharena_env.errors import ConfigError
+from wealtharena_env.outputs import check_info_level
 from wealtharena_env.sim import Simulation
 
 
@@ -110,7 +111,12 @@ class PortfolioEnv(gym.Env):
                 f"PortfolioEnv has exactly one agent, the config has {config.n_agents}; use ArenaEnv."
             )
         self.sim = Simulation(
-            config, batch_size=1, data=data, track_values=render_mode == "rgb_array", **data_kwargs
+            config,
+            batch_size=1,
+            data=data,
+            track_values=render_mode == "rgb_array",
+            risk_event_table=check_info_level(info_level) == "full",
+            **data_kwargs,
         )
         self.config = self.sim.config
         self.render_mode = render_mode

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+from gymnasium.spaces import Space
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -34,6 +35,7 @@ from wealtharena_env.envs._common import (
     render_text,
 )
 from wealtharena_env.errors import ActionError, ConfigError
+from wealtharena_env.outputs import check_info_level
 from wealtharena_env.sim import Simulation
 
 
@@ -164,8 +166,46 @@ def _episode_kwargs(
         kwargs["episode_length"] = value
 
 
+class _BatchedSpaces:
+    """``observation_space`` and ``action_space``, the single spaces batched over ``_batch_sizes`` (innermost
+    first), built on first use: gymnasium's ``Box`` holds its bounds and two boolean masks at the full
+    batch shape (144 MB for 4096 x 5 agents x 30 assets), which a trainer reading the single spaces never
+    needs."""
+
+    single_observation_space: Space
+    single_action_space: Space
+    _batch_sizes: tuple[int, ...]
+
+    def _batched(self, space: Space) -> Space:
+        for size in self._batch_sizes:
+            space = batch_space(space, size)
+        return space
+
+    @property
+    def observation_space(self) -> Space:
+        space = self.__dict__.get("_observation_space")
+        if space is None:
+            space = self.__dict__["_observation_space"] = self._batched(self.single_observation_space)
+        return space
+
+    @observation_space.setter
+    def observation_space(self, space: Space) -> None:
+        self.__dict__["_observation_space"] = space
+
+    @property
+    def action_space(self) -> Space:
+        space = self.__dict__.get("_action_space")
+        if space is None:
+            space = self.__dict__["_action_space"] = self._batched(self.single_action_space)
+        return space
+
+    @action_space.setter
+    def action_space(self, space: Space) -> None:
+        self.__dict__["_action_space"] = space
+
+
 # ---------------------------------------------------------------------------------------------- Portfolio
-class PortfolioVectorEnv(VectorEnv):
+class PortfolioVectorEnv(_BatchedSpaces, VectorEnv):
     """K single-agent portfolio envs (``WealthArena/Portfolio-v0``) stepped by one kernel call.
 
     ## Description
@@ -257,13 +297,19 @@ class PortfolioVectorEnv(VectorEnv):
         _episode_kwargs(kwargs, max_episode_steps)
         data_kwargs = pop_data_kwargs(kwargs, data)
         config = _portfolio_config(config, risk_profile, initial_cash, kwargs)
-        self.sim = Simulation(config, batch_size=self.num_envs, data=data, parallel=parallel, **data_kwargs)
+        self.sim = Simulation(
+            config,
+            batch_size=self.num_envs,
+            data=data,
+            parallel=parallel,
+            risk_event_table=check_info_level(info_level) == "full",
+            **data_kwargs,
+        )
         self.config = self.sim.config
         self.render_mode = render_mode
         self.single_observation_space = observation_space(self.sim)
         self.single_action_space = action_space(self.config, self.sim.n_assets)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._batch_sizes = (self.num_envs,)  # observation_space, action_space: built on first use
         self._action_shape = (self.num_envs, *self.single_action_space.shape)
         self._infos = self.sim.decoder(info_level)
         self.info_level = self._infos.level
@@ -324,7 +370,7 @@ class PortfolioVectorEnv(VectorEnv):
 
 
 # ---------------------------------------------------------------------------------------------- Arena
-class ArenaVecEnv:
+class ArenaVecEnv(_BatchedSpaces):
     """K multi-agent arenas as arrays, stepped by one kernel call: the batched form of ``ArenaEnv``.
 
     ## Description
@@ -398,7 +444,14 @@ class ArenaVecEnv:
         _episode_kwargs(kwargs, None, max_cycles)
         data_kwargs = pop_data_kwargs(kwargs, data)
         config = arena_config(base=config, **kwargs)
-        self.sim = Simulation(config, batch_size=self.num_envs, data=data, parallel=parallel, **data_kwargs)
+        self.sim = Simulation(
+            config,
+            batch_size=self.num_envs,
+            data=data,
+            parallel=parallel,
+            risk_event_table=check_info_level(info_level) == "full",
+            **data_kwargs,
+        )
         self.config = self.sim.config
         self.render_mode = render_mode
         self.possible_agents = list(self.config.agent_names)
@@ -406,10 +459,7 @@ class ArenaVecEnv:
         self.num_agents = len(self.possible_agents)
         self.single_observation_space = observation_space(self.sim)
         self.single_action_space = action_space(self.config, self.sim.n_assets)
-        self.observation_space = batch_space(
-            batch_space(self.single_observation_space, self.num_agents), self.num_envs
-        )
-        self.action_space = batch_space(batch_space(self.single_action_space, self.num_agents), self.num_envs)
+        self._batch_sizes = (self.num_agents, self.num_envs)  # observation_space, action_space: on first use
         self._action_shape = (self.num_envs, self.num_agents, *self.single_action_space.shape)
         self._agent_ended = np.zeros((self.num_envs, self.num_agents), dtype=np.bool_)
         self._infos = self.sim.decoder(info_level)

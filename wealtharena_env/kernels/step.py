@@ -48,10 +48,12 @@ N assets and T bars per episode:
                    read), so it stays in cache however large the batch.
 
 Outputs written per call: ``obs_out`` (B, A, D) float32 and ``info_out`` (B, A, info_width(N)) float64 whose
-first column is the reward (layout: ``IN_*`` scalars, ``N_TERMS`` reward terms, N + 1 weights, then up to
-``max_events(N)`` risk events of 3 floats; every column is written, unused event slots with 0, so the
-outputs need no zeroing beforehand). Environment ``b`` reads and writes only index ``b`` of every batch
-array, so a batch of B environments is bit-identical to B single environments (batch invariance).
+first column is the reward (layout: ``IN_*`` scalars, ``N_TERMS`` reward terms, N + 1 weights, then, if the
+rows are wide enough, up to ``max_events(N)`` risk events of 3 floats; every column is written, unused event
+slots with 0, so the outputs need no zeroing beforehand; rows without the event table,
+``info_width(N, False)``, get the events' count only). Environment ``b`` reads and writes only index ``b``
+of every batch array, so a batch of B environments is bit-identical to B single environments (batch
+invariance).
 
 Timing: decision ``t`` is taken on bar ``d = warmup + t`` after the agent saw bars ``<= d``; its orders fill
 at bar ``d + 1``'s open (or close); rewards and the next observation are at bar ``d + 1``'s close.
@@ -281,9 +283,12 @@ def max_events(n_assets: int) -> int:
     return 3 * n_assets + 6
 
 
-def info_width(n_assets: int) -> int:
-    """Columns of ``info_out``: scalars, reward terms, N + 1 weights, 3 floats per possible event."""
-    return IN_WEIGHTS + n_assets + 1 + 3 * max_events(n_assets)
+def info_width(n_assets: int, risk_event_table: bool = True) -> int:
+    """Columns of ``info_out``: scalars, reward terms, N + 1 weights, then 3 floats per possible event when
+    the rows hold the table of risk events (without it the kernels still count the events, in
+    ``IN_N_EVENTS`` and the agent state's per-rule counts: :func:`.risk.record_event` writes an event only
+    where it fits)."""
+    return IN_WEIGHTS + n_assets + 1 + (3 * max_events(n_assets) if risk_event_table else 0)
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
