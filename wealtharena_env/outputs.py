@@ -142,12 +142,24 @@ class InfoDecoder:
     Every call returns new dicts and lists; array values are views of the (fresh) info array passed in.
     """
 
-    __slots__ = ("_asset_of", "_events", "_rule_of", "_weights", "_width", "full", "level", "tickers")
+    __slots__ = (
+        "_asset_of",
+        "_events",
+        "_rule_of",
+        "_weights",
+        "_width",
+        "full",
+        "level",
+        "risk_event_table",
+        "tickers",
+    )
 
-    def __init__(self, tickers: tuple[str, ...], info_level: str = "lean"):
+    def __init__(self, tickers: tuple[str, ...], info_level: str = "lean", risk_event_table: bool = True):
         self.tickers = tuple(tickers)
         self.level = check_info_level(info_level)
         self.full = info_level == "full"
+        #: the rows hold the table of risk events (else the full dicts have no ``risk_events`` key)
+        self.risk_event_table = bool(risk_event_table)
         self._width = _TERMS_END if self.full else N_HEAD  # leading columns a dict is built from
         n = len(self.tickers)
         self._weights = slice(ks.IN_WEIGHTS, ks.IN_WEIGHTS + n + 1)
@@ -157,7 +169,7 @@ class InfoDecoder:
         self._rule_of = dict(enumerate(kk.RULE_NAMES))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return InfoDecoder, (self.tickers, self.level)
+        return InfoDecoder, (self.tickers, self.level, self.risk_event_table)
 
     # ------------------------------------------------------------------ one agent
     def risk_events(self, row: np.ndarray) -> list[dict[str, Any]]:
@@ -214,7 +226,7 @@ class InfoDecoder:
             cooldown,
             regime,
         ) = c[:_TERMS_START]
-        return {
+        out = {
             "reward": reward,
             "portfolio_value": value,
             "step_return": step_return,
@@ -233,8 +245,10 @@ class InfoDecoder:
             "regime": int(regime),
             "weights": row[self._weights],
             "reward_terms": dict(zip(_TERM_NAMES, c[_TERMS_START:])),
-            "risk_events": self.risk_events(row) if n_events else [],
         }
+        if self.risk_event_table:
+            out["risk_events"] = self.risk_events(row) if n_events else []
+        return out
 
     def first(self, info: np.ndarray) -> tuple[dict[str, Any], float, bool, bool]:
         """``(info dict, reward, terminated, truncated)`` of agent 0 of environment 0 (single-agent envs)."""
@@ -322,6 +336,8 @@ class InfoDecoder:
         for name, col in _TERMS:
             terms[name], terms["_" + name] = rows[..., col], mask
         out["reward_terms"], out["_reward_terms"] = terms, mask
+        if not self.risk_event_table:
+            return out
         if decode_risk_events:
             out["risk_events"], out["_risk_events"] = self._event_lists(rows, present), mask
         else:

@@ -132,7 +132,7 @@ class Simulation:
             bit-identical either way.
         track_values: keep every agent's portfolio value of the episode so far (:attr:`value_history`).
         risk_event_table: the info rows hold the table of each step's risk events (rule, asset, weight
-            removed), which the ``"full"`` info decodes; ``False`` (what the envs use at
+            removed), which the ``"full"`` info's ``risk_events`` decodes; ``False`` (what the envs use at
             ``info_level="lean"``) keeps only their count per step (and the per-rule totals of
             :meth:`episode_summary`): rows of 60 instead of 348 floats for 5 agents x 30 assets, less to
             write every step and to hold in memory.
@@ -567,8 +567,10 @@ class Simulation:
     # ------------------------------------------------------------- reading the state (no kernel layout above)
     def info(self, agent: int, env_index: int = 0, level: str = "full") -> dict[str, Any]:
         """The info dict of agent ``agent`` of environment ``env_index`` after the last reset / step, at
-        ``level`` (``wealtharena_env.outputs``); ``"full"`` needs the risk-event table
-        (``risk_event_table=True``, the default of a Simulation; envs keep it at ``info_level="full"``)."""
+        ``level`` (``wealtharena_env.outputs``): what the demo, reports and leaderboard read, whatever info
+        level the env hands its user. Without the risk-event table (``risk_event_table=False``: an env at
+        ``info_level="lean"``) the full dict has every key but ``risk_events`` (their number is
+        ``risk_event_count``; their totals per rule are in :meth:`episode_summary`)."""
         if self.last_info is None:
             raise ConfigError("info() before the first reset().")
         return self.decoder(level).agent(self.last_info[env_index, agent])
@@ -578,13 +580,7 @@ class Simulation:
         and :meth:`info`)."""
         decoder = self._decoders.get(level)
         if decoder is None:
-            if level == "full" and not self.risk_event_table:
-                raise ConfigError(
-                    "the full info needs the risk-event table, which this Simulation does not keep "
-                    "(risk_event_table=False: an env built with info_level='lean'); build the env with "
-                    "info_level='full', or read the per-rule totals of episode_summary()."
-                )
-            decoder = self._decoders[level] = InfoDecoder(self.tickers, level)
+            decoder = self._decoders[level] = InfoDecoder(self.tickers, level, self.risk_event_table)
         return decoder
 
     def episode_summary(self, agent: int, env_index: int = 0) -> dict[str, Any]:

@@ -116,9 +116,9 @@ class ArenaEnv(ParallelEnv):
     observation), ``reward_terms`` (every term of the reward)
     and ``risk_events`` (each intervention: rule, asset, weight removed — docs/risk.md); it costs a few
     microseconds per agent and step. Both levels: ``TimeLimit.truncated`` on truncation, and at the end of an
-    agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="lean")``
-    reads the lean info of agent ``i`` after the last step; the full level needs an env built with
-    ``info_level="full"`` (a lean env keeps no table of risk events, only their counts).
+    agent's episode ``episode`` (totals and risk-event counts per rule). ``env.sim.info(i, level="full")``
+    reads the full info of agent ``i`` whatever the level, but for ``risk_events``: a lean env keeps no
+    table of the events, only their count.
 
     ## Arguments
     ``config`` (:class:`~wealtharena_env.config.ArenaConfig`), ``data`` (historical data; default: the
