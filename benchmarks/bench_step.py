@@ -22,7 +22,11 @@ PettingZoo's rock-paper-scissors counts its 2 agents).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 
@@ -479,6 +483,64 @@ ENVS = (
 )
 
 
+REFCOUNT_CHILD = r"""
+import json, sys, time
+import numpy as np
+from wealtharena_env.config import AgentProfile, arena_config
+from wealtharena_env.kernels import REFCOUNTED_KERNELS
+from wealtharena_env.sim import Simulation
+repeats = int(sys.argv[1])
+out = {"refcounted": REFCOUNTED_KERNELS}
+for k, n, a in ((1, 1, 1), (1, 30, 5), (1024, 1, 1), (256, 30, 5)):
+    agents = tuple(AgentProfile(f"a{i}") for i in range(a))
+    sim = Simulation(arena_config(n_assets=n, agents=agents), batch_size=k, risk_event_table=False)
+    rng = np.random.default_rng(0)
+    steps = 200 if k == 1 else 20
+    actions = rng.uniform(-1.0, 1.0, (steps, k, a, sim.n_action))
+    obs = np.empty((k, a, sim.obs_size), np.float32)
+    info = np.empty((k, a, sim.info_size))
+    arguments = sim.step_arguments(sim._no_reset, obs, info)
+    times = []
+    for r in range(repeats + 1):
+        sim.reset(seeds=list(range(k)))
+        elapsed = 0.0
+        for s in range(steps):
+            sim.actions[..., :-1] = actions[s]
+            sim.actions[..., -1] = 1.0
+            t0 = time.thread_time()
+            sim._step_kernel(*arguments)
+            elapsed += time.thread_time() - t0
+        if r:
+            times.append(elapsed / steps / k * 1e6)
+    out[f"{n} x {a}, K = {k}"] = sorted(times)
+print(json.dumps(out))
+"""
+
+
+def refcount_comparison(repeats: int) -> list[list[str]]:
+    """The step kernel (the call inside Simulation.step, dispatch included) per environment-step, as built
+    (``_nrt=False``) and with Numba's reference counting (``WEALTHARENA_REFCOUNTED_KERNELS=1``, its own cache
+    directory: the first run compiles it, ~20 s), each in a fresh process."""
+    results = []
+    for refcounted in (False, True):
+        env = {**os.environ, "WEALTHARENA_REFCOUNTED_KERNELS": "1" if refcounted else "0"}
+        done = subprocess.run(
+            [sys.executable, "-c", REFCOUNT_CHILD, str(repeats)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    rows = []
+    for key in results[0]:
+        if key == "refcounted":
+            continue
+        plain, counted = (statistics.median(r[key]) for r in results)
+        rows.append([key, f"{plain:.3f}", f"{counted:.3f}", f"{counted / plain:.2f}x"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -571,6 +633,17 @@ def main() -> None:
         [[t.name, fmt_us(t.us_per_step), f"{fmt_us(t.us_min)}-{fmt_us(t.us_max)}"] for t in single],
         "Where the time of one Portfolio-v0 step goes",
     )
+    if not args.quick:
+        print_table(
+            [
+                "step kernel per environment-step (env, batch)",
+                "µs, as built (_nrt=False)",
+                "µs, reference counted",
+                "slower",
+            ],
+            refcount_comparison(args.repeats),
+            "What compiling the step path without reference counting buys (fresh process each; thread CPU)",
+        )
 
 
 if __name__ == "__main__":

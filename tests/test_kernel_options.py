@@ -1,7 +1,8 @@
 """The per-step kernels are compiled without Numba's reference counting (kernels.STEP_KERNEL_OPTIONS).
 
 With reference counting every array view a kernel takes costs an atomic increment and decrement of its
-parent's counter (about 40 % of a 1-asset step, and a cache line the prange threads fight over). Compiling
+parent's counter (the step kernel of a 1-asset env 1.9-2.5x slower, of a 5 x 30 one 1.3x:
+benchmarks/bench_step.py, and a cache line the prange threads fight over). Compiling
 with ``_nrt=False`` also guarantees the step path never allocates: such a kernel fails to compile if it does.
 """
 
@@ -40,6 +41,30 @@ def test_step_path_kernels_compile_without_reference_counting():
             checked += 1
     assert checked >= 35
     assert step.step_batch_parallel.targetoptions.get("parallel") is True
+
+
+def test_the_refcounted_build_switch_changes_the_options_and_the_cache_directory():
+    """``WEALTHARENA_REFCOUNTED_KERNELS=1`` (the benchmark's comparison build) drops ``_nrt`` and gets a cache
+    digest of its own, so the two builds never share compiled code; without it nothing changes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json; from wealtharena_env.kernels import STEP_KERNEL_OPTIONS, REFCOUNTED_KERNELS; "
+        "from wealtharena_env._numba_cache import kernels_digest; "
+        "print(json.dumps([sorted(STEP_KERNEL_OPTIONS), REFCOUNTED_KERNELS, kernels_digest()]))"
+    )
+    seen = {}
+    for flag in ("0", "1"):
+        env = {**os.environ, "WEALTHARENA_REFCOUNTED_KERNELS": flag}
+        command = [sys.executable, "-c", probe]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+        seen[flag] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["0"][:2] == [["_nrt", "cache", "error_model"], False]
+    assert seen["1"][:2] == [["cache", "error_model"], True]
+    assert seen["0"][2] != seen["1"][2]
 
 
 def test_threaded_driver_matches_serial_driver():

@@ -31,8 +31,10 @@ _PACKAGE = Path(__file__).resolve().parent
 @functools.lru_cache(maxsize=1)
 def kernels_digest() -> str:
     """SHA-256 (12 hex digits) of the paths and bytes of every package source file that compiles with
-    Numba."""
+    Numba (and of the build switch ``WEALTHARENA_REFCOUNTED_KERNELS``, see ``kernels.REFCOUNTED_KERNELS``)."""
     digest = hashlib.sha256()
+    if os.environ.get("WEALTHARENA_REFCOUNTED_KERNELS") == "1":  # kernels.REFCOUNTED_KERNELS: another build
+        digest.update(b"refcounted kernels\0")
     for source in sorted(_PACKAGE.rglob("*.py")):
         text = source.read_bytes()
         if b"njit" in text:
