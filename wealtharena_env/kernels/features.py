@@ -280,8 +280,11 @@ def write_market_features(
     momentum = out[(window + 1) * n : (window + 2) * n]
     for i in range(n):
         momentum[i] = 0.0
+    rows = zret.shape[0]
+    ring = first % rows  # bar first + k is row (first + k) % R, stepped without a division per bar
     for k in range(window):
-        row = zret[(first + k) % zret.shape[0]]
+        row = zret[ring]
+        ring = ring + 1 if ring + 1 < rows else 0
         base = k * n
         for i in range(n):
             z = row[i]
