@@ -53,18 +53,27 @@ def test_the_refcounted_build_switch_changes_the_options_and_the_cache_directory
 
     probe = (
         "import json; from wealtharena_env.kernels import STEP_KERNEL_OPTIONS, REFCOUNTED_KERNELS; "
-        "from wealtharena_env._numba_cache import kernels_digest; "
-        "print(json.dumps([sorted(STEP_KERNEL_OPTIONS), REFCOUNTED_KERNELS, kernels_digest()]))"
+        "from wealtharena_env._numba_cache import kernels_digest; from numba.core import config; "
+        "print(json.dumps([sorted(STEP_KERNEL_OPTIONS), REFCOUNTED_KERNELS, kernels_digest(), "
+        "config.CACHE_DIR]))"
     )
     seen = {}
     for flag in ("0", "1"):
-        env = {**os.environ, "WEALTHARENA_REFCOUNTED_KERNELS": flag}
-        command = [sys.executable, "-c", probe]
-        done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
-        seen[flag] = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["0"][:2] == [["_nrt", "cache", "error_model"], False]
-    assert seen["1"][:2] == [["cache", "error_model"], True]
-    assert seen["0"][2] != seen["1"][2]
+        for cache_dir in (None, "/tmp/wealtharena-user-cache"):  # the user's own NUMBA_CACHE_DIR, or none
+            env = {**os.environ, "WEALTHARENA_REFCOUNTED_KERNELS": flag}
+            env.pop("NUMBA_CACHE_DIR", None)
+            if cache_dir:
+                env["NUMBA_CACHE_DIR"] = cache_dir
+            command = [sys.executable, "-c", probe]
+            done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+            seen[flag, cache_dir] = json.loads(done.stdout.strip().splitlines()[-1])
+    plain, counted = seen["0", None], seen["1", None]
+    assert plain[:2] == [["_nrt", "cache", "error_model"], False]
+    assert counted[:2] == [["cache", "error_model"], True]
+    assert plain[2] != counted[2] and plain[2] in plain[3] and counted[2] in counted[3]
+    # under a set NUMBA_CACHE_DIR the refcounted build caches in a sub-directory, never beside the other
+    assert seen["0", "/tmp/wealtharena-user-cache"][3] == "/tmp/wealtharena-user-cache"
+    assert seen["1", "/tmp/wealtharena-user-cache"][3] == "/tmp/wealtharena-user-cache/refcounted-kernels"
 
 
 def test_threaded_driver_matches_serial_driver():

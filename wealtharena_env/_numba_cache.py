@@ -56,12 +56,25 @@ def default_numba_cache_dir() -> Path:
     return user_cache_root() / "wealtharena-env" / "numba" / f"{__version__}-{kernels_digest()}"
 
 
+#: Where the reference-counted build (``kernels.REFCOUNTED_KERNELS``) caches inside a ``NUMBA_CACHE_DIR`` that
+#: is set: Numba's cache index does not tell the two builds apart, so they must never share a directory.
+REFCOUNTED_SUBDIRECTORY = "refcounted-kernels"
+
+
 def use_per_user_numba_cache() -> Path | None:
     """Set ``NUMBA_CACHE_DIR`` to :func:`default_numba_cache_dir` unless it is set; return the directory used
-    (``None`` when the user's own setting stays)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return None
-    path = default_numba_cache_dir()
+    (``None`` when the user's own setting stays). The reference-counted build
+    (``WEALTHARENA_REFCOUNTED_KERNELS=1``) gets a digest of its own, or, under a set ``NUMBA_CACHE_DIR`` (a
+    user's, or inherited from a parent process), its sub-directory ``REFCOUNTED_SUBDIRECTORY``."""
+    user_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if user_dir:
+        if os.environ.get("WEALTHARENA_REFCOUNTED_KERNELS") != "1" or Path(user_dir).name == (
+            REFCOUNTED_SUBDIRECTORY
+        ):
+            return None
+        path = Path(user_dir) / REFCOUNTED_SUBDIRECTORY
+    else:
+        path = default_numba_cache_dir()
     os.environ["NUMBA_CACHE_DIR"] = str(path)
     # Any: numba's config module sets its attributes from the environment at import, undeclared
     numba_config: Any = sys.modules.get("numba.core.config")

@@ -172,9 +172,11 @@ class InfoDecoder:
         return InfoDecoder, (self.tickers, self.level, self.risk_event_table)
 
     # ------------------------------------------------------------------ one agent
-    def risk_events(self, row: np.ndarray) -> list[dict[str, Any]]:
-        """The ``risk_events`` list of one agent's info row: ``{"rule", "asset", "weight_removed"}`` dicts."""
-        n_events = int(row[ks.IN_N_EVENTS])
+    def risk_events(self, row: np.ndarray, n_events: int | None = None) -> list[dict[str, Any]]:
+        """The ``risk_events`` list of one agent's info row: ``{"rule", "asset", "weight_removed"}`` dicts
+        (``n_events``: the row's ``risk_event_count``, when the caller has read it already)."""
+        if n_events is None:
+            n_events = int(row[ks.IN_N_EVENTS])
         if not n_events:
             return []
         flat = row[self._events : self._events + 3 * n_events].tolist()
@@ -247,7 +249,7 @@ class InfoDecoder:
             "reward_terms": dict(zip(_TERM_NAMES, c[_TERMS_START:])),
         }
         if self.risk_event_table:
-            out["risk_events"] = self.risk_events(row) if n_events else []
+            out["risk_events"] = self.risk_events(row, int(n_events)) if n_events else []
         return out
 
     def first(self, info: np.ndarray) -> tuple[dict[str, Any], float, bool, bool]:

@@ -176,17 +176,19 @@ class _BatchedSpaces:
     single_action_space: Space
     _batch_sizes: tuple[int, ...]
 
-    def _batched(self, space: Space) -> Space:
-        for size in self._batch_sizes:
-            space = batch_space(space, size)
+    def _batched(self, key: str, single: Space) -> Space:
+        """The space stored under ``key``, or ``single`` batched over ``_batch_sizes`` (then stored)."""
+        space = self.__dict__.get(key)
+        if space is None:
+            space = single
+            for size in self._batch_sizes:
+                space = batch_space(space, size)
+            self.__dict__[key] = space
         return space
 
     @property
     def observation_space(self) -> Space:
-        space = self.__dict__.get("_observation_space")
-        if space is None:
-            space = self.__dict__["_observation_space"] = self._batched(self.single_observation_space)
-        return space
+        return self._batched("_observation_space", self.single_observation_space)
 
     @observation_space.setter
     def observation_space(self, space: Space) -> None:
@@ -194,10 +196,7 @@ class _BatchedSpaces:
 
     @property
     def action_space(self) -> Space:
-        space = self.__dict__.get("_action_space")
-        if space is None:
-            space = self.__dict__["_action_space"] = self._batched(self.single_action_space)
-        return space
+        return self._batched("_action_space", self.single_action_space)
 
     @action_space.setter
     def action_space(self, space: Space) -> None:

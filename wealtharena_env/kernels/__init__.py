@@ -24,8 +24,9 @@ STEP_KERNEL_OPTIONS: dict[str, Any] = {"cache": True, "error_model": "numpy", "_
 
 #: ``WEALTHARENA_REFCOUNTED_KERNELS=1`` in the environment (read at import) compiles the step path with
 #: Numba's reference counting, as a plain ``@njit`` would: for the benchmark that shows what ``_nrt=False``
-#: saves, or to rule the option out when debugging. It is part of the kernels' cache digest
-#: (``wealtharena_env._numba_cache``), so the two builds never share a cache directory.
+#: saves, or to rule the option out when debugging. It is part of the kernels' cache digest, and under a set
+#: ``NUMBA_CACHE_DIR`` the build caches in a sub-directory of it (``wealtharena_env._numba_cache``), so the
+#: two builds never share a cache directory.
 REFCOUNTED_KERNELS = os.environ.get("WEALTHARENA_REFCOUNTED_KERNELS") == "1"
 if REFCOUNTED_KERNELS:
     del STEP_KERNEL_OPTIONS["_nrt"]
