@@ -17,9 +17,10 @@ the NEXT_STEP autoreset step, so the new episodes' sampling (market path generat
 per-step time exactly as a trainer pays it. ``reset ms`` is ``envs.reset()`` of all K environments alone.
 Actions are sampled in advance. Median over repeats (min-max shown).
 
-Targets of the issue "Batched vector envs and speed":
-(a) ArenaVecEnv K=1024, 5 x 30: agent-asset-steps/s >= 1/2 of the bare serial loop's;
-(b) Portfolio-v0 vector env, K=1024: env-steps/s >= 100 x gym-anytrading's single-env steps/s.
+Targets of the engine issue (docs/benchmarks.md, "Targets of the engine issue"):
+(a) ArenaVecEnv K=1024, 5 x 30, serial: agent-asset-steps/s >= 1/2 of the bare serial loop's;
+(b) Portfolio-v0 vector env, K=1024, serial: env-steps/s >= 25 x gym-anytrading's single-env steps/s (an
+    earlier issue asked 100 x; the threaded row has no target).
 """
 
 from __future__ import annotations
@@ -230,14 +231,17 @@ def main() -> None:
                 "-",
             ]
         )
-    for key, label in ((f"portfolio{kmax}", "serial, the default"), (f"portfolio{kmax}T", "parallel=True")):
+    for key, label, target in (
+        (f"portfolio{kmax}", "serial, the default", ">= 25"),
+        (f"portfolio{kmax}T", "parallel=True", "-"),
+    ):
         port = found.get(key)
         if port and any_t:
             ratios.append(
                 [
                     f"(b) Portfolio-v0 vector K={kmax} ({label}) env-steps/s / gym-anytrading steps/s",
                     _ratio(port.steps_per_s * _envs(port) / any_t.steps_per_s),
-                    ">= 100",
+                    target,
                 ]
             )
     if ratios:
