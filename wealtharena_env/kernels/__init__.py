@@ -18,8 +18,8 @@ from typing import Any
 #: increment and decrement of its parent array's counter, and a cache line that every thread of the
 #: ``prange`` driver writes, since all environments' views share it. ``_nrt`` is an option Numba does not
 #: document: this dict is its one place, ``tests/test_kernel_options.py`` checks every step kernel carries
-#: it, and ``benchmarks/bench_step.py`` measures what it buys (the step kernel 2.7x faster per 1 x 1
-#: environment, 1.3x per 5 x 30 one, on the machine of docs/benchmarks.md).
+#: it, and ``benchmarks/bench_step.py`` measures what it buys (the step kernel 1.8-2.7x faster per 1 x 1
+#: environment, 1.2-1.5x per 5 x 30 one, on the machine of docs/benchmarks.md).
 STEP_KERNEL_OPTIONS: dict[str, Any] = {"cache": True, "error_model": "numpy", "_nrt": False}
 
 #: ``WEALTHARENA_REFCOUNTED_KERNELS=1`` in the environment (read at import) compiles the step path with
