@@ -371,7 +371,11 @@ class Simulation:
         self._compile_pending = announce_first_compile()
         indices = [int(k) for k in np.flatnonzero(mask)]
         self._draw_episodes(indices, [seed_list[k] for k in indices])
-        obs, info = self.observe()
+        if len(indices) == b:  # the reset writes every entry of both outputs: nothing to observe first
+            obs = np.empty((b, self.n_agents, self.obs_size), dtype=np.float32)
+            info = np.empty((b, self.n_agents, self.info_size))
+        else:
+            obs, info = self.observe()
         ks.reset_batch(mask, self._state_arrays, self._config_arrays, (obs, info), self.scratch)
         self.last_info = info
         if self.value_history is not None:
