@@ -440,14 +440,7 @@ class GaussianHMM:
             )
         model = RegimeModel.coerce(data)
         hmm = cls(n_states=model.n_states, seed=data.get("seed"))
-        hmm._packed = kg.pack_regime_model(
-            kg.GaussianHMMParams(
-                np.array(model.initial),
-                np.array(model.transition),
-                np.array(model.means),
-                np.array(model.variances),
-            )
-        )
+        hmm._packed = kg.pack_regime_model(model)
         loglik = data.get("log_likelihood")
         hmm.log_likelihood = None if loglik is None else float(loglik)
         hmm.n_observations = int(data.get("n_observations", 0))

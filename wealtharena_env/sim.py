@@ -186,18 +186,7 @@ class Simulation:
         #: S, the regime probabilities in each observation (0 without ``config.regime_model``).
         self.n_regimes = 0 if model is None else model.n_states
         #: the packed regime model the kernels read (``kernels.regime``; None without one)
-        self.regime_model = (
-            ks.NO_REGIME_MODEL
-            if model is None
-            else kg.pack_regime_model(
-                kg.GaussianHMMParams(
-                    np.array(model.initial),
-                    np.array(model.transition),
-                    np.array(model.means),
-                    np.array(model.variances),
-                )
-            )
-        )
+        self.regime_model = ks.NO_REGIME_MODEL if model is None else kg.pack_regime_model(model)
         self.obs_size = observation_size(n, config.window, self.n_indicators, self.n_regimes)
         #: whether the info rows hold the table of risk events (the ``"full"`` info needs it)
         self.risk_event_table = bool(risk_event_table)
@@ -429,6 +418,7 @@ class Simulation:
             rng = self._rngs[k] = np.random.default_rng(seed)
         elif rng is None:
             rng = self._rngs[k] = np.random.default_rng()
+        self.regimes[k] = -1  # unknown, until (and unless) the source tells them
         if self.market_by_bar:
             # market_by_bar is set for the synthetic market only
             assert isinstance(self.source, SyntheticMarket)
@@ -440,7 +430,6 @@ class Simulation:
             full_from = first - self.bars.shape[1]
             self.source.start(rng, self.market["stream"][k], path_state, warmup_bars, regimes, full_from)
             self.market["regime"][k] = regimes[-1]
-            self.regimes[k] = -1
             self.regimes[k, :first] = regimes
             self.returns[k, : self.n_assets, :first] = warmup_bars[:, BAR_LOGRET, :].T
             for t in range(first - self.bars.shape[1], first):  # the ring holds the last bars drawn
@@ -449,10 +438,8 @@ class Simulation:
             first = self.config.warmup + 1
             self.source.sample(rng, self.bars[k, :first])
             self.bars[k, first:] = np.nan  # not arrived yet: any read of them would show as NaN
-            self.regimes[k] = -1
         else:
             labels = self.source.sample(rng, self.bars[k])
-            self.regimes[k] = -1
             if isinstance(labels, np.ndarray) and labels.shape == self.regimes[k].shape:
                 self.regimes[k] = labels  # a source that knows its regimes (the synthetic market)
         if self.n_indicators:

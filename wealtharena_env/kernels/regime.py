@@ -35,7 +35,7 @@ v[s, 0..D-1]]``; an arena without a model passes None (its filter code is then n
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from numba import njit
@@ -62,7 +62,24 @@ class EMSettings(NamedTuple):
     variance_floor: np.ndarray  # (D,) lower bound of every state's variance of series d
 
 
-def pack_regime_model(params: GaussianHMMParams) -> np.ndarray:
+class RegimeParameters(Protocol):
+    """The four parameters of a Gaussian HMM, as arrays or nested sequences: a :class:`GaussianHMMParams`,
+    or the configuration's ``RegimeModel`` (``ArenaConfig.regime_model``)."""
+
+    @property
+    def initial(self) -> Any: ...
+
+    @property
+    def transition(self) -> Any: ...
+
+    @property
+    def means(self) -> Any: ...
+
+    @property
+    def variances(self) -> Any: ...
+
+
+def pack_regime_model(params: RegimeParameters) -> np.ndarray:
     """The packed ``(S, 1 + S + 2 D)`` array of ``params`` (module docstring), C-contiguous float64."""
     initial = np.asarray(params.initial, dtype=np.float64)
     transition = np.asarray(params.transition, dtype=np.float64)
@@ -72,18 +89,9 @@ def pack_regime_model(params: GaussianHMMParams) -> np.ndarray:
 
 
 def regime_model_views(packed: np.ndarray) -> GaussianHMMParams:
-    """:func:`unpack_regime_model` for Python callers: the same views, made by NumPy (so a kernel called
-    with them is compiled for the same array types as inside the arena's step)."""
-    n_states = packed.shape[0]
-    n_features = (packed.shape[1] - 1 - n_states) // 2
-    first_mean = 1 + n_states
-    first_variance = first_mean + n_features
-    return GaussianHMMParams(
-        packed[:, 0],
-        packed[:, 1:first_mean],
-        packed[:, first_mean:first_variance],
-        packed[:, first_variance : first_variance + n_features],
-    )
+    """:func:`unpack_regime_model` for Python callers: the same views, made by NumPy from its Python body (so
+    a kernel called with them is compiled for the same array types as inside the arena's step)."""
+    return unpack_regime_model.py_func(packed)
 
 
 @njit(inline="always", **STEP_KERNEL_OPTIONS)
