@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
+
+#: the project's examples/ folder.
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 #: ../shared/data next to the checkout (present in CI, absent in users' checkouts).
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -17,6 +21,16 @@ def shared_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available (../shared/data is only present in the project's CI)")
     return path
+
+
+@pytest.fixture()
+def examples_path():
+    """``examples/`` on ``sys.path`` for in-process unit tests of the example modules."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        yield EXAMPLES
+    finally:
+        sys.path.remove(str(EXAMPLES))
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,17 +20,6 @@ from wealtharena_env.leaderboard.tasks import (
     Background,
     get_task,
 )
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-@pytest.fixture()
-def examples_path():
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        yield EXAMPLES
-    finally:
-        sys.path.remove(str(EXAMPLES))
 
 
 def arena(**kw):

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest_market import FixedMarket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,18 +32,6 @@ from wealtharena_env.sim import Simulation
 
 PROPERTY = settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 MEMBERS = ["equal_weight", "risk_parity", "vol_timing"]
-
-
-class FixedMarket:
-    """A MarketSource that serves the same given bars every episode."""
-
-    def __init__(self, bars):
-        self.bars = bars
-        self.n_assets = bars.shape[2]
-        self.tickers = tuple(f"X{i}" for i in range(self.n_assets))
-
-    def sample(self, rng, bars_out):
-        bars_out[...] = self.bars
 
 
 def small_config(**kw):

@@ -7,25 +7,17 @@ Fast (no training): these parse and build env keyword arguments, and build one a
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from wealtharena_env.config import REWARD_PRESETS
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
 
 @pytest.fixture()
-def common():
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import common as module
+def common(examples_path):
+    import common as module
 
-        yield module
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    return module
 
 
 def rewards(kwargs) -> dict[str, object]:

@@ -127,16 +127,6 @@ def test_import_never_pulls_optional_dependencies():
     )
 
 
-@pytest.fixture()
-def examples_path():
-    """``examples/`` on ``sys.path`` for in-process unit tests of the example modules."""
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        yield EXAMPLES
-    finally:
-        sys.path.remove(str(EXAMPLES))
-
-
 # ---------------------------------------------------------------------------------------------- threads
 @pytest.mark.parametrize("script", ["sb3_train", "rllib_train", "cleanrl_ppo", "cleanrl_sac", "tune"])
 def test_examples_keep_numba_threads_from_fighting_the_learner(script):

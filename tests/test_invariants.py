@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest_market import FixedMarket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,18 +160,6 @@ def test_different_seeds_differ():
 
 
 # ----------------------------------------------------------------------------- no look-ahead
-class FixedMarket:
-    """A MarketSource that serves the same given bars every episode."""
-
-    def __init__(self, bars):
-        self.bars = bars
-        self.n_assets = bars.shape[2]
-        self.tickers = tuple(f"X{i}" for i in range(self.n_assets))
-
-    def sample(self, rng, bars_out):
-        bars_out[...] = self.bars
-
-
 def synthetic_bars(cfg, seed):
     bars = np.zeros((cfg.bars_per_episode, 6, cfg.n_assets))
     SyntheticMarket(cfg.market).sample(np.random.default_rng(seed), bars)

@@ -12,6 +12,7 @@ import gymnasium
 import numpy as np
 import pytest
 from conftest_data import shared_frame
+from conftest_market import FixedMarket
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -451,19 +452,6 @@ def test_a_model_of_the_assets_returns_reads_each_asset():
     d = env.config.warmup + 4
     expected = GaussianHMM.from_dict(model).filter(env.sim.history[0, :, 1 : d + 1].T)[-1]
     np.testing.assert_allclose(obs[regime_slice(env)], expected, rtol=1e-6, atol=1e-7)
-
-
-class FixedMarket:
-    """A market source serving the same bars every episode (and, if given, regime labels for them)."""
-
-    def __init__(self, bars, regimes=None):
-        self.bars, self.regimes = bars, regimes
-        self.n_assets = bars.shape[2]
-        self.tickers = tuple(f"X{i}" for i in range(self.n_assets))
-
-    def sample(self, rng, bars_out):
-        bars_out[...] = self.bars
-        return None if self.regimes is None else self.regimes.copy()
 
 
 @pytest.mark.parametrize("t", [0, 3])

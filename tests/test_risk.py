@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest_market import FixedMarket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -275,15 +276,6 @@ def one_asset_bars(cfg, closes, opens=None):
         bars[start + k, 2, 0] = min(o, c)
     fill_log_returns(bars)
     return bars
-
-
-class FixedMarket:
-    def __init__(self, bars):
-        self.bars, self.n_assets = bars, bars.shape[2]
-        self.tickers = ("X",) if self.n_assets == 1 else tuple(f"X{i}" for i in range(self.n_assets))
-
-    def sample(self, rng, out):
-        out[...] = self.bars
 
 
 @pytest.mark.parametrize("kind", ["stop_loss", "take_profit"])
